@@ -1,0 +1,397 @@
+//! A playable patch instance: one Faust DSP per voice plus the shared effect, the parameter
+//! indices the engine drives, and the macro map resolved to concrete parameters. Built off
+//! the audio thread; rendering it allocates nothing.
+
+use faust_types::ParamIndex;
+
+use crate::dsp::controls::{Control, ControlSet};
+use crate::dsp::{builtin_patches, DspBox};
+use crate::macros::{Macro, MacroValues};
+
+/// Frames rendered per internal chunk; scratch buffers have this size.
+pub const CHUNK: usize = 64;
+
+/// A voice's output below this peak level (-100 dBFS) counts as silent.
+const SILENCE: f32 = 1e-5;
+
+/// A released voice that stayed silent this long is no longer computed.
+const IDLE_AFTER_SECONDS: f32 = 0.05;
+
+/// One voice's DSP and what the engine knows about its sound.
+struct Voice {
+    dsp: DspBox,
+    /// Being computed: from its note-on until it has been silent for a while after release.
+    active: bool,
+    gate_on: bool,
+    /// A held voice was stolen: drop its gate for one sample so envelopes restart.
+    retrigger: bool,
+    quiet_frames: u32,
+    /// Peak of the last chunk, for stealing the quietest voice.
+    level: f32,
+}
+
+/// A parameter moved by one or more macros.
+struct MacroTarget {
+    in_effect: bool,
+    control: Control,
+    default_position: f32,
+}
+
+/// A patch ready to play: voices, effect, and everything needed to drive them.
+pub struct PatchInstance {
+    pub name: String,
+    /// Index into the built-in patches, when the instance is one of them.
+    pub builtin_index: Option<usize>,
+    voices: Vec<Voice>,
+    voice_outputs: usize,
+    effect: Option<DspBox>,
+    freq: Option<ParamIndex>,
+    gain: Option<ParamIndex>,
+    gate: Option<ParamIndex>,
+    macro_targets: Vec<MacroTarget>,
+    /// Macro values last written to the DSPs; `None` forces the next write.
+    applied_macros: Option<MacroValues>,
+    idle_after_frames: u32,
+    voice_buffers: [Vec<f32>; 2],
+    bus: [Vec<f32>; 2],
+    output: [Vec<f32>; 2],
+}
+
+impl PatchInstance {
+    /// Instantiates built-in patch `index` with `voice_count` voices at `sample_rate`.
+    pub fn builtin(
+        index: usize,
+        voice_count: usize,
+        sample_rate: f32,
+    ) -> Result<Box<Self>, String> {
+        let patch = builtin_patches()
+            .get(index)
+            .ok_or_else(|| format!("there is no built-in patch number {index}"))?;
+        let mut instance = Self::new(
+            patch.name,
+            patch.new_voice,
+            patch.new_effect,
+            voice_count,
+            sample_rate,
+        )?;
+        instance.builtin_index = Some(index);
+        Ok(instance)
+    }
+
+    /// Builds an instance from DSP constructors, checking the channel layout the engine needs.
+    pub fn new(
+        name: &str,
+        new_voice: impl Fn() -> DspBox,
+        new_effect: Option<impl Fn() -> DspBox>,
+        voice_count: usize,
+        sample_rate: f32,
+    ) -> Result<Box<Self>, String> {
+        let sr = sample_rate.round() as i32;
+        let voices: Vec<Voice> = (0..voice_count.max(1))
+            .map(|_| {
+                let mut dsp = new_voice();
+                dsp.init(sr);
+                Voice {
+                    dsp,
+                    active: false,
+                    gate_on: false,
+                    retrigger: false,
+                    quiet_frames: 0,
+                    level: 0.0,
+                }
+            })
+            .collect();
+        let first = &voices[0].dsp;
+        if first.get_num_inputs() != 0 {
+            return Err(format!(
+                "patch `{name}`: a voice must have no audio inputs, this one has {}",
+                first.get_num_inputs()
+            ));
+        }
+        let voice_outputs = first.get_num_outputs() as usize;
+        if !(1..=2).contains(&voice_outputs) {
+            return Err(format!(
+                "patch `{name}`: a voice must have 1 or 2 outputs, this one has {voice_outputs}"
+            ));
+        }
+        let voice_controls =
+            ControlSet::of(first.as_ref()).map_err(|e| format!("patch `{name}`: {e}"))?;
+
+        let effect = match new_effect {
+            Some(new_effect) => {
+                let mut fx = new_effect();
+                fx.init(sr);
+                if fx.get_num_inputs() != 2 || fx.get_num_outputs() != 2 {
+                    return Err(format!(
+                        "patch `{name}`: the effect must have 2 inputs and 2 outputs, it has {} and {}",
+                        fx.get_num_inputs(),
+                        fx.get_num_outputs()
+                    ));
+                }
+                Some(fx)
+            }
+            None => None,
+        };
+        let effect_controls = match &effect {
+            Some(fx) => {
+                ControlSet::of(fx.as_ref()).map_err(|e| format!("patch `{name}` effect: {e}"))?
+            }
+            None => ControlSet::default(),
+        };
+
+        let macro_targets = macro_targets(&voice_controls, false)
+            .chain(macro_targets(&effect_controls, true))
+            .collect();
+        let find = |label: &str| voice_controls.find(label).map(Control::param);
+        Ok(Box::new(PatchInstance {
+            name: name.to_string(),
+            builtin_index: None,
+            voice_outputs,
+            freq: find("freq"),
+            gain: find("gain"),
+            gate: find("gate"),
+            voices,
+            effect,
+            macro_targets,
+            applied_macros: None,
+            idle_after_frames: (IDLE_AFTER_SECONDS * sample_rate) as u32,
+            voice_buffers: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+            bus: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+            output: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+        }))
+    }
+
+    /// The parameters a macro moves, with their depths, for display and checks.
+    pub fn macro_map(&self, m: Macro) -> Vec<(String, f32)> {
+        self.macro_targets
+            .iter()
+            .flat_map(|t| {
+                t.control
+                    .macro_depths
+                    .iter()
+                    .filter(move |(mm, _)| *mm == m)
+                    .map(move |(_, d)| (t.control.label.clone(), *d))
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    pub(super) fn voices_dsp(&self, voice: usize) -> &crate::dsp::DspBox {
+        &self.voices[voice].dsp
+    }
+
+    #[cfg(test)]
+    pub(super) fn voices_dsp_mut(&mut self, voice: usize) -> &mut crate::dsp::DspBox {
+        &mut self.voices[voice].dsp
+    }
+
+    pub fn voice_count(&self) -> usize {
+        self.voices.len()
+    }
+
+    pub fn is_voice_active(&self, voice: usize) -> bool {
+        self.voices[voice].active
+    }
+
+    pub fn voice_level(&self, voice: usize) -> f32 {
+        self.voices[voice].level
+    }
+
+    /// Starts (or restarts) a note on a voice.
+    pub fn note_on(&mut self, voice: usize, hz: f32, velocity: f32) {
+        let (freq, gain, gate) = (self.freq, self.gain, self.gate);
+        let v = &mut self.voices[voice];
+        if let Some(p) = freq {
+            v.dsp.set_param(p, hz);
+        }
+        if let Some(p) = gain {
+            v.dsp.set_param(p, velocity);
+        }
+        v.retrigger = v.active && v.gate_on;
+        if let Some(p) = gate {
+            v.dsp.set_param(p, 1.0);
+        }
+        v.gate_on = true;
+        v.active = true;
+        v.quiet_frames = 0;
+    }
+
+    /// Releases a voice; its tail keeps sounding until it falls silent.
+    pub fn note_off(&mut self, voice: usize) {
+        let v = &mut self.voices[voice];
+        if let Some(p) = self.gate {
+            v.dsp.set_param(p, 0.0);
+        }
+        v.gate_on = false;
+        v.retrigger = false;
+    }
+
+    /// Changes a sounding voice's pitch (pitch bend).
+    pub fn set_voice_pitch(&mut self, voice: usize, hz: f32) {
+        if let Some(p) = self.freq {
+            self.voices[voice].dsp.set_param(p, hz);
+        }
+    }
+
+    /// Silences everything and clears all DSP state (filters, delay lines, envelopes).
+    pub fn reset(&mut self) {
+        for v in &mut self.voices {
+            v.dsp.instance_clear();
+            if let Some(p) = self.gate {
+                v.dsp.set_param(p, 0.0);
+            }
+            v.active = false;
+            v.gate_on = false;
+            v.retrigger = false;
+            v.level = 0.0;
+        }
+        if let Some(fx) = &mut self.effect {
+            fx.instance_clear();
+        }
+    }
+
+    /// Writes macro-driven parameter values to the DSPs when the macros changed.
+    pub fn apply_macros(&mut self, macros: &MacroValues) {
+        if self.applied_macros.as_ref() == Some(macros) {
+            return;
+        }
+        self.applied_macros = Some(*macros);
+        for target in &self.macro_targets {
+            let shift: f32 = target
+                .control
+                .macro_depths
+                .iter()
+                .map(|&(m, depth)| depth * (macros[m.index()] - 0.5) * 2.0)
+                .sum();
+            // At the neutral position the designed value is written exactly, not a
+            // normalise/denormalise round trip of it.
+            let value = if shift == 0.0 {
+                target.control.init
+            } else {
+                target.control.denormalize(target.default_position + shift)
+            };
+            let param = target.control.param();
+            if target.in_effect {
+                if let Some(fx) = &mut self.effect {
+                    fx.set_param(param, value);
+                }
+            } else {
+                for v in &mut self.voices {
+                    v.dsp.set_param(param, value);
+                }
+            }
+        }
+    }
+
+    /// Renders `frames` (at most [`CHUNK`]) of the summed voices through the effect and
+    /// returns the stereo result. Returns `None` (and resets the instance) when the DSP
+    /// produced NaN or infinity, so one blown-up filter cannot poison the output.
+    pub fn render(&mut self, frames: usize) -> Option<(&[f32], &[f32])> {
+        let n = frames.min(CHUNK);
+        let [bus_l, bus_r] = &mut self.bus;
+        bus_l[..n].fill(0.0);
+        bus_r[..n].fill(0.0);
+        let [buf_a, buf_b] = &mut self.voice_buffers;
+        for v in self.voices.iter_mut().filter(|v| v.active) {
+            compute_voice(
+                v,
+                self.gate,
+                self.voice_outputs,
+                &mut buf_a[..n],
+                &mut buf_b[..n],
+            );
+            let right: &[f32] = if self.voice_outputs == 2 {
+                &buf_b[..n]
+            } else {
+                &buf_a[..n]
+            };
+            let mut peak = 0.0f32;
+            for i in 0..n {
+                bus_l[i] += buf_a[i];
+                bus_r[i] += right[i];
+                peak = peak.max(buf_a[i].abs()).max(right[i].abs());
+            }
+            v.level = peak;
+            if !v.gate_on && peak < SILENCE {
+                v.quiet_frames += n as u32;
+                v.active = v.quiet_frames < self.idle_after_frames;
+            } else {
+                v.quiet_frames = 0;
+            }
+        }
+        let [out_l, out_r] = &mut self.output;
+        match &mut self.effect {
+            Some(fx) => {
+                let inputs: [&[f32]; 2] = [&bus_l[..n], &bus_r[..n]];
+                let mut outputs: [&mut [f32]; 2] = [&mut out_l[..n], &mut out_r[..n]];
+                fx.compute(n as i32, &inputs, &mut outputs);
+            }
+            None => {
+                out_l[..n].copy_from_slice(&bus_l[..n]);
+                out_r[..n].copy_from_slice(&bus_r[..n]);
+            }
+        }
+        let finite = out_l[..n].iter().chain(&out_r[..n]).all(|s| s.is_finite());
+        if !finite {
+            self.reset();
+            return None;
+        }
+        Some((&self.output[0][..n], &self.output[1][..n]))
+    }
+}
+
+/// Computes one voice into `a` (and `b` for a stereo voice), restarting its gate first when
+/// the voice was stolen while held.
+fn compute_voice(
+    v: &mut Voice,
+    gate: Option<ParamIndex>,
+    outputs: usize,
+    a: &mut [f32],
+    b: &mut [f32],
+) {
+    let n = a.len();
+    let mut start = 0;
+    if v.retrigger {
+        v.retrigger = false;
+        if let Some(p) = gate {
+            v.dsp.set_param(p, 0.0);
+            compute_range(v, outputs, a, b, 0, 1);
+            v.dsp.set_param(p, 1.0);
+            start = 1;
+        }
+    }
+    compute_range(v, outputs, a, b, start, n);
+}
+
+fn compute_range(
+    v: &mut Voice,
+    outputs: usize,
+    a: &mut [f32],
+    b: &mut [f32],
+    from: usize,
+    to: usize,
+) {
+    if from >= to {
+        return;
+    }
+    let count = (to - from) as i32;
+    if outputs == 2 {
+        let mut outs: [&mut [f32]; 2] = [&mut a[from..to], &mut b[from..to]];
+        v.dsp.compute(count, &[], &mut outs);
+    } else {
+        let mut outs: [&mut [f32]; 1] = [&mut a[from..to]];
+        v.dsp.compute(count, &[], &mut outs);
+    }
+}
+
+fn macro_targets(controls: &ControlSet, in_effect: bool) -> impl Iterator<Item = MacroTarget> + '_ {
+    controls
+        .controls
+        .iter()
+        .filter(|c| !c.macro_depths.is_empty())
+        .map(move |c| MacroTarget {
+            in_effect,
+            default_position: c.normalize(c.init),
+            control: c.clone(),
+        })
+}

@@ -1,0 +1,209 @@
+//! Mephisto: a polyphonic instrument whose every sound is Faust code compiled to Rust.
+//! This file is the nice-plug plugin: host parameters in, notes in, stereo audio out.
+
+pub mod dsp;
+pub mod engine;
+pub mod macros;
+pub mod params;
+pub mod render;
+pub mod score;
+
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+
+use dsp::builtin_patches;
+use engine::instance::PatchInstance;
+use engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use params::MephistoParams;
+
+pub struct Mephisto {
+    /// Host-visible parameters: the patch selector, the six macros and the master gain.
+    params: Arc<MephistoParams>,
+    /// The sound engine; built at activation, when the sample rate is known.
+    engine: Option<Engine>,
+    /// One ready instance of every built-in patch (the playing one is inside the engine), so
+    /// changing patch on the audio thread only moves a `Box`, never allocates.
+    bank: Vec<Option<Box<PatchInstance>>>,
+    /// The sample rate the engine and the bank were built for.
+    sample_rate: f32,
+}
+
+impl Default for Mephisto {
+    fn default() -> Self {
+        Mephisto {
+            params: Arc::new(MephistoParams::default()),
+            engine: None,
+            bank: Vec::new(),
+            sample_rate: 0.0,
+        }
+    }
+}
+
+impl Mephisto {
+    /// Builds every built-in patch instance for `sample_rate` and starts the engine on the
+    /// patch the parameters select.
+    fn build_engine(&mut self, sample_rate: f32) -> Result<(), String> {
+        let mut bank = (0..builtin_patches().len())
+            .map(|i| PatchInstance::builtin(i, DEFAULT_VOICES, sample_rate).map(Some))
+            .collect::<Result<Vec<_>, _>>()?;
+        let selected = self.selected_patch();
+        let current = bank[selected]
+            .take()
+            .expect("every bank slot starts filled");
+        self.engine = Some(Engine::new(current, sample_rate));
+        self.bank = bank;
+        self.sample_rate = sample_rate;
+        Ok(())
+    }
+
+    fn selected_patch(&self) -> usize {
+        (self.params.patch.value().max(0) as usize).min(builtin_patches().len() - 1)
+    }
+
+    /// Returns a finished instance to the bank and starts a swap when the selector moved.
+    fn follow_patch_selector(&mut self) {
+        let selected = self.selected_patch();
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        if let Some(old) = engine.take_retired() {
+            if let Some(i) = old.builtin_index {
+                self.bank[i] = Some(old);
+            }
+        }
+        if engine.current().builtin_index == Some(selected) || engine.is_swapping() {
+            return;
+        }
+        if let Some(next) = self.bank[selected].take() {
+            if let Err(next) = engine.begin_swap(next) {
+                self.bank[selected] = Some(next);
+            }
+        }
+    }
+}
+
+/// Translates a host note event into the engine's terms; `None` for events it ignores.
+fn engine_event(event: &NoteEvent<()>) -> Option<EngineEvent> {
+    match *event {
+        NoteEvent::NoteOn { key, velocity, .. } => key
+            .number()
+            .map(|note| EngineEvent::NoteOn { note, velocity }),
+        NoteEvent::NoteOff { key, .. } | NoteEvent::Choke { key, .. } => {
+            key.number().map(|note| EngineEvent::NoteOff { note })
+        }
+        NoteEvent::MidiPitchBend { value, .. } => Some(EngineEvent::PitchBend(value * 2.0 - 1.0)),
+        NoteEvent::MidiCC { cc, value, .. } => match cc {
+            control_change::MODULATION_MSB => Some(EngineEvent::ModWheel(value)),
+            control_change::DAMPER_PEDAL => Some(EngineEvent::Sustain(value >= 0.5)),
+            control_change::ALL_NOTES_OFF | control_change::ALL_SOUND_OFF => {
+                Some(EngineEvent::AllNotesOff)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl Plugin for Mephisto {
+    const NAME: &'static str = "Mephisto";
+    const VENDOR: &'static str = "Mephisto Audio";
+    const URL: &'static str = "https://mephisto-audio.com";
+    const EMAIL: &'static str = "support@mephisto-audio.com";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
+        main_input_channels: None,
+        main_output_channels: NonZeroU32::new(2),
+        ..AudioIOLayout::const_default()
+    }];
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+
+    type Editor = ();
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        if self.engine.is_some() && self.sample_rate == buffer_config.sample_rate {
+            return true;
+        }
+        match self.build_engine(buffer_config.sample_rate) {
+            Ok(()) => true,
+            Err(message) => {
+                nice_error!("Mephisto cannot start: {message}");
+                false
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.reset();
+        }
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        self.follow_patch_selector();
+        let frames = buffer.samples();
+        let Some(engine) = self.engine.as_mut() else {
+            return ProcessStatus::Error("the engine was not activated");
+        };
+        engine.set_macros(self.params.next_macros(frames as u32));
+        engine.set_master_gain(util::db_to_gain(
+            self.params.master_gain.smoothed.next_step(frames as u32),
+        ));
+
+        let [left, right] = buffer.as_slice() else {
+            return ProcessStatus::Error("Mephisto needs a stereo output");
+        };
+        let mut position = 0;
+        while let Some(event) = context.next_event() {
+            let at = (event.timing() as usize).min(frames);
+            if at > position {
+                engine.render(&mut left[position..at], &mut right[position..at]);
+                position = at;
+            }
+            if let Some(e) = engine_event(&event) {
+                engine.handle(e);
+            }
+        }
+        engine.render(&mut left[position..], &mut right[position..]);
+        ProcessStatus::KeepAlive
+    }
+}
+
+impl ClapPlugin for Mephisto {
+    const CLAP_ID: &'static str = "com.mephisto-audio.mephisto";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("An instrument with an AI sound designer; every sound is Faust code");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::Instrument,
+        ClapFeature::Synthesizer,
+        ClapFeature::Stereo,
+    ];
+}
+
+impl Vst3Plugin for Mephisto {
+    const VST3_CLASS_ID: [u8; 16] = *b"MephistoAIsynth1";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
+}
+
+nice_export_clap!(Mephisto);
+nice_export_vst3!(Mephisto);

@@ -1,0 +1,98 @@
+//! The host-visible parameters. Their string ids are stable: DAW projects and automation
+//! refer to them, so never rename one.
+
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+
+use crate::dsp::{builtin_patches, find_builtin};
+use crate::macros::{Macro, MacroValues};
+
+/// How long a macro or gain change glides, so automation steps do not click.
+const SMOOTHING_MS: f32 = 20.0;
+
+#[derive(Params)]
+pub struct MephistoParams {
+    /// The built-in patch playing, by its index in the patch list.
+    #[id = "patch"]
+    pub patch: IntParam,
+    #[id = "warm"]
+    pub warm: FloatParam,
+    #[id = "bright"]
+    pub bright: FloatParam,
+    #[id = "grit"]
+    pub grit: FloatParam,
+    #[id = "space"]
+    pub space: FloatParam,
+    #[id = "motion"]
+    pub motion: FloatParam,
+    #[id = "punch"]
+    pub punch: FloatParam,
+    /// Output level after the patch and before the safety limiter.
+    #[id = "gain"]
+    pub master_gain: FloatParam,
+}
+
+impl Default for MephistoParams {
+    fn default() -> Self {
+        let last = builtin_patches().len() as i32 - 1;
+        MephistoParams {
+            patch: IntParam::new("Patch", 0, IntRange::Linear { min: 0, max: last })
+                .with_value_to_string(Arc::new(|i| {
+                    builtin_patches()
+                        .get(i as usize)
+                        .map_or_else(|| i.to_string(), |p| p.name.to_string())
+                }))
+                .with_string_to_value(Arc::new(|s| {
+                    find_builtin(s)
+                        .map(|(i, _)| i as i32)
+                        .or_else(|| s.trim().parse().ok())
+                })),
+            warm: macro_param(Macro::Warm),
+            bright: macro_param(Macro::Bright),
+            grit: macro_param(Macro::Grit),
+            space: macro_param(Macro::Space),
+            motion: macro_param(Macro::Motion),
+            punch: macro_param(Macro::Punch),
+            master_gain: FloatParam::new(
+                "Master Gain",
+                0.0,
+                FloatRange::Linear {
+                    min: -36.0,
+                    max: 12.0,
+                },
+            )
+            .with_unit(" dB")
+            .with_step_size(0.1)
+            .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS)),
+        }
+    }
+}
+
+fn macro_param(m: Macro) -> FloatParam {
+    FloatParam::new(
+        m.display_name(),
+        0.5,
+        FloatRange::Linear { min: 0.0, max: 1.0 },
+    )
+    .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS))
+    .with_value_to_string(formatters::v2s_f32_rounded(2))
+}
+
+impl MephistoParams {
+    pub fn macro_param(&self, m: Macro) -> &FloatParam {
+        match m {
+            Macro::Warm => &self.warm,
+            Macro::Bright => &self.bright,
+            Macro::Grit => &self.grit,
+            Macro::Space => &self.space,
+            Macro::Motion => &self.motion,
+            Macro::Punch => &self.punch,
+        }
+    }
+
+    /// The smoothed macro values, advanced by `frames` samples.
+    pub fn next_macros(&self, frames: u32) -> MacroValues {
+        Macro::ALL.map(|m| self.macro_param(m).smoothed.next_step(frames))
+    }
+}

@@ -1,0 +1,149 @@
+//! The note score of the offline renderer: comma-separated `NOTE:DURATION[@START]` entries,
+//! where NOTE is a name such as `C3`, `F#4`, `Bb2` (scientific pitch: C4 = MIDI 60) or a MIDI
+//! number, and DURATION/START are seconds. A note without `@START` begins when the previous
+//! entry ends.
+
+/// One note of a score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreNote {
+    pub note: u8,
+    pub start: f64,
+    pub duration: f64,
+    pub velocity: f32,
+}
+
+/// Velocity of score notes: a firm but not maximal key press.
+pub const SCORE_VELOCITY: f32 = 0.8;
+
+/// The score played when none is given: C3 held for one second.
+pub fn default_score() -> Vec<ScoreNote> {
+    vec![ScoreNote {
+        note: 48,
+        start: 0.0,
+        duration: 1.0,
+        velocity: SCORE_VELOCITY,
+    }]
+}
+
+/// Parses a score, naming the entry that is wrong.
+pub fn parse_score(text: &str) -> Result<Vec<ScoreNote>, String> {
+    let mut notes = Vec::new();
+    let mut next_start = 0.0;
+    for entry in text.split(',').map(str::trim) {
+        let bad = |why: &str| {
+            format!("bad score entry `{entry}`: {why} (expected NOTE:SECONDS[@START], e.g. C3:1 or 60:0.5@2)")
+        };
+        let (note_text, rest) = entry
+            .split_once(':')
+            .ok_or_else(|| bad("missing `:DURATION`"))?;
+        let (duration_text, start_text) = match rest.split_once('@') {
+            Some((d, s)) => (d, Some(s)),
+            None => (rest, None),
+        };
+        let note = parse_note(note_text).map_err(|e| bad(&e))?;
+        let duration = parse_seconds(duration_text).map_err(|e| bad(&e))?;
+        if duration <= 0.0 {
+            return Err(bad("the duration must be positive"));
+        }
+        let start = match start_text {
+            Some(s) => parse_seconds(s).map_err(|e| bad(&e))?,
+            None => next_start,
+        };
+        next_start = start + duration;
+        notes.push(ScoreNote {
+            note,
+            start,
+            duration,
+            velocity: SCORE_VELOCITY,
+        });
+    }
+    Ok(notes)
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err(format!("`{}` is not a number of seconds", text.trim())),
+    }
+}
+
+/// Parses a note name (`C3`, `F#4`, `Eb-1`) or a MIDI number (`48`).
+pub fn parse_note(text: &str) -> Result<u8, String> {
+    let text = text.trim();
+    if let Ok(number) = text.parse::<i32>() {
+        return u8::try_from(number)
+            .ok()
+            .filter(|n| *n <= 127)
+            .ok_or_else(|| format!("MIDI note {number} is outside 0..127"));
+    }
+    let mut chars = text.chars();
+    let letter = chars.next().ok_or("empty note")?;
+    let base = match letter.to_ascii_uppercase() {
+        'C' => 0,
+        'D' => 2,
+        'E' => 4,
+        'F' => 5,
+        'G' => 7,
+        'A' => 9,
+        'B' => 11,
+        _ => return Err(format!("`{text}` is not a note name")),
+    };
+    let rest = chars.as_str();
+    let (accidental, octave_text) = match rest.chars().next() {
+        Some('#') => (1, &rest[1..]),
+        Some('b') => (-1, &rest[1..]),
+        _ => (0, rest),
+    };
+    let octave: i32 = octave_text
+        .parse()
+        .map_err(|_| format!("`{text}` has no octave number"))?;
+    let midi = (octave + 1) * 12 + base + accidental;
+    u8::try_from(midi)
+        .ok()
+        .filter(|n| *n <= 127)
+        .ok_or_else(|| format!("`{text}` is outside the MIDI range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn note_names_follow_scientific_pitch() {
+        assert_eq!(parse_note("C4"), Ok(60));
+        assert_eq!(parse_note("C3"), Ok(48));
+        assert_eq!(parse_note("A4"), Ok(69));
+        assert_eq!(parse_note("F#4"), Ok(66));
+        assert_eq!(parse_note("Bb2"), Ok(46));
+        assert_eq!(parse_note("c-1"), Ok(0));
+        assert_eq!(parse_note("61"), Ok(61));
+        assert!(parse_note("H2").is_err());
+        assert!(parse_note("128").is_err());
+        assert!(parse_note("G9").is_ok());
+        assert!(parse_note("A9").is_err());
+    }
+
+    #[test]
+    fn entries_without_start_follow_each_other() {
+        let score = parse_score("C3:1, E3:0.5, 67:2@0.25").unwrap();
+        assert_eq!(score.len(), 3);
+        assert_eq!(
+            (score[0].note, score[0].start, score[0].duration),
+            (48, 0.0, 1.0)
+        );
+        assert_eq!((score[1].note, score[1].start), (52, 1.0));
+        assert_eq!(
+            (score[2].note, score[2].start, score[2].duration),
+            (67, 0.25, 2.0)
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        let err = parse_score("C3:1,X9:1").unwrap_err();
+        assert!(err.contains("`X9:1`"), "{err}");
+        assert!(parse_score("C3").unwrap_err().contains("missing"));
+        assert!(parse_score("C3:-1").is_err());
+        assert!(parse_score("C3:0").is_err());
+    }
+}

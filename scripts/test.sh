@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test suite CI runs: generated code up to date, formatting, lints, then every test,
+# including the host test that loads the bundled CLAP built with `assert_process_allocs`
+# (any allocation inside process() aborts it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CARGO_TERM_COLOR=never
+
+echo "== generated Faust code is current"
+cargo xtask faust --check
+echo "== formatting"
+cargo fmt --all --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --features mephisto/assert_process_allocs -- -D warnings
+echo "== debug bundle with assert_process_allocs"
+cargo xtask bundle mephisto --features assert_process_allocs
+echo "== standalone starts (dummy audio backend)"
+cargo build -p mephisto --features standalone --bin mephisto-standalone
+status=0
+timeout 3 ./target/debug/mephisto-standalone --backend dummy >/dev/null 2>&1 || status=$?
+[ "$status" -eq 124 ] || { echo "the standalone exited early (status $status)" >&2; exit 1; }
+echo "== tests"
+cargo test --workspace --features mephisto/assert_process_allocs

@@ -1,0 +1,851 @@
+//! Loads the real, bundled Mephisto CLAP plugin through `clack-host` and drives it the way a DAW
+//! would: instantiate, activate at 48 kHz / 512 frames, process on a separate audio thread with
+//! note and parameter events at arbitrary sample offsets and odd block sizes, and save/load state.
+//!
+//! The bundle is expected to be built with `--features assert_process_allocs`, so any allocation
+//! inside the plugin's `process()` aborts this test process.
+//!
+//! Build it first with `cargo xtask bundle mephisto --features assert_process_allocs`
+//! (`scripts/test.sh` does this), or point `MEPHISTO_CLAP` at a `.clap` file.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::{self, ThreadId};
+
+use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::note_ports::{NoteDialect, NotePortInfoBuffer, PluginNotePorts};
+use clack_extensions::params::{
+    HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
+    ParamInfoFlags, ParamRescanFlags, PluginParams,
+};
+use clack_extensions::state::{HostState, HostStateImpl, PluginState};
+use clack_extensions::thread_check::{HostThreadCheck, HostThreadCheckImpl};
+use clack_host::events::event_types::{MidiEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent};
+use clack_host::events::Match;
+use clack_host::prelude::*;
+
+const PLUGIN_ID: &CStr = c"com.mephisto-audio.mephisto";
+const SAMPLE_RATE: f64 = 48_000.0;
+const MAX_BLOCK: usize = 512;
+/// Block sizes cycled through while rendering, to exercise the plugin's block splitting.
+const ODD_BLOCKS: &[usize] = &[512, 64, 1, 333];
+const MACROS: &[&str] = &["Warm", "Bright", "Grit", "Space", "Motion", "Punch"];
+/// RMS (linear, full scale = 1.0) below which we call a signal silent (-60 dBFS).
+const SILENCE_RMS: f32 = 1e-3;
+
+// ---------------------------------------------------------------------------------------------
+// Minimal host implementation
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    /// Set on the threads this test uses as "audio threads".
+    static IS_AUDIO_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Host state reachable from any thread.
+struct Shared {
+    main_thread: ThreadId,
+    callback_requested: AtomicBool,
+    restart_requested: AtomicBool,
+    process_requested: AtomicBool,
+    flush_requested: AtomicBool,
+}
+
+impl<'a> SharedHandler<'a> for Shared {
+    fn request_restart(&self) {
+        self.restart_requested.store(true, Ordering::SeqCst);
+    }
+    fn request_process(&self) {
+        self.process_requested.store(true, Ordering::SeqCst);
+    }
+    fn request_callback(&self) {
+        self.callback_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+impl HostParamsImplShared for Shared {
+    fn request_flush(&self) {
+        // We process continuously while active, so a flush request needs no action.
+        self.flush_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+impl HostThreadCheckImpl for Shared {
+    fn is_main_thread(&self) -> bool {
+        thread::current().id() == self.main_thread
+    }
+    fn is_audio_thread(&self) -> bool {
+        IS_AUDIO_THREAD.with(Cell::get)
+    }
+}
+
+/// Host state only touched on the main thread.
+#[derive(Default)]
+struct MainThread {
+    param_rescans: AtomicU32,
+    dirty_marks: AtomicU32,
+}
+
+impl<'a> MainThreadHandler<'a> for MainThread {}
+
+impl HostParamsImplMainThread for MainThread {
+    fn rescan(&self, _flags: ParamRescanFlags) {
+        self.param_rescans.fetch_add(1, Ordering::SeqCst);
+    }
+    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {}
+}
+
+impl HostStateImpl for MainThread {
+    fn mark_dirty(&self) {
+        self.dirty_marks.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = MainThread;
+    type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder
+            .register::<HostParams>()
+            .register::<HostState>()
+            .register::<HostThreadCheck>();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plugin wrapper with helpers
+// ---------------------------------------------------------------------------------------------
+
+fn bundle_path() -> PathBuf {
+    let path = match std::env::var_os("MEPHISTO_CLAP") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+                .join("bundled");
+            // The bundle name comes from bundler.toml; without an entry there, nice-plug's xtask
+            // names it after the package (lower case).
+            ["Mephisto.clap", "mephisto.clap"]
+                .iter()
+                .map(|name| dir.join(name))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| dir.join("Mephisto.clap"))
+        }
+    };
+    assert!(
+        path.exists(),
+        "Mephisto CLAP bundle not found at {}.\nBuild it first with \
+         `cargo xtask bundle mephisto --features assert_process_allocs` \
+         (scripts/test.sh does it), or set MEPHISTO_CLAP to a .clap file.",
+        path.display()
+    );
+    path
+}
+
+fn load_entry() -> PluginEntry {
+    let path = bundle_path();
+    // SAFETY: loading a dynamic library runs its initialisers; the Mephisto bundle is ours.
+    unsafe { PluginEntry::load(&path) }
+        .unwrap_or_else(|e| panic!("failed to load CLAP entry {}: {e:?}", path.display()))
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ParamMeta {
+    id: ClapId,
+    min: f64,
+    max: f64,
+    default: f64,
+    stepped: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    NoteOn(u8),
+    NoteOff(u8),
+    /// A CLAP param value event, by display name and CLAP (plain) value.
+    Param(&'static str, f64),
+    /// A raw 3-byte MIDI 1.0 message on note port 0.
+    Midi([u8; 3]),
+}
+
+/// Stereo output of a render.
+#[derive(Default, Clone)]
+struct Stereo {
+    l: Vec<f32>,
+    r: Vec<f32>,
+}
+
+impl Stereo {
+    fn len(&self) -> usize {
+        self.l.len()
+    }
+    fn slice(&self, from: usize, to: usize) -> Stereo {
+        Stereo {
+            l: self.l[from..to].to_vec(),
+            r: self.r[from..to].to_vec(),
+        }
+    }
+    fn first_non_finite(&self) -> Option<(usize, f32, f32)> {
+        (0..self.len())
+            .find(|&i| !self.l[i].is_finite() || !self.r[i].is_finite())
+            .map(|i| (i, self.l[i], self.r[i]))
+    }
+    fn rms(&self) -> f32 {
+        let sum: f64 = self
+            .l
+            .iter()
+            .chain(&self.r)
+            .map(|&s| f64::from(s) * f64::from(s))
+            .sum();
+        (sum / (2 * self.len()).max(1) as f64).sqrt() as f32
+    }
+    fn peak(&self) -> f32 {
+        self.l
+            .iter()
+            .chain(&self.r)
+            .fold(0.0, |m, s| m.max(s.abs()))
+    }
+    /// Energy of the first difference over signal energy: rises with high-frequency content.
+    fn brightness(&self) -> f64 {
+        let mut diff = 0.0;
+        let mut energy = 0.0;
+        for ch in [&self.l, &self.r] {
+            for w in ch.windows(2) {
+                let d = f64::from(w[1]) - f64::from(w[0]);
+                diff += d * d;
+                energy += f64::from(w[1]) * f64::from(w[1]);
+            }
+        }
+        diff / energy.max(1e-30)
+    }
+    fn max_abs_diff(&self, other: &Stereo) -> f32 {
+        assert_eq!(self.len(), other.len());
+        self.l
+            .iter()
+            .zip(&other.l)
+            .chain(self.r.iter().zip(&other.r))
+            .fold(0.0, |m, (a, b)| m.max((a - b).abs()))
+    }
+}
+
+fn secs(s: f64) -> usize {
+    (s * SAMPLE_RATE) as usize
+}
+
+struct Mephisto {
+    instance: PluginInstance<TestHost>,
+    processor: Option<PluginAudioProcessor<TestHost>>,
+    params: PluginParams,
+    state: PluginState,
+    param_meta: HashMap<String, ParamMeta>,
+    steady_time: u64,
+    next_note_id: Cell<u32>,
+    /// note ids of currently held keys, so note-offs match their note-ons
+    held: RefCell<HashMap<u8, u32>>,
+}
+
+impl Mephisto {
+    /// Instantiates and initialises a new (inactive) plugin instance.
+    fn new() -> Self {
+        let entry = load_entry();
+        let factory = entry
+            .get_plugin_factory()
+            .expect("the entry has no CLAP plugin factory");
+        let ids: Vec<String> = factory
+            .plugin_descriptors()
+            .filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned()))
+            .collect();
+        let descriptor = factory
+            .plugin_descriptors()
+            .find(|d| d.id() == Some(PLUGIN_ID))
+            .unwrap_or_else(|| panic!("plugin {PLUGIN_ID:?} not in the factory (found {ids:?})"));
+        assert_eq!(descriptor.name(), Some(c"Mephisto"));
+
+        let host_info = HostInfo::new(
+            "mephisto-tests",
+            "Mephisto",
+            "https://example.invalid",
+            "0.1.0",
+        )
+        .unwrap();
+        let main_thread = thread::current().id();
+        let mut instance = PluginInstance::<TestHost>::new(
+            |_| Shared {
+                main_thread,
+                callback_requested: AtomicBool::new(false),
+                restart_requested: AtomicBool::new(false),
+                process_requested: AtomicBool::new(false),
+                flush_requested: AtomicBool::new(false),
+            },
+            |_| MainThread::default(),
+            &entry,
+            PLUGIN_ID,
+            &host_info,
+        )
+        .expect("failed to instantiate + init the plugin");
+
+        let shared_handle = instance.plugin_shared_handle();
+        let params: PluginParams = shared_handle
+            .get_extension()
+            .expect("plugin does not expose the CLAP params extension");
+        let state: PluginState = shared_handle
+            .get_extension()
+            .expect("plugin does not expose the CLAP state extension");
+
+        let mut param_meta = HashMap::new();
+        {
+            let handle = instance.plugin_handle();
+            let mut buf = ParamInfoBuffer::new();
+            for i in 0..params.count(&handle) {
+                let info = params
+                    .get_info(&handle, i, &mut buf)
+                    .unwrap_or_else(|| panic!("params.get_info({i}) failed"));
+                let name = String::from_utf8_lossy(info.name).into_owned();
+                let meta = ParamMeta {
+                    id: info.id,
+                    min: info.min_value,
+                    max: info.max_value,
+                    default: info.default_value,
+                    stepped: info.flags.contains(ParamInfoFlags::IS_STEPPED),
+                };
+                param_meta.insert(name, meta);
+            }
+        }
+
+        Mephisto {
+            instance,
+            processor: None,
+            params,
+            state,
+            param_meta,
+            steady_time: 0,
+            next_note_id: Cell::new(1),
+            held: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// A fresh instance, activated at 48 kHz / max 512 frames.
+    fn new_active() -> Self {
+        let mut p = Self::new();
+        p.activate();
+        p
+    }
+
+    fn activate(&mut self) {
+        assert!(self.processor.is_none(), "already active");
+        let config = PluginAudioConfiguration {
+            sample_rate: SAMPLE_RATE,
+            min_frames_count: 1,
+            max_frames_count: MAX_BLOCK as u32,
+        };
+        let stopped = self
+            .instance
+            .activate(|_, _| (), config)
+            .expect("plugin activation failed");
+        self.processor = Some(stopped.into());
+        self.steady_time = 0;
+    }
+
+    fn deactivate(&mut self) {
+        let mut processor = self.processor.take().expect("not active");
+        // stop_processing is an audio-thread call
+        thread::scope(|s| {
+            s.spawn(|| {
+                IS_AUDIO_THREAD.with(|a| a.set(true));
+                processor.ensure_processing_stopped();
+            })
+            .join()
+            .expect("stop_processing panicked");
+        });
+        self.instance.deactivate(processor.into_stopped());
+        self.held.borrow_mut().clear();
+        self.service_main_thread();
+    }
+
+    fn meta(&self, name: &str) -> ParamMeta {
+        *self.param_meta.get(name).unwrap_or_else(|| {
+            let mut names: Vec<_> = self.param_meta.keys().collect();
+            names.sort();
+            panic!("no parameter named {name:?}; the plugin has {names:?}")
+        })
+    }
+
+    /// Current CLAP value of a parameter, read through the params extension.
+    fn value(&mut self, name: &str) -> f64 {
+        let id = self.meta(name).id;
+        let handle = self.instance.plugin_handle();
+        self.params
+            .get_value(&handle, id)
+            .unwrap_or_else(|| panic!("params.get_value({name}) failed"))
+    }
+
+    fn patch_count(&self) -> usize {
+        let m = self.meta("Patch");
+        (m.max - m.min).round() as usize + 1
+    }
+
+    fn save_state(&mut self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let handle = self.instance.plugin_handle();
+        self.state
+            .save(&handle, &mut bytes)
+            .expect("state.save failed");
+        bytes
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) {
+        let handle = self.instance.plugin_handle();
+        self.state
+            .load(&handle, &mut &bytes[..])
+            .expect("state.load failed");
+        self.service_main_thread();
+    }
+
+    /// Runs the main-thread callback if the plugin asked for one.
+    fn service_main_thread(&mut self) {
+        let requested = self
+            .instance
+            .access_shared_handler(|s| s.callback_requested.swap(false, Ordering::SeqCst));
+        if requested {
+            self.instance.call_on_main_thread_callback();
+        }
+    }
+
+    fn to_raw_event(&self, ev: Ev, time: u32, buf: &mut EventBuffer) {
+        match ev {
+            Ev::NoteOn(key) => {
+                let id = self.next_note_id.get();
+                self.next_note_id.set(id + 1);
+                self.held.borrow_mut().insert(key, id);
+                buf.push(&NoteOnEvent::new(
+                    time,
+                    Pckn::new(0u16, 0u16, u16::from(key), id),
+                    0.8,
+                ));
+            }
+            Ev::NoteOff(key) => {
+                let note_id = match self.held.borrow_mut().remove(&key) {
+                    Some(id) => Match::Specific(id),
+                    None => Match::All,
+                };
+                buf.push(&NoteOffEvent::new(
+                    time,
+                    Pckn::new(0u16, 0u16, u16::from(key), note_id),
+                    0.0,
+                ));
+            }
+            Ev::Param(name, value) => {
+                let id = self.meta(name).id;
+                buf.push(&ParamValueEvent::new(time, id, Pckn::match_all(), value));
+            }
+            Ev::Midi(data) => buf.push(&MidiEvent::new(time, 0, data)),
+        }
+    }
+
+    /// Renders `frames` frames on a separate audio thread, cycling through `block_sizes`.
+    /// `events` are `(absolute frame within this render, event)`; each is delivered in the block
+    /// that contains its frame, with the block-relative timestamp.
+    fn render(&mut self, frames: usize, block_sizes: &[usize], events: &[(usize, Ev)]) -> Stereo {
+        assert!(block_sizes.iter().all(|&b| (1..=MAX_BLOCK).contains(&b)));
+        let mut events: Vec<(usize, Ev)> = events.to_vec();
+        events.sort_by_key(|e| e.0);
+        assert!(
+            events.iter().all(|e| e.0 < frames.max(1)),
+            "event past the end"
+        );
+
+        // Plan blocks and their (host-side, pre-built) event lists on the main thread.
+        let mut blocks: Vec<(usize, EventBuffer)> = Vec::new();
+        let mut start = 0;
+        let mut next_event = 0;
+        let mut i = 0;
+        while start < frames {
+            let len = block_sizes[i % block_sizes.len()].min(frames - start);
+            i += 1;
+            let mut buf = EventBuffer::with_capacity(8);
+            while next_event < events.len() && events[next_event].0 < start + len {
+                let (at, ev) = events[next_event];
+                self.to_raw_event(ev, (at - start) as u32, &mut buf);
+                next_event += 1;
+            }
+            blocks.push((len, buf));
+            start += len;
+        }
+
+        let processor = self
+            .processor
+            .as_mut()
+            .expect("render() needs an active plugin");
+        let steady_start = self.steady_time;
+        let out = thread::scope(|s| {
+            s.spawn(move || {
+                IS_AUDIO_THREAD.with(|a| a.set(true));
+                let processor = processor
+                    .ensure_processing_started()
+                    .expect("start_processing failed");
+                let mut ports = AudioPorts::with_capacity(2, 1);
+                let mut left = vec![0.0f32; MAX_BLOCK];
+                let mut right = vec![0.0f32; MAX_BLOCK];
+                let mut out = Stereo {
+                    l: Vec::with_capacity(frames),
+                    r: Vec::with_capacity(frames),
+                };
+                let mut steady = steady_start;
+                for (len, events) in &blocks {
+                    let len = *len;
+                    // Garbage in the output buffers: the plugin must overwrite every sample.
+                    left[..len].fill(f32::NAN);
+                    right[..len].fill(f32::NAN);
+                    {
+                        let mut outputs = ports.with_output_buffers([AudioPortBuffer {
+                            latency: 0,
+                            channels: AudioPortBufferType::f32_output_only(
+                                [&mut left[..len], &mut right[..len]].into_iter(),
+                            ),
+                        }]);
+                        processor
+                            .process(
+                                &InputAudioBuffers::empty(),
+                                &mut outputs,
+                                &events.as_input(),
+                                &mut OutputEvents::void(),
+                                Some(steady),
+                                None,
+                            )
+                            .expect("plugin process() returned an error");
+                    }
+                    steady += len as u64;
+                    out.l.extend_from_slice(&left[..len]);
+                    out.r.extend_from_slice(&right[..len]);
+                }
+                out
+            })
+            .join()
+            .expect("audio thread panicked")
+        });
+        self.steady_time += frames as u64;
+        self.service_main_thread();
+        out
+    }
+}
+
+impl Drop for Mephisto {
+    fn drop(&mut self) {
+        if self.processor.is_some() && !thread::panicking() {
+            self.deactivate();
+        }
+    }
+}
+
+fn assert_close(actual: f64, expected: f64, tol: f64, what: &str) {
+    assert!(
+        (actual - expected).abs() <= tol,
+        "{what}: expected {expected}, got {actual}"
+    );
+}
+
+fn assert_finite(out: &Stereo, what: &str) {
+    if let Some((i, l, r)) = out.first_non_finite() {
+        panic!("{what}: non-finite output at frame {i}: L={l} R={r}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn exposes_ports_and_parameters() {
+    let mut p = Mephisto::new();
+
+    let entry = load_entry();
+    let factory = entry.get_plugin_factory().unwrap();
+    let desc = factory
+        .plugin_descriptors()
+        .find(|d| d.id() == Some(PLUGIN_ID))
+        .unwrap();
+    let features: Vec<_> = desc.features().collect();
+    assert!(
+        features.contains(&c"instrument"),
+        "descriptor features {features:?} lack \"instrument\""
+    );
+
+    let shared = p.instance.plugin_shared_handle();
+    let audio_ports: PluginAudioPorts = shared.get_extension().expect("no audio-ports extension");
+    let note_ports: PluginNotePorts = shared.get_extension().expect("no note-ports extension");
+    let handle = p.instance.plugin_handle();
+    assert_eq!(
+        audio_ports.count(&handle, true),
+        0,
+        "instrument must have no audio input"
+    );
+    assert_eq!(
+        audio_ports.count(&handle, false),
+        1,
+        "expected one audio output port"
+    );
+    let mut buf = AudioPortInfoBuffer::new();
+    let out = audio_ports.get(&handle, 0, false, &mut buf).unwrap();
+    assert_eq!(out.channel_count, 2, "output port must be stereo");
+    assert_eq!(
+        note_ports.count(&handle, true),
+        1,
+        "expected one note input port"
+    );
+    let mut nbuf = NotePortInfoBuffer::new();
+    let np = note_ports.get(&handle, 0, true, &mut nbuf).unwrap();
+    assert!(
+        np.supported_dialects.supports(NoteDialect::Clap),
+        "note port lacks CLAP dialect"
+    );
+    assert!(
+        np.supported_dialects.supports(NoteDialect::Midi),
+        "note port lacks MIDI dialect"
+    );
+
+    let patch = p.meta("Patch");
+    assert!(patch.stepped, "Patch must be a stepped parameter");
+    assert_eq!(patch.min, 0.0);
+    assert!(
+        p.patch_count() >= 12,
+        "expected >= 12 patches, got {}",
+        p.patch_count()
+    );
+    assert_eq!(patch.default, 0.0);
+    for name in MACROS {
+        let m = p.meta(name);
+        assert!(!m.stepped, "{name} should be continuous");
+        assert_eq!((m.min, m.max), (0.0, 1.0), "{name} range");
+        assert_close(m.default, 0.5, 1e-6, &format!("{name} default"));
+        assert_close(p.value(name), 0.5, 1e-6, &format!("{name} initial value"));
+    }
+    let _ = p.meta("Master Gain");
+}
+
+#[test]
+fn notes_sound_and_decay_across_odd_block_sizes() {
+    let mut p = Mephisto::new_active();
+    let hold = secs(0.8);
+    let release = secs(2.5);
+
+    // A single note at an odd offset, then a chord joining it.
+    let out = p.render(
+        hold + release,
+        ODD_BLOCKS,
+        &[
+            (37, Ev::NoteOn(48)),
+            (secs(0.3) + 5, Ev::NoteOn(55)),
+            (secs(0.3) + 5, Ev::NoteOn(60)),
+            (secs(0.3) + 6, Ev::NoteOn(64)),
+            (hold, Ev::NoteOff(48)),
+            (hold, Ev::NoteOff(55)),
+            (hold + 1, Ev::NoteOff(60)),
+            (hold + 2, Ev::NoteOff(64)),
+        ],
+    );
+    assert_finite(&out, "note/chord render");
+    assert_eq!(out.len(), hold + release);
+
+    let single = out.slice(secs(0.1), secs(0.3)).rms();
+    let chord = out.slice(secs(0.5), hold).rms();
+    let tail_start = out.slice(hold, hold + secs(0.1)).rms();
+    let tail_end = out.slice(out.len() - secs(0.1), out.len()).rms();
+    println!(
+        "single {single:.4}, chord {chord:.4}, release start {tail_start:.5}, end {tail_end:.6}, peak {:.3}",
+        out.peak()
+    );
+    assert!(
+        single > SILENCE_RMS,
+        "held note 48 is silent (RMS {single})"
+    );
+    assert!(chord > SILENCE_RMS, "held chord is silent (RMS {chord})");
+    assert!(
+        out.peak() < 4.0,
+        "output is unreasonably loud (peak {})",
+        out.peak()
+    );
+    assert!(
+        tail_end < 0.25 * chord,
+        "output did not decay after note-off: chord RMS {chord}, last 100 ms RMS {tail_end}"
+    );
+    assert!(
+        tail_end < tail_start,
+        "release is not decaying ({tail_start} -> {tail_end})"
+    );
+}
+
+#[test]
+fn midi_note_on_is_audible() {
+    let mut p = Mephisto::new_active();
+    let out = p.render(
+        secs(0.4),
+        &[256, 100],
+        &[
+            (10, Ev::Midi([0x90, 57, 100])),
+            (secs(0.3), Ev::Midi([0x80, 57, 0])),
+        ],
+    );
+    assert_finite(&out, "MIDI render");
+    let held = out.slice(secs(0.1), secs(0.3)).rms();
+    assert!(
+        held > SILENCE_RMS,
+        "MIDI note-on produced silence (RMS {held})"
+    );
+}
+
+#[test]
+fn bright_macro_raises_high_frequency_content() {
+    let render_with_bright = |bright: f64| {
+        let mut p = Mephisto::new_active();
+        let out = p.render(
+            secs(0.6),
+            ODD_BLOCKS,
+            &[
+                (0, Ev::Param("Bright", bright)),
+                (secs(0.05), Ev::NoteOn(48)),
+            ],
+        );
+        assert_close(p.value("Bright"), bright, 1e-4, "Bright after param event");
+        assert_finite(&out, "Bright render");
+        out.slice(secs(0.15), secs(0.6))
+    };
+    let dark = render_with_bright(0.0);
+    let bright = render_with_bright(1.0);
+    let (bd, bb) = (dark.brightness(), bright.brightness());
+    println!(
+        "brightness: Bright=0 -> {bd:.5} (RMS {:.4}), Bright=1 -> {bb:.5} (RMS {:.4})",
+        dark.rms(),
+        bright.rms()
+    );
+    assert!(
+        dark.rms() > SILENCE_RMS && bright.rms() > SILENCE_RMS,
+        "silent render"
+    );
+    assert!(
+        bb > 1.2 * bd,
+        "Bright=1 should have clearly more high-frequency energy than Bright=0 ({bb} vs {bd})"
+    );
+}
+
+#[test]
+fn patch_changes_while_notes_are_held_stay_finite() {
+    let mut p = Mephisto::new_active();
+    let n = p.patch_count();
+    let seg = secs(0.1);
+
+    // A chord held throughout; each segment switches patch and plays an extra note in it.
+    let mut events = vec![
+        (0, Ev::NoteOn(48)),
+        (3, Ev::NoteOn(55)),
+        (3, Ev::NoteOn(63)),
+    ];
+    for k in 0..n {
+        let at = k * seg + 17;
+        events.push((at, Ev::Param("Patch", k as f64)));
+        let key = 60 + (k % 12) as u8;
+        events.push((at + 1, Ev::NoteOn(key)));
+        events.push((at + seg / 2, Ev::NoteOff(key)));
+    }
+    // Back to a patch with the chord still held, then release everything.
+    let end = n * seg;
+    events.push((end + 3, Ev::Param("Patch", 1.0)));
+    for key in [48, 55, 63] {
+        events.push((end + secs(0.1), Ev::NoteOff(key)));
+    }
+    let out = p.render(end + secs(0.3), ODD_BLOCKS, &events);
+
+    assert_finite(&out, "patch switching render");
+    for k in 0..n {
+        let rms = out.slice(k * seg, (k + 1) * seg).rms();
+        println!("patch {k}: RMS {rms:.4}");
+        assert!(
+            rms > 1e-4,
+            "patch {k} is silent while notes are held (RMS {rms})"
+        );
+    }
+    assert_close(p.value("Patch"), 1.0, 1e-3, "Patch after last change");
+}
+
+#[test]
+fn state_roundtrip_restores_parameters_and_sound() {
+    let mut a = Mephisto::new_active();
+    let n = a.patch_count();
+    let patch = (n / 2) as f64;
+    let settings = [
+        ("Warm", 0.2),
+        ("Grit", 0.75),
+        ("Motion", 0.9),
+        ("Punch", 0.1),
+    ];
+
+    let mut events = vec![(0, Ev::Param("Patch", patch))];
+    events.extend(settings.iter().map(|&(name, v)| (0, Ev::Param(name, v))));
+    a.render(secs(0.05), &[512], &events);
+
+    assert_close(a.value("Patch"), patch, 1e-3, "Patch set via param event");
+    for &(name, v) in &settings {
+        assert_close(
+            a.value(name),
+            v,
+            1e-4,
+            &format!("{name} set via param event"),
+        );
+    }
+    a.deactivate();
+    let state = a.save_state();
+    assert!(!state.is_empty(), "saved state is empty");
+
+    // A new instance gets the state loaded while inactive, as on project load.
+    let mut b = Mephisto::new();
+    b.load_state(&state);
+    assert_close(b.value("Patch"), patch, 1e-3, "restored Patch");
+    for &(name, v) in &settings {
+        assert_close(b.value(name), v, 1e-4, &format!("restored {name}"));
+    }
+    for name in ["Bright", "Space"] {
+        assert_close(b.value(name), 0.5, 1e-6, &format!("untouched {name}"));
+    }
+    assert_close(
+        b.value("Master Gain"),
+        a.value("Master Gain"),
+        1e-9,
+        "Master Gain",
+    );
+
+    // Both instances, freshly activated, must render the same notes identically.
+    a.activate();
+    b.activate();
+    let notes = [
+        (11, Ev::NoteOn(48)),
+        (11, Ev::NoteOn(52)),
+        (secs(0.3), Ev::NoteOff(48)),
+        (secs(0.3), Ev::NoteOff(52)),
+    ];
+    let out_a = a.render(secs(0.5), ODD_BLOCKS, &notes);
+    let out_b = b.render(secs(0.5), ODD_BLOCKS, &notes);
+    assert_finite(&out_a, "original instance");
+    assert_finite(&out_b, "restored instance");
+    assert!(out_a.rms() > SILENCE_RMS, "state test render is silent");
+    let diff = out_a.max_abs_diff(&out_b);
+    assert!(
+        diff <= 1e-6,
+        "restored instance renders differently (max |diff| = {diff})"
+    );
+
+    // And the restored settings matter: a default instance sounds different.
+    let mut c = Mephisto::new_active();
+    let out_c = c.render(secs(0.5), ODD_BLOCKS, &notes);
+    let diff_default = out_a.max_abs_diff(&out_c);
+    assert!(
+        diff_default > 1e-3,
+        "restored patch/macros render the same as defaults (max |diff| = {diff_default})"
+    );
+}

@@ -1,6 +1,7 @@
 //! Mephisto: a polyphonic instrument whose every sound is Faust code compiled to Rust.
 //! This file is the nice-plug plugin: host parameters in, notes in, stereo audio out.
 
+pub mod compiler;
 pub mod dsp;
 pub mod engine;
 pub mod macros;

@@ -121,6 +121,12 @@ class Patch:
             gxx.append("-DHAS_EFFECT")
         self.exe = os.path.join(self.dir, "harness")
         run(gxx + [HARNESS, "-o", self.exe])
+        # Voice-only build (no effect) for the voice-release checks.
+        self.exe_dry = os.path.join(self.dir, "harness_dry")
+        if self.has_effect:
+            run(["g++", "-O2", "-std=c++17", "-I" + self.dir, HARNESS, "-o", self.exe_dry])
+        else:
+            self.exe_dry = self.exe
         self.meta = {}
         for m in vj["meta"]:
             self.meta.update(m)
@@ -135,7 +141,7 @@ class Patch:
         return {p.label: p.macro_value(macro, m) for p in self.params if macro in p.macros}
 
     def render(self, freq=130.81, gain=0.8, hold=1.0, length=4.0, settings=None, tag="r",
-               notes=None):
+               notes=None, dry=False):
         """Renders one note (or `notes`: list of (start_s, hold_s, freq)); returns (n, 2)."""
         settings = settings or {}
         lines = []
@@ -156,7 +162,7 @@ class Patch:
             events.append((f0, v, "gate", 1.0))
             events.append((int(round((start + h) * SR)), v, "gate", 0.0))
         for target, label, value in init:
-            if target == "fx":
+            if target == "fx" and not dry:
                 events.append((0, "fx", label, value))
         events.sort(key=lambda e: e[0])
         for fr, t, label, value in events:
@@ -165,7 +171,7 @@ class Patch:
         out = os.path.join(self.dir, tag + ".f32")
         with open(ev, "w") as fh:
             fh.write("\n".join(lines) + "\n")
-        run([self.exe, str(SR), str(int(length * SR)), ev, out])
+        run([self.exe_dry if dry else self.exe, str(SR), str(int(length * SR)), ev, out])
         return np.fromfile(out, dtype="<f4").reshape(-1, 2).astype(np.float64)
 
 
@@ -268,13 +274,23 @@ def silent_after(x, off, thr_db=-100.0):
     return float((above[-1] + 1) * 0.01)
 
 
+def envelope(x, win=0.02, hop=0.001):
+    """Sliding RMS (both channels) over `win` s, one value per `hop` s."""
+    p = (x ** 2).sum(axis=1)
+    c = np.concatenate([[0.0], np.cumsum(p)])
+    n, h = int(win * SR), int(hop * SR)
+    starts = np.arange(0, len(p) - n, h)
+    return np.sqrt((c[starts + n] - c[starts]) / (2 * n))
+
+
 def attack_time(x, b):
-    """10%->90% rise time (s) of the 2 ms peak envelope within [0, b]."""
-    env = window_levels(x[: int(b * SR)], 0.002)
-    pk = env.max()
-    t10 = np.argmax(env >= 0.1 * pk)
-    t90 = np.argmax(env >= 0.9 * pk)
-    return float((t90 - t10) * 0.002)
+    """10%->90% rise time (s) of the 20 ms sliding-RMS envelope within [0, b], relative
+    to the 90th percentile of that envelope (robust to beating, tremolo and rotary)."""
+    env = envelope(x[: int(b * SR)])
+    ref = np.percentile(env, 90)
+    t10 = np.argmax(env >= 0.1 * ref)
+    t90 = np.argmax(env >= 0.9 * ref)
+    return float(max(0, t90 - t10) * 0.001)
 
 
 def crest(x, b):
@@ -292,6 +308,7 @@ TIMING = {
     "string_ensemble": (2.0, 15.0),
     "warm_pad": (2.0, 15.0),
     "deep_kick": (0.25, 8.0),
+    "nylon_pluck": (0.4, 10.0),
 }
 DEFAULT_TIMING = (1.0, 14.0)
 
@@ -358,17 +375,17 @@ def check_patch(name, verbose=True):
         x = p.render(freq=f, hold=1.0, length=14.0, tag="note_" + nm)
         pk = float(np.abs(x).max())
         fin = bool(np.isfinite(x).all())
-        sil = silent_after(x, 1.0)
-        dc = float(np.abs(x[: SR].mean(axis=0)).max())
-        report["notes"][nm] = (pk, sil, fin, dc)
+        sil_fx = silent_after(x, 1.0)
+        xd = p.render(freq=f, hold=1.0, length=12.0, tag="dry_" + nm, dry=True)
+        sil = silent_after(xd, 1.0)
+        dc = float(np.abs(xd[SR // 2: SR].mean(axis=0)).max())
+        report["notes"][nm] = (pk, sil, fin, dc, sil_fx)
         if not fin:
             prob.append(f"{nm}: non-finite output")
         if not (0.1 <= pk <= 0.9):
             prob.append(f"{nm}: peak {pk:.3f}")
         if sil is None or sil > 10.0:
             prob.append(f"{nm}: not below -100 dBFS within 10 s of note-off ({sil})")
-    # Voice alone must be silent within 10 s (ignoring the effect): render without effect
-    # is not possible in the harness, so the check above (effect included) is stricter.
 
     # Retrigger: second note-on on the same voice during the release.
     x = p.render(notes=[(0.0, 0.5, 130.81)], length=3.0, tag="retrig")
@@ -405,7 +422,7 @@ def check_patch(name, verbose=True):
     cases.append(({q.label: q.max for q in p.params if q.label not in STANDARD}, "all=max"))
     for settings, what in cases:
         for f in (32.7, 2093.0):
-            x = p.render(freq=f, gain=1.0, hold=1.0, length=12.0, settings=settings, tag="ext")
+            x = p.render(freq=f, gain=1.0, hold=1.0, length=6.0, settings=settings, tag="ext")
             if not np.isfinite(x).all():
                 prob.append(f"{what} @ {f} Hz: non-finite")
                 continue
@@ -413,9 +430,14 @@ def check_patch(name, verbose=True):
             worst = max(worst, pk)
             if pk > 2.0:
                 prob.append(f"{what} @ {f} Hz: peak {pk:.2f}")
-            sil = silent_after(x, 1.0)
-            if sil is None or sil > 10.5:
-                prob.append(f"{what} @ {f} Hz: not silent 10 s after note-off ({sil})")
+            xd = p.render(freq=f, gain=1.0, hold=1.0, length=12.0, settings=settings,
+                          tag="ext_dry", dry=True)
+            if not np.isfinite(xd).all():
+                prob.append(f"{what} @ {f} Hz: voice non-finite")
+                continue
+            sil = silent_after(xd, 1.0)
+            if sil is None or sil > 10.0:
+                prob.append(f"{what} @ {f} Hz: voice not silent 10 s after note-off ({sil})")
     report["extreme_peak"] = worst
 
     if verbose:
@@ -426,10 +448,11 @@ def check_patch(name, verbose=True):
 def print_report(r):
     n = r["notes"]
     print(f"== {r['name']} ({r['archetype']})")
-    for nm, (pk, sil, fin, dc) in n.items():
+    for nm, (pk, sil, fin, dc, sil_fx) in n.items():
         s = "never" if sil is None else f"{sil:.2f}s"
-        print(f"   {nm}: peak {pk:.3f} ({db(pk):.1f} dBFS)  silent(<-100dB) after off: {s}  "
-              f"dc {dc:.1e}")
+        s2 = ">13s" if sil_fx is None else f"{sil_fx:.2f}s"
+        print(f"   {nm}: peak {pk:.3f} ({db(pk):.1f} dBFS)  <-100dBFS after off: voice {s}, "
+              f"with effect {s2}  dc {dc:.1e}")
     for mac, (ok, vals, unit) in r["macros"].items():
         print(f"   {mac:6s} {'PASS' if ok else 'FAIL'}  {unit}: " + "  ".join(fmt(v) for v in vals))
     print(f"   worst peak at extremes: {r['extreme_peak']:.2f}")

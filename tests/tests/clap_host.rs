@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::thread::{self, ThreadId};
 
 use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
@@ -126,19 +127,11 @@ impl HostHandlers for TestHost {
 fn bundle_path() -> PathBuf {
     let path = match std::env::var_os("MEPHISTO_CLAP") {
         Some(p) => PathBuf::from(p),
-        None => {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-                .join("bundled");
-            // The bundle name comes from bundler.toml; without an entry there, nice-plug's xtask
-            // names it after the package (lower case).
-            ["Mephisto.clap", "mephisto.clap"]
-                .iter()
-                .map(|name| dir.join(name))
-                .find(|p| p.exists())
-                .unwrap_or_else(|| dir.join("Mephisto.clap"))
-        }
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("target")
+            .join("bundled")
+            .join("Mephisto.clap"),
     };
     assert!(
         path.exists(),
@@ -150,11 +143,21 @@ fn bundle_path() -> PathBuf {
     path
 }
 
+/// The loaded entry, kept for the whole process like a DAW keeps its plugin libraries.
+///
+/// Dropping the last `PluginEntry` would `dlclose` the bundle while test threads that called
+/// into it still carry its thread-local destructors; those then run on unmapped code when the
+/// thread exits (SIGSEGV in `__nptl_deallocate_tsd`). Never unloading avoids that.
 fn load_entry() -> PluginEntry {
-    let path = bundle_path();
-    // SAFETY: loading a dynamic library runs its initialisers; the Mephisto bundle is ours.
-    unsafe { PluginEntry::load(&path) }
-        .unwrap_or_else(|e| panic!("failed to load CLAP entry {}: {e:?}", path.display()))
+    static ENTRY: OnceLock<PluginEntry> = OnceLock::new();
+    ENTRY
+        .get_or_init(|| {
+            let path = bundle_path();
+            // SAFETY: loading a dynamic library runs its initialisers; the Mephisto bundle is ours.
+            unsafe { PluginEntry::load(&path) }
+                .unwrap_or_else(|e| panic!("failed to load CLAP entry {}: {e:?}", path.display()))
+        })
+        .clone()
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -11,21 +11,32 @@ use mephisto::engine::instance::PatchInstance;
 use mephisto::engine::{note_to_hz, DEFAULT_VOICES};
 use mephisto::macros::NEUTRAL_MACROS;
 use mephisto::render::render_score;
-use mephisto::score::{ScoreNote, SCORE_VELOCITY};
+use mephisto::score::ScoreNote;
 
 const SAMPLE_RATE: u32 = 48_000;
 const SECONDS: f64 = 1.5;
 const TOLERANCE: f32 = 1e-4;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
+
+/// Velocity of the oracle's notes: soft enough that three of them stay under the limiter.
+const VELOCITY: f32 = 0.5;
 
 /// Three overlapping notes; a fresh engine gives them voices 0, 1 and 2.
 fn score() -> Vec<ScoreNote> {
     [(48, 0.0), (52, 0.15), (67, 0.3)]
         .into_iter()
-        .map(|(note, start)| ScoreNote { note, start, duration: 0.5, velocity: SCORE_VELOCITY })
+        .map(|(note, start)| ScoreNote {
+            note,
+            start,
+            duration: 0.5,
+            velocity: VELOCITY,
+        })
         .collect()
 }
 
@@ -35,7 +46,10 @@ fn harness_events(score: &[ScoreNote]) -> String {
     let mut events: Vec<(usize, String)> = Vec::new();
     for (voice, n) in score.iter().enumerate() {
         let on = frame(n.start);
-        events.push((on, format!("v{voice} freq {:.9e}", note_to_hz(n.note as f32))));
+        events.push((
+            on,
+            format!("v{voice} freq {:.9e}", note_to_hz(n.note as f32)),
+        ));
         events.push((on, format!("v{voice} gain {:.9e}", n.velocity)));
         events.push((on, format!("v{voice} gate 1")));
         events.push((frame(n.start + n.duration), format!("v{voice} gate 0")));
@@ -48,7 +62,9 @@ fn harness_events(score: &[ScoreNote]) -> String {
 }
 
 fn run(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {what} ({e}); scripts/setup.sh installs it"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what} ({e}); scripts/setup.sh installs it"));
     assert!(
         out.status.success(),
         "{what} failed:\n{}{}",
@@ -63,7 +79,10 @@ fn render_with_cpp(name: &str, has_effect: bool, events: &str, dir: &Path) -> Ve
     let dsp = root.join(format!("faust/patches/{name}.dsp"));
     let faust = |class: &str, out: &str, process: Option<&str>| {
         let mut cmd = Command::new("faust");
-        cmd.args(["-lang", "cpp", "-I"]).arg(root.join("faust")).args(["-cn", class, "-o"]).arg(dir.join(out));
+        cmd.args(["-lang", "cpp", "-I"])
+            .arg(root.join("faust"))
+            .args(["-cn", class, "-o"])
+            .arg(dir.join(out));
         if let Some(pn) = process {
             cmd.args(["-pn", pn]);
         }
@@ -77,7 +96,12 @@ fn render_with_cpp(name: &str, has_effect: bool, events: &str, dir: &Path) -> Ve
         gxx.arg("-DHAS_EFFECT");
     }
     let harness = dir.join("harness");
-    run(gxx.arg(root.join("tests/oracle/harness.cpp")).arg("-o").arg(&harness), "g++");
+    run(
+        gxx.arg(root.join("tests/oracle/harness.cpp"))
+            .arg("-o")
+            .arg(&harness),
+        "g++",
+    );
     std::fs::write(dir.join("events.txt"), events).unwrap();
     let frames = (SECONDS * SAMPLE_RATE as f64).round() as usize;
     run(
@@ -101,21 +125,54 @@ fn every_builtin_patch_matches_fausts_cpp_backend() {
     let events = harness_events(&score);
     let mut report = Vec::new();
     for (index, patch) in builtin_patches().iter().enumerate() {
-        let dir = std::env::temp_dir().join(format!("mephisto-oracle-{}-{}", std::process::id(), patch.name));
+        let dir = std::env::temp_dir().join(format!(
+            "mephisto-oracle-{}-{}",
+            std::process::id(),
+            patch.name
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let reference = render_with_cpp(patch.name, patch.new_effect.is_some(), &events, &dir);
         let instance = PatchInstance::builtin(index, DEFAULT_VOICES, SAMPLE_RATE as f32).unwrap();
         let ours = render_score(instance, &score, NEUTRAL_MACROS, SECONDS, SAMPLE_RATE);
-        let interleaved: Vec<f32> = ours.left.iter().zip(&ours.right).flat_map(|(l, r)| [*l, *r]).collect();
-        assert_eq!(reference.len(), interleaved.len(), "{}: frame counts differ", patch.name);
+        let interleaved: Vec<f32> = ours
+            .left
+            .iter()
+            .zip(&ours.right)
+            .flat_map(|(l, r)| [*l, *r])
+            .collect();
+        assert_eq!(
+            reference.len(),
+            interleaved.len(),
+            "{}: frame counts differ",
+            patch.name
+        );
         let peak = reference.iter().fold(0.0f32, |p, s| p.max(s.abs()));
-        let worst = reference.iter().zip(&interleaved).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        report.push(format!("{:<16} peak {peak:.3}  max |diff| {worst:.2e}", patch.name));
-        assert!(peak > 0.01, "{}: the reference render is silent", patch.name);
-        assert!(peak < 0.98, "{}: loud enough to engage the limiter; lower the velocity", patch.name);
-        assert!(worst <= TOLERANCE, "{}: Rust and C++ differ by {worst:e}", patch.name);
+        let worst = reference
+            .iter()
+            .zip(&interleaved)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        report.push(format!(
+            "{:<16} peak {peak:.3}  max |diff| {worst:.2e}",
+            patch.name
+        ));
+        println!("{}", report.last().unwrap());
+        assert!(
+            peak > 0.01,
+            "{}: the reference render is silent",
+            patch.name
+        );
+        assert!(
+            peak < 0.98,
+            "{}: loud enough to engage the limiter; lower the velocity",
+            patch.name
+        );
+        assert!(
+            worst <= TOLERANCE,
+            "{}: Rust and C++ differ by {worst:e}",
+            patch.name
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
-    println!("{}", report.join("\n"));
     assert!(report.len() >= 3);
 }

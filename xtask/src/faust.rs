@@ -181,7 +181,10 @@ fn compile(path: &Path, class: &str, process_name: Option<&str>) -> Result<Strin
     // DSP structs can hold megabytes of delay lines: building one on the stack and then
     // boxing it overflows thread stacks, so every struct derives `DefaultBoxed` (the backend
     // offers it behind a feature flag) and is created directly on the heap.
-    Ok(code.replace(DEFAULT_BOXED_MARKER, "#[derive(default_boxed::DefaultBoxed)]"))
+    Ok(code.replace(
+        DEFAULT_BOXED_MARKER,
+        "#[derive(default_boxed::DefaultBoxed)]",
+    ))
 }
 
 const DEFAULT_BOXED_MARKER: &str =

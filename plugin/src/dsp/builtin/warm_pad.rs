@@ -17,7 +17,7 @@ use faust_types::*;
 
 pub struct WarmPadVoiceSIG0 {
     iVec2: [i32; 2],
-    iRec12: [i32; 2],
+    iRec13: [i32; 2],
 }
 
 impl WarmPadVoiceSIG0 {
@@ -33,17 +33,17 @@ impl WarmPadVoiceSIG0 {
             self.iVec2[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
-            self.iRec12[(l9) as usize] = 0;
+            self.iRec13[(l9) as usize] = 0;
         }
     }
 
     fn fillWarmPadVoiceSIG0(&mut self, count: i32, table: &mut [F32]) {
         for i1 in 0..count {
             self.iVec2[0] = 1;
-            self.iRec12[0] = (i32::wrapping_add(self.iVec2[1], self.iRec12[1])) % 65536;
-            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec12[0]) as F32));
+            self.iRec13[0] = (i32::wrapping_add(self.iVec2[1], self.iRec13[1])) % 65536;
+            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec13[0]) as F32));
             self.iVec2[1] = self.iVec2[0];
-            self.iRec12[1] = self.iRec12[0];
+            self.iRec13[1] = self.iRec13[0];
         }
     }
 }
@@ -51,7 +51,7 @@ impl WarmPadVoiceSIG0 {
 pub fn newWarmPadVoiceSIG0() -> WarmPadVoiceSIG0 {
     WarmPadVoiceSIG0 {
         iVec2: [0; 2],
-        iRec12: [0; 2],
+        iRec13: [0; 2],
     }
 }
 fn WarmPadVoice_faustpower2_f(value: F32) -> F32 {
@@ -68,9 +68,9 @@ pub struct WarmPadVoice {
     fRec0: [F32; 2],
     fConst2: F32,
     fHslider1: F32,
-    fRec4: [F32; 2],
-    fHslider2: F32,
     fRec5: [F32; 2],
+    fHslider2: F32,
+    fRec6: [F32; 2],
     fButton0: F32,
     iVec1: [i32; 2],
     fHslider3: F32,
@@ -78,35 +78,37 @@ pub struct WarmPadVoice {
     fConst4: F32,
     fHslider4: F32,
     fConst5: F32,
-    fRec9: [F32; 2],
-    iRec10: [i32; 2],
+    fRec10: [F32; 2],
+    iRec11: [i32; 2],
     fHslider5: F32,
     fHslider6: F32,
-    fRec11: [F32; 2],
+    fRec12: [F32; 2],
     fHslider7: F32,
     fConst6: F32,
     fConst7: F32,
     fConst8: F32,
-    fRec13: [F32; 2],
-    fHslider8: F32,
     fRec14: [F32; 2],
+    fHslider8: F32,
+    fRec15: [F32; 2],
     fHslider9: F32,
     fConst9: F32,
-    fRec15: [F32; 2],
-    fConst10: F32,
     fRec16: [F32; 2],
-    fHslider10: F32,
+    fConst10: F32,
     fRec17: [F32; 2],
+    fHslider10: F32,
     fRec18: [F32; 2],
     fRec19: [F32; 2],
     fRec20: [F32; 2],
-    fRec6: [F32; 2],
+    fRec21: [F32; 2],
     fRec7: [F32; 2],
+    fRec8: [F32; 2],
+    fVec3: [F32; 2],
+    fRec4: [F32; 2],
     fRec1: [F32; 2],
     fRec2: [F32; 2],
     fConst11: F32,
-    fRec21: [F32; 2],
-    iRec22: [i32; 2],
+    fRec22: [F32; 2],
+    iRec23: [i32; 2],
     fHslider11: F32,
 }
 
@@ -122,9 +124,9 @@ impl FaustDsp for WarmPadVoice {
             fRec0: [0.0; 2],
             fConst2: 0.0,
             fHslider1: 0.0,
-            fRec4: [0.0; 2],
-            fHslider2: 0.0,
             fRec5: [0.0; 2],
+            fHslider2: 0.0,
+            fRec6: [0.0; 2],
             fButton0: 0.0,
             iVec1: [0; 2],
             fHslider3: 0.0,
@@ -132,35 +134,37 @@ impl FaustDsp for WarmPadVoice {
             fConst4: 0.0,
             fHslider4: 0.0,
             fConst5: 0.0,
-            fRec9: [0.0; 2],
-            iRec10: [0; 2],
+            fRec10: [0.0; 2],
+            iRec11: [0; 2],
             fHslider5: 0.0,
             fHslider6: 0.0,
-            fRec11: [0.0; 2],
+            fRec12: [0.0; 2],
             fHslider7: 0.0,
             fConst6: 0.0,
             fConst7: 0.0,
             fConst8: 0.0,
-            fRec13: [0.0; 2],
-            fHslider8: 0.0,
             fRec14: [0.0; 2],
+            fHslider8: 0.0,
+            fRec15: [0.0; 2],
             fHslider9: 0.0,
             fConst9: 0.0,
-            fRec15: [0.0; 2],
-            fConst10: 0.0,
             fRec16: [0.0; 2],
-            fHslider10: 0.0,
+            fConst10: 0.0,
             fRec17: [0.0; 2],
+            fHslider10: 0.0,
             fRec18: [0.0; 2],
             fRec19: [0.0; 2],
             fRec20: [0.0; 2],
-            fRec6: [0.0; 2],
+            fRec21: [0.0; 2],
             fRec7: [0.0; 2],
+            fRec8: [0.0; 2],
+            fVec3: [0.0; 2],
+            fRec4: [0.0; 2],
             fRec1: [0.0; 2],
             fRec2: [0.0; 2],
             fConst11: 0.0,
-            fRec21: [0.0; 2],
-            iRec22: [0; 2],
+            fRec22: [0.0; 2],
+            iRec23: [0; 2],
             fHslider11: 0.0,
         }
     }
@@ -173,11 +177,23 @@ impl FaustDsp for WarmPadVoice {
             "Lush detuned saw and pulse pad with a slow bloom, chorus and a wide hall",
         );
         m.declare("filename", "warm_pad.dsp");
+        m.declare("filters.lib/dcblocker:author", "Julius O. Smith III");
+        m.declare(
+            "filters.lib/dcblocker:copyright",
+            "Copyright (C) 2003-2019 by Julius O. Smith III <jos@ccrma.stanford.edu>",
+        );
+        m.declare("filters.lib/dcblocker:license", "MIT-style STK-4.3 license");
         m.declare(
             "filters.lib/lowpass0_highpass1",
             "MIT-style STK-4.3 license",
         );
         m.declare("filters.lib/name", "Faust Filters Library");
+        m.declare("filters.lib/pole:author", "Julius O. Smith III");
+        m.declare(
+            "filters.lib/pole:copyright",
+            "Copyright (C) 2003-2019 by Julius O. Smith III <jos@ccrma.stanford.edu>",
+        );
+        m.declare("filters.lib/pole:license", "MIT-style STK-4.3 license");
         m.declare("filters.lib/svf:author", "Oleg Nesterov");
         m.declare(
             "filters.lib/svf:copyright",
@@ -185,6 +201,12 @@ impl FaustDsp for WarmPadVoice {
         );
         m.declare("filters.lib/svf:license", "MIT-style STK-4.3 license");
         m.declare("filters.lib/version", "0.3");
+        m.declare("filters.lib/zero:author", "Julius O. Smith III");
+        m.declare(
+            "filters.lib/zero:copyright",
+            "Copyright (C) 2003-2019 by Julius O. Smith III <jos@ccrma.stanford.edu>",
+        );
+        m.declare("filters.lib/zero:license", "MIT-style STK-4.3 license");
         m.declare("maths.lib/author", "GRAME");
         m.declare("maths.lib/copyright", "GRAME");
         m.declare("maths.lib/license", "LGPL with exception");
@@ -242,64 +264,70 @@ impl FaustDsp for WarmPadVoice {
             self.fRec0[(l1) as usize] = 0.0;
         }
         for l2 in 0..2 {
-            self.fRec4[(l2) as usize] = 0.0;
+            self.fRec5[(l2) as usize] = 0.0;
         }
         for l3 in 0..2 {
-            self.fRec5[(l3) as usize] = 0.0;
+            self.fRec6[(l3) as usize] = 0.0;
         }
         for l4 in 0..2 {
             self.iVec1[(l4) as usize] = 0;
         }
         for l5 in 0..2 {
-            self.fRec9[(l5) as usize] = 0.0;
+            self.fRec10[(l5) as usize] = 0.0;
         }
         for l6 in 0..2 {
-            self.iRec10[(l6) as usize] = 0;
+            self.iRec11[(l6) as usize] = 0;
         }
         for l7 in 0..2 {
-            self.fRec11[(l7) as usize] = 0.0;
+            self.fRec12[(l7) as usize] = 0.0;
         }
         for l10 in 0..2 {
-            self.fRec13[(l10) as usize] = 0.0;
+            self.fRec14[(l10) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.fRec14[(l11) as usize] = 0.0;
+            self.fRec15[(l11) as usize] = 0.0;
         }
         for l12 in 0..2 {
-            self.fRec15[(l12) as usize] = 0.0;
+            self.fRec16[(l12) as usize] = 0.0;
         }
         for l13 in 0..2 {
-            self.fRec16[(l13) as usize] = 0.0;
+            self.fRec17[(l13) as usize] = 0.0;
         }
         for l14 in 0..2 {
-            self.fRec17[(l14) as usize] = 0.0;
+            self.fRec18[(l14) as usize] = 0.0;
         }
         for l15 in 0..2 {
-            self.fRec18[(l15) as usize] = 0.0;
+            self.fRec19[(l15) as usize] = 0.0;
         }
         for l16 in 0..2 {
-            self.fRec19[(l16) as usize] = 0.0;
+            self.fRec20[(l16) as usize] = 0.0;
         }
         for l17 in 0..2 {
-            self.fRec20[(l17) as usize] = 0.0;
+            self.fRec21[(l17) as usize] = 0.0;
         }
         for l18 in 0..2 {
-            self.fRec6[(l18) as usize] = 0.0;
+            self.fRec7[(l18) as usize] = 0.0;
         }
         for l19 in 0..2 {
-            self.fRec7[(l19) as usize] = 0.0;
+            self.fRec8[(l19) as usize] = 0.0;
         }
         for l20 in 0..2 {
-            self.fRec1[(l20) as usize] = 0.0;
+            self.fVec3[(l20) as usize] = 0.0;
         }
         for l21 in 0..2 {
-            self.fRec2[(l21) as usize] = 0.0;
+            self.fRec4[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
-            self.fRec21[(l22) as usize] = 0.0;
+            self.fRec1[(l22) as usize] = 0.0;
         }
         for l23 in 0..2 {
-            self.iRec22[(l23) as usize] = 0;
+            self.fRec2[(l23) as usize] = 0.0;
+        }
+        for l24 in 0..2 {
+            self.fRec22[(l24) as usize] = 0.0;
+        }
+        for l25 in 0..2 {
+            self.iRec23[(l25) as usize] = 0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
@@ -460,51 +488,54 @@ impl FaustDsp for WarmPadVoice {
             let mut fTemp1: F32 = 1.0 - self.fConst1 * fTemp0;
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
-            self.fRec4[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec4[1];
-            let mut fTemp3: F32 = 24.0 * WarmPadVoice_faustpower2_f(self.fRec4[0]) + 1.0;
+            self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
+            let mut fTemp3: F32 = 24.0 * WarmPadVoice_faustpower2_f(self.fRec5[0]) + 1.0;
             let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
             let mut fTemp5: F32 = WarmPadVoice_faustpower2_f(fTemp4);
-            self.fRec5[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
+            self.fRec6[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec6[1];
             self.iVec1[0] = iSlow3;
             let mut iTemp6: i32 = ((iSlow3 > self.iVec1[1]) as i32);
             let mut iTemp7: i32 =
-                iSlow3 & (iTemp6 | (self.iRec10[1] & ((self.fRec9[1] < 1.0) as i32)));
-            self.fRec9[0] = if (iSlow3 as i32 != 0) {
+                iSlow3 & (iTemp6 | (self.iRec11[1] & ((self.fRec10[1] < 1.0) as i32)));
+            self.fRec10[0] = if (iSlow3 as i32 != 0) {
                 if (iTemp7 as i32 != 0) {
-                    F32::min(1.0, self.fRec9[1] + fSlow6 * (1.3 - self.fRec9[1]))
+                    F32::min(1.0, self.fRec10[1] + fSlow6 * (1.3 - self.fRec10[1]))
                 } else {
-                    F32::max(0.0, self.fRec9[1] + self.fConst4 * (0.3999 - self.fRec9[1]))
+                    F32::max(
+                        0.0,
+                        self.fRec10[1] + self.fConst4 * (0.3999 - self.fRec10[1]),
+                    )
                 }
             } else {
-                F32::max(0.0, self.fRec9[1] + fSlow4 * (-0.01 - self.fRec9[1]))
+                F32::max(0.0, self.fRec10[1] + fSlow4 * (-0.01 - self.fRec10[1]))
             };
-            self.iRec10[0] = iTemp7;
-            self.fRec11[0] = fSlow8 * fTemp1 + self.fConst1 * fTemp0 * self.fRec11[1];
+            self.iRec11[0] = iTemp7;
+            self.fRec12[0] = fSlow8 * fTemp1 + self.fConst1 * fTemp0 * self.fRec12[1];
             let mut fTemp8: F32 = F32::tan(
                 self.fConst7
                     * F32::max(
                         2e+01,
                         F32::min(
-                            fSlow10 * self.fRec11[0] * F32::powf(2.0, fSlow7 * self.fRec9[0]),
+                            fSlow10 * self.fRec12[0] * F32::powf(2.0, fSlow7 * self.fRec10[0]),
                             self.fConst6,
                         ),
                     ),
             );
             let mut fTemp9: F32 = fTemp8
-                * (fTemp8 + 2.0 / F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec5[0]))))
+                * (fTemp8 + 2.0 / F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec6[0]))))
                 + 1.0;
-            self.fRec13[0] = fSlow11 + (self.fRec13[1] - F32::floor(fSlow11 + self.fRec13[1]));
-            let mut fTemp10: F32 = F32::floor(self.fRec13[0]);
-            self.fRec14[0] = fSlow12 * fTemp1 + self.fConst1 * fTemp0 * self.fRec14[1];
-            self.fRec15[0] = fSlow14 + (self.fRec15[1] - F32::floor(fSlow14 + self.fRec15[1]));
-            let mut fTemp11: F32 = F32::floor(self.fRec15[0] + 0.37);
+            self.fRec14[0] = fSlow11 + (self.fRec14[1] - F32::floor(fSlow11 + self.fRec14[1]));
+            let mut fTemp10: F32 = F32::floor(self.fRec14[0]);
+            self.fRec15[0] = fSlow12 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
+            self.fRec16[0] = fSlow14 + (self.fRec16[1] - F32::floor(fSlow14 + self.fRec16[1]));
+            let mut fTemp11: F32 = F32::floor(self.fRec16[0] + 0.37);
             let mut fTemp12: F32 = 0.37 - fTemp11;
-            let mut fTemp13: F32 = self.fRec15[0] + fTemp12;
-            let mut fTemp14: F32 = self.fRec15[0] + (-0.63 - fTemp11);
-            self.fRec16[0] =
-                self.fConst10 + (self.fRec16[1] - F32::floor(self.fConst10 + self.fRec16[1]));
-            let mut fTemp15: F32 = F32::floor(self.fRec16[0]);
-            let mut fTemp16: F32 = self.fRec15[0]
+            let mut fTemp13: F32 = self.fRec16[0] + fTemp12;
+            let mut fTemp14: F32 = self.fRec16[0] + (-0.63 - fTemp11);
+            self.fRec17[0] =
+                self.fConst10 + (self.fRec17[1] - F32::floor(self.fConst10 + self.fRec17[1]));
+            let mut fTemp15: F32 = F32::floor(self.fRec17[0]);
+            let mut fTemp16: F32 = self.fRec16[0]
                 + F32::max(
                     0.05,
                     F32::min(
@@ -516,9 +547,9 @@ impl FaustDsp for WarmPadVoice {
                                         0,
                                         std::cmp::min(
                                             ((65536.0
-                                                * (self.fRec16[0]
+                                                * (self.fRec17[0]
                                                     - (fTemp15
-                                                        + F32::floor(self.fRec16[0] - fTemp15))))
+                                                        + F32::floor(self.fRec17[0] - fTemp15))))
                                                 as i32)
                                                 % 65536,
                                             65535,
@@ -531,22 +562,22 @@ impl FaustDsp for WarmPadVoice {
             let mut fTemp17: F32 = fTemp11 + F32::floor(fTemp16 + fTemp12);
             let mut fTemp18: F32 = fTemp16 + (0.37 - fTemp17);
             let mut fTemp19: F32 = fTemp16 + (-0.63 - fTemp17);
-            self.fRec17[0] = fSlow19 + (self.fRec17[1] - F32::floor(fSlow19 + self.fRec17[1]));
-            let mut fTemp20: F32 = F32::floor(self.fRec17[0] + 0.854102);
-            let mut fTemp21: F32 = self.fRec17[0] + (0.854102 - fTemp20);
-            self.fRec18[0] = fSlow20 + (self.fRec18[1] - F32::floor(fSlow20 + self.fRec18[1]));
-            let mut fTemp22: F32 = F32::floor(self.fRec18[0] + 0.236068);
-            let mut fTemp23: F32 = self.fRec18[0] + (0.236068 - fTemp22);
-            self.fRec19[0] = fSlow21 + (self.fRec19[1] - F32::floor(fSlow21 + self.fRec19[1]));
-            let mut fTemp24: F32 = F32::floor(self.fRec19[0] + 0.618034);
-            let mut fTemp25: F32 = self.fRec19[0] + (0.618034 - fTemp24);
-            self.fRec20[0] = fSlow22 + (self.fRec20[1] - F32::floor(fSlow22 + self.fRec20[1]));
-            let mut fTemp26: F32 = F32::floor(self.fRec20[0]);
-            let mut fTemp27: F32 = self.fRec20[0] - fTemp26;
-            let mut fTemp28: F32 = self.fRec17[0] + (-0.145898 - fTemp20);
-            let mut fTemp29: F32 = self.fRec18[0] + (-0.763932 - fTemp22);
-            let mut fTemp30: F32 = self.fRec19[0] + (-0.381966 - fTemp24);
-            let mut fTemp31: F32 = self.fRec20[0] + (-1.0 - fTemp26);
+            self.fRec18[0] = fSlow19 + (self.fRec18[1] - F32::floor(fSlow19 + self.fRec18[1]));
+            let mut fTemp20: F32 = F32::floor(self.fRec18[0] + 0.854102);
+            let mut fTemp21: F32 = self.fRec18[0] + (0.854102 - fTemp20);
+            self.fRec19[0] = fSlow20 + (self.fRec19[1] - F32::floor(fSlow20 + self.fRec19[1]));
+            let mut fTemp22: F32 = F32::floor(self.fRec19[0] + 0.236068);
+            let mut fTemp23: F32 = self.fRec19[0] + (0.236068 - fTemp22);
+            self.fRec20[0] = fSlow21 + (self.fRec20[1] - F32::floor(fSlow21 + self.fRec20[1]));
+            let mut fTemp24: F32 = F32::floor(self.fRec20[0] + 0.618034);
+            let mut fTemp25: F32 = self.fRec20[0] + (0.618034 - fTemp24);
+            self.fRec21[0] = fSlow22 + (self.fRec21[1] - F32::floor(fSlow22 + self.fRec21[1]));
+            let mut fTemp26: F32 = F32::floor(self.fRec21[0]);
+            let mut fTemp27: F32 = self.fRec21[0] - fTemp26;
+            let mut fTemp28: F32 = self.fRec18[0] + (-0.145898 - fTemp20);
+            let mut fTemp29: F32 = self.fRec19[0] + (-0.763932 - fTemp22);
+            let mut fTemp30: F32 = self.fRec20[0] + (-0.381966 - fTemp24);
+            let mut fTemp31: F32 = self.fRec21[0] + (-1.0 - fTemp26);
             let mut fTemp32: F32 = 0.275
                 * (0.0
                     - (if (((fTemp27 < fSlow32) as i32) as i32 != 0) {
@@ -602,68 +633,68 @@ impl FaustDsp for WarmPadVoice {
                             }
                         })
                 + 0.6
-                    * self.fRec14[0]
+                    * self.fRec15[0]
                     * unsafe {
                         ftbl0WarmPadVoiceSIG0[(std::cmp::max(
                             0,
                             std::cmp::min(
                                 ((65536.0
-                                    * (self.fRec13[0]
-                                        - (fTemp10 + F32::floor(self.fRec13[0] - fTemp10))))
+                                    * (self.fRec14[0]
+                                        - (fTemp10 + F32::floor(self.fRec14[0] - fTemp10))))
                                     as i32)
                                     % 65536,
                                 65535,
                             ),
                         )) as usize]
                     };
-            let mut fTemp33: F32 = self.fRec6[1] + fTemp8 * (fTemp32 - self.fRec7[1]);
+            let mut fTemp33: F32 = self.fRec7[1] + fTemp8 * (fTemp32 - self.fRec8[1]);
             let mut fTemp34: F32 = fTemp33 / fTemp9;
-            self.fRec6[0] = 2.0 * fTemp34 - self.fRec6[1];
-            let mut fTemp35: F32 = self.fRec7[1] + fTemp8 * fTemp33 / fTemp9;
-            self.fRec7[0] = 2.0 * fTemp35 - self.fRec7[1];
-            let mut fRec8: F32 = fTemp35;
+            self.fRec7[0] = 2.0 * fTemp34 - self.fRec7[1];
+            let mut fTemp35: F32 = self.fRec8[1] + fTemp8 * fTemp33 / fTemp9;
+            self.fRec8[0] = 2.0 * fTemp35 - self.fRec8[1];
+            let mut fRec9: F32 = fTemp35;
             let mut fTemp36: F32 = F32::max(
                 -3.0,
-                F32::min(3.0, fRec8 * fTemp3 / (0.6 * self.fRec5[0] + 1.0)),
+                F32::min(3.0, fRec9 * fTemp3 / (0.6 * self.fRec6[0] + 1.0)),
             );
             let mut fTemp37: F32 = WarmPadVoice_faustpower2_f(fTemp36);
-            let mut fTemp38: F32 = 0.5
-                * (fTemp36 * (fTemp37 + 27.0) * (9.0 * fTemp5 + 27.0)
-                    / ((9.0 * fTemp37 + 27.0) * fTemp4 * (fTemp5 + 27.0)));
-            let mut fTemp39: F32 = (self.fRec1[1] + self.fConst2 * (fTemp38 - self.fRec2[1]))
+            let mut fTemp38: F32 = fTemp36 * (fTemp37 + 27.0) * (9.0 * fTemp5 + 27.0)
+                / ((9.0 * fTemp37 + 27.0) * fTemp4 * (fTemp5 + 27.0));
+            self.fVec3[0] = fTemp38;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp38 - self.fVec3[1]);
+            let mut fTemp39: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
             self.fRec1[0] = 2.0 * fTemp39 - self.fRec1[1];
             let mut fTemp40: F32 = self.fRec2[1] + self.fConst2 * fTemp39;
             self.fRec2[0] = 2.0 * fTemp40 - self.fRec2[1];
             let mut fRec3: F32 = fTemp39;
             let mut iTemp41: i32 =
-                iSlow3 & (iTemp6 | (self.iRec22[1] & ((self.fRec21[1] < 1.0) as i32)));
-            self.fRec21[0] = if (iSlow3 as i32 != 0) {
+                iSlow3 & (iTemp6 | (self.iRec23[1] & ((self.fRec22[1] < 1.0) as i32)));
+            self.fRec22[0] = if (iSlow3 as i32 != 0) {
                 if (iTemp41 as i32 != 0) {
-                    F32::min(1.0, self.fRec21[1] + fSlow35 * (1.3 - self.fRec21[1]))
+                    F32::min(1.0, self.fRec22[1] + fSlow35 * (1.3 - self.fRec22[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec21[1] + self.fConst11 * (0.8499 - self.fRec21[1]),
+                        self.fRec22[1] + self.fConst11 * (0.8499 - self.fRec22[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec21[1] + fSlow4 * (-0.01 - self.fRec21[1]))
+                F32::max(0.0, self.fRec22[1] + fSlow4 * (-0.01 - self.fRec22[1]))
             };
-            self.iRec22[0] = iTemp41;
+            self.iRec23[0] = iTemp41;
             *output0 = fSlow36
-                * self.fRec21[0]
-                * (fTemp38
+                * self.fRec22[0]
+                * (self.fRec4[0]
                     + 1.6666666 * (fRec3 * (WarmPadVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
-            self.fRec4[1] = self.fRec4[0];
             self.fRec5[1] = self.fRec5[0];
+            self.fRec6[1] = self.fRec6[0];
             self.iVec1[1] = self.iVec1[0];
-            self.fRec9[1] = self.fRec9[0];
-            self.iRec10[1] = self.iRec10[0];
-            self.fRec11[1] = self.fRec11[0];
-            self.fRec13[1] = self.fRec13[0];
+            self.fRec10[1] = self.fRec10[0];
+            self.iRec11[1] = self.iRec11[0];
+            self.fRec12[1] = self.fRec12[0];
             self.fRec14[1] = self.fRec14[0];
             self.fRec15[1] = self.fRec15[0];
             self.fRec16[1] = self.fRec16[0];
@@ -671,12 +702,15 @@ impl FaustDsp for WarmPadVoice {
             self.fRec18[1] = self.fRec18[0];
             self.fRec19[1] = self.fRec19[0];
             self.fRec20[1] = self.fRec20[0];
-            self.fRec6[1] = self.fRec6[0];
+            self.fRec21[1] = self.fRec21[0];
             self.fRec7[1] = self.fRec7[0];
+            self.fRec8[1] = self.fRec8[0];
+            self.fVec3[1] = self.fVec3[0];
+            self.fRec4[1] = self.fRec4[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];
-            self.fRec21[1] = self.fRec21[0];
-            self.iRec22[1] = self.iRec22[0];
+            self.fRec22[1] = self.fRec22[0];
+            self.iRec23[1] = self.iRec23[0];
         }
     }
 }
@@ -748,79 +782,80 @@ pub struct WarmPadEffect {
     fHslider3: F32,
     fConst11: F32,
     fRec14: [F32; 2],
-    fHslider4: F32,
-    fRec15: [F32; 2],
     fConst12: F32,
-    fVec4: [F32; 4096],
-    iConst13: i32,
-    fVec5: [F32; 8192],
-    iConst14: i32,
-    fRec9: [F32; 2],
-    fConst16: F32,
-    fRec19: [F32; 2],
-    fConst17: F32,
-    fRec18: [F32; 2],
-    fVec6: [F32; 32768],
-    iConst19: i32,
-    fVec7: [F32; 4096],
-    iConst20: i32,
+    fRec15: [F32; 2],
+    fHslider4: F32,
     fRec16: [F32; 2],
-    fConst22: F32,
-    fRec23: [F32; 2],
-    fConst23: F32,
-    fRec22: [F32; 2],
-    fVec8: [F32; 32768],
-    iConst25: i32,
-    fVec9: [F32; 8192],
-    iConst26: i32,
+    fConst13: F32,
+    fVec4: [F32; 4096],
+    iConst14: i32,
+    fVec5: [F32; 8192],
+    iConst15: i32,
+    fRec9: [F32; 2],
+    fConst17: F32,
     fRec20: [F32; 2],
-    fConst28: F32,
-    fRec27: [F32; 2],
-    fConst29: F32,
-    fRec26: [F32; 2],
-    fVec10: [F32; 32768],
-    iConst31: i32,
-    fVec11: [F32; 4096],
-    iConst32: i32,
+    fConst18: F32,
+    fRec19: [F32; 2],
+    fVec6: [F32; 32768],
+    iConst20: i32,
+    fVec7: [F32; 4096],
+    iConst21: i32,
+    fRec17: [F32; 2],
+    fConst23: F32,
     fRec24: [F32; 2],
-    fConst34: F32,
-    fRec31: [F32; 2],
-    fConst35: F32,
-    fRec30: [F32; 2],
-    fVec12: [F32; 65536],
-    iConst37: i32,
-    fVec13: [F32; 8192],
-    fVec14: [F32; 4096],
-    fVec15: [F32; 8192],
-    iConst38: i32,
+    fConst24: F32,
+    fRec23: [F32; 2],
+    fVec8: [F32; 32768],
+    iConst26: i32,
+    fVec9: [F32; 8192],
+    iConst27: i32,
+    fRec21: [F32; 2],
+    fConst29: F32,
     fRec28: [F32; 2],
-    fConst40: F32,
-    fRec35: [F32; 2],
-    fConst41: F32,
-    fRec34: [F32; 2],
-    fVec16: [F32; 32768],
-    iConst43: i32,
-    fVec17: [F32; 8192],
-    iConst44: i32,
+    fConst30: F32,
+    fRec27: [F32; 2],
+    fVec10: [F32; 32768],
+    iConst32: i32,
+    fVec11: [F32; 4096],
+    iConst33: i32,
+    fRec25: [F32; 2],
+    fConst35: F32,
     fRec32: [F32; 2],
-    fConst46: F32,
-    fRec39: [F32; 2],
-    fConst47: F32,
-    fRec38: [F32; 2],
-    fVec18: [F32; 65536],
-    iConst49: i32,
-    fVec19: [F32; 8192],
-    iConst50: i32,
+    fConst36: F32,
+    fRec31: [F32; 2],
+    fVec12: [F32; 65536],
+    iConst38: i32,
+    fVec13: [F32; 4096],
+    fVec14: [F32; 8192],
+    iConst39: i32,
+    fRec29: [F32; 2],
+    fConst41: F32,
     fRec36: [F32; 2],
-    fConst52: F32,
-    fRec43: [F32; 2],
-    fConst53: F32,
-    fRec42: [F32; 2],
-    fVec20: [F32; 65536],
-    iConst55: i32,
-    fVec21: [F32; 4096],
-    iConst56: i32,
+    fConst42: F32,
+    fRec35: [F32; 2],
+    fVec15: [F32; 32768],
+    iConst44: i32,
+    fVec16: [F32; 8192],
+    iConst45: i32,
+    fRec33: [F32; 2],
+    fConst47: F32,
     fRec40: [F32; 2],
+    fConst48: F32,
+    fRec39: [F32; 2],
+    fVec17: [F32; 65536],
+    iConst50: i32,
+    fVec18: [F32; 8192],
+    iConst51: i32,
+    fRec37: [F32; 2],
+    fConst53: F32,
+    fRec44: [F32; 2],
+    fConst54: F32,
+    fRec43: [F32; 2],
+    fVec19: [F32; 65536],
+    iConst56: i32,
+    fVec20: [F32; 4096],
+    iConst57: i32,
+    fRec41: [F32; 2],
     fRec1: [F32; 3],
     fRec2: [F32; 3],
     fRec3: [F32; 3],
@@ -857,79 +892,80 @@ impl FaustDsp for WarmPadEffect {
             fHslider3: 0.0,
             fConst11: 0.0,
             fRec14: [0.0; 2],
-            fHslider4: 0.0,
-            fRec15: [0.0; 2],
             fConst12: 0.0,
-            fVec4: [0.0; 4096],
-            iConst13: 0,
-            fVec5: [0.0; 8192],
-            iConst14: 0,
-            fRec9: [0.0; 2],
-            fConst16: 0.0,
-            fRec19: [0.0; 2],
-            fConst17: 0.0,
-            fRec18: [0.0; 2],
-            fVec6: [0.0; 32768],
-            iConst19: 0,
-            fVec7: [0.0; 4096],
-            iConst20: 0,
+            fRec15: [0.0; 2],
+            fHslider4: 0.0,
             fRec16: [0.0; 2],
-            fConst22: 0.0,
-            fRec23: [0.0; 2],
-            fConst23: 0.0,
-            fRec22: [0.0; 2],
-            fVec8: [0.0; 32768],
-            iConst25: 0,
-            fVec9: [0.0; 8192],
-            iConst26: 0,
+            fConst13: 0.0,
+            fVec4: [0.0; 4096],
+            iConst14: 0,
+            fVec5: [0.0; 8192],
+            iConst15: 0,
+            fRec9: [0.0; 2],
+            fConst17: 0.0,
             fRec20: [0.0; 2],
-            fConst28: 0.0,
-            fRec27: [0.0; 2],
-            fConst29: 0.0,
-            fRec26: [0.0; 2],
-            fVec10: [0.0; 32768],
-            iConst31: 0,
-            fVec11: [0.0; 4096],
-            iConst32: 0,
+            fConst18: 0.0,
+            fRec19: [0.0; 2],
+            fVec6: [0.0; 32768],
+            iConst20: 0,
+            fVec7: [0.0; 4096],
+            iConst21: 0,
+            fRec17: [0.0; 2],
+            fConst23: 0.0,
             fRec24: [0.0; 2],
-            fConst34: 0.0,
-            fRec31: [0.0; 2],
-            fConst35: 0.0,
-            fRec30: [0.0; 2],
-            fVec12: [0.0; 65536],
-            iConst37: 0,
-            fVec13: [0.0; 8192],
-            fVec14: [0.0; 4096],
-            fVec15: [0.0; 8192],
-            iConst38: 0,
+            fConst24: 0.0,
+            fRec23: [0.0; 2],
+            fVec8: [0.0; 32768],
+            iConst26: 0,
+            fVec9: [0.0; 8192],
+            iConst27: 0,
+            fRec21: [0.0; 2],
+            fConst29: 0.0,
             fRec28: [0.0; 2],
-            fConst40: 0.0,
-            fRec35: [0.0; 2],
-            fConst41: 0.0,
-            fRec34: [0.0; 2],
-            fVec16: [0.0; 32768],
-            iConst43: 0,
-            fVec17: [0.0; 8192],
-            iConst44: 0,
+            fConst30: 0.0,
+            fRec27: [0.0; 2],
+            fVec10: [0.0; 32768],
+            iConst32: 0,
+            fVec11: [0.0; 4096],
+            iConst33: 0,
+            fRec25: [0.0; 2],
+            fConst35: 0.0,
             fRec32: [0.0; 2],
-            fConst46: 0.0,
-            fRec39: [0.0; 2],
-            fConst47: 0.0,
-            fRec38: [0.0; 2],
-            fVec18: [0.0; 65536],
-            iConst49: 0,
-            fVec19: [0.0; 8192],
-            iConst50: 0,
+            fConst36: 0.0,
+            fRec31: [0.0; 2],
+            fVec12: [0.0; 65536],
+            iConst38: 0,
+            fVec13: [0.0; 4096],
+            fVec14: [0.0; 8192],
+            iConst39: 0,
+            fRec29: [0.0; 2],
+            fConst41: 0.0,
             fRec36: [0.0; 2],
-            fConst52: 0.0,
-            fRec43: [0.0; 2],
-            fConst53: 0.0,
-            fRec42: [0.0; 2],
-            fVec20: [0.0; 65536],
-            iConst55: 0,
-            fVec21: [0.0; 4096],
-            iConst56: 0,
+            fConst42: 0.0,
+            fRec35: [0.0; 2],
+            fVec15: [0.0; 32768],
+            iConst44: 0,
+            fVec16: [0.0; 8192],
+            iConst45: 0,
+            fRec33: [0.0; 2],
+            fConst47: 0.0,
             fRec40: [0.0; 2],
+            fConst48: 0.0,
+            fRec39: [0.0; 2],
+            fVec17: [0.0; 65536],
+            iConst50: 0,
+            fVec18: [0.0; 8192],
+            iConst51: 0,
+            fRec37: [0.0; 2],
+            fConst53: 0.0,
+            fRec44: [0.0; 2],
+            fConst54: 0.0,
+            fRec43: [0.0; 2],
+            fVec19: [0.0; 65536],
+            iConst56: 0,
+            fVec20: [0.0; 4096],
+            iConst57: 0,
+            fRec41: [0.0; 2],
             fRec1: [0.0; 3],
             fRec2: [0.0; 3],
             fRec3: [0.0; 3],
@@ -1061,125 +1097,125 @@ impl FaustDsp for WarmPadEffect {
         for l9 in 0..2 {
             self.fRec15[(l9) as usize] = 0.0;
         }
-        for l10 in 0..4096 {
-            self.fVec4[(l10) as usize] = 0.0;
+        for l10 in 0..2 {
+            self.fRec16[(l10) as usize] = 0.0;
         }
-        for l11 in 0..8192 {
-            self.fVec5[(l11) as usize] = 0.0;
+        for l11 in 0..4096 {
+            self.fVec4[(l11) as usize] = 0.0;
         }
-        for l12 in 0..2 {
-            self.fRec9[(l12) as usize] = 0.0;
+        for l12 in 0..8192 {
+            self.fVec5[(l12) as usize] = 0.0;
         }
         for l13 in 0..2 {
-            self.fRec19[(l13) as usize] = 0.0;
+            self.fRec9[(l13) as usize] = 0.0;
         }
         for l14 in 0..2 {
-            self.fRec18[(l14) as usize] = 0.0;
+            self.fRec20[(l14) as usize] = 0.0;
         }
-        for l15 in 0..32768 {
-            self.fVec6[(l15) as usize] = 0.0;
+        for l15 in 0..2 {
+            self.fRec19[(l15) as usize] = 0.0;
         }
-        for l16 in 0..4096 {
-            self.fVec7[(l16) as usize] = 0.0;
+        for l16 in 0..32768 {
+            self.fVec6[(l16) as usize] = 0.0;
         }
-        for l17 in 0..2 {
-            self.fRec16[(l17) as usize] = 0.0;
+        for l17 in 0..4096 {
+            self.fVec7[(l17) as usize] = 0.0;
         }
         for l18 in 0..2 {
-            self.fRec23[(l18) as usize] = 0.0;
+            self.fRec17[(l18) as usize] = 0.0;
         }
         for l19 in 0..2 {
-            self.fRec22[(l19) as usize] = 0.0;
+            self.fRec24[(l19) as usize] = 0.0;
         }
-        for l20 in 0..32768 {
-            self.fVec8[(l20) as usize] = 0.0;
+        for l20 in 0..2 {
+            self.fRec23[(l20) as usize] = 0.0;
         }
-        for l21 in 0..8192 {
-            self.fVec9[(l21) as usize] = 0.0;
+        for l21 in 0..32768 {
+            self.fVec8[(l21) as usize] = 0.0;
         }
-        for l22 in 0..2 {
-            self.fRec20[(l22) as usize] = 0.0;
+        for l22 in 0..8192 {
+            self.fVec9[(l22) as usize] = 0.0;
         }
         for l23 in 0..2 {
-            self.fRec27[(l23) as usize] = 0.0;
+            self.fRec21[(l23) as usize] = 0.0;
         }
         for l24 in 0..2 {
-            self.fRec26[(l24) as usize] = 0.0;
+            self.fRec28[(l24) as usize] = 0.0;
         }
-        for l25 in 0..32768 {
-            self.fVec10[(l25) as usize] = 0.0;
+        for l25 in 0..2 {
+            self.fRec27[(l25) as usize] = 0.0;
         }
-        for l26 in 0..4096 {
-            self.fVec11[(l26) as usize] = 0.0;
+        for l26 in 0..32768 {
+            self.fVec10[(l26) as usize] = 0.0;
         }
-        for l27 in 0..2 {
-            self.fRec24[(l27) as usize] = 0.0;
+        for l27 in 0..4096 {
+            self.fVec11[(l27) as usize] = 0.0;
         }
         for l28 in 0..2 {
-            self.fRec31[(l28) as usize] = 0.0;
+            self.fRec25[(l28) as usize] = 0.0;
         }
         for l29 in 0..2 {
-            self.fRec30[(l29) as usize] = 0.0;
+            self.fRec32[(l29) as usize] = 0.0;
         }
-        for l30 in 0..65536 {
-            self.fVec12[(l30) as usize] = 0.0;
+        for l30 in 0..2 {
+            self.fRec31[(l30) as usize] = 0.0;
         }
-        for l31 in 0..8192 {
-            self.fVec13[(l31) as usize] = 0.0;
+        for l31 in 0..65536 {
+            self.fVec12[(l31) as usize] = 0.0;
         }
         for l32 in 0..4096 {
-            self.fVec14[(l32) as usize] = 0.0;
+            self.fVec13[(l32) as usize] = 0.0;
         }
         for l33 in 0..8192 {
-            self.fVec15[(l33) as usize] = 0.0;
+            self.fVec14[(l33) as usize] = 0.0;
         }
         for l34 in 0..2 {
-            self.fRec28[(l34) as usize] = 0.0;
+            self.fRec29[(l34) as usize] = 0.0;
         }
         for l35 in 0..2 {
-            self.fRec35[(l35) as usize] = 0.0;
+            self.fRec36[(l35) as usize] = 0.0;
         }
         for l36 in 0..2 {
-            self.fRec34[(l36) as usize] = 0.0;
+            self.fRec35[(l36) as usize] = 0.0;
         }
         for l37 in 0..32768 {
-            self.fVec16[(l37) as usize] = 0.0;
+            self.fVec15[(l37) as usize] = 0.0;
         }
         for l38 in 0..8192 {
-            self.fVec17[(l38) as usize] = 0.0;
+            self.fVec16[(l38) as usize] = 0.0;
         }
         for l39 in 0..2 {
-            self.fRec32[(l39) as usize] = 0.0;
+            self.fRec33[(l39) as usize] = 0.0;
         }
         for l40 in 0..2 {
-            self.fRec39[(l40) as usize] = 0.0;
+            self.fRec40[(l40) as usize] = 0.0;
         }
         for l41 in 0..2 {
-            self.fRec38[(l41) as usize] = 0.0;
+            self.fRec39[(l41) as usize] = 0.0;
         }
         for l42 in 0..65536 {
-            self.fVec18[(l42) as usize] = 0.0;
+            self.fVec17[(l42) as usize] = 0.0;
         }
         for l43 in 0..8192 {
-            self.fVec19[(l43) as usize] = 0.0;
+            self.fVec18[(l43) as usize] = 0.0;
         }
         for l44 in 0..2 {
-            self.fRec36[(l44) as usize] = 0.0;
+            self.fRec37[(l44) as usize] = 0.0;
         }
         for l45 in 0..2 {
-            self.fRec43[(l45) as usize] = 0.0;
+            self.fRec44[(l45) as usize] = 0.0;
         }
         for l46 in 0..2 {
-            self.fRec42[(l46) as usize] = 0.0;
+            self.fRec43[(l46) as usize] = 0.0;
         }
         for l47 in 0..65536 {
-            self.fVec20[(l47) as usize] = 0.0;
+            self.fVec19[(l47) as usize] = 0.0;
         }
         for l48 in 0..4096 {
-            self.fVec21[(l48) as usize] = 0.0;
+            self.fVec20[(l48) as usize] = 0.0;
         }
         for l49 in 0..2 {
-            self.fRec40[(l49) as usize] = 0.0;
+            self.fRec41[(l49) as usize] = 0.0;
         }
         for l50 in 0..3 {
             self.fRec1[(l50) as usize] = 0.0;
@@ -1219,52 +1255,53 @@ impl FaustDsp for WarmPadEffect {
         self.fConst8 = 1.25 * self.fConst3;
         let mut fConst9: F32 = F32::floor(0.022904 * fConst0 + 0.5);
         self.iConst10 = ((F32::min(16384.0, F32::max(0.0, fConst2 - fConst9))) as i32);
-        self.fConst11 = 1.0 / fConst0;
-        self.fConst12 = 0.001 * fConst0;
-        self.iConst13 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
-        self.iConst14 = ((F32::min(4096.0, F32::max(0.0, fConst9 + -1.0))) as i32);
-        let mut fConst15: F32 = F32::floor(0.153129 * fConst0 + 0.5);
-        self.fConst16 = (0.0 - 6.9077554 * fConst15) / fConst0;
-        self.fConst17 = 1.25 * self.fConst16;
-        let mut fConst18: F32 = F32::floor(0.020346 * fConst0 + 0.5);
-        self.iConst19 = ((F32::min(16384.0, F32::max(0.0, fConst15 - fConst18))) as i32);
-        self.iConst20 = ((F32::min(2048.0, F32::max(0.0, fConst18 + -1.0))) as i32);
-        let mut fConst21: F32 = F32::floor(0.127837 * fConst0 + 0.5);
-        self.fConst22 = (0.0 - 6.9077554 * fConst21) / fConst0;
-        self.fConst23 = 1.25 * self.fConst22;
-        let mut fConst24: F32 = F32::floor(0.031604 * fConst0 + 0.5);
-        self.iConst25 = ((F32::min(16384.0, F32::max(0.0, fConst21 - fConst24))) as i32);
-        self.iConst26 = ((F32::min(4096.0, F32::max(0.0, fConst24 + -1.0))) as i32);
-        let mut fConst27: F32 = F32::floor(0.125 * fConst0 + 0.5);
-        self.fConst28 = (0.0 - 6.9077554 * fConst27) / fConst0;
-        self.fConst29 = 1.25 * self.fConst28;
-        let mut fConst30: F32 = F32::floor(0.013458 * fConst0 + 0.5);
-        self.iConst31 = ((F32::min(16384.0, F32::max(0.0, fConst27 - fConst30))) as i32);
-        self.iConst32 = ((F32::min(2048.0, F32::max(0.0, fConst30 + -1.0))) as i32);
-        let mut fConst33: F32 = F32::floor(0.210389 * fConst0 + 0.5);
-        self.fConst34 = (0.0 - 6.9077554 * fConst33) / fConst0;
-        self.fConst35 = 1.25 * self.fConst34;
-        let mut fConst36: F32 = F32::floor(0.024421 * fConst0 + 0.5);
-        self.iConst37 = ((F32::min(32768.0, F32::max(0.0, fConst33 - fConst36))) as i32);
-        self.iConst38 = ((F32::min(4096.0, F32::max(0.0, fConst36 + -1.0))) as i32);
-        let mut fConst39: F32 = F32::floor(0.192303 * fConst0 + 0.5);
-        self.fConst40 = (0.0 - 6.9077554 * fConst39) / fConst0;
-        self.fConst41 = 1.25 * self.fConst40;
-        let mut fConst42: F32 = F32::floor(0.029291 * fConst0 + 0.5);
-        self.iConst43 = ((F32::min(16384.0, F32::max(0.0, fConst39 - fConst42))) as i32);
-        self.iConst44 = ((F32::min(4096.0, F32::max(0.0, fConst42 + -1.0))) as i32);
-        let mut fConst45: F32 = F32::floor(0.256891 * fConst0 + 0.5);
-        self.fConst46 = (0.0 - 6.9077554 * fConst45) / fConst0;
-        self.fConst47 = 1.25 * self.fConst46;
-        let mut fConst48: F32 = F32::floor(0.027333 * fConst0 + 0.5);
-        self.iConst49 = ((F32::min(32768.0, F32::max(0.0, fConst45 - fConst48))) as i32);
-        self.iConst50 = ((F32::min(4096.0, F32::max(0.0, fConst48 + -1.0))) as i32);
-        let mut fConst51: F32 = F32::floor(0.219991 * fConst0 + 0.5);
-        self.fConst52 = (0.0 - 6.9077554 * fConst51) / fConst0;
-        self.fConst53 = 1.25 * self.fConst52;
-        let mut fConst54: F32 = F32::floor(0.019123 * fConst0 + 0.5);
-        self.iConst55 = ((F32::min(32768.0, F32::max(0.0, fConst51 - fConst54))) as i32);
-        self.iConst56 = ((F32::min(2048.0, F32::max(0.0, fConst54 + -1.0))) as i32);
+        self.fConst11 = 3.3 / fConst0;
+        self.fConst12 = 1.0 / fConst0;
+        self.fConst13 = 0.001 * fConst0;
+        self.iConst14 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
+        self.iConst15 = ((F32::min(4096.0, F32::max(0.0, fConst9 + -1.0))) as i32);
+        let mut fConst16: F32 = F32::floor(0.153129 * fConst0 + 0.5);
+        self.fConst17 = (0.0 - 6.9077554 * fConst16) / fConst0;
+        self.fConst18 = 1.25 * self.fConst17;
+        let mut fConst19: F32 = F32::floor(0.020346 * fConst0 + 0.5);
+        self.iConst20 = ((F32::min(16384.0, F32::max(0.0, fConst16 - fConst19))) as i32);
+        self.iConst21 = ((F32::min(2048.0, F32::max(0.0, fConst19 + -1.0))) as i32);
+        let mut fConst22: F32 = F32::floor(0.127837 * fConst0 + 0.5);
+        self.fConst23 = (0.0 - 6.9077554 * fConst22) / fConst0;
+        self.fConst24 = 1.25 * self.fConst23;
+        let mut fConst25: F32 = F32::floor(0.031604 * fConst0 + 0.5);
+        self.iConst26 = ((F32::min(16384.0, F32::max(0.0, fConst22 - fConst25))) as i32);
+        self.iConst27 = ((F32::min(4096.0, F32::max(0.0, fConst25 + -1.0))) as i32);
+        let mut fConst28: F32 = F32::floor(0.125 * fConst0 + 0.5);
+        self.fConst29 = (0.0 - 6.9077554 * fConst28) / fConst0;
+        self.fConst30 = 1.25 * self.fConst29;
+        let mut fConst31: F32 = F32::floor(0.013458 * fConst0 + 0.5);
+        self.iConst32 = ((F32::min(16384.0, F32::max(0.0, fConst28 - fConst31))) as i32);
+        self.iConst33 = ((F32::min(2048.0, F32::max(0.0, fConst31 + -1.0))) as i32);
+        let mut fConst34: F32 = F32::floor(0.210389 * fConst0 + 0.5);
+        self.fConst35 = (0.0 - 6.9077554 * fConst34) / fConst0;
+        self.fConst36 = 1.25 * self.fConst35;
+        let mut fConst37: F32 = F32::floor(0.024421 * fConst0 + 0.5);
+        self.iConst38 = ((F32::min(32768.0, F32::max(0.0, fConst34 - fConst37))) as i32);
+        self.iConst39 = ((F32::min(4096.0, F32::max(0.0, fConst37 + -1.0))) as i32);
+        let mut fConst40: F32 = F32::floor(0.192303 * fConst0 + 0.5);
+        self.fConst41 = (0.0 - 6.9077554 * fConst40) / fConst0;
+        self.fConst42 = 1.25 * self.fConst41;
+        let mut fConst43: F32 = F32::floor(0.029291 * fConst0 + 0.5);
+        self.iConst44 = ((F32::min(16384.0, F32::max(0.0, fConst40 - fConst43))) as i32);
+        self.iConst45 = ((F32::min(4096.0, F32::max(0.0, fConst43 + -1.0))) as i32);
+        let mut fConst46: F32 = F32::floor(0.256891 * fConst0 + 0.5);
+        self.fConst47 = (0.0 - 6.9077554 * fConst46) / fConst0;
+        self.fConst48 = 1.25 * self.fConst47;
+        let mut fConst49: F32 = F32::floor(0.027333 * fConst0 + 0.5);
+        self.iConst50 = ((F32::min(32768.0, F32::max(0.0, fConst46 - fConst49))) as i32);
+        self.iConst51 = ((F32::min(4096.0, F32::max(0.0, fConst49 + -1.0))) as i32);
+        let mut fConst52: F32 = F32::floor(0.219991 * fConst0 + 0.5);
+        self.fConst53 = (0.0 - 6.9077554 * fConst52) / fConst0;
+        self.fConst54 = 1.25 * self.fConst53;
+        let mut fConst55: F32 = F32::floor(0.019123 * fConst0 + 0.5);
+        self.iConst56 = ((F32::min(32768.0, F32::max(0.0, fConst52 - fConst55))) as i32);
+        self.iConst57 = ((F32::min(2048.0, F32::max(0.0, fConst55 + -1.0))) as i32);
     }
     fn instance_init(&mut self, sample_rate: i32) {
         self.instance_constants(sample_rate);
@@ -1289,12 +1326,13 @@ impl FaustDsp for WarmPadEffect {
         ui_interface.declare(Some(ParamIndex(1)), "unit", "Hz");
         ui_interface.add_horizontal_slider("chorus_rate", ParamIndex(1), 0.35, 0.05, 4.0, 0.01);
         ui_interface.add_horizontal_slider("reverb_damp", ParamIndex(2), 0.4, 0.0, 1.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(3)), "punch", "-0.3");
         ui_interface.declare(Some(ParamIndex(3)), "space", "0.6");
         ui_interface.add_horizontal_slider("reverb_mix", ParamIndex(3), 0.3, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(4)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(4)), "space", "0.4");
         ui_interface.declare(Some(ParamIndex(4)), "unit", "s");
-        ui_interface.add_horizontal_slider("reverb_time", ParamIndex(4), 3.5, 0.5, 12.0, 0.01);
+        ui_interface.add_horizontal_slider("reverb_time", ParamIndex(4), 3.5, 0.5, 8.0, 0.01);
         ui_interface.close_box();
     }
 
@@ -1352,92 +1390,94 @@ impl FaustDsp for WarmPadEffect {
         let mut fSlow9: F32 = fSlow8 - fSlow7;
         let mut fSlow10: F32 = F32::exp(self.fConst8 / fSlow1) / fSlow2 + -1.0;
         let mut fSlow11: F32 = fSlow2 * (fSlow7 + (1.0 - fSlow8));
-        let mut fSlow12: F32 = self.fConst11 * self.fHslider3;
-        let mut fSlow13: F32 = self.fHslider4;
-        let mut fSlow14: F32 = F32::exp(self.fConst16 / fSlow1);
-        let mut fSlow15: F32 = WarmPadEffect_faustpower2_f(fSlow14);
-        let mut fSlow16: F32 = 1.0 - fSlow15;
-        let mut fSlow17: F32 = 1.0 - fSlow15 * fSlow5;
-        let mut fSlow18: F32 = F32::sqrt(F32::max(
+        let mut fSlow12: F32 = self.fHslider3;
+        let mut fSlow13: F32 = self.fConst11 * fSlow12;
+        let mut fSlow14: F32 = self.fConst12 * fSlow12;
+        let mut fSlow15: F32 = self.fHslider4;
+        let mut fSlow16: F32 = F32::exp(self.fConst17 / fSlow1);
+        let mut fSlow17: F32 = WarmPadEffect_faustpower2_f(fSlow16);
+        let mut fSlow18: F32 = 1.0 - fSlow17;
+        let mut fSlow19: F32 = 1.0 - fSlow17 * fSlow5;
+        let mut fSlow20: F32 = F32::sqrt(F32::max(
             0.0,
-            WarmPadEffect_faustpower2_f(fSlow17) / WarmPadEffect_faustpower2_f(fSlow16) + -1.0,
+            WarmPadEffect_faustpower2_f(fSlow19) / WarmPadEffect_faustpower2_f(fSlow18) + -1.0,
         ));
-        let mut fSlow19: F32 = fSlow17 / fSlow16;
-        let mut fSlow20: F32 = fSlow19 - fSlow18;
-        let mut fSlow21: F32 = F32::exp(self.fConst17 / fSlow1) / fSlow14 + -1.0;
-        let mut fSlow22: F32 = fSlow14 * (fSlow18 + (1.0 - fSlow19));
-        let mut fSlow23: F32 = F32::exp(self.fConst22 / fSlow1);
-        let mut fSlow24: F32 = WarmPadEffect_faustpower2_f(fSlow23);
-        let mut fSlow25: F32 = 1.0 - fSlow24;
-        let mut fSlow26: F32 = 1.0 - fSlow5 * fSlow24;
-        let mut fSlow27: F32 = F32::sqrt(F32::max(
+        let mut fSlow21: F32 = fSlow19 / fSlow18;
+        let mut fSlow22: F32 = fSlow21 - fSlow20;
+        let mut fSlow23: F32 = F32::exp(self.fConst18 / fSlow1) / fSlow16 + -1.0;
+        let mut fSlow24: F32 = fSlow16 * (fSlow20 + (1.0 - fSlow21));
+        let mut fSlow25: F32 = F32::exp(self.fConst23 / fSlow1);
+        let mut fSlow26: F32 = WarmPadEffect_faustpower2_f(fSlow25);
+        let mut fSlow27: F32 = 1.0 - fSlow26;
+        let mut fSlow28: F32 = 1.0 - fSlow5 * fSlow26;
+        let mut fSlow29: F32 = F32::sqrt(F32::max(
             0.0,
-            WarmPadEffect_faustpower2_f(fSlow26) / WarmPadEffect_faustpower2_f(fSlow25) + -1.0,
+            WarmPadEffect_faustpower2_f(fSlow28) / WarmPadEffect_faustpower2_f(fSlow27) + -1.0,
         ));
-        let mut fSlow28: F32 = fSlow26 / fSlow25;
-        let mut fSlow29: F32 = fSlow28 - fSlow27;
-        let mut fSlow30: F32 = F32::exp(self.fConst23 / fSlow1) / fSlow23 + -1.0;
-        let mut fSlow31: F32 = fSlow23 * (fSlow27 + (1.0 - fSlow28));
-        let mut fSlow32: F32 = F32::exp(self.fConst28 / fSlow1);
-        let mut fSlow33: F32 = WarmPadEffect_faustpower2_f(fSlow32);
-        let mut fSlow34: F32 = 1.0 - fSlow33;
-        let mut fSlow35: F32 = 1.0 - fSlow5 * fSlow33;
-        let mut fSlow36: F32 = F32::sqrt(F32::max(
+        let mut fSlow30: F32 = fSlow28 / fSlow27;
+        let mut fSlow31: F32 = fSlow30 - fSlow29;
+        let mut fSlow32: F32 = F32::exp(self.fConst24 / fSlow1) / fSlow25 + -1.0;
+        let mut fSlow33: F32 = fSlow25 * (fSlow29 + (1.0 - fSlow30));
+        let mut fSlow34: F32 = F32::exp(self.fConst29 / fSlow1);
+        let mut fSlow35: F32 = WarmPadEffect_faustpower2_f(fSlow34);
+        let mut fSlow36: F32 = 1.0 - fSlow35;
+        let mut fSlow37: F32 = 1.0 - fSlow5 * fSlow35;
+        let mut fSlow38: F32 = F32::sqrt(F32::max(
             0.0,
-            WarmPadEffect_faustpower2_f(fSlow35) / WarmPadEffect_faustpower2_f(fSlow34) + -1.0,
+            WarmPadEffect_faustpower2_f(fSlow37) / WarmPadEffect_faustpower2_f(fSlow36) + -1.0,
         ));
-        let mut fSlow37: F32 = fSlow35 / fSlow34;
-        let mut fSlow38: F32 = fSlow37 - fSlow36;
-        let mut fSlow39: F32 = F32::exp(self.fConst29 / fSlow1) / fSlow32 + -1.0;
-        let mut fSlow40: F32 = fSlow32 * (fSlow36 + (1.0 - fSlow37));
-        let mut fSlow41: F32 = F32::exp(self.fConst34 / fSlow1);
-        let mut fSlow42: F32 = WarmPadEffect_faustpower2_f(fSlow41);
-        let mut fSlow43: F32 = 1.0 - fSlow42;
-        let mut fSlow44: F32 = 1.0 - fSlow5 * fSlow42;
-        let mut fSlow45: F32 = F32::sqrt(F32::max(
+        let mut fSlow39: F32 = fSlow37 / fSlow36;
+        let mut fSlow40: F32 = fSlow39 - fSlow38;
+        let mut fSlow41: F32 = F32::exp(self.fConst30 / fSlow1) / fSlow34 + -1.0;
+        let mut fSlow42: F32 = fSlow34 * (fSlow38 + (1.0 - fSlow39));
+        let mut fSlow43: F32 = F32::exp(self.fConst35 / fSlow1);
+        let mut fSlow44: F32 = WarmPadEffect_faustpower2_f(fSlow43);
+        let mut fSlow45: F32 = 1.0 - fSlow44;
+        let mut fSlow46: F32 = 1.0 - fSlow5 * fSlow44;
+        let mut fSlow47: F32 = F32::sqrt(F32::max(
             0.0,
-            WarmPadEffect_faustpower2_f(fSlow44) / WarmPadEffect_faustpower2_f(fSlow43) + -1.0,
+            WarmPadEffect_faustpower2_f(fSlow46) / WarmPadEffect_faustpower2_f(fSlow45) + -1.0,
         ));
-        let mut fSlow46: F32 = fSlow44 / fSlow43;
-        let mut fSlow47: F32 = fSlow46 - fSlow45;
-        let mut fSlow48: F32 = F32::exp(self.fConst35 / fSlow1) / fSlow41 + -1.0;
-        let mut fSlow49: F32 = fSlow41 * (fSlow45 + (1.0 - fSlow46));
-        let mut fSlow50: F32 = F32::exp(self.fConst40 / fSlow1);
-        let mut fSlow51: F32 = WarmPadEffect_faustpower2_f(fSlow50);
-        let mut fSlow52: F32 = 1.0 - fSlow51;
-        let mut fSlow53: F32 = 1.0 - fSlow5 * fSlow51;
-        let mut fSlow54: F32 = F32::sqrt(F32::max(
+        let mut fSlow48: F32 = fSlow46 / fSlow45;
+        let mut fSlow49: F32 = fSlow48 - fSlow47;
+        let mut fSlow50: F32 = F32::exp(self.fConst36 / fSlow1) / fSlow43 + -1.0;
+        let mut fSlow51: F32 = fSlow43 * (fSlow47 + (1.0 - fSlow48));
+        let mut fSlow52: F32 = F32::exp(self.fConst41 / fSlow1);
+        let mut fSlow53: F32 = WarmPadEffect_faustpower2_f(fSlow52);
+        let mut fSlow54: F32 = 1.0 - fSlow53;
+        let mut fSlow55: F32 = 1.0 - fSlow5 * fSlow53;
+        let mut fSlow56: F32 = F32::sqrt(F32::max(
             0.0,
-            WarmPadEffect_faustpower2_f(fSlow53) / WarmPadEffect_faustpower2_f(fSlow52) + -1.0,
+            WarmPadEffect_faustpower2_f(fSlow55) / WarmPadEffect_faustpower2_f(fSlow54) + -1.0,
         ));
-        let mut fSlow55: F32 = fSlow53 / fSlow52;
-        let mut fSlow56: F32 = fSlow55 - fSlow54;
-        let mut fSlow57: F32 = F32::exp(self.fConst41 / fSlow1) / fSlow50 + -1.0;
-        let mut fSlow58: F32 = fSlow50 * (fSlow54 + (1.0 - fSlow55));
-        let mut fSlow59: F32 = F32::exp(self.fConst46 / fSlow1);
-        let mut fSlow60: F32 = WarmPadEffect_faustpower2_f(fSlow59);
-        let mut fSlow61: F32 = 1.0 - fSlow60;
-        let mut fSlow62: F32 = 1.0 - fSlow5 * fSlow60;
-        let mut fSlow63: F32 = F32::sqrt(F32::max(
+        let mut fSlow57: F32 = fSlow55 / fSlow54;
+        let mut fSlow58: F32 = fSlow57 - fSlow56;
+        let mut fSlow59: F32 = F32::exp(self.fConst42 / fSlow1) / fSlow52 + -1.0;
+        let mut fSlow60: F32 = fSlow52 * (fSlow56 + (1.0 - fSlow57));
+        let mut fSlow61: F32 = F32::exp(self.fConst47 / fSlow1);
+        let mut fSlow62: F32 = WarmPadEffect_faustpower2_f(fSlow61);
+        let mut fSlow63: F32 = 1.0 - fSlow62;
+        let mut fSlow64: F32 = 1.0 - fSlow5 * fSlow62;
+        let mut fSlow65: F32 = F32::sqrt(F32::max(
             0.0,
-            WarmPadEffect_faustpower2_f(fSlow62) / WarmPadEffect_faustpower2_f(fSlow61) + -1.0,
+            WarmPadEffect_faustpower2_f(fSlow64) / WarmPadEffect_faustpower2_f(fSlow63) + -1.0,
         ));
-        let mut fSlow64: F32 = fSlow62 / fSlow61;
-        let mut fSlow65: F32 = fSlow64 - fSlow63;
-        let mut fSlow66: F32 = F32::exp(self.fConst47 / fSlow1) / fSlow59 + -1.0;
-        let mut fSlow67: F32 = fSlow59 * (fSlow63 + (1.0 - fSlow64));
-        let mut fSlow68: F32 = F32::exp(self.fConst52 / fSlow1);
-        let mut fSlow69: F32 = WarmPadEffect_faustpower2_f(fSlow68);
-        let mut fSlow70: F32 = 1.0 - fSlow69;
-        let mut fSlow71: F32 = 1.0 - fSlow5 * fSlow69;
-        let mut fSlow72: F32 = F32::sqrt(F32::max(
+        let mut fSlow66: F32 = fSlow64 / fSlow63;
+        let mut fSlow67: F32 = fSlow66 - fSlow65;
+        let mut fSlow68: F32 = F32::exp(self.fConst48 / fSlow1) / fSlow61 + -1.0;
+        let mut fSlow69: F32 = fSlow61 * (fSlow65 + (1.0 - fSlow66));
+        let mut fSlow70: F32 = F32::exp(self.fConst53 / fSlow1);
+        let mut fSlow71: F32 = WarmPadEffect_faustpower2_f(fSlow70);
+        let mut fSlow72: F32 = 1.0 - fSlow71;
+        let mut fSlow73: F32 = 1.0 - fSlow5 * fSlow71;
+        let mut fSlow74: F32 = F32::sqrt(F32::max(
             0.0,
-            WarmPadEffect_faustpower2_f(fSlow71) / WarmPadEffect_faustpower2_f(fSlow70) + -1.0,
+            WarmPadEffect_faustpower2_f(fSlow73) / WarmPadEffect_faustpower2_f(fSlow72) + -1.0,
         ));
-        let mut fSlow73: F32 = fSlow71 / fSlow70;
-        let mut fSlow74: F32 = fSlow73 - fSlow72;
-        let mut fSlow75: F32 = F32::exp(self.fConst53 / fSlow1) / fSlow68 + -1.0;
-        let mut fSlow76: F32 = fSlow68 * (fSlow72 + (1.0 - fSlow73));
+        let mut fSlow75: F32 = fSlow73 / fSlow72;
+        let mut fSlow76: F32 = fSlow75 - fSlow74;
+        let mut fSlow77: F32 = F32::exp(self.fConst54 / fSlow1) / fSlow70 + -1.0;
+        let mut fSlow78: F32 = fSlow70 * (fSlow74 + (1.0 - fSlow75));
         let zipped_iterators = inputs0.zip(inputs1).zip(outputs0).zip(outputs1);
         for (((input0, input1), output0), output1) in zipped_iterators {
             self.iVec0[0] = 1;
@@ -1449,297 +1489,282 @@ impl FaustDsp for WarmPadEffect {
             self.fRec11[0] =
                 fSlow11 * (self.fRec5[1] + fSlow10 * self.fRec12[0]) + fSlow9 * self.fRec11[1];
             self.fVec1[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec11[0] + 1e-20;
-            let mut fTemp2: F32 = *input0;
-            self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp2;
-            self.fRec14[0] = fSlow12 + (self.fRec14[1] - F32::floor(fSlow12 + self.fRec14[1]));
-            let mut fTemp3: F32 = F32::floor(self.fRec14[0]);
-            self.fRec15[0] = fSlow13 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
-            let mut fTemp4: F32 = self.fConst12
+            let mut fTemp2: F32 = *input1;
+            let mut fTemp3: F32 = *input0;
+            let mut fTemp4: F32 = fTemp3 + fTemp2;
+            self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
+            self.fRec14[0] = fSlow13 + (self.fRec14[1] - F32::floor(fSlow13 + self.fRec14[1]));
+            let mut fTemp5: F32 = F32::floor(self.fRec14[0] + 0.25);
+            self.fRec15[0] = fSlow14 + (self.fRec15[1] - F32::floor(fSlow14 + self.fRec15[1]));
+            let mut fTemp6: F32 = F32::floor(self.fRec15[0]);
+            self.fRec16[0] = fSlow15 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
+            let mut fTemp7: F32 = self.fConst13
                 * (5.0
-                    * self.fRec15[0]
+                    * self.fRec16[0]
                     * (unsafe {
                         ftbl0WarmPadEffectSIG0[(std::cmp::max(
                             0,
                             std::cmp::min(
                                 ((65536.0
-                                    * (self.fRec14[0]
-                                        - (fTemp3 + F32::floor(self.fRec14[0] - fTemp3))))
+                                    * (self.fRec15[0]
+                                        - (fTemp6 + F32::floor(self.fRec15[0] - fTemp6))))
                                     as i32)
                                     % 65536,
                                 65535,
                             ),
                         )) as usize]
-                    } + 1.0)
+                    } + 0.2
+                        * unsafe {
+                            ftbl0WarmPadEffectSIG0[(std::cmp::max(
+                                0,
+                                std::cmp::min(
+                                    ((65536.0
+                                        * (self.fRec14[0]
+                                            + (0.25
+                                                - (fTemp5
+                                                    + F32::floor(
+                                                        self.fRec14[0] + (0.25 - fTemp5),
+                                                    )))))
+                                        as i32)
+                                        % 65536,
+                                    65535,
+                                ),
+                            )) as usize]
+                        }
+                        + 1.0)
                     + 7.0);
-            let mut iTemp5: i32 = ((fTemp4) as i32);
-            let mut fTemp6: F32 = F32::floor(fTemp4);
-            let mut fTemp7: F32 = fTemp2
-                + 0.8
-                    * (self.fVec2[((i32::wrapping_sub(
-                        self.IOTA0,
-                        std::cmp::min(4097, std::cmp::max(0, iTemp5)),
-                    )) & 8191) as usize]
-                        * (fTemp6 + (1.0 - fTemp4))
-                        + (fTemp4 - fTemp6)
-                            * self.fVec2[((i32::wrapping_sub(
-                                self.IOTA0,
-                                std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp5, 1))),
-                            )) & 8191) as usize]);
-            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp7;
-            let mut fTemp8: F32 = 0.21428572
-                * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst13)) & 4095) as usize];
-            let mut fTemp9: F32 = fTemp8
+            let mut iTemp8: i32 = ((fTemp7) as i32);
+            let mut fTemp9: F32 = F32::floor(fTemp7);
+            let mut fTemp10: F32 = 0.4
+                * (self.fVec2[((i32::wrapping_sub(
+                    self.IOTA0,
+                    std::cmp::min(4097, std::cmp::max(0, iTemp8)),
+                )) & 8191) as usize]
+                    * (fTemp9 + (1.0 - fTemp7))
+                    + (fTemp7 - fTemp9)
+                        * self.fVec2[((i32::wrapping_sub(
+                            self.IOTA0,
+                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp8, 1))),
+                        )) & 8191) as usize]);
+            let mut fTemp11: F32 = fTemp3 + fTemp10;
+            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp11;
+            let mut fTemp12: F32 = 0.24193548
+                * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
+            let mut fTemp13: F32 = fTemp12
                 + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst10)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
-            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp9;
+            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp13;
             self.fRec9[0] =
-                self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 8191) as usize];
-            let mut fRec10: F32 = 0.6 * fTemp9;
-            self.fRec19[0] = 0.0
-                - self.fConst7 * (self.fConst6 * self.fRec19[1] - (self.fRec1[1] + self.fRec1[2]));
-            self.fRec18[0] =
-                fSlow22 * (self.fRec1[1] + fSlow21 * self.fRec19[0]) + fSlow20 * self.fRec18[1];
-            self.fVec6[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec18[0] + 1e-20;
-            let mut fTemp10: F32 = self.fVec6
-                [((i32::wrapping_sub(self.IOTA0, self.iConst19)) & 32767) as usize]
-                + fTemp8
-                - 0.6 * self.fRec16[1];
-            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp10;
-            self.fRec16[0] =
-                self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 4095) as usize];
-            let mut fRec17: F32 = 0.6 * fTemp10;
-            let mut fTemp11: F32 = fRec17 + fRec10;
-            self.fRec23[0] = 0.0
-                - self.fConst7 * (self.fConst6 * self.fRec23[1] - (self.fRec3[1] + self.fRec3[2]));
-            self.fRec22[0] =
-                fSlow31 * (self.fRec3[1] + fSlow30 * self.fRec23[0]) + fSlow29 * self.fRec22[1];
-            self.fVec8[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec22[0] + 1e-20;
-            let mut fTemp12: F32 = self.fVec8
-                [((i32::wrapping_sub(self.IOTA0, self.iConst25)) & 32767) as usize]
-                - (fTemp8 + 0.6 * self.fRec20[1]);
-            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp12;
-            self.fRec20[0] =
-                self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst26)) & 8191) as usize];
-            let mut fRec21: F32 = 0.6 * fTemp12;
-            self.fRec27[0] = 0.0
-                - self.fConst7 * (self.fConst6 * self.fRec27[1] - (self.fRec7[1] + self.fRec7[2]));
-            self.fRec26[0] =
-                fSlow40 * (self.fRec7[1] + fSlow39 * self.fRec27[0]) + fSlow38 * self.fRec26[1];
-            self.fVec10[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec26[0] + 1e-20;
-            let mut fTemp13: F32 = self.fVec10
-                [((i32::wrapping_sub(self.IOTA0, self.iConst31)) & 32767) as usize]
-                - (fTemp8 + 0.6 * self.fRec24[1]);
-            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp13;
-            self.fRec24[0] =
-                self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst32)) & 4095) as usize];
-            let mut fRec25: F32 = 0.6 * fTemp13;
-            let mut fTemp14: F32 = fRec25 + fRec21 + fTemp11;
-            self.fRec31[0] = 0.0
-                - self.fConst7 * (self.fConst6 * self.fRec31[1] - (self.fRec2[1] + self.fRec2[2]));
-            self.fRec30[0] =
-                fSlow49 * (self.fRec2[1] + fSlow48 * self.fRec31[0]) + fSlow47 * self.fRec30[1];
-            self.fVec12[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec30[0] + 1e-20;
-            let mut fTemp15: F32 = *input1;
-            self.fVec13[(self.IOTA0 & 8191) as usize] = fTemp15;
-            let mut fTemp16: F32 = F32::floor(self.fRec14[0] + 0.25);
-            let mut fTemp17: F32 = self.fConst12
-                * (5.0
-                    * self.fRec15[0]
-                    * (unsafe {
-                        ftbl0WarmPadEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec14[0]
-                                        + (0.25
-                                            - (fTemp16
-                                                + F32::floor(self.fRec14[0] + (0.25 - fTemp16))))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
-                    } + 1.0)
-                    + 7.0);
-            let mut iTemp18: i32 = ((fTemp17) as i32);
-            let mut fTemp19: F32 = F32::floor(fTemp17);
-            let mut fTemp20: F32 = fTemp15
-                + 0.8
-                    * (self.fVec13[((i32::wrapping_sub(
-                        self.IOTA0,
-                        std::cmp::min(4097, std::cmp::max(0, iTemp18)),
-                    )) & 8191) as usize]
-                        * (fTemp19 + (1.0 - fTemp17))
-                        + (fTemp17 - fTemp19)
-                            * self.fVec13[((i32::wrapping_sub(
-                                self.IOTA0,
-                                std::cmp::min(
-                                    4097,
-                                    std::cmp::max(0, i32::wrapping_add(iTemp18, 1)),
-                                ),
-                            )) & 8191) as usize]);
-            self.fVec14[(self.IOTA0 & 4095) as usize] = fTemp20;
-            let mut fTemp21: F32 = 0.21428572
-                * self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst13)) & 4095) as usize];
-            let mut fTemp22: F32 = fTemp21
-                + 0.6 * self.fRec28[1]
-                + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst37)) & 65535) as usize];
-            self.fVec15[(self.IOTA0 & 8191) as usize] = fTemp22;
-            self.fRec28[0] =
-                self.fVec15[((i32::wrapping_sub(self.IOTA0, self.iConst38)) & 8191) as usize];
-            let mut fRec29: F32 = 0.0 - 0.6 * fTemp22;
-            self.fRec35[0] = 0.0
-                - self.fConst7 * (self.fConst6 * self.fRec35[1] - (self.fRec6[1] + self.fRec6[2]));
-            self.fRec34[0] =
-                fSlow58 * (self.fRec6[1] + fSlow57 * self.fRec35[0]) + fSlow56 * self.fRec34[1];
-            self.fVec16[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec34[0] + 1e-20;
-            let mut fTemp23: F32 = self.fVec16
-                [((i32::wrapping_sub(self.IOTA0, self.iConst43)) & 32767) as usize]
-                + fTemp21
-                + 0.6 * self.fRec32[1];
-            self.fVec17[(self.IOTA0 & 8191) as usize] = fTemp23;
-            self.fRec32[0] =
-                self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst44)) & 8191) as usize];
-            let mut fRec33: F32 = 0.0 - 0.6 * fTemp23;
-            self.fRec39[0] = 0.0
-                - self.fConst7 * (self.fConst6 * self.fRec39[1] - (self.fRec4[1] + self.fRec4[2]));
-            self.fRec38[0] =
-                fSlow67 * (self.fRec4[1] + fSlow66 * self.fRec39[0]) + fSlow65 * self.fRec38[1];
-            self.fVec18[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec38[0] + 1e-20;
-            let mut fTemp24: F32 = 0.6 * self.fRec36[1]
-                + self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst49)) & 65535) as usize]
-                - fTemp21;
-            self.fVec19[(self.IOTA0 & 8191) as usize] = fTemp24;
-            self.fRec36[0] =
-                self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 8191) as usize];
-            let mut fRec37: F32 = 0.0 - 0.6 * fTemp24;
-            self.fRec43[0] = 0.0
-                - self.fConst7 * (self.fConst6 * self.fRec43[1] - (self.fRec8[1] + self.fRec8[2]));
-            self.fRec42[0] =
-                fSlow76 * (self.fRec8[1] + fSlow75 * self.fRec43[0]) + fSlow74 * self.fRec42[1];
-            self.fVec20[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec42[0] + 1e-20;
-            let mut fTemp25: F32 = 0.6 * self.fRec40[1]
-                + self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst55)) & 65535) as usize]
-                - fTemp21;
-            self.fVec21[(self.IOTA0 & 4095) as usize] = fTemp25;
-            self.fRec40[0] =
-                self.fVec21[((i32::wrapping_sub(self.IOTA0, self.iConst56)) & 4095) as usize];
-            let mut fRec41: F32 = 0.0 - 0.6 * fTemp25;
-            self.fRec1[0] = self.fRec40[1]
-                + self.fRec36[1]
-                + self.fRec32[1]
-                + self.fRec28[1]
-                + self.fRec24[1]
-                + self.fRec20[1]
+                self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst15)) & 8191) as usize];
+            let mut fRec10: F32 = 0.6 * fTemp13;
+            self.fRec20[0] = 0.0
+                - self.fConst7 * (self.fConst6 * self.fRec20[1] - (self.fRec1[1] + self.fRec1[2]));
+            self.fRec19[0] =
+                fSlow24 * (self.fRec1[1] + fSlow23 * self.fRec20[0]) + fSlow22 * self.fRec19[1];
+            self.fVec6[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec19[0] + 1e-20;
+            let mut fTemp14: F32 = self.fVec6
+                [((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 32767) as usize]
+                + fTemp12
+                - 0.6 * self.fRec17[1];
+            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp14;
+            self.fRec17[0] =
+                self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst21)) & 4095) as usize];
+            let mut fRec18: F32 = 0.6 * fTemp14;
+            let mut fTemp15: F32 = fRec18 + fRec10;
+            self.fRec24[0] = 0.0
+                - self.fConst7 * (self.fConst6 * self.fRec24[1] - (self.fRec3[1] + self.fRec3[2]));
+            self.fRec23[0] =
+                fSlow33 * (self.fRec3[1] + fSlow32 * self.fRec24[0]) + fSlow31 * self.fRec23[1];
+            self.fVec8[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec23[0] + 1e-20;
+            let mut fTemp16: F32 = self.fVec8
+                [((i32::wrapping_sub(self.IOTA0, self.iConst26)) & 32767) as usize]
+                - (fTemp12 + 0.6 * self.fRec21[1]);
+            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp16;
+            self.fRec21[0] =
+                self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst27)) & 8191) as usize];
+            let mut fRec22: F32 = 0.6 * fTemp16;
+            self.fRec28[0] = 0.0
+                - self.fConst7 * (self.fConst6 * self.fRec28[1] - (self.fRec7[1] + self.fRec7[2]));
+            self.fRec27[0] =
+                fSlow42 * (self.fRec7[1] + fSlow41 * self.fRec28[0]) + fSlow40 * self.fRec27[1];
+            self.fVec10[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec27[0] + 1e-20;
+            let mut fTemp17: F32 = self.fVec10
+                [((i32::wrapping_sub(self.IOTA0, self.iConst32)) & 32767) as usize]
+                - (fTemp12 + 0.6 * self.fRec25[1]);
+            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp17;
+            self.fRec25[0] =
+                self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst33)) & 4095) as usize];
+            let mut fRec26: F32 = 0.6 * fTemp17;
+            let mut fTemp18: F32 = fRec26 + fRec22 + fTemp15;
+            self.fRec32[0] = 0.0
+                - self.fConst7 * (self.fConst6 * self.fRec32[1] - (self.fRec2[1] + self.fRec2[2]));
+            self.fRec31[0] =
+                fSlow51 * (self.fRec2[1] + fSlow50 * self.fRec32[0]) + fSlow49 * self.fRec31[1];
+            self.fVec12[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec31[0] + 1e-20;
+            let mut fTemp19: F32 = fTemp2 - fTemp10;
+            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp19;
+            let mut fTemp20: F32 = 0.24193548
+                * self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
+            let mut fTemp21: F32 = fTemp20
+                + 0.6 * self.fRec29[1]
+                + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst38)) & 65535) as usize];
+            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp21;
+            self.fRec29[0] =
+                self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst39)) & 8191) as usize];
+            let mut fRec30: F32 = 0.0 - 0.6 * fTemp21;
+            self.fRec36[0] = 0.0
+                - self.fConst7 * (self.fConst6 * self.fRec36[1] - (self.fRec6[1] + self.fRec6[2]));
+            self.fRec35[0] =
+                fSlow60 * (self.fRec6[1] + fSlow59 * self.fRec36[0]) + fSlow58 * self.fRec35[1];
+            self.fVec15[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec35[0] + 1e-20;
+            let mut fTemp22: F32 = self.fVec15
+                [((i32::wrapping_sub(self.IOTA0, self.iConst44)) & 32767) as usize]
+                + fTemp20
+                + 0.6 * self.fRec33[1];
+            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp22;
+            self.fRec33[0] =
+                self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst45)) & 8191) as usize];
+            let mut fRec34: F32 = 0.0 - 0.6 * fTemp22;
+            self.fRec40[0] = 0.0
+                - self.fConst7 * (self.fConst6 * self.fRec40[1] - (self.fRec4[1] + self.fRec4[2]));
+            self.fRec39[0] =
+                fSlow69 * (self.fRec4[1] + fSlow68 * self.fRec40[0]) + fSlow67 * self.fRec39[1];
+            self.fVec17[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec39[0] + 1e-20;
+            let mut fTemp23: F32 = 0.6 * self.fRec37[1]
+                + self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 65535) as usize]
+                - fTemp20;
+            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp23;
+            self.fRec37[0] =
+                self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst51)) & 8191) as usize];
+            let mut fRec38: F32 = 0.0 - 0.6 * fTemp23;
+            self.fRec44[0] = 0.0
+                - self.fConst7 * (self.fConst6 * self.fRec44[1] - (self.fRec8[1] + self.fRec8[2]));
+            self.fRec43[0] =
+                fSlow78 * (self.fRec8[1] + fSlow77 * self.fRec44[0]) + fSlow76 * self.fRec43[1];
+            self.fVec19[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec43[0] + 1e-20;
+            let mut fTemp24: F32 = 0.6 * self.fRec41[1]
+                + self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst56)) & 65535) as usize]
+                - fTemp20;
+            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp24;
+            self.fRec41[0] =
+                self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst57)) & 4095) as usize];
+            let mut fRec42: F32 = 0.0 - 0.6 * fTemp24;
+            self.fRec1[0] = self.fRec41[1]
+                + self.fRec37[1]
+                + self.fRec33[1]
+                + self.fRec29[1]
+                + self.fRec25[1]
+                + self.fRec21[1]
                 + self.fRec9[1]
-                + self.fRec16[1]
-                + fRec41
-                + fRec37
-                + fRec33
-                + fRec29
-                + fTemp14;
+                + self.fRec17[1]
+                + fRec42
+                + fRec38
+                + fRec34
+                + fRec30
+                + fTemp18;
             self.fRec2[0] =
-                self.fRec24[1] + self.fRec20[1] + self.fRec9[1] + self.fRec16[1] + fTemp14
-                    - (self.fRec40[1]
-                        + self.fRec36[1]
-                        + self.fRec32[1]
-                        + self.fRec28[1]
-                        + fRec41
-                        + fRec37
-                        + fRec29
-                        + fRec33);
-            let mut fTemp26: F32 = fRec21 + fRec25;
-            self.fRec3[0] = self.fRec32[1]
-                + self.fRec28[1]
+                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp18
+                    - (self.fRec41[1]
+                        + self.fRec37[1]
+                        + self.fRec33[1]
+                        + self.fRec29[1]
+                        + fRec42
+                        + fRec38
+                        + fRec30
+                        + fRec34);
+            let mut fTemp25: F32 = fRec22 + fRec26;
+            self.fRec3[0] = self.fRec33[1]
+                + self.fRec29[1]
                 + self.fRec9[1]
-                + self.fRec16[1]
-                + fRec33
-                + fRec29
-                + fTemp11
-                - (self.fRec40[1]
-                    + self.fRec36[1]
-                    + self.fRec24[1]
-                    + self.fRec20[1]
-                    + fRec41
-                    + fRec37
-                    + fTemp26);
-            self.fRec4[0] = self.fRec40[1]
-                + self.fRec36[1]
+                + self.fRec17[1]
+                + fRec34
+                + fRec30
+                + fTemp15
+                - (self.fRec41[1]
+                    + self.fRec37[1]
+                    + self.fRec25[1]
+                    + self.fRec21[1]
+                    + fRec42
+                    + fRec38
+                    + fTemp25);
+            self.fRec4[0] = self.fRec41[1]
+                + self.fRec37[1]
                 + self.fRec9[1]
-                + self.fRec16[1]
-                + fRec41
-                + fRec37
-                + fTemp11
-                - (self.fRec32[1]
-                    + self.fRec28[1]
-                    + self.fRec24[1]
-                    + self.fRec20[1]
-                    + fRec33
-                    + fRec29
+                + self.fRec17[1]
+                + fRec42
+                + fRec38
+                + fTemp15
+                - (self.fRec33[1]
+                    + self.fRec29[1]
+                    + self.fRec25[1]
+                    + self.fRec21[1]
+                    + fRec34
+                    + fRec30
+                    + fTemp25);
+            let mut fTemp26: F32 = fRec10 + fRec26;
+            let mut fTemp27: F32 = fRec18 + fRec22;
+            self.fRec5[0] = self.fRec37[1]
+                + self.fRec29[1]
+                + self.fRec21[1]
+                + self.fRec17[1]
+                + fRec38
+                + fRec30
+                + fTemp27
+                - (self.fRec41[1]
+                    + self.fRec33[1]
+                    + self.fRec25[1]
+                    + self.fRec9[1]
+                    + fRec42
+                    + fRec34
                     + fTemp26);
-            let mut fTemp27: F32 = fRec10 + fRec25;
-            let mut fTemp28: F32 = fRec17 + fRec21;
-            self.fRec5[0] = self.fRec36[1]
-                + self.fRec28[1]
-                + self.fRec20[1]
-                + self.fRec16[1]
-                + fRec37
-                + fRec29
-                + fTemp28
-                - (self.fRec40[1]
-                    + self.fRec32[1]
-                    + self.fRec24[1]
+            self.fRec6[0] = self.fRec41[1]
+                + self.fRec33[1]
+                + self.fRec21[1]
+                + self.fRec17[1]
+                + fRec42
+                + fRec34
+                + fTemp27
+                - (self.fRec37[1]
+                    + self.fRec29[1]
+                    + self.fRec25[1]
                     + self.fRec9[1]
-                    + fRec41
-                    + fRec33
-                    + fTemp27);
-            self.fRec6[0] = self.fRec40[1]
-                + self.fRec32[1]
-                + self.fRec20[1]
-                + self.fRec16[1]
-                + fRec41
-                + fRec33
-                + fTemp28
-                - (self.fRec36[1]
-                    + self.fRec28[1]
-                    + self.fRec24[1]
+                    + fRec38
+                    + fRec30
+                    + fTemp26);
+            let mut fTemp28: F32 = fRec10 + fRec22;
+            let mut fTemp29: F32 = fRec18 + fRec26;
+            self.fRec7[0] = self.fRec41[1]
+                + self.fRec29[1]
+                + self.fRec25[1]
+                + self.fRec17[1]
+                + fRec42
+                + fRec30
+                + fTemp29
+                - (self.fRec37[1]
+                    + self.fRec33[1]
+                    + self.fRec21[1]
                     + self.fRec9[1]
-                    + fRec37
-                    + fRec29
-                    + fTemp27);
-            let mut fTemp29: F32 = fRec10 + fRec21;
-            let mut fTemp30: F32 = fRec17 + fRec25;
-            self.fRec7[0] = self.fRec40[1]
-                + self.fRec28[1]
-                + self.fRec24[1]
-                + self.fRec16[1]
-                + fRec41
-                + fRec29
-                + fTemp30
-                - (self.fRec36[1]
-                    + self.fRec32[1]
-                    + self.fRec20[1]
+                    + fRec38
+                    + fRec34
+                    + fTemp28);
+            self.fRec8[0] = self.fRec37[1]
+                + self.fRec33[1]
+                + self.fRec25[1]
+                + self.fRec17[1]
+                + fRec38
+                + fRec34
+                + fTemp29
+                - (self.fRec41[1]
+                    + self.fRec29[1]
+                    + self.fRec21[1]
                     + self.fRec9[1]
-                    + fRec37
-                    + fRec33
-                    + fTemp29);
-            self.fRec8[0] = self.fRec36[1]
-                + self.fRec32[1]
-                + self.fRec24[1]
-                + self.fRec16[1]
-                + fRec37
-                + fRec33
-                + fTemp30
-                - (self.fRec40[1]
-                    + self.fRec28[1]
-                    + self.fRec20[1]
-                    + self.fRec9[1]
-                    + fRec41
-                    + fRec29
-                    + fTemp29);
-            *output0 = 0.71428573 * fTemp7 + 0.74 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
+                    + fRec42
+                    + fRec30
+                    + fTemp28);
+            *output0 =
+                0.8064516 * fTemp11 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
             *output1 =
-                0.71428573 * fTemp20 + 0.74 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
+                0.8064516 * fTemp19 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec12[1] = self.fRec12[0];
@@ -1747,28 +1772,29 @@ impl FaustDsp for WarmPadEffect {
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
             self.fRec14[1] = self.fRec14[0];
             self.fRec15[1] = self.fRec15[0];
-            self.fRec9[1] = self.fRec9[0];
-            self.fRec19[1] = self.fRec19[0];
-            self.fRec18[1] = self.fRec18[0];
             self.fRec16[1] = self.fRec16[0];
-            self.fRec23[1] = self.fRec23[0];
-            self.fRec22[1] = self.fRec22[0];
+            self.fRec9[1] = self.fRec9[0];
             self.fRec20[1] = self.fRec20[0];
-            self.fRec27[1] = self.fRec27[0];
-            self.fRec26[1] = self.fRec26[0];
+            self.fRec19[1] = self.fRec19[0];
+            self.fRec17[1] = self.fRec17[0];
             self.fRec24[1] = self.fRec24[0];
-            self.fRec31[1] = self.fRec31[0];
-            self.fRec30[1] = self.fRec30[0];
+            self.fRec23[1] = self.fRec23[0];
+            self.fRec21[1] = self.fRec21[0];
             self.fRec28[1] = self.fRec28[0];
-            self.fRec35[1] = self.fRec35[0];
-            self.fRec34[1] = self.fRec34[0];
+            self.fRec27[1] = self.fRec27[0];
+            self.fRec25[1] = self.fRec25[0];
             self.fRec32[1] = self.fRec32[0];
-            self.fRec39[1] = self.fRec39[0];
-            self.fRec38[1] = self.fRec38[0];
+            self.fRec31[1] = self.fRec31[0];
+            self.fRec29[1] = self.fRec29[0];
             self.fRec36[1] = self.fRec36[0];
-            self.fRec43[1] = self.fRec43[0];
-            self.fRec42[1] = self.fRec42[0];
+            self.fRec35[1] = self.fRec35[0];
+            self.fRec33[1] = self.fRec33[0];
             self.fRec40[1] = self.fRec40[0];
+            self.fRec39[1] = self.fRec39[0];
+            self.fRec37[1] = self.fRec37[0];
+            self.fRec44[1] = self.fRec44[0];
+            self.fRec43[1] = self.fRec43[0];
+            self.fRec41[1] = self.fRec41[0];
             self.fRec1[2] = self.fRec1[1];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[2] = self.fRec2[1];

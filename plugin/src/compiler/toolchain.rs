@@ -1,0 +1,274 @@
+//! The external compilers: finding `faust` and `rustc` (a configured path, else `PATH`),
+//! reading their versions for the cache key, and running them under a time limit that kills
+//! the whole process group (rustc's linker included) when it runs out.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::CompileError;
+
+/// How long a `--version` query may take before the tool counts as broken.
+const VERSION_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// Which compiler a [`Tool`] is, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolKind {
+    Faust,
+    Rustc,
+}
+
+impl ToolKind {
+    fn program(self) -> &'static str {
+        match self {
+            ToolKind::Faust => "faust",
+            ToolKind::Rustc => "rustc",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            ToolKind::Faust => "the Faust compiler",
+            ToolKind::Rustc => "the Rust compiler",
+        }
+    }
+
+    fn install_hint(self) -> &'static str {
+        match self {
+            ToolKind::Faust => "install it with `apt-get install faust`",
+            ToolKind::Rustc => "install it (rustup, or `apt-get install rustc`)",
+        }
+    }
+
+    fn version_args(self) -> &'static [&'static str] {
+        match self {
+            ToolKind::Faust => &["--version"],
+            // The verbose form carries the commit and LLVM version, both of which change code.
+            ToolKind::Rustc => &["-vV"],
+        }
+    }
+
+    fn missing(self, at: &Path) -> CompileError {
+        CompileError::MissingTool(format!(
+            "cannot find {} at `{}`: {} or set its path in Settings",
+            self.description(),
+            at.display(),
+            self.install_hint()
+        ))
+    }
+}
+
+/// A located compiler and its version text.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub path: PathBuf,
+    /// `faust --version`'s first line, or `rustc -vV` whole.
+    pub version: String,
+}
+
+impl Tool {
+    /// Finds the tool at `configured`, or on `PATH` when nothing is configured, and asks its
+    /// version (which also proves it runs).
+    pub fn locate(kind: ToolKind, configured: Option<&Path>) -> Result<Tool, CompileError> {
+        let path = match configured {
+            Some(path) if path.is_file() => path.to_path_buf(),
+            Some(path) => return Err(kind.missing(path)),
+            None => search_path(kind.program())
+                .ok_or_else(|| kind.missing(Path::new(kind.program())))?,
+        };
+        let mut cmd = Command::new(&path);
+        cmd.args(kind.version_args());
+        let scratch = std::env::temp_dir();
+        let run =
+            run_limited(cmd, "version query", VERSION_TIME_LIMIT, &scratch).map_err(
+                |e| match e {
+                    CompileError::MissingTool(why) => CompileError::MissingTool(format!(
+                        "{} at `{}` does not run ({why}): {} or set its path in Settings",
+                        kind.description(),
+                        path.display(),
+                        kind.install_hint()
+                    )),
+                    other => other,
+                },
+            )?;
+        if !run.status.success() {
+            return Err(CompileError::MissingTool(format!(
+                "{} at `{}` does not run (`{} {}` failed: {}): {} or set its path in Settings",
+                kind.description(),
+                path.display(),
+                kind.program(),
+                kind.version_args().join(" "),
+                first_line(&run.stderr),
+                kind.install_hint()
+            )));
+        }
+        let version = match kind {
+            ToolKind::Faust => first_line(&run.stdout).to_string(),
+            ToolKind::Rustc => run.stdout.trim().to_string(),
+        };
+        Ok(Tool { path, version })
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+}
+
+/// Searches `PATH`, then the usual install folders: a host started from a desktop menu
+/// often has a `PATH` without `~/.cargo/bin`.
+fn search_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    std::env::split_paths(&path)
+        .chain(home.map(|h| h.join(".cargo").join("bin")))
+        .chain(["/usr/local/bin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion or until `limit` passes, then kills it with everything it
+/// started. Output goes through files in `scratch` so a chatty tool can never block on a
+/// full pipe while we wait for it.
+pub fn run_limited(
+    mut cmd: Command,
+    stage: &str,
+    limit: Duration,
+    scratch: &Path,
+) -> Result<Finished, CompileError> {
+    let program = cmd.get_program().to_os_string();
+    let unique = super::cache::unique_suffix();
+    let out_path = scratch.join(format!(".{stage}-{unique}.out").replace(' ', "-"));
+    let err_path = scratch.join(format!(".{stage}-{unique}.err").replace(' ', "-"));
+    let io_error = |what: &str, e: std::io::Error| {
+        CompileError::Cache(format!(
+            "cannot {what} for the {stage} in `{}`: {e}",
+            scratch.display()
+        ))
+    };
+    let stdout = File::create(&out_path).map_err(|e| io_error("create an output file", e))?;
+    let stderr = File::create(&err_path).map_err(|e| io_error("create an output file", e))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr));
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let result = wait_limited(cmd, &program, stage, limit);
+    let read = |path: &Path| {
+        let text = std::fs::read(path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        let _ = std::fs::remove_file(path);
+        text
+    };
+    let (stdout, stderr) = (read(&out_path), read(&err_path));
+    result.map(|status| Finished {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+fn wait_limited(
+    mut cmd: Command,
+    program: &OsStr,
+    stage: &str,
+    limit: Duration,
+) -> Result<ExitStatus, CompileError> {
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CompileError::MissingTool(format!(
+                "cannot find `{}` for the {stage}",
+                program.to_string_lossy()
+            ))
+        } else {
+            CompileError::MissingTool(format!(
+                "cannot start `{}` for the {stage}: {e}",
+                program.to_string_lossy()
+            ))
+        }
+    })?;
+    let mut pause = Duration::from_micros(500);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(CompileError::MissingTool(format!(
+                    "lost track of `{}` during the {stage}: {e}",
+                    program.to_string_lossy()
+                )));
+            }
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= limit {
+            kill_group(&mut child);
+            return Err(CompileError::Timeout {
+                stage: stage.to_string(),
+                limit,
+            });
+        }
+        thread::sleep(pause.min(limit - elapsed));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Kills the child and whatever it spawned (the child leads its own process group), then
+/// reaps it so no zombie is left behind.
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: `kill` has no memory-safety preconditions; the group is the child's own.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_configured_tool_names_its_path() {
+        let err = Tool::locate(ToolKind::Faust, Some(Path::new("/nonexistent/faust"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot find the Faust compiler at `/nonexistent/faust`: install it with `apt-get install faust` or set its path in Settings"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_slow_command_is_killed_at_its_limit() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 5"]);
+        let started = Instant::now();
+        let err = run_limited(
+            cmd,
+            "test stage",
+            Duration::from_millis(50),
+            &std::env::temp_dir(),
+        )
+        .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(matches!(err, CompileError::Timeout { ref stage, .. } if stage == "test stage"));
+    }
+}

@@ -3,30 +3,39 @@
 
 pub mod compiler;
 pub mod dsp;
+pub mod effect_render;
 pub mod engine;
 pub mod macros;
 pub mod params;
 pub mod render;
 pub mod score;
+pub mod swap;
+pub mod worker;
 
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
+use compiler::CompilerOptions;
 use dsp::builtin_patches;
 use engine::instance::PatchInstance;
 use engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use params::MephistoParams;
+use swap::PatchSwitcher;
+use worker::Worker;
 
 pub struct Mephisto {
-    /// Host-visible parameters: the patch selector, the six macros and the master gain.
+    /// Host-visible parameters: the patch selector, the six macros and the master gain,
+    /// plus the saved runtime variant.
     params: Arc<MephistoParams>,
     /// The sound engine; built at activation, when the sample rate is known.
     engine: Option<Engine>,
-    /// One ready instance of every built-in patch (the playing one is inside the engine), so
-    /// changing patch on the audio thread only moves a `Box`, never allocates.
-    bank: Vec<Option<Box<PatchInstance>>>,
-    /// The sample rate the engine and the bank were built for.
+    /// Moves patch instances in and out of the engine on the audio thread without
+    /// allocating: built-ins from a ready bank, runtime variants from the worker.
+    switcher: Option<PatchSwitcher>,
+    /// Compiles runtime variants and frees retired instances, off the audio thread.
+    worker: Option<Worker>,
+    /// The sample rate the engine, the bank and the worker were built for.
     sample_rate: f32,
 }
 
@@ -35,15 +44,17 @@ impl Default for Mephisto {
         Mephisto {
             params: Arc::new(MephistoParams::default()),
             engine: None,
-            bank: Vec::new(),
+            switcher: None,
+            worker: None,
             sample_rate: 0.0,
         }
     }
 }
 
 impl Mephisto {
-    /// Builds every built-in patch instance for `sample_rate` and starts the engine on the
-    /// patch the parameters select.
+    /// Builds every built-in patch instance for `sample_rate`, starts the engine on the
+    /// patch the selector names and the worker beside it, and asks the worker to restore
+    /// the project's runtime variant if it has one (the built-in plays until it is ready).
     fn build_engine(&mut self, sample_rate: f32) -> Result<(), String> {
         let mut bank = (0..builtin_patches().len())
             .map(|i| PatchInstance::builtin(i, DEFAULT_VOICES, sample_rate).map(Some))
@@ -52,35 +63,25 @@ impl Mephisto {
         let current = bank[selected]
             .take()
             .expect("every bank slot starts filled");
+        let (worker, ports) = Worker::spawn(
+            CompilerOptions::default(),
+            sample_rate,
+            DEFAULT_VOICES,
+            self.params.variant.clone(),
+        );
+        let live = worker.shared().live_variant.clone();
+        if let Some(saved) = self.params.variant.read().clone() {
+            worker.play(saved);
+        }
         self.engine = Some(Engine::new(current, sample_rate));
-        self.bank = bank;
+        self.switcher = Some(PatchSwitcher::new(bank, selected, ports, live));
+        self.worker = Some(worker);
         self.sample_rate = sample_rate;
         Ok(())
     }
 
     fn selected_patch(&self) -> usize {
         (self.params.patch.value().max(0) as usize).min(builtin_patches().len() - 1)
-    }
-
-    /// Returns a finished instance to the bank and starts a swap when the selector moved.
-    fn follow_patch_selector(&mut self) {
-        let selected = self.selected_patch();
-        let Some(engine) = self.engine.as_mut() else {
-            return;
-        };
-        if let Some(old) = engine.take_retired() {
-            if let Some(i) = old.builtin_index {
-                self.bank[i] = Some(old);
-            }
-        }
-        if engine.current().builtin_index == Some(selected) || engine.is_swapping() {
-            return;
-        }
-        if let Some(next) = self.bank[selected].take() {
-            if let Err(next) = engine.begin_swap(next) {
-                self.bank[selected] = Some(next);
-            }
-        }
     }
 }
 
@@ -158,11 +159,12 @@ impl Plugin for Mephisto {
         _aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        self.follow_patch_selector();
         let frames = buffer.samples();
-        let Some(engine) = self.engine.as_mut() else {
+        let selected = self.selected_patch();
+        let (Some(engine), Some(switcher)) = (self.engine.as_mut(), self.switcher.as_mut()) else {
             return ProcessStatus::Error("the engine was not activated");
         };
+        switcher.service(engine, selected);
         engine.set_macros(self.params.next_macros(frames as u32));
         engine.set_master_gain(util::db_to_gain(
             self.params.master_gain.smoothed.next_step(frames as u32),

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
+use parking_lot::RwLock;
 
 use crate::dsp::{builtin_patches, find_builtin};
 use crate::macros::{Macro, MacroValues};
+use crate::worker::VariantSource;
 
 /// How long a macro or gain change glides, so automation steps do not click.
 const SMOOTHING_MS: f32 = 20.0;
@@ -31,6 +33,10 @@ pub struct MephistoParams {
     /// Output level after the patch and before the safety limiter.
     #[id = "gain"]
     pub master_gain: FloatParam,
+    /// The Faust program of the runtime variant playing, if any: saved with the project so
+    /// re-opening it restores the exact patch (from the cache, or by recompiling).
+    #[persist = "variant"]
+    pub variant: Arc<RwLock<Option<VariantSource>>>,
 }
 
 impl Default for MephistoParams {
@@ -65,6 +71,7 @@ impl Default for MephistoParams {
             .with_unit(" dB")
             .with_step_size(0.1)
             .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS)),
+            variant: Arc::new(RwLock::new(None)),
         }
     }
 }

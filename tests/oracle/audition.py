@@ -316,11 +316,11 @@ DEFAULT_TIMING = (1.0, 14.0)
 def describe(macro, x, hold):
     a = min(0.5 * hold, 0.3)
     if macro == "bright":
-        return centroid(x, 0.02, hold), "centroid Hz"
+        return centroid(x, 0.0, hold), "centroid Hz"
     if macro == "warm":
-        return warm_share(x, 0.02, hold), "100-600Hz share"
+        return warm_share(x, 0.0, hold), "100-600Hz share"
     if macro == "grit":
-        return flatness(x, 0.02, hold), "flatness"
+        return flatness(x, 0.0, hold), "flatness"
     if macro == "space":
         return tail_time(x, hold), "tail s"
     if macro == "motion":

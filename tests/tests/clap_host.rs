@@ -852,3 +852,108 @@ fn state_roundtrip_restores_parameters_and_sound() {
         "restored patch/macros render the same as defaults (max |diff| = {diff_default})"
     );
 }
+
+/// The variant tests change the process-wide compiler settings; they must not overlap.
+static COMPILER_ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A pure sine instrument: its brightness measure is far below any built-in patch's.
+const SINE_VARIANT: &str = "import(\"stdfaust.lib\");\nprocess = os.osc(hslider(\"freq\", 440, 20, 20000, 0.01)) * hslider(\"gain\", 0.5, 0, 1, 0.01) * en.asr(0.005, 1, 0.05, button(\"gate\")) * 0.5;";
+
+/// nice-plug's CLAP state is a little-endian u64 length followed by that much JSON.
+fn state_json(bytes: &[u8]) -> serde_json::Value {
+    let (length, json) = bytes.split_at(8);
+    assert_eq!(
+        u64::from_le_bytes(length.try_into().unwrap()) as usize,
+        json.len()
+    );
+    serde_json::from_slice(json).expect("the state is JSON")
+}
+
+fn state_bytes(state: &serde_json::Value) -> Vec<u8> {
+    let json = serde_json::to_vec(state).unwrap();
+    let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(json);
+    bytes
+}
+
+/// The built-in selected in the variant tests' projects: `saw_lead`, much brighter than
+/// the test sine.
+const BRIGHT_PATCH: i32 = 7;
+
+/// A saved project whose runtime variant is `faust` (and whose selector is on a bright
+/// built-in): a default state with those fields set.
+fn state_with_variant(faust: &str) -> Vec<u8> {
+    let mut plugin = Mephisto::new();
+    let mut state = state_json(&plugin.save_state());
+    state["params"]["patch"] = serde_json::json!({ "i32": BRIGHT_PATCH });
+    let variant = serde_json::json!({ "name": "test sine", "faust": faust });
+    state["fields"]["variant"] = serde_json::Value::String(variant.to_string());
+    state_bytes(&state)
+}
+
+fn saved_variant_source(plugin: &mut Mephisto) -> Option<String> {
+    let state = state_json(&plugin.save_state());
+    let field = state["fields"]["variant"].as_str()?.to_string();
+    let variant: serde_json::Value = serde_json::from_str(&field).ok()?;
+    variant["faust"].as_str().map(str::to_string)
+}
+
+#[test]
+fn a_saved_runtime_variant_is_restored_when_the_project_opens() {
+    let _serial = COMPILER_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = std::env::temp_dir().join(format!("mephisto-clap-cache-{}", std::process::id()));
+    std::env::set_var("MEPHISTO_CACHE_DIR", &cache);
+    let mut plugin = Mephisto::new();
+    plugin.load_state(&state_with_variant(SINE_VARIANT));
+    plugin.activate();
+    // The built-in patch plays until the worker has compiled the variant, then it swaps in.
+    let mut held = plugin.render(secs(0.1), &[512], &[(0, Ev::NoteOn(69))]);
+    assert!(
+        held.brightness() > 0.02,
+        "the selected built-in plays first: {}",
+        held.brightness()
+    );
+    let started = std::time::Instant::now();
+    while held.brightness() > 0.01 {
+        assert!(
+            started.elapsed().as_secs() < 180,
+            "the saved variant never came back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        held = plugin.render(secs(0.1), &[512], &[]);
+    }
+    assert!(
+        held.rms() > SILENCE_RMS,
+        "the restored variant plays the held note"
+    );
+    assert_eq!(
+        saved_variant_source(&mut plugin).as_deref(),
+        Some(SINE_VARIANT)
+    );
+    std::env::remove_var("MEPHISTO_CACHE_DIR");
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+#[test]
+fn a_variant_that_cannot_be_compiled_keeps_its_source_and_a_built_in_plays() {
+    let _serial = COMPILER_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var("MEPHISTO_FAUST", "/nonexistent/faust");
+    let unique = format!("{SINE_VARIANT}\n// not in any cache {}", std::process::id());
+    let mut plugin = Mephisto::new();
+    plugin.load_state(&state_with_variant(&unique));
+    plugin.activate();
+    std::env::remove_var("MEPHISTO_FAUST");
+    let out = plugin.render(secs(1.0), &[512], &[(0, Ev::NoteOn(60))]);
+    assert_finite(&out, "fallback patch");
+    assert!(
+        out.rms() > SILENCE_RMS,
+        "the selected built-in plays instead"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    plugin.render(secs(0.1), &[512], &[]);
+    assert_eq!(
+        saved_variant_source(&mut plugin).as_deref(),
+        Some(unique.as_str()),
+        "the project keeps the program it could not compile"
+    );
+}

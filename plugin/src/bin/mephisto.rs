@@ -1,17 +1,35 @@
-//! The `mephisto` command-line tool: list the built-in patches and render them offline.
+//! The `mephisto` command-line tool: list the built-in patches, compile Faust programs
+//! through the runtime compiler and its sanity gate, render built-in patches and compiled
+//! programs offline, and measure the engine's CPU cost.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+use mephisto::compiler::sanity::{self, ProgramKind, SanityLimits};
+use mephisto::compiler::{CompiledVariant, Compiler, CompilerOptions};
+use mephisto::dsp::controls::{Control, ControlKind, ControlSet};
 use mephisto::dsp::{builtin_patches, find_builtin};
+use mephisto::effect_render::{pink_noise, read_wav, render_effect};
 use mephisto::engine::instance::PatchInstance;
 use mephisto::engine::DEFAULT_VOICES;
 use mephisto::macros::{Macro, MacroValues, NEUTRAL_MACROS};
-use mephisto::render::{default_seconds, render_score, write_wav};
+use mephisto::render::{
+    default_seconds, render_score, write_wav, StereoAudio, DEFAULT_TAIL_SECONDS,
+};
 use mephisto::score::{default_score, parse_score, ScoreNote};
+
+/// The sample rate used when none is given.
+const DEFAULT_RATE: u32 = 48_000;
+
+/// The pink noise an effect program plays when no `--input` is given: fixed, so two renders
+/// of one program are identical.
+const NOISE_SEED: u64 = 1;
+
+/// How long an effect program processes pink noise when no `--seconds` is given.
+const DEFAULT_NOISE_SECONDS: f64 = 3.0;
 
 #[derive(Parser)]
 #[command(
@@ -28,23 +46,42 @@ struct Cli {
 enum Command {
     /// List the built-in patches: name, archetype.
     List,
+    /// Compile a Faust program as the plugin would (screening, faust, rustc, the variant
+    /// cache, the sanity gate) and describe the result. The cache is $MEPHISTO_CACHE_DIR,
+    /// else ~/.cache/mephisto/variants.
+    Compile {
+        /// The Faust program (.dsp).
+        file: PathBuf,
+        /// Sample rate of the sanity gate's probe, in Hz.
+        #[arg(long, default_value_t = DEFAULT_RATE)]
+        sr: u32,
+        /// CPU budget of the sanity gate in percent of one core at 48 kHz, for 16 held voices
+        /// (an effect program: one instance).
+        #[arg(long, value_name = "PERCENT", default_value_t = 50.0)]
+        cpu_budget: f32,
+    },
     /// Render a patch offline to a 32-bit float stereo WAV file.
     Render {
-        /// A built-in patch name (see `mephisto list`).
+        /// A built-in patch name (see `mephisto list`) or a Faust program (FILE.dsp). A
+        /// program with audio inputs is an effect: it processes pink noise or --input.
         #[arg(long)]
         patch: String,
         /// Comma-separated NOTE:SECONDS[@START], e.g. "C3:1,E3:1@0.5" (default: C3 for 1 s).
         #[arg(long)]
         notes: Option<String>,
-        /// Total length in seconds (default: the score plus a 2 s tail, at least 3 s).
+        /// A WAV file for an effect program to process (default: pink noise).
+        #[arg(long, value_name = "FILE.wav")]
+        input: Option<PathBuf>,
+        /// Total length in seconds (default: the score plus a 2 s tail, at least 3 s; for an
+        /// effect program, 3 s of pink noise, or the input plus a 2 s tail).
         #[arg(long)]
         seconds: Option<f64>,
         /// A macro value, e.g. --macro bright=0.8 (repeatable; 0.5 is the patch as designed).
         #[arg(long = "macro", value_name = "NAME=VALUE")]
         macros: Vec<String>,
-        /// Sample rate in Hz.
-        #[arg(long, default_value_t = 48_000)]
-        sr: u32,
+        /// Sample rate in Hz (default 48000; with --input, the file's rate).
+        #[arg(long)]
+        sr: Option<u32>,
         /// Where to write the WAV file.
         #[arg(long)]
         out: PathBuf,
@@ -64,7 +101,8 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            // One `error:` line; a refusal's further reasons follow, indented.
+            eprintln!("error: {}", message.replace('\n', "\n       "));
             ExitCode::FAILURE
         }
     }
@@ -78,32 +116,53 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Compile {
+            file,
+            sr,
+            cpu_budget,
+        } => compile(&file, sr, cpu_budget),
         Command::Render {
             patch,
             notes,
+            input,
             seconds,
             macros,
             sr,
             out,
         } => {
-            let score = match notes {
-                Some(text) => parse_score(&text)?,
-                None => default_score(),
-            };
             let macros = parse_macros(&macros)?;
-            let seconds = seconds.unwrap_or_else(|| default_seconds(&score));
-            if !(seconds > 0.0 && seconds <= 3600.0) {
-                return Err(format!("--seconds {seconds} must be between 0 and 3600"));
+            if let Some(s) = seconds {
+                if !(s > 0.0 && s <= 3600.0) {
+                    return Err(format!("--seconds {s} must be between 0 and 3600"));
+                }
             }
-            if !(8_000..=384_000).contains(&sr) {
-                return Err(format!("--sr {sr} must be between 8000 and 384000 Hz"));
+            if let Some(sr) = sr {
+                check_rate(sr)?;
             }
-            let instance = load_patch(&patch, sr as f32)?;
-            let audio = render_score(instance, &score, macros, seconds, sr);
-            write_wav(&out, &audio)?;
+            let rendered = if patch.ends_with(".json") {
+                return Err(format!(
+                    "`{patch}`: PatchSpec files arrive with the sound designer; render a built-in patch (`mephisto list`) or a Faust program (.dsp)"
+                ));
+            } else if patch.ends_with(".dsp") {
+                render_program(Path::new(&patch), notes, input, seconds, macros, sr)?
+            } else {
+                if input.is_some() {
+                    return Err(format!(
+                        "--input feeds effect programs; `{patch}` is a built-in instrument"
+                    ));
+                }
+                let score = parse_notes(notes)?;
+                let sr = sr.unwrap_or(DEFAULT_RATE);
+                let seconds = seconds.unwrap_or_else(|| default_seconds(&score));
+                let instance = load_builtin(&patch, sr as f32)?;
+                render_score(instance, &score, macros, seconds, sr)
+            };
+            write_wav(&out, &rendered)?;
             println!(
-                "wrote {} ({seconds} s, {sr} Hz, stereo float)",
-                out.display()
+                "wrote {} ({} s, {} Hz, stereo float)",
+                out.display(),
+                rendered.left.len() as f64 / rendered.sample_rate as f64,
+                rendered.sample_rate
             );
             Ok(())
         }
@@ -111,9 +170,216 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+fn check_rate(sr: u32) -> Result<(), String> {
+    if (8_000..=384_000).contains(&sr) {
+        Ok(())
+    } else {
+        Err(format!("--sr {sr} must be between 8000 and 384000 Hz"))
+    }
+}
+
+fn parse_notes(notes: Option<String>) -> Result<Vec<ScoreNote>, String> {
+    match notes {
+        Some(text) => parse_score(&text),
+        None => Ok(default_score()),
+    }
+}
+
+/// Reads and compiles a Faust program with the default compiler options.
+fn compile_file(file: &Path) -> Result<CompiledVariant, String> {
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    Compiler::new(CompilerOptions::default())
+        .compile(&source)
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// `mephisto compile`: everything a patch author needs to know about a compiled program.
+fn compile(file: &Path, sr: u32, cpu_budget: f32) -> Result<(), String> {
+    check_rate(sr)?;
+    if !(cpu_budget > 0.0 && cpu_budget.is_finite()) {
+        return Err(format!(
+            "--cpu-budget {cpu_budget} must be a positive percentage"
+        ));
+    }
+    let variant = compile_file(file)?;
+    let kind = ProgramKind::of(&variant);
+    println!(
+        "{}: {kind}, {}",
+        file.display(),
+        if variant.from_cache() {
+            "loaded from the variant cache"
+        } else {
+            "compiled"
+        }
+    );
+    let effect = match variant.new_effect() {
+        Some(fx) => format!(
+            "yes ({} in / {} out)",
+            fx.get_num_inputs(),
+            fx.get_num_outputs()
+        ),
+        None => "no".to_string(),
+    };
+    println!(
+        "channels: process {} in / {} out; shared effect: {effect}",
+        variant.voice_inputs(),
+        variant.voice_outputs()
+    );
+    let t = variant.times();
+    println!(
+        "stages: screen {}, toolchain {}, faust {}, rustc {}, load {}; total {}",
+        ms(t.screen),
+        ms(t.toolchain),
+        ms(t.faust),
+        ms(t.rustc),
+        ms(t.load),
+        ms(t.total())
+    );
+    print_parameters(&variant)?;
+    let limits = SanityLimits {
+        cpu_budget: cpu_budget / 100.0,
+        ..SanityLimits::default()
+    };
+    let report = sanity::check_with(&variant, sr as f32, &limits)
+        .map_err(|e| format!("{}: refused by the sanity gate: {e}", file.display()))?;
+    println!("sanity: {report}");
+    Ok(())
+}
+
+/// Prints one line per parameter of `process` and `effect`.
+fn print_parameters(variant: &CompiledVariant) -> Result<(), String> {
+    let voice = ControlSet::of(variant.new_voice().as_ref())?;
+    let effect = match variant.new_effect() {
+        Some(fx) => ControlSet::of(fx.as_ref()).map_err(|e| format!("effect: {e}"))?,
+        None => ControlSet::default(),
+    };
+    let rows: Vec<(&str, &Control)> = voice
+        .controls
+        .iter()
+        .map(|c| ("process", c))
+        .chain(effect.controls.iter().map(|c| ("effect", c)))
+        .collect();
+    if rows.is_empty() {
+        println!("parameters: none");
+        return Ok(());
+    }
+    println!("parameters:");
+    let width = rows.iter().map(|(_, c)| c.label.len()).max().unwrap_or(0);
+    for (owner, c) in rows {
+        println!("  {owner:<7} {:<width$}  {}", c.label, describe_control(c));
+    }
+    Ok(())
+}
+
+/// `slider 20..2000 Hz (log), init 440; macros bright +0.70, warm -0.20`.
+fn describe_control(c: &Control) -> String {
+    let kind = match c.kind {
+        ControlKind::Slider => "slider",
+        ControlKind::NumEntry => "entry",
+        ControlKind::Button => "button",
+        ControlKind::Checkbox => "checkbox",
+    };
+    let mut text = format!("{kind:<8} {}..{}", c.min, c.max);
+    if !c.unit.is_empty() {
+        text.push_str(&format!(" {}", c.unit));
+    }
+    if c.log_scale {
+        text.push_str(" (log)");
+    }
+    if matches!(c.kind, ControlKind::Slider | ControlKind::NumEntry) {
+        text.push_str(&format!(", init {}", c.init));
+    }
+    if !c.macro_depths.is_empty() {
+        let depths: Vec<String> = c
+            .macro_depths
+            .iter()
+            .map(|(m, d)| format!("{} {d:+.2}", m.key()))
+            .collect();
+        text.push_str(&format!("; macros {}", depths.join(", ")));
+    }
+    text
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Renders a Faust program: an instrument plays the score through the engine, an effect
+/// program processes pink noise or `input`.
+fn render_program(
+    file: &Path,
+    notes: Option<String>,
+    input: Option<PathBuf>,
+    seconds: Option<f64>,
+    macros: MacroValues,
+    sr: Option<u32>,
+) -> Result<StereoAudio, String> {
+    let variant = compile_file(file)?;
+    let name = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match ProgramKind::of(&variant) {
+        ProgramKind::Instrument => {
+            if input.is_some() {
+                return Err(format!(
+                    "--input feeds effect programs; `{}` is an instrument (it has no audio inputs)",
+                    file.display()
+                ));
+            }
+            let score = parse_notes(notes)?;
+            let sr = sr.unwrap_or(DEFAULT_RATE);
+            warn_if_refused(&variant, sr);
+            let seconds = seconds.unwrap_or_else(|| default_seconds(&score));
+            let instance = variant.instantiate(&name, DEFAULT_VOICES, sr as f32)?;
+            Ok(render_score(instance, &score, macros, seconds, sr))
+        }
+        ProgramKind::Effect => {
+            if notes.is_some() {
+                return Err(format!(
+                    "--notes plays instruments; `{}` is an effect program (it has {} audio inputs): it processes pink noise or --input",
+                    file.display(),
+                    variant.voice_inputs()
+                ));
+            }
+            let source = match input {
+                Some(path) => {
+                    let audio = read_wav(&path)?;
+                    if let Some(sr) = sr.filter(|&sr| sr != audio.sample_rate) {
+                        return Err(format!(
+                            "`{}` is at {} Hz and --sr asks for {sr} Hz; resampling is not supported (leave out --sr)",
+                            path.display(),
+                            audio.sample_rate
+                        ));
+                    }
+                    check_rate(audio.sample_rate)?;
+                    audio
+                }
+                None => pink_noise(
+                    seconds.unwrap_or(DEFAULT_NOISE_SECONDS),
+                    sr.unwrap_or(DEFAULT_RATE),
+                    NOISE_SEED,
+                ),
+            };
+            warn_if_refused(&variant, source.sample_rate);
+            let input_seconds = source.left.len() as f64 / source.sample_rate as f64;
+            let seconds = seconds.unwrap_or(input_seconds + DEFAULT_TAIL_SECONDS);
+            render_effect(&variant, &source, macros, seconds)
+        }
+    }
+}
+
+/// The CLI renders programs the plugin would refuse (to hear what is wrong), but says so.
+fn warn_if_refused(variant: &CompiledVariant, sr: u32) {
+    if let Err(e) = sanity::check(variant, sr as f32) {
+        eprintln!("warning: the plugin's sanity gate would refuse this patch: {e}");
+    }
+}
+
 /// Prints a Markdown table of render speed per built-in patch (for docs/BENCHMARKS.md).
 fn bench(voices: usize, seconds: f64) -> Result<(), String> {
-    let sr = 48_000;
+    let sr = DEFAULT_RATE;
     let chord: Vec<ScoreNote> = (0..voices)
         .map(|i| ScoreNote {
             note: 36 + (i * 5 % 48) as u8,
@@ -140,14 +406,11 @@ fn bench(voices: usize, seconds: f64) -> Result<(), String> {
     Ok(())
 }
 
-fn load_patch(name: &str, sample_rate: f32) -> Result<Box<PatchInstance>, String> {
-    if name.ends_with(".dsp") || name.ends_with(".json") {
-        return Err(format!(
-            "`{name}`: rendering Faust files and PatchSpecs needs the runtime compiler, which this build does not have yet; use a built-in patch (`mephisto list`)"
-        ));
-    }
+fn load_builtin(name: &str, sample_rate: f32) -> Result<Box<PatchInstance>, String> {
     let (index, _) = find_builtin(name).ok_or_else(|| {
-        format!("unknown patch `{name}` (run `mephisto list` to see the built-in patches)")
+        format!(
+            "unknown patch `{name}` (run `mephisto list` to see the built-in patches, or give a FILE.dsp)"
+        )
     })?;
     PatchInstance::builtin(index, DEFAULT_VOICES, sample_rate)
 }

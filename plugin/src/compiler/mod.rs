@@ -7,6 +7,7 @@
 mod cache;
 mod description;
 mod pipeline;
+pub mod sanity;
 mod screen;
 mod toolchain;
 mod variant;
@@ -73,12 +74,17 @@ fn seconds(d: Duration) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// Environment variables that point at the compilers when they are not on `PATH` (the
+/// plugin's Settings will set the same options).
+pub const FAUST_PATH_ENV: &str = "MEPHISTO_FAUST";
+pub const RUSTC_PATH_ENV: &str = "MEPHISTO_RUSTC";
+
 /// Where the compilers are and how long they may take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompilerOptions {
-    /// The `faust` executable; `None` searches `PATH`.
+    /// The `faust` executable; `None` searches `PATH`. Default: `$MEPHISTO_FAUST`.
     pub faust_path: Option<PathBuf>,
-    /// The `rustc` executable; `None` searches `PATH`.
+    /// The `rustc` executable; `None` searches `PATH`. Default: `$MEPHISTO_RUSTC`.
     pub rustc_path: Option<PathBuf>,
     /// The variant cache; `None` uses `$MEPHISTO_CACHE_DIR` or the user's cache folder.
     pub cache_dir: Option<PathBuf>,
@@ -90,9 +96,14 @@ impl Default for CompilerOptions {
     /// Limits far above what real patches need (zitaRev: ≈ 0.1 s in Faust, ≈ 1 s in rustc
     /// on 2 cores) that still stop a program that makes the compilers run away.
     fn default() -> Self {
+        let path_from_env = |var: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         CompilerOptions {
-            faust_path: None,
-            rustc_path: None,
+            faust_path: path_from_env(FAUST_PATH_ENV),
+            rustc_path: path_from_env(RUSTC_PATH_ENV),
             cache_dir: None,
             faust_time_limit: Duration::from_secs(20),
             rustc_time_limit: Duration::from_secs(90),

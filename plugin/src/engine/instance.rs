@@ -42,6 +42,9 @@ pub struct PatchInstance {
     pub name: String,
     /// Index into the built-in patches, when the instance is one of them.
     pub builtin_index: Option<usize>,
+    /// Identifies a runtime-compiled variant (never 0), so other threads can tell which
+    /// one is live without touching the instance.
+    pub variant_id: Option<u64>,
     voices: Vec<Voice>,
     voice_outputs: usize,
     effect: Option<DspBox>,
@@ -146,6 +149,7 @@ impl PatchInstance {
         Ok(Box::new(PatchInstance {
             name: name.to_string(),
             builtin_index: None,
+            variant_id: None,
             voice_outputs,
             freq: find("freq"),
             gain: find("gain"),

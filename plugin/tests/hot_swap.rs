@@ -1,0 +1,328 @@
+//! Runtime variants reaching the audio thread: the worker compiles Faust programs, the
+//! audio-side switcher swaps them in with a crossfade while notes are held, failures leave
+//! the playing patch alone, and the audio side allocates nothing throughout.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mephisto::compiler::CompilerOptions;
+use mephisto::dsp::builtin_patches;
+use mephisto::engine::instance::PatchInstance;
+use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto::macros::{Macro, NEUTRAL_MACROS};
+use mephisto::swap::PatchSwitcher;
+use mephisto::worker::{VariantSource, Worker, WorkerStatus};
+use parking_lot::RwLock;
+
+const SR: f32 = 48_000.0;
+const BLOCK: usize = 256;
+/// Bound on waiting for the worker, so a broken worker fails the test instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(180);
+
+const SINE: &str = r#"import("stdfaust.lib");
+process = os.osc(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
+        * en.asr(0.005, 1, 0.05, button("gate")) * 0.5;"#;
+
+const TRIANGLE: &str = r#"import("stdfaust.lib");
+process = os.triangle(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
+        * en.asr(0.005, 1, 0.05, button("gate")) * 0.5;"#;
+
+/// Panics (integer remainder by zero) once Grit goes below 0.5, which sends `divisor` to 0.
+const PANICS_WITH_GRIT: &str = r#"import("stdfaust.lib");
+divisor = int(hslider("divisor[grit:1]", 3, 0, 10, 1));
+process = os.osc(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
+        * en.asr(0.005, 1, 0.05, button("gate")) * (1 + float(7 % divisor) * 0.0001);"#;
+
+struct Rig {
+    engine: Engine,
+    switcher: PatchSwitcher,
+    worker: Worker,
+    selected: usize,
+    recording: Vec<f32>,
+    _cache: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Rig {
+    fn new(name: &str, adjust: impl FnOnce(&mut CompilerOptions)) -> Rig {
+        let dir =
+            std::env::temp_dir().join(format!("mephisto-hot-swap-{name}-{}", std::process::id()));
+        let mut options = CompilerOptions {
+            cache_dir: Some(dir.clone()),
+            ..Default::default()
+        };
+        adjust(&mut options);
+        let mut bank: Vec<Option<Box<PatchInstance>>> = (0..builtin_patches().len())
+            .map(|i| Some(PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap()))
+            .collect();
+        let engine = Engine::new(bank[0].take().unwrap(), SR);
+        let (worker, ports) =
+            Worker::spawn(options, SR, DEFAULT_VOICES, Arc::new(RwLock::new(None)));
+        let switcher = PatchSwitcher::new(bank, 0, ports, worker.shared().live_variant.clone());
+        Rig {
+            engine,
+            switcher,
+            worker,
+            selected: 0,
+            recording: Vec::new(),
+            _cache: TempDir(dir),
+        }
+    }
+
+    /// One audio-thread block: service the switcher, render. Allocation-free, which the
+    /// `assert_process_allocs` feature enforces (an allocation aborts the test).
+    fn block(&mut self) {
+        let (mut l, mut r) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+        let (engine, switcher, selected) = (&mut self.engine, &mut self.switcher, self.selected);
+        audio_thread(|| {
+            switcher.service(engine, selected);
+            engine.render(&mut l, &mut r);
+        });
+        assert!(l.iter().chain(&r).all(|s| s.is_finite()));
+        self.recording.extend_from_slice(&l);
+    }
+
+    fn seconds(&mut self, s: f32) {
+        for _ in 0..((s * SR) as usize).div_ceil(BLOCK) {
+            self.block();
+        }
+    }
+
+    /// Renders until the worker is done with its job (or gives up after `PATIENCE`).
+    fn until_settled(&mut self) -> WorkerStatus {
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(50));
+        loop {
+            self.block();
+            let status = self.worker.status();
+            if !matches!(status, WorkerStatus::Compiling { .. } | WorkerStatus::Idle) {
+                return status;
+            }
+            assert!(started.elapsed() < PATIENCE, "the worker never finished");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Plays `faust` and renders until it is the engine's patch.
+    fn go_live(&mut self, name: &str, faust: &str) {
+        self.worker.play(VariantSource {
+            name: name.into(),
+            faust: faust.into(),
+        });
+        let status = self.until_settled();
+        assert!(matches!(status, WorkerStatus::Live { .. }), "{status:?}");
+        let started = Instant::now();
+        while self.engine.current().name != name || self.engine.is_swapping() {
+            self.block();
+            assert!(started.elapsed() < PATIENCE);
+        }
+    }
+
+    /// Renders until `done` holds (or fails after `PATIENCE`).
+    fn until(&mut self, done: impl Fn(&Rig) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            self.block();
+            std::thread::sleep(Duration::from_millis(1));
+            assert!(started.elapsed() < PATIENCE, "the condition never held");
+        }
+    }
+
+    fn rms_of_last(&self, seconds: f32) -> f32 {
+        let n = (seconds * SR) as usize;
+        let tail = &self.recording[self.recording.len() - n..];
+        (tail.iter().map(|s| s * s).sum::<f32>() / n as f32).sqrt()
+    }
+}
+
+#[cfg(all(feature = "assert_process_allocs", debug_assertions))]
+fn audio_thread(f: impl FnOnce()) {
+    nice_assert_no_alloc::assert_no_alloc(f)
+}
+
+#[cfg(not(all(feature = "assert_process_allocs", debug_assertions)))]
+fn audio_thread(f: impl FnOnce()) {
+    f()
+}
+
+fn largest_step(samples: &[f32]) -> f32 {
+    samples
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn swapping_variants_under_a_held_note_is_continuous() {
+    let mut rig = Rig::new("continuity", |_| {});
+    rig.go_live("sine", SINE);
+    rig.engine.handle(EngineEvent::NoteOn {
+        note: 69,
+        velocity: 0.8,
+    });
+    rig.seconds(0.3);
+    let sine_alone = largest_step(&rig.recording[rig.recording.len() - 9600..]);
+
+    let swap_start = rig.recording.len();
+    rig.go_live("triangle", TRIANGLE);
+    rig.seconds(0.3);
+    let triangle_alone = largest_step(&rig.recording[rig.recording.len() - 9600..]);
+    let across_swap = largest_step(&rig.recording[swap_start - 1..]);
+    // During an equal-power crossfade the output is a·cos + b·sin, whose step is at most
+    // √2 times the larger of the two patches' own steps (when they are in phase) plus the
+    // fade's own slope; a click (a hard cut between them) jumps by up to their difference,
+    // here ≈ 0.3.
+    let fade_slope = 0.4 * std::f32::consts::FRAC_PI_2 / (0.03 * SR);
+    assert!(
+        across_swap <= sine_alone.max(triangle_alone) * std::f32::consts::SQRT_2 + fade_slope,
+        "a jump of {across_swap} across the swap; the patches alone jump {sine_alone} and {triangle_alone}"
+    );
+    assert!(
+        rig.rms_of_last(0.1) > 0.05,
+        "the held note carried over to the new patch"
+    );
+    // The worker notices what plays on its next tick and saves that program.
+    rig.until(|rig| {
+        rig.worker
+            .shared()
+            .saved
+            .read()
+            .as_ref()
+            .map(|s| s.name.clone())
+            == Some("triangle".into())
+    });
+
+    // Moving the host's patch selector brings a built-in back and forgets the variant.
+    rig.selected = 2;
+    rig.seconds(0.2);
+    assert_eq!(rig.engine.current().builtin_index, Some(2));
+    rig.until(|rig| rig.worker.shared().saved.read().is_none());
+}
+
+#[test]
+fn bad_programs_fail_clearly_and_the_playing_patch_keeps_playing() {
+    let mut rig = Rig::new("failures", |_| {});
+    rig.go_live("sine", SINE);
+    rig.engine.handle(EngineEvent::NoteOn {
+        note: 60,
+        velocity: 0.8,
+    });
+    rig.seconds(0.1);
+    let cases = [
+        (
+            "uses ffunction",
+            "process = ffunction(float sinf(float), <math.h>, \"\");",
+            "`ffunction` at line 1",
+        ),
+        (
+            "syntax error",
+            "import(\"stdfaust.lib\");\nprocess = os.osc(440) +;",
+            "line 2",
+        ),
+        ("four outputs", "process = 0.1, 0.1, 0.1, 0.1;", "outputs"),
+    ];
+    for (name, faust, expected) in cases {
+        rig.worker.play(VariantSource {
+            name: name.into(),
+            faust: faust.into(),
+        });
+        match rig.until_settled() {
+            WorkerStatus::Failed { message, .. } => {
+                assert!(message.contains(expected), "{name}: {message}")
+            }
+            other => panic!("{name}: expected a failure, got {other:?}"),
+        }
+        rig.seconds(0.1);
+        assert_eq!(rig.engine.current().name, "sine", "{name}");
+        assert!(
+            rig.rms_of_last(0.05) > 0.05,
+            "{name}: the old patch keeps playing"
+        );
+    }
+}
+
+/// A change to the compiler settings, made before the worker starts.
+type Adjustment = Box<dyn FnOnce(&mut CompilerOptions)>;
+
+#[test]
+fn missing_compilers_and_time_outs_are_explained() {
+    let missing = |path: &str| PathBuf::from(path);
+    let cases: [(&str, Adjustment, &str); 3] = [
+        (
+            "no-faust",
+            Box::new(|o| o.faust_path = Some(missing("/nonexistent/faust"))),
+            "Faust compiler",
+        ),
+        (
+            "no-rustc",
+            Box::new(|o| o.rustc_path = Some(missing("/nonexistent/rustc"))),
+            "rustc",
+        ),
+        (
+            "slow",
+            Box::new(|o| o.rustc_time_limit = Duration::from_millis(1)),
+            "timed out",
+        ),
+    ];
+    for (name, adjust, expected) in cases {
+        let mut rig = Rig::new(name, adjust);
+        rig.engine.handle(EngineEvent::NoteOn {
+            note: 60,
+            velocity: 0.8,
+        });
+        rig.worker.play(VariantSource {
+            name: name.into(),
+            faust: SINE.into(),
+        });
+        match rig.until_settled() {
+            WorkerStatus::Failed { message, .. } => {
+                assert!(message.contains(expected), "{name}: {message}")
+            }
+            other => panic!("{name}: expected a failure, got {other:?}"),
+        }
+        rig.seconds(0.1);
+        assert_eq!(
+            rig.engine.current().builtin_index,
+            Some(0),
+            "{name}: the built-in keeps playing"
+        );
+        assert!(rig.rms_of_last(0.05) > 0.001, "{name}");
+    }
+}
+
+#[test]
+fn a_variant_that_panics_is_silenced_and_reported() {
+    let mut rig = Rig::new("panic", |_| {});
+    rig.go_live("fragile", PANICS_WITH_GRIT);
+    rig.engine.handle(EngineEvent::NoteOn {
+        note: 60,
+        velocity: 0.8,
+    });
+    rig.seconds(0.1);
+    assert!(rig.rms_of_last(0.05) > 0.05);
+    let mut macros = NEUTRAL_MACROS;
+    macros[Macro::Grit.index()] = 0.0;
+    rig.engine.set_macros(macros);
+    let started = Instant::now();
+    let message = loop {
+        rig.block();
+        if let WorkerStatus::Failed { message, .. } = rig.worker.status() {
+            break message;
+        }
+        assert!(started.elapsed() < PATIENCE, "the panic was never reported");
+    };
+    assert!(message.contains("crashed"), "{message}");
+    rig.seconds(0.1);
+    assert_eq!(rig.rms_of_last(0.05), 0.0, "the crashed patch is silent");
+    rig.selected = 1;
+    rig.seconds(0.2);
+    assert!(rig.rms_of_last(0.05) > 0.0, "another patch plays after it");
+}

@@ -254,16 +254,15 @@ type Adjustment = Box<dyn FnOnce(&mut CompilerOptions)>;
 
 #[test]
 fn missing_compilers_and_time_outs_are_explained() {
-    let missing = |path: &str| PathBuf::from(path);
     let cases: [(&str, Adjustment, &str); 3] = [
         (
             "no-faust",
-            Box::new(|o| o.faust_path = Some(missing("/nonexistent/faust"))),
+            Box::new(|o| o.faust_path = Some(PathBuf::from("/nonexistent/faust"))),
             "Faust compiler",
         ),
         (
             "no-rustc",
-            Box::new(|o| o.rustc_path = Some(missing("/nonexistent/rustc"))),
+            Box::new(|o| o.rustc_path = Some(PathBuf::from("/nonexistent/rustc"))),
             "rustc",
         ),
         (

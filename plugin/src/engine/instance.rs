@@ -8,6 +8,9 @@ use crate::dsp::controls::{Control, ControlSet};
 use crate::dsp::{builtin_patches, DspBox};
 use crate::macros::{Macro, MacroValues};
 
+/// Voice controls the engine sets itself (the Faust polyphony convention).
+const ENGINE_DRIVEN: [&str; 3] = ["freq", "gain", "gate"];
+
 /// Frames rendered per internal chunk; scratch buffers have this size.
 pub const CHUNK: usize = 64;
 
@@ -52,6 +55,10 @@ pub struct PatchInstance {
     gain: Option<ParamIndex>,
     gate: Option<ParamIndex>,
     macro_targets: Vec<MacroTarget>,
+    /// The voice's and the effect's controls, as designed (a PatchSpec may change their
+    /// designed values and macro depths).
+    voice_controls: ControlSet,
+    effect_controls: ControlSet,
     /// Macro values last written to the DSPs; `None` forces the next write.
     applied_macros: Option<MacroValues>,
     idle_after_frames: u32,
@@ -146,23 +153,123 @@ impl PatchInstance {
             .chain(macro_targets(&effect_controls, true))
             .collect();
         let find = |label: &str| voice_controls.find(label).map(Control::param);
+        let (freq, gain, gate) = (find("freq"), find("gain"), find("gate"));
         Ok(Box::new(PatchInstance {
             name: name.to_string(),
             builtin_index: None,
             variant_id: None,
             voice_outputs,
-            freq: find("freq"),
-            gain: find("gain"),
-            gate: find("gate"),
+            freq,
+            gain,
+            gate,
             voices,
             effect,
             macro_targets,
+            voice_controls,
+            effect_controls,
             applied_macros: None,
             idle_after_frames: (IDLE_AFTER_SECONDS * sample_rate) as u32,
             voice_buffers: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
             bus: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
             output: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
         }))
+    }
+
+    /// The controls a producer or a designer may set, with whether each is the effect's:
+    /// everything but the engine-driven `freq`, `gain` and `gate`.
+    pub fn controls(&self) -> impl Iterator<Item = (&Control, bool)> {
+        let voice = self.voice_controls.controls.iter().map(|c| (c, false));
+        let effect = self.effect_controls.controls.iter().map(|c| (c, true));
+        voice
+            .chain(effect)
+            .filter(|(c, in_effect)| *in_effect || !ENGINE_DRIVEN.contains(&c.label.as_str()))
+    }
+
+    /// Changes a parameter's designed value (what it has with every macro at 0.5), e.g.
+    /// from a PatchSpec. The value is clamped to the parameter's range. Not for the audio
+    /// thread.
+    pub fn set_designed_value(&mut self, label: &str, value: f32) -> Result<(), String> {
+        let in_effect = self.find_settable(label)?;
+        let controls = if in_effect {
+            &mut self.effect_controls
+        } else {
+            &mut self.voice_controls
+        };
+        let control = controls
+            .controls
+            .iter_mut()
+            .find(|c| c.label == label)
+            .expect("found above");
+        control.init = value.clamp(control.min, control.max);
+        let (param, value) = (control.param(), control.init);
+        if in_effect {
+            if let Some(fx) = &mut self.effect {
+                fx.set_param(param, value);
+            }
+        } else {
+            for v in &mut self.voices {
+                v.dsp.set_param(param, value);
+            }
+        }
+        self.rebuild_macro_targets();
+        Ok(())
+    }
+
+    /// Replaces the whole macro map, e.g. with a PatchSpec's: each entry moves a parameter
+    /// (by label) by a signed depth in [-1, 1]. Not for the audio thread.
+    pub fn set_macro_map(&mut self, entries: &[(Macro, String, f32)]) -> Result<(), String> {
+        for (m, label, depth) in entries {
+            self.find_settable(label)
+                .map_err(|e| format!("macro `{}`: {e}", m.key()))?;
+            if !(-1.0..=1.0).contains(depth) {
+                return Err(format!(
+                    "macro `{}` on `{label}`: depth {depth} is outside -1..1",
+                    m.key()
+                ));
+            }
+        }
+        for c in self
+            .voice_controls
+            .controls
+            .iter_mut()
+            .chain(&mut self.effect_controls.controls)
+        {
+            c.macro_depths.clear();
+        }
+        for (m, label, depth) in entries {
+            let in_effect = self.find_settable(label).expect("checked above");
+            let controls = if in_effect {
+                &mut self.effect_controls
+            } else {
+                &mut self.voice_controls
+            };
+            if let Some(c) = controls.controls.iter_mut().find(|c| &c.label == label) {
+                c.macro_depths.push((*m, *depth));
+            }
+        }
+        self.rebuild_macro_targets();
+        Ok(())
+    }
+
+    /// Whether `label` is a settable control of the effect (true) or the voice (false).
+    fn find_settable(&self, label: &str) -> Result<bool, String> {
+        self.controls()
+            .find(|(c, _)| c.label == label)
+            .map(|(_, in_effect)| in_effect)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.controls().map(|(c, _)| c.label.as_str()).collect();
+                format!(
+                    "the patch has no parameter `{label}` (it has: {})",
+                    known.join(", ")
+                )
+            })
+    }
+
+    fn rebuild_macro_targets(&mut self) {
+        self.macro_targets = macro_targets(&self.voice_controls, false)
+            .chain(macro_targets(&self.effect_controls, true))
+            .collect();
+        self.applied_macros = None;
     }
 
     /// The parameters a macro moves, with their depths, for display and checks.

@@ -530,6 +530,37 @@ mod tests {
     }
 
     #[test]
+    fn designed_values_and_macro_maps_can_be_replaced() {
+        let mut e = engine(2);
+        let labels: Vec<String> = e.current.controls().map(|(c, _)| c.label.clone()).collect();
+        assert_eq!(
+            labels,
+            ["tone", "break"],
+            "freq, gain and gate are the engine's"
+        );
+        e.current.set_designed_value("tone", 0.2).unwrap();
+        assert!(e.current.set_designed_value("freq", 1.0).is_err());
+        let err = e.current.set_designed_value("cutoff", 1.0).unwrap_err();
+        assert!(err.contains("`cutoff`") && err.contains("tone"), "{err}");
+        e.current
+            .set_macro_map(&[(Macro::Warm, "tone".into(), -0.2)])
+            .unwrap();
+        assert!(e.current.macro_map(Macro::Bright).is_empty());
+        let mut macros = NEUTRAL_MACROS;
+        macros[Macro::Warm.index()] = 1.0;
+        e.set_macros(macros);
+        render(&mut e, 64);
+        assert!(
+            (voice_param(&e, 0, test_tone::TONE) - 0.0).abs() < 1e-6,
+            "0.2 - 0.2 = 0"
+        );
+        assert!(e
+            .current
+            .set_macro_map(&[(Macro::Warm, "tone".into(), 1.5)])
+            .is_err());
+    }
+
+    #[test]
     fn a_dsp_that_emits_nan_is_silenced_and_counted() {
         let mut e = engine(2);
         e.handle(EngineEvent::NoteOn {

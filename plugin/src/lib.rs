@@ -2,11 +2,13 @@
 //! This file is the nice-plug plugin: host parameters in, notes in, stereo audio out.
 
 pub mod compiler;
+pub mod designer;
 pub mod dsp;
 pub mod effect_render;
 pub mod engine;
 pub mod macros;
 pub mod params;
+pub mod patchspec;
 pub mod render;
 pub mod score;
 pub mod swap;

@@ -239,6 +239,19 @@ int main(int argc, char** argv) {
     }
     for (auto& kv : voices) kv.second->engine->init(sample_rate);
 
+    // Every label is checked up front (also for events past the last frame).
+    for (const Event& ev : events) {
+#ifdef HAS_EFFECT
+        Instance& target = ev.effect ? effect : *voices[ev.voice];
+#else
+        Instance& target = *voices[ev.voice];
+#endif
+        if (!target.ui.zones.count(ev.label)) {
+            fail(ev.where + " (" + (ev.effect ? std::string("fx") : "v" + std::to_string(ev.voice)) +
+                 "): unknown label '" + ev.label + "'");
+        }
+    }
+
     std::vector<FAUSTFLOAT> bus_l(kMaxBlock), bus_r(kMaxBlock);
     std::vector<FAUSTFLOAT> voice_l(kMaxBlock), voice_r(kMaxBlock);
     std::vector<FAUSTFLOAT> out_l(kMaxBlock), out_r(kMaxBlock);

@@ -73,7 +73,7 @@ enum Command {
         #[arg(long, value_name = "FILE.wav")]
         input: Option<PathBuf>,
         /// Total length in seconds (default: the score plus a 2 s tail, at least 3 s; for an
-        /// effect program, 3 s of pink noise, or the input plus a 2 s tail).
+        /// effect program, its input (3 s of pink noise unless --input) plus a 2 s tail).
         #[arg(long)]
         seconds: Option<f64>,
         /// A macro value, e.g. --macro bright=0.8 (repeatable; 0.5 is the patch as designed).

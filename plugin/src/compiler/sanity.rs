@@ -469,20 +469,23 @@ fn dbfs(value: f32) -> String {
     }
 }
 
-/// A share as a percentage with the precision it needs: `73%`, `3.1%`, `0.01%`.
+/// A share as a percentage with the precision it needs: `73%`, `3.1%`, `0.96%`, `0.0001%`.
 fn percent(share: f32) -> String {
     let p = share as f64 * 100.0;
-    let text = if p >= 10.0 {
-        format!("{p:.0}")
+    let decimals = if p >= 10.0 {
+        0
     } else if p >= 1.0 {
-        format!("{p:.1}")
+        1
+    } else if p > 0.0 {
+        (1 - p.log10().floor() as i32).max(2) as usize
     } else {
-        format!("{p:.3}")
+        0
     };
+    let text = format!("{p:.decimals$}");
     let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
+        text.trim_end_matches('0').trim_end_matches('.')
     } else {
-        text
+        &text
     };
     format!("{text}%")
 }
@@ -650,5 +653,8 @@ process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
         assert_eq!(percent(0.031), "3.1%");
         assert_eq!(percent(0.5), "50%");
         assert_eq!(percent(0.0001), "0.01%");
+        assert_eq!(percent(0.009_59), "0.96%");
+        assert_eq!(percent(0.000_001), "0.0001%");
+        assert_eq!(percent(0.0), "0%");
     }
 }

@@ -18,13 +18,12 @@ use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
-use compiler::CompilerOptions;
 use dsp::builtin_patches;
 use engine::instance::PatchInstance;
 use engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use params::MephistoParams;
 use swap::PatchSwitcher;
-use worker::Worker;
+use worker::{Worker, WorkerSettings};
 
 pub struct Mephisto {
     /// Host-visible parameters: the patch selector, the six macros and the master gain,
@@ -66,9 +65,7 @@ impl Mephisto {
             .take()
             .expect("every bank slot starts filled");
         let (worker, ports) = Worker::spawn(
-            CompilerOptions::default(),
-            sample_rate,
-            DEFAULT_VOICES,
+            WorkerSettings::new(sample_rate),
             self.params.variant.clone(),
         );
         let live = worker.shared().live_variant.clone();

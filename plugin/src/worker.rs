@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
+use crate::compiler::sanity::{self, SanityLimits};
 use crate::compiler::{CompiledVariant, Compiler, CompilerOptions};
 use crate::engine::instance::PatchInstance;
 
@@ -32,6 +33,10 @@ pub struct VariantSource {
 pub enum WorkerStatus {
     Idle,
     Compiling {
+        name: String,
+    },
+    /// Rendering the sanity probe (levels, NaN, CPU cost) before the patch may play.
+    Checking {
         name: String,
     },
     Live {
@@ -78,11 +83,15 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker for instances of `voices` voices at `sample_rate`.
     pub fn spawn(
-        options: CompilerOptions,
-        sample_rate: f32,
-        voices: usize,
+        settings: WorkerSettings,
         saved: Arc<RwLock<Option<VariantSource>>>,
     ) -> (Worker, AudioPorts) {
+        let WorkerSettings {
+            compiler,
+            limits,
+            sample_rate,
+            voices,
+        } = settings;
         let (to_audio, from_worker) = rtrb::RingBuffer::new(RING_CAPACITY);
         let (to_worker, from_audio) = rtrb::RingBuffer::new(RING_CAPACITY);
         let (jobs, job_rx) = crossbeam_channel::unbounded();
@@ -92,7 +101,8 @@ impl Worker {
             saved,
         });
         let mut state = WorkerThread {
-            compiler: Compiler::new(options),
+            compiler: Compiler::new(compiler),
+            limits,
             sample_rate,
             voices,
             shared: shared.clone(),
@@ -143,8 +153,30 @@ impl Drop for Worker {
     }
 }
 
+/// How the worker builds variants.
+pub struct WorkerSettings {
+    pub compiler: CompilerOptions,
+    /// What a variant must pass before it may play.
+    pub limits: SanityLimits,
+    pub sample_rate: f32,
+    pub voices: usize,
+}
+
+impl WorkerSettings {
+    /// The plugin's settings: default compiler options and limits, 16 voices.
+    pub fn new(sample_rate: f32) -> Self {
+        WorkerSettings {
+            compiler: CompilerOptions::default(),
+            limits: SanityLimits::default(),
+            sample_rate,
+            voices: crate::engine::DEFAULT_VOICES,
+        }
+    }
+}
+
 struct WorkerThread {
     compiler: Compiler,
+    limits: SanityLimits,
     sample_rate: f32,
     voices: usize,
     shared: Arc<WorkerShared>,
@@ -220,6 +252,10 @@ impl WorkerThread {
             .compiler
             .compile(&source.faust)
             .map_err(|e| e.to_string())?;
+        self.set_status(WorkerStatus::Checking {
+            name: source.name.clone(),
+        });
+        sanity::check_with(&variant, self.sample_rate, &self.limits).map_err(|e| e.to_string())?;
         let instance = variant.instantiate(&source.name, self.voices, self.sample_rate)?;
         Ok((instance, variant))
     }

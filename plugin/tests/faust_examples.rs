@@ -29,23 +29,8 @@ const RENDER_SECONDS: f64 = 0.5;
 /// Two workers: the compilers are the cost, and CI machines have two cores.
 const THREADS: usize = 2;
 
-/// Faust's Rust backend (2.54) writes `libm::fmodf(x, y)` for a float remainder, and the
-/// variant wrapper provides no `libm`.
-const FMODF: &str =
-    "the generated code calls `libm::fmodf`, which the variant wrapper does not provide yet";
-
 /// Programs that fail in Mephisto for a known reason, relative to [`EXAMPLES`].
-const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
-    ("bela/WaveSynth.dsp", FMODF),
-    ("bela/WaveSynth_Analog.dsp", FMODF),
-    ("bela/WaveSynth_FX.dsp", FMODF),
-    ("bela/WaveSynth_FX_Analog.dsp", FMODF),
-    ("bela/crossDelay2.dsp", FMODF),
-    ("bela/granulator.dsp", FMODF),
-    ("gameaudio/insects.dsp", FMODF),
-    ("pitchShifting/pitchShifter.dsp", FMODF),
-    ("spat/spat.dsp", FMODF),
-];
+const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[];
 
 /// Programs not compiled at all because Faust alone runs past the compiler's 20 s limit
 /// (timed on this 2-core machine, one at a time; two at once take longer). They would

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mephisto::compiler::sanity::SanityLimits;
 use mephisto::compiler::CompilerOptions;
 use mephisto::dsp::builtin_patches;
 use mephisto::engine::instance::PatchInstance;
 use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use mephisto::macros::{Macro, NEUTRAL_MACROS};
 use mephisto::swap::PatchSwitcher;
-use mephisto::worker::{VariantSource, Worker, WorkerStatus};
+use mephisto::worker::{VariantSource, Worker, WorkerSettings, WorkerStatus};
 use parking_lot::RwLock;
 
 const SR: f32 = 48_000.0;
@@ -64,8 +65,17 @@ impl Rig {
             .map(|i| Some(PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap()))
             .collect();
         let engine = Engine::new(bank[0].take().unwrap(), SR);
-        let (worker, ports) =
-            Worker::spawn(options, SR, DEFAULT_VOICES, Arc::new(RwLock::new(None)));
+        let settings = WorkerSettings {
+            compiler: options,
+            // Tests never judge speed: a loaded CI machine must not fail the CPU check.
+            limits: SanityLimits {
+                cpu_budget: f32::INFINITY,
+                ..SanityLimits::default()
+            },
+            sample_rate: SR,
+            voices: DEFAULT_VOICES,
+        };
+        let (worker, ports) = Worker::spawn(settings, Arc::new(RwLock::new(None)));
         let switcher = PatchSwitcher::new(bank, 0, ports, worker.shared().live_variant.clone());
         Rig {
             engine,
@@ -103,7 +113,11 @@ impl Rig {
         loop {
             self.block();
             let status = self.worker.status();
-            if !matches!(status, WorkerStatus::Compiling { .. } | WorkerStatus::Idle) {
+            let busy = matches!(
+                status,
+                WorkerStatus::Compiling { .. } | WorkerStatus::Checking { .. } | WorkerStatus::Idle
+            );
+            if !busy {
                 return status;
             }
             assert!(started.elapsed() < PATIENCE, "the worker never finished");
@@ -216,7 +230,15 @@ fn bad_programs_fail_clearly_and_the_playing_patch_keeps_playing() {
         velocity: 0.8,
     });
     rig.seconds(0.1);
+    let oversized = format!("process = 0;\n// {}", "x".repeat(70 * 1024));
     let cases = [
+        ("uses fconstant", "import(\"stdfaust.lib\");\nsr = fconstant(int fSamplingFreq, <math.h>);\nprocess = sr;", "`fconstant` at line 2"),
+        ("uses fvariable", "process = fvariable(int count, <math.h>);", "`fvariable` at line 1"),
+        ("uses soundfile", "process = 0,0 : soundfile(\"x[url:{'a.wav'}]\", 1) : !,!,_;", "`soundfile` at line 1"),
+        ("imports a file", "import(\"../secrets.lib\");\nprocess = 0;", "import(\"../secrets.lib\")"),
+        ("loads a library", "x = library(\"/tmp/evil.lib\");\nprocess = 0;", "library(\"/tmp/evil.lib\")"),
+        ("loads a component", "process = component(\"freeverb.dsp\");", "component(\"freeverb.dsp\")"),
+        ("too long", oversized.as_str(), "KiB limit"),
         (
             "uses ffunction",
             "process = ffunction(float sinf(float), <math.h>, \"\");",
@@ -228,6 +250,11 @@ fn bad_programs_fail_clearly_and_the_playing_patch_keeps_playing() {
             "line 2",
         ),
         ("four outputs", "process = 0.1, 0.1, 0.1, 0.1;", "outputs"),
+        (
+            "blows up",
+            "process = button(\"gate\") * hslider(\"freq\", 440, 20, 20000, 0.01) * 1e30 * 1e30;",
+            "NaN/Inf",
+        ),
     ];
     for (name, faust, expected) in cases {
         rig.worker.play(VariantSource {

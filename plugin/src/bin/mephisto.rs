@@ -16,6 +16,7 @@ use mephisto::effect_render::{pink_noise, read_wav, render_effect};
 use mephisto::engine::instance::PatchInstance;
 use mephisto::engine::DEFAULT_VOICES;
 use mephisto::macros::{Macro, MacroValues, NEUTRAL_MACROS};
+use mephisto::patchspec::PatchSpec;
 use mephisto::render::{
     default_seconds, render_score, write_wav, StereoAudio, DEFAULT_TAIL_SECONDS,
 };
@@ -62,8 +63,9 @@ enum Command {
     },
     /// Render a patch offline to a 32-bit float stereo WAV file.
     Render {
-        /// A built-in patch name (see `mephisto list`) or a Faust program (FILE.dsp). A
-        /// program with audio inputs is an effect: it processes pink noise or --input.
+        /// A built-in patch name (see `mephisto list`), a PatchSpec (FILE.json) or a Faust
+        /// program (FILE.dsp). A program with audio inputs is an effect: it processes pink
+        /// noise or --input.
         #[arg(long)]
         patch: String,
         /// Comma-separated NOTE:SECONDS[@START], e.g. "C3:1,E3:1@0.5" (default: C3 for 1 s).
@@ -139,22 +141,22 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(sr) = sr {
                 check_rate(sr)?;
             }
-            let rendered = if patch.ends_with(".json") {
-                return Err(format!(
-                    "`{patch}`: PatchSpec files arrive with the sound designer; render a built-in patch (`mephisto list`) or a Faust program (.dsp)"
-                ));
-            } else if patch.ends_with(".dsp") {
+            let rendered = if patch.ends_with(".dsp") {
                 render_program(Path::new(&patch), notes, input, seconds, macros, sr)?
             } else {
                 if input.is_some() {
                     return Err(format!(
-                        "--input feeds effect programs; `{patch}` is a built-in instrument"
+                        "--input feeds effect programs; `{patch}` is an instrument"
                     ));
                 }
                 let score = parse_notes(notes)?;
                 let sr = sr.unwrap_or(DEFAULT_RATE);
                 let seconds = seconds.unwrap_or_else(|| default_seconds(&score));
-                let instance = load_builtin(&patch, sr as f32)?;
+                let instance = if patch.ends_with(".json") {
+                    load_spec(Path::new(&patch), sr as f32)?
+                } else {
+                    load_builtin(&patch, sr as f32)?
+                };
                 render_score(instance, &score, macros, seconds, sr)
             };
             write_wav(&out, &rendered)?;
@@ -404,6 +406,14 @@ fn bench(voices: usize, seconds: f64) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Reads, validates, compiles and instantiates a PatchSpec file.
+fn load_spec(path: &Path, sample_rate: f32) -> Result<Box<PatchInstance>, String> {
+    let spec = PatchSpec::from_file(path)?;
+    let compiler = Compiler::new(CompilerOptions::default());
+    spec.instantiate(&compiler, sample_rate)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn load_builtin(name: &str, sample_rate: f32) -> Result<Box<PatchInstance>, String> {

@@ -107,16 +107,10 @@ impl fmt::Display for SanityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "peak {} ({}); {} {} {} of one core at 48 kHz (budget {})",
+            "peak {} ({}); {} of one core at 48 kHz (budget {})",
             dbfs(self.peak_dbfs),
             self.loudest,
-            cpu_subject(self.kind, self.cpu_voices),
-            if self.kind == ProgramKind::Effect {
-                "needs"
-            } else {
-                "need"
-            },
-            percent(self.cpu_share),
+            cpu_need(self.kind, self.cpu_voices, self.cpu_share),
             percent(self.cpu_budget)
         )
     }
@@ -191,14 +185,8 @@ impl fmt::Display for SanityError {
                 voices,
             } => write!(
                 f,
-                "{} {} {} of one core at 48 kHz; the budget is {}",
-                cpu_subject(*kind, *voices),
-                if *kind == ProgramKind::Effect {
-                    "needs"
-                } else {
-                    "need"
-                },
-                percent(*share),
+                "{} of one core at 48 kHz; the budget is {}",
+                cpu_need(*kind, *voices, *share),
                 percent(*budget)
             ),
         }
@@ -490,10 +478,11 @@ fn percent(share: f32) -> String {
     format!("{text}%")
 }
 
-fn cpu_subject(kind: ProgramKind, voices: usize) -> String {
+/// `16 voices need 3.1%`, `the effect program needs 0.64%`.
+fn cpu_need(kind: ProgramKind, voices: usize, share: f32) -> String {
     match kind {
-        ProgramKind::Instrument => format!("{voices} voices"),
-        ProgramKind::Effect => "the effect program".to_string(),
+        ProgramKind::Instrument => format!("{voices} voices need {}", percent(share)),
+        ProgramKind::Effect => format!("the effect program needs {}", percent(share)),
     }
 }
 

@@ -122,6 +122,15 @@ mod faust_types {
         fn declare(&mut self, param: Option<ParamIndex>, key: &str, value: &str);
     }
 
+    /// Faust writes an infinite constant (after folding, say, `1e30 * 1e30`) by this name.
+    pub const INFINITY: f32 = f32::INFINITY;
+
+    /// What the Rust backend calls for Faust's `fmod` (`%` on floats).
+    pub mod libm {
+        pub fn fmodf(x: f32, y: f32) -> f32 { x % y }
+        pub fn fmod(x: f64, y: f64) -> f64 { x % y }
+    }
+
     // The <math.h> functions the standard libraries declare with `ffunction` and Faust's Rust
     // backend leaves as plain calls.
     mod c {

@@ -541,7 +541,7 @@ impl FaustDsp for DarkDroneVoice {
         let mut fSlow8: F32 = 1.0 / F32::tan(self.fConst4 * fSlow4);
         let mut fSlow9: F32 = 1.0 - fSlow8;
         let mut fSlow10: F32 = 1.0 / (fSlow8 + 1.0);
-        let mut fSlow11: F32 = self.fConst5 * fSlow3;
+        let mut fSlow11: F32 = F32::max(0.0, F32::min(0.49, self.fConst5 * fSlow3));
         let mut fSlow12: F32 = self.fHslider4;
         let mut fSlow13: F32 = self.fHslider5;
         let mut fSlow14: F32 = self.fHslider6;
@@ -550,18 +550,19 @@ impl FaustDsp for DarkDroneVoice {
         let mut fSlow17: F32 = self.fHslider7;
         let mut fSlow18: F32 = self.fConst7 * fSlow14;
         let mut fSlow19: F32 = F32::max(1e-06, F32::min(0.5, fSlow18));
-        let mut fSlow20: F32 = 1.0 - fSlow19;
-        let mut fSlow21: F32 = 1.0 / fSlow19;
-        let mut fSlow22: F32 = self.fConst5 * (0.7 * fSlow3 + 0.03);
-        let mut fSlow23: F32 = self.fHslider8;
-        let mut fSlow24: F32 = self.fConst8 * fSlow14;
-        let mut fSlow25: F32 = self.fConst9 * fSlow14;
-        let mut iSlow26: i32 = ((self.fButton0 > 0.0) as i32);
-        let mut fSlow27: F32 =
-            1.0 - F32::exp(0.0 - self.fConst10 / F32::max(self.fHslider9, 0.001));
+        let mut fSlow20: F32 = F32::max(0.0, F32::min(0.49, fSlow18));
+        let mut fSlow21: F32 = 1.0 - fSlow19;
+        let mut fSlow22: F32 = 1.0 / fSlow19;
+        let mut fSlow23: F32 = F32::max(0.0, F32::min(0.49, self.fConst5 * (0.7 * fSlow3 + 0.03)));
+        let mut fSlow24: F32 = self.fHslider8;
+        let mut fSlow25: F32 = self.fConst8 * fSlow14;
+        let mut fSlow26: F32 = self.fConst9 * fSlow14;
+        let mut iSlow27: i32 = ((self.fButton0 > 0.0) as i32);
         let mut fSlow28: F32 =
+            1.0 - F32::exp(0.0 - self.fConst10 / F32::max(self.fHslider9, 0.001));
+        let mut fSlow29: F32 =
             1.0 - F32::exp(0.0 - self.fConst12 / F32::max(self.fHslider10, 0.0005));
-        let mut fSlow29: F32 = 0.6 * self.fHslider11;
+        let mut fSlow30: F32 = 0.6 * self.fHslider11;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -570,21 +571,21 @@ impl FaustDsp for DarkDroneVoice {
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
             self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
-            let mut fTemp3: F32 = 24.0 * DarkDroneVoice_faustpower2_f(self.fRec5[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = DarkDroneVoice_faustpower2_f(fTemp4);
+            let mut fTemp3: F32 = DarkDroneVoice_faustpower2_f(
+                24.0 * DarkDroneVoice_faustpower2_f(self.fRec5[0]) + 1.0,
+            );
             self.fRec6[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec6[1];
             self.fRec16[0] = fSlow7 * self.fRec17[1] + fSlow6 * self.fRec16[1];
             self.fRec17[0] = ((i32::wrapping_sub(1, self.iVec0[1])) as F32)
                 + fSlow6 * self.fRec17[1]
                 - fSlow7 * self.fRec16[1];
-            let mut iTemp6: i32 =
+            let mut iTemp4: i32 =
                 ((self.fRec16[1] <= 0.0) as i32) & ((self.fRec16[0] > 0.0) as i32);
             self.iRec18[0] =
                 i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec18[1]), 12345);
-            let mut fTemp7: F32 = ((self.iRec18[0]) as F32);
-            self.fRec15[0] = self.fRec15[1] * ((i32::wrapping_sub(1, iTemp6)) as F32)
-                + 4.656613e-10 * fTemp7 * ((iTemp6) as F32);
+            let mut fTemp5: F32 = ((self.iRec18[0]) as F32);
+            self.fRec15[0] = self.fRec15[1] * ((i32::wrapping_sub(1, iTemp4)) as F32)
+                + 4.656613e-10 * fTemp5 * ((iTemp4) as F32);
             self.fRec14[0] =
                 0.0 - fSlow10 * (fSlow9 * self.fRec14[1] - (self.fRec15[0] + self.fRec15[1]));
             self.fRec13[0] =
@@ -595,166 +596,148 @@ impl FaustDsp for DarkDroneVoice {
                 0.0 - fSlow10 * (fSlow9 * self.fRec11[1] - (self.fRec12[0] + self.fRec12[1]));
             self.fRec10[0] =
                 0.0 - fSlow10 * (fSlow9 * self.fRec10[1] - (self.fRec11[0] + self.fRec11[1]));
-            self.fRec20[0] = fSlow11 + (self.fRec20[1] - F32::floor(fSlow11 + self.fRec20[1]));
-            let mut fTemp8: F32 = F32::floor(self.fRec20[0]);
+            self.fRec20[0] =
+                fSlow11 + (self.fRec20[1] - ((((fSlow11 + self.fRec20[1]) >= 1.0) as i32) as F32));
             self.fRec21[0] = fSlow12 * fTemp1 + self.fConst1 * fTemp0 * self.fRec21[1];
             self.fRec22[0] = fSlow13 * fTemp1 + self.fConst1 * fTemp0 * self.fRec22[1];
-            let mut fTemp9: F32 = self.fRec22[0]
+            let mut fTemp6: F32 = self.fRec22[0]
                 * F32::powf(
                     2.0,
                     self.fRec21[0]
                         * (unsafe {
-                            ftbl0DarkDroneVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec20[0]
-                                            - (fTemp8 + F32::floor(self.fRec20[0] - fTemp8))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0DarkDroneVoiceSIG0[(((65536.0
+                                * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
                         } + 0.68 * self.fRec10[0]),
                 );
-            let mut fTemp10: F32 =
-                F32::tan(self.fConst4 * F32::max(2e+01, F32::min(fSlow16 * fTemp9, self.fConst6)));
-            let mut fTemp11: F32 = fTemp10 * (fTemp10 + 0.6666667) + 1.0;
-            let mut fTemp12: F32 = 4.656613e-10 * fTemp7;
-            let mut fTemp13: F32 = self.fRec7[1] + fTemp10 * (fTemp12 - self.fRec8[1]);
-            let mut fTemp14: F32 = fTemp13 / fTemp11;
-            self.fRec7[0] = 2.0 * fTemp14 - self.fRec7[1];
-            let mut fTemp15: F32 = self.fRec8[1] + fTemp10 * fTemp13 / fTemp11;
-            self.fRec8[0] = 2.0 * fTemp15 - self.fRec8[1];
-            let mut fRec9: F32 = fTemp14;
+            let mut fTemp7: F32 =
+                F32::tan(self.fConst4 * F32::max(2e+01, F32::min(fSlow16 * fTemp6, self.fConst6)));
+            let mut fTemp8: F32 = fTemp7 * (fTemp7 + 0.6666667) + 1.0;
+            let mut fTemp9: F32 = 4.656613e-10 * fTemp5;
+            let mut fTemp10: F32 = self.fRec7[1] + fTemp7 * (fTemp9 - self.fRec8[1]);
+            let mut fTemp11: F32 = fTemp10 / fTemp8;
+            self.fRec7[0] = 2.0 * fTemp11 - self.fRec7[1];
+            let mut fTemp12: F32 = self.fRec8[1] + fTemp7 * fTemp10 / fTemp8;
+            self.fRec8[0] = 2.0 * fTemp12 - self.fRec8[1];
+            let mut fRec9: F32 = fTemp11;
             self.fRec23[0] = fSlow17 * fTemp1 + self.fConst1 * fTemp0 * self.fRec23[1];
-            let mut fTemp16: F32 =
-                F32::tan(self.fConst4 * F32::max(2e+01, F32::min(fSlow15 * fTemp9, self.fConst6)));
-            let mut fTemp17: F32 = fTemp16
-                * (fTemp16 + 2.0 / F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec23[0]))))
-                + 1.0;
-            let mut fTemp18: F32 = fTemp16 * (fTemp16 + 1.8518518) + 1.0;
-            self.fRec30[0] = fSlow18 + (self.fRec30[1] - F32::floor(fSlow18 + self.fRec30[1]));
-            let mut fTemp19: F32 = F32::floor(self.fRec30[0]);
-            let mut fTemp20: F32 = self.fRec30[0] - fTemp19;
-            let mut fTemp21: F32 = self.fRec30[0] + (-1.0 - fTemp19);
-            self.fRec31[0] = fSlow22 + (self.fRec31[1] - F32::floor(fSlow22 + self.fRec31[1]));
-            let mut fTemp22: F32 = F32::floor(self.fRec31[0]);
-            let mut fTemp23: F32 = self.fRec30[0]
+            let mut fTemp13: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec23[0])));
+            let mut fTemp14: F32 =
+                F32::tan(self.fConst4 * F32::max(2e+01, F32::min(fSlow15 * fTemp6, self.fConst6)));
+            let mut fTemp15: F32 = fTemp14 * (fTemp14 + 2.0 / fTemp13) + 1.0;
+            let mut fTemp16: F32 = fTemp14 * (fTemp14 + 1.8518518) + 1.0;
+            self.fRec30[0] =
+                fSlow20 + (self.fRec30[1] - ((((fSlow20 + self.fRec30[1]) >= 1.0) as i32) as F32));
+            let mut fTemp17: F32 = (((self.fRec30[0] >= 1.0) as i32) as F32);
+            let mut fTemp18: F32 = self.fRec30[0] - fTemp17;
+            let mut fTemp19: F32 = self.fRec30[0] + (-1.0 - fTemp17);
+            self.fRec31[0] =
+                fSlow23 + (self.fRec31[1] - ((((fSlow23 + self.fRec31[1]) >= 1.0) as i32) as F32));
+            let mut fTemp20: F32 = self.fRec30[0]
                 + F32::max(
                     0.05,
                     F32::min(
                         0.95,
                         0.15 * unsafe {
-                            ftbl0DarkDroneVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec31[0]
-                                            - (fTemp22 + F32::floor(self.fRec31[0] - fTemp22))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0DarkDroneVoiceSIG0[(((65536.0
+                                * (self.fRec31[0] - (((self.fRec31[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
                         } + 0.3,
                     ),
                 );
-            let mut fTemp24: F32 = fTemp19 + F32::floor(fTemp23 - fTemp19);
-            let mut fTemp25: F32 = fTemp23 - fTemp24;
-            let mut fTemp26: F32 = fTemp23 + (-1.0 - fTemp24);
-            self.fRec32[0] = fSlow23 * fTemp1 + self.fConst1 * fTemp0 * self.fRec32[1];
-            let mut fTemp27: F32 = F32::powf(2.0, 0.00425 * self.fRec10[0]);
-            let mut fTemp28: F32 = fSlow24 * fTemp27;
-            let mut fTemp29: F32 = self.fRec33[1] + fTemp28;
-            self.fRec33[0] = fTemp29 - F32::floor(fTemp29);
-            let mut fTemp30: F32 = F32::floor(self.fRec33[0] + 0.618034);
-            let mut fTemp31: F32 = self.fRec33[0] + (0.618034 - fTemp30);
-            let mut fTemp32: F32 = fSlow25 * fTemp27;
-            let mut fTemp33: F32 = self.fRec34[1] + fTemp32;
-            self.fRec34[0] = fTemp33 - F32::floor(fTemp33);
-            let mut fTemp34: F32 = F32::floor(self.fRec34[0]);
-            let mut fTemp35: F32 = self.fRec34[0] - fTemp34;
-            let mut fTemp36: F32 = F32::max(1e-06, F32::min(0.5, fTemp28));
-            let mut fTemp37: F32 = self.fRec33[0] + (-0.381966 - fTemp30);
-            let mut fTemp38: F32 = F32::max(1e-06, F32::min(0.5, fTemp32));
-            let mut fTemp39: F32 = self.fRec34[0] + (-1.0 - fTemp34);
-            let mut fTemp40: F32 = 0.42426407
+            let mut fTemp21: F32 = fTemp17 + F32::floor(fTemp20 - fTemp17);
+            let mut fTemp22: F32 = fTemp20 - fTemp21;
+            let mut fTemp23: F32 = fTemp20 + (-1.0 - fTemp21);
+            self.fRec32[0] = fSlow24 * fTemp1 + self.fConst1 * fTemp0 * self.fRec32[1];
+            let mut fTemp24: F32 = F32::powf(2.0, 0.00425 * self.fRec10[0]);
+            let mut fTemp25: F32 = fSlow25 * fTemp24;
+            let mut fTemp26: F32 = self.fRec33[1] + F32::max(0.0, F32::min(0.49, fTemp25));
+            self.fRec33[0] = fTemp26 - (((fTemp26 >= 1.0) as i32) as F32);
+            let mut fTemp27: F32 = ((((self.fRec33[0] + 0.618034) >= 1.0) as i32) as F32);
+            let mut fTemp28: F32 = self.fRec33[0] + (0.618034 - fTemp27);
+            let mut fTemp29: F32 = fSlow26 * fTemp24;
+            let mut fTemp30: F32 = self.fRec34[1] + F32::max(0.0, F32::min(0.49, fTemp29));
+            self.fRec34[0] = fTemp30 - (((fTemp30 >= 1.0) as i32) as F32);
+            let mut fTemp31: F32 = (((self.fRec34[0] >= 1.0) as i32) as F32);
+            let mut fTemp32: F32 = self.fRec34[0] - fTemp31;
+            let mut fTemp33: F32 = F32::max(1e-06, F32::min(0.5, fTemp25));
+            let mut fTemp34: F32 = self.fRec33[0] + (-0.381966 - fTemp27);
+            let mut fTemp35: F32 = F32::max(1e-06, F32::min(0.5, fTemp29));
+            let mut fTemp36: F32 = self.fRec34[0] + (-1.0 - fTemp31);
+            let mut fTemp37: F32 = 0.42426407
                 * (0.0
-                    - (if (((fTemp35 < fTemp38) as i32) as i32 != 0) {
-                        fTemp35 * (2.0 - fTemp35 / fTemp38) / fTemp38 + -1.0
+                    - (if (((fTemp32 < fTemp35) as i32) as i32 != 0) {
+                        fTemp32 * (2.0 - fTemp32 / fTemp35) / fTemp35 + -1.0
                     } else {
-                        if (((fTemp35 > (1.0 - fTemp38)) as i32) as i32 != 0) {
-                            fTemp39 * (fTemp39 / fTemp38 + 2.0) / fTemp38 + 1.0
+                        if (((fTemp32 > (1.0 - fTemp35)) as i32) as i32 != 0) {
+                            fTemp36 * (fTemp36 / fTemp35 + 2.0) / fTemp35 + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp31 < fTemp36) as i32) as i32 != 0) {
-                        fTemp31 * (2.0 - fTemp31 / fTemp36) / fTemp36 + -1.0
+                    } + if (((fTemp28 < fTemp33) as i32) as i32 != 0) {
+                        fTemp28 * (2.0 - fTemp28 / fTemp33) / fTemp33 + -1.0
                     } else {
-                        if (((fTemp31 > (1.0 - fTemp36)) as i32) as i32 != 0) {
-                            fTemp37 * (fTemp37 / fTemp36 + 2.0) / fTemp36 + 1.0
+                        if (((fTemp28 > (1.0 - fTemp33)) as i32) as i32 != 0) {
+                            fTemp34 * (fTemp34 / fTemp33 + 2.0) / fTemp33 + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (1.0 - (fTemp35 + fTemp31))))
+                    } + 2.0 * (1.0 - (fTemp32 + fTemp28))))
                 + 0.45
                     * self.fRec32[0]
-                    * (if (((fTemp25 < fSlow19) as i32) as i32 != 0) {
-                        fSlow21 * fTemp25 * (2.0 - fSlow21 * fTemp25) + -1.0
+                    * (if (((fTemp22 < fSlow19) as i32) as i32 != 0) {
+                        fSlow22 * fTemp22 * (2.0 - fSlow22 * fTemp22) + -1.0
                     } else {
-                        if (((fTemp25 > fSlow20) as i32) as i32 != 0) {
-                            fSlow21 * fTemp26 * (fSlow21 * fTemp26 + 2.0) + 1.0
+                        if (((fTemp22 > fSlow21) as i32) as i32 != 0) {
+                            fSlow22 * fTemp23 * (fSlow22 * fTemp23 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (fTemp20 - fTemp25)
-                        - if (((fTemp20 < fSlow19) as i32) as i32 != 0) {
-                            fSlow21 * fTemp20 * (2.0 - fSlow21 * fTemp20) + -1.0
+                    } + 2.0 * (fTemp18 - fTemp22)
+                        - if (((fTemp18 < fSlow19) as i32) as i32 != 0) {
+                            fSlow22 * fTemp18 * (2.0 - fSlow22 * fTemp18) + -1.0
                         } else {
-                            if (((fTemp20 > fSlow20) as i32) as i32 != 0) {
-                                fSlow21 * fTemp21 * (fSlow21 * fTemp21 + 2.0) + 1.0
+                            if (((fTemp18 > fSlow21) as i32) as i32 != 0) {
+                                fSlow22 * fTemp19 * (fSlow22 * fTemp19 + 2.0) + 1.0
                             } else {
                                 0.0
                             }
                         });
-            let mut fTemp41: F32 = self.fRec27[1] + fTemp16 * (fTemp40 - self.fRec28[1]);
-            let mut fTemp42: F32 = fTemp41 / fTemp18;
-            self.fRec27[0] = 2.0 * fTemp42 - self.fRec27[1];
-            let mut fTemp43: F32 = self.fRec28[1] + fTemp16 * fTemp41 / fTemp18;
-            self.fRec28[0] = 2.0 * fTemp43 - self.fRec28[1];
-            let mut fRec29: F32 = fTemp43;
-            let mut fTemp44: F32 = self.fRec24[1] + fTemp16 * (fRec29 - self.fRec25[1]);
-            let mut fTemp45: F32 = fTemp44 / fTemp17;
-            self.fRec24[0] = 2.0 * fTemp45 - self.fRec24[1];
-            let mut fTemp46: F32 = self.fRec25[1] + fTemp16 * fTemp44 / fTemp17;
-            self.fRec25[0] = 2.0 * fTemp46 - self.fRec25[1];
-            let mut fRec26: F32 = fTemp46;
-            let mut fTemp47: F32 = F32::max(
-                -3.0,
-                F32::min(
-                    3.0,
-                    (fRec26 / (0.6 * self.fRec23[0] + 1.0) + 2.5 * fRec9 * self.fRec6[0]) * fTemp3,
-                ),
-            );
-            let mut fTemp48: F32 = DarkDroneVoice_faustpower2_f(fTemp47);
-            let mut fTemp49: F32 = fTemp47 * (fTemp48 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp48 + 27.0) * fTemp4 * (fTemp5 + 27.0));
-            self.fVec2[0] = fTemp49;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp49 - self.fVec2[1]);
-            let mut fTemp50: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
+            let mut fTemp38: F32 = self.fRec27[1] + fTemp14 * (fTemp37 - self.fRec28[1]);
+            let mut fTemp39: F32 = fTemp38 / fTemp16;
+            self.fRec27[0] = 2.0 * fTemp39 - self.fRec27[1];
+            let mut fTemp40: F32 = self.fRec28[1] + fTemp14 * fTemp38 / fTemp16;
+            self.fRec28[0] = 2.0 * fTemp40 - self.fRec28[1];
+            let mut fRec29: F32 = fTemp40;
+            let mut fTemp41: F32 = self.fRec24[1] + fTemp14 * (fRec29 - self.fRec25[1]);
+            let mut fTemp42: F32 = fTemp41 / fTemp15;
+            self.fRec24[0] = 2.0 * fTemp42 - self.fRec24[1];
+            let mut fTemp43: F32 = self.fRec25[1] + fTemp14 * fTemp41 / fTemp15;
+            self.fRec25[0] = 2.0 * fTemp43 - self.fRec25[1];
+            let mut fRec26: F32 = fTemp43;
+            let mut fTemp44: F32 = fRec26 / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp13)) + 1.0)
+                + 2.5 * fRec9 * self.fRec6[0];
+            let mut fTemp45: F32 = fTemp44 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(DarkDroneVoice_faustpower2_f(fTemp44) * fTemp3 + 1.0);
+            self.fVec2[0] = fTemp45;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp45 - self.fVec2[1];
+            let mut fTemp46: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp50 - self.fRec1[1];
-            let mut fTemp51: F32 = self.fRec2[1] + self.fConst2 * fTemp50;
-            self.fRec2[0] = 2.0 * fTemp51 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp50;
-            self.iVec3[0] = iSlow26;
-            let mut iTemp52: i32 = iSlow26
-                & (((iSlow26 > self.iVec3[1]) as i32)
+            self.fRec1[0] = 2.0 * fTemp46 - self.fRec1[1];
+            let mut fTemp47: F32 = self.fRec2[1] + self.fConst2 * fTemp46;
+            self.fRec2[0] = 2.0 * fTemp47 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp46;
+            self.iVec3[0] = iSlow27;
+            let mut iTemp48: i32 = iSlow27
+                & (((iSlow27 > self.iVec3[1]) as i32)
                     | (self.iRec36[1] & ((self.fRec35[1] < 1.0) as i32)));
-            self.fRec35[0] = if (iSlow26 as i32 != 0) {
-                if (iTemp52 as i32 != 0) {
-                    F32::min(1.0, self.fRec35[1] + fSlow28 * (1.3 - self.fRec35[1]))
+            self.fRec35[0] = if (iSlow27 as i32 != 0) {
+                if (iTemp48 as i32 != 0) {
+                    F32::min(1.0, self.fRec35[1] + fSlow29 * (1.3 - self.fRec35[1]))
                 } else {
                     F32::max(
                         0.0,
@@ -762,10 +745,10 @@ impl FaustDsp for DarkDroneVoice {
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec35[1] + fSlow27 * (-0.01 - self.fRec35[1]))
+                F32::max(0.0, self.fRec35[1] + fSlow28 * (-0.01 - self.fRec35[1]))
             };
-            self.iRec36[0] = iTemp52;
-            *output0 = fSlow29
+            self.iRec36[0] = iTemp48;
+            *output0 = fSlow30
                 * self.fRec35[0]
                 * (self.fRec4[0]
                     + 1.6666666 * (fRec3 * (DarkDroneVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
@@ -1342,8 +1325,8 @@ impl FaustDsp for DarkDroneEffect {
         self.fConst8 = 1.25 * self.fConst3;
         let mut fConst9: F32 = F32::floor(0.022904 * fConst0 + 0.5);
         self.iConst10 = ((F32::min(16384.0, F32::max(0.0, fConst2 - fConst9))) as i32);
-        self.fConst11 = 0.363 / fConst0;
-        self.fConst12 = 0.11 / fConst0;
+        self.fConst11 = F32::max(0.0, F32::min(0.49, 0.363 / fConst0));
+        self.fConst12 = F32::max(0.0, F32::min(0.49, 0.11 / fConst0));
         self.fConst13 = 0.001 * fConst0;
         self.iConst14 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
         self.iConst15 = ((F32::min(4096.0, F32::max(0.0, fConst9 + -1.0))) as i32);
@@ -1565,164 +1548,146 @@ impl FaustDsp for DarkDroneEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] =
-                self.fConst11 + (self.fRec14[1] - F32::floor(self.fConst11 + self.fRec14[1]));
-            let mut fTemp5: F32 = F32::floor(self.fRec14[0] + 0.25);
-            self.fRec15[0] =
-                self.fConst12 + (self.fRec15[1] - F32::floor(self.fConst12 + self.fRec15[1]));
-            let mut fTemp6: F32 = F32::floor(self.fRec15[0]);
+            self.fRec14[0] = self.fConst11
+                + (self.fRec14[1] - ((((self.fConst11 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.fRec15[0] = self.fConst12
+                + (self.fRec15[1] - ((((self.fConst12 + self.fRec15[1]) >= 1.0) as i32) as F32));
             self.fRec16[0] = fSlow11 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
-            let mut fTemp7: F32 = self.fConst13
+            let mut fTemp5: F32 = self.fConst13
                 * (5.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0DarkDroneEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec15[0]
-                                        - (fTemp6 + F32::floor(self.fRec15[0] - fTemp6))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0DarkDroneEffectSIG0[(((65536.0
+                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     } + 0.2
                         * unsafe {
-                            ftbl0DarkDroneEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            + (0.25
-                                                - (fTemp5
-                                                    + F32::floor(
-                                                        self.fRec14[0] + (0.25 - fTemp5),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0DarkDroneEffectSIG0[(((65536.0
+                                * (self.fRec14[0]
+                                    + (0.25 - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         }
                         + 1.0)
                     + 7.0);
-            let mut iTemp8: i32 = ((fTemp7) as i32);
-            let mut fTemp9: F32 = F32::floor(fTemp7);
-            let mut fTemp10: F32 = 0.35
+            let mut iTemp6: i32 = ((fTemp5) as i32);
+            let mut fTemp7: F32 = F32::floor(fTemp5);
+            let mut fTemp8: F32 = 0.35
                 * (self.fVec2[((i32::wrapping_sub(
                     self.IOTA0,
-                    std::cmp::min(4097, std::cmp::max(0, iTemp8)),
+                    std::cmp::min(4097, std::cmp::max(0, iTemp6)),
                 )) & 8191) as usize]
-                    * (fTemp9 + (1.0 - fTemp7))
-                    + (fTemp7 - fTemp9)
+                    * (fTemp7 + (1.0 - fTemp5))
+                    + (fTemp5 - fTemp7)
                         * self.fVec2[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp8, 1))),
+                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp6, 1))),
                         )) & 8191) as usize]);
-            let mut fTemp11: F32 = fTemp3 + fTemp10;
-            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp11;
-            let mut fTemp12: F32 = 0.24793388
+            let mut fTemp9: F32 = fTemp3 + fTemp8;
+            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp9;
+            let mut fTemp10: F32 = 0.24793388
                 * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
-            let mut fTemp13: F32 = fTemp12
+            let mut fTemp11: F32 = fTemp10
                 + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst10)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
-            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp13;
+            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp11;
             self.fRec9[0] =
                 self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst15)) & 8191) as usize];
-            let mut fRec10: F32 = 0.6 * fTemp13;
+            let mut fRec10: F32 = 0.6 * fTemp11;
             self.fRec20[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec20[1] - (self.fRec1[1] + self.fRec1[2]));
             self.fRec19[0] =
                 fSlow20 * (self.fRec1[1] + fSlow19 * self.fRec20[0]) + fSlow18 * self.fRec19[1];
             self.fVec6[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec19[0] + 1e-20;
-            let mut fTemp14: F32 = self.fVec6
+            let mut fTemp12: F32 = self.fVec6
                 [((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 32767) as usize]
-                + fTemp12
+                + fTemp10
                 - 0.6 * self.fRec17[1];
-            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp14;
+            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp12;
             self.fRec17[0] =
                 self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst21)) & 4095) as usize];
-            let mut fRec18: F32 = 0.6 * fTemp14;
-            let mut fTemp15: F32 = fRec18 + fRec10;
+            let mut fRec18: F32 = 0.6 * fTemp12;
+            let mut fTemp13: F32 = fRec18 + fRec10;
             self.fRec24[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec24[1] - (self.fRec3[1] + self.fRec3[2]));
             self.fRec23[0] =
                 fSlow29 * (self.fRec3[1] + fSlow28 * self.fRec24[0]) + fSlow27 * self.fRec23[1];
             self.fVec8[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec23[0] + 1e-20;
-            let mut fTemp16: F32 = self.fVec8
+            let mut fTemp14: F32 = self.fVec8
                 [((i32::wrapping_sub(self.IOTA0, self.iConst26)) & 32767) as usize]
-                - (fTemp12 + 0.6 * self.fRec21[1]);
-            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp16;
+                - (fTemp10 + 0.6 * self.fRec21[1]);
+            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp14;
             self.fRec21[0] =
                 self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst27)) & 8191) as usize];
-            let mut fRec22: F32 = 0.6 * fTemp16;
+            let mut fRec22: F32 = 0.6 * fTemp14;
             self.fRec28[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec28[1] - (self.fRec7[1] + self.fRec7[2]));
             self.fRec27[0] =
                 fSlow38 * (self.fRec7[1] + fSlow37 * self.fRec28[0]) + fSlow36 * self.fRec27[1];
             self.fVec10[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec27[0] + 1e-20;
-            let mut fTemp17: F32 = self.fVec10
+            let mut fTemp15: F32 = self.fVec10
                 [((i32::wrapping_sub(self.IOTA0, self.iConst32)) & 32767) as usize]
-                - (fTemp12 + 0.6 * self.fRec25[1]);
-            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp17;
+                - (fTemp10 + 0.6 * self.fRec25[1]);
+            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp15;
             self.fRec25[0] =
                 self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst33)) & 4095) as usize];
-            let mut fRec26: F32 = 0.6 * fTemp17;
-            let mut fTemp18: F32 = fRec26 + fRec22 + fTemp15;
+            let mut fRec26: F32 = 0.6 * fTemp15;
+            let mut fTemp16: F32 = fRec26 + fRec22 + fTemp13;
             self.fRec32[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec32[1] - (self.fRec2[1] + self.fRec2[2]));
             self.fRec31[0] =
                 fSlow47 * (self.fRec2[1] + fSlow46 * self.fRec32[0]) + fSlow45 * self.fRec31[1];
             self.fVec12[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec31[0] + 1e-20;
-            let mut fTemp19: F32 = fTemp2 - fTemp10;
-            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp19;
-            let mut fTemp20: F32 = 0.24793388
+            let mut fTemp17: F32 = fTemp2 - fTemp8;
+            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp17;
+            let mut fTemp18: F32 = 0.24793388
                 * self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
-            let mut fTemp21: F32 = fTemp20
+            let mut fTemp19: F32 = fTemp18
                 + 0.6 * self.fRec29[1]
                 + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst38)) & 65535) as usize];
-            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp21;
+            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp19;
             self.fRec29[0] =
                 self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst39)) & 8191) as usize];
-            let mut fRec30: F32 = 0.0 - 0.6 * fTemp21;
+            let mut fRec30: F32 = 0.0 - 0.6 * fTemp19;
             self.fRec36[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec36[1] - (self.fRec6[1] + self.fRec6[2]));
             self.fRec35[0] =
                 fSlow56 * (self.fRec6[1] + fSlow55 * self.fRec36[0]) + fSlow54 * self.fRec35[1];
             self.fVec15[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec35[0] + 1e-20;
-            let mut fTemp22: F32 = self.fVec15
+            let mut fTemp20: F32 = self.fVec15
                 [((i32::wrapping_sub(self.IOTA0, self.iConst44)) & 32767) as usize]
-                + fTemp20
+                + fTemp18
                 + 0.6 * self.fRec33[1];
-            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp22;
+            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp20;
             self.fRec33[0] =
                 self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst45)) & 8191) as usize];
-            let mut fRec34: F32 = 0.0 - 0.6 * fTemp22;
+            let mut fRec34: F32 = 0.0 - 0.6 * fTemp20;
             self.fRec40[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec40[1] - (self.fRec4[1] + self.fRec4[2]));
             self.fRec39[0] =
                 fSlow65 * (self.fRec4[1] + fSlow64 * self.fRec40[0]) + fSlow63 * self.fRec39[1];
             self.fVec17[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec39[0] + 1e-20;
-            let mut fTemp23: F32 = 0.6 * self.fRec37[1]
+            let mut fTemp21: F32 = 0.6 * self.fRec37[1]
                 + self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 65535) as usize]
-                - fTemp20;
-            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp23;
+                - fTemp18;
+            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp21;
             self.fRec37[0] =
                 self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst51)) & 8191) as usize];
-            let mut fRec38: F32 = 0.0 - 0.6 * fTemp23;
+            let mut fRec38: F32 = 0.0 - 0.6 * fTemp21;
             self.fRec44[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec44[1] - (self.fRec8[1] + self.fRec8[2]));
             self.fRec43[0] =
                 fSlow74 * (self.fRec8[1] + fSlow73 * self.fRec44[0]) + fSlow72 * self.fRec43[1];
             self.fVec19[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec43[0] + 1e-20;
-            let mut fTemp24: F32 = 0.6 * self.fRec41[1]
+            let mut fTemp22: F32 = 0.6 * self.fRec41[1]
                 + self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst56)) & 65535) as usize]
-                - fTemp20;
-            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp24;
+                - fTemp18;
+            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp22;
             self.fRec41[0] =
                 self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst57)) & 4095) as usize];
-            let mut fRec42: F32 = 0.0 - 0.6 * fTemp24;
+            let mut fRec42: F32 = 0.0 - 0.6 * fTemp22;
             self.fRec1[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec33[1]
@@ -1735,9 +1700,9 @@ impl FaustDsp for DarkDroneEffect {
                 + fRec38
                 + fRec34
                 + fRec30
-                + fTemp18;
+                + fTemp16;
             self.fRec2[0] =
-                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp18
+                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp16
                     - (self.fRec41[1]
                         + self.fRec37[1]
                         + self.fRec33[1]
@@ -1746,99 +1711,98 @@ impl FaustDsp for DarkDroneEffect {
                         + fRec38
                         + fRec30
                         + fRec34);
-            let mut fTemp25: F32 = fRec22 + fRec26;
+            let mut fTemp23: F32 = fRec22 + fRec26;
             self.fRec3[0] = self.fRec33[1]
                 + self.fRec29[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec34
                 + fRec30
-                + fTemp15
+                + fTemp13
                 - (self.fRec41[1]
                     + self.fRec37[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec42
                     + fRec38
-                    + fTemp25);
+                    + fTemp23);
             self.fRec4[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec38
-                + fTemp15
+                + fTemp13
                 - (self.fRec33[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec34
                     + fRec30
-                    + fTemp25);
-            let mut fTemp26: F32 = fRec10 + fRec26;
-            let mut fTemp27: F32 = fRec18 + fRec22;
+                    + fTemp23);
+            let mut fTemp24: F32 = fRec10 + fRec26;
+            let mut fTemp25: F32 = fRec18 + fRec22;
             self.fRec5[0] = self.fRec37[1]
                 + self.fRec29[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec30
-                + fTemp27
+                + fTemp25
                 - (self.fRec41[1]
                     + self.fRec33[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec34
-                    + fTemp26);
+                    + fTemp24);
             self.fRec6[0] = self.fRec41[1]
                 + self.fRec33[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec34
-                + fTemp27
+                + fTemp25
                 - (self.fRec37[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec30
-                    + fTemp26);
-            let mut fTemp28: F32 = fRec10 + fRec22;
-            let mut fTemp29: F32 = fRec18 + fRec26;
+                    + fTemp24);
+            let mut fTemp26: F32 = fRec10 + fRec22;
+            let mut fTemp27: F32 = fRec18 + fRec26;
             self.fRec7[0] = self.fRec41[1]
                 + self.fRec29[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec30
-                + fTemp29
+                + fTemp27
                 - (self.fRec37[1]
                     + self.fRec33[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec34
-                    + fTemp28);
+                    + fTemp26);
             self.fRec8[0] = self.fRec37[1]
                 + self.fRec33[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec34
-                + fTemp29
+                + fTemp27
                 - (self.fRec41[1]
                     + self.fRec29[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec30
-                    + fTemp28);
-            *output0 =
-                0.8264463 * fTemp11 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
+                    + fTemp26);
+            *output0 = 0.8264463 * fTemp9 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
             *output1 =
-                0.8264463 * fTemp19 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
+                0.8264463 * fTemp17 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec12[1] = self.fRec12[0];

@@ -221,7 +221,7 @@ impl FaustDsp for DeepKickVoice {
     }
     fn instance_reset_params(&mut self) {
         self.fHslider0 = 2.0;
-        self.fHslider1 = 0.25;
+        self.fHslider1 = 0.35;
         self.fButton0 = 0.0;
         self.fHslider2 = 3e+03;
         self.fHslider3 = 0.4;
@@ -315,8 +315,9 @@ impl FaustDsp for DeepKickVoice {
         ui_interface.declare(Some(ParamIndex(0)), "unit", "dB");
         ui_interface.declare(Some(ParamIndex(0)), "warm", "0.8");
         ui_interface.add_horizontal_slider("body", ParamIndex(0), 2.0, -12.0, 12.0, 0.1);
-        ui_interface.declare(Some(ParamIndex(1)), "bright", "0.3");
-        ui_interface.declare(Some(ParamIndex(1)), "punch", "0.5");
+        ui_interface.declare(Some(ParamIndex(1)), "bright", "0.5");
+        ui_interface.declare(Some(ParamIndex(1)), "grit", "0.3");
+        ui_interface.declare(Some(ParamIndex(1)), "punch", "0.4");
         ui_interface.add_horizontal_slider("click", ParamIndex(1), 0.4, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(2)), "bright", "0.7");
         ui_interface.declare(Some(ParamIndex(2)), "scale", "log");
@@ -328,7 +329,7 @@ impl FaustDsp for DeepKickVoice {
         ui_interface.declare(Some(ParamIndex(3)), "unit", "s");
         ui_interface.add_horizontal_slider("decay", ParamIndex(3), 0.6, 0.05, 3.0, 0.001);
         ui_interface.declare(Some(ParamIndex(4)), "grit", "0.9");
-        ui_interface.add_horizontal_slider("drive", ParamIndex(4), 0.25, 0.0, 1.0, 0.01);
+        ui_interface.add_horizontal_slider("drive", ParamIndex(4), 0.35, 0.0, 1.0, 0.01);
         ui_interface.add_horizontal_slider("freq", ParamIndex(5), 4.4e+02, 2e+01, 2e+04, 0.01);
         ui_interface.add_horizontal_slider("gain", ParamIndex(6), 0.5, 0.0, 1.0, 0.01);
         ui_interface.add_button("gate", ParamIndex(7));
@@ -340,7 +341,8 @@ impl FaustDsp for DeepKickVoice {
         ui_interface.declare(Some(ParamIndex(9)), "space", "0.3");
         ui_interface.declare(Some(ParamIndex(9)), "unit", "s");
         ui_interface.add_horizontal_slider("release", ParamIndex(9), 0.4, 0.01, 3.0, 0.001);
-        ui_interface.declare(Some(ParamIndex(10)), "punch", "0.4");
+        ui_interface.declare(Some(ParamIndex(10)), "bright", "0.3");
+        ui_interface.declare(Some(ParamIndex(10)), "punch", "0.3");
         ui_interface.declare(Some(ParamIndex(10)), "unit", "x");
         ui_interface.add_horizontal_slider("sweep", ParamIndex(10), 5.0, 0.0, 12.0, 0.01);
         ui_interface.close_box();
@@ -402,7 +404,7 @@ impl FaustDsp for DeepKickVoice {
         let mut fSlow11: F32 = self.fConst7 * self.fHslider6;
         let mut fSlow12: F32 = 1.0 - F32::exp(0.0 - self.fConst8 / F32::max(self.fHslider7, 0.001));
         let mut fSlow13: F32 = 1.0 - F32::exp(0.0 - self.fConst6 / F32::max(self.fHslider8, 0.001));
-        let mut fSlow14: F32 = 0.55 * self.fHslider9;
+        let mut fSlow14: F32 = 0.65 * self.fHslider9;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -411,39 +413,39 @@ impl FaustDsp for DeepKickVoice {
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
             self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
-            let mut fTemp3: F32 = 24.0 * DeepKickVoice_faustpower2_f(self.fRec5[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = DeepKickVoice_faustpower2_f(fTemp4);
+            let mut fTemp3: F32 = DeepKickVoice_faustpower2_f(
+                24.0 * DeepKickVoice_faustpower2_f(self.fRec5[0]) + 1.0,
+            );
             self.iRec9[0] = i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec9[1]), 12345);
             self.iVec1[0] = iSlow2;
-            let mut iTemp6: i32 = ((iSlow2 > self.iVec1[1]) as i32);
-            let mut iTemp7: i32 = ((iTemp6 > 0) as i32);
-            self.fRec10[0] = if (iTemp7 as i32 != 0) {
+            let mut iTemp4: i32 = ((iSlow2 > self.iVec1[1]) as i32);
+            let mut iTemp5: i32 = ((iTemp4 > 0) as i32);
+            self.fRec10[0] = if (iTemp5 as i32 != 0) {
                 1.0
             } else {
                 self.fConst4 * self.fRec10[1] * (((self.fRec10[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp8: F32 = 4.656613e-10 * self.fRec10[0] * ((self.iRec9[0]) as F32);
-            let mut fTemp9: F32 = self.fRec6[1] + fSlow3 * (fTemp8 - self.fRec7[1]);
-            self.fRec6[0] = fSlow5 * fTemp9 - self.fRec6[1];
-            let mut fTemp10: F32 = self.fRec7[1] + fSlow6 * fTemp9;
-            self.fRec7[0] = 2.0 * fTemp10 - self.fRec7[1];
-            let mut fRec8: F32 = fSlow7 * fTemp9;
-            self.fRec13[0] = if (iTemp7 as i32 != 0) {
+            let mut fTemp6: F32 = 4.656613e-10 * self.fRec10[0] * ((self.iRec9[0]) as F32);
+            let mut fTemp7: F32 = self.fRec6[1] + fSlow3 * (fTemp6 - self.fRec7[1]);
+            self.fRec6[0] = fSlow5 * fTemp7 - self.fRec6[1];
+            let mut fTemp8: F32 = self.fRec7[1] + fSlow6 * fTemp7;
+            self.fRec7[0] = 2.0 * fTemp8 - self.fRec7[1];
+            let mut fRec8: F32 = fSlow7 * fTemp7;
+            self.fRec13[0] = if (iTemp5 as i32 != 0) {
                 1.0
             } else {
                 fSlow9 * self.fRec13[1] * (((self.fRec13[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp11: F32 = self.fRec12[1] + fSlow11 * (fSlow10 * self.fRec13[0] + 1.0);
-            self.fRec12[0] = if (iTemp6 as i32 != 0) {
+            let mut fTemp9: F32 = self.fRec12[1] + fSlow11 * (fSlow10 * self.fRec13[0] + 1.0);
+            self.fRec12[0] = if (iTemp4 as i32 != 0) {
                 0.0
             } else {
-                fTemp11 - F32::floor(fTemp11)
+                fTemp9 - F32::floor(fTemp9)
             };
-            let mut iTemp12: i32 =
-                iSlow2 & (iTemp6 | (self.iRec15[1] & ((self.fRec14[1] < 1.0) as i32)));
+            let mut iTemp10: i32 =
+                iSlow2 & (iTemp4 | (self.iRec15[1] & ((self.fRec14[1] < 1.0) as i32)));
             self.fRec14[0] = if (iSlow2 as i32 != 0) {
-                if (iTemp12 as i32 != 0) {
+                if (iTemp10 as i32 != 0) {
                     F32::min(1.0, self.fRec14[1] + self.fConst9 * (1.3 - self.fRec14[1]))
                 } else {
                     F32::max(0.0, self.fRec14[1] + fSlow13 * (-0.0001 - self.fRec14[1]))
@@ -451,38 +453,22 @@ impl FaustDsp for DeepKickVoice {
             } else {
                 F32::max(0.0, self.fRec14[1] + fSlow12 * (-0.01 - self.fRec14[1]))
             };
-            self.iRec15[0] = iTemp12;
-            let mut fTemp13: F32 = F32::max(
-                -3.0,
-                F32::min(
-                    3.0,
-                    (self.fRec14[0]
-                        * unsafe {
-                            ftbl0DeepKickVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0 * (self.fRec12[0] - F32::floor(self.fRec12[0])))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        }
-                        + fSlow8 * fRec8)
-                        * fTemp3,
-                ),
-            );
-            let mut fTemp14: F32 = DeepKickVoice_faustpower2_f(fTemp13);
-            let mut fTemp15: F32 = fTemp13 * (fTemp14 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp14 + 27.0) * fTemp4 * (fTemp5 + 27.0));
-            self.fVec3[0] = fTemp15;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp15 - self.fVec3[1]);
-            let mut fTemp16: F32 = (self.fRec1[1] + self.fConst3 * (self.fRec4[0] - self.fRec2[1]))
+            self.iRec15[0] = iTemp10;
+            let mut fTemp11: F32 = self.fRec14[0]
+                * unsafe {
+                    ftbl0DeepKickVoiceSIG0[(((65536.0 * self.fRec12[0]) as i32) & 65535) as usize]
+                }
+                + fSlow8 * fRec8;
+            let mut fTemp12: F32 = fTemp11 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(DeepKickVoice_faustpower2_f(fTemp11) * fTemp3 + 1.0);
+            self.fVec3[0] = fTemp12;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp12 - self.fVec3[1];
+            let mut fTemp13: F32 = (self.fRec1[1] + self.fConst3 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst3 * (self.fConst3 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp16 - self.fRec1[1];
-            let mut fTemp17: F32 = self.fRec2[1] + self.fConst3 * fTemp16;
-            self.fRec2[0] = 2.0 * fTemp17 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp16;
+            self.fRec1[0] = 2.0 * fTemp13 - self.fRec1[1];
+            let mut fTemp14: F32 = self.fRec2[1] + self.fConst3 * fTemp13;
+            self.fRec2[0] = 2.0 * fTemp14 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp13;
             *output0 = fSlow14
                 * (self.fRec4[0]
                     + 1.6666666 * (fRec3 * (DeepKickVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));

@@ -497,57 +497,57 @@ impl FaustDsp for DrawbarOrganVoice {
         let mut fSlow2: F32 = 0.6 * self.fHslider1;
         let mut fSlow3: F32 = self.fHslider2;
         let mut fSlow4: F32 = self.fEntry0 * fSlow3;
-        let mut fSlow5: F32 = self.fConst10 * fSlow4;
+        let mut fSlow5: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow4));
         let mut fSlow6: F32 = F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider3, 0.0005));
         let mut fSlow7: F32 = 0.5
             * self.fHslider4
             * F32::max(0.0, F32::min(1.0, self.fConst12 * (self.fConst4 - fSlow4)));
-        let mut fSlow8: F32 = self.fConst13 * fSlow3;
+        let mut fSlow8: F32 = F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow3));
         let mut fSlow9: F32 = self.fHslider5
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 8.0 * fSlow3)),
             );
-        let mut fSlow10: F32 = self.fConst14 * fSlow3;
+        let mut fSlow10: F32 = F32::max(0.0, F32::min(0.49, self.fConst14 * fSlow3));
         let mut fSlow11: F32 = self.fHslider6
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 6.0 * fSlow3)),
             );
-        let mut fSlow12: F32 = self.fConst15 * fSlow3;
+        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst15 * fSlow3));
         let mut fSlow13: F32 = self.fHslider7
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 5.0 * fSlow3)),
             );
-        let mut fSlow14: F32 = self.fConst16 * fSlow3;
+        let mut fSlow14: F32 = F32::max(0.0, F32::min(0.49, self.fConst16 * fSlow3));
         let mut fSlow15: F32 = self.fHslider8
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 4.0 * fSlow3)),
             );
-        let mut fSlow16: F32 = self.fConst17 * fSlow3;
+        let mut fSlow16: F32 = F32::max(0.0, F32::min(0.49, self.fConst17 * fSlow3));
         let mut fSlow17: F32 = self.fHslider9
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 3.0 * fSlow3)),
             );
-        let mut fSlow18: F32 = self.fConst18 * fSlow3;
+        let mut fSlow18: F32 = F32::max(0.0, F32::min(0.49, self.fConst18 * fSlow3));
         let mut fSlow19: F32 = self.fHslider10
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 2.0 * fSlow3)),
             );
-        let mut fSlow20: F32 = self.fConst10 * fSlow3;
+        let mut fSlow20: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow3));
         let mut fSlow21: F32 =
             self.fHslider11 * F32::max(0.0, F32::min(1.0, self.fConst12 * (self.fConst4 - fSlow3)));
-        let mut fSlow22: F32 = self.fConst19 * fSlow3;
+        let mut fSlow22: F32 = F32::max(0.0, F32::min(0.49, self.fConst19 * fSlow3));
         let mut fSlow23: F32 = self.fHslider12
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 1.5 * fSlow3)),
             );
-        let mut fSlow24: F32 = self.fConst20 * fSlow3;
+        let mut fSlow24: F32 = F32::max(0.0, F32::min(0.49, self.fConst20 * fSlow3));
         let mut fSlow25: F32 = self.fHslider13
             * F32::max(
                 0.0,
@@ -557,7 +557,7 @@ impl FaustDsp for DrawbarOrganVoice {
             1.0 - F32::exp(0.0 - self.fConst21 / F32::max(self.fHslider14, 0.001));
         let mut fSlow27: F32 =
             1.0 - F32::exp(0.0 - self.fConst23 / F32::max(self.fHslider15, 0.0005));
-        let mut fSlow28: F32 = 0.8 * self.fHslider16;
+        let mut fSlow28: F32 = 0.65 * self.fHslider16;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -580,35 +580,35 @@ impl FaustDsp for DrawbarOrganVoice {
             let mut fTemp6: F32 = self.fRec5[1] + self.fConst8 * fTemp5;
             self.fRec5[0] = 2.0 * fTemp6 - self.fRec5[1];
             let mut fRec6: F32 = self.fConst9 * fTemp5;
-            self.fRec10[0] = fSlow5 + (self.fRec10[1] - F32::floor(fSlow5 + self.fRec10[1]));
-            let mut fTemp7: F32 = F32::floor(self.fRec10[0]);
+            self.fRec10[0] =
+                fSlow5 + (self.fRec10[1] - ((((fSlow5 + self.fRec10[1]) >= 1.0) as i32) as F32));
             self.fRec11[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow6 * self.fRec11[1] * (((self.fRec11[1] > 1e-06) as i32) as F32)
             };
-            self.fRec12[0] = fSlow8 + (self.fRec12[1] - F32::floor(fSlow8 + self.fRec12[1]));
-            let mut fTemp8: F32 = F32::floor(self.fRec12[0] + 1.04);
-            self.fRec13[0] = fSlow10 + (self.fRec13[1] - F32::floor(fSlow10 + self.fRec13[1]));
-            let mut fTemp9: F32 = F32::floor(self.fRec13[0] + 0.91);
-            self.fRec14[0] = fSlow12 + (self.fRec14[1] - F32::floor(fSlow12 + self.fRec14[1]));
-            let mut fTemp10: F32 = F32::floor(self.fRec14[0] + 0.78);
-            self.fRec15[0] = fSlow14 + (self.fRec15[1] - F32::floor(fSlow14 + self.fRec15[1]));
-            let mut fTemp11: F32 = F32::floor(self.fRec15[0] + 0.65);
-            self.fRec16[0] = fSlow16 + (self.fRec16[1] - F32::floor(fSlow16 + self.fRec16[1]));
-            let mut fTemp12: F32 = F32::floor(self.fRec16[0] + 0.52);
-            self.fRec17[0] = fSlow18 + (self.fRec17[1] - F32::floor(fSlow18 + self.fRec17[1]));
-            let mut fTemp13: F32 = F32::floor(self.fRec17[0] + 0.39);
-            self.fRec18[0] = fSlow20 + (self.fRec18[1] - F32::floor(fSlow20 + self.fRec18[1]));
-            let mut fTemp14: F32 = F32::floor(self.fRec18[0] + 0.26);
-            self.fRec19[0] = fSlow22 + (self.fRec19[1] - F32::floor(fSlow22 + self.fRec19[1]));
-            let mut fTemp15: F32 = F32::floor(self.fRec19[0] + 0.13);
-            self.fRec20[0] = fSlow24 + (self.fRec20[1] - F32::floor(fSlow24 + self.fRec20[1]));
-            let mut fTemp16: F32 = F32::floor(self.fRec20[0]);
-            let mut iTemp17: i32 =
+            self.fRec12[0] =
+                fSlow8 + (self.fRec12[1] - ((((fSlow8 + self.fRec12[1]) >= 1.0) as i32) as F32));
+            self.fRec13[0] =
+                fSlow10 + (self.fRec13[1] - ((((fSlow10 + self.fRec13[1]) >= 1.0) as i32) as F32));
+            self.fRec14[0] =
+                fSlow12 + (self.fRec14[1] - ((((fSlow12 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.fRec15[0] =
+                fSlow14 + (self.fRec15[1] - ((((fSlow14 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.fRec16[0] =
+                fSlow16 + (self.fRec16[1] - ((((fSlow16 + self.fRec16[1]) >= 1.0) as i32) as F32));
+            self.fRec17[0] =
+                fSlow18 + (self.fRec17[1] - ((((fSlow18 + self.fRec17[1]) >= 1.0) as i32) as F32));
+            self.fRec18[0] =
+                fSlow20 + (self.fRec18[1] - ((((fSlow20 + self.fRec18[1]) >= 1.0) as i32) as F32));
+            self.fRec19[0] =
+                fSlow22 + (self.fRec19[1] - ((((fSlow22 + self.fRec19[1]) >= 1.0) as i32) as F32));
+            self.fRec20[0] =
+                fSlow24 + (self.fRec20[1] - ((((fSlow24 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            let mut iTemp7: i32 =
                 iSlow1 & (iTemp2 | (self.iRec22[1] & ((self.fRec21[1] < 1.0) as i32)));
             self.fRec21[0] = if (iSlow1 as i32 != 0) {
-                if (iTemp17 as i32 != 0) {
+                if (iTemp7 as i32 != 0) {
                     F32::min(1.0, self.fRec21[1] + fSlow27 * (1.3 - self.fRec21[1]))
                 } else {
                     F32::max(
@@ -619,199 +619,115 @@ impl FaustDsp for DrawbarOrganVoice {
             } else {
                 F32::max(0.0, self.fRec21[1] + fSlow26 * (-0.01 - self.fRec21[1]))
             };
-            self.iRec22[0] = iTemp17;
-            let mut fTemp18: F32 = self.fRec21[0]
+            self.iRec22[0] = iTemp7;
+            let mut fTemp8: F32 = self.fRec21[0]
                 * (0.0275
                     * (fSlow25
                         * unsafe {
-                            ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec20[0]
-                                            - (fTemp16 + F32::floor(self.fRec20[0] - fTemp16))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
                         }
                         + fSlow23
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec19[0]
-                                                + (0.13
-                                                    - (fTemp15
-                                                        + F32::floor(
-                                                            self.fRec19[0] + (0.13 - fTemp15),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec19[0]
+                                        + (0.13
+                                            - ((((self.fRec19[0] + 0.13) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             }
                         + fSlow21
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec18[0]
-                                                + (0.26
-                                                    - (fTemp14
-                                                        + F32::floor(
-                                                            self.fRec18[0] + (0.26 - fTemp14),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec18[0]
+                                        + (0.26
+                                            - ((((self.fRec18[0] + 0.26) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             }
                         + fSlow19
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec17[0]
-                                                + (0.39
-                                                    - (fTemp13
-                                                        + F32::floor(
-                                                            self.fRec17[0] + (0.39 - fTemp13),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec17[0]
+                                        + (0.39
+                                            - ((((self.fRec17[0] + 0.39) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             }
                         + fSlow17
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec16[0]
-                                                + (0.52
-                                                    - (fTemp12
-                                                        + F32::floor(
-                                                            self.fRec16[0] + (0.52 - fTemp12),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec16[0]
+                                        + (0.52
+                                            - ((((self.fRec16[0] + 0.52) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             }
                         + fSlow15
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec15[0]
-                                                + (0.65
-                                                    - (fTemp11
-                                                        + F32::floor(
-                                                            self.fRec15[0] + (0.65 - fTemp11),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec15[0]
+                                        + (0.65
+                                            - ((((self.fRec15[0] + 0.65) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             }
                         + fSlow13
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec14[0]
-                                                + (0.78
-                                                    - (fTemp10
-                                                        + F32::floor(
-                                                            self.fRec14[0] + (0.78 - fTemp10),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec14[0]
+                                        + (0.78
+                                            - ((((self.fRec14[0] + 0.78) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             }
                         + fSlow11
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec13[0]
-                                                + (0.91
-                                                    - (fTemp9
-                                                        + F32::floor(
-                                                            self.fRec13[0] + (0.91 - fTemp9),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec13[0]
+                                        + (0.91
+                                            - ((((self.fRec13[0] + 0.91) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             }
                         + fSlow9
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec12[0]
-                                                + (1.04
-                                                    - (fTemp8
-                                                        + F32::floor(
-                                                            self.fRec12[0] + (1.04 - fTemp8),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                    * (self.fRec12[0]
+                                        + (0.04
+                                            - ((((self.fRec12[0] + 0.04) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             })
                     + fSlow7
                         * self.fRec11[0]
                         * unsafe {
-                            ftbl0DrawbarOrganVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec10[0]
-                                            - (fTemp7 + F32::floor(self.fRec10[0] - fTemp7))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0DrawbarOrganVoiceSIG0[(((65536.0
+                                * (self.fRec10[0] - (((self.fRec10[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
                         })
                 + fSlow2 * fRec6;
-            let mut fTemp19: F32 = (self.fRec1[1] + self.fConst2 * (fTemp18 - self.fRec2[1]))
+            let mut fTemp9: F32 = (self.fRec1[1] + self.fConst2 * (fTemp8 - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp1) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp19 - self.fRec1[1];
-            let mut fTemp20: F32 = self.fRec2[1] + self.fConst2 * fTemp19;
-            self.fRec2[0] = 2.0 * fTemp20 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp19;
+            self.fRec1[0] = 2.0 * fTemp9 - self.fRec1[1];
+            let mut fTemp10: F32 = self.fRec2[1] + self.fConst2 * fTemp9;
+            self.fRec2[0] = 2.0 * fTemp10 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp9;
             *output0 = fSlow28
-                * (fTemp18
+                * (fTemp8
                     + 1.6666666
                         * (fRec3 * (DrawbarOrganVoice_faustpower2_f(fTemp1) + -1.0) / fTemp1));
             self.iVec0[1] = self.iVec0[0];
@@ -1707,10 +1623,10 @@ impl FaustDsp for DrawbarOrganEffect {
         };
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
-        let mut fSlow2: F32 = self.fConst19 * fSlow1;
+        let mut fSlow2: F32 = F32::max(0.0, F32::min(0.49, self.fConst19 * fSlow1));
         let mut fSlow3: F32 = self.fHslider2;
         let mut fSlow4: F32 = self.fHslider3;
-        let mut fSlow5: F32 = self.fConst30 * fSlow1;
+        let mut fSlow5: F32 = F32::max(0.0, F32::min(0.49, self.fConst30 * fSlow1));
         let zipped_iterators = inputs0.zip(inputs1).zip(outputs0).zip(outputs1);
         for (((input0, input1), output0), output1) in zipped_iterators {
             self.iVec0[0] = 1;
@@ -1723,355 +1639,279 @@ impl FaustDsp for DrawbarOrganEffect {
             self.fRec11[0] = self.fConst16 * (self.fRec5[1] + self.fConst15 * self.fRec12[0])
                 + self.fConst11 * self.fRec11[1];
             self.fVec1[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec11[0] + 1e-20;
-            self.fRec14[0] = fSlow2 + (self.fRec14[1] - F32::floor(fSlow2 + self.fRec14[1]));
-            let mut fTemp2: F32 = F32::floor(self.fRec14[0] + 0.25);
+            self.fRec14[0] =
+                fSlow2 + (self.fRec14[1] - ((((fSlow2 + self.fRec14[1]) >= 1.0) as i32) as F32));
             self.fRec15[0] = fSlow3 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
             self.fRec18[0] = fSlow4 * fTemp1 + self.fConst1 * fTemp0 * self.fRec18[1];
-            let mut fTemp3: F32 = 24.0 * DrawbarOrganEffect_faustpower2_f(self.fRec18[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, *input1 * fTemp3));
-            let mut fTemp5: F32 = DrawbarOrganEffect_faustpower2_f(fTemp4);
-            let mut fTemp6: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp7: F32 = DrawbarOrganEffect_faustpower2_f(fTemp6);
-            let mut fTemp8: F32 = fTemp7 + 27.0;
-            let mut fTemp9: F32 = 9.0 * fTemp7 + 27.0;
-            let mut fTemp10: F32 =
-                fTemp9 * fTemp4 * (fTemp5 + 27.0) / (fTemp6 * fTemp8 * (9.0 * fTemp5 + 27.0));
-            self.fVec3[0] = fTemp10;
-            self.fRec17[0] = 0.995 * self.fRec17[1] + 0.5 * (fTemp10 - self.fVec3[1]);
-            let mut fTemp11: F32 = F32::max(-3.0, F32::min(3.0, *input0 * fTemp3));
-            let mut fTemp12: F32 = DrawbarOrganEffect_faustpower2_f(fTemp11);
-            let mut fTemp13: F32 =
-                fTemp11 * (fTemp12 + 27.0) * fTemp9 / ((9.0 * fTemp12 + 27.0) * fTemp6 * fTemp8);
-            self.fVec4[0] = fTemp13;
-            self.fRec19[0] = 0.995 * self.fRec19[1] + 0.5 * (fTemp13 - self.fVec4[1]);
+            let mut fTemp2: F32 = DrawbarOrganEffect_faustpower2_f(
+                24.0 * DrawbarOrganEffect_faustpower2_f(self.fRec18[0]) + 1.0,
+            );
+            let mut fTemp3: F32 = *input1;
+            let mut fTemp4: F32 = F32::sqrt(0.25 * fTemp2 + 1.0);
+            let mut fTemp5: F32 = fTemp3 * fTemp4
+                / F32::sqrt(DrawbarOrganEffect_faustpower2_f(fTemp3) * fTemp2 + 1.0);
+            self.fVec3[0] = fTemp5;
+            self.fRec17[0] = 0.995 * self.fRec17[1] + fTemp5 - self.fVec3[1];
+            let mut fTemp6: F32 = *input0;
+            let mut fTemp7: F32 = fTemp6 * fTemp4
+                / F32::sqrt(DrawbarOrganEffect_faustpower2_f(fTemp6) * fTemp2 + 1.0);
+            self.fVec4[0] = fTemp7;
+            self.fRec19[0] = 0.995 * self.fRec19[1] + fTemp7 - self.fVec4[1];
             self.fRec16[0] = 0.5 * (self.fRec19[0] + self.fRec17[0])
                 - self.fConst27 * (self.fConst25 * self.fRec16[2] + self.fConst23 * self.fRec16[1]);
-            let mut fTemp14: F32 = self.fConst22 * self.fRec16[0]
+            let mut fTemp8: F32 = self.fConst22 * self.fRec16[0]
                 + self.fConst28 * self.fRec16[1]
                 + self.fConst22 * self.fRec16[2];
-            self.fVec5[(self.IOTA0 & 2047) as usize] = fTemp14;
-            let mut fTemp15: F32 = F32::floor(self.fRec14[0]);
-            let mut fTemp16: F32 = self.fConst29
+            self.fVec5[(self.IOTA0 & 2047) as usize] = fTemp8;
+            let mut fTemp9: F32 = self.fConst29
                 * (0.3
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec14[0]
-                                        - (fTemp15 + F32::floor(self.fRec14[0] - fTemp15))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                            * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     } + 1.0)
                     + 0.2);
-            let mut iTemp17: i32 = ((fTemp16) as i32);
-            let mut fTemp18: F32 = F32::floor(fTemp16);
-            self.fRec20[0] = fSlow5 + (self.fRec20[1] - F32::floor(fSlow5 + self.fRec20[1]));
-            let mut fTemp19: F32 = F32::floor(self.fRec20[0] + 0.35);
-            let mut fTemp20: F32 = self.fRec16[2] + self.fRec16[0] + 2.0 * self.fRec16[1];
-            self.fVec6[(self.IOTA0 & 2047) as usize] = fTemp20;
-            let mut fTemp21: F32 = F32::floor(self.fRec20[0] + 0.1);
-            let mut fTemp22: F32 = self.fConst29
+            let mut iTemp10: i32 = ((fTemp9) as i32);
+            let mut fTemp11: F32 = F32::floor(fTemp9);
+            self.fRec20[0] =
+                fSlow5 + (self.fRec20[1] - ((((fSlow5 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            let mut fTemp12: F32 = self.fRec16[2] + self.fRec16[0] + 2.0 * self.fRec16[1];
+            self.fVec6[(self.IOTA0 & 2047) as usize] = fTemp12;
+            let mut fTemp13: F32 = self.fConst29
                 * (0.7
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec20[0]
-                                        + (0.1
-                                            - (fTemp21
-                                                + F32::floor(self.fRec20[0] + (0.1 - fTemp21))))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                            * (self.fRec20[0]
+                                + (0.1 - ((((self.fRec20[0] + 0.1) >= 1.0) as i32) as F32))))
+                            as i32)
+                            & 65535) as usize]
                     } + 1.0)
                     + 0.2);
-            let mut iTemp23: i32 = ((fTemp22) as i32);
-            let mut fTemp24: F32 = F32::floor(fTemp22);
-            let mut fTemp25: F32 = (self.fVec6[((i32::wrapping_sub(
+            let mut iTemp14: i32 = ((fTemp13) as i32);
+            let mut fTemp15: F32 = F32::floor(fTemp13);
+            let mut fTemp16: F32 = (self.fVec6[((i32::wrapping_sub(
                 self.IOTA0,
-                std::cmp::min(1025, std::cmp::max(0, iTemp23)),
+                std::cmp::min(1025, std::cmp::max(0, iTemp14)),
             )) & 2047) as usize]
-                * (fTemp24 + (1.0 - fTemp22))
-                + (fTemp22 - fTemp24)
+                * (fTemp15 + (1.0 - fTemp13))
+                + (fTemp13 - fTemp15)
                     * self.fVec6[((i32::wrapping_sub(
                         self.IOTA0,
-                        std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp23, 1))),
+                        std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp14, 1))),
                     )) & 2047) as usize])
                 * (1.0
                     - 0.35
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec20[0]
-                                            + (0.35
-                                                - (fTemp19
-                                                    + F32::floor(
-                                                        self.fRec20[0] + (0.35 - fTemp19),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                                * (self.fRec20[0]
+                                    + (0.35 - ((((self.fRec20[0] + 0.35) >= 1.0) as i32) as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         } + 1.0))
                 + (self.fVec5[((i32::wrapping_sub(
                     self.IOTA0,
-                    std::cmp::min(1025, std::cmp::max(0, iTemp17)),
+                    std::cmp::min(1025, std::cmp::max(0, iTemp10)),
                 )) & 2047) as usize]
-                    * (fTemp18 + (1.0 - fTemp16))
-                    + (fTemp16 - fTemp18)
+                    * (fTemp11 + (1.0 - fTemp9))
+                    + (fTemp9 - fTemp11)
                         * self.fVec5[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp17, 1))),
+                            std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp10, 1))),
                         )) & 2047) as usize])
                     * (1.0
                         - 0.35
                             * self.fRec15[0]
                             * (unsafe {
-                                ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec14[0]
-                                                + (0.25
-                                                    - (fTemp2
-                                                        + F32::floor(
-                                                            self.fRec14[0] + (0.25 - fTemp2),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                                    * (self.fRec14[0]
+                                        + (0.25
+                                            - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             } + 1.0));
-            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp25;
-            let mut fTemp26: F32 = self.fConst32
+            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp16;
+            let mut fTemp17: F32 = self.fConst32
                 * self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst31)) & 4095) as usize];
-            let mut fTemp27: F32 = fTemp26
+            let mut fTemp18: F32 = fTemp17
                 + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst18)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
-            self.fVec8[(self.IOTA0 & 8191) as usize] = fTemp27;
+            self.fVec8[(self.IOTA0 & 8191) as usize] = fTemp18;
             self.fRec9[0] =
                 self.fVec8[((i32::wrapping_sub(self.IOTA0, self.iConst33)) & 8191) as usize];
-            let mut fRec10: F32 = 0.6 * fTemp27;
+            let mut fRec10: F32 = 0.6 * fTemp18;
             self.fRec24[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec24[1] - (self.fRec1[1] + self.fRec1[2]));
             self.fRec23[0] = self.fConst44 * (self.fRec1[1] + self.fConst43 * self.fRec24[0])
                 + self.fConst42 * self.fRec23[1];
             self.fVec9[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec23[0] + 1e-20;
-            let mut fTemp28: F32 = self.fVec9
+            let mut fTemp19: F32 = self.fVec9
                 [((i32::wrapping_sub(self.IOTA0, self.iConst46)) & 32767) as usize]
-                + fTemp26
+                + fTemp17
                 - 0.6 * self.fRec21[1];
-            self.fVec10[(self.IOTA0 & 4095) as usize] = fTemp28;
+            self.fVec10[(self.IOTA0 & 4095) as usize] = fTemp19;
             self.fRec21[0] =
                 self.fVec10[((i32::wrapping_sub(self.IOTA0, self.iConst47)) & 4095) as usize];
-            let mut fRec22: F32 = 0.6 * fTemp28;
-            let mut fTemp29: F32 = fRec22 + fRec10;
+            let mut fRec22: F32 = 0.6 * fTemp19;
+            let mut fTemp20: F32 = fRec22 + fRec10;
             self.fRec28[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec28[1] - (self.fRec3[1] + self.fRec3[2]));
             self.fRec27[0] = self.fConst58 * (self.fRec3[1] + self.fConst57 * self.fRec28[0])
                 + self.fConst56 * self.fRec27[1];
             self.fVec11[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec27[0] + 1e-20;
-            let mut fTemp30: F32 = self.fVec11
+            let mut fTemp21: F32 = self.fVec11
                 [((i32::wrapping_sub(self.IOTA0, self.iConst60)) & 32767) as usize]
-                - (fTemp26 + 0.6 * self.fRec25[1]);
-            self.fVec12[(self.IOTA0 & 8191) as usize] = fTemp30;
+                - (fTemp17 + 0.6 * self.fRec25[1]);
+            self.fVec12[(self.IOTA0 & 8191) as usize] = fTemp21;
             self.fRec25[0] =
                 self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst61)) & 8191) as usize];
-            let mut fRec26: F32 = 0.6 * fTemp30;
+            let mut fRec26: F32 = 0.6 * fTemp21;
             self.fRec32[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec32[1] - (self.fRec7[1] + self.fRec7[2]));
             self.fRec31[0] = self.fConst72 * (self.fRec7[1] + self.fConst71 * self.fRec32[0])
                 + self.fConst70 * self.fRec31[1];
             self.fVec13[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec31[0] + 1e-20;
-            let mut fTemp31: F32 = self.fVec13
+            let mut fTemp22: F32 = self.fVec13
                 [((i32::wrapping_sub(self.IOTA0, self.iConst74)) & 32767) as usize]
-                - (fTemp26 + 0.6 * self.fRec29[1]);
-            self.fVec14[(self.IOTA0 & 4095) as usize] = fTemp31;
+                - (fTemp17 + 0.6 * self.fRec29[1]);
+            self.fVec14[(self.IOTA0 & 4095) as usize] = fTemp22;
             self.fRec29[0] =
                 self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst75)) & 4095) as usize];
-            let mut fRec30: F32 = 0.6 * fTemp31;
-            let mut fTemp32: F32 = fRec30 + fRec26 + fTemp29;
+            let mut fRec30: F32 = 0.6 * fTemp22;
+            let mut fTemp23: F32 = fRec30 + fRec26 + fTemp20;
             self.fRec36[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec36[1] - (self.fRec2[1] + self.fRec2[2]));
             self.fRec35[0] = self.fConst86 * (self.fRec2[1] + self.fConst85 * self.fRec36[0])
                 + self.fConst84 * self.fRec35[1];
             self.fVec15[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec35[0] + 1e-20;
-            let mut fTemp33: F32 = F32::floor(self.fRec14[0] + 0.75);
-            let mut fTemp34: F32 = F32::floor(self.fRec14[0] + 0.5);
-            let mut fTemp35: F32 = self.fConst29
+            let mut fTemp24: F32 = self.fConst29
                 * (0.3
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec14[0]
-                                        + (0.5
-                                            - (fTemp34
-                                                + F32::floor(self.fRec14[0] + (0.5 - fTemp34))))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                            * (self.fRec14[0]
+                                + (0.5 - ((((self.fRec14[0] + 0.5) >= 1.0) as i32) as F32))))
+                            as i32)
+                            & 65535) as usize]
                     } + 1.0)
                     + 0.2);
-            let mut iTemp36: i32 = ((fTemp35) as i32);
-            let mut fTemp37: F32 = F32::floor(fTemp35);
-            let mut fTemp38: F32 = F32::floor(self.fRec20[0] + 0.85);
-            let mut fTemp39: F32 = F32::floor(self.fRec20[0] + 0.6);
-            let mut fTemp40: F32 = self.fConst29
+            let mut iTemp25: i32 = ((fTemp24) as i32);
+            let mut fTemp26: F32 = F32::floor(fTemp24);
+            let mut fTemp27: F32 = self.fConst29
                 * (0.7
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec20[0]
-                                        + (0.6
-                                            - (fTemp39
-                                                + F32::floor(self.fRec20[0] + (0.6 - fTemp39))))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                            * (self.fRec20[0]
+                                + (0.6 - ((((self.fRec20[0] + 0.6) >= 1.0) as i32) as F32))))
+                            as i32)
+                            & 65535) as usize]
                     } + 1.0)
                     + 0.2);
-            let mut iTemp41: i32 = ((fTemp40) as i32);
-            let mut fTemp42: F32 = F32::floor(fTemp40);
-            let mut fTemp43: F32 = (self.fVec6[((i32::wrapping_sub(
+            let mut iTemp28: i32 = ((fTemp27) as i32);
+            let mut fTemp29: F32 = F32::floor(fTemp27);
+            let mut fTemp30: F32 = (self.fVec6[((i32::wrapping_sub(
                 self.IOTA0,
-                std::cmp::min(1025, std::cmp::max(0, iTemp41)),
+                std::cmp::min(1025, std::cmp::max(0, iTemp28)),
             )) & 2047) as usize]
-                * (fTemp42 + (1.0 - fTemp40))
-                + (fTemp40 - fTemp42)
+                * (fTemp29 + (1.0 - fTemp27))
+                + (fTemp27 - fTemp29)
                     * self.fVec6[((i32::wrapping_sub(
                         self.IOTA0,
-                        std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp41, 1))),
+                        std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp28, 1))),
                     )) & 2047) as usize])
                 * (1.0
                     - 0.35
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec20[0]
-                                            + (0.85
-                                                - (fTemp38
-                                                    + F32::floor(
-                                                        self.fRec20[0] + (0.85 - fTemp38),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                                * (self.fRec20[0]
+                                    + (0.85 - ((((self.fRec20[0] + 0.85) >= 1.0) as i32) as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         } + 1.0))
                 + (self.fVec5[((i32::wrapping_sub(
                     self.IOTA0,
-                    std::cmp::min(1025, std::cmp::max(0, iTemp36)),
+                    std::cmp::min(1025, std::cmp::max(0, iTemp25)),
                 )) & 2047) as usize]
-                    * (fTemp37 + (1.0 - fTemp35))
-                    + (fTemp35 - fTemp37)
+                    * (fTemp26 + (1.0 - fTemp24))
+                    + (fTemp24 - fTemp26)
                         * self.fVec5[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp36, 1))),
+                            std::cmp::min(1025, std::cmp::max(0, i32::wrapping_add(iTemp25, 1))),
                         )) & 2047) as usize])
                     * (1.0
                         - 0.35
                             * self.fRec15[0]
                             * (unsafe {
-                                ftbl0DrawbarOrganEffectSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec14[0]
-                                                + (0.75
-                                                    - (fTemp33
-                                                        + F32::floor(
-                                                            self.fRec14[0] + (0.75 - fTemp33),
-                                                        )))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0DrawbarOrganEffectSIG0[(((65536.0
+                                    * (self.fRec14[0]
+                                        + (0.75
+                                            - ((((self.fRec14[0] + 0.75) >= 1.0) as i32) as F32))))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             } + 1.0));
-            self.fVec16[(self.IOTA0 & 4095) as usize] = fTemp43;
-            let mut fTemp44: F32 = self.fConst32
+            self.fVec16[(self.IOTA0 & 4095) as usize] = fTemp30;
+            let mut fTemp31: F32 = self.fConst32
                 * self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst31)) & 4095) as usize];
-            let mut fTemp45: F32 = fTemp44
+            let mut fTemp32: F32 = fTemp31
                 + 0.6 * self.fRec33[1]
                 + self.fVec15[((i32::wrapping_sub(self.IOTA0, self.iConst88)) & 65535) as usize];
-            self.fVec17[(self.IOTA0 & 8191) as usize] = fTemp45;
+            self.fVec17[(self.IOTA0 & 8191) as usize] = fTemp32;
             self.fRec33[0] =
                 self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst89)) & 8191) as usize];
-            let mut fRec34: F32 = 0.0 - 0.6 * fTemp45;
+            let mut fRec34: F32 = 0.0 - 0.6 * fTemp32;
             self.fRec40[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec40[1] - (self.fRec6[1] + self.fRec6[2]));
             self.fRec39[0] = self.fConst100 * (self.fRec6[1] + self.fConst99 * self.fRec40[0])
                 + self.fConst98 * self.fRec39[1];
             self.fVec18[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec39[0] + 1e-20;
-            let mut fTemp46: F32 = self.fVec18
+            let mut fTemp33: F32 = self.fVec18
                 [((i32::wrapping_sub(self.IOTA0, self.iConst102)) & 32767) as usize]
-                + fTemp44
+                + fTemp31
                 + 0.6 * self.fRec37[1];
-            self.fVec19[(self.IOTA0 & 8191) as usize] = fTemp46;
+            self.fVec19[(self.IOTA0 & 8191) as usize] = fTemp33;
             self.fRec37[0] =
                 self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst103)) & 8191) as usize];
-            let mut fRec38: F32 = 0.0 - 0.6 * fTemp46;
+            let mut fRec38: F32 = 0.0 - 0.6 * fTemp33;
             self.fRec44[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec44[1] - (self.fRec4[1] + self.fRec4[2]));
             self.fRec43[0] = self.fConst114 * (self.fRec4[1] + self.fConst113 * self.fRec44[0])
                 + self.fConst112 * self.fRec43[1];
             self.fVec20[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec43[0] + 1e-20;
-            let mut fTemp47: F32 = 0.6 * self.fRec41[1]
+            let mut fTemp34: F32 = 0.6 * self.fRec41[1]
                 + self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst116)) & 65535) as usize]
-                - fTemp44;
-            self.fVec21[(self.IOTA0 & 8191) as usize] = fTemp47;
+                - fTemp31;
+            self.fVec21[(self.IOTA0 & 8191) as usize] = fTemp34;
             self.fRec41[0] =
                 self.fVec21[((i32::wrapping_sub(self.IOTA0, self.iConst117)) & 8191) as usize];
-            let mut fRec42: F32 = 0.0 - 0.6 * fTemp47;
+            let mut fRec42: F32 = 0.0 - 0.6 * fTemp34;
             self.fRec48[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec48[1] - (self.fRec8[1] + self.fRec8[2]));
             self.fRec47[0] = self.fConst128 * (self.fRec8[1] + self.fConst127 * self.fRec48[0])
                 + self.fConst126 * self.fRec47[1];
             self.fVec22[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec47[0] + 1e-20;
-            let mut fTemp48: F32 = 0.6 * self.fRec45[1]
+            let mut fTemp35: F32 = 0.6 * self.fRec45[1]
                 + self.fVec22[((i32::wrapping_sub(self.IOTA0, self.iConst130)) & 65535) as usize]
-                - fTemp44;
-            self.fVec23[(self.IOTA0 & 4095) as usize] = fTemp48;
+                - fTemp31;
+            self.fVec23[(self.IOTA0 & 4095) as usize] = fTemp35;
             self.fRec45[0] =
                 self.fVec23[((i32::wrapping_sub(self.IOTA0, self.iConst131)) & 4095) as usize];
-            let mut fRec46: F32 = 0.0 - 0.6 * fTemp48;
+            let mut fRec46: F32 = 0.0 - 0.6 * fTemp35;
             self.fRec1[0] = self.fRec45[1]
                 + self.fRec41[1]
                 + self.fRec37[1]
@@ -2084,9 +1924,9 @@ impl FaustDsp for DrawbarOrganEffect {
                 + fRec42
                 + fRec38
                 + fRec34
-                + fTemp32;
+                + fTemp23;
             self.fRec2[0] =
-                self.fRec29[1] + self.fRec25[1] + self.fRec9[1] + self.fRec21[1] + fTemp32
+                self.fRec29[1] + self.fRec25[1] + self.fRec9[1] + self.fRec21[1] + fTemp23
                     - (self.fRec45[1]
                         + self.fRec41[1]
                         + self.fRec37[1]
@@ -2095,99 +1935,99 @@ impl FaustDsp for DrawbarOrganEffect {
                         + fRec42
                         + fRec34
                         + fRec38);
-            let mut fTemp49: F32 = fRec26 + fRec30;
+            let mut fTemp36: F32 = fRec26 + fRec30;
             self.fRec3[0] = self.fRec37[1]
                 + self.fRec33[1]
                 + self.fRec9[1]
                 + self.fRec21[1]
                 + fRec38
                 + fRec34
-                + fTemp29
+                + fTemp20
                 - (self.fRec45[1]
                     + self.fRec41[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + fRec46
                     + fRec42
-                    + fTemp49);
+                    + fTemp36);
             self.fRec4[0] = self.fRec45[1]
                 + self.fRec41[1]
                 + self.fRec9[1]
                 + self.fRec21[1]
                 + fRec46
                 + fRec42
-                + fTemp29
+                + fTemp20
                 - (self.fRec37[1]
                     + self.fRec33[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + fRec38
                     + fRec34
-                    + fTemp49);
-            let mut fTemp50: F32 = fRec10 + fRec30;
-            let mut fTemp51: F32 = fRec22 + fRec26;
+                    + fTemp36);
+            let mut fTemp37: F32 = fRec10 + fRec30;
+            let mut fTemp38: F32 = fRec22 + fRec26;
             self.fRec5[0] = self.fRec41[1]
                 + self.fRec33[1]
                 + self.fRec25[1]
                 + self.fRec21[1]
                 + fRec42
                 + fRec34
-                + fTemp51
+                + fTemp38
                 - (self.fRec45[1]
                     + self.fRec37[1]
                     + self.fRec29[1]
                     + self.fRec9[1]
                     + fRec46
                     + fRec38
-                    + fTemp50);
+                    + fTemp37);
             self.fRec6[0] = self.fRec45[1]
                 + self.fRec37[1]
                 + self.fRec25[1]
                 + self.fRec21[1]
                 + fRec46
                 + fRec38
-                + fTemp51
+                + fTemp38
                 - (self.fRec41[1]
                     + self.fRec33[1]
                     + self.fRec29[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec34
-                    + fTemp50);
-            let mut fTemp52: F32 = fRec10 + fRec26;
-            let mut fTemp53: F32 = fRec22 + fRec30;
+                    + fTemp37);
+            let mut fTemp39: F32 = fRec10 + fRec26;
+            let mut fTemp40: F32 = fRec22 + fRec30;
             self.fRec7[0] = self.fRec45[1]
                 + self.fRec33[1]
                 + self.fRec29[1]
                 + self.fRec21[1]
                 + fRec46
                 + fRec34
-                + fTemp53
+                + fTemp40
                 - (self.fRec41[1]
                     + self.fRec37[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec38
-                    + fTemp52);
+                    + fTemp39);
             self.fRec8[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec29[1]
                 + self.fRec21[1]
                 + fRec42
                 + fRec38
-                + fTemp53
+                + fTemp40
                 - (self.fRec45[1]
                     + self.fRec33[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec46
                     + fRec34
-                    + fTemp52);
+                    + fTemp39);
             *output0 =
-                self.fConst27 * fTemp25 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
+                self.fConst27 * fTemp16 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
             *output1 =
-                self.fConst27 * fTemp43 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
+                self.fConst27 * fTemp30 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec12[1] = self.fRec12[0];

@@ -276,7 +276,7 @@ impl FaustDsp for GlassBellVoice {
         self.fButton0 = 0.0;
         self.fHslider1 = 4.4e+02;
         self.fHslider2 = 0.3;
-        self.fHslider3 = 1.2;
+        self.fHslider3 = 1.5;
         self.fHslider4 = 5.0;
         self.fHslider5 = 0.25;
         self.fHslider6 = 0.3;
@@ -449,7 +449,7 @@ impl FaustDsp for GlassBellVoice {
         ui_interface.declare(Some(ParamIndex(0)), "unit", "s");
         ui_interface.add_horizontal_slider("attack", ParamIndex(0), 0.002, 0.0005, 0.2, 0.0001);
         ui_interface.declare(Some(ParamIndex(1)), "unit", "dB");
-        ui_interface.declare(Some(ParamIndex(1)), "warm", "0.6");
+        ui_interface.declare(Some(ParamIndex(1)), "warm", "0.8");
         ui_interface.add_horizontal_slider("body", ParamIndex(1), 1.0, -12.0, 12.0, 0.1);
         ui_interface.declare(Some(ParamIndex(2)), "grit", "0.8");
         ui_interface.add_horizontal_slider("clang", ParamIndex(2), 0.25, 0.0, 1.0, 0.01);
@@ -460,19 +460,18 @@ impl FaustDsp for GlassBellVoice {
         ui_interface.add_horizontal_slider("freq", ParamIndex(4), 4.4e+02, 2e+01, 2e+04, 0.01);
         ui_interface.add_horizontal_slider("gain", ParamIndex(5), 0.5, 0.0, 1.0, 0.01);
         ui_interface.add_button("gate", ParamIndex(6));
-        ui_interface.declare(Some(ParamIndex(7)), "warm", "0.5");
         ui_interface.add_horizontal_slider("hum", ParamIndex(7), 0.4, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(8)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(8)), "space", "0.4");
         ui_interface.declare(Some(ParamIndex(8)), "unit", "s");
         ui_interface.add_horizontal_slider("release", ParamIndex(8), 3.0, 0.05, 8.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(9)), "motion", "0.7");
+        ui_interface.declare(Some(ParamIndex(9)), "motion", "0.6");
         ui_interface.declare(Some(ParamIndex(9)), "unit", "Hz");
-        ui_interface.add_horizontal_slider("shimmer", ParamIndex(9), 1.2, 0.0, 6.0, 0.01);
+        ui_interface.add_horizontal_slider("shimmer", ParamIndex(9), 1.5, 0.0, 8.0, 0.01);
         ui_interface.declare(Some(ParamIndex(10)), "punch", "0.6");
         ui_interface.add_horizontal_slider("strike", ParamIndex(10), 0.3, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(11)), "bright", "0.6");
-        ui_interface.declare(Some(ParamIndex(11)), "warm", "-0.2");
+        ui_interface.declare(Some(ParamIndex(11)), "warm", "-0.3");
         ui_interface.add_horizontal_slider("tilt", ParamIndex(11), 0.3, -1.5, 1.5, 0.01);
         ui_interface.close_box();
     }
@@ -532,9 +531,12 @@ impl FaustDsp for GlassBellVoice {
         let mut fSlow8: F32 = 0.5 * self.fHslider2;
         let mut fSlow9: F32 = self.fHslider3;
         let mut fSlow10: F32 = 4.166 * fSlow2;
-        let mut fSlow11: F32 = self.fConst6 * (fSlow10 + 3.46 * fSlow9);
-        let mut fSlow12: F32 = self.fConst7 * fSlow2;
-        let mut fSlow13: F32 = self.fConst8 * fSlow2;
+        let mut fSlow11: F32 = F32::max(
+            0.0,
+            F32::min(0.49, self.fConst6 * (fSlow10 + 3.46 * fSlow9)),
+        );
+        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst7 * fSlow2));
+        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow2));
         let mut fSlow14: F32 = self.fHslider4;
         let mut fSlow15: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.3 * fSlow14, 0.0005));
         let mut fSlow16: F32 = 0.25 * self.fHslider5;
@@ -547,8 +549,11 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow10))),
             );
         let mut fSlow20: F32 = 3.011 * fSlow2;
-        let mut fSlow21: F32 = self.fConst6 * (fSlow20 + 3.09 * fSlow9);
-        let mut fSlow22: F32 = self.fConst11 * fSlow2;
+        let mut fSlow21: F32 = F32::max(
+            0.0,
+            F32::min(0.49, self.fConst6 * (fSlow20 + 3.09 * fSlow9)),
+        );
+        let mut fSlow22: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow2));
         let mut fSlow23: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.24 * fSlow14, 0.0005));
         let mut fSlow24: F32 = 0.2
             * F32::powf(3.011, fSlow18)
@@ -557,8 +562,11 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow20))),
             );
         let mut fSlow25: F32 = 2.662 * fSlow2;
-        let mut fSlow26: F32 = self.fConst6 * (fSlow25 + 2.72 * fSlow9);
-        let mut fSlow27: F32 = self.fConst12 * fSlow2;
+        let mut fSlow26: F32 = F32::max(
+            0.0,
+            F32::min(0.49, self.fConst6 * (fSlow25 + 2.72 * fSlow9)),
+        );
+        let mut fSlow27: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow2));
         let mut fSlow28: F32 = 0.25
             * F32::powf(2.662, fSlow18)
             * F32::max(
@@ -566,8 +574,11 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow25))),
             );
         let mut fSlow29: F32 = 2.514 * fSlow2;
-        let mut fSlow30: F32 = self.fConst6 * (fSlow29 + 2.35 * fSlow9);
-        let mut fSlow31: F32 = self.fConst13 * fSlow2;
+        let mut fSlow30: F32 = F32::max(
+            0.0,
+            F32::min(0.49, self.fConst6 * (fSlow29 + 2.35 * fSlow9)),
+        );
+        let mut fSlow31: F32 = F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow2));
         let mut fSlow32: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.33 * fSlow14, 0.0005));
         let mut fSlow33: F32 = 0.3
             * F32::powf(2.514, fSlow18)
@@ -576,8 +587,11 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow29))),
             );
         let mut fSlow34: F32 = 2.0 * fSlow2;
-        let mut fSlow35: F32 = self.fConst6 * (fSlow34 + 1.98 * fSlow9);
-        let mut fSlow36: F32 = self.fConst14 * fSlow2;
+        let mut fSlow35: F32 = F32::max(
+            0.0,
+            F32::min(0.49, self.fConst6 * (fSlow34 + 1.98 * fSlow9)),
+        );
+        let mut fSlow36: F32 = F32::max(0.0, F32::min(0.49, self.fConst14 * fSlow2));
         let mut fSlow37: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.42 * fSlow14, 0.0005));
         let mut fSlow38: F32 = 0.65
             * F32::powf(2.0, fSlow18)
@@ -586,8 +600,11 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow34))),
             );
         let mut fSlow39: F32 = 1.506 * fSlow2;
-        let mut fSlow40: F32 = self.fConst6 * (fSlow39 + 1.61 * fSlow9);
-        let mut fSlow41: F32 = self.fConst15 * fSlow2;
+        let mut fSlow40: F32 = F32::max(
+            0.0,
+            F32::min(0.49, self.fConst6 * (fSlow39 + 1.61 * fSlow9)),
+        );
+        let mut fSlow41: F32 = F32::max(0.0, F32::min(0.49, self.fConst15 * fSlow2));
         let mut fSlow42: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.5 * fSlow14, 0.0005));
         let mut fSlow43: F32 = 0.4
             * F32::powf(1.506, fSlow18)
@@ -596,8 +613,11 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow39))),
             );
         let mut fSlow44: F32 = 1.183 * fSlow2;
-        let mut fSlow45: F32 = self.fConst6 * (fSlow44 + 1.24 * fSlow9);
-        let mut fSlow46: F32 = self.fConst16 * fSlow2;
+        let mut fSlow45: F32 = F32::max(
+            0.0,
+            F32::min(0.49, self.fConst6 * (fSlow44 + 1.24 * fSlow9)),
+        );
+        let mut fSlow46: F32 = F32::max(0.0, F32::min(0.49, self.fConst16 * fSlow2));
         let mut fSlow47: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.6 * fSlow14, 0.0005));
         let mut fSlow48: F32 = 0.55
             * F32::powf(1.183, fSlow18)
@@ -605,28 +625,28 @@ impl FaustDsp for GlassBellVoice {
                 0.0,
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow44))),
             );
-        let mut fSlow49: F32 = self.fConst6 * (fSlow2 + 0.87 * fSlow9);
-        let mut fSlow50: F32 = self.fConst6 * fSlow2;
+        let mut fSlow49: F32 =
+            F32::max(0.0, F32::min(0.49, self.fConst6 * (fSlow2 + 0.87 * fSlow9)));
+        let mut fSlow50: F32 = F32::max(0.0, F32::min(0.49, self.fConst6 * fSlow2));
         let mut fSlow51: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.8 * fSlow14, 0.0005));
-        let mut fSlow52: F32 = F32::powf(1.0, fSlow18)
-            * F32::max(
-                0.0,
-                F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow2))),
-            );
-        let mut fSlow53: F32 = self.fConst17 * (fSlow2 + fSlow9);
-        let mut fSlow54: F32 = self.fConst17 * fSlow2;
+        let mut fSlow52: F32 = F32::max(
+            0.0,
+            F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow2))),
+        );
+        let mut fSlow53: F32 = F32::max(0.0, F32::min(0.49, self.fConst17 * (fSlow2 + fSlow9)));
+        let mut fSlow54: F32 = F32::max(0.0, F32::min(0.49, self.fConst17 * fSlow2));
         let mut fSlow55: F32 = F32::exp(0.0 - self.fConst9 / F32::max(fSlow14, 0.0005));
         let mut fSlow56: F32 = self.fHslider7
-            * F32::powf(0.5, fSlow18)
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - 0.5 * fSlow2))),
             );
-        let mut fSlow57: F32 =
-            1.0 - F32::exp(0.0 - self.fConst18 / F32::max(self.fHslider8, 0.001));
+        let mut fSlow57: F32 = F32::powf(1.0, fSlow18);
         let mut fSlow58: F32 =
+            1.0 - F32::exp(0.0 - self.fConst18 / F32::max(self.fHslider8, 0.001));
+        let mut fSlow59: F32 =
             1.0 - F32::exp(0.0 - self.fConst20 / F32::max(self.fHslider9, 0.0005));
-        let mut fSlow59: F32 = 0.8 * self.fHslider10;
+        let mut fSlow60: F32 = 0.65 * self.fHslider10;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -649,366 +669,265 @@ impl FaustDsp for GlassBellVoice {
             let mut fTemp6: F32 = self.fRec5[1] + fSlow6 * fTemp5;
             self.fRec5[0] = 2.0 * fTemp6 - self.fRec5[1];
             let mut fRec6: F32 = fSlow7 * fTemp5;
-            self.fRec10[0] = fSlow11 + (self.fRec10[1] - F32::floor(fSlow11 + self.fRec10[1]));
-            let mut fTemp7: F32 = F32::floor(self.fRec10[0]);
-            self.fRec11[0] = fSlow12 + (self.fRec11[1] - F32::floor(fSlow12 + self.fRec11[1]));
-            let mut fTemp8: F32 = F32::floor(self.fRec11[0]);
-            self.fRec12[0] = fSlow13 + (self.fRec12[1] - F32::floor(fSlow13 + self.fRec12[1]));
-            let mut fTemp9: F32 = F32::floor(self.fRec12[0]);
+            self.fRec10[0] =
+                fSlow11 + (self.fRec10[1] - ((((fSlow11 + self.fRec10[1]) >= 1.0) as i32) as F32));
+            self.fRec11[0] =
+                fSlow12 + (self.fRec11[1] - ((((fSlow12 + self.fRec11[1]) >= 1.0) as i32) as F32));
+            self.fRec12[0] =
+                fSlow13 + (self.fRec12[1] - ((((fSlow13 + self.fRec12[1]) >= 1.0) as i32) as F32));
             self.fRec13[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow15 * self.fRec13[1] * (((self.fRec13[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp10: F32 = fSlow16
+            let mut fTemp7: F32 = fSlow16
                 * self.fRec13[0]
                 * unsafe {
-                    ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                        0,
-                        std::cmp::min(
-                            ((65536.0
-                                * (self.fRec12[0] - (fTemp9 + F32::floor(self.fRec12[0] - fTemp9))))
-                                as i32)
-                                % 65536,
-                            65535,
-                        ),
-                    )) as usize]
+                    ftbl0GlassBellVoiceSIG0[(((65536.0
+                        * (self.fRec12[0] - (((self.fRec12[0] >= 1.0) as i32) as F32)))
+                        as i32)
+                        & 65535) as usize]
                 };
-            let mut fTemp11: F32 = self.fRec11[0] + fTemp10;
             self.fRec14[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow17 * self.fRec14[1] * (((self.fRec14[1] > 1e-06) as i32) as F32)
             };
-            self.fRec15[0] = fSlow21 + (self.fRec15[1] - F32::floor(fSlow21 + self.fRec15[1]));
-            let mut fTemp12: F32 = F32::floor(self.fRec15[0]);
-            self.fRec16[0] = fSlow22 + (self.fRec16[1] - F32::floor(fSlow22 + self.fRec16[1]));
-            let mut fTemp13: F32 = F32::floor(self.fRec16[0]);
-            let mut fTemp14: F32 = self.fRec16[0] + fTemp10;
+            self.fRec15[0] =
+                fSlow21 + (self.fRec15[1] - ((((fSlow21 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.fRec16[0] =
+                fSlow22 + (self.fRec16[1] - ((((fSlow22 + self.fRec16[1]) >= 1.0) as i32) as F32));
             self.fRec17[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow23 * self.fRec17[1] * (((self.fRec17[1] > 1e-06) as i32) as F32)
             };
-            self.fRec18[0] = fSlow26 + (self.fRec18[1] - F32::floor(fSlow26 + self.fRec18[1]));
-            let mut fTemp15: F32 = F32::floor(self.fRec18[0]);
-            self.fRec19[0] = fSlow27 + (self.fRec19[1] - F32::floor(fSlow27 + self.fRec19[1]));
-            let mut fTemp16: F32 = F32::floor(self.fRec19[0]);
-            let mut fTemp17: F32 = self.fRec19[0] + fTemp10;
-            self.fRec20[0] = fSlow30 + (self.fRec20[1] - F32::floor(fSlow30 + self.fRec20[1]));
-            let mut fTemp18: F32 = F32::floor(self.fRec20[0]);
-            self.fRec21[0] = fSlow31 + (self.fRec21[1] - F32::floor(fSlow31 + self.fRec21[1]));
-            let mut fTemp19: F32 = F32::floor(self.fRec21[0]);
-            let mut fTemp20: F32 = self.fRec21[0] + fTemp10;
+            self.fRec18[0] =
+                fSlow26 + (self.fRec18[1] - ((((fSlow26 + self.fRec18[1]) >= 1.0) as i32) as F32));
+            self.fRec19[0] =
+                fSlow27 + (self.fRec19[1] - ((((fSlow27 + self.fRec19[1]) >= 1.0) as i32) as F32));
+            self.fRec20[0] =
+                fSlow30 + (self.fRec20[1] - ((((fSlow30 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            self.fRec21[0] =
+                fSlow31 + (self.fRec21[1] - ((((fSlow31 + self.fRec21[1]) >= 1.0) as i32) as F32));
             self.fRec22[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow32 * self.fRec22[1] * (((self.fRec22[1] > 1e-06) as i32) as F32)
             };
-            self.fRec23[0] = fSlow35 + (self.fRec23[1] - F32::floor(fSlow35 + self.fRec23[1]));
-            let mut fTemp21: F32 = F32::floor(self.fRec23[0]);
-            self.fRec24[0] = fSlow36 + (self.fRec24[1] - F32::floor(fSlow36 + self.fRec24[1]));
-            let mut fTemp22: F32 = F32::floor(self.fRec24[0]);
-            let mut fTemp23: F32 = self.fRec24[0] + fTemp10;
+            self.fRec23[0] =
+                fSlow35 + (self.fRec23[1] - ((((fSlow35 + self.fRec23[1]) >= 1.0) as i32) as F32));
+            self.fRec24[0] =
+                fSlow36 + (self.fRec24[1] - ((((fSlow36 + self.fRec24[1]) >= 1.0) as i32) as F32));
             self.fRec25[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow37 * self.fRec25[1] * (((self.fRec25[1] > 1e-06) as i32) as F32)
             };
-            self.fRec26[0] = fSlow40 + (self.fRec26[1] - F32::floor(fSlow40 + self.fRec26[1]));
-            let mut fTemp24: F32 = F32::floor(self.fRec26[0]);
-            self.fRec27[0] = fSlow41 + (self.fRec27[1] - F32::floor(fSlow41 + self.fRec27[1]));
-            let mut fTemp25: F32 = F32::floor(self.fRec27[0]);
-            let mut fTemp26: F32 = self.fRec27[0] + fTemp10;
+            self.fRec26[0] =
+                fSlow40 + (self.fRec26[1] - ((((fSlow40 + self.fRec26[1]) >= 1.0) as i32) as F32));
+            self.fRec27[0] =
+                fSlow41 + (self.fRec27[1] - ((((fSlow41 + self.fRec27[1]) >= 1.0) as i32) as F32));
             self.fRec28[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow42 * self.fRec28[1] * (((self.fRec28[1] > 1e-06) as i32) as F32)
             };
-            self.fRec29[0] = fSlow45 + (self.fRec29[1] - F32::floor(fSlow45 + self.fRec29[1]));
-            let mut fTemp27: F32 = F32::floor(self.fRec29[0]);
-            self.fRec30[0] = fSlow46 + (self.fRec30[1] - F32::floor(fSlow46 + self.fRec30[1]));
-            let mut fTemp28: F32 = F32::floor(self.fRec30[0]);
-            let mut fTemp29: F32 = self.fRec30[0] + fTemp10;
+            self.fRec29[0] =
+                fSlow45 + (self.fRec29[1] - ((((fSlow45 + self.fRec29[1]) >= 1.0) as i32) as F32));
+            self.fRec30[0] =
+                fSlow46 + (self.fRec30[1] - ((((fSlow46 + self.fRec30[1]) >= 1.0) as i32) as F32));
             self.fRec31[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow47 * self.fRec31[1] * (((self.fRec31[1] > 1e-06) as i32) as F32)
             };
-            self.fRec32[0] = fSlow49 + (self.fRec32[1] - F32::floor(fSlow49 + self.fRec32[1]));
-            let mut fTemp30: F32 = F32::floor(self.fRec32[0]);
-            self.fRec33[0] = fSlow50 + (self.fRec33[1] - F32::floor(fSlow50 + self.fRec33[1]));
-            let mut fTemp31: F32 = F32::floor(self.fRec33[0]);
-            let mut fTemp32: F32 = self.fRec33[0] + fTemp10;
+            self.fRec32[0] =
+                fSlow49 + (self.fRec32[1] - ((((fSlow49 + self.fRec32[1]) >= 1.0) as i32) as F32));
+            self.fRec33[0] =
+                fSlow50 + (self.fRec33[1] - ((((fSlow50 + self.fRec33[1]) >= 1.0) as i32) as F32));
             self.fRec34[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow51 * self.fRec34[1] * (((self.fRec34[1] > 1e-06) as i32) as F32)
             };
-            self.fRec35[0] = fSlow53 + (self.fRec35[1] - F32::floor(fSlow53 + self.fRec35[1]));
-            let mut fTemp33: F32 = F32::floor(self.fRec35[0]);
-            self.fRec36[0] = fSlow54 + (self.fRec36[1] - F32::floor(fSlow54 + self.fRec36[1]));
-            let mut fTemp34: F32 = F32::floor(self.fRec36[0]);
-            let mut fTemp35: F32 = self.fRec36[0] + fTemp10;
+            self.fRec35[0] =
+                fSlow53 + (self.fRec35[1] - ((((fSlow53 + self.fRec35[1]) >= 1.0) as i32) as F32));
+            self.fRec36[0] =
+                fSlow54 + (self.fRec36[1] - ((((fSlow54 + self.fRec36[1]) >= 1.0) as i32) as F32));
             self.fRec37[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow55 * self.fRec37[1] * (((self.fRec37[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp36: F32 = 0.18
-                * (fSlow56
-                    * self.fRec37[0]
-                    * (unsafe {
-                        ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0 * (fTemp35 - (fTemp34 + F32::floor(fTemp35 - fTemp34))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
-                    } + 0.6
-                        * unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec35[0]
-                                            - (fTemp33 + F32::floor(self.fRec35[0] - fTemp33))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        })
-                    + fSlow52
-                        * self.fRec34[0]
+            let mut fTemp8: F32 = 0.16
+                * (fSlow57
+                    * (fSlow56
+                        * self.fRec37[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (fTemp32 - (fTemp31 + F32::floor(fTemp32 - fTemp31))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec36[0] + fTemp7
+                                    - (((self.fRec36[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec32[0]
-                                                - (fTemp30 + F32::floor(self.fRec32[0] - fTemp30))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec35[0] - (((self.fRec35[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             })
+                        + fSlow52
+                            * self.fRec34[0]
+                            * (unsafe {
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec33[0] + fTemp7
+                                        - (((self.fRec33[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
+                            } + 0.8
+                                * unsafe {
+                                    ftbl0GlassBellVoiceSIG0[(((65536.0
+                                        * (self.fRec32[0]
+                                            - (((self.fRec32[0] >= 1.0) as i32) as F32)))
+                                        as i32)
+                                        & 65535)
+                                        as usize]
+                                }))
                     + fSlow48
                         * self.fRec31[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (fTemp29 - (fTemp28 + F32::floor(fTemp29 - fTemp28))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec30[0] + fTemp7
+                                    - (((self.fRec30[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec29[0]
-                                                - (fTemp27 + F32::floor(self.fRec29[0] - fTemp27))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec29[0] - (((self.fRec29[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             })
                     + fSlow43
                         * self.fRec28[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (fTemp26 - (fTemp25 + F32::floor(fTemp26 - fTemp25))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec27[0] + fTemp7
+                                    - (((self.fRec27[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec26[0]
-                                                - (fTemp24 + F32::floor(self.fRec26[0] - fTemp24))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec26[0] - (((self.fRec26[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             })
                     + fSlow38
                         * self.fRec25[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (fTemp23 - (fTemp22 + F32::floor(fTemp23 - fTemp22))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec24[0] + fTemp7
+                                    - (((self.fRec24[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec23[0]
-                                                - (fTemp21 + F32::floor(self.fRec23[0] - fTemp21))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec23[0] - (((self.fRec23[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             })
                     + fSlow33
                         * self.fRec22[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (fTemp20 - (fTemp19 + F32::floor(fTemp20 - fTemp19))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec21[0] + fTemp7
+                                    - (((self.fRec21[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec20[0]
-                                                - (fTemp18 + F32::floor(self.fRec20[0] - fTemp18))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             })
                     + fSlow28
                         * self.fRec13[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (fTemp17 - (fTemp16 + F32::floor(fTemp17 - fTemp16))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec19[0] + fTemp7
+                                    - (((self.fRec19[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec18[0]
-                                                - (fTemp15 + F32::floor(self.fRec18[0] - fTemp15))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec18[0] - (((self.fRec18[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             })
                     + fSlow24
                         * self.fRec17[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (fTemp14 - (fTemp13 + F32::floor(fTemp14 - fTemp13))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec16[0] + fTemp7
+                                    - (((self.fRec16[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec15[0]
-                                                - (fTemp12 + F32::floor(self.fRec15[0] - fTemp12))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             })
                     + fSlow19
                         * self.fRec14[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0 * (fTemp11 - (fTemp8 + F32::floor(fTemp11 - fTemp8))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        } + 0.6
+                            ftbl0GlassBellVoiceSIG0[(((65536.0
+                                * (self.fRec11[0] + fTemp7
+                                    - (((self.fRec11[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec10[0]
-                                                - (fTemp7 + F32::floor(self.fRec10[0] - fTemp7))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
+                                ftbl0GlassBellVoiceSIG0[(((65536.0
+                                    * (self.fRec10[0] - (((self.fRec10[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
                             }))
                 + fSlow8 * fRec6;
-            let mut fTemp37: F32 = (self.fRec1[1] + self.fConst2 * (fTemp36 - self.fRec2[1]))
+            let mut fTemp9: F32 = (self.fRec1[1] + self.fConst2 * (fTemp8 - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp1) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp37 - self.fRec1[1];
-            let mut fTemp38: F32 = self.fRec2[1] + self.fConst2 * fTemp37;
-            self.fRec2[0] = 2.0 * fTemp38 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp37;
-            let mut iTemp39: i32 =
+            self.fRec1[0] = 2.0 * fTemp9 - self.fRec1[1];
+            let mut fTemp10: F32 = self.fRec2[1] + self.fConst2 * fTemp9;
+            self.fRec2[0] = 2.0 * fTemp10 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp9;
+            let mut iTemp11: i32 =
                 iSlow1 & (iTemp2 | (self.iRec39[1] & ((self.fRec38[1] < 1.0) as i32)));
             self.fRec38[0] = if (iSlow1 as i32 != 0) {
-                if (iTemp39 as i32 != 0) {
-                    F32::min(1.0, self.fRec38[1] + fSlow58 * (1.3 - self.fRec38[1]))
+                if (iTemp11 as i32 != 0) {
+                    F32::min(1.0, self.fRec38[1] + fSlow59 * (1.3 - self.fRec38[1]))
                 } else {
                     F32::max(
                         0.0,
@@ -1016,12 +935,12 @@ impl FaustDsp for GlassBellVoice {
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec38[1] + fSlow57 * (-0.01 - self.fRec38[1]))
+                F32::max(0.0, self.fRec38[1] + fSlow58 * (-0.01 - self.fRec38[1]))
             };
-            self.iRec39[0] = iTemp39;
-            *output0 = fSlow59
+            self.iRec39[0] = iTemp11;
+            *output0 = fSlow60
                 * self.fRec38[0]
-                * (fTemp36
+                * (fTemp8
                     + 1.6666666 * (fRec3 * (GlassBellVoice_faustpower2_f(fTemp1) + -1.0) / fTemp1));
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];

@@ -17,7 +17,7 @@ use faust_types::*;
 
 pub struct MetalFoldVoiceSIG0 {
     iVec1: [i32; 2],
-    iRec9: [i32; 2],
+    iRec13: [i32; 2],
 }
 
 impl MetalFoldVoiceSIG0 {
@@ -33,17 +33,17 @@ impl MetalFoldVoiceSIG0 {
             self.iVec1[(l4) as usize] = 0;
         }
         for l5 in 0..2 {
-            self.iRec9[(l5) as usize] = 0;
+            self.iRec13[(l5) as usize] = 0;
         }
     }
 
     fn fillMetalFoldVoiceSIG0(&mut self, count: i32, table: &mut [F32]) {
         for i1 in 0..count {
             self.iVec1[0] = 1;
-            self.iRec9[0] = (i32::wrapping_add(self.iVec1[1], self.iRec9[1])) % 65536;
-            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec9[0]) as F32));
+            self.iRec13[0] = (i32::wrapping_add(self.iVec1[1], self.iRec13[1])) % 65536;
+            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec13[0]) as F32));
             self.iVec1[1] = self.iVec1[0];
-            self.iRec9[1] = self.iRec9[0];
+            self.iRec13[1] = self.iRec13[0];
         }
     }
 }
@@ -51,7 +51,7 @@ impl MetalFoldVoiceSIG0 {
 pub fn newMetalFoldVoiceSIG0() -> MetalFoldVoiceSIG0 {
     MetalFoldVoiceSIG0 {
         iVec1: [0; 2],
-        iRec9: [0; 2],
+        iRec13: [0; 2],
     }
 }
 fn MetalFoldVoice_faustpower2_f(value: F32) -> F32 {
@@ -74,25 +74,27 @@ pub struct MetalFoldVoice {
     fHslider3: F32,
     fConst3: F32,
     fConst4: F32,
-    fHslider4: F32,
-    fConst5: F32,
-    fRec10: [F32; 2],
-    fHslider5: F32,
-    fRec11: [F32; 2],
     fButton0: F32,
     iVec2: [i32; 2],
-    fHslider6: F32,
+    fHslider4: F32,
+    fConst5: F32,
     fConst6: F32,
     fConst7: F32,
-    fConst8: F32,
-    fRec12: [F32; 2],
-    iRec13: [i32; 2],
-    fHslider7: F32,
-    fHslider8: F32,
     fRec14: [F32; 2],
-    fHslider9: F32,
-    fRec15: [F32; 2],
+    iRec15: [i32; 2],
+    fHslider5: F32,
+    fHslider6: F32,
+    fConst8: F32,
     fRec16: [F32; 2],
+    fHslider7: F32,
+    fRec17: [F32; 2],
+    fHslider8: F32,
+    fRec18: [F32; 2],
+    fHslider9: F32,
+    fRec19: [F32; 2],
+    fRec20: [F32; 2],
+    fRec9: [F32; 2],
+    fRec10: [F32; 2],
     fRec5: [F32; 2],
     fRec6: [F32; 2],
     fRec1: [F32; 2],
@@ -100,8 +102,8 @@ pub struct MetalFoldVoice {
     fConst9: F32,
     fHslider10: F32,
     fConst10: F32,
-    fRec17: [F32; 2],
-    iRec18: [i32; 2],
+    fRec21: [F32; 2],
+    iRec22: [i32; 2],
     fHslider11: F32,
 }
 
@@ -123,25 +125,27 @@ impl FaustDsp for MetalFoldVoice {
             fHslider3: 0.0,
             fConst3: 0.0,
             fConst4: 0.0,
-            fHslider4: 0.0,
-            fConst5: 0.0,
-            fRec10: [0.0; 2],
-            fHslider5: 0.0,
-            fRec11: [0.0; 2],
             fButton0: 0.0,
             iVec2: [0; 2],
-            fHslider6: 0.0,
+            fHslider4: 0.0,
+            fConst5: 0.0,
             fConst6: 0.0,
             fConst7: 0.0,
-            fConst8: 0.0,
-            fRec12: [0.0; 2],
-            iRec13: [0; 2],
-            fHslider7: 0.0,
-            fHslider8: 0.0,
             fRec14: [0.0; 2],
-            fHslider9: 0.0,
-            fRec15: [0.0; 2],
+            iRec15: [0; 2],
+            fHslider5: 0.0,
+            fHslider6: 0.0,
+            fConst8: 0.0,
             fRec16: [0.0; 2],
+            fHslider7: 0.0,
+            fRec17: [0.0; 2],
+            fHslider8: 0.0,
+            fRec18: [0.0; 2],
+            fHslider9: 0.0,
+            fRec19: [0.0; 2],
+            fRec20: [0.0; 2],
+            fRec9: [0.0; 2],
+            fRec10: [0.0; 2],
             fRec5: [0.0; 2],
             fRec6: [0.0; 2],
             fRec1: [0.0; 2],
@@ -149,8 +153,8 @@ impl FaustDsp for MetalFoldVoice {
             fConst9: 0.0,
             fHslider10: 0.0,
             fConst10: 0.0,
-            fRec17: [0.0; 2],
-            iRec18: [0; 2],
+            fRec21: [0.0; 2],
+            iRec22: [0; 2],
             fHslider11: 0.0,
         }
     }
@@ -212,14 +216,14 @@ impl FaustDsp for MetalFoldVoice {
     fn instance_reset_params(&mut self) {
         self.fHslider0 = 2.0;
         self.fHslider1 = 0.35;
-        self.fHslider2 = 3e+03;
+        self.fHslider2 = 4e+03;
         self.fHslider3 = 4.4e+02;
-        self.fHslider4 = 0.5;
-        self.fHslider5 = 0.25;
         self.fButton0 = 0.0;
-        self.fHslider6 = 1.0;
-        self.fHslider7 = 0.4;
-        self.fHslider8 = 0.35;
+        self.fHslider4 = 1.0;
+        self.fHslider5 = 0.4;
+        self.fHslider6 = 1.5;
+        self.fHslider7 = 0.25;
+        self.fHslider8 = 0.5;
         self.fHslider9 = 1.414;
         self.fHslider10 = 0.005;
         self.fHslider11 = 0.5;
@@ -238,46 +242,52 @@ impl FaustDsp for MetalFoldVoice {
             self.fRec8[(l3) as usize] = 0.0;
         }
         for l6 in 0..2 {
-            self.fRec10[(l6) as usize] = 0.0;
+            self.iVec2[(l6) as usize] = 0;
         }
         for l7 in 0..2 {
-            self.fRec11[(l7) as usize] = 0.0;
+            self.fRec14[(l7) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.iVec2[(l8) as usize] = 0;
+            self.iRec15[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
-            self.fRec12[(l9) as usize] = 0.0;
+            self.fRec16[(l9) as usize] = 0.0;
         }
         for l10 in 0..2 {
-            self.iRec13[(l10) as usize] = 0;
+            self.fRec17[(l10) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.fRec14[(l11) as usize] = 0.0;
+            self.fRec18[(l11) as usize] = 0.0;
         }
         for l12 in 0..2 {
-            self.fRec15[(l12) as usize] = 0.0;
+            self.fRec19[(l12) as usize] = 0.0;
         }
         for l13 in 0..2 {
-            self.fRec16[(l13) as usize] = 0.0;
+            self.fRec20[(l13) as usize] = 0.0;
         }
         for l14 in 0..2 {
-            self.fRec5[(l14) as usize] = 0.0;
+            self.fRec9[(l14) as usize] = 0.0;
         }
         for l15 in 0..2 {
-            self.fRec6[(l15) as usize] = 0.0;
+            self.fRec10[(l15) as usize] = 0.0;
         }
         for l16 in 0..2 {
-            self.fRec1[(l16) as usize] = 0.0;
+            self.fRec5[(l16) as usize] = 0.0;
         }
         for l17 in 0..2 {
-            self.fRec2[(l17) as usize] = 0.0;
+            self.fRec6[(l17) as usize] = 0.0;
         }
         for l18 in 0..2 {
-            self.fRec17[(l18) as usize] = 0.0;
+            self.fRec1[(l18) as usize] = 0.0;
         }
         for l19 in 0..2 {
-            self.iRec18[(l19) as usize] = 0;
+            self.fRec2[(l19) as usize] = 0.0;
+        }
+        for l20 in 0..2 {
+            self.fRec21[(l20) as usize] = 0.0;
+        }
+        for l21 in 0..2 {
+            self.iRec22[(l21) as usize] = 0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
@@ -287,10 +297,10 @@ impl FaustDsp for MetalFoldVoice {
         self.fConst2 = F32::tan(785.3982 / fConst0);
         self.fConst3 = 0.45 * fConst0;
         self.fConst4 = 3.1415927 / fConst0;
-        self.fConst5 = 1.0 / fConst0;
-        self.fConst6 = 4.6151 / fConst0;
-        self.fConst7 = 1.0 - F32::exp(0.0 - 17.2695 / fConst0);
-        self.fConst8 = 1.0 - F32::exp(0.0 - 2932.6 / fConst0);
+        self.fConst5 = 4.6151 / fConst0;
+        self.fConst6 = 1.0 - F32::exp(0.0 - 17.2695 / fConst0);
+        self.fConst7 = 1.0 - F32::exp(0.0 - 2932.6 / fConst0);
+        self.fConst8 = 1.0 / fConst0;
         self.fConst9 = 1.0 - F32::exp(0.0 - 4.6052 / fConst0);
         self.fConst10 = 1.4663 / fConst0;
     }
@@ -321,17 +331,18 @@ impl FaustDsp for MetalFoldVoice {
         ui_interface.declare(Some(ParamIndex(2)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(2)), "unit", "Hz");
         ui_interface.declare(Some(ParamIndex(2)), "warm", "-0.2");
-        ui_interface.add_horizontal_slider("cutoff", ParamIndex(2), 3e+03, 1e+02, 1.6e+04, 1.0);
-        ui_interface.declare(Some(ParamIndex(3)), "grit", "0.8");
-        ui_interface.add_horizontal_slider("fold", ParamIndex(3), 0.35, 0.0, 1.0, 0.01);
+        ui_interface.add_horizontal_slider("cutoff", ParamIndex(2), 4e+03, 1e+02, 1.6e+04, 1.0);
+        ui_interface.declare(Some(ParamIndex(3)), "bright", "0.3");
+        ui_interface.declare(Some(ParamIndex(3)), "grit", "0.7");
+        ui_interface.add_horizontal_slider("fold", ParamIndex(3), 0.5, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(4)), "punch", "0.4");
         ui_interface.add_horizontal_slider("fold_env", ParamIndex(4), 0.4, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(5)), "motion", "0.7");
         ui_interface.add_horizontal_slider("fold_lfo_depth", ParamIndex(5), 0.25, 0.0, 1.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(6)), "motion", "0.3");
+        ui_interface.declare(Some(ParamIndex(6)), "motion", "0.4");
         ui_interface.declare(Some(ParamIndex(6)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(6)), "unit", "Hz");
-        ui_interface.add_horizontal_slider("fold_lfo_rate", ParamIndex(6), 0.5, 0.05, 1e+01, 0.01);
+        ui_interface.add_horizontal_slider("fold_lfo_rate", ParamIndex(6), 1.5, 0.05, 12.0, 0.01);
         ui_interface.add_horizontal_slider("freq", ParamIndex(7), 4.4e+02, 2e+01, 2e+04, 0.01);
         ui_interface.add_horizontal_slider("gain", ParamIndex(8), 0.5, 0.0, 1.0, 0.01);
         ui_interface.add_button("gate", ParamIndex(9));
@@ -353,10 +364,10 @@ impl FaustDsp for MetalFoldVoice {
             8 => Some(self.fHslider11),
             2 => Some(self.fHslider2),
             7 => Some(self.fHslider3),
-            6 => Some(self.fHslider4),
-            5 => Some(self.fHslider5),
-            11 => Some(self.fHslider6),
-            4 => Some(self.fHslider7),
+            11 => Some(self.fHslider4),
+            4 => Some(self.fHslider5),
+            6 => Some(self.fHslider6),
+            5 => Some(self.fHslider7),
             3 => Some(self.fHslider8),
             10 => Some(self.fHslider9),
             _ => None,
@@ -372,10 +383,10 @@ impl FaustDsp for MetalFoldVoice {
             8 => self.fHslider11 = value,
             2 => self.fHslider2 = value,
             7 => self.fHslider3 = value,
-            6 => self.fHslider4 = value,
-            5 => self.fHslider5 = value,
-            11 => self.fHslider6 = value,
-            4 => self.fHslider7 = value,
+            11 => self.fHslider4 = value,
+            4 => self.fHslider5 = value,
+            6 => self.fHslider6 = value,
+            5 => self.fHslider7 = value,
             3 => self.fHslider8 = value,
             10 => self.fHslider9 = value,
             _ => {}
@@ -394,17 +405,23 @@ impl FaustDsp for MetalFoldVoice {
         let mut fSlow2: F32 = self.fHslider2;
         let mut fSlow3: F32 = self.fHslider3;
         let mut fSlow4: F32 = F32::powf(0.0038221916 * fSlow3, 0.4);
-        let mut fSlow5: F32 = self.fConst5 * self.fHslider4;
-        let mut fSlow6: F32 = self.fHslider5;
-        let mut iSlow7: i32 = ((self.fButton0 > 0.0) as i32);
-        let mut fSlow8: F32 = 1.0 - F32::exp(0.0 - self.fConst6 / F32::max(self.fHslider6, 0.001));
-        let mut fSlow9: F32 = 0.6 * self.fHslider7;
+        let mut iSlow5: i32 = ((self.fButton0 > 0.0) as i32);
+        let mut fSlow6: F32 = 1.0 - F32::exp(0.0 - self.fConst5 / F32::max(self.fHslider4, 0.001));
+        let mut fSlow7: F32 = self.fHslider5;
+        let mut fSlow8: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * self.fHslider6));
+        let mut fSlow9: F32 = self.fHslider7;
         let mut fSlow10: F32 = self.fHslider8;
-        let mut fSlow11: F32 = self.fConst5 * self.fHslider9 * fSlow3;
-        let mut fSlow12: F32 = self.fConst5 * fSlow3;
+        let mut fSlow11: F32 = self.fConst8 * self.fHslider9 * fSlow3;
+        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow3));
         let mut fSlow13: F32 =
+            F32::tan(self.fConst4 * F32::max(2e+01, F32::min(0.7 * fSlow3, self.fConst3)));
+        let mut fSlow14: F32 = fSlow13 * (fSlow13 + 1.4142271) + 1.0;
+        let mut fSlow15: F32 = 2.0 / fSlow14;
+        let mut fSlow16: F32 = fSlow13 / fSlow14;
+        let mut fSlow17: F32 = 1.0 / fSlow14;
+        let mut fSlow18: F32 =
             1.0 - F32::exp(0.0 - self.fConst10 / F32::max(self.fHslider10, 0.0005));
-        let mut fSlow14: F32 = 0.42 * self.fHslider11;
+        let mut fSlow19: F32 = 0.27 * self.fHslider11;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -413,153 +430,136 @@ impl FaustDsp for MetalFoldVoice {
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
             self.fRec4[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec4[1];
+            let mut fTemp3: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec4[0])));
             self.fRec8[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec8[1];
-            let mut fTemp3: F32 = F32::tan(
+            let mut fTemp4: F32 = F32::tan(
                 self.fConst4 * F32::max(2e+01, F32::min(fSlow4 * self.fRec8[0], self.fConst3)),
             );
-            let mut fTemp4: F32 = fTemp3
-                * (fTemp3 + 2.0 / F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec4[0]))))
-                + 1.0;
-            self.fRec10[0] = fSlow5 + (self.fRec10[1] - F32::floor(fSlow5 + self.fRec10[1]));
-            let mut fTemp5: F32 = F32::floor(self.fRec10[0]);
-            self.fRec11[0] = fSlow6 * fTemp1 + self.fConst1 * fTemp0 * self.fRec11[1];
-            self.iVec2[0] = iSlow7;
-            let mut iTemp6: i32 = ((iSlow7 > self.iVec2[1]) as i32);
+            let mut fTemp5: F32 = fTemp4 * (fTemp4 + 2.0 / fTemp3) + 1.0;
+            self.iVec2[0] = iSlow5;
+            let mut iTemp6: i32 = ((iSlow5 > self.iVec2[1]) as i32);
             let mut iTemp7: i32 =
-                iSlow7 & (iTemp6 | (self.iRec13[1] & ((self.fRec12[1] < 1.0) as i32)));
-            self.fRec12[0] = if (iSlow7 as i32 != 0) {
+                iSlow5 & (iTemp6 | (self.iRec15[1] & ((self.fRec14[1] < 1.0) as i32)));
+            self.fRec14[0] = if (iSlow5 as i32 != 0) {
                 if (iTemp7 as i32 != 0) {
-                    F32::min(1.0, self.fRec12[1] + self.fConst8 * (1.3 - self.fRec12[1]))
+                    F32::min(1.0, self.fRec14[1] + self.fConst7 * (1.3 - self.fRec14[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec12[1] + self.fConst7 * (-0.0001 - self.fRec12[1]),
+                        self.fRec14[1] + self.fConst6 * (-0.0001 - self.fRec14[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec12[1] + fSlow8 * (-0.01 - self.fRec12[1]))
+                F32::max(0.0, self.fRec14[1] + fSlow6 * (-0.01 - self.fRec14[1]))
             };
-            self.iRec13[0] = iTemp7;
-            self.fRec14[0] = fSlow10 * fTemp1 + self.fConst1 * fTemp0 * self.fRec14[1];
-            self.fRec15[0] = fSlow11 + (self.fRec15[1] - F32::floor(fSlow11 + self.fRec15[1]));
-            let mut fTemp8: F32 = F32::floor(self.fRec15[0]);
-            self.fRec16[0] = fSlow12 + (self.fRec16[1] - F32::floor(fSlow12 + self.fRec16[1]));
-            let mut fTemp9: F32 = F32::floor(self.fRec16[0]);
-            let mut fTemp10: F32 = 0.25
-                * (0.6
-                    * unsafe {
-                        ftbl0MetalFoldVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec16[0]
-                                        - (fTemp9 + F32::floor(self.fRec16[0] - fTemp9))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
-                    }
-                    + 0.4
+            self.iRec15[0] = iTemp7;
+            self.fRec16[0] =
+                fSlow8 + (self.fRec16[1] - ((((fSlow8 + self.fRec16[1]) >= 1.0) as i32) as F32));
+            self.fRec17[0] = fSlow9 * fTemp1 + self.fConst1 * fTemp0 * self.fRec17[1];
+            let mut fTemp8: F32 = self.fRec17[0]
+                * unsafe {
+                    ftbl0MetalFoldVoiceSIG0[(((65536.0
+                        * (self.fRec16[0] - (((self.fRec16[0] >= 1.0) as i32) as F32)))
+                        as i32)
+                        & 65535) as usize]
+                };
+            self.fRec18[0] = fSlow10 * fTemp1 + self.fConst1 * fTemp0 * self.fRec18[1];
+            let mut fTemp9: F32 = self.fRec19[1]
+                + F32::max(
+                    0.0,
+                    F32::min(0.49, fSlow11 * F32::powf(2.0, 0.041666668 * fTemp8)),
+                );
+            self.fRec19[0] = fTemp9 - (((fTemp9 >= 1.0) as i32) as F32);
+            self.fRec20[0] =
+                fSlow12 + (self.fRec20[1] - ((((fSlow12 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            let mut fTemp10: F32 = unsafe {
+                ftbl0MetalFoldVoiceSIG0[(((16384.0
+                    * (0.6
                         * unsafe {
-                            ftbl0MetalFoldVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec15[0]
-                                            - (fTemp8 + F32::floor(self.fRec15[0] - fTemp8))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        })
-                * (9.0
-                    * F32::max(
-                        0.0,
-                        F32::min(
-                            1.0,
-                            self.fRec14[0]
-                                + fSlow9 * self.fRec12[0]
-                                + 0.4
-                                    * self.fRec11[0]
-                                    * unsafe {
-                                        ftbl0MetalFoldVoiceSIG0[(std::cmp::max(
-                                            0,
-                                            std::cmp::min(
-                                                ((65536.0
-                                                    * (self.fRec10[0]
-                                                        - (fTemp5
-                                                            + F32::floor(self.fRec10[0] - fTemp5))))
-                                                    as i32)
-                                                    % 65536,
-                                                65535,
-                                            ),
-                                        ))
-                                            as usize]
-                                    },
-                        ),
-                    )
-                    + 1.0);
-            let mut fTemp11: F32 = unsafe {
-                ftbl0MetalFoldVoiceSIG0[(std::cmp::max(
-                    0,
-                    std::cmp::min(
-                        ((65536.0 * (fTemp10 - F32::floor(fTemp10))) as i32) % 65536,
-                        65535,
-                    ),
-                )) as usize]
+                            ftbl0MetalFoldVoiceSIG0[(((65536.0
+                                * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
+                        }
+                        + 0.4
+                            * unsafe {
+                                ftbl0MetalFoldVoiceSIG0[(((65536.0
+                                    * (self.fRec19[0] - (((self.fRec19[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
+                            })
+                    * (15.0
+                        * F32::max(
+                            0.0,
+                            F32::min(
+                                1.0,
+                                self.fRec18[0] + 0.6 * (fTemp8 + fSlow7 * self.fRec14[0]),
+                            ),
+                        )
+                        + 1.0)) as i32)
+                    & 65535) as usize]
             };
-            let mut fTemp12: F32 = self.fRec5[1] + fTemp3 * (fTemp11 - self.fRec6[1]);
-            let mut fTemp13: F32 = fTemp12 / fTemp4;
-            self.fRec5[0] = 2.0 * fTemp13 - self.fRec5[1];
-            let mut fTemp14: F32 = self.fRec6[1] + fTemp3 * fTemp12 / fTemp4;
-            self.fRec6[0] = 2.0 * fTemp14 - self.fRec6[1];
-            let mut fRec7: F32 = fTemp14;
-            let mut fTemp15: F32 = fRec7 / (0.6 * self.fRec4[0] + 1.0);
-            let mut fTemp16: F32 = (self.fRec1[1] + self.fConst2 * (fTemp15 - self.fRec2[1]))
+            let mut fTemp11: F32 = self.fRec9[1] + fSlow13 * (fTemp10 - self.fRec10[1]);
+            self.fRec9[0] = fSlow15 * fTemp11 - self.fRec9[1];
+            let mut fTemp12: F32 = self.fRec10[1] + fSlow16 * fTemp11;
+            self.fRec10[0] = 2.0 * fTemp12 - self.fRec10[1];
+            let mut fRec11: F32 = fSlow17 * fTemp11;
+            let mut fRec12: F32 = fTemp12;
+            let mut fTemp13: F32 = fRec12 + 1.4142271 * fRec11;
+            let mut fTemp14: F32 = self.fRec5[1] + fTemp4 * (fTemp10 - (fTemp13 + self.fRec6[1]));
+            let mut fTemp15: F32 = fTemp14 / fTemp5;
+            self.fRec5[0] = 2.0 * fTemp15 - self.fRec5[1];
+            let mut fTemp16: F32 = self.fRec6[1] + fTemp4 * fTemp14 / fTemp5;
+            self.fRec6[0] = 2.0 * fTemp16 - self.fRec6[1];
+            let mut fRec7: F32 = fTemp16;
+            let mut fTemp17: F32 = fRec7 / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp3)) + 1.0);
+            let mut fTemp18: F32 = (self.fRec1[1] + self.fConst2 * (fTemp17 - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp16 - self.fRec1[1];
-            let mut fTemp17: F32 = self.fRec2[1] + self.fConst2 * fTemp16;
-            self.fRec2[0] = 2.0 * fTemp17 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp16;
-            let mut iTemp18: i32 =
-                iSlow7 & (iTemp6 | (self.iRec18[1] & ((self.fRec17[1] < 1.0) as i32)));
-            self.fRec17[0] = if (iSlow7 as i32 != 0) {
-                if (iTemp18 as i32 != 0) {
-                    F32::min(1.0, self.fRec17[1] + fSlow13 * (1.3 - self.fRec17[1]))
+            self.fRec1[0] = 2.0 * fTemp18 - self.fRec1[1];
+            let mut fTemp19: F32 = self.fRec2[1] + self.fConst2 * fTemp18;
+            self.fRec2[0] = 2.0 * fTemp19 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp18;
+            let mut iTemp20: i32 =
+                iSlow5 & (iTemp6 | (self.iRec22[1] & ((self.fRec21[1] < 1.0) as i32)));
+            self.fRec21[0] = if (iSlow5 as i32 != 0) {
+                if (iTemp20 as i32 != 0) {
+                    F32::min(1.0, self.fRec21[1] + fSlow18 * (1.3 - self.fRec21[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec17[1] + self.fConst9 * (0.5999 - self.fRec17[1]),
+                        self.fRec21[1] + self.fConst9 * (0.5999 - self.fRec21[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec17[1] + fSlow8 * (-0.01 - self.fRec17[1]))
+                F32::max(0.0, self.fRec21[1] + fSlow6 * (-0.01 - self.fRec21[1]))
             };
-            self.iRec18[0] = iTemp18;
-            *output0 = fSlow14
-                * self.fRec17[0]
-                * (fTemp15
+            self.iRec22[0] = iTemp20;
+            *output0 = fSlow19
+                * self.fRec21[0]
+                * (fTemp17
                     + 1.6666666 * (fRec3 * (MetalFoldVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec4[1] = self.fRec4[0];
             self.fRec8[1] = self.fRec8[0];
-            self.fRec10[1] = self.fRec10[0];
-            self.fRec11[1] = self.fRec11[0];
             self.iVec2[1] = self.iVec2[0];
-            self.fRec12[1] = self.fRec12[0];
-            self.iRec13[1] = self.iRec13[0];
             self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
+            self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];
+            self.fRec17[1] = self.fRec17[0];
+            self.fRec18[1] = self.fRec18[0];
+            self.fRec19[1] = self.fRec19[0];
+            self.fRec20[1] = self.fRec20[0];
+            self.fRec9[1] = self.fRec9[0];
+            self.fRec10[1] = self.fRec10[0];
             self.fRec5[1] = self.fRec5[0];
             self.fRec6[1] = self.fRec6[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];
-            self.fRec17[1] = self.fRec17[0];
-            self.iRec18[1] = self.iRec18[0];
+            self.fRec21[1] = self.fRec21[0];
+            self.iRec22[1] = self.iRec22[0];
         }
     }
 }
@@ -798,7 +798,7 @@ impl FaustDsp for MetalFoldEffect {
     fn build_user_interface_static(ui_interface: &mut dyn UI<Self::T>) {
         ui_interface.open_vertical_box("metal_fold");
         ui_interface.declare(Some(ParamIndex(0)), "space", "0.4");
-        ui_interface.add_horizontal_slider("plate_decay", ParamIndex(0), 0.6, 0.0, 0.95, 0.01);
+        ui_interface.add_horizontal_slider("plate_decay", ParamIndex(0), 0.6, 0.0, 0.9, 0.01);
         ui_interface.declare(Some(ParamIndex(1)), "space", "0.5");
         ui_interface.add_horizontal_slider("plate_mix", ParamIndex(1), 0.3, 0.0, 1.0, 0.01);
         ui_interface.close_box();

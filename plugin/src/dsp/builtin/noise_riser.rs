@@ -438,7 +438,7 @@ impl FaustDsp for NoiseRiserVoice {
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
         let mut fSlow2: F32 = self.fHslider2;
-        let mut fSlow3: F32 = self.fConst3 * self.fHslider3;
+        let mut fSlow3: F32 = F32::max(0.0, F32::min(0.49, self.fConst3 * self.fHslider3));
         let mut fSlow4: F32 = self.fHslider4;
         let mut fSlow5: F32 = self.fHslider5;
         let mut fSlow6: F32 = self.fHslider6 / fSlow5;
@@ -448,7 +448,7 @@ impl FaustDsp for NoiseRiserVoice {
         let mut fSlow10: F32 = 1.0 - F32::exp(0.0 - self.fConst6 / F32::max(self.fHslider9, 0.001));
         let mut fSlow11: F32 =
             1.0 - F32::exp(0.0 - self.fConst8 / F32::max(self.fHslider10, 0.0005));
-        let mut fSlow12: F32 = 0.5 * self.fHslider11;
+        let mut fSlow12: F32 = 0.6 * self.fHslider11;
         let mut fSlow13: F32 = 1.03 * fSlow9;
         let zipped_iterators = outputs0.zip(outputs1);
         for (output0, output1) in zipped_iterators {
@@ -460,20 +460,20 @@ impl FaustDsp for NoiseRiserVoice {
             let mut fTemp3: F32 = NoiseRiserVoice_faustpower2_f(fTemp2) + -1.0;
             let mut fTemp4: F32 = self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0;
             self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
-            let mut fTemp5: F32 = 24.0 * NoiseRiserVoice_faustpower2_f(self.fRec5[0]) + 1.0;
-            let mut fTemp6: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp5));
-            let mut fTemp7: F32 = NoiseRiserVoice_faustpower2_f(fTemp6);
-            let mut fTemp8: F32 = fTemp7 + 27.0;
+            let mut fTemp5: F32 = NoiseRiserVoice_faustpower2_f(
+                24.0 * NoiseRiserVoice_faustpower2_f(self.fRec5[0]) + 1.0,
+            );
             self.fRec6[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec6[1];
-            let mut fTemp9: F32 = 12.0 * NoiseRiserVoice_faustpower2_f(self.fRec6[0]) + 0.7;
-            let mut fTemp10: F32 = F32::sqrt(fTemp9);
-            let mut fTemp11: F32 = 1.0 / fTemp9;
-            self.fRec11[0] = fSlow3 + (self.fRec11[1] - F32::floor(fSlow3 + self.fRec11[1]));
-            let mut fTemp12: F32 = F32::floor(self.fRec11[0]);
+            let mut fTemp6: F32 = 12.0 * NoiseRiserVoice_faustpower2_f(self.fRec6[0]) + 0.7;
+            let mut fTemp7: F32 = F32::sqrt(fTemp6);
+            let mut fTemp8: F32 = NoiseRiserVoice_faustpower2_f(fTemp7);
+            let mut fTemp9: F32 = 1.0 / fTemp6;
+            self.fRec11[0] =
+                fSlow3 + (self.fRec11[1] - ((((fSlow3 + self.fRec11[1]) >= 1.0) as i32) as F32));
             self.fRec12[0] = fSlow4 * fTemp1 + self.fConst1 * fTemp0 * self.fRec12[1];
             self.iVec2[0] = iSlow7;
-            let mut iTemp13: i32 = ((iSlow7 > self.iVec2[1]) as i32);
-            self.iRec13[0] = if (((iTemp13 > 0) as i32) as i32 != 0) {
+            let mut iTemp10: i32 = ((iSlow7 > self.iVec2[1]) as i32);
+            self.iRec13[0] = if (((iTemp10 > 0) as i32) as i32 != 0) {
                 0
             } else {
                 std::cmp::min(
@@ -487,57 +487,48 @@ impl FaustDsp for NoiseRiserVoice {
                     100000000,
                 )
             };
-            let mut fTemp14: F32 =
+            let mut fTemp11: F32 =
                 F32::powf(fSlow6, F32::min(1.0, fSlow8 * ((self.iRec13[0]) as F32)))
                     * F32::powf(
                         2.0,
                         self.fRec12[0]
                             * unsafe {
-                                ftbl0NoiseRiserVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec11[0]
-                                                - (fTemp12 + F32::floor(self.fRec11[0] - fTemp12))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                ))
+                                ftbl0NoiseRiserVoiceSIG0[(((65536.0
+                                    * (self.fRec11[0] - (((self.fRec11[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
                                     as usize]
                             },
                     );
-            let mut fTemp15: F32 =
-                F32::tan(self.fConst5 * F32::max(2e+01, F32::min(fSlow9 * fTemp14, self.fConst4)));
-            let mut fTemp16: F32 = fTemp15 * (fTemp15 + fTemp11) + 1.0;
-            let mut iTemp17: i32 =
+            let mut fTemp12: F32 =
+                F32::tan(self.fConst5 * F32::max(2e+01, F32::min(fSlow9 * fTemp11, self.fConst4)));
+            let mut fTemp13: F32 = fTemp12 * (fTemp12 + fTemp9) + 1.0;
+            let mut iTemp14: i32 =
                 i32::wrapping_mul(1103515245, i32::wrapping_add(self.iRec14[1], 12345));
-            self.iRec14[0] = i32::wrapping_mul(1103515245, i32::wrapping_add(iTemp17, 12345));
-            let mut iRec15: i32 = iTemp17;
-            let mut fTemp18: F32 = 4.656613e-10 * ((self.iRec14[0]) as F32);
-            let mut fTemp19: F32 = self.fRec7[1] + fTemp15 * (fTemp18 - self.fRec8[1]);
-            let mut fTemp20: F32 = fTemp19 / fTemp16;
-            self.fRec7[0] = 2.0 * fTemp20 - self.fRec7[1];
-            let mut fTemp21: F32 = self.fRec8[1] + fTemp15 * fTemp19 / fTemp16;
-            self.fRec8[0] = 2.0 * fTemp21 - self.fRec8[1];
-            let mut fRec9: F32 = fTemp20;
-            let mut fTemp22: F32 = F32::max(-3.0, F32::min(3.0, 1.1 * fRec9 * fTemp10 * fTemp5));
-            let mut fTemp23: F32 = NoiseRiserVoice_faustpower2_f(fTemp22);
-            let mut fTemp24: F32 = 9.0 * fTemp7 + 27.0;
-            let mut fTemp25: F32 =
-                fTemp22 * (fTemp23 + 27.0) * fTemp24 / ((9.0 * fTemp23 + 27.0) * fTemp6 * fTemp8);
-            self.fVec3[0] = fTemp25;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp25 - self.fVec3[1]);
-            let mut fTemp26: F32 =
+            self.iRec14[0] = i32::wrapping_mul(1103515245, i32::wrapping_add(iTemp14, 12345));
+            let mut iRec15: i32 = iTemp14;
+            let mut fTemp15: F32 = 4.656613e-10 * ((self.iRec14[0]) as F32);
+            let mut fTemp16: F32 = self.fRec7[1] + fTemp12 * (fTemp15 - self.fRec8[1]);
+            let mut fTemp17: F32 = fTemp16 / fTemp13;
+            self.fRec7[0] = 2.0 * fTemp17 - self.fRec7[1];
+            let mut fTemp18: F32 = self.fRec8[1] + fTemp12 * fTemp16 / fTemp13;
+            self.fRec8[0] = 2.0 * fTemp18 - self.fRec8[1];
+            let mut fRec9: F32 = fTemp17;
+            let mut fTemp19: F32 = F32::sqrt(0.25 * fTemp5 + 1.0);
+            let mut fTemp20: F32 = fRec9 * fTemp7 * fTemp19
+                / F32::sqrt(1.21 * NoiseRiserVoice_faustpower2_f(fRec9) * fTemp8 * fTemp5 + 1.0);
+            self.fVec3[0] = fTemp20;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + 1.1 * (fTemp20 - self.fVec3[1]);
+            let mut fTemp21: F32 =
                 (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1])) / fTemp4;
-            self.fRec1[0] = 2.0 * fTemp26 - self.fRec1[1];
-            let mut fTemp27: F32 = self.fRec2[1] + self.fConst2 * fTemp26;
-            self.fRec2[0] = 2.0 * fTemp27 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp26;
-            let mut iTemp28: i32 =
-                iSlow7 & (iTemp13 | (self.iRec17[1] & ((self.fRec16[1] < 1.0) as i32)));
+            self.fRec1[0] = 2.0 * fTemp21 - self.fRec1[1];
+            let mut fTemp22: F32 = self.fRec2[1] + self.fConst2 * fTemp21;
+            self.fRec2[0] = 2.0 * fTemp22 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp21;
+            let mut iTemp23: i32 =
+                iSlow7 & (iTemp10 | (self.iRec17[1] & ((self.fRec16[1] < 1.0) as i32)));
             self.fRec16[0] = if (iSlow7 as i32 != 0) {
-                if (iTemp28 as i32 != 0) {
+                if (iTemp23 as i32 != 0) {
                     F32::min(1.0, self.fRec16[1] + fSlow11 * (1.3 - self.fRec16[1]))
                 } else {
                     F32::max(
@@ -548,31 +539,29 @@ impl FaustDsp for NoiseRiserVoice {
             } else {
                 F32::max(0.0, self.fRec16[1] + fSlow10 * (-0.01 - self.fRec16[1]))
             };
-            self.iRec17[0] = iTemp28;
+            self.iRec17[0] = iTemp23;
             *output0 =
                 fSlow12 * self.fRec16[0] * (self.fRec4[0] + 1.6666666 * (fRec3 * fTemp3 / fTemp2));
-            let mut fTemp29: F32 =
-                F32::tan(self.fConst5 * F32::max(2e+01, F32::min(fSlow13 * fTemp14, self.fConst4)));
-            let mut fTemp30: F32 = fTemp29 * (fTemp11 + fTemp29) + 1.0;
-            let mut fTemp31: F32 = 4.656613e-10 * ((iRec15) as F32);
-            let mut fTemp32: F32 = self.fRec22[1] + fTemp29 * (fTemp31 - self.fRec23[1]);
-            let mut fTemp33: F32 = fTemp32 / fTemp30;
-            self.fRec22[0] = 2.0 * fTemp33 - self.fRec22[1];
-            let mut fTemp34: F32 = self.fRec23[1] + fTemp29 * fTemp32 / fTemp30;
-            self.fRec23[0] = 2.0 * fTemp34 - self.fRec23[1];
-            let mut fRec24: F32 = fTemp33;
-            let mut fTemp35: F32 = F32::max(-3.0, F32::min(3.0, 1.1 * fRec24 * fTemp10 * fTemp5));
-            let mut fTemp36: F32 = NoiseRiserVoice_faustpower2_f(fTemp35);
-            let mut fTemp37: F32 =
-                fTemp24 * fTemp35 * (fTemp36 + 27.0) / (fTemp6 * fTemp8 * (9.0 * fTemp36 + 27.0));
-            self.fVec4[0] = fTemp37;
-            self.fRec21[0] = 0.995 * self.fRec21[1] + 0.5 * (fTemp37 - self.fVec4[1]);
-            let mut fTemp38: F32 =
+            let mut fTemp24: F32 =
+                F32::tan(self.fConst5 * F32::max(2e+01, F32::min(fSlow13 * fTemp11, self.fConst4)));
+            let mut fTemp25: F32 = fTemp24 * (fTemp9 + fTemp24) + 1.0;
+            let mut fTemp26: F32 = 4.656613e-10 * ((iRec15) as F32);
+            let mut fTemp27: F32 = self.fRec22[1] + fTemp24 * (fTemp26 - self.fRec23[1]);
+            let mut fTemp28: F32 = fTemp27 / fTemp25;
+            self.fRec22[0] = 2.0 * fTemp28 - self.fRec22[1];
+            let mut fTemp29: F32 = self.fRec23[1] + fTemp24 * fTemp27 / fTemp25;
+            self.fRec23[0] = 2.0 * fTemp29 - self.fRec23[1];
+            let mut fRec24: F32 = fTemp28;
+            let mut fTemp30: F32 = fRec24 * fTemp7 * fTemp19
+                / F32::sqrt(1.21 * NoiseRiserVoice_faustpower2_f(fRec24) * fTemp8 * fTemp5 + 1.0);
+            self.fVec4[0] = fTemp30;
+            self.fRec21[0] = 0.995 * self.fRec21[1] + 1.1 * (fTemp30 - self.fVec4[1]);
+            let mut fTemp31: F32 =
                 (self.fRec18[1] + self.fConst2 * (self.fRec21[0] - self.fRec19[1])) / fTemp4;
-            self.fRec18[0] = 2.0 * fTemp38 - self.fRec18[1];
-            let mut fTemp39: F32 = self.fRec19[1] + self.fConst2 * fTemp38;
-            self.fRec19[0] = 2.0 * fTemp39 - self.fRec19[1];
-            let mut fRec20: F32 = fTemp38;
+            self.fRec18[0] = 2.0 * fTemp31 - self.fRec18[1];
+            let mut fTemp32: F32 = self.fRec19[1] + self.fConst2 * fTemp31;
+            self.fRec19[0] = 2.0 * fTemp32 - self.fRec19[1];
+            let mut fRec20: F32 = fTemp31;
             *output1 = fSlow12
                 * self.fRec16[0]
                 * (self.fRec21[0] + 1.6666666 * (fRec20 * fTemp3 / fTemp2));

@@ -17,7 +17,7 @@ use faust_types::*;
 
 pub struct NylonPluckVoiceSIG0 {
     iVec2: [i32; 2],
-    iRec19: [i32; 2],
+    iRec23: [i32; 2],
 }
 
 impl NylonPluckVoiceSIG0 {
@@ -33,17 +33,17 @@ impl NylonPluckVoiceSIG0 {
             self.iVec2[(l12) as usize] = 0;
         }
         for l13 in 0..2 {
-            self.iRec19[(l13) as usize] = 0;
+            self.iRec23[(l13) as usize] = 0;
         }
     }
 
     fn fillNylonPluckVoiceSIG0(&mut self, count: i32, table: &mut [F32]) {
         for i1 in 0..count {
             self.iVec2[0] = 1;
-            self.iRec19[0] = (i32::wrapping_add(self.iVec2[1], self.iRec19[1])) % 65536;
-            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec19[0]) as F32));
+            self.iRec23[0] = (i32::wrapping_add(self.iVec2[1], self.iRec23[1])) % 65536;
+            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec23[0]) as F32));
             self.iVec2[1] = self.iVec2[0];
-            self.iRec19[1] = self.iRec19[0];
+            self.iRec23[1] = self.iRec23[0];
         }
     }
 }
@@ -51,7 +51,7 @@ impl NylonPluckVoiceSIG0 {
 pub fn newNylonPluckVoiceSIG0() -> NylonPluckVoiceSIG0 {
     NylonPluckVoiceSIG0 {
         iVec2: [0; 2],
-        iRec19: [0; 2],
+        iRec23: [0; 2],
     }
 }
 fn NylonPluckVoice_faustpower2_f(value: F32) -> F32 {
@@ -87,28 +87,36 @@ pub struct NylonPluckVoice {
     fHslider4: F32,
     fConst10: F32,
     fHslider5: F32,
-    iRec15: [i32; 2],
-    fRec14: [F32; 3],
+    iRec19: [i32; 2],
+    fRec18: [F32; 3],
     fHslider6: F32,
     fHslider7: F32,
     fConst11: F32,
     fConst12: F32,
     fConst13: F32,
-    fRec16: [F32; 2],
-    iRec17: [i32; 2],
+    fRec20: [F32; 2],
+    iRec21: [i32; 2],
     IOTA0: i32,
     fHslider8: F32,
     fConst14: F32,
     fConst15: F32,
-    fRec20: [F32; 2],
+    fRec24: [F32; 2],
     fConst16: F32,
     fConst17: F32,
-    fRec21: [F32; 2],
-    iRec22: [i32; 2],
+    fRec25: [F32; 2],
+    iRec26: [i32; 2],
     fHslider9: F32,
     fConst18: F32,
-    fRec18: [F32; 2],
-    fRec13: [F32; 16384],
+    fRec22: [F32; 2],
+    fRec17: [F32; 16384],
+    fConst19: F32,
+    fConst21: F32,
+    fRec13: [F32; 2],
+    fConst22: F32,
+    fRec14: [F32; 2],
+    fConst23: F32,
+    fHslider10: F32,
+    fRec27: [F32; 2],
     fVec3: [F32; 2],
     fRec5: [F32; 2],
     fRec2: [F32; 2],
@@ -148,28 +156,36 @@ impl FaustDsp for NylonPluckVoice {
             fHslider4: 0.0,
             fConst10: 0.0,
             fHslider5: 0.0,
-            iRec15: [0; 2],
-            fRec14: [0.0; 3],
+            iRec19: [0; 2],
+            fRec18: [0.0; 3],
             fHslider6: 0.0,
             fHslider7: 0.0,
             fConst11: 0.0,
             fConst12: 0.0,
             fConst13: 0.0,
-            fRec16: [0.0; 2],
-            iRec17: [0; 2],
+            fRec20: [0.0; 2],
+            iRec21: [0; 2],
             IOTA0: 0,
             fHslider8: 0.0,
             fConst14: 0.0,
             fConst15: 0.0,
-            fRec20: [0.0; 2],
+            fRec24: [0.0; 2],
             fConst16: 0.0,
             fConst17: 0.0,
-            fRec21: [0.0; 2],
-            iRec22: [0; 2],
+            fRec25: [0.0; 2],
+            iRec26: [0; 2],
             fHslider9: 0.0,
             fConst18: 0.0,
-            fRec18: [0.0; 2],
-            fRec13: [0.0; 16384],
+            fRec22: [0.0; 2],
+            fRec17: [0.0; 16384],
+            fConst19: 0.0,
+            fConst21: 0.0,
+            fRec13: [0.0; 2],
+            fConst22: 0.0,
+            fRec14: [0.0; 2],
+            fConst23: 0.0,
+            fHslider10: 0.0,
+            fRec27: [0.0; 2],
             fVec3: [0.0; 2],
             fRec5: [0.0; 2],
             fRec2: [0.0; 2],
@@ -303,6 +319,7 @@ impl FaustDsp for NylonPluckVoice {
         self.fHslider7 = 1.6;
         self.fHslider8 = 0.45;
         self.fHslider9 = 4.0;
+        self.fHslider10 = 0.08;
     }
     fn instance_clear(&mut self) {
         for l0 in 0..2 {
@@ -330,50 +347,59 @@ impl FaustDsp for NylonPluckVoice {
             self.fRec8[(l7) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.iRec15[(l8) as usize] = 0;
+            self.iRec19[(l8) as usize] = 0;
         }
         for l9 in 0..3 {
-            self.fRec14[(l9) as usize] = 0.0;
+            self.fRec18[(l9) as usize] = 0.0;
         }
         for l10 in 0..2 {
-            self.fRec16[(l10) as usize] = 0.0;
+            self.fRec20[(l10) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.iRec17[(l11) as usize] = 0;
+            self.iRec21[(l11) as usize] = 0;
         }
         self.IOTA0 = 0;
         for l14 in 0..2 {
-            self.fRec20[(l14) as usize] = 0.0;
+            self.fRec24[(l14) as usize] = 0.0;
         }
         for l15 in 0..2 {
-            self.fRec21[(l15) as usize] = 0.0;
+            self.fRec25[(l15) as usize] = 0.0;
         }
         for l16 in 0..2 {
-            self.iRec22[(l16) as usize] = 0;
+            self.iRec26[(l16) as usize] = 0;
         }
         for l17 in 0..2 {
-            self.fRec18[(l17) as usize] = 0.0;
+            self.fRec22[(l17) as usize] = 0.0;
         }
         for l18 in 0..16384 {
-            self.fRec13[(l18) as usize] = 0.0;
+            self.fRec17[(l18) as usize] = 0.0;
         }
         for l19 in 0..2 {
-            self.fVec3[(l19) as usize] = 0.0;
+            self.fRec13[(l19) as usize] = 0.0;
         }
         for l20 in 0..2 {
-            self.fRec5[(l20) as usize] = 0.0;
+            self.fRec14[(l20) as usize] = 0.0;
         }
         for l21 in 0..2 {
-            self.fRec2[(l21) as usize] = 0.0;
+            self.fRec27[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
-            self.fRec3[(l22) as usize] = 0.0;
+            self.fVec3[(l22) as usize] = 0.0;
         }
         for l23 in 0..2 {
-            self.fVec4[(l23) as usize] = 0.0;
+            self.fRec5[(l23) as usize] = 0.0;
         }
         for l24 in 0..2 {
-            self.fRec0[(l24) as usize] = 0.0;
+            self.fRec2[(l24) as usize] = 0.0;
+        }
+        for l25 in 0..2 {
+            self.fRec3[(l25) as usize] = 0.0;
+        }
+        for l26 in 0..2 {
+            self.fVec4[(l26) as usize] = 0.0;
+        }
+        for l27 in 0..2 {
+            self.fRec0[(l27) as usize] = 0.0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
@@ -394,10 +420,16 @@ impl FaustDsp for NylonPluckVoice {
         self.fConst12 = 1.0 - F32::exp(0.0 - 6.9078 / self.fConst0);
         self.fConst13 = 1.0 - F32::exp(0.0 - 2932.6 / self.fConst0);
         self.fConst14 = 6.2831855 / self.fConst0;
-        self.fConst15 = 5.0 / self.fConst0;
+        self.fConst15 = F32::max(0.0, F32::min(0.49, 5.0 / self.fConst0));
         self.fConst16 = 1.0 - F32::exp(0.0 - 92.302 / self.fConst0);
         self.fConst17 = 1.0 - F32::exp(0.0 - 4.8876667 / self.fConst0);
         self.fConst18 = 1.0 / self.fConst0;
+        self.fConst19 =
+            F32::tan(3.1415927 * (F32::max(2e+01, F32::min(2.5e+03, self.fConst4)) / self.fConst0));
+        let mut fConst20: F32 = self.fConst19 * (self.fConst19 + 1.4142271) + 1.0;
+        self.fConst21 = 2.0 / fConst20;
+        self.fConst22 = self.fConst19 / fConst20;
+        self.fConst23 = 1.0 / fConst20;
     }
     fn instance_init(&mut self, sample_rate: i32) {
         self.instance_constants(sample_rate);
@@ -418,71 +450,75 @@ impl FaustDsp for NylonPluckVoice {
         ui_interface.declare(Some(ParamIndex(0)), "unit", "dB");
         ui_interface.declare(Some(ParamIndex(0)), "warm", "0.7");
         ui_interface.add_horizontal_slider("body", ParamIndex(0), 3.0, -12.0, 12.0, 0.1);
-        ui_interface.declare(Some(ParamIndex(1)), "bright", "-0.4");
-        ui_interface.declare(Some(ParamIndex(1)), "warm", "0.2");
-        ui_interface.add_horizontal_slider("damping", ParamIndex(1), 0.45, 0.0, 1.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(2)), "punch", "-0.25");
-        ui_interface.declare(Some(ParamIndex(2)), "scale", "log");
-        ui_interface.declare(Some(ParamIndex(2)), "unit", "s");
-        ui_interface.add_horizontal_slider("decay", ParamIndex(2), 1.6, 0.1, 8.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(3)), "grit", "0.9");
-        ui_interface.add_horizontal_slider("drive", ParamIndex(3), 0.25, 0.0, 1.0, 0.01);
-        ui_interface.add_horizontal_slider("freq", ParamIndex(4), 4.4e+02, 2e+01, 2e+04, 0.01);
-        ui_interface.add_horizontal_slider("gain", ParamIndex(5), 0.5, 0.0, 1.0, 0.01);
-        ui_interface.add_button("gate", ParamIndex(6));
-        ui_interface.declare(Some(ParamIndex(7)), "punch", "0.6");
-        ui_interface.add_horizontal_slider("pick", ParamIndex(7), 0.25, 0.0, 1.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(8)), "bright", "0.6");
-        ui_interface.declare(Some(ParamIndex(8)), "scale", "log");
-        ui_interface.declare(Some(ParamIndex(8)), "unit", "Hz");
+        ui_interface.declare(Some(ParamIndex(1)), "grit", "0.7");
+        ui_interface.add_horizontal_slider("buzz", ParamIndex(1), 0.08, 0.0, 1.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(2)), "bright", "-0.4");
+        ui_interface.declare(Some(ParamIndex(2)), "warm", "0.2");
+        ui_interface.add_horizontal_slider("damping", ParamIndex(2), 0.45, 0.0, 1.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(3)), "punch", "-0.25");
+        ui_interface.declare(Some(ParamIndex(3)), "scale", "log");
+        ui_interface.declare(Some(ParamIndex(3)), "unit", "s");
+        ui_interface.add_horizontal_slider("decay", ParamIndex(3), 1.6, 0.1, 8.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(4)), "grit", "0.6");
+        ui_interface.add_horizontal_slider("drive", ParamIndex(4), 0.25, 0.0, 1.0, 0.01);
+        ui_interface.add_horizontal_slider("freq", ParamIndex(5), 4.4e+02, 2e+01, 2e+04, 0.01);
+        ui_interface.add_horizontal_slider("gain", ParamIndex(6), 0.5, 0.0, 1.0, 0.01);
+        ui_interface.add_button("gate", ParamIndex(7));
+        ui_interface.declare(Some(ParamIndex(8)), "punch", "0.6");
+        ui_interface.add_horizontal_slider("pick", ParamIndex(8), 0.25, 0.0, 1.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(9)), "bright", "0.6");
+        ui_interface.declare(Some(ParamIndex(9)), "scale", "log");
+        ui_interface.declare(Some(ParamIndex(9)), "unit", "Hz");
         ui_interface.add_horizontal_slider(
             "pick_tone",
-            ParamIndex(8),
+            ParamIndex(9),
             1.8e+03,
             2e+02,
             1.2e+04,
             1.0,
         );
-        ui_interface.declare(Some(ParamIndex(9)), "scale", "log");
-        ui_interface.declare(Some(ParamIndex(9)), "space", "0.5");
-        ui_interface.declare(Some(ParamIndex(9)), "unit", "s");
-        ui_interface.add_horizontal_slider("release", ParamIndex(9), 0.25, 0.02, 4.0, 0.001);
-        ui_interface.declare(Some(ParamIndex(10)), "motion", "0.5");
-        ui_interface.declare(Some(ParamIndex(10)), "unit", "cent");
-        ui_interface.add_horizontal_slider("vibrato_depth", ParamIndex(10), 4.0, 0.0, 3e+01, 0.1);
+        ui_interface.declare(Some(ParamIndex(10)), "scale", "log");
+        ui_interface.declare(Some(ParamIndex(10)), "space", "0.5");
+        ui_interface.declare(Some(ParamIndex(10)), "unit", "s");
+        ui_interface.add_horizontal_slider("release", ParamIndex(10), 0.25, 0.02, 4.0, 0.001);
+        ui_interface.declare(Some(ParamIndex(11)), "motion", "0.5");
+        ui_interface.declare(Some(ParamIndex(11)), "unit", "cent");
+        ui_interface.add_horizontal_slider("vibrato_depth", ParamIndex(11), 4.0, 0.0, 3e+01, 0.1);
         ui_interface.close_box();
     }
 
     fn get_param(&self, param: ParamIndex) -> Option<Self::T> {
         match param.0 {
-            6 => Some(self.fButton0),
+            7 => Some(self.fButton0),
             0 => Some(self.fHslider0),
-            3 => Some(self.fHslider1),
-            7 => Some(self.fHslider2),
-            5 => Some(self.fHslider3),
-            8 => Some(self.fHslider4),
-            4 => Some(self.fHslider5),
-            9 => Some(self.fHslider6),
-            2 => Some(self.fHslider7),
-            1 => Some(self.fHslider8),
-            10 => Some(self.fHslider9),
+            4 => Some(self.fHslider1),
+            1 => Some(self.fHslider10),
+            8 => Some(self.fHslider2),
+            6 => Some(self.fHslider3),
+            9 => Some(self.fHslider4),
+            5 => Some(self.fHslider5),
+            10 => Some(self.fHslider6),
+            3 => Some(self.fHslider7),
+            2 => Some(self.fHslider8),
+            11 => Some(self.fHslider9),
             _ => None,
         }
     }
 
     fn set_param(&mut self, param: ParamIndex, value: Self::T) {
         match param.0 {
-            6 => self.fButton0 = value,
+            7 => self.fButton0 = value,
             0 => self.fHslider0 = value,
-            3 => self.fHslider1 = value,
-            7 => self.fHslider2 = value,
-            5 => self.fHslider3 = value,
-            8 => self.fHslider4 = value,
-            4 => self.fHslider5 = value,
-            9 => self.fHslider6 = value,
-            2 => self.fHslider7 = value,
-            1 => self.fHslider8 = value,
-            10 => self.fHslider9 = value,
+            4 => self.fHslider1 = value,
+            1 => self.fHslider10 = value,
+            8 => self.fHslider2 = value,
+            6 => self.fHslider3 = value,
+            9 => self.fHslider4 = value,
+            5 => self.fHslider5 = value,
+            10 => self.fHslider6 = value,
+            3 => self.fHslider7 = value,
+            2 => self.fHslider8 = value,
+            11 => self.fHslider9 = value,
             _ => {}
         }
     }
@@ -510,7 +546,8 @@ impl FaustDsp for NylonPluckVoice {
         let mut fSlow11: F32 = self.fHslider5;
         let mut fSlow12: F32 = F32::max(fSlow11, 2e+01);
         let mut fSlow13: F32 = self.fConst0 / fSlow12;
-        let mut fSlow14: F32 = 2.3283064e-10 * fSlow5;
+        let mut fSlow14: F32 =
+            2.3283064e-10 * fSlow5 * F32::powf(F32::min(1.0, 0.0038221916 * fSlow11), 0.35);
         let mut fSlow15: F32 = self.fHslider6;
         let mut fSlow16: F32 = F32::powf(
             0.001,
@@ -541,7 +578,8 @@ impl FaustDsp for NylonPluckVoice {
         let mut fSlow25: F32 = F32::exp(self.fConst18 * (0.0 - 6.2831855 * fSlow18));
         let mut fSlow26: F32 = 0.15915494 * F32::atan2(fSlow25 * fSlow21, 1.0 - fSlow25 * fSlow22);
         let mut fSlow27: F32 = 1.0 - fSlow25;
-        let mut fSlow28: F32 = 1.4 * fSlow4;
+        let mut fSlow28: F32 = self.fHslider10;
+        let mut fSlow29: F32 = 1.3 * fSlow4;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -550,173 +588,168 @@ impl FaustDsp for NylonPluckVoice {
             self.fRec1[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec1[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec1[0]);
             self.fRec6[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec6[1];
-            let mut fTemp3: F32 = 24.0 * NylonPluckVoice_faustpower2_f(self.fRec6[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = NylonPluckVoice_faustpower2_f(fTemp4);
+            let mut fTemp3: F32 = NylonPluckVoice_faustpower2_f(
+                24.0 * NylonPluckVoice_faustpower2_f(self.fRec6[0]) + 1.0,
+            );
             self.iRec11[0] =
                 i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec11[1]), 12345);
-            let mut fTemp6: F32 = ((self.iRec11[0]) as F32);
+            let mut fTemp4: F32 = ((self.iRec11[0]) as F32);
             self.iVec1[0] = iSlow2;
-            let mut iTemp7: i32 = ((iSlow2 > self.iVec1[1]) as i32);
-            let mut iTemp8: i32 = ((iTemp7 > 0) as i32);
-            self.fRec12[0] = if (iTemp8 as i32 != 0) {
+            let mut iTemp5: i32 = ((iSlow2 > self.iVec1[1]) as i32);
+            let mut iTemp6: i32 = ((iTemp5 > 0) as i32);
+            self.fRec12[0] = if (iTemp6 as i32 != 0) {
                 1.0
             } else {
                 self.fConst3 * self.fRec12[1] * (((self.fRec12[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp9: F32 = 4.656613e-10 * self.fRec12[0] * fTemp6;
-            let mut fTemp10: F32 = self.fRec7[1] + self.fConst5 * (fTemp9 - self.fRec8[1]);
-            self.fRec7[0] = self.fConst7 * fTemp10 - self.fRec7[1];
-            let mut fTemp11: F32 = self.fRec8[1] + self.fConst8 * fTemp10;
-            self.fRec8[0] = 2.0 * fTemp11 - self.fRec8[1];
-            let mut fRec9: F32 = self.fConst9 * fTemp10;
-            let mut fRec10: F32 = fTemp11;
-            self.iRec15[0] = if (iTemp8 as i32 != 0) {
+            let mut fTemp7: F32 = 4.656613e-10 * self.fRec12[0] * fTemp4;
+            let mut fTemp8: F32 = self.fRec7[1] + self.fConst5 * (fTemp7 - self.fRec8[1]);
+            self.fRec7[0] = self.fConst7 * fTemp8 - self.fRec7[1];
+            let mut fTemp9: F32 = self.fRec8[1] + self.fConst8 * fTemp8;
+            self.fRec8[0] = 2.0 * fTemp9 - self.fRec8[1];
+            let mut fRec9: F32 = self.fConst9 * fTemp8;
+            let mut fRec10: F32 = fTemp9;
+            self.iRec19[0] = if (iTemp6 as i32 != 0) {
                 0
             } else {
                 std::cmp::min(
                     i32::wrapping_add(
                         i32::wrapping_add(
                             i32::wrapping_mul(100000000, i32::wrapping_sub(1, self.iVec0[1])),
-                            self.iRec15[1],
+                            self.iRec19[1],
                         ),
                         1,
                     ),
                     100000000,
                 )
             };
-            self.fRec14[0] =
-                fSlow14 * fTemp6 * (((((self.iRec15[0]) as F32) < fSlow13) as i32) as F32)
-                    - fSlow10 * (fSlow9 * self.fRec14[2] + fSlow7 * self.fRec14[1]);
-            let mut iTemp12: i32 =
-                iSlow2 & (iTemp7 | (self.iRec17[1] & ((self.fRec16[1] < 1.0) as i32)));
-            self.fRec16[0] = if (iSlow2 as i32 != 0) {
-                if (iTemp12 as i32 != 0) {
-                    F32::min(1.0, self.fRec16[1] + self.fConst13 * (1.3 - self.fRec16[1]))
+            self.fRec18[0] =
+                fSlow14 * fTemp4 * (((((self.iRec19[0]) as F32) < fSlow13) as i32) as F32)
+                    - fSlow10 * (fSlow9 * self.fRec18[2] + fSlow7 * self.fRec18[1]);
+            let mut iTemp10: i32 =
+                iSlow2 & (iTemp5 | (self.iRec21[1] & ((self.fRec20[1] < 1.0) as i32)));
+            self.fRec20[0] = if (iSlow2 as i32 != 0) {
+                if (iTemp10 as i32 != 0) {
+                    F32::min(1.0, self.fRec20[1] + self.fConst13 * (1.3 - self.fRec20[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec16[1] + self.fConst12 * (0.9999 - self.fRec16[1]),
+                        self.fRec20[1] + self.fConst12 * (0.9999 - self.fRec20[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec16[1] + fSlow17 * (-0.01 - self.fRec16[1]))
+                F32::max(0.0, self.fRec20[1] + fSlow17 * (-0.01 - self.fRec20[1]))
             };
-            self.iRec17[0] = iTemp12;
-            self.fRec20[0] =
-                self.fConst15 + (self.fRec20[1] - F32::floor(self.fConst15 + self.fRec20[1]));
-            let mut fTemp13: F32 = F32::floor(self.fRec20[0]);
-            let mut iTemp14: i32 =
-                iSlow2 & (iTemp7 | (self.iRec22[1] & ((self.fRec21[1] < 1.0) as i32)));
-            self.fRec21[0] = if (iSlow2 as i32 != 0) {
-                if (iTemp14 as i32 != 0) {
-                    F32::min(1.0, self.fRec21[1] + self.fConst17 * (1.3 - self.fRec21[1]))
+            self.iRec21[0] = iTemp10;
+            self.fRec24[0] = self.fConst15
+                + (self.fRec24[1] - ((((self.fConst15 + self.fRec24[1]) >= 1.0) as i32) as F32));
+            let mut iTemp11: i32 =
+                iSlow2 & (iTemp5 | (self.iRec26[1] & ((self.fRec25[1] < 1.0) as i32)));
+            self.fRec25[0] = if (iSlow2 as i32 != 0) {
+                if (iTemp11 as i32 != 0) {
+                    F32::min(1.0, self.fRec25[1] + self.fConst17 * (1.3 - self.fRec25[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec21[1] + self.fConst12 * (0.9999 - self.fRec21[1]),
+                        self.fRec25[1] + self.fConst12 * (0.9999 - self.fRec25[1]),
                     )
                 }
             } else {
                 F32::max(
                     0.0,
-                    self.fRec21[1] + self.fConst16 * (-0.01 - self.fRec21[1]),
+                    self.fRec25[1] + self.fConst16 * (-0.01 - self.fRec25[1]),
                 )
             };
-            self.iRec22[0] = iTemp14;
-            let mut fTemp15: F32 = 1.0
+            self.iRec26[0] = iTemp11;
+            let mut fTemp12: F32 = 1.0
                 / F32::powf(
                     2.0,
                     fSlow24
-                        * self.fRec21[0]
+                        * self.fRec25[0]
                         * unsafe {
-                            ftbl0NylonPluckVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec20[0]
-                                            - (fTemp13 + F32::floor(self.fRec20[0] - fTemp13))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0NylonPluckVoiceSIG0[(((65536.0
+                                * (self.fRec24[0] - (((self.fRec24[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
                         },
                 );
-            let mut iTemp16: i32 =
-                ((F32::max(1.0, fSlow13 * (fTemp15 - fSlow23) + -1.0) + -0.999995) as i32);
-            let mut fTemp17: F32 = F32::max(1.0, fSlow13 * (fTemp15 - fSlow26) + -1.0);
-            let mut fTemp18: F32 = F32::floor(fTemp17 + -0.999995);
-            let mut fTemp19: F32 = fTemp17 + (-2.0 - fTemp18);
-            let mut fTemp20: F32 = fTemp17 + (-1.0 - fTemp18);
-            let mut fTemp21: F32 = fTemp17 + (-3.0 - fTemp18);
-            self.fRec18[0] = fSlow25 * self.fRec18[1]
+            let mut iTemp13: i32 =
+                ((F32::max(1.0, fSlow13 * (fTemp12 - fSlow23) + -1.0) + -0.999995) as i32);
+            let mut fTemp14: F32 = F32::max(1.0, fSlow13 * (fTemp12 - fSlow26) + -1.0);
+            let mut fTemp15: F32 = F32::floor(fTemp14 + -0.999995);
+            let mut fTemp16: F32 = fTemp14 + (-2.0 - fTemp15);
+            let mut fTemp17: F32 = fTemp14 + (-1.0 - fTemp15);
+            let mut fTemp18: F32 = fTemp14 + (-3.0 - fTemp15);
+            self.fRec22[0] = fSlow25 * self.fRec22[1]
                 + fSlow27
-                    * (self.fRec13[((i32::wrapping_sub(
+                    * (self.fRec17[((i32::wrapping_sub(
                         self.IOTA0,
-                        i32::wrapping_add(std::cmp::min(8192, std::cmp::max(0, iTemp16)), 1),
+                        i32::wrapping_add(std::cmp::min(8192, std::cmp::max(0, iTemp13)), 1),
                     )) & 16383) as usize]
-                        * (0.0 - fTemp20)
-                        * (0.0 - 0.5 * fTemp19)
-                        * (0.0 - 0.33333334 * fTemp21)
-                        + (fTemp17 - fTemp18)
-                            * (self.fRec13[((i32::wrapping_sub(
+                        * (0.0 - fTemp17)
+                        * (0.0 - 0.5 * fTemp16)
+                        * (0.0 - 0.33333334 * fTemp18)
+                        + (fTemp14 - fTemp15)
+                            * (self.fRec17[((i32::wrapping_sub(
                                 self.IOTA0,
                                 i32::wrapping_add(
                                     std::cmp::min(
                                         8192,
-                                        std::cmp::max(0, i32::wrapping_add(iTemp16, 1)),
+                                        std::cmp::max(0, i32::wrapping_add(iTemp13, 1)),
                                     ),
                                     1,
                                 ),
                             )) & 16383) as usize]
-                                * (0.0 - fTemp19)
-                                * (0.0 - 0.5 * fTemp21)
+                                * (0.0 - fTemp16)
+                                * (0.0 - 0.5 * fTemp18)
                                 + 0.5
-                                    * fTemp20
-                                    * self.fRec13[((i32::wrapping_sub(
+                                    * fTemp17
+                                    * self.fRec17[((i32::wrapping_sub(
                                         self.IOTA0,
                                         i32::wrapping_add(
                                             std::cmp::min(
                                                 8192,
-                                                std::cmp::max(0, i32::wrapping_add(iTemp16, 2)),
+                                                std::cmp::max(0, i32::wrapping_add(iTemp13, 2)),
                                             ),
                                             1,
                                         ),
                                     )) & 16383)
                                         as usize]
-                                    * (0.0 - fTemp21)
+                                    * (0.0 - fTemp18)
                                 + 0.16666667
-                                    * fTemp20
-                                    * fTemp19
-                                    * self.fRec13[((i32::wrapping_sub(
+                                    * fTemp17
+                                    * fTemp16
+                                    * self.fRec17[((i32::wrapping_sub(
                                         self.IOTA0,
                                         i32::wrapping_add(
                                             std::cmp::min(
                                                 8192,
-                                                std::cmp::max(0, i32::wrapping_add(iTemp16, 3)),
+                                                std::cmp::max(0, i32::wrapping_add(iTemp13, 3)),
                                             ),
                                             1,
                                         ),
                                     )) & 16383)
                                         as usize]));
-            self.fRec13[(self.IOTA0 & 16383) as usize] =
-                self.fRec18[0] * ((((self.fRec16[0] > 0.0) as i32) | iSlow2) as F32) * fSlow16
-                    + fSlow10 * (self.fRec14[2] + self.fRec14[0] + 2.0 * self.fRec14[1]);
-            let mut fTemp22: F32 = F32::max(
-                -3.0,
-                F32::min(
-                    3.0,
-                    (self.fRec13[(self.IOTA0 & 16383) as usize]
-                        + fSlow3 * (fTemp9 - (fRec10 + 1.4142271 * fRec9)))
-                        * fTemp3,
-                ),
-            );
-            let mut fTemp23: F32 = NylonPluckVoice_faustpower2_f(fTemp22);
-            let mut fTemp24: F32 = fTemp22 * (fTemp23 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp23 + 27.0) * fTemp4 * (fTemp5 + 27.0));
+            self.fRec17[(self.IOTA0 & 16383) as usize] =
+                self.fRec22[0] * ((((self.fRec20[0] > 0.0) as i32) | iSlow2) as F32) * fSlow16
+                    + fSlow10 * (self.fRec18[2] + self.fRec18[0] + 2.0 * self.fRec18[1]);
+            let mut fTemp19: F32 = self.fRec17[(self.IOTA0 & 16383) as usize];
+            let mut fTemp20: F32 = 4.656613e-10 * fTemp19 * fTemp4;
+            let mut fTemp21: F32 = self.fRec13[1] + self.fConst19 * (fTemp20 - self.fRec14[1]);
+            self.fRec13[0] = self.fConst21 * fTemp21 - self.fRec13[1];
+            let mut fTemp22: F32 = self.fRec14[1] + self.fConst22 * fTemp21;
+            self.fRec14[0] = 2.0 * fTemp22 - self.fRec14[1];
+            let mut fRec15: F32 = self.fConst23 * fTemp21;
+            let mut fRec16: F32 = fTemp22;
+            self.fRec27[0] = fSlow28 * fTemp1 + self.fConst1 * fTemp0 * self.fRec27[1];
+            let mut fTemp23: F32 = fTemp19
+                + 2.0 * self.fRec27[0] * (fTemp20 - (fRec16 + 1.4142271 * fRec15))
+                + fSlow3 * (fTemp7 - (fRec10 + 1.4142271 * fRec9));
+            let mut fTemp24: F32 = fTemp23 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(NylonPluckVoice_faustpower2_f(fTemp23) * fTemp3 + 1.0);
             self.fVec3[0] = fTemp24;
-            self.fRec5[0] = 0.995 * self.fRec5[1] + 0.5 * (fTemp24 - self.fVec3[1]);
+            self.fRec5[0] = 0.995 * self.fRec5[1] + fTemp24 - self.fVec3[1];
             let mut fTemp25: F32 = (self.fRec2[1] + self.fConst2 * (self.fRec5[0] - self.fRec3[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
             self.fRec2[0] = 2.0 * fTemp25 - self.fRec2[1];
@@ -727,7 +760,7 @@ impl FaustDsp for NylonPluckVoice {
                 1.6666666 * (fRec4 * (NylonPluckVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2);
             self.fVec4[0] = self.fRec5[0] + fTemp27;
             self.fRec0[0] = fTemp27 + self.fRec5[0] + 0.995 * self.fRec0[1] - self.fVec4[1];
-            *output0 = fSlow28 * self.fRec16[0] * self.fRec0[0];
+            *output0 = fSlow29 * self.fRec20[0] * self.fRec0[0];
             self.iVec0[1] = self.iVec0[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec6[1] = self.fRec6[0];
@@ -736,16 +769,19 @@ impl FaustDsp for NylonPluckVoice {
             self.fRec12[1] = self.fRec12[0];
             self.fRec7[1] = self.fRec7[0];
             self.fRec8[1] = self.fRec8[0];
-            self.iRec15[1] = self.iRec15[0];
-            self.fRec14[2] = self.fRec14[1];
-            self.fRec14[1] = self.fRec14[0];
-            self.fRec16[1] = self.fRec16[0];
-            self.iRec17[1] = self.iRec17[0];
-            self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec20[1] = self.fRec20[0];
-            self.fRec21[1] = self.fRec21[0];
-            self.iRec22[1] = self.iRec22[0];
+            self.iRec19[1] = self.iRec19[0];
+            self.fRec18[2] = self.fRec18[1];
             self.fRec18[1] = self.fRec18[0];
+            self.fRec20[1] = self.fRec20[0];
+            self.iRec21[1] = self.iRec21[0];
+            self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
+            self.fRec24[1] = self.fRec24[0];
+            self.fRec25[1] = self.fRec25[0];
+            self.iRec26[1] = self.iRec26[0];
+            self.fRec22[1] = self.fRec22[0];
+            self.fRec13[1] = self.fRec13[0];
+            self.fRec14[1] = self.fRec14[0];
+            self.fRec27[1] = self.fRec27[0];
             self.fVec3[1] = self.fVec3[0];
             self.fRec5[1] = self.fRec5[0];
             self.fRec2[1] = self.fRec2[0];
@@ -1313,8 +1349,8 @@ impl FaustDsp for NylonPluckEffect {
         self.fConst16 = fConst4 * (fConst9 + (1.0 - fConst10));
         let mut fConst17: F32 = F32::floor(0.022904 * fConst0 + 0.5);
         self.iConst18 = ((F32::min(16384.0, F32::max(0.0, fConst2 - fConst17))) as i32);
-        self.fConst19 = 1.98 / fConst0;
-        self.fConst20 = 0.6 / fConst0;
+        self.fConst19 = F32::max(0.0, F32::min(0.49, 1.98 / fConst0));
+        self.fConst20 = F32::max(0.0, F32::min(0.49, 0.6 / fConst0));
         self.fConst21 = 0.001 * fConst0;
         self.iConst22 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
         self.iConst23 = ((F32::min(4096.0, F32::max(0.0, fConst17 + -1.0))) as i32);
@@ -1517,171 +1553,153 @@ impl FaustDsp for NylonPluckEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] =
-                self.fConst19 + (self.fRec14[1] - F32::floor(self.fConst19 + self.fRec14[1]));
-            let mut fTemp5: F32 = F32::floor(self.fRec14[0] + 0.25);
-            self.fRec15[0] =
-                self.fConst20 + (self.fRec15[1] - F32::floor(self.fConst20 + self.fRec15[1]));
-            let mut fTemp6: F32 = F32::floor(self.fRec15[0]);
+            self.fRec14[0] = self.fConst19
+                + (self.fRec14[1] - ((((self.fConst19 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.fRec15[0] = self.fConst20
+                + (self.fRec15[1] - ((((self.fConst20 + self.fRec15[1]) >= 1.0) as i32) as F32));
             self.fRec16[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
-            let mut fTemp7: F32 = self.fConst21
+            let mut fTemp5: F32 = self.fConst21
                 * (5.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0NylonPluckEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec15[0]
-                                        - (fTemp6 + F32::floor(self.fRec15[0] - fTemp6))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0NylonPluckEffectSIG0[(((65536.0
+                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     } + 0.2
                         * unsafe {
-                            ftbl0NylonPluckEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            + (0.25
-                                                - (fTemp5
-                                                    + F32::floor(
-                                                        self.fRec14[0] + (0.25 - fTemp5),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0NylonPluckEffectSIG0[(((65536.0
+                                * (self.fRec14[0]
+                                    + (0.25 - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         }
                         + 1.0)
                     + 7.0);
-            let mut iTemp8: i32 = ((fTemp7) as i32);
-            let mut fTemp9: F32 = F32::floor(fTemp7);
-            let mut fTemp10: F32 = 0.25
+            let mut iTemp6: i32 = ((fTemp5) as i32);
+            let mut fTemp7: F32 = F32::floor(fTemp5);
+            let mut fTemp8: F32 = 0.25
                 * (self.fVec2[((i32::wrapping_sub(
                     self.IOTA0,
-                    std::cmp::min(4097, std::cmp::max(0, iTemp8)),
+                    std::cmp::min(4097, std::cmp::max(0, iTemp6)),
                 )) & 8191) as usize]
-                    * (fTemp9 + (1.0 - fTemp7))
-                    + (fTemp7 - fTemp9)
+                    * (fTemp7 + (1.0 - fTemp5))
+                    + (fTemp5 - fTemp7)
                         * self.fVec2[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp8, 1))),
+                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp6, 1))),
                         )) & 8191) as usize]);
-            let mut fTemp11: F32 = fTemp3 + fTemp10;
-            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp11;
-            let mut fTemp12: F32 = 0.26086956
+            let mut fTemp9: F32 = fTemp3 + fTemp8;
+            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp9;
+            let mut fTemp10: F32 = 0.26086956
                 * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst22)) & 4095) as usize];
-            let mut fTemp13: F32 = fTemp12
+            let mut fTemp11: F32 = fTemp10
                 + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst18)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
-            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp13;
+            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp11;
             self.fRec9[0] =
                 self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst23)) & 8191) as usize];
-            let mut fRec10: F32 = 0.6 * fTemp13;
+            let mut fRec10: F32 = 0.6 * fTemp11;
             self.fRec20[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec20[1] - (self.fRec1[1] + self.fRec1[2]));
             self.fRec19[0] = self.fConst34 * (self.fRec1[1] + self.fConst33 * self.fRec20[0])
                 + self.fConst32 * self.fRec19[1];
             self.fVec6[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec19[0] + 1e-20;
-            let mut fTemp14: F32 = self.fVec6
+            let mut fTemp12: F32 = self.fVec6
                 [((i32::wrapping_sub(self.IOTA0, self.iConst36)) & 32767) as usize]
-                + fTemp12
+                + fTemp10
                 - 0.6 * self.fRec17[1];
-            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp14;
+            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp12;
             self.fRec17[0] =
                 self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst37)) & 4095) as usize];
-            let mut fRec18: F32 = 0.6 * fTemp14;
-            let mut fTemp15: F32 = fRec18 + fRec10;
+            let mut fRec18: F32 = 0.6 * fTemp12;
+            let mut fTemp13: F32 = fRec18 + fRec10;
             self.fRec24[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec24[1] - (self.fRec3[1] + self.fRec3[2]));
             self.fRec23[0] = self.fConst48 * (self.fRec3[1] + self.fConst47 * self.fRec24[0])
                 + self.fConst46 * self.fRec23[1];
             self.fVec8[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec23[0] + 1e-20;
-            let mut fTemp16: F32 = self.fVec8
+            let mut fTemp14: F32 = self.fVec8
                 [((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 32767) as usize]
-                - (fTemp12 + 0.6 * self.fRec21[1]);
-            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp16;
+                - (fTemp10 + 0.6 * self.fRec21[1]);
+            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp14;
             self.fRec21[0] =
                 self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst51)) & 8191) as usize];
-            let mut fRec22: F32 = 0.6 * fTemp16;
+            let mut fRec22: F32 = 0.6 * fTemp14;
             self.fRec28[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec28[1] - (self.fRec7[1] + self.fRec7[2]));
             self.fRec27[0] = self.fConst62 * (self.fRec7[1] + self.fConst61 * self.fRec28[0])
                 + self.fConst60 * self.fRec27[1];
             self.fVec10[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec27[0] + 1e-20;
-            let mut fTemp17: F32 = self.fVec10
+            let mut fTemp15: F32 = self.fVec10
                 [((i32::wrapping_sub(self.IOTA0, self.iConst64)) & 32767) as usize]
-                - (fTemp12 + 0.6 * self.fRec25[1]);
-            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp17;
+                - (fTemp10 + 0.6 * self.fRec25[1]);
+            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp15;
             self.fRec25[0] =
                 self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst65)) & 4095) as usize];
-            let mut fRec26: F32 = 0.6 * fTemp17;
-            let mut fTemp18: F32 = fRec26 + fRec22 + fTemp15;
+            let mut fRec26: F32 = 0.6 * fTemp15;
+            let mut fTemp16: F32 = fRec26 + fRec22 + fTemp13;
             self.fRec32[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec32[1] - (self.fRec2[1] + self.fRec2[2]));
             self.fRec31[0] = self.fConst76 * (self.fRec2[1] + self.fConst75 * self.fRec32[0])
                 + self.fConst74 * self.fRec31[1];
             self.fVec12[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec31[0] + 1e-20;
-            let mut fTemp19: F32 = fTemp2 - fTemp10;
-            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp19;
-            let mut fTemp20: F32 = 0.26086956
+            let mut fTemp17: F32 = fTemp2 - fTemp8;
+            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp17;
+            let mut fTemp18: F32 = 0.26086956
                 * self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst22)) & 4095) as usize];
-            let mut fTemp21: F32 = fTemp20
+            let mut fTemp19: F32 = fTemp18
                 + 0.6 * self.fRec29[1]
                 + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst78)) & 65535) as usize];
-            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp21;
+            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp19;
             self.fRec29[0] =
                 self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst79)) & 8191) as usize];
-            let mut fRec30: F32 = 0.0 - 0.6 * fTemp21;
+            let mut fRec30: F32 = 0.0 - 0.6 * fTemp19;
             self.fRec36[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec36[1] - (self.fRec6[1] + self.fRec6[2]));
             self.fRec35[0] = self.fConst90 * (self.fRec6[1] + self.fConst89 * self.fRec36[0])
                 + self.fConst88 * self.fRec35[1];
             self.fVec15[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec35[0] + 1e-20;
-            let mut fTemp22: F32 = self.fVec15
+            let mut fTemp20: F32 = self.fVec15
                 [((i32::wrapping_sub(self.IOTA0, self.iConst92)) & 32767) as usize]
-                + fTemp20
+                + fTemp18
                 + 0.6 * self.fRec33[1];
-            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp22;
+            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp20;
             self.fRec33[0] =
                 self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst93)) & 8191) as usize];
-            let mut fRec34: F32 = 0.0 - 0.6 * fTemp22;
+            let mut fRec34: F32 = 0.0 - 0.6 * fTemp20;
             self.fRec40[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec40[1] - (self.fRec4[1] + self.fRec4[2]));
             self.fRec39[0] = self.fConst104 * (self.fRec4[1] + self.fConst103 * self.fRec40[0])
                 + self.fConst102 * self.fRec39[1];
             self.fVec17[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec39[0] + 1e-20;
-            let mut fTemp23: F32 = 0.6 * self.fRec37[1]
+            let mut fTemp21: F32 = 0.6 * self.fRec37[1]
                 + self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst106)) & 65535) as usize]
-                - fTemp20;
-            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp23;
+                - fTemp18;
+            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp21;
             self.fRec37[0] =
                 self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst107)) & 8191) as usize];
-            let mut fRec38: F32 = 0.0 - 0.6 * fTemp23;
+            let mut fRec38: F32 = 0.0 - 0.6 * fTemp21;
             self.fRec44[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec44[1] - (self.fRec8[1] + self.fRec8[2]));
             self.fRec43[0] = self.fConst118 * (self.fRec8[1] + self.fConst117 * self.fRec44[0])
                 + self.fConst116 * self.fRec43[1];
             self.fVec19[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec43[0] + 1e-20;
-            let mut fTemp24: F32 = 0.6 * self.fRec41[1]
+            let mut fTemp22: F32 = 0.6 * self.fRec41[1]
                 + self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst120)) & 65535) as usize]
-                - fTemp20;
-            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp24;
+                - fTemp18;
+            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp22;
             self.fRec41[0] =
                 self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst121)) & 4095) as usize];
-            let mut fRec42: F32 = 0.0 - 0.6 * fTemp24;
+            let mut fRec42: F32 = 0.0 - 0.6 * fTemp22;
             self.fRec1[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec33[1]
@@ -1694,9 +1712,9 @@ impl FaustDsp for NylonPluckEffect {
                 + fRec38
                 + fRec34
                 + fRec30
-                + fTemp18;
+                + fTemp16;
             self.fRec2[0] =
-                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp18
+                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp16
                     - (self.fRec41[1]
                         + self.fRec37[1]
                         + self.fRec33[1]
@@ -1705,99 +1723,98 @@ impl FaustDsp for NylonPluckEffect {
                         + fRec38
                         + fRec30
                         + fRec34);
-            let mut fTemp25: F32 = fRec22 + fRec26;
+            let mut fTemp23: F32 = fRec22 + fRec26;
             self.fRec3[0] = self.fRec33[1]
                 + self.fRec29[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec34
                 + fRec30
-                + fTemp15
+                + fTemp13
                 - (self.fRec41[1]
                     + self.fRec37[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec42
                     + fRec38
-                    + fTemp25);
+                    + fTemp23);
             self.fRec4[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec38
-                + fTemp15
+                + fTemp13
                 - (self.fRec33[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec34
                     + fRec30
-                    + fTemp25);
-            let mut fTemp26: F32 = fRec10 + fRec26;
-            let mut fTemp27: F32 = fRec18 + fRec22;
+                    + fTemp23);
+            let mut fTemp24: F32 = fRec10 + fRec26;
+            let mut fTemp25: F32 = fRec18 + fRec22;
             self.fRec5[0] = self.fRec37[1]
                 + self.fRec29[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec30
-                + fTemp27
+                + fTemp25
                 - (self.fRec41[1]
                     + self.fRec33[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec34
-                    + fTemp26);
+                    + fTemp24);
             self.fRec6[0] = self.fRec41[1]
                 + self.fRec33[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec34
-                + fTemp27
+                + fTemp25
                 - (self.fRec37[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec30
-                    + fTemp26);
-            let mut fTemp28: F32 = fRec10 + fRec22;
-            let mut fTemp29: F32 = fRec18 + fRec26;
+                    + fTemp24);
+            let mut fTemp26: F32 = fRec10 + fRec22;
+            let mut fTemp27: F32 = fRec18 + fRec26;
             self.fRec7[0] = self.fRec41[1]
                 + self.fRec29[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec30
-                + fTemp29
+                + fTemp27
                 - (self.fRec37[1]
                     + self.fRec33[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec34
-                    + fTemp28);
+                    + fTemp26);
             self.fRec8[0] = self.fRec37[1]
                 + self.fRec33[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec34
-                + fTemp29
+                + fTemp27
                 - (self.fRec41[1]
                     + self.fRec29[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec30
-                    + fTemp28);
-            *output0 =
-                0.8695652 * fTemp11 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
+                    + fTemp26);
+            *output0 = 0.8695652 * fTemp9 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
             *output1 =
-                0.8695652 * fTemp19 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
+                0.8695652 * fTemp17 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec12[1] = self.fRec12[0];

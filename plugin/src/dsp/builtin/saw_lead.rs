@@ -255,8 +255,8 @@ impl FaustDsp for SawLeadVoice {
     }
     fn instance_reset_params(&mut self) {
         self.fHslider0 = 1.0;
-        self.fHslider1 = 0.35;
-        self.fHslider2 = 0.45;
+        self.fHslider1 = 0.45;
+        self.fHslider2 = 0.35;
         self.fButton0 = 0.0;
         self.fHslider3 = 0.3;
         self.fHslider4 = 0.5;
@@ -431,13 +431,13 @@ impl FaustDsp for SawLeadVoice {
         match param.0 {
             9 => Some(self.fButton0),
             1 => Some(self.fHslider0),
-            4 => Some(self.fHslider1),
+            11 => Some(self.fHslider1),
             13 => Some(self.fHslider10),
             14 => Some(self.fHslider11),
             12 => Some(self.fHslider12),
             3 => Some(self.fHslider13),
             8 => Some(self.fHslider14),
-            11 => Some(self.fHslider2),
+            4 => Some(self.fHslider2),
             10 => Some(self.fHslider3),
             5 => Some(self.fHslider4),
             0 => Some(self.fHslider5),
@@ -453,13 +453,13 @@ impl FaustDsp for SawLeadVoice {
         match param.0 {
             9 => self.fButton0 = value,
             1 => self.fHslider0 = value,
-            4 => self.fHslider1 = value,
+            11 => self.fHslider1 = value,
             13 => self.fHslider10 = value,
             14 => self.fHslider11 = value,
             12 => self.fHslider12 = value,
             3 => self.fHslider13 = value,
             8 => self.fHslider14 = value,
-            11 => self.fHslider2 = value,
+            4 => self.fHslider2 = value,
             10 => self.fHslider3 = value,
             5 => self.fHslider4 = value,
             0 => self.fHslider5 = value,
@@ -489,7 +489,7 @@ impl FaustDsp for SawLeadVoice {
         let mut fSlow8: F32 = self.fHslider7;
         let mut fSlow9: F32 = self.fHslider8;
         let mut fSlow10: F32 = F32::sqrt(0.0038221916 * fSlow9);
-        let mut fSlow11: F32 = self.fConst8 * self.fHslider9;
+        let mut fSlow11: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * self.fHslider9));
         let mut fSlow12: F32 =
             1.0 - F32::exp(0.0 - self.fConst5 / F32::max(self.fHslider10 + 0.001, 0.0005));
         let mut fSlow13: F32 = 0.00083333335 * self.fHslider11;
@@ -509,10 +509,11 @@ impl FaustDsp for SawLeadVoice {
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
             self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
-            let mut fTemp3: F32 = 24.0 * SawLeadVoice_faustpower2_f(self.fRec5[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = SawLeadVoice_faustpower2_f(fTemp4);
+            let mut fTemp3: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec5[0])));
+            let mut fTemp4: F32 = F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp3)) + 1.0);
             self.fRec6[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec6[1];
+            let mut fTemp5: F32 =
+                SawLeadVoice_faustpower2_f(24.0 * SawLeadVoice_faustpower2_f(self.fRec6[0]) + 1.0);
             self.iVec1[0] = iSlow3;
             let mut iTemp6: i32 = ((iSlow3 > self.iVec1[1]) as i32);
             let mut iTemp7: i32 =
@@ -538,16 +539,14 @@ impl FaustDsp for SawLeadVoice {
                         ),
                     ),
             );
-            let mut fTemp9: F32 = fTemp8
-                * (fTemp8 + 2.0 / F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec6[0]))))
-                + 1.0;
+            let mut fTemp9: F32 = fTemp8 * (fTemp8 + 2.0 / fTemp3) + 1.0;
             let mut fTemp10: F32 = fTemp8 * (fTemp8 + 1.8518518) + 1.0;
-            self.fRec17[0] = fSlow11 + (self.fRec17[1] - F32::floor(fSlow11 + self.fRec17[1]));
-            let mut fTemp11: F32 = F32::floor(self.fRec17[0]);
-            let mut iTemp12: i32 =
+            self.fRec17[0] =
+                fSlow11 + (self.fRec17[1] - ((((fSlow11 + self.fRec17[1]) >= 1.0) as i32) as F32));
+            let mut iTemp11: i32 =
                 iSlow3 & (iTemp6 | (self.iRec19[1] & ((self.fRec18[1] < 1.0) as i32)));
             self.fRec18[0] = if (iSlow3 as i32 != 0) {
-                if (iTemp12 as i32 != 0) {
+                if (iTemp11 as i32 != 0) {
                     F32::min(1.0, self.fRec18[1] + fSlow12 * (1.3 - self.fRec18[1]))
                 } else {
                     F32::max(
@@ -561,136 +560,129 @@ impl FaustDsp for SawLeadVoice {
                     self.fRec18[1] + self.fConst9 * (-0.01 - self.fRec18[1]),
                 )
             };
-            self.iRec19[0] = iTemp12;
-            let mut fTemp13: F32 = F32::powf(
+            self.iRec19[0] = iTemp11;
+            let mut fTemp12: F32 = F32::powf(
                 2.0,
                 fSlow13
                     * self.fRec18[0]
                     * unsafe {
-                        ftbl0SawLeadVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec17[0]
-                                        - (fTemp11 + F32::floor(self.fRec17[0] - fTemp11))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0SawLeadVoiceSIG0[(((65536.0
+                            * (self.fRec17[0] - (((self.fRec17[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     },
             );
-            let mut fTemp14: F32 = fSlow14 * fTemp13;
-            let mut fTemp15: F32 = F32::max(1e-06, F32::min(0.5, fTemp14));
-            let mut fTemp16: F32 = self.fRec20[1] + fTemp14;
-            self.fRec20[0] = fTemp16 - F32::floor(fTemp16);
-            let mut fTemp17: F32 = F32::floor(self.fRec20[0]);
-            let mut fTemp18: F32 = self.fRec20[0] - fTemp17;
-            let mut fTemp19: F32 = 1.0 - fTemp15;
-            let mut fTemp20: F32 = self.fRec20[0] + (-1.0 - fTemp17);
-            let mut fTemp21: F32 = fTemp17 + F32::floor(self.fRec20[0] + (0.5 - fTemp17));
-            let mut fTemp22: F32 = self.fRec20[0] + (0.5 - fTemp21);
-            let mut fTemp23: F32 = self.fRec20[0] + (-0.5 - fTemp21);
+            let mut fTemp13: F32 = fSlow14 * fTemp12;
+            let mut fTemp14: F32 = F32::max(1e-06, F32::min(0.5, fTemp13));
+            let mut fTemp15: F32 = self.fRec20[1] + F32::max(0.0, F32::min(0.49, fTemp13));
+            self.fRec20[0] = fTemp15 - (((fTemp15 >= 1.0) as i32) as F32);
+            let mut fTemp16: F32 = (((self.fRec20[0] >= 1.0) as i32) as F32);
+            let mut fTemp17: F32 = self.fRec20[0] - fTemp16;
+            let mut fTemp18: F32 = 1.0 - fTemp14;
+            let mut fTemp19: F32 = self.fRec20[0] + (-1.0 - fTemp16);
+            let mut fTemp20: F32 = fTemp16 + F32::floor(self.fRec20[0] + (0.5 - fTemp16));
+            let mut fTemp21: F32 = self.fRec20[0] + (0.5 - fTemp20);
+            let mut fTemp22: F32 = self.fRec20[0] + (-0.5 - fTemp20);
             self.fRec21[0] = fSlow15 * fTemp1 + self.fConst1 * fTemp0 * self.fRec21[1];
-            let mut fTemp24: F32 = fSlow17 * fTemp13;
-            let mut fTemp25: F32 = self.fRec22[1] + fTemp24;
-            self.fRec22[0] = fTemp25 - F32::floor(fTemp25);
-            let mut fTemp26: F32 = F32::floor(self.fRec22[0] + 0.236068);
-            let mut fTemp27: F32 = self.fRec22[0] + (0.236068 - fTemp26);
-            let mut fTemp28: F32 = fSlow18 * fTemp13;
-            let mut fTemp29: F32 = self.fRec23[1] + fTemp28;
-            self.fRec23[0] = fTemp29 - F32::floor(fTemp29);
-            let mut fTemp30: F32 = F32::floor(self.fRec23[0] + 0.618034);
-            let mut fTemp31: F32 = self.fRec23[0] + (0.618034 - fTemp30);
-            let mut fTemp32: F32 = fSlow19 * fTemp13;
-            let mut fTemp33: F32 = self.fRec24[1] + fTemp32;
-            self.fRec24[0] = fTemp33 - F32::floor(fTemp33);
-            let mut fTemp34: F32 = F32::floor(self.fRec24[0]);
-            let mut fTemp35: F32 = self.fRec24[0] - fTemp34;
-            let mut fTemp36: F32 = F32::max(1e-06, F32::min(0.5, fTemp24));
-            let mut fTemp37: F32 = self.fRec22[0] + (-0.763932 - fTemp26);
-            let mut fTemp38: F32 = F32::max(1e-06, F32::min(0.5, fTemp28));
-            let mut fTemp39: F32 = self.fRec23[0] + (-0.381966 - fTemp30);
-            let mut fTemp40: F32 = F32::max(1e-06, F32::min(0.5, fTemp32));
-            let mut fTemp41: F32 = self.fRec24[0] + (-1.0 - fTemp34);
-            let mut fTemp42: F32 = 0.34641016
+            let mut fTemp23: F32 = fSlow17 * fTemp12;
+            let mut fTemp24: F32 = self.fRec22[1] + F32::max(0.0, F32::min(0.49, fTemp23));
+            self.fRec22[0] = fTemp24 - (((fTemp24 >= 1.0) as i32) as F32);
+            let mut fTemp25: F32 = ((((self.fRec22[0] + 0.236068) >= 1.0) as i32) as F32);
+            let mut fTemp26: F32 = self.fRec22[0] + (0.236068 - fTemp25);
+            let mut fTemp27: F32 = fSlow18 * fTemp12;
+            let mut fTemp28: F32 = self.fRec23[1] + F32::max(0.0, F32::min(0.49, fTemp27));
+            self.fRec23[0] = fTemp28 - (((fTemp28 >= 1.0) as i32) as F32);
+            let mut fTemp29: F32 = ((((self.fRec23[0] + 0.618034) >= 1.0) as i32) as F32);
+            let mut fTemp30: F32 = self.fRec23[0] + (0.618034 - fTemp29);
+            let mut fTemp31: F32 = fSlow19 * fTemp12;
+            let mut fTemp32: F32 = self.fRec24[1] + F32::max(0.0, F32::min(0.49, fTemp31));
+            self.fRec24[0] = fTemp32 - (((fTemp32 >= 1.0) as i32) as F32);
+            let mut fTemp33: F32 = (((self.fRec24[0] >= 1.0) as i32) as F32);
+            let mut fTemp34: F32 = self.fRec24[0] - fTemp33;
+            let mut fTemp35: F32 = F32::max(1e-06, F32::min(0.5, fTemp23));
+            let mut fTemp36: F32 = self.fRec22[0] + (-0.763932 - fTemp25);
+            let mut fTemp37: F32 = F32::max(1e-06, F32::min(0.5, fTemp27));
+            let mut fTemp38: F32 = self.fRec23[0] + (-0.381966 - fTemp29);
+            let mut fTemp39: F32 = F32::max(1e-06, F32::min(0.5, fTemp31));
+            let mut fTemp40: F32 = self.fRec24[0] + (-1.0 - fTemp33);
+            let mut fTemp41: F32 = 0.34641016
                 * (-1.0
-                    - (if (((fTemp35 < fTemp40) as i32) as i32 != 0) {
-                        fTemp35 * (2.0 - fTemp35 / fTemp40) / fTemp40 + -1.0
+                    - (if (((fTemp34 < fTemp39) as i32) as i32 != 0) {
+                        fTemp34 * (2.0 - fTemp34 / fTemp39) / fTemp39 + -1.0
                     } else {
-                        if (((fTemp35 > (1.0 - fTemp40)) as i32) as i32 != 0) {
-                            fTemp41 * (fTemp41 / fTemp40 + 2.0) / fTemp40 + 1.0
+                        if (((fTemp34 > (1.0 - fTemp39)) as i32) as i32 != 0) {
+                            fTemp40 * (fTemp40 / fTemp39 + 2.0) / fTemp39 + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp31 < fTemp38) as i32) as i32 != 0) {
-                        fTemp31 * (2.0 - fTemp31 / fTemp38) / fTemp38 + -1.0
+                    } + if (((fTemp30 < fTemp37) as i32) as i32 != 0) {
+                        fTemp30 * (2.0 - fTemp30 / fTemp37) / fTemp37 + -1.0
                     } else {
-                        if (((fTemp31 > (1.0 - fTemp38)) as i32) as i32 != 0) {
-                            fTemp39 * (fTemp39 / fTemp38 + 2.0) / fTemp38 + 1.0
+                        if (((fTemp30 > (1.0 - fTemp37)) as i32) as i32 != 0) {
+                            fTemp38 * (fTemp38 / fTemp37 + 2.0) / fTemp37 + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp27 < fTemp36) as i32) as i32 != 0) {
-                        fTemp27 * (2.0 - fTemp27 / fTemp36) / fTemp36 + -1.0
+                    } + if (((fTemp26 < fTemp35) as i32) as i32 != 0) {
+                        fTemp26 * (2.0 - fTemp26 / fTemp35) / fTemp35 + -1.0
                     } else {
-                        if (((fTemp27 > (1.0 - fTemp36)) as i32) as i32 != 0) {
-                            fTemp37 * (fTemp37 / fTemp36 + 2.0) / fTemp36 + 1.0
+                        if (((fTemp26 > (1.0 - fTemp35)) as i32) as i32 != 0) {
+                            fTemp36 * (fTemp36 / fTemp35 + 2.0) / fTemp35 + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (1.0 - (fTemp35 + fTemp31) - fTemp27)))
+                    } + 2.0 * (1.0 - (fTemp34 + fTemp30) - fTemp26)))
                 + 0.4
                     * self.fRec21[0]
-                    * (if (((fTemp22 < fTemp15) as i32) as i32 != 0) {
-                        fTemp22 * (2.0 - fTemp22 / fTemp15) / fTemp15 + -1.0
+                    * (if (((fTemp21 < fTemp14) as i32) as i32 != 0) {
+                        fTemp21 * (2.0 - fTemp21 / fTemp14) / fTemp14 + -1.0
                     } else {
-                        if (((fTemp22 > fTemp19) as i32) as i32 != 0) {
-                            fTemp23 * (fTemp23 / fTemp15 + 2.0) / fTemp15 + 1.0
+                        if (((fTemp21 > fTemp18) as i32) as i32 != 0) {
+                            fTemp22 * (fTemp22 / fTemp14 + 2.0) / fTemp14 + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (fTemp18 - fTemp22)
-                        - if (((fTemp18 < fTemp15) as i32) as i32 != 0) {
-                            fTemp18 * (2.0 - fTemp18 / fTemp15) / fTemp15 + -1.0
+                    } + 2.0 * (fTemp17 - fTemp21)
+                        - if (((fTemp17 < fTemp14) as i32) as i32 != 0) {
+                            fTemp17 * (2.0 - fTemp17 / fTemp14) / fTemp14 + -1.0
                         } else {
-                            if (((fTemp18 > fTemp19) as i32) as i32 != 0) {
-                                fTemp20 * (fTemp20 / fTemp15 + 2.0) / fTemp15 + 1.0
+                            if (((fTemp17 > fTemp18) as i32) as i32 != 0) {
+                                fTemp19 * (fTemp19 / fTemp14 + 2.0) / fTemp14 + 1.0
                             } else {
                                 0.0
                             }
                         });
-            let mut fTemp43: F32 = self.fRec13[1] + fTemp8 * (fTemp42 - self.fRec14[1]);
-            let mut fTemp44: F32 = fTemp43 / fTemp10;
-            self.fRec13[0] = 2.0 * fTemp44 - self.fRec13[1];
-            let mut fTemp45: F32 = self.fRec14[1] + fTemp8 * fTemp43 / fTemp10;
-            self.fRec14[0] = 2.0 * fTemp45 - self.fRec14[1];
-            let mut fRec15: F32 = fTemp45;
-            let mut fTemp46: F32 = self.fRec7[1] + fTemp8 * (fRec15 - self.fRec8[1]);
-            let mut fTemp47: F32 = fTemp46 / fTemp9;
-            self.fRec7[0] = 2.0 * fTemp47 - self.fRec7[1];
-            let mut fTemp48: F32 = self.fRec8[1] + fTemp8 * fTemp46 / fTemp9;
-            self.fRec8[0] = 2.0 * fTemp48 - self.fRec8[1];
-            let mut fRec9: F32 = fTemp48;
-            let mut fTemp49: F32 = F32::max(
-                -3.0,
-                F32::min(3.0, fRec9 * fTemp3 / (0.6 * self.fRec6[0] + 1.0)),
-            );
-            let mut fTemp50: F32 = SawLeadVoice_faustpower2_f(fTemp49);
-            let mut fTemp51: F32 = fTemp49 * (fTemp50 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp50 + 27.0) * fTemp4 * (fTemp5 + 27.0));
-            self.fVec3[0] = fTemp51;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp51 - self.fVec3[1]);
-            let mut fTemp52: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
+            let mut fTemp42: F32 = self.fRec13[1] + fTemp8 * (fTemp41 - self.fRec14[1]);
+            let mut fTemp43: F32 = fTemp42 / fTemp10;
+            self.fRec13[0] = 2.0 * fTemp43 - self.fRec13[1];
+            let mut fTemp44: F32 = self.fRec14[1] + fTemp8 * fTemp42 / fTemp10;
+            self.fRec14[0] = 2.0 * fTemp44 - self.fRec14[1];
+            let mut fRec15: F32 = fTemp44;
+            let mut fTemp45: F32 = self.fRec7[1] + fTemp8 * (fRec15 - self.fRec8[1]);
+            let mut fTemp46: F32 = fTemp45 / fTemp9;
+            self.fRec7[0] = 2.0 * fTemp46 - self.fRec7[1];
+            let mut fTemp47: F32 = self.fRec8[1] + fTemp8 * fTemp45 / fTemp9;
+            self.fRec8[0] = 2.0 * fTemp47 - self.fRec8[1];
+            let mut fRec9: F32 = fTemp47;
+            let mut fTemp48: F32 = fRec9 * F32::sqrt(0.25 * fTemp5 + 1.0)
+                / (fTemp4
+                    * F32::sqrt(
+                        SawLeadVoice_faustpower2_f(fRec9) * fTemp5
+                            / SawLeadVoice_faustpower2_f(fTemp4)
+                            + 1.0,
+                    ));
+            self.fVec3[0] = fTemp48;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp48 - self.fVec3[1];
+            let mut fTemp49: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp52 - self.fRec1[1];
-            let mut fTemp53: F32 = self.fRec2[1] + self.fConst2 * fTemp52;
-            self.fRec2[0] = 2.0 * fTemp53 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp52;
-            let mut iTemp54: i32 =
+            self.fRec1[0] = 2.0 * fTemp49 - self.fRec1[1];
+            let mut fTemp50: F32 = self.fRec2[1] + self.fConst2 * fTemp49;
+            self.fRec2[0] = 2.0 * fTemp50 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp49;
+            let mut iTemp51: i32 =
                 iSlow3 & (iTemp6 | (self.iRec26[1] & ((self.fRec25[1] < 1.0) as i32)));
             self.fRec25[0] = if (iSlow3 as i32 != 0) {
-                if (iTemp54 as i32 != 0) {
+                if (iTemp51 as i32 != 0) {
                     F32::min(1.0, self.fRec25[1] + fSlow6 * (1.3 - self.fRec25[1]))
                 } else {
                     F32::max(
@@ -701,7 +693,7 @@ impl FaustDsp for SawLeadVoice {
             } else {
                 F32::max(0.0, self.fRec25[1] + fSlow4 * (-0.01 - self.fRec25[1]))
             };
-            self.iRec26[0] = iTemp54;
+            self.iRec26[0] = iTemp51;
             *output0 = fSlow20
                 * self.fRec25[0]
                 * (self.fRec4[0]
@@ -1393,6 +1385,7 @@ impl FaustDsp for SawLeadEffect {
         ui_interface.open_vertical_box("saw_lead");
         ui_interface.declare(Some(ParamIndex(0)), "space", "0.3");
         ui_interface.add_horizontal_slider("delay_feedback", ParamIndex(0), 0.35, 0.0, 0.9, 0.01);
+        ui_interface.declare(Some(ParamIndex(1)), "punch", "-0.3");
         ui_interface.declare(Some(ParamIndex(1)), "space", "0.5");
         ui_interface.add_horizontal_slider("delay_mix", ParamIndex(1), 0.2, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(2)), "unit", "s");

@@ -99,8 +99,6 @@ pub struct StringEnsembleVoice {
     fConst10: F32,
     fRec26: [F32; 2],
     fRec27: [F32; 2],
-    fRec28: [F32; 2],
-    fRec29: [F32; 2],
     fRec11: [F32; 2],
     fRec12: [F32; 2],
     fRec6: [F32; 2],
@@ -114,8 +112,8 @@ pub struct StringEnsembleVoice {
     fConst12: F32,
     fHslider10: F32,
     fConst13: F32,
-    fRec30: [F32; 2],
-    iRec31: [i32; 2],
+    fRec28: [F32; 2],
+    iRec29: [i32; 2],
     fHslider11: F32,
 }
 
@@ -162,8 +160,6 @@ impl FaustDsp for StringEnsembleVoice {
             fConst10: 0.0,
             fRec26: [0.0; 2],
             fRec27: [0.0; 2],
-            fRec28: [0.0; 2],
-            fRec29: [0.0; 2],
             fRec11: [0.0; 2],
             fRec12: [0.0; 2],
             fRec6: [0.0; 2],
@@ -177,8 +173,8 @@ impl FaustDsp for StringEnsembleVoice {
             fConst12: 0.0,
             fHslider10: 0.0,
             fConst13: 0.0,
-            fRec30: [0.0; 2],
-            iRec31: [0; 2],
+            fRec28: [0.0; 2],
+            iRec29: [0; 2],
             fHslider11: 0.0,
         }
     }
@@ -267,7 +263,7 @@ impl FaustDsp for StringEnsembleVoice {
         self.fButton0 = 0.0;
         self.fHslider6 = 6.0;
         self.fHslider7 = 0.3;
-        self.fHslider8 = 1e+01;
+        self.fHslider8 = 4.0;
         self.fHslider9 = 1.2;
         self.fHslider10 = 0.35;
         self.fHslider11 = 0.5;
@@ -325,40 +321,34 @@ impl FaustDsp for StringEnsembleVoice {
             self.fRec27[(l18) as usize] = 0.0;
         }
         for l19 in 0..2 {
-            self.fRec28[(l19) as usize] = 0.0;
+            self.fRec11[(l19) as usize] = 0.0;
         }
         for l20 in 0..2 {
-            self.fRec29[(l20) as usize] = 0.0;
+            self.fRec12[(l20) as usize] = 0.0;
         }
         for l21 in 0..2 {
-            self.fRec11[(l21) as usize] = 0.0;
+            self.fRec6[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
-            self.fRec12[(l22) as usize] = 0.0;
+            self.fRec7[(l22) as usize] = 0.0;
         }
         for l23 in 0..2 {
-            self.fRec6[(l23) as usize] = 0.0;
+            self.fVec3[(l23) as usize] = 0.0;
         }
         for l24 in 0..2 {
-            self.fRec7[(l24) as usize] = 0.0;
+            self.fRec4[(l24) as usize] = 0.0;
         }
         for l25 in 0..2 {
-            self.fVec3[(l25) as usize] = 0.0;
+            self.fRec1[(l25) as usize] = 0.0;
         }
         for l26 in 0..2 {
-            self.fRec4[(l26) as usize] = 0.0;
+            self.fRec2[(l26) as usize] = 0.0;
         }
         for l27 in 0..2 {
-            self.fRec1[(l27) as usize] = 0.0;
+            self.fRec28[(l27) as usize] = 0.0;
         }
         for l28 in 0..2 {
-            self.fRec2[(l28) as usize] = 0.0;
-        }
-        for l29 in 0..2 {
-            self.fRec30[(l29) as usize] = 0.0;
-        }
-        for l30 in 0..2 {
-            self.iRec31[(l30) as usize] = 0;
+            self.iRec29[(l28) as usize] = 0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
@@ -368,7 +358,7 @@ impl FaustDsp for StringEnsembleVoice {
         self.fConst2 = F32::tan(785.3982 / fConst0);
         self.fConst3 = 0.45 * fConst0;
         self.fConst4 = 3.1415927 / fConst0;
-        self.fConst5 = 5.2 / fConst0;
+        self.fConst5 = F32::max(0.0, F32::min(0.49, 5.2 / fConst0));
         self.fConst6 = 1.0 - F32::exp(0.0 - 92.302 / fConst0);
         self.fConst7 = 1.0 - F32::exp(0.0 - 6.9078 / fConst0);
         self.fConst8 = 1.0 - F32::exp(0.0 - 3.66575 / fConst0);
@@ -410,7 +400,7 @@ impl FaustDsp for StringEnsembleVoice {
         ui_interface.add_horizontal_slider("cutoff", ParamIndex(3), 3e+03, 2e+02, 1.6e+04, 1.0);
         ui_interface.declare(Some(ParamIndex(4)), "motion", "0.3");
         ui_interface.declare(Some(ParamIndex(4)), "unit", "cent");
-        ui_interface.add_horizontal_slider("detune", ParamIndex(4), 1e+01, 0.0, 4e+01, 0.1);
+        ui_interface.add_horizontal_slider("detune", ParamIndex(4), 4.0, 0.0, 2e+01, 0.1);
         ui_interface.declare(Some(ParamIndex(5)), "grit", "0.7");
         ui_interface.add_horizontal_slider("drive", ParamIndex(5), 0.2, 0.0, 1.0, 0.01);
         ui_interface.add_horizontal_slider("freq", ParamIndex(6), 4.4e+02, 2e+01, 2e+04, 0.01);
@@ -496,16 +486,13 @@ impl FaustDsp for StringEnsembleVoice {
         let mut fSlow15: F32 = self.fHslider7;
         let mut fSlow16: F32 = self.fHslider8;
         let mut fSlow17: F32 = self.fConst10 * fSlow4 * F32::powf(2.0, 0.00083333335 * fSlow16);
-        let mut fSlow18: F32 = self.fConst10 * fSlow4 * F32::powf(2.0, 0.00027777778 * fSlow16);
-        let mut fSlow19: F32 =
-            self.fConst10 * fSlow4 * F32::powf(2.0, 0.00083333335 * (0.0 - 0.33333334 * fSlow16));
-        let mut fSlow20: F32 =
+        let mut fSlow18: F32 =
             self.fConst10 * fSlow4 * F32::powf(2.0, 0.00083333335 * (0.0 - fSlow16));
-        let mut fSlow21: F32 =
+        let mut fSlow19: F32 =
             1.0 - F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider9, 0.001));
-        let mut fSlow22: F32 =
+        let mut fSlow20: F32 =
             1.0 - F32::exp(0.0 - self.fConst13 / F32::max(self.fHslider10, 0.0005));
-        let mut fSlow23: F32 = 0.6 * self.fHslider11;
+        let mut fSlow21: F32 = 0.6 * self.fHslider11;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -514,36 +501,35 @@ impl FaustDsp for StringEnsembleVoice {
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
             self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
-            let mut fTemp3: F32 = 24.0 * StringEnsembleVoice_faustpower2_f(self.fRec5[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = StringEnsembleVoice_faustpower2_f(fTemp4);
+            let mut fTemp3: F32 = StringEnsembleVoice_faustpower2_f(
+                24.0 * StringEnsembleVoice_faustpower2_f(self.fRec5[0]) + 1.0,
+            );
             self.fRec10[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec10[1];
-            let mut fTemp6: F32 =
+            let mut fTemp4: F32 =
                 F32::tan(self.fConst4 * F32::max(2e+01, F32::min(self.fRec10[0], self.fConst3)));
-            let mut fTemp7: F32 = fTemp6 * (fTemp6 + 1.4142271) + 1.0;
+            let mut fTemp5: F32 = fTemp4 * (fTemp4 + 1.4142271) + 1.0;
             self.fRec14[0] = fSlow3 * fTemp1 + self.fConst1 * fTemp0 * self.fRec14[1];
-            let mut fTemp8: F32 = F32::tan(
+            let mut fTemp6: F32 = F32::tan(
                 self.fConst4 * F32::max(2e+01, F32::min(fSlow5 * self.fRec14[0], self.fConst3)),
             );
-            let mut fTemp9: F32 = fTemp8 * (fTemp8 + 1.3830057) + 1.0;
+            let mut fTemp7: F32 = fTemp6 * (fTemp6 + 1.3830057) + 1.0;
             self.fRec15[0] = fSlow6 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
             self.iRec19[0] =
                 i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec19[1]), 12345);
-            let mut fTemp10: F32 = 4.656613e-10 * ((self.iRec19[0]) as F32);
-            let mut fTemp11: F32 = self.fRec16[1] + fSlow7 * (fTemp10 - self.fRec17[1]);
-            self.fRec16[0] = fSlow9 * fTemp11 - self.fRec16[1];
-            let mut fTemp12: F32 = self.fRec17[1] + fSlow10 * fTemp11;
-            self.fRec17[0] = 2.0 * fTemp12 - self.fRec17[1];
-            let mut fRec18: F32 = fSlow11 * fTemp11;
-            self.fRec21[0] =
-                self.fConst5 + (self.fRec21[1] - F32::floor(self.fConst5 + self.fRec21[1]));
-            let mut fTemp13: F32 = F32::floor(self.fRec21[0]);
+            let mut fTemp8: F32 = 4.656613e-10 * ((self.iRec19[0]) as F32);
+            let mut fTemp9: F32 = self.fRec16[1] + fSlow7 * (fTemp8 - self.fRec17[1]);
+            self.fRec16[0] = fSlow9 * fTemp9 - self.fRec16[1];
+            let mut fTemp10: F32 = self.fRec17[1] + fSlow10 * fTemp9;
+            self.fRec17[0] = 2.0 * fTemp10 - self.fRec17[1];
+            let mut fRec18: F32 = fSlow11 * fTemp9;
+            self.fRec21[0] = self.fConst5
+                + (self.fRec21[1] - ((((self.fConst5 + self.fRec21[1]) >= 1.0) as i32) as F32));
             self.iVec2[0] = iSlow12;
-            let mut iTemp14: i32 = ((iSlow12 > self.iVec2[1]) as i32);
-            let mut iTemp15: i32 =
-                iSlow12 & (iTemp14 | (self.iRec23[1] & ((self.fRec22[1] < 1.0) as i32)));
+            let mut iTemp11: i32 = ((iSlow12 > self.iVec2[1]) as i32);
+            let mut iTemp12: i32 =
+                iSlow12 & (iTemp11 | (self.iRec23[1] & ((self.fRec22[1] < 1.0) as i32)));
             self.fRec22[0] = if (iSlow12 as i32 != 0) {
-                if (iTemp15 as i32 != 0) {
+                if (iTemp12 as i32 != 0) {
                     F32::min(1.0, self.fRec22[1] + self.fConst8 * (1.3 - self.fRec22[1]))
                 } else {
                     F32::max(
@@ -557,166 +543,126 @@ impl FaustDsp for StringEnsembleVoice {
                     self.fRec22[1] + self.fConst6 * (-0.01 - self.fRec22[1]),
                 )
             };
-            self.iRec23[0] = iTemp15;
-            let mut fTemp16: F32 = F32::powf(
+            self.iRec23[0] = iTemp12;
+            let mut fTemp13: F32 = F32::powf(
                 2.0,
                 fSlow13
                     * self.fRec22[0]
                     * unsafe {
-                        ftbl0StringEnsembleVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec21[0]
-                                        - (fTemp13 + F32::floor(self.fRec21[0] - fTemp13))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0StringEnsembleVoiceSIG0[(((65536.0
+                            * (self.fRec21[0] - (((self.fRec21[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     },
             );
-            let mut fTemp17: F32 = fSlow14 * fTemp16;
-            let mut fTemp18: F32 = F32::max(1e-06, F32::min(0.5, fTemp17));
-            let mut fTemp19: F32 = self.fRec24[1] + fTemp17;
-            self.fRec24[0] = fTemp19 - F32::floor(fTemp19);
-            let mut fTemp20: F32 = F32::floor(self.fRec24[0] + 0.21);
-            let mut fTemp21: F32 = self.fRec24[0] + (0.21 - fTemp20);
-            let mut fTemp22: F32 = 1.0 - fTemp18;
-            let mut fTemp23: F32 = self.fRec24[0] + (-0.79 - fTemp20);
-            let mut fTemp24: F32 = fTemp20 + F32::floor(self.fRec24[0] + (0.51 - fTemp20));
-            let mut fTemp25: F32 = self.fRec24[0] + (0.51 - fTemp24);
-            let mut fTemp26: F32 = self.fRec24[0] + (-0.49 - fTemp24);
+            let mut fTemp14: F32 = fSlow14 * fTemp13;
+            let mut fTemp15: F32 = F32::max(1e-06, F32::min(0.5, fTemp14));
+            let mut fTemp16: F32 = self.fRec24[1] + F32::max(0.0, F32::min(0.49, fTemp14));
+            self.fRec24[0] = fTemp16 - (((fTemp16 >= 1.0) as i32) as F32);
+            let mut fTemp17: F32 = ((((self.fRec24[0] + 0.21) >= 1.0) as i32) as F32);
+            let mut fTemp18: F32 = self.fRec24[0] + (0.21 - fTemp17);
+            let mut fTemp19: F32 = 1.0 - fTemp15;
+            let mut fTemp20: F32 = self.fRec24[0] + (-0.79 - fTemp17);
+            let mut fTemp21: F32 = fTemp17 + F32::floor(self.fRec24[0] + (0.51 - fTemp17));
+            let mut fTemp22: F32 = self.fRec24[0] + (0.51 - fTemp21);
+            let mut fTemp23: F32 = self.fRec24[0] + (-0.49 - fTemp21);
             self.fRec25[0] = fSlow15 * fTemp1 + self.fConst1 * fTemp0 * self.fRec25[1];
-            let mut fTemp27: F32 = fSlow17 * fTemp16;
-            let mut fTemp28: F32 = self.fRec26[1] + fTemp27;
-            self.fRec26[0] = fTemp28 - F32::floor(fTemp28);
-            let mut fTemp29: F32 = F32::floor(self.fRec26[0] + 0.854102);
-            let mut fTemp30: F32 = self.fRec26[0] + (0.854102 - fTemp29);
-            let mut fTemp31: F32 = fSlow18 * fTemp16;
-            let mut fTemp32: F32 = self.fRec27[1] + fTemp31;
-            self.fRec27[0] = fTemp32 - F32::floor(fTemp32);
-            let mut fTemp33: F32 = F32::floor(self.fRec27[0] + 0.236068);
-            let mut fTemp34: F32 = self.fRec27[0] + (0.236068 - fTemp33);
-            let mut fTemp35: F32 = fSlow19 * fTemp16;
-            let mut fTemp36: F32 = self.fRec28[1] + fTemp35;
-            self.fRec28[0] = fTemp36 - F32::floor(fTemp36);
-            let mut fTemp37: F32 = F32::floor(self.fRec28[0] + 0.618034);
-            let mut fTemp38: F32 = self.fRec28[0] + (0.618034 - fTemp37);
-            let mut fTemp39: F32 = fSlow20 * fTemp16;
-            let mut fTemp40: F32 = self.fRec29[1] + fTemp39;
-            self.fRec29[0] = fTemp40 - F32::floor(fTemp40);
-            let mut fTemp41: F32 = F32::floor(self.fRec29[0]);
-            let mut fTemp42: F32 = self.fRec29[0] - fTemp41;
-            let mut fTemp43: F32 = F32::max(1e-06, F32::min(0.5, fTemp27));
-            let mut fTemp44: F32 = self.fRec26[0] + (-0.145898 - fTemp29);
-            let mut fTemp45: F32 = F32::max(1e-06, F32::min(0.5, fTemp31));
-            let mut fTemp46: F32 = self.fRec27[0] + (-0.763932 - fTemp33);
-            let mut fTemp47: F32 = F32::max(1e-06, F32::min(0.5, fTemp35));
-            let mut fTemp48: F32 = self.fRec28[0] + (-0.381966 - fTemp37);
-            let mut fTemp49: F32 = F32::max(1e-06, F32::min(0.5, fTemp39));
-            let mut fTemp50: F32 = self.fRec29[0] + (-1.0 - fTemp41);
-            let mut fTemp51: F32 = 0.3
+            let mut fTemp24: F32 = fSlow17 * fTemp13;
+            let mut fTemp25: F32 = self.fRec26[1] + F32::max(0.0, F32::min(0.49, fTemp24));
+            self.fRec26[0] = fTemp25 - (((fTemp25 >= 1.0) as i32) as F32);
+            let mut fTemp26: F32 = ((((self.fRec26[0] + 0.618034) >= 1.0) as i32) as F32);
+            let mut fTemp27: F32 = self.fRec26[0] + (0.618034 - fTemp26);
+            let mut fTemp28: F32 = fSlow18 * fTemp13;
+            let mut fTemp29: F32 = self.fRec27[1] + F32::max(0.0, F32::min(0.49, fTemp28));
+            self.fRec27[0] = fTemp29 - (((fTemp29 >= 1.0) as i32) as F32);
+            let mut fTemp30: F32 = (((self.fRec27[0] >= 1.0) as i32) as F32);
+            let mut fTemp31: F32 = self.fRec27[0] - fTemp30;
+            let mut fTemp32: F32 = F32::max(1e-06, F32::min(0.5, fTemp24));
+            let mut fTemp33: F32 = self.fRec26[0] + (-0.381966 - fTemp26);
+            let mut fTemp34: F32 = F32::max(1e-06, F32::min(0.5, fTemp28));
+            let mut fTemp35: F32 = self.fRec27[0] + (-1.0 - fTemp30);
+            let mut fTemp36: F32 = 0.53033006
                 * (0.0
-                    - (if (((fTemp42 < fTemp49) as i32) as i32 != 0) {
-                        fTemp42 * (2.0 - fTemp42 / fTemp49) / fTemp49 + -1.0
+                    - (if (((fTemp31 < fTemp34) as i32) as i32 != 0) {
+                        fTemp31 * (2.0 - fTemp31 / fTemp34) / fTemp34 + -1.0
                     } else {
-                        if (((fTemp42 > (1.0 - fTemp49)) as i32) as i32 != 0) {
-                            fTemp50 * (fTemp50 / fTemp49 + 2.0) / fTemp49 + 1.0
+                        if (((fTemp31 > (1.0 - fTemp34)) as i32) as i32 != 0) {
+                            fTemp35 * (fTemp35 / fTemp34 + 2.0) / fTemp34 + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp38 < fTemp47) as i32) as i32 != 0) {
-                        fTemp38 * (2.0 - fTemp38 / fTemp47) / fTemp47 + -1.0
+                    } + if (((fTemp27 < fTemp32) as i32) as i32 != 0) {
+                        fTemp27 * (2.0 - fTemp27 / fTemp32) / fTemp32 + -1.0
                     } else {
-                        if (((fTemp38 > (1.0 - fTemp47)) as i32) as i32 != 0) {
-                            fTemp48 * (fTemp48 / fTemp47 + 2.0) / fTemp47 + 1.0
+                        if (((fTemp27 > (1.0 - fTemp32)) as i32) as i32 != 0) {
+                            fTemp33 * (fTemp33 / fTemp32 + 2.0) / fTemp32 + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp34 < fTemp45) as i32) as i32 != 0) {
-                        fTemp34 * (2.0 - fTemp34 / fTemp45) / fTemp45 + -1.0
+                    } + 2.0 * (1.0 - (fTemp31 + fTemp27))))
+                + 0.3
+                    * self.fRec25[0]
+                    * (if (((fTemp22 < fTemp15) as i32) as i32 != 0) {
+                        fTemp22 * (2.0 - fTemp22 / fTemp15) / fTemp15 + -1.0
                     } else {
-                        if (((fTemp34 > (1.0 - fTemp45)) as i32) as i32 != 0) {
-                            fTemp46 * (fTemp46 / fTemp45 + 2.0) / fTemp45 + 1.0
+                        if (((fTemp22 > fTemp19) as i32) as i32 != 0) {
+                            fTemp23 * (fTemp23 / fTemp15 + 2.0) / fTemp15 + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp30 < fTemp43) as i32) as i32 != 0) {
-                        fTemp30 * (2.0 - fTemp30 / fTemp43) / fTemp43 + -1.0
-                    } else {
-                        if (((fTemp30 > (1.0 - fTemp43)) as i32) as i32 != 0) {
-                            fTemp44 * (fTemp44 / fTemp43 + 2.0) / fTemp43 + 1.0
+                    } + 2.0 * (fTemp18 - fTemp22)
+                        - if (((fTemp18 < fTemp15) as i32) as i32 != 0) {
+                            fTemp18 * (2.0 - fTemp18 / fTemp15) / fTemp15 + -1.0
                         } else {
-                            0.0
-                        }
-                    } + 2.0 * (1.0 - (fTemp42 + fTemp38) - fTemp34 + (1.0 - fTemp30)))
-                    + self.fRec25[0]
-                        * (if (((fTemp25 < fTemp18) as i32) as i32 != 0) {
-                            fTemp25 * (2.0 - fTemp25 / fTemp18) / fTemp18 + -1.0
-                        } else {
-                            if (((fTemp25 > fTemp22) as i32) as i32 != 0) {
-                                fTemp26 * (fTemp26 / fTemp18 + 2.0) / fTemp18 + 1.0
+                            if (((fTemp18 > fTemp19) as i32) as i32 != 0) {
+                                fTemp20 * (fTemp20 / fTemp15 + 2.0) / fTemp15 + 1.0
                             } else {
                                 0.0
                             }
-                        } + 2.0 * (fTemp21 - fTemp25)
-                            - if (((fTemp21 < fTemp18) as i32) as i32 != 0) {
-                                fTemp21 * (2.0 - fTemp21 / fTemp18) / fTemp18 + -1.0
-                            } else {
-                                if (((fTemp21 > fTemp22) as i32) as i32 != 0) {
-                                    fTemp23 * (fTemp23 / fTemp18 + 2.0) / fTemp18 + 1.0
-                                } else {
-                                    0.0
-                                }
-                            }))
+                        })
                 + 1.5 * fRec18 * self.fRec15[0];
-            let mut fTemp52: F32 = self.fRec11[1] + fTemp8 * (fTemp51 - self.fRec12[1]);
-            let mut fTemp53: F32 = fTemp52 / fTemp9;
-            self.fRec11[0] = 2.0 * fTemp53 - self.fRec11[1];
-            let mut fTemp54: F32 = self.fRec12[1] + fTemp8 * fTemp52 / fTemp9;
-            self.fRec12[0] = 2.0 * fTemp54 - self.fRec12[1];
-            let mut fRec13: F32 = fTemp54;
-            let mut fTemp55: F32 = 0.9433962 * fRec13;
-            let mut fTemp56: F32 = self.fRec6[1] + fTemp6 * (fTemp55 - self.fRec7[1]);
-            let mut fTemp57: F32 = fTemp56 / fTemp7;
-            self.fRec6[0] = 2.0 * fTemp57 - self.fRec6[1];
-            let mut fTemp58: F32 = self.fRec7[1] + fTemp6 * fTemp56 / fTemp7;
-            self.fRec7[0] = 2.0 * fTemp58 - self.fRec7[1];
-            let mut fRec8: F32 = fTemp57;
-            let mut fRec9: F32 = fTemp58;
-            let mut fTemp59: F32 = F32::max(
-                -3.0,
-                F32::min(3.0, (fTemp55 - (fRec9 + 1.4142271 * fRec8)) * fTemp3),
-            );
-            let mut fTemp60: F32 = StringEnsembleVoice_faustpower2_f(fTemp59);
-            let mut fTemp61: F32 = fTemp59 * (fTemp60 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp60 + 27.0) * fTemp4 * (fTemp5 + 27.0));
-            self.fVec3[0] = fTemp61;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp61 - self.fVec3[1]);
-            let mut fTemp62: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
+            let mut fTemp37: F32 = self.fRec11[1] + fTemp6 * (fTemp36 - self.fRec12[1]);
+            let mut fTemp38: F32 = fTemp37 / fTemp7;
+            self.fRec11[0] = 2.0 * fTemp38 - self.fRec11[1];
+            let mut fTemp39: F32 = self.fRec12[1] + fTemp6 * fTemp37 / fTemp7;
+            self.fRec12[0] = 2.0 * fTemp39 - self.fRec12[1];
+            let mut fRec13: F32 = fTemp39;
+            let mut fTemp40: F32 = 0.9732317 * fRec13;
+            let mut fTemp41: F32 = self.fRec6[1] + fTemp4 * (fTemp40 - self.fRec7[1]);
+            let mut fTemp42: F32 = fTemp41 / fTemp5;
+            self.fRec6[0] = 2.0 * fTemp42 - self.fRec6[1];
+            let mut fTemp43: F32 = self.fRec7[1] + fTemp4 * fTemp41 / fTemp5;
+            self.fRec7[0] = 2.0 * fTemp43 - self.fRec7[1];
+            let mut fRec8: F32 = fTemp42;
+            let mut fRec9: F32 = fTemp43;
+            let mut fTemp44: F32 = fTemp40 - (fRec9 + 1.4142271 * fRec8);
+            let mut fTemp45: F32 = fTemp44 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(StringEnsembleVoice_faustpower2_f(fTemp44) * fTemp3 + 1.0);
+            self.fVec3[0] = fTemp45;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp45 - self.fVec3[1];
+            let mut fTemp46: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp62 - self.fRec1[1];
-            let mut fTemp63: F32 = self.fRec2[1] + self.fConst2 * fTemp62;
-            self.fRec2[0] = 2.0 * fTemp63 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp62;
-            let mut iTemp64: i32 =
-                iSlow12 & (iTemp14 | (self.iRec31[1] & ((self.fRec30[1] < 1.0) as i32)));
-            self.fRec30[0] = if (iSlow12 as i32 != 0) {
-                if (iTemp64 as i32 != 0) {
-                    F32::min(1.0, self.fRec30[1] + fSlow22 * (1.3 - self.fRec30[1]))
+            self.fRec1[0] = 2.0 * fTemp46 - self.fRec1[1];
+            let mut fTemp47: F32 = self.fRec2[1] + self.fConst2 * fTemp46;
+            self.fRec2[0] = 2.0 * fTemp47 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp46;
+            let mut iTemp48: i32 =
+                iSlow12 & (iTemp11 | (self.iRec29[1] & ((self.fRec28[1] < 1.0) as i32)));
+            self.fRec28[0] = if (iSlow12 as i32 != 0) {
+                if (iTemp48 as i32 != 0) {
+                    F32::min(1.0, self.fRec28[1] + fSlow20 * (1.3 - self.fRec28[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec30[1] + self.fConst12 * (0.8999 - self.fRec30[1]),
+                        self.fRec28[1] + self.fConst12 * (0.8999 - self.fRec28[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec30[1] + fSlow21 * (-0.01 - self.fRec30[1]))
+                F32::max(0.0, self.fRec28[1] + fSlow19 * (-0.01 - self.fRec28[1]))
             };
-            self.iRec31[0] = iTemp64;
-            *output0 = fSlow23
-                * self.fRec30[0]
+            self.iRec29[0] = iTemp48;
+            *output0 = fSlow21
+                * self.fRec28[0]
                 * (self.fRec4[0]
                     + 1.6666666
                         * (fRec3 * (StringEnsembleVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
@@ -737,8 +683,6 @@ impl FaustDsp for StringEnsembleVoice {
             self.fRec25[1] = self.fRec25[0];
             self.fRec26[1] = self.fRec26[0];
             self.fRec27[1] = self.fRec27[0];
-            self.fRec28[1] = self.fRec28[0];
-            self.fRec29[1] = self.fRec29[0];
             self.fRec11[1] = self.fRec11[0];
             self.fRec12[1] = self.fRec12[0];
             self.fRec6[1] = self.fRec6[0];
@@ -747,8 +691,8 @@ impl FaustDsp for StringEnsembleVoice {
             self.fRec4[1] = self.fRec4[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];
-            self.fRec30[1] = self.fRec30[0];
-            self.iRec31[1] = self.iRec31[0];
+            self.fRec28[1] = self.fRec28[0];
+            self.iRec29[1] = self.iRec29[0];
         }
     }
 }
@@ -1421,8 +1365,8 @@ impl FaustDsp for StringEnsembleEffect {
         let mut fSlow9: F32 = F32::exp(self.fConst8 / fSlow1) / fSlow2 + -1.0;
         let mut fSlow10: F32 = fSlow2 * (fSlow6 + (1.0 - fSlow7));
         let mut fSlow11: F32 = self.fHslider2;
-        let mut fSlow12: F32 = self.fConst11 * fSlow11;
-        let mut fSlow13: F32 = self.fConst12 * fSlow11;
+        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow11));
+        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow11));
         let mut fSlow14: F32 = self.fHslider3;
         let mut fSlow15: F32 = F32::exp(self.fConst17 / fSlow1);
         let mut fSlow16: F32 = StringEnsembleEffect_faustpower2_f(fSlow15);
@@ -1537,262 +1481,214 @@ impl FaustDsp for StringEnsembleEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] = fSlow12 + (self.fRec14[1] - F32::floor(fSlow12 + self.fRec14[1]));
-            let mut fTemp5: F32 = F32::floor(self.fRec14[0] + 0.6666667);
-            self.fRec15[0] = fSlow13 + (self.fRec15[1] - F32::floor(fSlow13 + self.fRec15[1]));
-            let mut fTemp6: F32 = F32::floor(self.fRec15[0] + 0.6666667);
+            self.fRec14[0] =
+                fSlow12 + (self.fRec14[1] - ((((fSlow12 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.fRec15[0] =
+                fSlow13 + (self.fRec15[1] - ((((fSlow13 + self.fRec15[1]) >= 1.0) as i32) as F32));
             self.fRec16[0] = fSlow14 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
-            let mut fTemp7: F32 = self.fConst13
+            let mut fTemp5: F32 = self.fConst13
                 * (4.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0StringEnsembleEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec15[0]
-                                        + (0.6666667
-                                            - (fTemp6
-                                                + F32::floor(
-                                                    self.fRec15[0] + (0.6666667 - fTemp6),
-                                                ))))) as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0StringEnsembleEffectSIG0[(((65536.0
+                            * (self.fRec15[0]
+                                + (0.6666667
+                                    - ((((self.fRec15[0] + 0.6666667) >= 1.0) as i32) as F32))))
+                            as i32)
+                            & 65535) as usize]
                     } + 0.25
                         * unsafe {
-                            ftbl0StringEnsembleEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            + (0.6666667
-                                                - (fTemp5
-                                                    + F32::floor(
-                                                        self.fRec14[0] + (0.6666667 - fTemp5),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0StringEnsembleEffectSIG0[(((65536.0
+                                * (self.fRec14[0]
+                                    + (0.6666667
+                                        - ((((self.fRec14[0] + 0.6666667) >= 1.0) as i32) as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         }
                         + 1.0)
                     + 9.0);
-            let mut iTemp8: i32 = ((fTemp7) as i32);
-            let mut fTemp9: F32 = F32::floor(fTemp7);
-            let mut fTemp10: F32 = F32::floor(self.fRec14[0] + 0.33333334);
-            let mut fTemp11: F32 = F32::floor(self.fRec15[0] + 0.33333334);
-            let mut fTemp12: F32 = self.fConst13
+            let mut iTemp6: i32 = ((fTemp5) as i32);
+            let mut fTemp7: F32 = F32::floor(fTemp5);
+            let mut fTemp8: F32 = self.fConst13
                 * (4.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0StringEnsembleEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec15[0]
-                                        + (0.33333334
-                                            - (fTemp11
-                                                + F32::floor(
-                                                    self.fRec15[0] + (0.33333334 - fTemp11),
-                                                ))))) as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0StringEnsembleEffectSIG0[(((65536.0
+                            * (self.fRec15[0]
+                                + (0.33333334
+                                    - ((((self.fRec15[0] + 0.33333334) >= 1.0) as i32) as F32))))
+                            as i32)
+                            & 65535) as usize]
                     } + 0.25
                         * unsafe {
-                            ftbl0StringEnsembleEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            + (0.33333334
-                                                - (fTemp10
-                                                    + F32::floor(
-                                                        self.fRec14[0] + (0.33333334 - fTemp10),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0StringEnsembleEffectSIG0[(((65536.0
+                                * (self.fRec14[0]
+                                    + (0.33333334
+                                        - ((((self.fRec14[0] + 0.33333334) >= 1.0) as i32)
+                                            as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         }
                         + 1.0)
                     + 9.0);
-            let mut iTemp13: i32 = ((fTemp12) as i32);
-            let mut fTemp14: F32 = F32::floor(fTemp12);
-            let mut fTemp15: F32 = F32::floor(self.fRec14[0]);
-            let mut fTemp16: F32 = F32::floor(self.fRec15[0]);
-            let mut fTemp17: F32 = self.fConst13
+            let mut iTemp9: i32 = ((fTemp8) as i32);
+            let mut fTemp10: F32 = F32::floor(fTemp8);
+            let mut fTemp11: F32 = self.fConst13
                 * (4.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0StringEnsembleEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec15[0]
-                                        - (fTemp16 + F32::floor(self.fRec15[0] - fTemp16))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0StringEnsembleEffectSIG0[(((65536.0
+                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     } + 0.25
                         * unsafe {
-                            ftbl0StringEnsembleEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            - (fTemp15 + F32::floor(self.fRec14[0] - fTemp15))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0StringEnsembleEffectSIG0[(((65536.0
+                                * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
                         }
                         + 1.0)
                     + 9.0);
-            let mut iTemp18: i32 = ((fTemp17) as i32);
-            let mut fTemp19: F32 = F32::floor(fTemp17);
-            let mut fTemp20: F32 = 0.15
+            let mut iTemp12: i32 = ((fTemp11) as i32);
+            let mut fTemp13: F32 = F32::floor(fTemp11);
+            let mut fTemp14: F32 = 0.15
                 * (self.fVec2[((i32::wrapping_sub(
                     self.IOTA0,
-                    std::cmp::min(4097, std::cmp::max(0, iTemp18)),
+                    std::cmp::min(4097, std::cmp::max(0, iTemp12)),
                 )) & 8191) as usize]
-                    * (fTemp19 + (1.0 - fTemp17))
-                    + (fTemp17 - fTemp19)
+                    * (fTemp13 + (1.0 - fTemp11))
+                    + (fTemp11 - fTemp13)
                         * self.fVec2[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp18, 1))),
+                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp12, 1))),
                         )) & 8191) as usize]
                     + self.fVec2[((i32::wrapping_sub(
                         self.IOTA0,
-                        std::cmp::min(4097, std::cmp::max(0, iTemp13)),
+                        std::cmp::min(4097, std::cmp::max(0, iTemp9)),
                     )) & 8191) as usize]
-                        * (fTemp14 + (1.0 - fTemp12))
-                    + (fTemp12 - fTemp14)
+                        * (fTemp10 + (1.0 - fTemp8))
+                    + (fTemp8 - fTemp10)
                         * self.fVec2[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp13, 1))),
+                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp9, 1))),
                         )) & 8191) as usize]
                     + self.fVec2[((i32::wrapping_sub(
                         self.IOTA0,
-                        std::cmp::min(4097, std::cmp::max(0, iTemp8)),
+                        std::cmp::min(4097, std::cmp::max(0, iTemp6)),
                     )) & 8191) as usize]
-                        * (fTemp9 + (1.0 - fTemp7))
-                    + (fTemp7 - fTemp9)
+                        * (fTemp7 + (1.0 - fTemp5))
+                    + (fTemp5 - fTemp7)
                         * self.fVec2[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp8, 1))),
+                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp6, 1))),
                         )) & 8191) as usize]);
-            let mut fTemp21: F32 = fTemp3 + fTemp20;
-            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp21;
-            let mut fTemp22: F32 = 0.23622048
+            let mut fTemp15: F32 = fTemp3 + fTemp14;
+            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp15;
+            let mut fTemp16: F32 = 0.23622048
                 * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
-            let mut fTemp23: F32 = fTemp22
+            let mut fTemp17: F32 = fTemp16
                 + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst10)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
-            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp23;
+            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp17;
             self.fRec9[0] =
                 self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst15)) & 8191) as usize];
-            let mut fRec10: F32 = 0.6 * fTemp23;
+            let mut fRec10: F32 = 0.6 * fTemp17;
             self.fRec20[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec20[1] - (self.fRec1[1] + self.fRec1[2]));
             self.fRec19[0] =
                 fSlow23 * (self.fRec1[1] + fSlow22 * self.fRec20[0]) + fSlow21 * self.fRec19[1];
             self.fVec6[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec19[0] + 1e-20;
-            let mut fTemp24: F32 = self.fVec6
+            let mut fTemp18: F32 = self.fVec6
                 [((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 32767) as usize]
-                + fTemp22
+                + fTemp16
                 - 0.6 * self.fRec17[1];
-            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp24;
+            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp18;
             self.fRec17[0] =
                 self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst21)) & 4095) as usize];
-            let mut fRec18: F32 = 0.6 * fTemp24;
-            let mut fTemp25: F32 = fRec18 + fRec10;
+            let mut fRec18: F32 = 0.6 * fTemp18;
+            let mut fTemp19: F32 = fRec18 + fRec10;
             self.fRec24[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec24[1] - (self.fRec3[1] + self.fRec3[2]));
             self.fRec23[0] =
                 fSlow32 * (self.fRec3[1] + fSlow31 * self.fRec24[0]) + fSlow30 * self.fRec23[1];
             self.fVec8[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec23[0] + 1e-20;
-            let mut fTemp26: F32 = self.fVec8
+            let mut fTemp20: F32 = self.fVec8
                 [((i32::wrapping_sub(self.IOTA0, self.iConst26)) & 32767) as usize]
-                - (fTemp22 + 0.6 * self.fRec21[1]);
-            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp26;
+                - (fTemp16 + 0.6 * self.fRec21[1]);
+            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp20;
             self.fRec21[0] =
                 self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst27)) & 8191) as usize];
-            let mut fRec22: F32 = 0.6 * fTemp26;
+            let mut fRec22: F32 = 0.6 * fTemp20;
             self.fRec28[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec28[1] - (self.fRec7[1] + self.fRec7[2]));
             self.fRec27[0] =
                 fSlow41 * (self.fRec7[1] + fSlow40 * self.fRec28[0]) + fSlow39 * self.fRec27[1];
             self.fVec10[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec27[0] + 1e-20;
-            let mut fTemp27: F32 = self.fVec10
+            let mut fTemp21: F32 = self.fVec10
                 [((i32::wrapping_sub(self.IOTA0, self.iConst32)) & 32767) as usize]
-                - (fTemp22 + 0.6 * self.fRec25[1]);
-            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp27;
+                - (fTemp16 + 0.6 * self.fRec25[1]);
+            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp21;
             self.fRec25[0] =
                 self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst33)) & 4095) as usize];
-            let mut fRec26: F32 = 0.6 * fTemp27;
-            let mut fTemp28: F32 = fRec26 + fRec22 + fTemp25;
+            let mut fRec26: F32 = 0.6 * fTemp21;
+            let mut fTemp22: F32 = fRec26 + fRec22 + fTemp19;
             self.fRec32[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec32[1] - (self.fRec2[1] + self.fRec2[2]));
             self.fRec31[0] =
                 fSlow50 * (self.fRec2[1] + fSlow49 * self.fRec32[0]) + fSlow48 * self.fRec31[1];
             self.fVec12[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec31[0] + 1e-20;
-            let mut fTemp29: F32 = fTemp2 - fTemp20;
-            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp29;
-            let mut fTemp30: F32 = 0.23622048
+            let mut fTemp23: F32 = fTemp2 - fTemp14;
+            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp23;
+            let mut fTemp24: F32 = 0.23622048
                 * self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
-            let mut fTemp31: F32 = fTemp30
+            let mut fTemp25: F32 = fTemp24
                 + 0.6 * self.fRec29[1]
                 + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst38)) & 65535) as usize];
-            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp31;
+            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp25;
             self.fRec29[0] =
                 self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst39)) & 8191) as usize];
-            let mut fRec30: F32 = 0.0 - 0.6 * fTemp31;
+            let mut fRec30: F32 = 0.0 - 0.6 * fTemp25;
             self.fRec36[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec36[1] - (self.fRec6[1] + self.fRec6[2]));
             self.fRec35[0] =
                 fSlow59 * (self.fRec6[1] + fSlow58 * self.fRec36[0]) + fSlow57 * self.fRec35[1];
             self.fVec15[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec35[0] + 1e-20;
-            let mut fTemp32: F32 = self.fVec15
+            let mut fTemp26: F32 = self.fVec15
                 [((i32::wrapping_sub(self.IOTA0, self.iConst44)) & 32767) as usize]
-                + fTemp30
+                + fTemp24
                 + 0.6 * self.fRec33[1];
-            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp32;
+            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp26;
             self.fRec33[0] =
                 self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst45)) & 8191) as usize];
-            let mut fRec34: F32 = 0.0 - 0.6 * fTemp32;
+            let mut fRec34: F32 = 0.0 - 0.6 * fTemp26;
             self.fRec40[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec40[1] - (self.fRec4[1] + self.fRec4[2]));
             self.fRec39[0] =
                 fSlow68 * (self.fRec4[1] + fSlow67 * self.fRec40[0]) + fSlow66 * self.fRec39[1];
             self.fVec17[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec39[0] + 1e-20;
-            let mut fTemp33: F32 = 0.6 * self.fRec37[1]
+            let mut fTemp27: F32 = 0.6 * self.fRec37[1]
                 + self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 65535) as usize]
-                - fTemp30;
-            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp33;
+                - fTemp24;
+            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp27;
             self.fRec37[0] =
                 self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst51)) & 8191) as usize];
-            let mut fRec38: F32 = 0.0 - 0.6 * fTemp33;
+            let mut fRec38: F32 = 0.0 - 0.6 * fTemp27;
             self.fRec44[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec44[1] - (self.fRec8[1] + self.fRec8[2]));
             self.fRec43[0] =
                 fSlow77 * (self.fRec8[1] + fSlow76 * self.fRec44[0]) + fSlow75 * self.fRec43[1];
             self.fVec19[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec43[0] + 1e-20;
-            let mut fTemp34: F32 = 0.6 * self.fRec41[1]
+            let mut fTemp28: F32 = 0.6 * self.fRec41[1]
                 + self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst56)) & 65535) as usize]
-                - fTemp30;
-            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp34;
+                - fTemp24;
+            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp28;
             self.fRec41[0] =
                 self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst57)) & 4095) as usize];
-            let mut fRec42: F32 = 0.0 - 0.6 * fTemp34;
+            let mut fRec42: F32 = 0.0 - 0.6 * fTemp28;
             self.fRec1[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec33[1]
@@ -1805,9 +1701,9 @@ impl FaustDsp for StringEnsembleEffect {
                 + fRec38
                 + fRec34
                 + fRec30
-                + fTemp28;
+                + fTemp22;
             self.fRec2[0] =
-                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp28
+                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp22
                     - (self.fRec41[1]
                         + self.fRec37[1]
                         + self.fRec33[1]
@@ -1816,99 +1712,99 @@ impl FaustDsp for StringEnsembleEffect {
                         + fRec38
                         + fRec30
                         + fRec34);
-            let mut fTemp35: F32 = fRec22 + fRec26;
+            let mut fTemp29: F32 = fRec22 + fRec26;
             self.fRec3[0] = self.fRec33[1]
                 + self.fRec29[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec34
                 + fRec30
-                + fTemp25
+                + fTemp19
                 - (self.fRec41[1]
                     + self.fRec37[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec42
                     + fRec38
-                    + fTemp35);
+                    + fTemp29);
             self.fRec4[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec38
-                + fTemp25
+                + fTemp19
                 - (self.fRec33[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec34
                     + fRec30
-                    + fTemp35);
-            let mut fTemp36: F32 = fRec10 + fRec26;
-            let mut fTemp37: F32 = fRec18 + fRec22;
+                    + fTemp29);
+            let mut fTemp30: F32 = fRec10 + fRec26;
+            let mut fTemp31: F32 = fRec18 + fRec22;
             self.fRec5[0] = self.fRec37[1]
                 + self.fRec29[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec30
-                + fTemp37
+                + fTemp31
                 - (self.fRec41[1]
                     + self.fRec33[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec34
-                    + fTemp36);
+                    + fTemp30);
             self.fRec6[0] = self.fRec41[1]
                 + self.fRec33[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec34
-                + fTemp37
+                + fTemp31
                 - (self.fRec37[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec30
-                    + fTemp36);
-            let mut fTemp38: F32 = fRec10 + fRec22;
-            let mut fTemp39: F32 = fRec18 + fRec26;
+                    + fTemp30);
+            let mut fTemp32: F32 = fRec10 + fRec22;
+            let mut fTemp33: F32 = fRec18 + fRec26;
             self.fRec7[0] = self.fRec41[1]
                 + self.fRec29[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec30
-                + fTemp39
+                + fTemp33
                 - (self.fRec37[1]
                     + self.fRec33[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec34
-                    + fTemp38);
+                    + fTemp32);
             self.fRec8[0] = self.fRec37[1]
                 + self.fRec33[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec34
-                + fTemp39
+                + fTemp33
                 - (self.fRec41[1]
                     + self.fRec29[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec30
-                    + fTemp38);
+                    + fTemp32);
             *output0 =
-                0.78740156 * fTemp21 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
+                0.78740156 * fTemp15 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
             *output1 =
-                0.78740156 * fTemp29 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
+                0.78740156 * fTemp23 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec12[1] = self.fRec12[0];

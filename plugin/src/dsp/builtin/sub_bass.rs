@@ -554,7 +554,7 @@ impl FaustDsp for SubBassVoice {
         let mut fSlow3: F32 = 1.5 * self.fHslider2;
         let mut fSlow4: F32 = self.fHslider3;
         let mut fSlow5: F32 = self.fHslider4;
-        let mut fSlow6: F32 = self.fConst10 * self.fHslider5;
+        let mut fSlow6: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * self.fHslider5));
         let mut fSlow7: F32 = self.fHslider6;
         let mut fSlow8: F32 = 1.0 - F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider7, 0.001));
         let mut fSlow9: F32 = 1.0 - F32::exp(0.0 - self.fConst12 / F32::max(self.fHslider8, 0.001));
@@ -563,19 +563,21 @@ impl FaustDsp for SubBassVoice {
         let mut fSlow12: F32 = self.fHslider11;
         let mut fSlow13: F32 = F32::sqrt(0.0038221916 * fSlow12);
         let mut fSlow14: F32 = self.fConst15 * fSlow12;
-        let mut fSlow15: F32 = self.fConst16 * fSlow12;
-        let mut fSlow16: F32 = F32::max(1e-06, F32::min(0.5, fSlow14));
-        let mut fSlow17: F32 = 1.0 - fSlow16;
-        let mut fSlow18: F32 = 1.0 / fSlow16;
-        let mut fSlow19: F32 = F32::max(1e-06, F32::min(0.5, fSlow15));
-        let mut fSlow20: F32 = 1.0 - fSlow19;
-        let mut fSlow21: F32 = 1.0 / fSlow19;
-        let mut fSlow22: F32 = self.fConst10 * fSlow12;
-        let mut fSlow23: F32 = self.fHslider12;
-        let mut fSlow24: F32 = self.fHslider13;
-        let mut fSlow25: F32 =
+        let mut fSlow15: F32 = F32::max(0.0, F32::min(0.49, fSlow14));
+        let mut fSlow16: F32 = self.fConst16 * fSlow12;
+        let mut fSlow17: F32 = F32::max(0.0, F32::min(0.49, fSlow16));
+        let mut fSlow18: F32 = F32::max(1e-06, F32::min(0.5, fSlow14));
+        let mut fSlow19: F32 = 1.0 - fSlow18;
+        let mut fSlow20: F32 = 1.0 / fSlow18;
+        let mut fSlow21: F32 = F32::max(1e-06, F32::min(0.5, fSlow16));
+        let mut fSlow22: F32 = 1.0 - fSlow21;
+        let mut fSlow23: F32 = 1.0 / fSlow21;
+        let mut fSlow24: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow12));
+        let mut fSlow25: F32 = self.fHslider12;
+        let mut fSlow26: F32 = self.fHslider13;
+        let mut fSlow27: F32 =
             1.0 - F32::exp(0.0 - self.fConst23 / F32::max(self.fHslider14, 0.0005));
-        let mut fSlow26: F32 = 0.75 * self.fHslider15;
+        let mut fSlow28: F32 = 0.75 * self.fHslider15;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -584,33 +586,33 @@ impl FaustDsp for SubBassVoice {
             self.fRec4[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec4[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec4[0]);
             self.fRec9[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec9[1];
-            let mut fTemp3: F32 = 24.0 * SubBassVoice_faustpower2_f(self.fRec9[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = SubBassVoice_faustpower2_f(fTemp4);
+            let mut fTemp3: F32 =
+                SubBassVoice_faustpower2_f(24.0 * SubBassVoice_faustpower2_f(self.fRec9[0]) + 1.0);
             self.iRec13[0] =
                 i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec13[1]), 12345);
             self.iVec1[0] = iSlow2;
-            let mut iTemp6: i32 = ((iSlow2 > self.iVec1[1]) as i32);
-            self.fRec14[0] = if (((iTemp6 > 0) as i32) as i32 != 0) {
+            let mut iTemp4: i32 = ((iSlow2 > self.iVec1[1]) as i32);
+            self.fRec14[0] = if (((iTemp4 > 0) as i32) as i32 != 0) {
                 1.0
             } else {
                 self.fConst3 * self.fRec14[1] * (((self.fRec14[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp7: F32 = 4.656613e-10 * self.fRec14[0] * ((self.iRec13[0]) as F32);
-            let mut fTemp8: F32 = self.fRec10[1] + self.fConst5 * (fTemp7 - self.fRec11[1]);
-            self.fRec10[0] = self.fConst7 * fTemp8 - self.fRec10[1];
-            let mut fTemp9: F32 = self.fRec11[1] + self.fConst8 * fTemp8;
-            self.fRec11[0] = 2.0 * fTemp9 - self.fRec11[1];
-            let mut fRec12: F32 = self.fConst9 * fTemp8;
+            let mut fTemp5: F32 = 4.656613e-10 * self.fRec14[0] * ((self.iRec13[0]) as F32);
+            let mut fTemp6: F32 = self.fRec10[1] + self.fConst5 * (fTemp5 - self.fRec11[1]);
+            self.fRec10[0] = self.fConst7 * fTemp6 - self.fRec10[1];
+            let mut fTemp7: F32 = self.fRec11[1] + self.fConst8 * fTemp6;
+            self.fRec11[0] = 2.0 * fTemp7 - self.fRec11[1];
+            let mut fRec12: F32 = self.fConst9 * fTemp6;
             self.fRec15[0] = fSlow4 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
+            let mut fTemp8: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec15[0])));
             self.fRec16[0] = fSlow5 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
-            self.fRec21[0] = fSlow6 + (self.fRec21[1] - F32::floor(fSlow6 + self.fRec21[1]));
-            let mut fTemp10: F32 = F32::floor(self.fRec21[0]);
+            self.fRec21[0] =
+                fSlow6 + (self.fRec21[1] - ((((fSlow6 + self.fRec21[1]) >= 1.0) as i32) as F32));
             self.fRec22[0] = fSlow7 * fTemp1 + self.fConst1 * fTemp0 * self.fRec22[1];
-            let mut iTemp11: i32 =
-                iSlow2 & (iTemp6 | (self.iRec24[1] & ((self.fRec23[1] < 1.0) as i32)));
+            let mut iTemp9: i32 =
+                iSlow2 & (iTemp4 | (self.iRec24[1] & ((self.fRec23[1] < 1.0) as i32)));
             self.fRec23[0] = if (iSlow2 as i32 != 0) {
-                if (iTemp11 as i32 != 0) {
+                if (iTemp9 as i32 != 0) {
                     F32::min(1.0, self.fRec23[1] + self.fConst13 * (1.3 - self.fRec23[1]))
                 } else {
                     F32::max(0.0, self.fRec23[1] + fSlow9 * (-0.0001 - self.fRec23[1]))
@@ -618,9 +620,9 @@ impl FaustDsp for SubBassVoice {
             } else {
                 F32::max(0.0, self.fRec23[1] + fSlow8 * (-0.01 - self.fRec23[1]))
             };
-            self.iRec24[0] = iTemp11;
+            self.iRec24[0] = iTemp9;
             self.fRec25[0] = fSlow11 * fTemp1 + self.fConst1 * fTemp0 * self.fRec25[1];
-            let mut fTemp12: F32 = F32::tan(
+            let mut fTemp10: F32 = F32::tan(
                 self.fConst14
                     * F32::max(
                         2e+01,
@@ -632,20 +634,12 @@ impl FaustDsp for SubBassVoice {
                                     fSlow10 * self.fRec23[0]
                                         + self.fRec22[0]
                                             * unsafe {
-                                                ftbl0SubBassVoiceSIG0[(std::cmp::max(
-                                                    0,
-                                                    std::cmp::min(
-                                                        ((65536.0
-                                                            * (self.fRec21[0]
-                                                                - (fTemp10
-                                                                    + F32::floor(
-                                                                        self.fRec21[0] - fTemp10,
-                                                                    ))))
-                                                            as i32)
-                                                            % 65536,
-                                                        65535,
-                                                    ),
-                                                ))
+                                                ftbl0SubBassVoiceSIG0[(((65536.0
+                                                    * (self.fRec21[0]
+                                                        - (((self.fRec21[0] >= 1.0) as i32)
+                                                            as F32)))
+                                                    as i32)
+                                                    & 65535)
                                                     as usize]
                                             },
                                 ),
@@ -653,108 +647,95 @@ impl FaustDsp for SubBassVoice {
                         ),
                     ),
             );
-            let mut fTemp13: F32 = fTemp12
-                * (fTemp12 + 2.0 / F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec15[0]))))
-                + 1.0;
-            let mut fTemp14: F32 = fTemp12 * (fTemp12 + 1.8518518) + 1.0;
-            self.fRec29[0] = fSlow14 + (self.fRec29[1] - F32::floor(fSlow14 + self.fRec29[1]));
-            let mut fTemp15: F32 = F32::floor(self.fRec29[0] + 0.618034);
-            let mut fTemp16: F32 = self.fRec29[0] + (0.618034 - fTemp15);
-            self.fRec30[0] = fSlow15 + (self.fRec30[1] - F32::floor(fSlow15 + self.fRec30[1]));
-            let mut fTemp17: F32 = F32::floor(self.fRec30[0]);
-            let mut fTemp18: F32 = self.fRec30[0] - fTemp17;
-            let mut fTemp19: F32 = self.fRec29[0] + (-0.381966 - fTemp15);
-            let mut fTemp20: F32 = self.fRec30[0] + (-1.0 - fTemp17);
-            let mut fTemp21: F32 = 0.70710677
+            let mut fTemp11: F32 = fTemp10 * (fTemp10 + 2.0 / fTemp8) + 1.0;
+            let mut fTemp12: F32 = fTemp10 * (fTemp10 + 1.8518518) + 1.0;
+            self.fRec29[0] =
+                fSlow15 + (self.fRec29[1] - ((((fSlow15 + self.fRec29[1]) >= 1.0) as i32) as F32));
+            let mut fTemp13: F32 = ((((self.fRec29[0] + 0.618034) >= 1.0) as i32) as F32);
+            let mut fTemp14: F32 = self.fRec29[0] + (0.618034 - fTemp13);
+            self.fRec30[0] =
+                fSlow17 + (self.fRec30[1] - ((((fSlow17 + self.fRec30[1]) >= 1.0) as i32) as F32));
+            let mut fTemp15: F32 = (((self.fRec30[0] >= 1.0) as i32) as F32);
+            let mut fTemp16: F32 = self.fRec30[0] - fTemp15;
+            let mut fTemp17: F32 = self.fRec29[0] + (-0.381966 - fTemp13);
+            let mut fTemp18: F32 = self.fRec30[0] + (-1.0 - fTemp15);
+            let mut fTemp19: F32 = 0.70710677
                 * (0.0
-                    - (if (((fTemp18 < fSlow19) as i32) as i32 != 0) {
-                        fSlow21 * fTemp18 * (2.0 - fSlow21 * fTemp18) + -1.0
+                    - (if (((fTemp16 < fSlow21) as i32) as i32 != 0) {
+                        fSlow23 * fTemp16 * (2.0 - fSlow23 * fTemp16) + -1.0
                     } else {
-                        if (((fTemp18 > fSlow20) as i32) as i32 != 0) {
-                            fSlow21 * fTemp20 * (fSlow21 * fTemp20 + 2.0) + 1.0
+                        if (((fTemp16 > fSlow22) as i32) as i32 != 0) {
+                            fSlow23 * fTemp18 * (fSlow23 * fTemp18 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp16 < fSlow16) as i32) as i32 != 0) {
-                        fSlow18 * fTemp16 * (2.0 - fSlow18 * fTemp16) + -1.0
+                    } + if (((fTemp14 < fSlow18) as i32) as i32 != 0) {
+                        fSlow20 * fTemp14 * (2.0 - fSlow20 * fTemp14) + -1.0
                     } else {
-                        if (((fTemp16 > fSlow17) as i32) as i32 != 0) {
-                            fSlow18 * fTemp19 * (fSlow18 * fTemp19 + 2.0) + 1.0
+                        if (((fTemp14 > fSlow19) as i32) as i32 != 0) {
+                            fSlow20 * fTemp17 * (fSlow20 * fTemp17 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (1.0 - (fTemp18 + fTemp16))));
-            let mut fTemp22: F32 = self.fRec26[1] + fTemp12 * (fTemp21 - self.fRec27[1]);
-            let mut fTemp23: F32 = fTemp22 / fTemp14;
-            self.fRec26[0] = 2.0 * fTemp23 - self.fRec26[1];
-            let mut fTemp24: F32 = self.fRec27[1] + fTemp12 * fTemp22 / fTemp14;
-            self.fRec27[0] = 2.0 * fTemp24 - self.fRec27[1];
-            let mut fRec28: F32 = fTemp24;
-            let mut fTemp25: F32 = self.fRec17[1] + fTemp12 * (fRec28 - self.fRec18[1]);
-            let mut fTemp26: F32 = fTemp25 / fTemp13;
-            self.fRec17[0] = 2.0 * fTemp26 - self.fRec17[1];
-            let mut fTemp27: F32 = self.fRec18[1] + fTemp12 * fTemp25 / fTemp13;
-            self.fRec18[0] = 2.0 * fTemp27 - self.fRec18[1];
-            let mut fRec19: F32 = fTemp27;
-            self.fRec31[0] = fSlow22 + (self.fRec31[1] - F32::floor(fSlow22 + self.fRec31[1]));
-            self.fRec32[0] = fSlow23 * fTemp1 + self.fConst1 * fTemp0 * self.fRec32[1];
-            let mut fTemp28: F32 = F32::floor(self.fRec31[0]);
-            self.fRec33[0] = fSlow24 * fTemp1 + self.fConst1 * fTemp0 * self.fRec33[1];
-            let mut fTemp29: F32 = F32::max(
-                -3.0,
-                F32::min(
-                    3.0,
-                    (self.fRec33[0]
-                        * ((1.0 - self.fRec32[0])
-                            * unsafe {
-                                ftbl0SubBassVoiceSIG0[(std::cmp::max(
-                                    0,
-                                    std::cmp::min(
-                                        ((65536.0
-                                            * (self.fRec31[0]
-                                                - (fTemp28 + F32::floor(self.fRec31[0] - fTemp28))))
-                                            as i32)
-                                            % 65536,
-                                        65535,
-                                    ),
-                                )) as usize]
-                            }
-                            + self.fRec32[0]
-                                * (4.0
-                                    * F32::abs(
-                                        self.fRec31[0]
-                                            + (-0.25 - F32::floor(self.fRec31[0] + 0.25)),
-                                    )
-                                    + -1.0))
-                        + 0.8 * (fRec19 * self.fRec16[0] / (0.6 * self.fRec15[0] + 1.0))
-                        + fSlow3 * fRec12)
-                        * fTemp3,
-                ),
-            );
-            let mut fTemp30: F32 = SubBassVoice_faustpower2_f(fTemp29);
-            let mut fTemp31: F32 = fTemp29 * (fTemp30 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp30 + 27.0) * fTemp4 * (fTemp5 + 27.0));
-            self.fVec3[0] = fTemp31;
-            self.fRec8[0] = 0.995 * self.fRec8[1] + 0.5 * (fTemp31 - self.fVec3[1]);
-            let mut fTemp32: F32 = (self.fRec5[1] + self.fConst2 * (self.fRec8[0] - self.fRec6[1]))
+                    } + 2.0 * (1.0 - (fTemp16 + fTemp14))));
+            let mut fTemp20: F32 = self.fRec26[1] + fTemp10 * (fTemp19 - self.fRec27[1]);
+            let mut fTemp21: F32 = fTemp20 / fTemp12;
+            self.fRec26[0] = 2.0 * fTemp21 - self.fRec26[1];
+            let mut fTemp22: F32 = self.fRec27[1] + fTemp10 * fTemp20 / fTemp12;
+            self.fRec27[0] = 2.0 * fTemp22 - self.fRec27[1];
+            let mut fRec28: F32 = fTemp22;
+            let mut fTemp23: F32 = self.fRec17[1] + fTemp10 * (fRec28 - self.fRec18[1]);
+            let mut fTemp24: F32 = fTemp23 / fTemp11;
+            self.fRec17[0] = 2.0 * fTemp24 - self.fRec17[1];
+            let mut fTemp25: F32 = self.fRec18[1] + fTemp10 * fTemp23 / fTemp11;
+            self.fRec18[0] = 2.0 * fTemp25 - self.fRec18[1];
+            let mut fRec19: F32 = fTemp25;
+            self.fRec31[0] =
+                fSlow24 + (self.fRec31[1] - ((((fSlow24 + self.fRec31[1]) >= 1.0) as i32) as F32));
+            self.fRec32[0] = fSlow25 * fTemp1 + self.fConst1 * fTemp0 * self.fRec32[1];
+            self.fRec33[0] = fSlow26 * fTemp1 + self.fConst1 * fTemp0 * self.fRec33[1];
+            let mut fTemp26: F32 = self.fRec33[0]
+                * ((1.0 - self.fRec32[0])
+                    * unsafe {
+                        ftbl0SubBassVoiceSIG0[(((65536.0
+                            * (self.fRec31[0] - (((self.fRec31[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
+                    }
+                    + self.fRec32[0]
+                        * (4.0
+                            * F32::abs(
+                                self.fRec31[0]
+                                    + (-0.25 - ((((self.fRec31[0] + 0.25) >= 1.0) as i32) as F32)),
+                            )
+                            + -1.0))
+                + 0.8
+                    * (fRec19 * self.fRec16[0]
+                        / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp8)) + 1.0))
+                + fSlow3 * fRec12;
+            let mut fTemp27: F32 = fTemp26 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(SubBassVoice_faustpower2_f(fTemp26) * fTemp3 + 1.0);
+            self.fVec3[0] = fTemp27;
+            self.fRec8[0] = 0.995 * self.fRec8[1] + fTemp27 - self.fVec3[1];
+            let mut fTemp28: F32 = (self.fRec5[1] + self.fConst2 * (self.fRec8[0] - self.fRec6[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec5[0] = 2.0 * fTemp32 - self.fRec5[1];
-            let mut fTemp33: F32 = self.fRec6[1] + self.fConst2 * fTemp32;
-            self.fRec6[0] = 2.0 * fTemp33 - self.fRec6[1];
-            let mut fRec7: F32 = fTemp32;
-            let mut fTemp34: F32 = self.fRec8[0]
+            self.fRec5[0] = 2.0 * fTemp28 - self.fRec5[1];
+            let mut fTemp29: F32 = self.fRec6[1] + self.fConst2 * fTemp28;
+            self.fRec6[0] = 2.0 * fTemp29 - self.fRec6[1];
+            let mut fRec7: F32 = fTemp28;
+            let mut fTemp30: F32 = self.fRec8[0]
                 + 1.6666666 * (fRec7 * (SubBassVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2);
-            let mut fTemp35: F32 = self.fRec0[1] + self.fConst17 * (fTemp34 - self.fRec1[1]);
-            self.fRec0[0] = self.fConst19 * fTemp35 - self.fRec0[1];
-            let mut fTemp36: F32 = self.fRec1[1] + self.fConst20 * fTemp35;
-            self.fRec1[0] = 2.0 * fTemp36 - self.fRec1[1];
-            let mut fRec2: F32 = self.fConst21 * fTemp35;
-            let mut fRec3: F32 = fTemp36;
-            let mut iTemp37: i32 =
-                iSlow2 & (iTemp6 | (self.iRec35[1] & ((self.fRec34[1] < 1.0) as i32)));
+            let mut fTemp31: F32 = self.fRec0[1] + self.fConst17 * (fTemp30 - self.fRec1[1]);
+            self.fRec0[0] = self.fConst19 * fTemp31 - self.fRec0[1];
+            let mut fTemp32: F32 = self.fRec1[1] + self.fConst20 * fTemp31;
+            self.fRec1[0] = 2.0 * fTemp32 - self.fRec1[1];
+            let mut fRec2: F32 = self.fConst21 * fTemp31;
+            let mut fRec3: F32 = fTemp32;
+            let mut iTemp33: i32 =
+                iSlow2 & (iTemp4 | (self.iRec35[1] & ((self.fRec34[1] < 1.0) as i32)));
             self.fRec34[0] = if (iSlow2 as i32 != 0) {
-                if (iTemp37 as i32 != 0) {
-                    F32::min(1.0, self.fRec34[1] + fSlow25 * (1.3 - self.fRec34[1]))
+                if (iTemp33 as i32 != 0) {
+                    F32::min(1.0, self.fRec34[1] + fSlow27 * (1.3 - self.fRec34[1]))
                 } else {
                     F32::max(
                         0.0,
@@ -764,8 +745,8 @@ impl FaustDsp for SubBassVoice {
             } else {
                 F32::max(0.0, self.fRec34[1] + fSlow8 * (-0.01 - self.fRec34[1]))
             };
-            self.iRec35[0] = iTemp37;
-            *output0 = fSlow26 * self.fRec34[0] * (fTemp34 - (fRec3 + 1.4142271 * fRec2));
+            self.iRec35[0] = iTemp33;
+            *output0 = fSlow28 * self.fRec34[0] * (fTemp30 - (fRec3 + 1.4142271 * fRec2));
             self.iVec0[1] = self.iVec0[0];
             self.fRec4[1] = self.fRec4[0];
             self.fRec9[1] = self.fRec9[0];

@@ -317,6 +317,7 @@ impl FaustDsp for TineKeysVoice {
         ui_interface.declare(Some(ParamIndex(2)), "unit", "dB");
         ui_interface.declare(Some(ParamIndex(2)), "warm", "0.7");
         ui_interface.add_horizontal_slider("body", ParamIndex(2), 2.0, -12.0, 12.0, 0.1);
+        ui_interface.declare(Some(ParamIndex(3)), "punch", "-0.3");
         ui_interface.declare(Some(ParamIndex(3)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(3)), "unit", "s");
         ui_interface.add_horizontal_slider("decay", ParamIndex(3), 3.5, 0.3, 12.0, 0.01);
@@ -377,24 +378,24 @@ impl FaustDsp for TineKeysVoice {
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
         let mut fSlow2: F32 = self.fHslider2;
-        let mut fSlow3: F32 = self.fConst3 * fSlow2;
-        let mut fSlow4: F32 = self.fConst4 * fSlow2;
+        let mut fSlow3: F32 = F32::max(0.0, F32::min(0.49, self.fConst3 * fSlow2));
+        let mut fSlow4: F32 = F32::max(0.0, F32::min(0.49, self.fConst4 * fSlow2));
         let mut iSlow5: i32 = ((self.fButton0 > 0.0) as i32);
         let mut fSlow6: F32 = self.fHslider3;
-        let mut fSlow7: F32 = 0.7 * fSlow6;
-        let mut fSlow8: F32 = 0.1908
+        let mut fSlow7: F32 = 0.1908
             * self.fHslider4
-            * (fSlow7 + 0.3)
+            * (0.7 * fSlow6 + 0.3)
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst7 * (self.fConst6 - 14.0 * fSlow2)),
             );
-        let mut fSlow9: F32 = F32::powf(261.63 / F32::max(fSlow2, 2e+01), 0.35) * self.fHslider5;
-        let mut fSlow10: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.5 * fSlow9, 0.0005));
-        let mut fSlow11: F32 = 0.477 * self.fHslider6 * (0.6 * fSlow6 + 0.4);
+        let mut fSlow8: F32 = F32::powf(261.63 / F32::max(fSlow2, 2e+01), 0.35) * self.fHslider5;
+        let mut fSlow9: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.5 * fSlow8, 0.0005));
+        let mut fSlow10: F32 = 0.6 * fSlow6;
+        let mut fSlow11: F32 = 0.477 * self.fHslider6 * (fSlow10 + 0.4);
         let mut fSlow12: F32 =
             1.0 - F32::exp(0.0 - self.fConst10 / F32::max(self.fHslider7, 0.001));
-        let mut fSlow13: F32 = 1.0 - F32::exp(0.0 - self.fConst9 / F32::max(fSlow9, 0.001));
+        let mut fSlow13: F32 = 1.0 - F32::exp(0.0 - self.fConst9 / F32::max(fSlow8, 0.001));
         let mut fSlow14: F32 =
             1.0 - F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider8, 0.0005));
         let zipped_iterators = outputs0;
@@ -405,108 +406,78 @@ impl FaustDsp for TineKeysVoice {
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
             self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
-            let mut fTemp3: F32 = 24.0 * TineKeysVoice_faustpower2_f(self.fRec5[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = TineKeysVoice_faustpower2_f(fTemp4);
-            self.fRec7[0] = fSlow3 + (self.fRec7[1] - F32::floor(fSlow3 + self.fRec7[1]));
-            let mut fTemp6: F32 = F32::floor(self.fRec7[0]);
-            self.fRec8[0] = fSlow4 + (self.fRec8[1] - F32::floor(fSlow4 + self.fRec8[1]));
-            let mut fTemp7: F32 = F32::floor(self.fRec8[0]);
+            let mut fTemp3: F32 = TineKeysVoice_faustpower2_f(
+                24.0 * TineKeysVoice_faustpower2_f(self.fRec5[0]) + 1.0,
+            );
+            self.fRec7[0] =
+                fSlow3 + (self.fRec7[1] - ((((fSlow3 + self.fRec7[1]) >= 1.0) as i32) as F32));
+            let mut fTemp4: F32 = (((self.fRec7[0] >= 1.0) as i32) as F32);
+            self.fRec8[0] =
+                fSlow4 + (self.fRec8[1] - ((((fSlow4 + self.fRec8[1]) >= 1.0) as i32) as F32));
             self.iVec2[0] = iSlow5;
-            let mut iTemp8: i32 = ((iSlow5 > self.iVec2[1]) as i32);
-            let mut iTemp9: i32 = ((iTemp8 > 0) as i32);
-            self.fRec9[0] = if (iTemp9 as i32 != 0) {
+            let mut iTemp5: i32 = ((iSlow5 > self.iVec2[1]) as i32);
+            let mut iTemp6: i32 = ((iTemp5 > 0) as i32);
+            self.fRec9[0] = if (iTemp6 as i32 != 0) {
                 1.0
             } else {
                 self.fConst5 * self.fRec9[1] * (((self.fRec9[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp10: F32 = self.fRec7[0]
-                + fSlow8
-                    * self.fRec9[0]
-                    * unsafe {
-                        ftbl0TineKeysVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec8[0]
-                                        - (fTemp7 + F32::floor(self.fRec8[0] - fTemp7))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
-                    };
-            self.fRec10[0] = if (iTemp9 as i32 != 0) {
+            self.fRec10[0] = if (iTemp6 as i32 != 0) {
                 1.0
             } else {
                 self.fConst8 * self.fRec10[1] * (((self.fRec10[1] > 1e-06) as i32) as F32)
             };
-            self.fRec11[0] = if (iTemp9 as i32 != 0) {
+            self.fRec11[0] = if (iTemp6 as i32 != 0) {
                 1.0
             } else {
-                fSlow10 * self.fRec11[1] * (((self.fRec11[1] > 1e-06) as i32) as F32)
+                fSlow9 * self.fRec11[1] * (((self.fRec11[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp11: F32 = self.fRec7[0]
-                + fSlow11
-                    * self.fRec11[0]
-                    * unsafe {
-                        ftbl0TineKeysVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec7[0]
-                                        - (fTemp6 + F32::floor(self.fRec7[0] - fTemp6))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
-                    };
-            let mut fTemp12: F32 = F32::max(
-                -3.0,
-                F32::min(
-                    3.0,
-                    (0.8 * unsafe {
-                        ftbl0TineKeysVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0 * (fTemp11 - (fTemp6 + F32::floor(fTemp11 - fTemp6))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
-                    } + 0.35
-                        * self.fRec10[0]
-                        * unsafe {
-                            ftbl0TineKeysVoiceSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0 * (fTemp10 - (fTemp6 + F32::floor(fTemp10 - fTemp6))))
+            let mut fTemp7: F32 =
+                0.8 * unsafe {
+                    ftbl0TineKeysVoiceSIG0[(((65536.0
+                        * (self.fRec7[0]
+                            + fSlow11
+                                * self.fRec11[0]
+                                * unsafe {
+                                    ftbl0TineKeysVoiceSIG0[(((65536.0 * (self.fRec7[0] - fTemp4))
                                         as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
-                        })
-                        * fTemp3,
-                ),
-            );
-            let mut fTemp13: F32 = TineKeysVoice_faustpower2_f(fTemp12);
-            let mut fTemp14: F32 = fTemp12 * (fTemp13 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp13 + 27.0) * fTemp4 * (fTemp5 + 27.0));
-            self.fVec3[0] = fTemp14;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp14 - self.fVec3[1]);
-            let mut fTemp15: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
+                                        & 65535)
+                                        as usize]
+                                }
+                            - fTemp4)) as i32)
+                        & 65535) as usize]
+                } + 0.35
+                    * self.fRec10[0]
+                    * unsafe {
+                        ftbl0TineKeysVoiceSIG0[(((65536.0
+                            * (self.fRec7[0]
+                                + fSlow7
+                                    * self.fRec9[0]
+                                    * unsafe {
+                                        ftbl0TineKeysVoiceSIG0[(((65536.0
+                                            * (self.fRec8[0]
+                                                - (((self.fRec8[0] >= 1.0) as i32) as F32)))
+                                            as i32)
+                                            & 65535)
+                                            as usize]
+                                    }
+                                - fTemp4)) as i32)
+                            & 65535) as usize]
+                    };
+            let mut fTemp8: F32 = fTemp7 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(TineKeysVoice_faustpower2_f(fTemp7) * fTemp3 + 1.0);
+            self.fVec3[0] = fTemp8;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp8 - self.fVec3[1];
+            let mut fTemp9: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp15 - self.fRec1[1];
-            let mut fTemp16: F32 = self.fRec2[1] + self.fConst2 * fTemp15;
-            self.fRec2[0] = 2.0 * fTemp16 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp15;
-            let mut iTemp17: i32 =
-                iSlow5 & (iTemp8 | (self.iRec13[1] & ((self.fRec12[1] < 1.0) as i32)));
+            self.fRec1[0] = 2.0 * fTemp9 - self.fRec1[1];
+            let mut fTemp10: F32 = self.fRec2[1] + self.fConst2 * fTemp9;
+            self.fRec2[0] = 2.0 * fTemp10 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp9;
+            let mut iTemp11: i32 =
+                iSlow5 & (iTemp5 | (self.iRec13[1] & ((self.fRec12[1] < 1.0) as i32)));
             self.fRec12[0] = if (iSlow5 as i32 != 0) {
-                if (iTemp17 as i32 != 0) {
+                if (iTemp11 as i32 != 0) {
                     F32::min(1.0, self.fRec12[1] + fSlow14 * (1.3 - self.fRec12[1]))
                 } else {
                     F32::max(0.0, self.fRec12[1] + fSlow13 * (-0.0001 - self.fRec12[1]))
@@ -514,8 +485,8 @@ impl FaustDsp for TineKeysVoice {
             } else {
                 F32::max(0.0, self.fRec12[1] + fSlow12 * (-0.01 - self.fRec12[1]))
             };
-            self.iRec13[0] = iTemp17;
-            *output0 = fSlow7
+            self.iRec13[0] = iTemp11;
+            *output0 = fSlow10
                 * self.fRec12[0]
                 * (self.fRec4[0]
                     + 1.6666666 * (fRec3 * (TineKeysVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
@@ -1268,7 +1239,7 @@ impl FaustDsp for TineKeysEffect {
             panic!("wrong number of outputs");
         };
         let mut fSlow0: F32 = self.fHslider0;
-        let mut fSlow1: F32 = self.fConst19 * self.fHslider1;
+        let mut fSlow1: F32 = F32::max(0.0, F32::min(0.49, self.fConst19 * self.fHslider1));
         let mut fSlow2: F32 = self.fHslider2;
         let zipped_iterators = inputs0.zip(inputs1).zip(outputs0).zip(outputs1);
         for (((input0, input1), output0), output1) in zipped_iterators {
@@ -1282,156 +1253,140 @@ impl FaustDsp for TineKeysEffect {
             self.fRec11[0] = self.fConst16 * (self.fRec5[1] + self.fConst15 * self.fRec12[0])
                 + self.fConst11 * self.fRec11[1];
             self.fVec1[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec11[0] + 1e-20;
-            self.fRec14[0] = fSlow1 + (self.fRec14[1] - F32::floor(fSlow1 + self.fRec14[1]));
-            let mut fTemp2: F32 = F32::floor(self.fRec14[0]);
+            self.fRec14[0] =
+                fSlow1 + (self.fRec14[1] - ((((fSlow1 + self.fRec14[1]) >= 1.0) as i32) as F32));
             self.fRec15[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
-            let mut fTemp3: F32 = *input0
+            let mut fTemp2: F32 = *input0
                 * (1.0
                     - 0.5
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0TineKeysEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            - (fTemp2 + F32::floor(self.fRec14[0] - fTemp2))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0TineKeysEffectSIG0[(((65536.0
+                                * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
+                                as i32)
+                                & 65535)
+                                as usize]
                         } + 1.0));
-            self.fVec3[(self.IOTA0 & 4095) as usize] = fTemp3;
-            let mut fTemp4: F32 =
+            self.fVec3[(self.IOTA0 & 4095) as usize] = fTemp2;
+            let mut fTemp3: F32 =
                 0.3 * self.fVec3[((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 4095) as usize];
-            let mut fTemp5: F32 = fTemp4
+            let mut fTemp4: F32 = fTemp3
                 + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst18)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
-            self.fVec4[(self.IOTA0 & 8191) as usize] = fTemp5;
+            self.fVec4[(self.IOTA0 & 8191) as usize] = fTemp4;
             self.fRec9[0] =
                 self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst21)) & 8191) as usize];
-            let mut fRec10: F32 = 0.6 * fTemp5;
+            let mut fRec10: F32 = 0.6 * fTemp4;
             self.fRec19[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec19[1] - (self.fRec1[1] + self.fRec1[2]));
             self.fRec18[0] = self.fConst32 * (self.fRec1[1] + self.fConst31 * self.fRec19[0])
                 + self.fConst30 * self.fRec18[1];
             self.fVec5[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec18[0] + 1e-20;
-            let mut fTemp6: F32 = self.fVec5
+            let mut fTemp5: F32 = self.fVec5
                 [((i32::wrapping_sub(self.IOTA0, self.iConst34)) & 32767) as usize]
-                + fTemp4
+                + fTemp3
                 - 0.6 * self.fRec16[1];
-            self.fVec6[(self.IOTA0 & 4095) as usize] = fTemp6;
+            self.fVec6[(self.IOTA0 & 4095) as usize] = fTemp5;
             self.fRec16[0] =
                 self.fVec6[((i32::wrapping_sub(self.IOTA0, self.iConst35)) & 4095) as usize];
-            let mut fRec17: F32 = 0.6 * fTemp6;
-            let mut fTemp7: F32 = fRec17 + fRec10;
+            let mut fRec17: F32 = 0.6 * fTemp5;
+            let mut fTemp6: F32 = fRec17 + fRec10;
             self.fRec23[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec23[1] - (self.fRec3[1] + self.fRec3[2]));
             self.fRec22[0] = self.fConst46 * (self.fRec3[1] + self.fConst45 * self.fRec23[0])
                 + self.fConst44 * self.fRec22[1];
             self.fVec7[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec22[0] + 1e-20;
-            let mut fTemp8: F32 = self.fVec7
+            let mut fTemp7: F32 = self.fVec7
                 [((i32::wrapping_sub(self.IOTA0, self.iConst48)) & 32767) as usize]
-                - (fTemp4 + 0.6 * self.fRec20[1]);
-            self.fVec8[(self.IOTA0 & 8191) as usize] = fTemp8;
+                - (fTemp3 + 0.6 * self.fRec20[1]);
+            self.fVec8[(self.IOTA0 & 8191) as usize] = fTemp7;
             self.fRec20[0] =
                 self.fVec8[((i32::wrapping_sub(self.IOTA0, self.iConst49)) & 8191) as usize];
-            let mut fRec21: F32 = 0.6 * fTemp8;
+            let mut fRec21: F32 = 0.6 * fTemp7;
             self.fRec27[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec27[1] - (self.fRec7[1] + self.fRec7[2]));
             self.fRec26[0] = self.fConst60 * (self.fRec7[1] + self.fConst59 * self.fRec27[0])
                 + self.fConst58 * self.fRec26[1];
             self.fVec9[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec26[0] + 1e-20;
-            let mut fTemp9: F32 = self.fVec9
+            let mut fTemp8: F32 = self.fVec9
                 [((i32::wrapping_sub(self.IOTA0, self.iConst62)) & 32767) as usize]
-                - (fTemp4 + 0.6 * self.fRec24[1]);
-            self.fVec10[(self.IOTA0 & 4095) as usize] = fTemp9;
+                - (fTemp3 + 0.6 * self.fRec24[1]);
+            self.fVec10[(self.IOTA0 & 4095) as usize] = fTemp8;
             self.fRec24[0] =
                 self.fVec10[((i32::wrapping_sub(self.IOTA0, self.iConst63)) & 4095) as usize];
-            let mut fRec25: F32 = 0.6 * fTemp9;
-            let mut fTemp10: F32 = fRec25 + fRec21 + fTemp7;
+            let mut fRec25: F32 = 0.6 * fTemp8;
+            let mut fTemp9: F32 = fRec25 + fRec21 + fTemp6;
             self.fRec31[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec31[1] - (self.fRec2[1] + self.fRec2[2]));
             self.fRec30[0] = self.fConst74 * (self.fRec2[1] + self.fConst73 * self.fRec31[0])
                 + self.fConst72 * self.fRec30[1];
             self.fVec11[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec30[0] + 1e-20;
-            let mut fTemp11: F32 = F32::floor(self.fRec14[0] + 0.5);
-            let mut fTemp12: F32 = *input1
+            let mut fTemp10: F32 = *input1
                 * (1.0
                     - 0.5
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0TineKeysEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            + (0.5
-                                                - (fTemp11
-                                                    + F32::floor(
-                                                        self.fRec14[0] + (0.5 - fTemp11),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0TineKeysEffectSIG0[(((65536.0
+                                * (self.fRec14[0]
+                                    + (0.5 - ((((self.fRec14[0] + 0.5) >= 1.0) as i32) as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         } + 1.0));
-            self.fVec12[(self.IOTA0 & 4095) as usize] = fTemp12;
-            let mut fTemp13: F32 =
+            self.fVec12[(self.IOTA0 & 4095) as usize] = fTemp10;
+            let mut fTemp11: F32 =
                 0.3 * self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 4095) as usize];
-            let mut fTemp14: F32 = fTemp13
+            let mut fTemp12: F32 = fTemp11
                 + 0.6 * self.fRec28[1]
                 + self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst76)) & 65535) as usize];
-            self.fVec13[(self.IOTA0 & 8191) as usize] = fTemp14;
+            self.fVec13[(self.IOTA0 & 8191) as usize] = fTemp12;
             self.fRec28[0] =
                 self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst77)) & 8191) as usize];
-            let mut fRec29: F32 = 0.0 - 0.6 * fTemp14;
+            let mut fRec29: F32 = 0.0 - 0.6 * fTemp12;
             self.fRec35[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec35[1] - (self.fRec6[1] + self.fRec6[2]));
             self.fRec34[0] = self.fConst88 * (self.fRec6[1] + self.fConst87 * self.fRec35[0])
                 + self.fConst86 * self.fRec34[1];
             self.fVec14[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec34[0] + 1e-20;
-            let mut fTemp15: F32 = self.fVec14
+            let mut fTemp13: F32 = self.fVec14
                 [((i32::wrapping_sub(self.IOTA0, self.iConst90)) & 32767) as usize]
-                + fTemp13
+                + fTemp11
                 + 0.6 * self.fRec32[1];
-            self.fVec15[(self.IOTA0 & 8191) as usize] = fTemp15;
+            self.fVec15[(self.IOTA0 & 8191) as usize] = fTemp13;
             self.fRec32[0] =
                 self.fVec15[((i32::wrapping_sub(self.IOTA0, self.iConst91)) & 8191) as usize];
-            let mut fRec33: F32 = 0.0 - 0.6 * fTemp15;
+            let mut fRec33: F32 = 0.0 - 0.6 * fTemp13;
             self.fRec39[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec39[1] - (self.fRec4[1] + self.fRec4[2]));
             self.fRec38[0] = self.fConst102 * (self.fRec4[1] + self.fConst101 * self.fRec39[0])
                 + self.fConst100 * self.fRec38[1];
             self.fVec16[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec38[0] + 1e-20;
-            let mut fTemp16: F32 = 0.6 * self.fRec36[1]
+            let mut fTemp14: F32 = 0.6 * self.fRec36[1]
                 + self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst104)) & 65535) as usize]
-                - fTemp13;
-            self.fVec17[(self.IOTA0 & 8191) as usize] = fTemp16;
+                - fTemp11;
+            self.fVec17[(self.IOTA0 & 8191) as usize] = fTemp14;
             self.fRec36[0] =
                 self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst105)) & 8191) as usize];
-            let mut fRec37: F32 = 0.0 - 0.6 * fTemp16;
+            let mut fRec37: F32 = 0.0 - 0.6 * fTemp14;
             self.fRec43[0] = 0.0
                 - self.fConst14
                     * (self.fConst13 * self.fRec43[1] - (self.fRec8[1] + self.fRec8[2]));
             self.fRec42[0] = self.fConst116 * (self.fRec8[1] + self.fConst115 * self.fRec43[0])
                 + self.fConst114 * self.fRec42[1];
             self.fVec18[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec42[0] + 1e-20;
-            let mut fTemp17: F32 = 0.6 * self.fRec40[1]
+            let mut fTemp15: F32 = 0.6 * self.fRec40[1]
                 + self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst118)) & 65535) as usize]
-                - fTemp13;
-            self.fVec19[(self.IOTA0 & 4095) as usize] = fTemp17;
+                - fTemp11;
+            self.fVec19[(self.IOTA0 & 4095) as usize] = fTemp15;
             self.fRec40[0] =
                 self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst119)) & 4095) as usize];
-            let mut fRec41: F32 = 0.0 - 0.6 * fTemp17;
+            let mut fRec41: F32 = 0.0 - 0.6 * fTemp15;
             self.fRec1[0] = self.fRec40[1]
                 + self.fRec36[1]
                 + self.fRec32[1]
@@ -1444,9 +1399,9 @@ impl FaustDsp for TineKeysEffect {
                 + fRec37
                 + fRec33
                 + fRec29
-                + fTemp10;
+                + fTemp9;
             self.fRec2[0] =
-                self.fRec24[1] + self.fRec20[1] + self.fRec9[1] + self.fRec16[1] + fTemp10
+                self.fRec24[1] + self.fRec20[1] + self.fRec9[1] + self.fRec16[1] + fTemp9
                     - (self.fRec40[1]
                         + self.fRec36[1]
                         + self.fRec32[1]
@@ -1455,97 +1410,97 @@ impl FaustDsp for TineKeysEffect {
                         + fRec37
                         + fRec29
                         + fRec33);
-            let mut fTemp18: F32 = fRec21 + fRec25;
+            let mut fTemp16: F32 = fRec21 + fRec25;
             self.fRec3[0] = self.fRec32[1]
                 + self.fRec28[1]
                 + self.fRec9[1]
                 + self.fRec16[1]
                 + fRec33
                 + fRec29
-                + fTemp7
+                + fTemp6
                 - (self.fRec40[1]
                     + self.fRec36[1]
                     + self.fRec24[1]
                     + self.fRec20[1]
                     + fRec41
                     + fRec37
-                    + fTemp18);
+                    + fTemp16);
             self.fRec4[0] = self.fRec40[1]
                 + self.fRec36[1]
                 + self.fRec9[1]
                 + self.fRec16[1]
                 + fRec41
                 + fRec37
-                + fTemp7
+                + fTemp6
                 - (self.fRec32[1]
                     + self.fRec28[1]
                     + self.fRec24[1]
                     + self.fRec20[1]
                     + fRec33
                     + fRec29
-                    + fTemp18);
-            let mut fTemp19: F32 = fRec10 + fRec25;
-            let mut fTemp20: F32 = fRec17 + fRec21;
+                    + fTemp16);
+            let mut fTemp17: F32 = fRec10 + fRec25;
+            let mut fTemp18: F32 = fRec17 + fRec21;
             self.fRec5[0] = self.fRec36[1]
                 + self.fRec28[1]
                 + self.fRec20[1]
                 + self.fRec16[1]
                 + fRec37
                 + fRec29
-                + fTemp20
+                + fTemp18
                 - (self.fRec40[1]
                     + self.fRec32[1]
                     + self.fRec24[1]
                     + self.fRec9[1]
                     + fRec41
                     + fRec33
-                    + fTemp19);
+                    + fTemp17);
             self.fRec6[0] = self.fRec40[1]
                 + self.fRec32[1]
                 + self.fRec20[1]
                 + self.fRec16[1]
                 + fRec41
                 + fRec33
-                + fTemp20
+                + fTemp18
                 - (self.fRec36[1]
                     + self.fRec28[1]
                     + self.fRec24[1]
                     + self.fRec9[1]
                     + fRec37
                     + fRec29
-                    + fTemp19);
-            let mut fTemp21: F32 = fRec10 + fRec21;
-            let mut fTemp22: F32 = fRec17 + fRec25;
+                    + fTemp17);
+            let mut fTemp19: F32 = fRec10 + fRec21;
+            let mut fTemp20: F32 = fRec17 + fRec25;
             self.fRec7[0] = self.fRec40[1]
                 + self.fRec28[1]
                 + self.fRec24[1]
                 + self.fRec16[1]
                 + fRec41
                 + fRec29
-                + fTemp22
+                + fTemp20
                 - (self.fRec36[1]
                     + self.fRec32[1]
                     + self.fRec20[1]
                     + self.fRec9[1]
                     + fRec37
                     + fRec33
-                    + fTemp21);
+                    + fTemp19);
             self.fRec8[0] = self.fRec36[1]
                 + self.fRec32[1]
                 + self.fRec24[1]
                 + self.fRec16[1]
                 + fRec37
                 + fRec33
-                + fTemp22
+                + fTemp20
                 - (self.fRec40[1]
                     + self.fRec28[1]
                     + self.fRec20[1]
                     + self.fRec9[1]
                     + fRec41
                     + fRec29
-                    + fTemp21);
-            *output0 = fTemp3 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
-            *output1 = fTemp12 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
+                    + fTemp19);
+            *output0 = fTemp2 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
+            *output1 = fTemp10 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec12[1] = self.fRec12[0];

@@ -243,8 +243,8 @@ impl FaustDsp for WarmPadVoice {
     }
     fn instance_reset_params(&mut self) {
         self.fHslider0 = 2.0;
-        self.fHslider1 = 0.3;
-        self.fHslider2 = 0.2;
+        self.fHslider1 = 0.2;
+        self.fHslider2 = 0.15;
         self.fButton0 = 0.0;
         self.fHslider3 = 1.5;
         self.fHslider4 = 0.6;
@@ -342,7 +342,7 @@ impl FaustDsp for WarmPadVoice {
         self.fConst7 = 3.1415927 / fConst0;
         self.fConst8 = 0.5 / fConst0;
         self.fConst9 = 1.0 / fConst0;
-        self.fConst10 = 0.23 / fConst0;
+        self.fConst10 = F32::max(0.0, F32::min(0.49, 0.23 / fConst0));
         self.fConst11 = 1.0 - F32::exp(0.0 - 3.4539 / fConst0);
     }
     fn instance_init(&mut self, sample_rate: i32) {
@@ -371,13 +371,13 @@ impl FaustDsp for WarmPadVoice {
         ui_interface.declare(Some(ParamIndex(2)), "bright", "0.6");
         ui_interface.declare(Some(ParamIndex(2)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(2)), "unit", "Hz");
-        ui_interface.declare(Some(ParamIndex(2)), "warm", "-0.15");
+        ui_interface.declare(Some(ParamIndex(2)), "warm", "-0.25");
         ui_interface.add_horizontal_slider("cutoff", ParamIndex(2), 1.4e+03, 1e+02, 1.2e+04, 1.0);
         ui_interface.declare(Some(ParamIndex(3)), "motion", "0.4");
         ui_interface.declare(Some(ParamIndex(3)), "unit", "cent");
         ui_interface.add_horizontal_slider("detune", ParamIndex(3), 14.0, 0.0, 4e+01, 0.1);
         ui_interface.declare(Some(ParamIndex(4)), "grit", "0.9");
-        ui_interface.add_horizontal_slider("drive", ParamIndex(4), 0.3, 0.0, 1.0, 0.01);
+        ui_interface.add_horizontal_slider("drive", ParamIndex(4), 0.15, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(5)), "punch", "0.3");
         ui_interface.declare(Some(ParamIndex(5)), "unit", "oct");
         ui_interface.add_horizontal_slider("filter_env", ParamIndex(5), 1.2, 0.0, 4.0, 0.01);
@@ -391,7 +391,6 @@ impl FaustDsp for WarmPadVoice {
         ui_interface.add_horizontal_slider("release", ParamIndex(10), 1.5, 0.05, 8.0, 0.01);
         ui_interface.declare(Some(ParamIndex(11)), "bright", "0.15");
         ui_interface.add_horizontal_slider("resonance", ParamIndex(11), 0.2, 0.0, 1.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(12)), "warm", "0.5");
         ui_interface.add_horizontal_slider("sub_level", ParamIndex(12), 0.3, 0.0, 1.0, 0.01);
         ui_interface.close_box();
     }
@@ -400,10 +399,10 @@ impl FaustDsp for WarmPadVoice {
         match param.0 {
             8 => Some(self.fButton0),
             1 => Some(self.fHslider0),
-            4 => Some(self.fHslider1),
+            11 => Some(self.fHslider1),
             9 => Some(self.fHslider10),
             7 => Some(self.fHslider11),
-            11 => Some(self.fHslider2),
+            4 => Some(self.fHslider2),
             10 => Some(self.fHslider3),
             0 => Some(self.fHslider4),
             5 => Some(self.fHslider5),
@@ -419,10 +418,10 @@ impl FaustDsp for WarmPadVoice {
         match param.0 {
             8 => self.fButton0 = value,
             1 => self.fHslider0 = value,
-            4 => self.fHslider1 = value,
+            11 => self.fHslider1 = value,
             9 => self.fHslider10 = value,
             7 => self.fHslider11 = value,
-            11 => self.fHslider2 = value,
+            4 => self.fHslider2 = value,
             10 => self.fHslider3 = value,
             0 => self.fHslider4 = value,
             5 => self.fHslider5 = value,
@@ -452,35 +451,40 @@ impl FaustDsp for WarmPadVoice {
         let mut fSlow8: F32 = self.fHslider6;
         let mut fSlow9: F32 = self.fHslider7;
         let mut fSlow10: F32 = F32::powf(0.0038221916 * fSlow9, 0.4);
-        let mut fSlow11: F32 = self.fConst8 * fSlow9;
+        let mut fSlow11: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow9));
         let mut fSlow12: F32 = self.fHslider8;
         let mut fSlow13: F32 = self.fHslider9;
         let mut fSlow14: F32 =
             self.fConst9 * fSlow9 * F32::powf(2.0, 0.00083333335 * (0.0 - 0.3 * fSlow13));
         let mut fSlow15: F32 = F32::max(1e-06, F32::min(0.5, fSlow14));
-        let mut fSlow16: F32 = 1.0 - fSlow15;
-        let mut fSlow17: F32 = 1.0 / fSlow15;
-        let mut fSlow18: F32 = self.fHslider10;
-        let mut fSlow19: F32 = self.fConst9 * fSlow9 * F32::powf(2.0, 0.00083333335 * fSlow13);
-        let mut fSlow20: F32 = self.fConst9 * fSlow9 * F32::powf(2.0, 0.00027777778 * fSlow13);
-        let mut fSlow21: F32 =
+        let mut fSlow16: F32 = F32::max(0.0, F32::min(0.49, fSlow14));
+        let mut fSlow17: F32 = 1.0 - fSlow15;
+        let mut fSlow18: F32 = 1.0 / fSlow15;
+        let mut fSlow19: F32 = self.fHslider10;
+        let mut fSlow20: F32 = self.fConst9 * fSlow9 * F32::powf(2.0, 0.00083333335 * fSlow13);
+        let mut fSlow21: F32 = F32::max(0.0, F32::min(0.49, fSlow20));
+        let mut fSlow22: F32 = self.fConst9 * fSlow9 * F32::powf(2.0, 0.00027777778 * fSlow13);
+        let mut fSlow23: F32 = F32::max(0.0, F32::min(0.49, fSlow22));
+        let mut fSlow24: F32 =
             self.fConst9 * fSlow9 * F32::powf(2.0, 0.00083333335 * (0.0 - 0.33333334 * fSlow13));
-        let mut fSlow22: F32 =
+        let mut fSlow25: F32 = F32::max(0.0, F32::min(0.49, fSlow24));
+        let mut fSlow26: F32 =
             self.fConst9 * fSlow9 * F32::powf(2.0, 0.00083333335 * (0.0 - fSlow13));
-        let mut fSlow23: F32 = F32::max(1e-06, F32::min(0.5, fSlow19));
-        let mut fSlow24: F32 = 1.0 - fSlow23;
-        let mut fSlow25: F32 = 1.0 / fSlow23;
-        let mut fSlow26: F32 = F32::max(1e-06, F32::min(0.5, fSlow20));
-        let mut fSlow27: F32 = 1.0 - fSlow26;
-        let mut fSlow28: F32 = 1.0 / fSlow26;
-        let mut fSlow29: F32 = F32::max(1e-06, F32::min(0.5, fSlow21));
-        let mut fSlow30: F32 = 1.0 - fSlow29;
-        let mut fSlow31: F32 = 1.0 / fSlow29;
-        let mut fSlow32: F32 = F32::max(1e-06, F32::min(0.5, fSlow22));
-        let mut fSlow33: F32 = 1.0 - fSlow32;
-        let mut fSlow34: F32 = 1.0 / fSlow32;
-        let mut fSlow35: F32 = 1.0 - F32::exp(0.0 - self.fConst5 / F32::max(fSlow5, 0.0005));
-        let mut fSlow36: F32 = 0.55 * self.fHslider11;
+        let mut fSlow27: F32 = F32::max(0.0, F32::min(0.49, fSlow26));
+        let mut fSlow28: F32 = F32::max(1e-06, F32::min(0.5, fSlow20));
+        let mut fSlow29: F32 = 1.0 - fSlow28;
+        let mut fSlow30: F32 = 1.0 / fSlow28;
+        let mut fSlow31: F32 = F32::max(1e-06, F32::min(0.5, fSlow22));
+        let mut fSlow32: F32 = 1.0 - fSlow31;
+        let mut fSlow33: F32 = 1.0 / fSlow31;
+        let mut fSlow34: F32 = F32::max(1e-06, F32::min(0.5, fSlow24));
+        let mut fSlow35: F32 = 1.0 - fSlow34;
+        let mut fSlow36: F32 = 1.0 / fSlow34;
+        let mut fSlow37: F32 = F32::max(1e-06, F32::min(0.5, fSlow26));
+        let mut fSlow38: F32 = 1.0 - fSlow37;
+        let mut fSlow39: F32 = 1.0 / fSlow37;
+        let mut fSlow40: F32 = 1.0 - F32::exp(0.0 - self.fConst5 / F32::max(fSlow5, 0.0005));
+        let mut fSlow41: F32 = 0.45 * self.fHslider11;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -489,10 +493,11 @@ impl FaustDsp for WarmPadVoice {
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
             self.fRec5[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec5[1];
-            let mut fTemp3: F32 = 24.0 * WarmPadVoice_faustpower2_f(self.fRec5[0]) + 1.0;
-            let mut fTemp4: F32 = F32::max(-3.0, F32::min(3.0, 0.5 * fTemp3));
-            let mut fTemp5: F32 = WarmPadVoice_faustpower2_f(fTemp4);
+            let mut fTemp3: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec5[0])));
+            let mut fTemp4: F32 = F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp3)) + 1.0);
             self.fRec6[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec6[1];
+            let mut fTemp5: F32 =
+                WarmPadVoice_faustpower2_f(24.0 * WarmPadVoice_faustpower2_f(self.fRec6[0]) + 1.0);
             self.iVec1[0] = iSlow3;
             let mut iTemp6: i32 = ((iSlow3 > self.iVec1[1]) as i32);
             let mut iTemp7: i32 =
@@ -521,113 +526,108 @@ impl FaustDsp for WarmPadVoice {
                         ),
                     ),
             );
-            let mut fTemp9: F32 = fTemp8
-                * (fTemp8 + 2.0 / F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec6[0]))))
-                + 1.0;
-            self.fRec14[0] = fSlow11 + (self.fRec14[1] - F32::floor(fSlow11 + self.fRec14[1]));
-            let mut fTemp10: F32 = F32::floor(self.fRec14[0]);
+            let mut fTemp9: F32 = fTemp8 * (fTemp8 + 2.0 / fTemp3) + 1.0;
+            self.fRec14[0] =
+                fSlow11 + (self.fRec14[1] - ((((fSlow11 + self.fRec14[1]) >= 1.0) as i32) as F32));
             self.fRec15[0] = fSlow12 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
-            self.fRec16[0] = fSlow14 + (self.fRec16[1] - F32::floor(fSlow14 + self.fRec16[1]));
-            let mut fTemp11: F32 = F32::floor(self.fRec16[0] + 0.37);
-            let mut fTemp12: F32 = 0.37 - fTemp11;
-            let mut fTemp13: F32 = self.fRec16[0] + fTemp12;
-            let mut fTemp14: F32 = self.fRec16[0] + (-0.63 - fTemp11);
-            self.fRec17[0] =
-                self.fConst10 + (self.fRec17[1] - F32::floor(self.fConst10 + self.fRec17[1]));
-            let mut fTemp15: F32 = F32::floor(self.fRec17[0]);
-            let mut fTemp16: F32 = self.fRec16[0]
+            self.fRec16[0] =
+                fSlow16 + (self.fRec16[1] - ((((fSlow16 + self.fRec16[1]) >= 1.0) as i32) as F32));
+            let mut fTemp10: F32 = ((((self.fRec16[0] + 0.37) >= 1.0) as i32) as F32);
+            let mut fTemp11: F32 = 0.37 - fTemp10;
+            let mut fTemp12: F32 = self.fRec16[0] + fTemp11;
+            let mut fTemp13: F32 = self.fRec16[0] + (-0.63 - fTemp10);
+            self.fRec17[0] = self.fConst10
+                + (self.fRec17[1] - ((((self.fConst10 + self.fRec17[1]) >= 1.0) as i32) as F32));
+            let mut fTemp14: F32 = self.fRec16[0]
                 + F32::max(
                     0.05,
                     F32::min(
                         0.95,
-                        fSlow18
+                        fSlow19
                             + 0.1
                                 * unsafe {
-                                    ftbl0WarmPadVoiceSIG0[(std::cmp::max(
-                                        0,
-                                        std::cmp::min(
-                                            ((65536.0
-                                                * (self.fRec17[0]
-                                                    - (fTemp15
-                                                        + F32::floor(self.fRec17[0] - fTemp15))))
-                                                as i32)
-                                                % 65536,
-                                            65535,
-                                        ),
-                                    ))
+                                    ftbl0WarmPadVoiceSIG0[(((65536.0
+                                        * (self.fRec17[0]
+                                            - (((self.fRec17[0] >= 1.0) as i32) as F32)))
+                                        as i32)
+                                        & 65535)
                                         as usize]
                                 },
                     ),
                 );
-            let mut fTemp17: F32 = fTemp11 + F32::floor(fTemp16 + fTemp12);
-            let mut fTemp18: F32 = fTemp16 + (0.37 - fTemp17);
-            let mut fTemp19: F32 = fTemp16 + (-0.63 - fTemp17);
-            self.fRec18[0] = fSlow19 + (self.fRec18[1] - F32::floor(fSlow19 + self.fRec18[1]));
-            let mut fTemp20: F32 = F32::floor(self.fRec18[0] + 0.854102);
-            let mut fTemp21: F32 = self.fRec18[0] + (0.854102 - fTemp20);
-            self.fRec19[0] = fSlow20 + (self.fRec19[1] - F32::floor(fSlow20 + self.fRec19[1]));
-            let mut fTemp22: F32 = F32::floor(self.fRec19[0] + 0.236068);
-            let mut fTemp23: F32 = self.fRec19[0] + (0.236068 - fTemp22);
-            self.fRec20[0] = fSlow21 + (self.fRec20[1] - F32::floor(fSlow21 + self.fRec20[1]));
-            let mut fTemp24: F32 = F32::floor(self.fRec20[0] + 0.618034);
-            let mut fTemp25: F32 = self.fRec20[0] + (0.618034 - fTemp24);
-            self.fRec21[0] = fSlow22 + (self.fRec21[1] - F32::floor(fSlow22 + self.fRec21[1]));
-            let mut fTemp26: F32 = F32::floor(self.fRec21[0]);
-            let mut fTemp27: F32 = self.fRec21[0] - fTemp26;
-            let mut fTemp28: F32 = self.fRec18[0] + (-0.145898 - fTemp20);
-            let mut fTemp29: F32 = self.fRec19[0] + (-0.763932 - fTemp22);
-            let mut fTemp30: F32 = self.fRec20[0] + (-0.381966 - fTemp24);
-            let mut fTemp31: F32 = self.fRec21[0] + (-1.0 - fTemp26);
-            let mut fTemp32: F32 = 0.275
+            let mut fTemp15: F32 = fTemp10 + F32::floor(fTemp14 + fTemp11);
+            let mut fTemp16: F32 = fTemp14 + (0.37 - fTemp15);
+            let mut fTemp17: F32 = fTemp14 + (-0.63 - fTemp15);
+            self.fRec18[0] =
+                fSlow21 + (self.fRec18[1] - ((((fSlow21 + self.fRec18[1]) >= 1.0) as i32) as F32));
+            let mut fTemp18: F32 = ((((self.fRec18[0] + 0.854102) >= 1.0) as i32) as F32);
+            let mut fTemp19: F32 = self.fRec18[0] + (0.854102 - fTemp18);
+            self.fRec19[0] =
+                fSlow23 + (self.fRec19[1] - ((((fSlow23 + self.fRec19[1]) >= 1.0) as i32) as F32));
+            let mut fTemp20: F32 = ((((self.fRec19[0] + 0.236068) >= 1.0) as i32) as F32);
+            let mut fTemp21: F32 = self.fRec19[0] + (0.236068 - fTemp20);
+            self.fRec20[0] =
+                fSlow25 + (self.fRec20[1] - ((((fSlow25 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            let mut fTemp22: F32 = ((((self.fRec20[0] + 0.618034) >= 1.0) as i32) as F32);
+            let mut fTemp23: F32 = self.fRec20[0] + (0.618034 - fTemp22);
+            self.fRec21[0] =
+                fSlow27 + (self.fRec21[1] - ((((fSlow27 + self.fRec21[1]) >= 1.0) as i32) as F32));
+            let mut fTemp24: F32 = (((self.fRec21[0] >= 1.0) as i32) as F32);
+            let mut fTemp25: F32 = self.fRec21[0] - fTemp24;
+            let mut fTemp26: F32 = self.fRec18[0] + (-0.145898 - fTemp18);
+            let mut fTemp27: F32 = self.fRec19[0] + (-0.763932 - fTemp20);
+            let mut fTemp28: F32 = self.fRec20[0] + (-0.381966 - fTemp22);
+            let mut fTemp29: F32 = self.fRec21[0] + (-1.0 - fTemp24);
+            let mut fTemp30: F32 = 0.275
                 * (0.0
-                    - (if (((fTemp27 < fSlow32) as i32) as i32 != 0) {
-                        fSlow34 * fTemp27 * (2.0 - fSlow34 * fTemp27) + -1.0
+                    - (if (((fTemp25 < fSlow37) as i32) as i32 != 0) {
+                        fSlow39 * fTemp25 * (2.0 - fSlow39 * fTemp25) + -1.0
                     } else {
-                        if (((fTemp27 > fSlow33) as i32) as i32 != 0) {
-                            fSlow34 * fTemp31 * (fSlow34 * fTemp31 + 2.0) + 1.0
+                        if (((fTemp25 > fSlow38) as i32) as i32 != 0) {
+                            fSlow39 * fTemp29 * (fSlow39 * fTemp29 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp25 < fSlow29) as i32) as i32 != 0) {
-                        fSlow31 * fTemp25 * (2.0 - fSlow31 * fTemp25) + -1.0
+                    } + if (((fTemp23 < fSlow34) as i32) as i32 != 0) {
+                        fSlow36 * fTemp23 * (2.0 - fSlow36 * fTemp23) + -1.0
                     } else {
-                        if (((fTemp25 > fSlow30) as i32) as i32 != 0) {
-                            fSlow31 * fTemp30 * (fSlow31 * fTemp30 + 2.0) + 1.0
+                        if (((fTemp23 > fSlow35) as i32) as i32 != 0) {
+                            fSlow36 * fTemp28 * (fSlow36 * fTemp28 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp23 < fSlow26) as i32) as i32 != 0) {
-                        fSlow28 * fTemp23 * (2.0 - fSlow28 * fTemp23) + -1.0
+                    } + if (((fTemp21 < fSlow31) as i32) as i32 != 0) {
+                        fSlow33 * fTemp21 * (2.0 - fSlow33 * fTemp21) + -1.0
                     } else {
-                        if (((fTemp23 > fSlow27) as i32) as i32 != 0) {
-                            fSlow28 * fTemp29 * (fSlow28 * fTemp29 + 2.0) + 1.0
+                        if (((fTemp21 > fSlow32) as i32) as i32 != 0) {
+                            fSlow33 * fTemp27 * (fSlow33 * fTemp27 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp21 < fSlow23) as i32) as i32 != 0) {
-                        fSlow25 * fTemp21 * (2.0 - fSlow25 * fTemp21) + -1.0
+                    } + if (((fTemp19 < fSlow28) as i32) as i32 != 0) {
+                        fSlow30 * fTemp19 * (2.0 - fSlow30 * fTemp19) + -1.0
                     } else {
-                        if (((fTemp21 > fSlow24) as i32) as i32 != 0) {
-                            fSlow25 * fTemp28 * (fSlow25 * fTemp28 + 2.0) + 1.0
+                        if (((fTemp19 > fSlow29) as i32) as i32 != 0) {
+                            fSlow30 * fTemp26 * (fSlow30 * fTemp26 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (1.0 - (fTemp27 + fTemp25) - fTemp23 + (1.0 - fTemp21))))
+                    } + 2.0 * (1.0 - (fTemp25 + fTemp23) - fTemp21 + (1.0 - fTemp19))))
                 + 0.3
-                    * (if (((fTemp18 < fSlow15) as i32) as i32 != 0) {
-                        fSlow17 * fTemp18 * (2.0 - fSlow17 * fTemp18) + -1.0
+                    * (if (((fTemp16 < fSlow15) as i32) as i32 != 0) {
+                        fSlow18 * fTemp16 * (2.0 - fSlow18 * fTemp16) + -1.0
                     } else {
-                        if (((fTemp18 > fSlow16) as i32) as i32 != 0) {
-                            fSlow17 * fTemp19 * (fSlow17 * fTemp19 + 2.0) + 1.0
+                        if (((fTemp16 > fSlow17) as i32) as i32 != 0) {
+                            fSlow18 * fTemp17 * (fSlow18 * fTemp17 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (fTemp13 - fTemp18)
-                        - if (((fTemp13 < fSlow15) as i32) as i32 != 0) {
-                            fSlow17 * fTemp13 * (2.0 - fSlow17 * fTemp13) + -1.0
+                    } + 2.0 * (fTemp12 - fTemp16)
+                        - if (((fTemp12 < fSlow15) as i32) as i32 != 0) {
+                            fSlow18 * fTemp12 * (2.0 - fSlow18 * fTemp12) + -1.0
                         } else {
-                            if (((fTemp13 > fSlow16) as i32) as i32 != 0) {
-                                fSlow17 * fTemp14 * (fSlow17 * fTemp14 + 2.0) + 1.0
+                            if (((fTemp12 > fSlow17) as i32) as i32 != 0) {
+                                fSlow18 * fTemp13 * (fSlow18 * fTemp13 + 2.0) + 1.0
                             } else {
                                 0.0
                             }
@@ -635,44 +635,37 @@ impl FaustDsp for WarmPadVoice {
                 + 0.6
                     * self.fRec15[0]
                     * unsafe {
-                        ftbl0WarmPadVoiceSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec14[0]
-                                        - (fTemp10 + F32::floor(self.fRec14[0] - fTemp10))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0WarmPadVoiceSIG0[(((65536.0
+                            * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     };
-            let mut fTemp33: F32 = self.fRec7[1] + fTemp8 * (fTemp32 - self.fRec8[1]);
-            let mut fTemp34: F32 = fTemp33 / fTemp9;
-            self.fRec7[0] = 2.0 * fTemp34 - self.fRec7[1];
-            let mut fTemp35: F32 = self.fRec8[1] + fTemp8 * fTemp33 / fTemp9;
-            self.fRec8[0] = 2.0 * fTemp35 - self.fRec8[1];
-            let mut fRec9: F32 = fTemp35;
-            let mut fTemp36: F32 = F32::max(
-                -3.0,
-                F32::min(3.0, fRec9 * fTemp3 / (0.6 * self.fRec6[0] + 1.0)),
-            );
-            let mut fTemp37: F32 = WarmPadVoice_faustpower2_f(fTemp36);
-            let mut fTemp38: F32 = fTemp36 * (fTemp37 + 27.0) * (9.0 * fTemp5 + 27.0)
-                / ((9.0 * fTemp37 + 27.0) * fTemp4 * (fTemp5 + 27.0));
-            self.fVec3[0] = fTemp38;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + 0.5 * (fTemp38 - self.fVec3[1]);
-            let mut fTemp39: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
+            let mut fTemp31: F32 = self.fRec7[1] + fTemp8 * (fTemp30 - self.fRec8[1]);
+            let mut fTemp32: F32 = fTemp31 / fTemp9;
+            self.fRec7[0] = 2.0 * fTemp32 - self.fRec7[1];
+            let mut fTemp33: F32 = self.fRec8[1] + fTemp8 * fTemp31 / fTemp9;
+            self.fRec8[0] = 2.0 * fTemp33 - self.fRec8[1];
+            let mut fRec9: F32 = fTemp33;
+            let mut fTemp34: F32 = fRec9 * F32::sqrt(0.25 * fTemp5 + 1.0)
+                / (fTemp4
+                    * F32::sqrt(
+                        WarmPadVoice_faustpower2_f(fRec9) * fTemp5
+                            / WarmPadVoice_faustpower2_f(fTemp4)
+                            + 1.0,
+                    ));
+            self.fVec3[0] = fTemp34;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp34 - self.fVec3[1];
+            let mut fTemp35: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp39 - self.fRec1[1];
-            let mut fTemp40: F32 = self.fRec2[1] + self.fConst2 * fTemp39;
-            self.fRec2[0] = 2.0 * fTemp40 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp39;
-            let mut iTemp41: i32 =
+            self.fRec1[0] = 2.0 * fTemp35 - self.fRec1[1];
+            let mut fTemp36: F32 = self.fRec2[1] + self.fConst2 * fTemp35;
+            self.fRec2[0] = 2.0 * fTemp36 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp35;
+            let mut iTemp37: i32 =
                 iSlow3 & (iTemp6 | (self.iRec23[1] & ((self.fRec22[1] < 1.0) as i32)));
             self.fRec22[0] = if (iSlow3 as i32 != 0) {
-                if (iTemp41 as i32 != 0) {
-                    F32::min(1.0, self.fRec22[1] + fSlow35 * (1.3 - self.fRec22[1]))
+                if (iTemp37 as i32 != 0) {
+                    F32::min(1.0, self.fRec22[1] + fSlow40 * (1.3 - self.fRec22[1]))
                 } else {
                     F32::max(
                         0.0,
@@ -682,8 +675,8 @@ impl FaustDsp for WarmPadVoice {
             } else {
                 F32::max(0.0, self.fRec22[1] + fSlow4 * (-0.01 - self.fRec22[1]))
             };
-            self.iRec23[0] = iTemp41;
-            *output0 = fSlow36
+            self.iRec23[0] = iTemp37;
+            *output0 = fSlow41
                 * self.fRec22[0]
                 * (self.fRec4[0]
                     + 1.6666666 * (fRec3 * (WarmPadVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
@@ -1391,8 +1384,8 @@ impl FaustDsp for WarmPadEffect {
         let mut fSlow10: F32 = F32::exp(self.fConst8 / fSlow1) / fSlow2 + -1.0;
         let mut fSlow11: F32 = fSlow2 * (fSlow7 + (1.0 - fSlow8));
         let mut fSlow12: F32 = self.fHslider3;
-        let mut fSlow13: F32 = self.fConst11 * fSlow12;
-        let mut fSlow14: F32 = self.fConst12 * fSlow12;
+        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow12));
+        let mut fSlow14: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow12));
         let mut fSlow15: F32 = self.fHslider4;
         let mut fSlow16: F32 = F32::exp(self.fConst17 / fSlow1);
         let mut fSlow17: F32 = WarmPadEffect_faustpower2_f(fSlow16);
@@ -1493,162 +1486,146 @@ impl FaustDsp for WarmPadEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] = fSlow13 + (self.fRec14[1] - F32::floor(fSlow13 + self.fRec14[1]));
-            let mut fTemp5: F32 = F32::floor(self.fRec14[0] + 0.25);
-            self.fRec15[0] = fSlow14 + (self.fRec15[1] - F32::floor(fSlow14 + self.fRec15[1]));
-            let mut fTemp6: F32 = F32::floor(self.fRec15[0]);
+            self.fRec14[0] =
+                fSlow13 + (self.fRec14[1] - ((((fSlow13 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.fRec15[0] =
+                fSlow14 + (self.fRec15[1] - ((((fSlow14 + self.fRec15[1]) >= 1.0) as i32) as F32));
             self.fRec16[0] = fSlow15 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
-            let mut fTemp7: F32 = self.fConst13
+            let mut fTemp5: F32 = self.fConst13
                 * (5.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0WarmPadEffectSIG0[(std::cmp::max(
-                            0,
-                            std::cmp::min(
-                                ((65536.0
-                                    * (self.fRec15[0]
-                                        - (fTemp6 + F32::floor(self.fRec15[0] - fTemp6))))
-                                    as i32)
-                                    % 65536,
-                                65535,
-                            ),
-                        )) as usize]
+                        ftbl0WarmPadEffectSIG0[(((65536.0
+                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
                     } + 0.2
                         * unsafe {
-                            ftbl0WarmPadEffectSIG0[(std::cmp::max(
-                                0,
-                                std::cmp::min(
-                                    ((65536.0
-                                        * (self.fRec14[0]
-                                            + (0.25
-                                                - (fTemp5
-                                                    + F32::floor(
-                                                        self.fRec14[0] + (0.25 - fTemp5),
-                                                    )))))
-                                        as i32)
-                                        % 65536,
-                                    65535,
-                                ),
-                            )) as usize]
+                            ftbl0WarmPadEffectSIG0[(((65536.0
+                                * (self.fRec14[0]
+                                    + (0.25 - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
+                                as i32)
+                                & 65535)
+                                as usize]
                         }
                         + 1.0)
                     + 7.0);
-            let mut iTemp8: i32 = ((fTemp7) as i32);
-            let mut fTemp9: F32 = F32::floor(fTemp7);
-            let mut fTemp10: F32 = 0.4
+            let mut iTemp6: i32 = ((fTemp5) as i32);
+            let mut fTemp7: F32 = F32::floor(fTemp5);
+            let mut fTemp8: F32 = 0.4
                 * (self.fVec2[((i32::wrapping_sub(
                     self.IOTA0,
-                    std::cmp::min(4097, std::cmp::max(0, iTemp8)),
+                    std::cmp::min(4097, std::cmp::max(0, iTemp6)),
                 )) & 8191) as usize]
-                    * (fTemp9 + (1.0 - fTemp7))
-                    + (fTemp7 - fTemp9)
+                    * (fTemp7 + (1.0 - fTemp5))
+                    + (fTemp5 - fTemp7)
                         * self.fVec2[((i32::wrapping_sub(
                             self.IOTA0,
-                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp8, 1))),
+                            std::cmp::min(4097, std::cmp::max(0, i32::wrapping_add(iTemp6, 1))),
                         )) & 8191) as usize]);
-            let mut fTemp11: F32 = fTemp3 + fTemp10;
-            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp11;
-            let mut fTemp12: F32 = 0.24193548
+            let mut fTemp9: F32 = fTemp3 + fTemp8;
+            self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp9;
+            let mut fTemp10: F32 = 0.24193548
                 * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
-            let mut fTemp13: F32 = fTemp12
+            let mut fTemp11: F32 = fTemp10
                 + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst10)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
-            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp13;
+            self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp11;
             self.fRec9[0] =
                 self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst15)) & 8191) as usize];
-            let mut fRec10: F32 = 0.6 * fTemp13;
+            let mut fRec10: F32 = 0.6 * fTemp11;
             self.fRec20[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec20[1] - (self.fRec1[1] + self.fRec1[2]));
             self.fRec19[0] =
                 fSlow24 * (self.fRec1[1] + fSlow23 * self.fRec20[0]) + fSlow22 * self.fRec19[1];
             self.fVec6[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec19[0] + 1e-20;
-            let mut fTemp14: F32 = self.fVec6
+            let mut fTemp12: F32 = self.fVec6
                 [((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 32767) as usize]
-                + fTemp12
+                + fTemp10
                 - 0.6 * self.fRec17[1];
-            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp14;
+            self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp12;
             self.fRec17[0] =
                 self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst21)) & 4095) as usize];
-            let mut fRec18: F32 = 0.6 * fTemp14;
-            let mut fTemp15: F32 = fRec18 + fRec10;
+            let mut fRec18: F32 = 0.6 * fTemp12;
+            let mut fTemp13: F32 = fRec18 + fRec10;
             self.fRec24[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec24[1] - (self.fRec3[1] + self.fRec3[2]));
             self.fRec23[0] =
                 fSlow33 * (self.fRec3[1] + fSlow32 * self.fRec24[0]) + fSlow31 * self.fRec23[1];
             self.fVec8[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec23[0] + 1e-20;
-            let mut fTemp16: F32 = self.fVec8
+            let mut fTemp14: F32 = self.fVec8
                 [((i32::wrapping_sub(self.IOTA0, self.iConst26)) & 32767) as usize]
-                - (fTemp12 + 0.6 * self.fRec21[1]);
-            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp16;
+                - (fTemp10 + 0.6 * self.fRec21[1]);
+            self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp14;
             self.fRec21[0] =
                 self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst27)) & 8191) as usize];
-            let mut fRec22: F32 = 0.6 * fTemp16;
+            let mut fRec22: F32 = 0.6 * fTemp14;
             self.fRec28[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec28[1] - (self.fRec7[1] + self.fRec7[2]));
             self.fRec27[0] =
                 fSlow42 * (self.fRec7[1] + fSlow41 * self.fRec28[0]) + fSlow40 * self.fRec27[1];
             self.fVec10[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec27[0] + 1e-20;
-            let mut fTemp17: F32 = self.fVec10
+            let mut fTemp15: F32 = self.fVec10
                 [((i32::wrapping_sub(self.IOTA0, self.iConst32)) & 32767) as usize]
-                - (fTemp12 + 0.6 * self.fRec25[1]);
-            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp17;
+                - (fTemp10 + 0.6 * self.fRec25[1]);
+            self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp15;
             self.fRec25[0] =
                 self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst33)) & 4095) as usize];
-            let mut fRec26: F32 = 0.6 * fTemp17;
-            let mut fTemp18: F32 = fRec26 + fRec22 + fTemp15;
+            let mut fRec26: F32 = 0.6 * fTemp15;
+            let mut fTemp16: F32 = fRec26 + fRec22 + fTemp13;
             self.fRec32[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec32[1] - (self.fRec2[1] + self.fRec2[2]));
             self.fRec31[0] =
                 fSlow51 * (self.fRec2[1] + fSlow50 * self.fRec32[0]) + fSlow49 * self.fRec31[1];
             self.fVec12[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec31[0] + 1e-20;
-            let mut fTemp19: F32 = fTemp2 - fTemp10;
-            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp19;
-            let mut fTemp20: F32 = 0.24193548
+            let mut fTemp17: F32 = fTemp2 - fTemp8;
+            self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp17;
+            let mut fTemp18: F32 = 0.24193548
                 * self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
-            let mut fTemp21: F32 = fTemp20
+            let mut fTemp19: F32 = fTemp18
                 + 0.6 * self.fRec29[1]
                 + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst38)) & 65535) as usize];
-            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp21;
+            self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp19;
             self.fRec29[0] =
                 self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst39)) & 8191) as usize];
-            let mut fRec30: F32 = 0.0 - 0.6 * fTemp21;
+            let mut fRec30: F32 = 0.0 - 0.6 * fTemp19;
             self.fRec36[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec36[1] - (self.fRec6[1] + self.fRec6[2]));
             self.fRec35[0] =
                 fSlow60 * (self.fRec6[1] + fSlow59 * self.fRec36[0]) + fSlow58 * self.fRec35[1];
             self.fVec15[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec35[0] + 1e-20;
-            let mut fTemp22: F32 = self.fVec15
+            let mut fTemp20: F32 = self.fVec15
                 [((i32::wrapping_sub(self.IOTA0, self.iConst44)) & 32767) as usize]
-                + fTemp20
+                + fTemp18
                 + 0.6 * self.fRec33[1];
-            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp22;
+            self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp20;
             self.fRec33[0] =
                 self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst45)) & 8191) as usize];
-            let mut fRec34: F32 = 0.0 - 0.6 * fTemp22;
+            let mut fRec34: F32 = 0.0 - 0.6 * fTemp20;
             self.fRec40[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec40[1] - (self.fRec4[1] + self.fRec4[2]));
             self.fRec39[0] =
                 fSlow69 * (self.fRec4[1] + fSlow68 * self.fRec40[0]) + fSlow67 * self.fRec39[1];
             self.fVec17[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec39[0] + 1e-20;
-            let mut fTemp23: F32 = 0.6 * self.fRec37[1]
+            let mut fTemp21: F32 = 0.6 * self.fRec37[1]
                 + self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 65535) as usize]
-                - fTemp20;
-            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp23;
+                - fTemp18;
+            self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp21;
             self.fRec37[0] =
                 self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst51)) & 8191) as usize];
-            let mut fRec38: F32 = 0.0 - 0.6 * fTemp23;
+            let mut fRec38: F32 = 0.0 - 0.6 * fTemp21;
             self.fRec44[0] = 0.0
                 - self.fConst7 * (self.fConst6 * self.fRec44[1] - (self.fRec8[1] + self.fRec8[2]));
             self.fRec43[0] =
                 fSlow78 * (self.fRec8[1] + fSlow77 * self.fRec44[0]) + fSlow76 * self.fRec43[1];
             self.fVec19[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec43[0] + 1e-20;
-            let mut fTemp24: F32 = 0.6 * self.fRec41[1]
+            let mut fTemp22: F32 = 0.6 * self.fRec41[1]
                 + self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst56)) & 65535) as usize]
-                - fTemp20;
-            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp24;
+                - fTemp18;
+            self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp22;
             self.fRec41[0] =
                 self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst57)) & 4095) as usize];
-            let mut fRec42: F32 = 0.0 - 0.6 * fTemp24;
+            let mut fRec42: F32 = 0.0 - 0.6 * fTemp22;
             self.fRec1[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec33[1]
@@ -1661,9 +1638,9 @@ impl FaustDsp for WarmPadEffect {
                 + fRec38
                 + fRec34
                 + fRec30
-                + fTemp18;
+                + fTemp16;
             self.fRec2[0] =
-                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp18
+                self.fRec25[1] + self.fRec21[1] + self.fRec9[1] + self.fRec17[1] + fTemp16
                     - (self.fRec41[1]
                         + self.fRec37[1]
                         + self.fRec33[1]
@@ -1672,99 +1649,98 @@ impl FaustDsp for WarmPadEffect {
                         + fRec38
                         + fRec30
                         + fRec34);
-            let mut fTemp25: F32 = fRec22 + fRec26;
+            let mut fTemp23: F32 = fRec22 + fRec26;
             self.fRec3[0] = self.fRec33[1]
                 + self.fRec29[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec34
                 + fRec30
-                + fTemp15
+                + fTemp13
                 - (self.fRec41[1]
                     + self.fRec37[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec42
                     + fRec38
-                    + fTemp25);
+                    + fTemp23);
             self.fRec4[0] = self.fRec41[1]
                 + self.fRec37[1]
                 + self.fRec9[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec38
-                + fTemp15
+                + fTemp13
                 - (self.fRec33[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec21[1]
                     + fRec34
                     + fRec30
-                    + fTemp25);
-            let mut fTemp26: F32 = fRec10 + fRec26;
-            let mut fTemp27: F32 = fRec18 + fRec22;
+                    + fTemp23);
+            let mut fTemp24: F32 = fRec10 + fRec26;
+            let mut fTemp25: F32 = fRec18 + fRec22;
             self.fRec5[0] = self.fRec37[1]
                 + self.fRec29[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec30
-                + fTemp27
+                + fTemp25
                 - (self.fRec41[1]
                     + self.fRec33[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec34
-                    + fTemp26);
+                    + fTemp24);
             self.fRec6[0] = self.fRec41[1]
                 + self.fRec33[1]
                 + self.fRec21[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec34
-                + fTemp27
+                + fTemp25
                 - (self.fRec37[1]
                     + self.fRec29[1]
                     + self.fRec25[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec30
-                    + fTemp26);
-            let mut fTemp28: F32 = fRec10 + fRec22;
-            let mut fTemp29: F32 = fRec18 + fRec26;
+                    + fTemp24);
+            let mut fTemp26: F32 = fRec10 + fRec22;
+            let mut fTemp27: F32 = fRec18 + fRec26;
             self.fRec7[0] = self.fRec41[1]
                 + self.fRec29[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec42
                 + fRec30
-                + fTemp29
+                + fTemp27
                 - (self.fRec37[1]
                     + self.fRec33[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec38
                     + fRec34
-                    + fTemp28);
+                    + fTemp26);
             self.fRec8[0] = self.fRec37[1]
                 + self.fRec33[1]
                 + self.fRec25[1]
                 + self.fRec17[1]
                 + fRec38
                 + fRec34
-                + fTemp29
+                + fTemp27
                 - (self.fRec41[1]
                     + self.fRec29[1]
                     + self.fRec21[1]
                     + self.fRec9[1]
                     + fRec42
                     + fRec30
-                    + fTemp28);
-            *output0 =
-                0.8064516 * fTemp11 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
+                    + fTemp26);
+            *output0 = 0.8064516 * fTemp9 + 0.518 * (self.fRec2[0] + self.fRec3[0]) * self.fRec0[0];
             *output1 =
-                0.8064516 * fTemp19 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
+                0.8064516 * fTemp17 + 0.518 * self.fRec0[0] * (self.fRec2[0] - self.fRec3[0]);
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec12[1] = self.fRec12[0];

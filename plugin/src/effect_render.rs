@@ -9,11 +9,11 @@ use std::path::Path;
 use faust_types::ParamIndex;
 
 use crate::compiler::CompiledVariant;
-use crate::dsp::controls::{Control, ControlSet};
+use crate::dsp::controls::ControlSet;
 use crate::dsp::DspBox;
 use crate::engine::instance::CHUNK;
 use crate::engine::limiter::{silence_non_finite, SafetyLimiter};
-use crate::macros::MacroValues;
+use crate::macros::{MacroTarget, MacroValues};
 use crate::render::StereoAudio;
 
 /// Pink noise scaled to about -15 dBFS RMS, so effects see a realistic level with headroom.
@@ -111,13 +111,6 @@ pub fn read_wav(path: &Path) -> Result<StereoAudio, String> {
     })
 }
 
-/// A parameter moved by the macros, as `PatchInstance` keeps them for voices.
-struct MacroTarget {
-    in_effect: bool,
-    control: Control,
-    default_position: f32,
-}
-
 /// One instance of an effect program (and its `effect`, if it defines one) with the
 /// buffers to map a stereo signal onto its channels. Built off the audio thread; `process`
 /// allocates nothing.
@@ -157,8 +150,8 @@ impl EffectPlayer {
             }
             None => ControlSet::default(),
         };
-        let macro_targets = macro_targets(&controls, false)
-            .chain(macro_targets(&effect_controls, true))
+        let macro_targets = MacroTarget::all_in(&controls, false)
+            .chain(MacroTarget::all_in(&effect_controls, true))
             .collect();
         Ok(EffectPlayer {
             program,
@@ -175,17 +168,7 @@ impl EffectPlayer {
     /// normalised position becomes `default + Σ depth·(m − 0.5)·2`.
     pub fn set_macros(&mut self, macros: &MacroValues) {
         for target in &self.macro_targets {
-            let shift: f32 = target
-                .control
-                .macro_depths
-                .iter()
-                .map(|&(m, depth)| depth * (macros[m.index()] - 0.5) * 2.0)
-                .sum();
-            let value = if shift == 0.0 {
-                target.control.init
-            } else {
-                target.control.denormalize(target.default_position + shift)
-            };
+            let value = target.value(macros);
             let dsp = match (&mut self.effect, target.in_effect) {
                 (Some(fx), true) => fx,
                 _ => &mut self.program,
@@ -245,18 +228,6 @@ impl EffectPlayer {
             }
         }
     }
-}
-
-fn macro_targets(controls: &ControlSet, in_effect: bool) -> impl Iterator<Item = MacroTarget> + '_ {
-    controls
-        .controls
-        .iter()
-        .filter(|c| !c.macro_depths.is_empty())
-        .map(move |c| MacroTarget {
-            in_effect,
-            default_position: c.normalize(c.init),
-            control: c.clone(),
-        })
 }
 
 /// Plays `input` through an effect program for `seconds` (silence after the input ends, so

@@ -6,7 +6,7 @@ use faust_types::ParamIndex;
 
 use crate::dsp::controls::{Control, ControlSet};
 use crate::dsp::{builtin_patches, DspBox};
-use crate::macros::{Macro, MacroValues};
+use crate::macros::{Macro, MacroTarget, MacroValues};
 
 /// Voice controls the engine sets itself (the Faust polyphony convention).
 const ENGINE_DRIVEN: [&str; 3] = ["freq", "gain", "gate"];
@@ -31,13 +31,6 @@ struct Voice {
     quiet_frames: u32,
     /// Peak of the last chunk, for stealing the quietest voice.
     level: f32,
-}
-
-/// A parameter moved by one or more macros.
-struct MacroTarget {
-    in_effect: bool,
-    control: Control,
-    default_position: f32,
 }
 
 /// A patch ready to play: voices, effect, and everything needed to drive them.
@@ -149,8 +142,8 @@ impl PatchInstance {
             None => ControlSet::default(),
         };
 
-        let macro_targets = macro_targets(&voice_controls, false)
-            .chain(macro_targets(&effect_controls, true))
+        let macro_targets = MacroTarget::all_in(&voice_controls, false)
+            .chain(MacroTarget::all_in(&effect_controls, true))
             .collect();
         let find = |label: &str| voice_controls.find(label).map(Control::param);
         let (freq, gain, gate) = (find("freq"), find("gain"), find("gate"));
@@ -266,8 +259,8 @@ impl PatchInstance {
     }
 
     fn rebuild_macro_targets(&mut self) {
-        self.macro_targets = macro_targets(&self.voice_controls, false)
-            .chain(macro_targets(&self.effect_controls, true))
+        self.macro_targets = MacroTarget::all_in(&self.voice_controls, false)
+            .chain(MacroTarget::all_in(&self.effect_controls, true))
             .collect();
         self.applied_macros = None;
     }
@@ -368,19 +361,7 @@ impl PatchInstance {
         }
         self.applied_macros = Some(*macros);
         for target in &self.macro_targets {
-            let shift: f32 = target
-                .control
-                .macro_depths
-                .iter()
-                .map(|&(m, depth)| depth * (macros[m.index()] - 0.5) * 2.0)
-                .sum();
-            // At the neutral position the designed value is written exactly, not a
-            // normalise/denormalise round trip of it.
-            let value = if shift == 0.0 {
-                target.control.init
-            } else {
-                target.control.denormalize(target.default_position + shift)
-            };
+            let value = target.value(macros);
             let param = target.control.param();
             if target.in_effect {
                 if let Some(fx) = &mut self.effect {
@@ -493,16 +474,4 @@ fn compute_range(
         let mut outs: [&mut [f32]; 1] = [&mut a[from..to]];
         v.dsp.compute(count, &[], &mut outs);
     }
-}
-
-fn macro_targets(controls: &ControlSet, in_effect: bool) -> impl Iterator<Item = MacroTarget> + '_ {
-    controls
-        .controls
-        .iter()
-        .filter(|c| !c.macro_depths.is_empty())
-        .map(move |c| MacroTarget {
-            in_effect,
-            default_position: c.normalize(c.init),
-            control: c.clone(),
-        })
 }

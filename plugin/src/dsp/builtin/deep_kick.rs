@@ -10,7 +10,8 @@
     unused_mut,
     unused_variables,
     dead_code,
-    static_mut_refs
+    static_mut_refs,
+    unused_unsafe
 )]
 
 use faust_types::*;

@@ -21,4 +21,8 @@ status=0
 timeout 3 ./target/debug/mephisto-standalone --backend dummy >/dev/null 2>&1 || status=$?
 [ "$status" -eq 124 ] || { echo "the standalone exited early (status $status)" >&2; exit 1; }
 echo "== tests"
-cargo test --workspace --features mephisto/assert_process_allocs
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --features mephisto/assert_process_allocs 2>&1 | tee "$log"
+# One closing line for the whole run (cargo's last line is the doc-tests' own summary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -1,16 +1,19 @@
 //! Mephisto: a polyphonic instrument whose every sound is Faust code compiled to Rust.
 //! This file is the nice-plug plugin: host parameters in, notes in, stereo audio out.
 
+pub mod analysis;
 pub mod compiler;
 pub mod designer;
 pub mod dsp;
 pub mod effect_render;
 pub mod engine;
+pub mod history;
 pub mod macros;
 pub mod params;
 pub mod patchspec;
 pub mod render;
 pub mod score;
+pub mod stored;
 pub mod swap;
 pub mod worker;
 
@@ -22,6 +25,7 @@ use dsp::builtin_patches;
 use engine::instance::PatchInstance;
 use engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use params::MephistoParams;
+use stored::Stored;
 use swap::PatchSwitcher;
 use worker::{Worker, WorkerSettings};
 
@@ -66,11 +70,24 @@ impl Mephisto {
             .expect("every bank slot starts filled");
         let (worker, ports) = Worker::spawn(
             WorkerSettings::new(sample_rate),
-            self.params.variant.clone(),
+            self.params.patch_spec.clone(),
+            self.params.history.clone(),
         );
         let live = worker.shared().live_variant.clone();
-        if let Some(saved) = self.params.variant.read().clone() {
-            worker.play(saved);
+        let saved = self.params.patch_spec.read().clone();
+        match saved {
+            Stored::Value(Some(spec)) => {
+                worker.play(spec);
+            }
+            Stored::Value(None) => {}
+            Stored::Unreadable { reason, .. } => worker.report_failure(
+                "saved patch",
+                format!(
+                    "the project's saved patch cannot be read ({reason}); it is kept in the \
+                     project unchanged and the selected built-in plays — a newer Mephisto may \
+                     read it"
+                ),
+            ),
         }
         self.engine = Some(Engine::new(current, sample_rate));
         self.switcher = Some(PatchSwitcher::new(bank, selected, ports, live));

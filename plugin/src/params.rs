@@ -7,8 +7,10 @@ use nice_plug::prelude::*;
 use parking_lot::RwLock;
 
 use crate::dsp::{builtin_patches, find_builtin};
+use crate::history::History;
 use crate::macros::{Macro, MacroValues};
-use crate::worker::VariantSource;
+use crate::patchspec::PatchSpec;
+use crate::stored::Stored;
 
 /// How long a macro or gain change glides, so automation steps do not click.
 const SMOOTHING_MS: f32 = 20.0;
@@ -33,10 +35,14 @@ pub struct MephistoParams {
     /// Output level after the patch and before the safety limiter.
     #[id = "gain"]
     pub master_gain: FloatParam,
-    /// The Faust program of the runtime variant playing, if any: saved with the project so
-    /// re-opening it restores the exact patch (from the cache, or by recompiling).
-    #[persist = "variant"]
-    pub variant: Arc<RwLock<Option<VariantSource>>>,
+    /// The PatchSpec of the designed (or loaded) patch playing, if any: saved with the
+    /// project so re-opening it restores the exact patch (from the cache, or by
+    /// recompiling). `None` while a built-in chosen with the selector plays.
+    #[persist = "patch_spec"]
+    pub patch_spec: Arc<RwLock<Stored<Option<PatchSpec>>>>,
+    /// Every patch that went live, for undo/redo and A/B.
+    #[persist = "history"]
+    pub history: Arc<RwLock<Stored<History>>>,
 }
 
 impl Default for MephistoParams {
@@ -71,7 +77,8 @@ impl Default for MephistoParams {
             .with_unit(" dB")
             .with_step_size(0.1)
             .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS)),
-            variant: Arc::new(RwLock::new(None)),
+            patch_spec: Arc::new(RwLock::new(Stored::default())),
+            history: Arc::new(RwLock::new(Stored::default())),
         }
     }
 }

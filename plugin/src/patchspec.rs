@@ -404,6 +404,38 @@ impl PatchSpec {
             .compile(&self.faust)
             .map_err(|e| format!("`faust`: {e}"))?;
         let mut instance = variant.instantiate(&self.name, self.voices as usize, sample_rate)?;
+        self.apply_to(&mut instance)?;
+        Ok(instance)
+    }
+
+    /// The index of the built-in patch whose program this spec carries unchanged, if any:
+    /// such a spec can be played from the compiled-in DSP without the runtime compiler.
+    pub fn builtin_index(&self) -> Option<usize> {
+        builtin_patches()
+            .iter()
+            .position(|p| p.source == self.faust)
+    }
+
+    /// Builds an instance of a spec whose program is a built-in's, without compiling:
+    /// `None` when the program is not a built-in's.
+    pub fn instantiate_builtin(
+        &self,
+        voices: usize,
+        sample_rate: f32,
+    ) -> Option<Result<Box<PatchInstance>, String>> {
+        let index = self.builtin_index()?;
+        Some(
+            PatchInstance::builtin(index, voices, sample_rate).and_then(|mut instance| {
+                instance.builtin_index = None;
+                self.apply_to(&mut instance)?;
+                Ok(instance)
+            }),
+        )
+    }
+
+    /// Gives `instance` the spec's designed values and, when the spec has one, its macro
+    /// map. Errors name the field to fix.
+    pub fn apply_to(&self, instance: &mut PatchInstance) -> Result<(), String> {
         for (label, &value) in &self.params {
             instance
                 .set_designed_value(label, value)
@@ -413,7 +445,8 @@ impl PatchSpec {
             let labels: Vec<&str> = instance.controls().map(|(c, _)| c.label.as_str()).collect();
             let mut entries = Vec::new();
             for (key, targets) in &self.macros {
-                let m = Macro::from_key(key).expect("validated above");
+                let m =
+                    Macro::from_key(key).ok_or_else(|| format!("`macros.{key}`: not a macro"))?;
                 for (i, target) in targets.iter().enumerate() {
                     if !labels.contains(&target.param.as_str()) {
                         return Err(format!(
@@ -427,7 +460,7 @@ impl PatchSpec {
             }
             instance.set_macro_map(&entries)?;
         }
-        Ok(instance)
+        Ok(())
     }
 
     /// The JSON Schema of a PatchSpec, generated from these types.

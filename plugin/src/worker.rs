@@ -1,7 +1,9 @@
-//! The background worker: turns Faust programs into playable patch instances off the audio
-//! thread (compile, check, instantiate), sends them to the audio thread through a wait-free
-//! ring, and drops the instances the audio thread hands back. It also tells the GUI and the
-//! command line what it is doing, and keeps the live program's source for the DAW project.
+//! The background worker: runs design jobs (ask a designer, compile, check, instantiate)
+//! and play jobs (a PatchSpec from the project, the history or the code editor) off the
+//! audio thread, sends the finished instances to the audio thread through a wait-free ring,
+//! and drops the instances the audio thread hands back. It tells the GUI and the command
+//! line what each job is doing, keeps the live patch's spec for the DAW project, and
+//! records every patch that went live in the history.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,45 +12,123 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
-use serde::{Deserialize, Serialize};
 
 use crate::compiler::sanity::{self, SanityLimits};
 use crate::compiler::{CompiledVariant, Compiler, CompilerOptions};
+use crate::designer::{self, DesignError, DesignHost, DesignRequest, DesignStage, Designer};
 use crate::engine::instance::PatchInstance;
+use crate::history::History;
+use crate::patchspec::PatchSpec;
+use crate::stored::Stored;
 
 /// Room for instances in flight each way; a variant waiting here is the newest one.
 const RING_CAPACITY: usize = 4;
 /// How often the worker wakes to drop returned instances and watch the live variant.
 const TICK: Duration = Duration::from_millis(20);
 
-/// A Faust program to play, as the DAW project stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VariantSource {
-    pub name: String,
-    pub faust: String,
-}
-
-/// What the worker is doing, for the GUI and the command line.
+/// Where a job stands. The GUI shows it with the job's elapsed time.
 #[derive(Debug, Clone, PartialEq)]
-pub enum WorkerStatus {
+pub enum Stage {
+    /// No job has run yet.
     Idle,
-    Compiling {
-        name: String,
+    /// Waiting behind the job the worker is busy with.
+    Queued,
+    /// The offline designer is shaping a template.
+    Designing,
+    /// Waiting for the model; round 0 is its first answer, later rounds are repairs.
+    AskingModel {
+        round: u32,
     },
-    /// Rendering the sanity probe (levels, NaN, CPU cost) before the patch may play.
-    Checking {
-        name: String,
-    },
+    Compiling,
+    /// Running the sanity probe (levels, NaN, CPU cost) before the patch may play.
+    Checking,
+    /// Handed to the audio thread, which crossfades to it at the next block.
     Live {
-        name: String,
         from_cache: bool,
-        seconds: f64,
     },
     /// The job failed; the patch that was playing keeps playing.
     Failed {
-        name: String,
         message: String,
     },
+    /// A newer job replaced this one before it finished.
+    Superseded,
+}
+
+impl Stage {
+    /// Whether the job is still running (or waiting to).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Stage::Queued
+                | Stage::Designing
+                | Stage::AskingModel { .. }
+                | Stage::Compiling
+                | Stage::Checking
+        )
+    }
+
+    /// The stage in a few words, as the GUI and the command line print it.
+    pub fn label(&self) -> String {
+        match self {
+            Stage::Idle => "idle".into(),
+            Stage::Queued => "queued".into(),
+            Stage::Designing => DesignStage::Designing.to_string(),
+            Stage::AskingModel { round } => DesignStage::AskingModel { round: *round }.to_string(),
+            Stage::Compiling => "compiling".into(),
+            Stage::Checking => "checking".into(),
+            Stage::Live { .. } => "live".into(),
+            Stage::Failed { message } => format!("failed: {message}"),
+            Stage::Superseded => "replaced by a newer request".into(),
+        }
+    }
+}
+
+impl From<DesignStage> for Stage {
+    fn from(stage: DesignStage) -> Stage {
+        match stage {
+            DesignStage::Designing => Stage::Designing,
+            DesignStage::AskingModel { round } => Stage::AskingModel { round },
+            DesignStage::Compiling => Stage::Compiling,
+            DesignStage::Checking => Stage::Checking,
+        }
+    }
+}
+
+/// The newest job and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStatus {
+    /// Numbers jobs in the order they were asked for; 0 before the first.
+    pub job: u64,
+    /// The prompt of a design job, the patch name of a play job.
+    pub title: String,
+    pub stage: Stage,
+    pub started: Instant,
+    /// How long the job took, once it is no longer busy.
+    pub took: Option<Duration>,
+    /// What the producer should know besides the stage: unknown words, a fallback to the
+    /// offline designer, repair rounds.
+    pub notes: Vec<String>,
+    /// The patch's name once it went live.
+    pub patch: Option<String>,
+}
+
+impl JobStatus {
+    fn new(job: u64, title: String, stage: Stage) -> JobStatus {
+        JobStatus {
+            job,
+            title,
+            stage,
+            started: Instant::now(),
+            took: None,
+            notes: Vec::new(),
+            patch: None,
+        }
+    }
+
+    /// Time since the job was asked for, or what it took once done.
+    pub fn elapsed(&self) -> Duration {
+        self.took.unwrap_or_else(|| self.started.elapsed())
+    }
 }
 
 /// The audio thread's ends of the rings.
@@ -57,20 +137,43 @@ pub struct AudioPorts {
     pub to_worker: rtrb::Producer<Box<PatchInstance>>,
 }
 
+/// What a play job's patch is, for the history once it goes live.
+#[derive(Debug, Clone, PartialEq)]
+enum Origin {
+    /// A new patch: recorded in the history. `previous` is the patch the request started
+    /// from (recorded first when the history does not end with it).
+    New { previous: Option<PatchSpec> },
+    /// History entry `index`, revisited by undo, redo, A/B or a pick from the list.
+    History { index: usize },
+}
+
 enum Job {
-    Play(VariantSource),
+    Play {
+        id: u64,
+        spec: PatchSpec,
+        origin: Origin,
+    },
+    Design {
+        id: u64,
+        request: DesignRequest,
+        designer: Designer,
+    },
     Shutdown,
 }
 
 /// State the worker shares with the plugin (never with the audio thread, which only
 /// writes `live_variant`).
 pub struct WorkerShared {
-    pub status: Mutex<WorkerStatus>,
+    pub status: Mutex<JobStatus>,
     /// The runtime variant now playing (0: a built-in), written by the audio thread.
     pub live_variant: Arc<AtomicU64>,
-    /// The program of the live variant, saved with the DAW project. Kept when a restore
-    /// fails, so a project opened where `faust` is missing loses nothing.
-    pub saved: Arc<RwLock<Option<VariantSource>>>,
+    /// The spec of the patch playing, saved with the DAW project; `None` while a built-in
+    /// selected with the patch selector plays. Kept when a restore fails, so a project
+    /// opened where `faust` is missing loses nothing.
+    pub saved: Arc<RwLock<Stored<Option<PatchSpec>>>>,
+    /// Every patch that went live; saved with the DAW project.
+    pub history: Arc<RwLock<Stored<History>>>,
+    next_job: AtomicU64,
 }
 
 /// Handle to the worker thread; dropping it stops the thread.
@@ -81,34 +184,36 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the worker for instances of `voices` voices at `sample_rate`.
+    /// Starts the worker. `saved` and `history` are the project's (the plugin's persisted
+    /// fields); the worker keeps them in step with what plays.
     pub fn spawn(
         settings: WorkerSettings,
-        saved: Arc<RwLock<Option<VariantSource>>>,
+        saved: Arc<RwLock<Stored<Option<PatchSpec>>>>,
+        history: Arc<RwLock<Stored<History>>>,
     ) -> (Worker, AudioPorts) {
         let WorkerSettings {
             compiler,
             limits,
             sample_rate,
-            voices,
         } = settings;
         let (to_audio, from_worker) = rtrb::RingBuffer::new(RING_CAPACITY);
         let (to_worker, from_audio) = rtrb::RingBuffer::new(RING_CAPACITY);
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(WorkerShared {
-            status: Mutex::new(WorkerStatus::Idle),
+            status: Mutex::new(JobStatus::new(0, String::new(), Stage::Idle)),
             live_variant: Arc::new(AtomicU64::new(0)),
             saved,
+            history,
+            next_job: AtomicU64::new(1),
         });
         let mut state = WorkerThread {
             compiler: Compiler::new(compiler),
             limits,
             sample_rate,
-            voices,
             shared: shared.clone(),
             to_audio,
             from_audio,
-            next_id: 1,
+            next_variant: 1,
             sent: Vec::new(),
             last_live: 0,
         };
@@ -130,12 +235,88 @@ impl Worker {
         )
     }
 
-    /// Asks for `source` to be compiled and played; a newer request supersedes it.
-    pub fn play(&self, source: VariantSource) {
-        let _ = self.jobs.send(Job::Play(source));
+    /// Asks for a patch to be designed and played; returns the job's number. A newer job
+    /// supersedes it.
+    pub fn design(&self, request: DesignRequest, designer: Designer) -> u64 {
+        let id = self.queue(request.prompt.trim().to_string());
+        let _ = self.jobs.send(Job::Design {
+            id,
+            request,
+            designer,
+        });
+        id
     }
 
-    pub fn status(&self) -> WorkerStatus {
+    /// Asks for `spec` to be compiled and played as a new patch (a restored project, an
+    /// opened file, edited code); returns the job's number.
+    pub fn play(&self, spec: PatchSpec) -> u64 {
+        self.play_as(spec, Origin::New { previous: None })
+    }
+
+    /// Plays the history entry before the current one; `None` when there is none.
+    pub fn undo(&self) -> Option<u64> {
+        let target = self.history(History::undo_target);
+        target.map(|index| self.play_history(index))
+    }
+
+    /// Plays the history entry after the current one; `None` when there is none.
+    pub fn redo(&self) -> Option<u64> {
+        let target = self.history(History::redo_target);
+        target.map(|index| self.play_history(index))
+    }
+
+    /// Switches between the current patch and the one live before it; `None` when the
+    /// history has no second patch.
+    pub fn compare(&self) -> Option<u64> {
+        let target = self.history(History::compare_target);
+        target.map(|index| self.play_history(index))
+    }
+
+    /// Plays history entry `index` (a pick from the list).
+    pub fn play_history(&self, index: usize) -> u64 {
+        let spec = self.history(|h| h.get(index).cloned());
+        match spec {
+            Some(spec) => self.play_as(spec, Origin::History { index }),
+            None => {
+                let id = self.queue(format!("history entry {index}"));
+                self.shared.status.lock().stage = Stage::Failed {
+                    message: format!("the history has no entry {index}"),
+                };
+                id
+            }
+        }
+    }
+
+    /// Reads the history (`None` from `f`'s result when the project's could not be read).
+    fn history<R>(&self, f: impl FnOnce(&History) -> Option<R>) -> Option<R> {
+        self.shared.history.read().value().and_then(f)
+    }
+
+    fn play_as(&self, spec: PatchSpec, origin: Origin) -> u64 {
+        let id = self.queue(spec.name.clone());
+        let _ = self.jobs.send(Job::Play { id, spec, origin });
+        id
+    }
+
+    /// Numbers a new job and shows it as queued; from now on the status is this job's.
+    fn queue(&self, title: String) -> u64 {
+        let id = self.shared.next_job.fetch_add(1, Ordering::Relaxed);
+        *self.shared.status.lock() = JobStatus::new(id, title, Stage::Queued);
+        id
+    }
+
+    /// Shows a failure that happened outside a job (an unreadable saved patch) the way a
+    /// failed job is shown.
+    pub fn report_failure(&self, title: &str, message: String) {
+        let id = self.queue(title.to_string());
+        let mut status = self.shared.status.lock();
+        if status.job == id {
+            status.stage = Stage::Failed { message };
+            status.took = Some(Duration::ZERO);
+        }
+    }
+
+    pub fn status(&self) -> JobStatus {
         self.shared.status.lock().clone()
     }
 
@@ -159,35 +340,46 @@ pub struct WorkerSettings {
     /// What a variant must pass before it may play.
     pub limits: SanityLimits,
     pub sample_rate: f32,
-    pub voices: usize,
 }
 
 impl WorkerSettings {
-    /// The plugin's settings: default compiler options and limits, 16 voices.
+    /// The plugin's settings: default compiler options and limits.
     pub fn new(sample_rate: f32) -> Self {
         WorkerSettings {
             compiler: CompilerOptions::default(),
             limits: SanityLimits::default(),
             sample_rate,
-            voices: crate::engine::DEFAULT_VOICES,
         }
     }
+}
+
+/// A patch handed to the audio thread and not yet known to be gone.
+struct Sent {
+    variant_id: u64,
+    spec: PatchSpec,
+    origin: Origin,
+    /// The runtime program behind it (`None` for a built-in program), watched for panics.
+    compiled: Option<CompiledVariant>,
 }
 
 struct WorkerThread {
     compiler: Compiler,
     limits: SanityLimits,
     sample_rate: f32,
-    voices: usize,
     shared: Arc<WorkerShared>,
     to_audio: rtrb::Producer<Box<PatchInstance>>,
     from_audio: rtrb::Consumer<Box<PatchInstance>>,
-    next_id: u64,
-    /// Variants sent to the audio thread, with their ids: kept to watch for panics and to
-    /// know what the live one is.
-    sent: Vec<(u64, VariantSource, CompiledVariant)>,
+    next_variant: u64,
+    sent: Vec<Sent>,
     /// The newest variant seen live; 0 until one has played.
     last_live: u64,
+}
+
+/// A built instance, ready for the audio thread.
+pub struct BuiltPatch {
+    pub instance: Box<PatchInstance>,
+    /// The runtime program behind it; `None` when it plays a built-in's compiled-in DSP.
+    pub compiled: Option<CompiledVariant>,
 }
 
 impl WorkerThread {
@@ -202,7 +394,12 @@ impl WorkerThread {
             let job = job.map(|first| jobs.try_iter().fold(first, |_, newer| newer));
             match job {
                 Some(Job::Shutdown) => return,
-                Some(Job::Play(source)) => self.play(source),
+                Some(Job::Play { id, spec, origin }) => self.play(id, spec, origin),
+                Some(Job::Design {
+                    id,
+                    request,
+                    designer,
+                }) => self.design(id, request, designer, &jobs),
                 None => {}
             }
             self.collect_returned();
@@ -210,54 +407,98 @@ impl WorkerThread {
         }
     }
 
-    fn set_status(&self, status: WorkerStatus) {
-        *self.shared.status.lock() = status;
-    }
-
-    fn play(&mut self, source: VariantSource) {
-        let name = source.name.clone();
-        self.set_status(WorkerStatus::Compiling { name: name.clone() });
-        let started = Instant::now();
-        match self.build(&source) {
-            Ok((mut instance, variant)) => {
-                let id = self.next_id;
-                self.next_id += 1;
-                instance.variant_id = Some(id);
-                let from_cache = variant.from_cache();
-                if self.to_audio.push(instance).is_err() {
-                    self.set_status(WorkerStatus::Failed {
-                        name,
-                        message:
-                            "the audio thread is not taking new patches (is the plugin processing?)"
-                                .into(),
-                    });
-                    return;
-                }
-                self.sent.push((id, source, variant));
-                self.set_status(WorkerStatus::Live {
-                    name,
-                    from_cache,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
+    /// Moves job `id` to `stage`, unless a newer job has taken the status over.
+    fn set_stage(&self, id: u64, stage: Stage) {
+        let mut status = self.shared.status.lock();
+        if status.job == id {
+            if !stage.is_busy() && status.took.is_none() {
+                status.took = Some(status.started.elapsed());
             }
-            Err(message) => self.set_status(WorkerStatus::Failed { name, message }),
+            status.stage = stage;
         }
     }
 
-    fn build(
-        &self,
-        source: &VariantSource,
-    ) -> Result<(Box<PatchInstance>, CompiledVariant), String> {
-        let variant = self
-            .compiler
-            .compile(&source.faust)
-            .map_err(|e| e.to_string())?;
-        self.set_status(WorkerStatus::Checking {
-            name: source.name.clone(),
+    fn add_notes(&self, id: u64, notes: Vec<String>) {
+        let mut status = self.shared.status.lock();
+        if status.job == id {
+            status.notes.extend(notes);
+        }
+    }
+
+    fn play(&mut self, id: u64, spec: PatchSpec, origin: Origin) {
+        self.set_stage(id, Stage::Compiling);
+        let mut stage = |s: DesignStage| self.set_stage(id, s.into());
+        match build_patch(
+            &self.compiler,
+            &self.limits,
+            self.sample_rate,
+            &spec,
+            &mut stage,
+        ) {
+            Ok(built) => self.send(id, spec, origin, built),
+            Err(message) => self.set_stage(id, Stage::Failed { message }),
+        }
+    }
+
+    fn design(
+        &mut self,
+        id: u64,
+        request: DesignRequest,
+        designer: Designer,
+        jobs: &Receiver<Job>,
+    ) {
+        let mut host = WorkerHost {
+            thread: self,
+            id,
+            jobs,
+        };
+        match designer::run(&designer, &request, &mut host) {
+            Ok(designed) => {
+                self.add_notes(id, designed.notes);
+                let origin = Origin::New {
+                    previous: request.current,
+                };
+                self.send(id, designed.spec, origin, designed.built);
+            }
+            Err(DesignError::Superseded) => self.set_stage(id, Stage::Superseded),
+            Err(DesignError::Failed(message)) => self.set_stage(id, Stage::Failed { message }),
+        }
+    }
+
+    /// Hands a built patch to the audio thread.
+    fn send(&mut self, id: u64, spec: PatchSpec, origin: Origin, built: BuiltPatch) {
+        let BuiltPatch {
+            mut instance,
+            compiled,
+        } = built;
+        let variant_id = self.next_variant;
+        self.next_variant += 1;
+        instance.variant_id = Some(variant_id);
+        if self.to_audio.push(instance).is_err() {
+            self.set_stage(
+                id,
+                Stage::Failed {
+                    message:
+                        "the audio thread is not taking new patches (is the plugin processing?)"
+                            .into(),
+                },
+            );
+            return;
+        }
+        let from_cache = compiled.as_ref().is_none_or(CompiledVariant::from_cache);
+        {
+            let mut status = self.shared.status.lock();
+            if status.job == id {
+                status.patch = Some(spec.name.clone());
+            }
+        }
+        self.sent.push(Sent {
+            variant_id,
+            spec,
+            origin,
+            compiled,
         });
-        sanity::check_with(&variant, self.sample_rate, &self.limits).map_err(|e| e.to_string())?;
-        let instance = variant.instantiate(&source.name, self.voices, self.sample_rate)?;
-        Ok((instance, variant))
+        self.set_stage(id, Stage::Live { from_cache });
     }
 
     /// Drops instances the audio thread is done with (freeing their memory here).
@@ -267,36 +508,126 @@ impl WorkerThread {
         }
     }
 
-    /// Keeps the saved source in step with what plays, and reports a variant that panicked.
+    /// Keeps the saved spec and the history in step with what plays, and reports a variant
+    /// that panicked.
     fn watch_live(&mut self) {
         let live = self.shared.live_variant.load(Ordering::Acquire);
         if live != 0 {
+            let newly_live = live != self.last_live;
             self.last_live = live;
-            if let Some((_, source, variant)) = self.sent.iter().find(|(id, _, _)| *id == live) {
-                let mut saved = self.shared.saved.write();
-                if saved.as_ref() != Some(source) {
-                    *saved = Some(source.clone());
+            if let Some(sent) = self.sent.iter().find(|s| s.variant_id == live) {
+                if newly_live {
+                    self.went_live(sent);
                 }
-                drop(saved);
-                let reported = matches!(&*self.shared.status.lock(), WorkerStatus::Failed { .. });
-                if variant.panicked() && !reported {
-                    let why = variant.panic_message().unwrap_or_default();
-                    self.set_status(WorkerStatus::Failed {
-                        name: source.name.clone(),
-                        message: format!(
-                            "the patch crashed while playing ({why}) and was silenced; choose another patch or fix its code"
-                        ),
-                    });
+                let reported = matches!(self.shared.status.lock().stage, Stage::Failed { .. });
+                if let Some(compiled) = &sent.compiled {
+                    if compiled.panicked() && !reported {
+                        let why = compiled.panic_message().unwrap_or_default();
+                        let mut status = self.shared.status.lock();
+                        status.stage = Stage::Failed {
+                            message: format!(
+                                "`{}` crashed while playing ({why}) and was silenced; choose another patch or fix its code",
+                                sent.spec.name
+                            ),
+                        };
+                    }
                 }
             }
         }
         // Variants play in the order they were sent, so older ones never come back.
         let (live_now, last_live) = (live, self.last_live);
         self.sent
-            .retain(|(id, _, _)| *id == live_now || *id > last_live);
+            .retain(|s| s.variant_id == live_now || s.variant_id > last_live);
         if live == 0 && self.last_live != 0 && self.sent.is_empty() {
             // A variant played and a built-in replaced it: the project no longer holds it.
-            *self.shared.saved.write() = None;
+            *self.shared.saved.write() = Stored::Value(None);
         }
     }
+
+    fn went_live(&self, sent: &Sent) {
+        *self.shared.saved.write() = Stored::Value(Some(sent.spec.clone()));
+        let mut stored = self.shared.history.write();
+        if stored.value().is_none() {
+            // The project's history could not be read; a new one starts here.
+            *stored = Stored::Value(History::default());
+        }
+        let Stored::Value(history) = &mut *stored else {
+            unreachable!("replaced above")
+        };
+        match &sent.origin {
+            Origin::New { previous } => {
+                if let Some(previous) = previous {
+                    if history.current() != Some(previous) {
+                        history.record(previous.clone());
+                    }
+                }
+                history.record(sent.spec.clone());
+            }
+            Origin::History { index } => history.mark_live(*index),
+        }
+    }
+}
+
+/// The worker as a design job sees it.
+struct WorkerHost<'a> {
+    thread: &'a WorkerThread,
+    id: u64,
+    jobs: &'a Receiver<Job>,
+}
+
+impl DesignHost for WorkerHost<'_> {
+    type Built = BuiltPatch;
+
+    fn stage(&mut self, stage: DesignStage) {
+        self.thread.set_stage(self.id, stage.into());
+    }
+
+    fn build(&mut self, spec: &PatchSpec) -> Result<BuiltPatch, String> {
+        let t = self.thread;
+        let id = self.id;
+        let mut stage = |s: DesignStage| t.set_stage(id, s.into());
+        build_patch(&t.compiler, &t.limits, t.sample_rate, spec, &mut stage)
+    }
+
+    fn probe(&self, spec: &PatchSpec) -> Result<Box<PatchInstance>, String> {
+        spec.instantiate(&self.thread.compiler, self.thread.sample_rate)
+    }
+
+    fn superseded(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+}
+
+/// Compiles (or, for a built-in's program, takes the compiled-in DSP), checks and
+/// instantiates a spec with the voices it asks for, reporting the stages it goes through.
+pub fn build_patch(
+    compiler: &Compiler,
+    limits: &SanityLimits,
+    sample_rate: f32,
+    spec: &PatchSpec,
+    stage: &mut dyn FnMut(DesignStage),
+) -> Result<BuiltPatch, String> {
+    spec.validate().map_err(|e| e.to_string())?;
+    let voices = spec.voices as usize;
+    if spec.builtin_index().is_some() {
+        stage(DesignStage::Checking);
+        sanity::check_builtin_spec(spec, sample_rate, limits).map_err(|e| e.to_string())?;
+        let instance = spec
+            .instantiate_builtin(voices, sample_rate)
+            .expect("checked to be a built-in's program")?;
+        return Ok(BuiltPatch {
+            instance,
+            compiled: None,
+        });
+    }
+    stage(DesignStage::Compiling);
+    let compiled = compiler.compile(&spec.faust).map_err(|e| e.to_string())?;
+    stage(DesignStage::Checking);
+    sanity::check_spec(&compiled, spec, sample_rate, limits).map_err(|e| e.to_string())?;
+    let mut instance = compiled.instantiate(&spec.name, voices, sample_rate)?;
+    spec.apply_to(&mut instance)?;
+    Ok(BuiltPatch {
+        instance,
+        compiled: Some(compiled),
+    })
 }

@@ -12,8 +12,10 @@ use mephisto::dsp::builtin_patches;
 use mephisto::engine::instance::PatchInstance;
 use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use mephisto::macros::{Macro, NEUTRAL_MACROS};
+use mephisto::patchspec::PatchSpec;
+use mephisto::stored::Stored;
 use mephisto::swap::PatchSwitcher;
-use mephisto::worker::{VariantSource, Worker, WorkerSettings, WorkerStatus};
+use mephisto::worker::{Stage, Worker, WorkerSettings};
 use parking_lot::RwLock;
 
 const SR: f32 = 48_000.0;
@@ -34,6 +36,21 @@ const PANICS_WITH_GRIT: &str = r#"import("stdfaust.lib");
 divisor = int(hslider("divisor[grit:1]", 3, 0, 10, 1));
 process = os.osc(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
         * en.asr(0.005, 1, 0.05, button("gate")) * (1 + float(7 % divisor) * 0.0001);"#;
+
+/// A PatchSpec that is just a Faust program.
+fn spec(name: &str, faust: &str) -> PatchSpec {
+    PatchSpec {
+        version: 1,
+        name: name.into(),
+        prompt: String::new(),
+        archetype: "lead".into(),
+        faust: faust.into(),
+        params: Default::default(),
+        macros: Default::default(),
+        voices: DEFAULT_VOICES as u32,
+        notes: String::new(),
+    }
+}
 
 struct Rig {
     engine: Engine,
@@ -73,9 +90,12 @@ impl Rig {
                 ..SanityLimits::default()
             },
             sample_rate: SR,
-            voices: DEFAULT_VOICES,
         };
-        let (worker, ports) = Worker::spawn(settings, Arc::new(RwLock::new(None)));
+        let (worker, ports) = Worker::spawn(
+            settings,
+            Arc::new(RwLock::new(Stored::default())),
+            Arc::new(RwLock::new(Stored::default())),
+        );
         let switcher = PatchSwitcher::new(bank, 0, ports, worker.shared().live_variant.clone());
         Rig {
             engine,
@@ -107,18 +127,14 @@ impl Rig {
     }
 
     /// Renders until the worker is done with its job (or gives up after `PATIENCE`).
-    fn until_settled(&mut self) -> WorkerStatus {
+    fn until_settled(&mut self) -> Stage {
         let started = Instant::now();
         std::thread::sleep(Duration::from_millis(50));
         loop {
             self.block();
-            let status = self.worker.status();
-            let busy = matches!(
-                status,
-                WorkerStatus::Compiling { .. } | WorkerStatus::Checking { .. } | WorkerStatus::Idle
-            );
-            if !busy {
-                return status;
+            let stage = self.worker.status().stage;
+            if !stage.is_busy() {
+                return stage;
             }
             assert!(started.elapsed() < PATIENCE, "the worker never finished");
             std::thread::sleep(Duration::from_millis(2));
@@ -127,12 +143,9 @@ impl Rig {
 
     /// Plays `faust` and renders until it is the engine's patch.
     fn go_live(&mut self, name: &str, faust: &str) {
-        self.worker.play(VariantSource {
-            name: name.into(),
-            faust: faust.into(),
-        });
+        self.worker.play(spec(name, faust));
         let status = self.until_settled();
-        assert!(matches!(status, WorkerStatus::Live { .. }), "{status:?}");
+        assert!(matches!(status, Stage::Live { .. }), "{status:?}");
         let started = Instant::now();
         while self.engine.current().name != name || self.engine.is_swapping() {
             self.block();
@@ -209,8 +222,8 @@ fn swapping_variants_under_a_held_note_is_continuous() {
             .shared()
             .saved
             .read()
-            .as_ref()
-            .map(|s| s.name.clone())
+            .value()
+            .and_then(|s| s.as_ref().map(|s| s.name.clone()))
             == Some("triangle".into())
     });
 
@@ -218,7 +231,7 @@ fn swapping_variants_under_a_held_note_is_continuous() {
     rig.selected = 2;
     rig.seconds(0.2);
     assert_eq!(rig.engine.current().builtin_index, Some(2));
-    rig.until(|rig| rig.worker.shared().saved.read().is_none());
+    rig.until(|rig| *rig.worker.shared().saved.read() == Stored::Value(None));
 }
 
 #[test]
@@ -238,7 +251,7 @@ fn bad_programs_fail_clearly_and_the_playing_patch_keeps_playing() {
         ("imports a file", "import(\"../secrets.lib\");\nprocess = 0;", "import(\"../secrets.lib\")"),
         ("loads a library", "x = library(\"/tmp/evil.lib\");\nprocess = 0;", "library(\"/tmp/evil.lib\")"),
         ("loads a component", "process = component(\"freeverb.dsp\");", "component(\"freeverb.dsp\")"),
-        ("too long", oversized.as_str(), "KiB limit"),
+        ("too long", oversized.as_str(), "64 KiB"),
         (
             "uses ffunction",
             "process = ffunction(float sinf(float), <math.h>, \"\");",
@@ -257,12 +270,9 @@ fn bad_programs_fail_clearly_and_the_playing_patch_keeps_playing() {
         ),
     ];
     for (name, faust, expected) in cases {
-        rig.worker.play(VariantSource {
-            name: name.into(),
-            faust: faust.into(),
-        });
+        rig.worker.play(spec(name, faust));
         match rig.until_settled() {
-            WorkerStatus::Failed { message, .. } => {
+            Stage::Failed { message } => {
                 assert!(message.contains(expected), "{name}: {message}")
             }
             other => panic!("{name}: expected a failure, got {other:?}"),
@@ -304,12 +314,9 @@ fn missing_compilers_and_time_outs_are_explained() {
             note: 60,
             velocity: 0.8,
         });
-        rig.worker.play(VariantSource {
-            name: name.into(),
-            faust: SINE.into(),
-        });
+        rig.worker.play(spec(name, SINE));
         match rig.until_settled() {
-            WorkerStatus::Failed { message, .. } => {
+            Stage::Failed { message } => {
                 assert!(message.contains(expected), "{name}: {message}")
             }
             other => panic!("{name}: expected a failure, got {other:?}"),
@@ -340,7 +347,7 @@ fn a_variant_that_panics_is_silenced_and_reported() {
     let started = Instant::now();
     let message = loop {
         rig.block();
-        if let WorkerStatus::Failed { message, .. } = rig.worker.status() {
+        if let Stage::Failed { message } = rig.worker.status().stage {
             break message;
         }
         assert!(started.elapsed() < PATIENCE, "the panic was never reported");

@@ -880,22 +880,35 @@ fn state_bytes(state: &serde_json::Value) -> Vec<u8> {
 /// the test sine.
 const BRIGHT_PATCH: i32 = 7;
 
-/// A saved project whose runtime variant is `faust` (and whose selector is on a bright
+/// A saved project whose PatchSpec field holds `spec` (and whose selector is on a bright
 /// built-in): a default state with those fields set.
-fn state_with_variant(faust: &str) -> Vec<u8> {
+fn state_with_spec(spec: serde_json::Value) -> Vec<u8> {
     let mut plugin = Mephisto::new();
     let mut state = state_json(&plugin.save_state());
     state["params"]["patch"] = serde_json::json!({ "i32": BRIGHT_PATCH });
-    let variant = serde_json::json!({ "name": "test sine", "faust": faust });
-    state["fields"]["variant"] = serde_json::Value::String(variant.to_string());
+    state["fields"]["patch_spec"] = serde_json::Value::String(spec.to_string());
     state_bytes(&state)
 }
 
-fn saved_variant_source(plugin: &mut Mephisto) -> Option<String> {
+/// A saved project playing a designed patch whose program is `faust`.
+fn state_with_variant(faust: &str) -> Vec<u8> {
+    state_with_spec(serde_json::json!({
+        "version": 1,
+        "name": "test sine",
+        "archetype": "lead",
+        "faust": faust
+    }))
+}
+
+/// The PatchSpec field of the plugin's saved state, as JSON.
+fn saved_spec(plugin: &mut Mephisto) -> Option<serde_json::Value> {
     let state = state_json(&plugin.save_state());
-    let field = state["fields"]["variant"].as_str()?.to_string();
-    let variant: serde_json::Value = serde_json::from_str(&field).ok()?;
-    variant["faust"].as_str().map(str::to_string)
+    let field = state["fields"]["patch_spec"].as_str()?.to_string();
+    serde_json::from_str(&field).ok()
+}
+
+fn saved_variant_source(plugin: &mut Mephisto) -> Option<String> {
+    saved_spec(plugin)?["faust"].as_str().map(str::to_string)
 }
 
 #[test]
@@ -955,5 +968,31 @@ fn a_variant_that_cannot_be_compiled_keeps_its_source_and_a_built_in_plays() {
         saved_variant_source(&mut plugin).as_deref(),
         Some(unique.as_str()),
         "the project keeps the program it could not compile"
+    );
+}
+
+#[test]
+fn an_unreadable_saved_patch_is_kept_verbatim_and_a_built_in_plays() {
+    // A spec from a future format: a field this version does not know, a version it does
+    // not read.
+    let future = serde_json::json!({
+        "version": 2,
+        "name": "from the future",
+        "archetype": "pad",
+        "faust": SINE_VARIANT,
+        "layers": [{"faust": "process = 0;"}]
+    });
+    let mut plugin = Mephisto::new();
+    plugin.load_state(&state_with_spec(future.clone()));
+    plugin.activate();
+    let out = plugin.render(secs(0.5), &[512], &[(0, Ev::NoteOn(60))]);
+    assert_finite(&out, "fallback patch");
+    assert!(out.rms() > SILENCE_RMS, "the selected built-in plays");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    plugin.render(secs(0.1), &[512], &[]);
+    assert_eq!(
+        saved_spec(&mut plugin),
+        Some(future),
+        "the project keeps what it could not read, unchanged"
     );
 }

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::compiler::CompiledVariant;
 use crate::effect_render::{pink_noise, EffectPlayer};
-use crate::engine::instance::CHUNK;
+use crate::engine::instance::{PatchInstance, CHUNK};
 use crate::engine::note_to_hz;
 use crate::macros::NEUTRAL_MACROS;
+use crate::patchspec::PatchSpec;
 
 /// The probe plays these notes (C2, C4, C6) one after another, each on its own voice.
 pub const PROBE_NOTES: [u8; 3] = [36, 60, 84];
@@ -206,10 +207,53 @@ pub fn check_with(
     sample_rate: f32,
     limits: &SanityLimits,
 ) -> Result<SanityReport, SanityError> {
-    let kind = ProgramKind::of(variant);
-    let (peak, loudest) = match kind {
-        ProgramKind::Instrument => probe_instrument(variant, sample_rate, limits)?,
-        ProgramKind::Effect => probe_effect(variant, sample_rate)?,
+    let make = |voices: usize| variant.instantiate("sanity probe", voices, sample_rate);
+    check_instances(Some(variant), &make, sample_rate, limits)
+}
+
+/// Probes `variant` played as `spec` says (its designed values and macro map), which is
+/// how it will play: a spec's values can make a sound the program's defaults do not.
+pub fn check_spec(
+    variant: &CompiledVariant,
+    spec: &PatchSpec,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<SanityReport, SanityError> {
+    let make = |voices: usize| {
+        let mut instance = variant.instantiate(&spec.name, voices, sample_rate)?;
+        spec.apply_to(&mut instance)?;
+        Ok(instance)
+    };
+    check_instances(Some(variant), &make, sample_rate, limits)
+}
+
+/// Probes a spec whose program is a built-in's, played from the compiled-in DSP with the
+/// spec's values (the offline designer's patches).
+pub fn check_builtin_spec(
+    spec: &PatchSpec,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<SanityReport, SanityError> {
+    let make = |voices: usize| {
+        spec.instantiate_builtin(voices, sample_rate)
+            .unwrap_or_else(|| Err("the program is not a built-in patch's".to_string()))
+    };
+    check_instances(None, &make, sample_rate, limits)
+}
+
+/// The gate, with instrument instances of a given voice count made by `make`. `variant` is
+/// the runtime program they come from (watched for panics, and probed as an effect when it
+/// is one); `None` for a compiled-in instrument.
+fn check_instances(
+    variant: Option<&CompiledVariant>,
+    make: &dyn Fn(usize) -> Result<Box<PatchInstance>, String>,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<SanityReport, SanityError> {
+    let kind = variant.map_or(ProgramKind::Instrument, ProgramKind::of);
+    let (peak, loudest) = match (kind, variant) {
+        (ProgramKind::Effect, Some(v)) => probe_effect(v, sample_rate)?,
+        _ => probe_instrument(make, sample_rate, limits)?,
     };
     check_panic(variant)?;
     let peak_dbfs = to_dbfs(peak);
@@ -227,9 +271,9 @@ pub fn check_with(
             kind,
         });
     }
-    let (cpu_share, cpu_voices) = match kind {
-        ProgramKind::Instrument => (cpu_instrument(variant, sample_rate, limits)?, limits.voices),
-        ProgramKind::Effect => (cpu_effect(variant, sample_rate)?, 1),
+    let (cpu_share, cpu_voices) = match (kind, variant) {
+        (ProgramKind::Effect, Some(v)) => (cpu_effect(v, sample_rate)?, 1),
+        _ => (cpu_instrument(make, sample_rate, limits)?, limits.voices),
     };
     check_panic(variant)?;
     if cpu_share > limits.cpu_budget {
@@ -250,7 +294,10 @@ pub fn check_with(
     })
 }
 
-fn check_panic(variant: &CompiledVariant) -> Result<(), SanityError> {
+fn check_panic(variant: Option<&CompiledVariant>) -> Result<(), SanityError> {
+    let Some(variant) = variant else {
+        return Ok(());
+    };
     if variant.panicked() {
         let message = variant
             .panic_message()
@@ -262,13 +309,11 @@ fn check_panic(variant: &CompiledVariant) -> Result<(), SanityError> {
 
 /// Plays the probe notes and returns the raw peak and the note it was on.
 fn probe_instrument(
-    variant: &CompiledVariant,
+    make: &dyn Fn(usize) -> Result<Box<PatchInstance>, String>,
     sample_rate: f32,
     limits: &SanityLimits,
 ) -> Result<(f32, String), SanityError> {
-    let mut instance = variant
-        .instantiate("sanity probe", limits.voices, sample_rate)
-        .map_err(SanityError::Unplayable)?;
+    let mut instance = make(limits.voices).map_err(SanityError::Unplayable)?;
     instance.apply_macros(&NEUTRAL_MACROS);
     let frames = |seconds: f64| (seconds * sample_rate as f64).round() as usize;
     let mut position = 0;
@@ -334,13 +379,11 @@ fn probe_effect(variant: &CompiledVariant, sample_rate: f32) -> Result<(f32, Str
 /// Times a held chord of `limits.voices` notes spread over C2..C6 and returns the share of
 /// one core it needs at 48 kHz.
 fn cpu_instrument(
-    variant: &CompiledVariant,
+    make: &dyn Fn(usize) -> Result<Box<PatchInstance>, String>,
     sample_rate: f32,
     limits: &SanityLimits,
 ) -> Result<f32, SanityError> {
-    let mut instance = variant
-        .instantiate("sanity chord", limits.voices, sample_rate)
-        .map_err(SanityError::Unplayable)?;
+    let mut instance = make(limits.voices).map_err(SanityError::Unplayable)?;
     instance.apply_macros(&NEUTRAL_MACROS);
     let voices = instance.voice_count();
     for voice in 0..voices {

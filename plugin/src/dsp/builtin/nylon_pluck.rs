@@ -451,9 +451,10 @@ impl FaustDsp for NylonPluckVoice {
         ui_interface.declare(Some(ParamIndex(0)), "unit", "dB");
         ui_interface.declare(Some(ParamIndex(0)), "warm", "0.7");
         ui_interface.add_horizontal_slider("body", ParamIndex(0), 3.0, -12.0, 12.0, 0.1);
+        ui_interface.declare(Some(ParamIndex(1)), "bright", "0.15");
         ui_interface.declare(Some(ParamIndex(1)), "grit", "0.7");
         ui_interface.add_horizontal_slider("buzz", ParamIndex(1), 0.08, 0.0, 1.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(2)), "bright", "-0.4");
+        ui_interface.declare(Some(ParamIndex(2)), "bright", "-0.25");
         ui_interface.declare(Some(ParamIndex(2)), "warm", "0.2");
         ui_interface.add_horizontal_slider("damping", ParamIndex(2), 0.45, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(3)), "punch", "-0.25");
@@ -465,6 +466,7 @@ impl FaustDsp for NylonPluckVoice {
         ui_interface.add_horizontal_slider("freq", ParamIndex(5), 4.4e+02, 2e+01, 2e+04, 0.01);
         ui_interface.add_horizontal_slider("gain", ParamIndex(6), 0.5, 0.0, 1.0, 0.01);
         ui_interface.add_button("gate", ParamIndex(7));
+        ui_interface.declare(Some(ParamIndex(8)), "bright", "0.3");
         ui_interface.declare(Some(ParamIndex(8)), "punch", "0.6");
         ui_interface.add_horizontal_slider("pick", ParamIndex(8), 0.25, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(9)), "bright", "0.6");
@@ -844,99 +846,93 @@ pub struct NylonPluckEffect {
     fConst1: F32,
     fHslider0: F32,
     fRec0: [F32; 2],
-    fConst11: F32,
-    fConst13: F32,
-    fConst14: F32,
+    fHslider1: F32,
+    fConst3: F32,
+    fConst4: F32,
+    fConst6: F32,
+    fConst7: F32,
     fRec12: [F32; 2],
-    fConst15: F32,
-    fConst16: F32,
+    fConst8: F32,
     fRec11: [F32; 2],
     IOTA0: i32,
     fVec1: [F32; 32768],
-    iConst18: i32,
+    iConst10: i32,
     fVec2: [F32; 8192],
-    fConst19: F32,
+    fConst11: F32,
     fRec14: [F32; 2],
-    fConst20: F32,
+    fConst12: F32,
     fRec15: [F32; 2],
-    fHslider1: F32,
+    fHslider2: F32,
     fRec16: [F32; 2],
-    fConst21: F32,
+    fConst13: F32,
     fVec4: [F32; 4096],
-    iConst22: i32,
+    iConst14: i32,
     fVec5: [F32; 8192],
-    iConst23: i32,
+    iConst15: i32,
     fRec9: [F32; 2],
-    fConst32: F32,
+    fConst17: F32,
     fRec20: [F32; 2],
-    fConst33: F32,
-    fConst34: F32,
+    fConst18: F32,
     fRec19: [F32; 2],
     fVec6: [F32; 32768],
-    iConst36: i32,
+    iConst20: i32,
     fVec7: [F32; 4096],
-    iConst37: i32,
+    iConst21: i32,
     fRec17: [F32; 2],
-    fConst46: F32,
+    fConst23: F32,
     fRec24: [F32; 2],
-    fConst47: F32,
-    fConst48: F32,
+    fConst24: F32,
     fRec23: [F32; 2],
     fVec8: [F32; 32768],
-    iConst50: i32,
+    iConst26: i32,
     fVec9: [F32; 8192],
-    iConst51: i32,
+    iConst27: i32,
     fRec21: [F32; 2],
-    fConst60: F32,
+    fConst29: F32,
     fRec28: [F32; 2],
-    fConst61: F32,
-    fConst62: F32,
+    fConst30: F32,
     fRec27: [F32; 2],
     fVec10: [F32; 32768],
-    iConst64: i32,
+    iConst32: i32,
     fVec11: [F32; 4096],
-    iConst65: i32,
+    iConst33: i32,
     fRec25: [F32; 2],
-    fConst74: F32,
+    fConst35: F32,
     fRec32: [F32; 2],
-    fConst75: F32,
-    fConst76: F32,
+    fConst36: F32,
     fRec31: [F32; 2],
     fVec12: [F32; 65536],
-    iConst78: i32,
+    iConst38: i32,
     fVec13: [F32; 4096],
     fVec14: [F32; 8192],
-    iConst79: i32,
+    iConst39: i32,
     fRec29: [F32; 2],
-    fConst88: F32,
+    fConst41: F32,
     fRec36: [F32; 2],
-    fConst89: F32,
-    fConst90: F32,
+    fConst42: F32,
     fRec35: [F32; 2],
     fVec15: [F32; 32768],
-    iConst92: i32,
+    iConst44: i32,
     fVec16: [F32; 8192],
-    iConst93: i32,
+    iConst45: i32,
     fRec33: [F32; 2],
-    fConst102: F32,
+    fConst47: F32,
     fRec40: [F32; 2],
-    fConst103: F32,
-    fConst104: F32,
+    fConst48: F32,
     fRec39: [F32; 2],
     fVec17: [F32; 65536],
-    iConst106: i32,
+    iConst50: i32,
     fVec18: [F32; 8192],
-    iConst107: i32,
+    iConst51: i32,
     fRec37: [F32; 2],
-    fConst116: F32,
+    fConst53: F32,
     fRec44: [F32; 2],
-    fConst117: F32,
-    fConst118: F32,
+    fConst54: F32,
     fRec43: [F32; 2],
     fVec19: [F32; 65536],
-    iConst120: i32,
+    iConst56: i32,
     fVec20: [F32; 4096],
-    iConst121: i32,
+    iConst57: i32,
     fRec41: [F32; 2],
     fRec1: [F32; 3],
     fRec2: [F32; 3],
@@ -958,99 +954,93 @@ impl FaustDsp for NylonPluckEffect {
             fConst1: 0.0,
             fHslider0: 0.0,
             fRec0: [0.0; 2],
-            fConst11: 0.0,
-            fConst13: 0.0,
-            fConst14: 0.0,
+            fHslider1: 0.0,
+            fConst3: 0.0,
+            fConst4: 0.0,
+            fConst6: 0.0,
+            fConst7: 0.0,
             fRec12: [0.0; 2],
-            fConst15: 0.0,
-            fConst16: 0.0,
+            fConst8: 0.0,
             fRec11: [0.0; 2],
             IOTA0: 0,
             fVec1: [0.0; 32768],
-            iConst18: 0,
+            iConst10: 0,
             fVec2: [0.0; 8192],
-            fConst19: 0.0,
+            fConst11: 0.0,
             fRec14: [0.0; 2],
-            fConst20: 0.0,
+            fConst12: 0.0,
             fRec15: [0.0; 2],
-            fHslider1: 0.0,
+            fHslider2: 0.0,
             fRec16: [0.0; 2],
-            fConst21: 0.0,
+            fConst13: 0.0,
             fVec4: [0.0; 4096],
-            iConst22: 0,
+            iConst14: 0,
             fVec5: [0.0; 8192],
-            iConst23: 0,
+            iConst15: 0,
             fRec9: [0.0; 2],
-            fConst32: 0.0,
+            fConst17: 0.0,
             fRec20: [0.0; 2],
-            fConst33: 0.0,
-            fConst34: 0.0,
+            fConst18: 0.0,
             fRec19: [0.0; 2],
             fVec6: [0.0; 32768],
-            iConst36: 0,
+            iConst20: 0,
             fVec7: [0.0; 4096],
-            iConst37: 0,
+            iConst21: 0,
             fRec17: [0.0; 2],
-            fConst46: 0.0,
+            fConst23: 0.0,
             fRec24: [0.0; 2],
-            fConst47: 0.0,
-            fConst48: 0.0,
+            fConst24: 0.0,
             fRec23: [0.0; 2],
             fVec8: [0.0; 32768],
-            iConst50: 0,
+            iConst26: 0,
             fVec9: [0.0; 8192],
-            iConst51: 0,
+            iConst27: 0,
             fRec21: [0.0; 2],
-            fConst60: 0.0,
+            fConst29: 0.0,
             fRec28: [0.0; 2],
-            fConst61: 0.0,
-            fConst62: 0.0,
+            fConst30: 0.0,
             fRec27: [0.0; 2],
             fVec10: [0.0; 32768],
-            iConst64: 0,
+            iConst32: 0,
             fVec11: [0.0; 4096],
-            iConst65: 0,
+            iConst33: 0,
             fRec25: [0.0; 2],
-            fConst74: 0.0,
+            fConst35: 0.0,
             fRec32: [0.0; 2],
-            fConst75: 0.0,
-            fConst76: 0.0,
+            fConst36: 0.0,
             fRec31: [0.0; 2],
             fVec12: [0.0; 65536],
-            iConst78: 0,
+            iConst38: 0,
             fVec13: [0.0; 4096],
             fVec14: [0.0; 8192],
-            iConst79: 0,
+            iConst39: 0,
             fRec29: [0.0; 2],
-            fConst88: 0.0,
+            fConst41: 0.0,
             fRec36: [0.0; 2],
-            fConst89: 0.0,
-            fConst90: 0.0,
+            fConst42: 0.0,
             fRec35: [0.0; 2],
             fVec15: [0.0; 32768],
-            iConst92: 0,
+            iConst44: 0,
             fVec16: [0.0; 8192],
-            iConst93: 0,
+            iConst45: 0,
             fRec33: [0.0; 2],
-            fConst102: 0.0,
+            fConst47: 0.0,
             fRec40: [0.0; 2],
-            fConst103: 0.0,
-            fConst104: 0.0,
+            fConst48: 0.0,
             fRec39: [0.0; 2],
             fVec17: [0.0; 65536],
-            iConst106: 0,
+            iConst50: 0,
             fVec18: [0.0; 8192],
-            iConst107: 0,
+            iConst51: 0,
             fRec37: [0.0; 2],
-            fConst116: 0.0,
+            fConst53: 0.0,
             fRec44: [0.0; 2],
-            fConst117: 0.0,
-            fConst118: 0.0,
+            fConst54: 0.0,
             fRec43: [0.0; 2],
             fVec19: [0.0; 65536],
-            iConst120: 0,
+            iConst56: 0,
             fVec20: [0.0; 4096],
-            iConst121: 0,
+            iConst57: 0,
             fRec41: [0.0; 2],
             fRec1: [0.0; 3],
             fRec2: [0.0; 3],
@@ -1152,7 +1142,8 @@ impl FaustDsp for NylonPluckEffect {
     }
     fn instance_reset_params(&mut self) {
         self.fHslider0 = 0.2;
-        self.fHslider1 = 0.3;
+        self.fHslider1 = 1.4;
+        self.fHslider2 = 0.3;
     }
     fn instance_clear(&mut self) {
         for l0 in 0..2 {
@@ -1330,157 +1321,61 @@ impl FaustDsp for NylonPluckEffect {
         let mut fConst0: F32 = F32::min(1.92e+05, F32::max(1.0, ((self.fSampleRate) as F32)));
         self.fConst1 = F32::exp(0.0 - 1e+02 / fConst0);
         let mut fConst2: F32 = F32::floor(0.174713 * fConst0 + 0.5);
-        let mut fConst3: F32 = (0.0 - 6.9077554 * fConst2) / fConst0;
-        let mut fConst4: F32 = F32::exp(0.71428573 * fConst3);
-        let mut fConst5: F32 = NylonPluckEffect_faustpower2_f(fConst4);
-        let mut fConst6: F32 = 1.0 - fConst5;
-        let mut fConst7: F32 = F32::cos(26657.297 / fConst0);
-        let mut fConst8: F32 = 1.0 - fConst7 * fConst5;
-        let mut fConst9: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst8) / NylonPluckEffect_faustpower2_f(fConst6)
-                + -1.0,
-        ));
-        let mut fConst10: F32 = fConst8 / fConst6;
-        self.fConst11 = fConst10 - fConst9;
-        let mut fConst12: F32 = 1.0 / F32::tan(628.31854 / fConst0);
-        self.fConst13 = 1.0 - fConst12;
-        self.fConst14 = 1.0 / (fConst12 + 1.0);
-        self.fConst15 = F32::exp(0.89285713 * fConst3) / fConst4 + -1.0;
-        self.fConst16 = fConst4 * (fConst9 + (1.0 - fConst10));
-        let mut fConst17: F32 = F32::floor(0.022904 * fConst0 + 0.5);
-        self.iConst18 = ((F32::min(16384.0, F32::max(0.0, fConst2 - fConst17))) as i32);
-        self.fConst19 = F32::max(0.0, F32::min(0.49, 1.98 / fConst0));
-        self.fConst20 = F32::max(0.0, F32::min(0.49, 0.6 / fConst0));
-        self.fConst21 = 0.001 * fConst0;
-        self.iConst22 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
-        self.iConst23 = ((F32::min(4096.0, F32::max(0.0, fConst17 + -1.0))) as i32);
-        let mut fConst24: F32 = F32::floor(0.153129 * fConst0 + 0.5);
-        let mut fConst25: F32 = (0.0 - 6.9077554 * fConst24) / fConst0;
-        let mut fConst26: F32 = F32::exp(0.71428573 * fConst25);
-        let mut fConst27: F32 = NylonPluckEffect_faustpower2_f(fConst26);
-        let mut fConst28: F32 = 1.0 - fConst27;
-        let mut fConst29: F32 = 1.0 - fConst7 * fConst27;
-        let mut fConst30: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst29) / NylonPluckEffect_faustpower2_f(fConst28)
-                + -1.0,
-        ));
-        let mut fConst31: F32 = fConst29 / fConst28;
-        self.fConst32 = fConst31 - fConst30;
-        self.fConst33 = F32::exp(0.89285713 * fConst25) / fConst26 + -1.0;
-        self.fConst34 = fConst26 * (fConst30 + (1.0 - fConst31));
-        let mut fConst35: F32 = F32::floor(0.020346 * fConst0 + 0.5);
-        self.iConst36 = ((F32::min(16384.0, F32::max(0.0, fConst24 - fConst35))) as i32);
-        self.iConst37 = ((F32::min(2048.0, F32::max(0.0, fConst35 + -1.0))) as i32);
-        let mut fConst38: F32 = F32::floor(0.127837 * fConst0 + 0.5);
-        let mut fConst39: F32 = (0.0 - 6.9077554 * fConst38) / fConst0;
-        let mut fConst40: F32 = F32::exp(0.71428573 * fConst39);
-        let mut fConst41: F32 = NylonPluckEffect_faustpower2_f(fConst40);
-        let mut fConst42: F32 = 1.0 - fConst41;
-        let mut fConst43: F32 = 1.0 - fConst7 * fConst41;
-        let mut fConst44: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst43) / NylonPluckEffect_faustpower2_f(fConst42)
-                + -1.0,
-        ));
-        let mut fConst45: F32 = fConst43 / fConst42;
-        self.fConst46 = fConst45 - fConst44;
-        self.fConst47 = F32::exp(0.89285713 * fConst39) / fConst40 + -1.0;
-        self.fConst48 = fConst40 * (fConst44 + (1.0 - fConst45));
-        let mut fConst49: F32 = F32::floor(0.031604 * fConst0 + 0.5);
-        self.iConst50 = ((F32::min(16384.0, F32::max(0.0, fConst38 - fConst49))) as i32);
+        self.fConst3 = (0.0 - 6.9077554 * fConst2) / fConst0;
+        self.fConst4 = F32::cos(26657.297 / fConst0);
+        let mut fConst5: F32 = 1.0 / F32::tan(628.31854 / fConst0);
+        self.fConst6 = 1.0 - fConst5;
+        self.fConst7 = 1.0 / (fConst5 + 1.0);
+        self.fConst8 = 1.25 * self.fConst3;
+        let mut fConst9: F32 = F32::floor(0.022904 * fConst0 + 0.5);
+        self.iConst10 = ((F32::min(16384.0, F32::max(0.0, fConst2 - fConst9))) as i32);
+        self.fConst11 = F32::max(0.0, F32::min(0.49, 1.98 / fConst0));
+        self.fConst12 = F32::max(0.0, F32::min(0.49, 0.6 / fConst0));
+        self.fConst13 = 0.001 * fConst0;
+        self.iConst14 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
+        self.iConst15 = ((F32::min(4096.0, F32::max(0.0, fConst9 + -1.0))) as i32);
+        let mut fConst16: F32 = F32::floor(0.153129 * fConst0 + 0.5);
+        self.fConst17 = (0.0 - 6.9077554 * fConst16) / fConst0;
+        self.fConst18 = 1.25 * self.fConst17;
+        let mut fConst19: F32 = F32::floor(0.020346 * fConst0 + 0.5);
+        self.iConst20 = ((F32::min(16384.0, F32::max(0.0, fConst16 - fConst19))) as i32);
+        self.iConst21 = ((F32::min(2048.0, F32::max(0.0, fConst19 + -1.0))) as i32);
+        let mut fConst22: F32 = F32::floor(0.127837 * fConst0 + 0.5);
+        self.fConst23 = (0.0 - 6.9077554 * fConst22) / fConst0;
+        self.fConst24 = 1.25 * self.fConst23;
+        let mut fConst25: F32 = F32::floor(0.031604 * fConst0 + 0.5);
+        self.iConst26 = ((F32::min(16384.0, F32::max(0.0, fConst22 - fConst25))) as i32);
+        self.iConst27 = ((F32::min(4096.0, F32::max(0.0, fConst25 + -1.0))) as i32);
+        let mut fConst28: F32 = F32::floor(0.125 * fConst0 + 0.5);
+        self.fConst29 = (0.0 - 6.9077554 * fConst28) / fConst0;
+        self.fConst30 = 1.25 * self.fConst29;
+        let mut fConst31: F32 = F32::floor(0.013458 * fConst0 + 0.5);
+        self.iConst32 = ((F32::min(16384.0, F32::max(0.0, fConst28 - fConst31))) as i32);
+        self.iConst33 = ((F32::min(2048.0, F32::max(0.0, fConst31 + -1.0))) as i32);
+        let mut fConst34: F32 = F32::floor(0.210389 * fConst0 + 0.5);
+        self.fConst35 = (0.0 - 6.9077554 * fConst34) / fConst0;
+        self.fConst36 = 1.25 * self.fConst35;
+        let mut fConst37: F32 = F32::floor(0.024421 * fConst0 + 0.5);
+        self.iConst38 = ((F32::min(32768.0, F32::max(0.0, fConst34 - fConst37))) as i32);
+        self.iConst39 = ((F32::min(4096.0, F32::max(0.0, fConst37 + -1.0))) as i32);
+        let mut fConst40: F32 = F32::floor(0.192303 * fConst0 + 0.5);
+        self.fConst41 = (0.0 - 6.9077554 * fConst40) / fConst0;
+        self.fConst42 = 1.25 * self.fConst41;
+        let mut fConst43: F32 = F32::floor(0.029291 * fConst0 + 0.5);
+        self.iConst44 = ((F32::min(16384.0, F32::max(0.0, fConst40 - fConst43))) as i32);
+        self.iConst45 = ((F32::min(4096.0, F32::max(0.0, fConst43 + -1.0))) as i32);
+        let mut fConst46: F32 = F32::floor(0.256891 * fConst0 + 0.5);
+        self.fConst47 = (0.0 - 6.9077554 * fConst46) / fConst0;
+        self.fConst48 = 1.25 * self.fConst47;
+        let mut fConst49: F32 = F32::floor(0.027333 * fConst0 + 0.5);
+        self.iConst50 = ((F32::min(32768.0, F32::max(0.0, fConst46 - fConst49))) as i32);
         self.iConst51 = ((F32::min(4096.0, F32::max(0.0, fConst49 + -1.0))) as i32);
-        let mut fConst52: F32 = F32::floor(0.125 * fConst0 + 0.5);
-        let mut fConst53: F32 = (0.0 - 6.9077554 * fConst52) / fConst0;
-        let mut fConst54: F32 = F32::exp(0.71428573 * fConst53);
-        let mut fConst55: F32 = NylonPluckEffect_faustpower2_f(fConst54);
-        let mut fConst56: F32 = 1.0 - fConst55;
-        let mut fConst57: F32 = 1.0 - fConst7 * fConst55;
-        let mut fConst58: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst57) / NylonPluckEffect_faustpower2_f(fConst56)
-                + -1.0,
-        ));
-        let mut fConst59: F32 = fConst57 / fConst56;
-        self.fConst60 = fConst59 - fConst58;
-        self.fConst61 = F32::exp(0.89285713 * fConst53) / fConst54 + -1.0;
-        self.fConst62 = fConst54 * (fConst58 + (1.0 - fConst59));
-        let mut fConst63: F32 = F32::floor(0.013458 * fConst0 + 0.5);
-        self.iConst64 = ((F32::min(16384.0, F32::max(0.0, fConst52 - fConst63))) as i32);
-        self.iConst65 = ((F32::min(2048.0, F32::max(0.0, fConst63 + -1.0))) as i32);
-        let mut fConst66: F32 = F32::floor(0.210389 * fConst0 + 0.5);
-        let mut fConst67: F32 = (0.0 - 6.9077554 * fConst66) / fConst0;
-        let mut fConst68: F32 = F32::exp(0.71428573 * fConst67);
-        let mut fConst69: F32 = NylonPluckEffect_faustpower2_f(fConst68);
-        let mut fConst70: F32 = 1.0 - fConst69;
-        let mut fConst71: F32 = 1.0 - fConst7 * fConst69;
-        let mut fConst72: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst71) / NylonPluckEffect_faustpower2_f(fConst70)
-                + -1.0,
-        ));
-        let mut fConst73: F32 = fConst71 / fConst70;
-        self.fConst74 = fConst73 - fConst72;
-        self.fConst75 = F32::exp(0.89285713 * fConst67) / fConst68 + -1.0;
-        self.fConst76 = fConst68 * (fConst72 + (1.0 - fConst73));
-        let mut fConst77: F32 = F32::floor(0.024421 * fConst0 + 0.5);
-        self.iConst78 = ((F32::min(32768.0, F32::max(0.0, fConst66 - fConst77))) as i32);
-        self.iConst79 = ((F32::min(4096.0, F32::max(0.0, fConst77 + -1.0))) as i32);
-        let mut fConst80: F32 = F32::floor(0.192303 * fConst0 + 0.5);
-        let mut fConst81: F32 = (0.0 - 6.9077554 * fConst80) / fConst0;
-        let mut fConst82: F32 = F32::exp(0.71428573 * fConst81);
-        let mut fConst83: F32 = NylonPluckEffect_faustpower2_f(fConst82);
-        let mut fConst84: F32 = 1.0 - fConst83;
-        let mut fConst85: F32 = 1.0 - fConst7 * fConst83;
-        let mut fConst86: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst85) / NylonPluckEffect_faustpower2_f(fConst84)
-                + -1.0,
-        ));
-        let mut fConst87: F32 = fConst85 / fConst84;
-        self.fConst88 = fConst87 - fConst86;
-        self.fConst89 = F32::exp(0.89285713 * fConst81) / fConst82 + -1.0;
-        self.fConst90 = fConst82 * (fConst86 + (1.0 - fConst87));
-        let mut fConst91: F32 = F32::floor(0.029291 * fConst0 + 0.5);
-        self.iConst92 = ((F32::min(16384.0, F32::max(0.0, fConst80 - fConst91))) as i32);
-        self.iConst93 = ((F32::min(4096.0, F32::max(0.0, fConst91 + -1.0))) as i32);
-        let mut fConst94: F32 = F32::floor(0.256891 * fConst0 + 0.5);
-        let mut fConst95: F32 = (0.0 - 6.9077554 * fConst94) / fConst0;
-        let mut fConst96: F32 = F32::exp(0.71428573 * fConst95);
-        let mut fConst97: F32 = NylonPluckEffect_faustpower2_f(fConst96);
-        let mut fConst98: F32 = 1.0 - fConst97;
-        let mut fConst99: F32 = 1.0 - fConst7 * fConst97;
-        let mut fConst100: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst99) / NylonPluckEffect_faustpower2_f(fConst98)
-                + -1.0,
-        ));
-        let mut fConst101: F32 = fConst99 / fConst98;
-        self.fConst102 = fConst101 - fConst100;
-        self.fConst103 = F32::exp(0.89285713 * fConst95) / fConst96 + -1.0;
-        self.fConst104 = fConst96 * (fConst100 + (1.0 - fConst101));
-        let mut fConst105: F32 = F32::floor(0.027333 * fConst0 + 0.5);
-        self.iConst106 = ((F32::min(32768.0, F32::max(0.0, fConst94 - fConst105))) as i32);
-        self.iConst107 = ((F32::min(4096.0, F32::max(0.0, fConst105 + -1.0))) as i32);
-        let mut fConst108: F32 = F32::floor(0.219991 * fConst0 + 0.5);
-        let mut fConst109: F32 = (0.0 - 6.9077554 * fConst108) / fConst0;
-        let mut fConst110: F32 = F32::exp(0.71428573 * fConst109);
-        let mut fConst111: F32 = NylonPluckEffect_faustpower2_f(fConst110);
-        let mut fConst112: F32 = 1.0 - fConst111;
-        let mut fConst113: F32 = 1.0 - fConst7 * fConst111;
-        let mut fConst114: F32 = F32::sqrt(F32::max(
-            0.0,
-            NylonPluckEffect_faustpower2_f(fConst113) / NylonPluckEffect_faustpower2_f(fConst112)
-                + -1.0,
-        ));
-        let mut fConst115: F32 = fConst113 / fConst112;
-        self.fConst116 = fConst115 - fConst114;
-        self.fConst117 = F32::exp(0.89285713 * fConst109) / fConst110 + -1.0;
-        self.fConst118 = fConst110 * (fConst114 + (1.0 - fConst115));
-        let mut fConst119: F32 = F32::floor(0.019123 * fConst0 + 0.5);
-        self.iConst120 = ((F32::min(32768.0, F32::max(0.0, fConst108 - fConst119))) as i32);
-        self.iConst121 = ((F32::min(2048.0, F32::max(0.0, fConst119 + -1.0))) as i32);
+        let mut fConst52: F32 = F32::floor(0.219991 * fConst0 + 0.5);
+        self.fConst53 = (0.0 - 6.9077554 * fConst52) / fConst0;
+        self.fConst54 = 1.25 * self.fConst53;
+        let mut fConst55: F32 = F32::floor(0.019123 * fConst0 + 0.5);
+        self.iConst56 = ((F32::min(32768.0, F32::max(0.0, fConst52 - fConst55))) as i32);
+        self.iConst57 = ((F32::min(2048.0, F32::max(0.0, fConst55 + -1.0))) as i32);
     }
     fn instance_init(&mut self, sample_rate: i32) {
         self.instance_constants(sample_rate);
@@ -1502,13 +1397,18 @@ impl FaustDsp for NylonPluckEffect {
         ui_interface.add_horizontal_slider("chorus_depth", ParamIndex(0), 0.3, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(1)), "space", "0.6");
         ui_interface.add_horizontal_slider("reverb_mix", ParamIndex(1), 0.2, 0.0, 1.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(2)), "scale", "log");
+        ui_interface.declare(Some(ParamIndex(2)), "space", "0.5");
+        ui_interface.declare(Some(ParamIndex(2)), "unit", "s");
+        ui_interface.add_horizontal_slider("reverb_time", ParamIndex(2), 1.4, 0.3, 8.0, 0.01);
         ui_interface.close_box();
     }
 
     fn get_param(&self, param: ParamIndex) -> Option<Self::T> {
         match param.0 {
             1 => Some(self.fHslider0),
-            0 => Some(self.fHslider1),
+            2 => Some(self.fHslider1),
+            0 => Some(self.fHslider2),
             _ => None,
         }
     }
@@ -1516,7 +1416,8 @@ impl FaustDsp for NylonPluckEffect {
     fn set_param(&mut self, param: ParamIndex, value: Self::T) {
         match param.0 {
             1 => self.fHslider0 = value,
-            0 => self.fHslider1 = value,
+            2 => self.fHslider1 = value,
+            0 => self.fHslider2 = value,
             _ => {}
         }
     }
@@ -1537,7 +1438,111 @@ impl FaustDsp for NylonPluckEffect {
             panic!("wrong number of outputs");
         };
         let mut fSlow0: F32 = self.fHslider0;
-        let mut fSlow1: F32 = self.fHslider1;
+        let mut fSlow1: F32 = F32::max(0.2, self.fHslider1);
+        let mut fSlow2: F32 = F32::exp(self.fConst3 / fSlow1);
+        let mut fSlow3: F32 = NylonPluckEffect_faustpower2_f(fSlow2);
+        let mut fSlow4: F32 = 1.0 - fSlow3;
+        let mut fSlow5: F32 = 1.0 - self.fConst4 * fSlow3;
+        let mut fSlow6: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow5) / NylonPluckEffect_faustpower2_f(fSlow4) + -1.0,
+        ));
+        let mut fSlow7: F32 = fSlow5 / fSlow4;
+        let mut fSlow8: F32 = fSlow7 - fSlow6;
+        let mut fSlow9: F32 = F32::exp(self.fConst8 / fSlow1) / fSlow2 + -1.0;
+        let mut fSlow10: F32 = fSlow2 * (fSlow6 + (1.0 - fSlow7));
+        let mut fSlow11: F32 = self.fHslider2;
+        let mut fSlow12: F32 = F32::exp(self.fConst17 / fSlow1);
+        let mut fSlow13: F32 = NylonPluckEffect_faustpower2_f(fSlow12);
+        let mut fSlow14: F32 = 1.0 - fSlow13;
+        let mut fSlow15: F32 = 1.0 - self.fConst4 * fSlow13;
+        let mut fSlow16: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow15) / NylonPluckEffect_faustpower2_f(fSlow14)
+                + -1.0,
+        ));
+        let mut fSlow17: F32 = fSlow15 / fSlow14;
+        let mut fSlow18: F32 = fSlow17 - fSlow16;
+        let mut fSlow19: F32 = F32::exp(self.fConst18 / fSlow1) / fSlow12 + -1.0;
+        let mut fSlow20: F32 = fSlow12 * (fSlow16 + (1.0 - fSlow17));
+        let mut fSlow21: F32 = F32::exp(self.fConst23 / fSlow1);
+        let mut fSlow22: F32 = NylonPluckEffect_faustpower2_f(fSlow21);
+        let mut fSlow23: F32 = 1.0 - fSlow22;
+        let mut fSlow24: F32 = 1.0 - self.fConst4 * fSlow22;
+        let mut fSlow25: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow24) / NylonPluckEffect_faustpower2_f(fSlow23)
+                + -1.0,
+        ));
+        let mut fSlow26: F32 = fSlow24 / fSlow23;
+        let mut fSlow27: F32 = fSlow26 - fSlow25;
+        let mut fSlow28: F32 = F32::exp(self.fConst24 / fSlow1) / fSlow21 + -1.0;
+        let mut fSlow29: F32 = fSlow21 * (fSlow25 + (1.0 - fSlow26));
+        let mut fSlow30: F32 = F32::exp(self.fConst29 / fSlow1);
+        let mut fSlow31: F32 = NylonPluckEffect_faustpower2_f(fSlow30);
+        let mut fSlow32: F32 = 1.0 - fSlow31;
+        let mut fSlow33: F32 = 1.0 - self.fConst4 * fSlow31;
+        let mut fSlow34: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow33) / NylonPluckEffect_faustpower2_f(fSlow32)
+                + -1.0,
+        ));
+        let mut fSlow35: F32 = fSlow33 / fSlow32;
+        let mut fSlow36: F32 = fSlow35 - fSlow34;
+        let mut fSlow37: F32 = F32::exp(self.fConst30 / fSlow1) / fSlow30 + -1.0;
+        let mut fSlow38: F32 = fSlow30 * (fSlow34 + (1.0 - fSlow35));
+        let mut fSlow39: F32 = F32::exp(self.fConst35 / fSlow1);
+        let mut fSlow40: F32 = NylonPluckEffect_faustpower2_f(fSlow39);
+        let mut fSlow41: F32 = 1.0 - fSlow40;
+        let mut fSlow42: F32 = 1.0 - self.fConst4 * fSlow40;
+        let mut fSlow43: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow42) / NylonPluckEffect_faustpower2_f(fSlow41)
+                + -1.0,
+        ));
+        let mut fSlow44: F32 = fSlow42 / fSlow41;
+        let mut fSlow45: F32 = fSlow44 - fSlow43;
+        let mut fSlow46: F32 = F32::exp(self.fConst36 / fSlow1) / fSlow39 + -1.0;
+        let mut fSlow47: F32 = fSlow39 * (fSlow43 + (1.0 - fSlow44));
+        let mut fSlow48: F32 = F32::exp(self.fConst41 / fSlow1);
+        let mut fSlow49: F32 = NylonPluckEffect_faustpower2_f(fSlow48);
+        let mut fSlow50: F32 = 1.0 - fSlow49;
+        let mut fSlow51: F32 = 1.0 - self.fConst4 * fSlow49;
+        let mut fSlow52: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow51) / NylonPluckEffect_faustpower2_f(fSlow50)
+                + -1.0,
+        ));
+        let mut fSlow53: F32 = fSlow51 / fSlow50;
+        let mut fSlow54: F32 = fSlow53 - fSlow52;
+        let mut fSlow55: F32 = F32::exp(self.fConst42 / fSlow1) / fSlow48 + -1.0;
+        let mut fSlow56: F32 = fSlow48 * (fSlow52 + (1.0 - fSlow53));
+        let mut fSlow57: F32 = F32::exp(self.fConst47 / fSlow1);
+        let mut fSlow58: F32 = NylonPluckEffect_faustpower2_f(fSlow57);
+        let mut fSlow59: F32 = 1.0 - fSlow58;
+        let mut fSlow60: F32 = 1.0 - self.fConst4 * fSlow58;
+        let mut fSlow61: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow60) / NylonPluckEffect_faustpower2_f(fSlow59)
+                + -1.0,
+        ));
+        let mut fSlow62: F32 = fSlow60 / fSlow59;
+        let mut fSlow63: F32 = fSlow62 - fSlow61;
+        let mut fSlow64: F32 = F32::exp(self.fConst48 / fSlow1) / fSlow57 + -1.0;
+        let mut fSlow65: F32 = fSlow57 * (fSlow61 + (1.0 - fSlow62));
+        let mut fSlow66: F32 = F32::exp(self.fConst53 / fSlow1);
+        let mut fSlow67: F32 = NylonPluckEffect_faustpower2_f(fSlow66);
+        let mut fSlow68: F32 = 1.0 - fSlow67;
+        let mut fSlow69: F32 = 1.0 - self.fConst4 * fSlow67;
+        let mut fSlow70: F32 = F32::sqrt(F32::max(
+            0.0,
+            NylonPluckEffect_faustpower2_f(fSlow69) / NylonPluckEffect_faustpower2_f(fSlow68)
+                + -1.0,
+        ));
+        let mut fSlow71: F32 = fSlow69 / fSlow68;
+        let mut fSlow72: F32 = fSlow71 - fSlow70;
+        let mut fSlow73: F32 = F32::exp(self.fConst54 / fSlow1) / fSlow66 + -1.0;
+        let mut fSlow74: F32 = fSlow66 * (fSlow70 + (1.0 - fSlow71));
         let zipped_iterators = inputs0.zip(inputs1).zip(outputs0).zip(outputs1);
         for (((input0, input1), output0), output1) in zipped_iterators {
             self.iVec0[0] = 1;
@@ -1545,21 +1550,20 @@ impl FaustDsp for NylonPluckEffect {
             let mut fTemp1: F32 = 1.0 - self.fConst1 * fTemp0;
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             self.fRec12[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec12[1] - (self.fRec5[1] + self.fRec5[2]));
-            self.fRec11[0] = self.fConst16 * (self.fRec5[1] + self.fConst15 * self.fRec12[0])
-                + self.fConst11 * self.fRec11[1];
+                - self.fConst7 * (self.fConst6 * self.fRec12[1] - (self.fRec5[1] + self.fRec5[2]));
+            self.fRec11[0] =
+                fSlow10 * (self.fRec5[1] + fSlow9 * self.fRec12[0]) + fSlow8 * self.fRec11[1];
             self.fVec1[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec11[0] + 1e-20;
             let mut fTemp2: F32 = *input1;
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] = self.fConst19
-                + (self.fRec14[1] - ((((self.fConst19 + self.fRec14[1]) >= 1.0) as i32) as F32));
-            self.fRec15[0] = self.fConst20
-                + (self.fRec15[1] - ((((self.fConst20 + self.fRec15[1]) >= 1.0) as i32) as F32));
-            self.fRec16[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
-            let mut fTemp5: F32 = self.fConst21
+            self.fRec14[0] = self.fConst11
+                + (self.fRec14[1] - ((((self.fConst11 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.fRec15[0] = self.fConst12
+                + (self.fRec15[1] - ((((self.fConst12 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.fRec16[0] = fSlow11 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
+            let mut fTemp5: F32 = self.fConst13
                 * (5.0
                     * self.fRec16[0]
                     * (unsafe {
@@ -1594,112 +1598,105 @@ impl FaustDsp for NylonPluckEffect {
             let mut fTemp9: F32 = fTemp3 + fTemp8;
             self.fVec4[(self.IOTA0 & 4095) as usize] = fTemp9;
             let mut fTemp10: F32 = 0.26086956
-                * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst22)) & 4095) as usize];
+                * self.fVec4[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
             let mut fTemp11: F32 = fTemp10
-                + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst18)) & 32767) as usize]
+                + self.fVec1[((i32::wrapping_sub(self.IOTA0, self.iConst10)) & 32767) as usize]
                 - 0.6 * self.fRec9[1];
             self.fVec5[(self.IOTA0 & 8191) as usize] = fTemp11;
             self.fRec9[0] =
-                self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst23)) & 8191) as usize];
+                self.fVec5[((i32::wrapping_sub(self.IOTA0, self.iConst15)) & 8191) as usize];
             let mut fRec10: F32 = 0.6 * fTemp11;
             self.fRec20[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec20[1] - (self.fRec1[1] + self.fRec1[2]));
-            self.fRec19[0] = self.fConst34 * (self.fRec1[1] + self.fConst33 * self.fRec20[0])
-                + self.fConst32 * self.fRec19[1];
+                - self.fConst7 * (self.fConst6 * self.fRec20[1] - (self.fRec1[1] + self.fRec1[2]));
+            self.fRec19[0] =
+                fSlow20 * (self.fRec1[1] + fSlow19 * self.fRec20[0]) + fSlow18 * self.fRec19[1];
             self.fVec6[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec19[0] + 1e-20;
             let mut fTemp12: F32 = self.fVec6
-                [((i32::wrapping_sub(self.IOTA0, self.iConst36)) & 32767) as usize]
+                [((i32::wrapping_sub(self.IOTA0, self.iConst20)) & 32767) as usize]
                 + fTemp10
                 - 0.6 * self.fRec17[1];
             self.fVec7[(self.IOTA0 & 4095) as usize] = fTemp12;
             self.fRec17[0] =
-                self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst37)) & 4095) as usize];
+                self.fVec7[((i32::wrapping_sub(self.IOTA0, self.iConst21)) & 4095) as usize];
             let mut fRec18: F32 = 0.6 * fTemp12;
             let mut fTemp13: F32 = fRec18 + fRec10;
             self.fRec24[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec24[1] - (self.fRec3[1] + self.fRec3[2]));
-            self.fRec23[0] = self.fConst48 * (self.fRec3[1] + self.fConst47 * self.fRec24[0])
-                + self.fConst46 * self.fRec23[1];
+                - self.fConst7 * (self.fConst6 * self.fRec24[1] - (self.fRec3[1] + self.fRec3[2]));
+            self.fRec23[0] =
+                fSlow29 * (self.fRec3[1] + fSlow28 * self.fRec24[0]) + fSlow27 * self.fRec23[1];
             self.fVec8[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec23[0] + 1e-20;
             let mut fTemp14: F32 = self.fVec8
-                [((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 32767) as usize]
+                [((i32::wrapping_sub(self.IOTA0, self.iConst26)) & 32767) as usize]
                 - (fTemp10 + 0.6 * self.fRec21[1]);
             self.fVec9[(self.IOTA0 & 8191) as usize] = fTemp14;
             self.fRec21[0] =
-                self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst51)) & 8191) as usize];
+                self.fVec9[((i32::wrapping_sub(self.IOTA0, self.iConst27)) & 8191) as usize];
             let mut fRec22: F32 = 0.6 * fTemp14;
             self.fRec28[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec28[1] - (self.fRec7[1] + self.fRec7[2]));
-            self.fRec27[0] = self.fConst62 * (self.fRec7[1] + self.fConst61 * self.fRec28[0])
-                + self.fConst60 * self.fRec27[1];
+                - self.fConst7 * (self.fConst6 * self.fRec28[1] - (self.fRec7[1] + self.fRec7[2]));
+            self.fRec27[0] =
+                fSlow38 * (self.fRec7[1] + fSlow37 * self.fRec28[0]) + fSlow36 * self.fRec27[1];
             self.fVec10[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec27[0] + 1e-20;
             let mut fTemp15: F32 = self.fVec10
-                [((i32::wrapping_sub(self.IOTA0, self.iConst64)) & 32767) as usize]
+                [((i32::wrapping_sub(self.IOTA0, self.iConst32)) & 32767) as usize]
                 - (fTemp10 + 0.6 * self.fRec25[1]);
             self.fVec11[(self.IOTA0 & 4095) as usize] = fTemp15;
             self.fRec25[0] =
-                self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst65)) & 4095) as usize];
+                self.fVec11[((i32::wrapping_sub(self.IOTA0, self.iConst33)) & 4095) as usize];
             let mut fRec26: F32 = 0.6 * fTemp15;
             let mut fTemp16: F32 = fRec26 + fRec22 + fTemp13;
             self.fRec32[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec32[1] - (self.fRec2[1] + self.fRec2[2]));
-            self.fRec31[0] = self.fConst76 * (self.fRec2[1] + self.fConst75 * self.fRec32[0])
-                + self.fConst74 * self.fRec31[1];
+                - self.fConst7 * (self.fConst6 * self.fRec32[1] - (self.fRec2[1] + self.fRec2[2]));
+            self.fRec31[0] =
+                fSlow47 * (self.fRec2[1] + fSlow46 * self.fRec32[0]) + fSlow45 * self.fRec31[1];
             self.fVec12[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec31[0] + 1e-20;
             let mut fTemp17: F32 = fTemp2 - fTemp8;
             self.fVec13[(self.IOTA0 & 4095) as usize] = fTemp17;
             let mut fTemp18: F32 = 0.26086956
-                * self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst22)) & 4095) as usize];
+                * self.fVec13[((i32::wrapping_sub(self.IOTA0, self.iConst14)) & 4095) as usize];
             let mut fTemp19: F32 = fTemp18
                 + 0.6 * self.fRec29[1]
-                + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst78)) & 65535) as usize];
+                + self.fVec12[((i32::wrapping_sub(self.IOTA0, self.iConst38)) & 65535) as usize];
             self.fVec14[(self.IOTA0 & 8191) as usize] = fTemp19;
             self.fRec29[0] =
-                self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst79)) & 8191) as usize];
+                self.fVec14[((i32::wrapping_sub(self.IOTA0, self.iConst39)) & 8191) as usize];
             let mut fRec30: F32 = 0.0 - 0.6 * fTemp19;
             self.fRec36[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec36[1] - (self.fRec6[1] + self.fRec6[2]));
-            self.fRec35[0] = self.fConst90 * (self.fRec6[1] + self.fConst89 * self.fRec36[0])
-                + self.fConst88 * self.fRec35[1];
+                - self.fConst7 * (self.fConst6 * self.fRec36[1] - (self.fRec6[1] + self.fRec6[2]));
+            self.fRec35[0] =
+                fSlow56 * (self.fRec6[1] + fSlow55 * self.fRec36[0]) + fSlow54 * self.fRec35[1];
             self.fVec15[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec35[0] + 1e-20;
             let mut fTemp20: F32 = self.fVec15
-                [((i32::wrapping_sub(self.IOTA0, self.iConst92)) & 32767) as usize]
+                [((i32::wrapping_sub(self.IOTA0, self.iConst44)) & 32767) as usize]
                 + fTemp18
                 + 0.6 * self.fRec33[1];
             self.fVec16[(self.IOTA0 & 8191) as usize] = fTemp20;
             self.fRec33[0] =
-                self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst93)) & 8191) as usize];
+                self.fVec16[((i32::wrapping_sub(self.IOTA0, self.iConst45)) & 8191) as usize];
             let mut fRec34: F32 = 0.0 - 0.6 * fTemp20;
             self.fRec40[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec40[1] - (self.fRec4[1] + self.fRec4[2]));
-            self.fRec39[0] = self.fConst104 * (self.fRec4[1] + self.fConst103 * self.fRec40[0])
-                + self.fConst102 * self.fRec39[1];
+                - self.fConst7 * (self.fConst6 * self.fRec40[1] - (self.fRec4[1] + self.fRec4[2]));
+            self.fRec39[0] =
+                fSlow65 * (self.fRec4[1] + fSlow64 * self.fRec40[0]) + fSlow63 * self.fRec39[1];
             self.fVec17[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec39[0] + 1e-20;
             let mut fTemp21: F32 = 0.6 * self.fRec37[1]
-                + self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst106)) & 65535) as usize]
+                + self.fVec17[((i32::wrapping_sub(self.IOTA0, self.iConst50)) & 65535) as usize]
                 - fTemp18;
             self.fVec18[(self.IOTA0 & 8191) as usize] = fTemp21;
             self.fRec37[0] =
-                self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst107)) & 8191) as usize];
+                self.fVec18[((i32::wrapping_sub(self.IOTA0, self.iConst51)) & 8191) as usize];
             let mut fRec38: F32 = 0.0 - 0.6 * fTemp21;
             self.fRec44[0] = 0.0
-                - self.fConst14
-                    * (self.fConst13 * self.fRec44[1] - (self.fRec8[1] + self.fRec8[2]));
-            self.fRec43[0] = self.fConst118 * (self.fRec8[1] + self.fConst117 * self.fRec44[0])
-                + self.fConst116 * self.fRec43[1];
+                - self.fConst7 * (self.fConst6 * self.fRec44[1] - (self.fRec8[1] + self.fRec8[2]));
+            self.fRec43[0] =
+                fSlow74 * (self.fRec8[1] + fSlow73 * self.fRec44[0]) + fSlow72 * self.fRec43[1];
             self.fVec19[(self.IOTA0 & 65535) as usize] = 0.35355338 * self.fRec43[0] + 1e-20;
             let mut fTemp22: F32 = 0.6 * self.fRec41[1]
-                + self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst120)) & 65535) as usize]
+                + self.fVec19[((i32::wrapping_sub(self.IOTA0, self.iConst56)) & 65535) as usize]
                 - fTemp18;
             self.fVec20[(self.IOTA0 & 4095) as usize] = fTemp22;
             self.fRec41[0] =
-                self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst121)) & 4095) as usize];
+                self.fVec20[((i32::wrapping_sub(self.IOTA0, self.iConst57)) & 4095) as usize];
             let mut fRec42: F32 = 0.0 - 0.6 * fTemp22;
             self.fRec1[0] = self.fRec41[1]
                 + self.fRec37[1]

@@ -1,6 +1,9 @@
-//! The `mephisto` command-line tool: list the built-in patches, compile Faust programs
-//! through the runtime compiler and its sanity gate, render built-in patches and compiled
-//! programs offline, and measure the engine's CPU cost.
+//! The `mephisto` command-line tool: list the built-in patches, design patches from words,
+//! compile Faust programs through the runtime compiler and its sanity gate, render built-in
+//! patches and compiled programs offline, score the designer on a prompt suite, and
+//! measure the engine's CPU cost.
+
+mod design;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -88,6 +91,41 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Design a patch from words (the offline designer, or a model with --llm), build it as
+    /// the plugin would (compile, sanity gate) and write its PatchSpec.
+    Design {
+        /// What it should sound like, e.g. "dark detuned bass that growls"; with --from, the
+        /// change to make ("warmer", "shorter tail").
+        prompt: String,
+        /// Refine this PatchSpec instead of designing a new patch.
+        #[arg(long, value_name = "CURRENT.json")]
+        from: Option<PathBuf>,
+        /// Base URL of an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1; without
+        /// it the offline designer answers.
+        #[arg(long, value_name = "BASE_URL")]
+        llm: Option<String>,
+        /// The model's name at that endpoint.
+        #[arg(long, requires = "llm")]
+        model: Option<String>,
+        /// The environment variable holding the API key (never the key itself).
+        #[arg(long, value_name = "VAR", requires = "llm")]
+        api_key_env: Option<String>,
+        /// Seconds to wait for the model's answer (default 60).
+        #[arg(long, requires = "llm")]
+        timeout: Option<f64>,
+        /// Where to write the PatchSpec.
+        #[arg(long, value_name = "SPEC.json")]
+        out: PathBuf,
+        /// Also render the default probe (C3 for 1 s in 3 s) to this WAV file.
+        #[arg(long, value_name = "OUT.wav")]
+        render: Option<PathBuf>,
+    },
+    /// Score the offline designer on a prompt suite: design and render every prompt,
+    /// measure, and check the expected relations.
+    Eval {
+        /// The suite, e.g. tests/data/prompts.json.
+        suite: PathBuf,
+    },
     /// Measure the engine's CPU cost: every built-in patch with all voices held.
     Bench {
         /// Notes held at once.
@@ -168,6 +206,28 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Design {
+            prompt,
+            from,
+            llm,
+            model,
+            api_key_env,
+            timeout,
+            out,
+            render,
+        } => design::design(design::DesignArgs {
+            prompt,
+            from,
+            llm: llm.map(|base_url| design::LlmArgs {
+                base_url,
+                model,
+                api_key_env,
+                timeout,
+            }),
+            out,
+            render,
+        }),
+        Command::Eval { suite } => design::eval(&suite),
         Command::Bench { voices, seconds } => bench(voices, seconds),
     }
 }

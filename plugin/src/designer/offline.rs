@@ -1,0 +1,336 @@
+//! The offline designer (DESIGN.md §8): no network, deterministic, fast. A prompt is read
+//! with the lexicon into an archetype and axis weights; the archetype picks a built-in
+//! template; the weights move the template's parameters along its own macro map (plus the
+//! envelope controls for attack and length); then a short render checks the brightness it
+//! reached and pushes further when the words asked for more than the map delivered.
+//! Refinement does the same with smaller steps on the current patch.
+
+use std::collections::BTreeMap;
+
+use super::lexicon::{self, Axis, AxisWeights, Reading};
+use crate::analysis::Features;
+use crate::dsp::builtin_patches;
+use crate::dsp::controls::Control;
+use crate::engine::instance::PatchInstance;
+use crate::macros::{Macro, NEUTRAL_MACROS};
+use crate::patchspec::PatchSpec;
+use crate::render::render_score;
+use crate::score::{ScoreNote, SCORE_VELOCITY};
+
+/// How far a word of weight 1 moves a parameter, as a share of the macro depth: a full
+/// "bright" puts the patch where the Bright macro at 1.0 would.
+const DESIGN_REACH: f32 = 1.0;
+/// How far one refinement step moves: about a third of a macro's swing, enough to hear
+/// and small enough to say it again.
+const REFINE_REACH: f32 = 0.35;
+
+/// Envelope controls moved by the axes the macros do not own, by label: (label, depth).
+/// Attack moves attack times; Length moves decays, releases and the tails that follow them.
+const ATTACK_CONTROLS: [(&str, f32); 1] = [("attack", 0.7)];
+const LENGTH_CONTROLS: [(&str, f32); 6] = [
+    ("decay", 0.6),
+    ("release", 0.6),
+    ("perc_decay", 0.5),
+    ("filter_decay", 0.4),
+    ("sweep_time", 0.4),
+    ("reverb_time", 0.3),
+];
+
+/// Sample rate and note of the brightness probe: one C4 held half a second.
+const PROBE_RATE: u32 = 48_000;
+const PROBE_NOTE: u8 = 60;
+const PROBE_HELD_SECONDS: f64 = 0.5;
+const PROBE_SECONDS: f64 = 0.6;
+/// The centroid change, in octaves, that a Bright weight of 1 asks for.
+const OCTAVES_PER_BRIGHT: f32 = 1.0;
+/// Extra pushes the brightness check may make.
+const NUDGE_ROUNDS: usize = 2;
+/// The archetype when the prompt names none and its shape words suggest none.
+const FALLBACK_ARCHETYPE: &str = "pad";
+
+/// A designed patch and what the designer wants the producer to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineDesign {
+    pub spec: PatchSpec,
+    /// Words of the prompt the lexicon does not know, in order.
+    pub unknown: Vec<String>,
+    /// One-line notes: the template chosen, what the brightness check did.
+    pub notes: Vec<String>,
+}
+
+/// Designs a new patch from `prompt`. Always returns a playable patch: without any known
+/// word it is the default template as designed.
+pub fn design(prompt: &str) -> Result<OfflineDesign, String> {
+    let reading = lexicon::read(prompt);
+    let archetype = reading
+        .archetype()
+        .unwrap_or_else(|| archetype_from_shape(&reading.axes));
+    design_reading(prompt, &reading, archetype)
+}
+
+/// Changes `current` as `request` asks ("warmer", "shorter tail", "more like a bell").
+/// Naming another instrument starts again from that instrument's template with the
+/// current patch's words and the new ones; otherwise the current parameters move a step
+/// along the asked axes. `build` makes a playable instance of a spec whose program is not
+/// a built-in's (through the runtime compiler); it is only used for the brightness check.
+pub fn refine(
+    current: &PatchSpec,
+    request: &str,
+    build: &dyn Fn(&PatchSpec) -> Result<Box<PatchInstance>, String>,
+) -> Result<OfflineDesign, String> {
+    let asked = lexicon::read(request);
+    let prompt = join_prompts(&current.prompt, request);
+    if let Some(archetype) = asked.archetype().filter(|a| *a != current.archetype) {
+        let mut combined = lexicon::read(&current.prompt);
+        for (sum, add) in combined.axes.iter_mut().zip(asked.axes) {
+            *sum = (*sum + add).clamp(-1.0, 1.0);
+        }
+        combined.unknown = asked.unknown;
+        return design_reading(&prompt, &combined, archetype);
+    }
+    let instantiate = |spec: &PatchSpec| match spec.instantiate_builtin(1, PROBE_RATE as f32) {
+        Some(result) => result,
+        None => build(spec),
+    };
+    let instance = instantiate(current)?;
+    let controls: Vec<Control> = instance.controls().map(|(c, _)| c.clone()).collect();
+    let mut spec = current.clone();
+    spec.prompt = prompt;
+    spec.params = shifted_params(&controls, &asked.axes, REFINE_REACH);
+    let mut notes = vec![format!(
+        "refined `{}`: {}",
+        current.name,
+        describe(&asked.axes)
+    )];
+    if let Some(note) = nudge_brightness(&mut spec, &controls, &asked.axes, REFINE_REACH, &|s| {
+        instantiate(s)
+    }) {
+        notes.push(note);
+    }
+    Ok(OfflineDesign {
+        spec,
+        unknown: asked.unknown,
+        notes,
+    })
+}
+
+fn design_reading(
+    prompt: &str,
+    reading: &Reading,
+    archetype: &str,
+) -> Result<OfflineDesign, String> {
+    let index = template_for(archetype);
+    let template = &builtin_patches()[index];
+    let mut spec = PatchSpec::from_builtin(index)?;
+    spec.name = patch_name(reading, template.name);
+    spec.prompt = prompt.trim().to_string();
+    let instance = PatchInstance::builtin(index, 1, PROBE_RATE as f32)?;
+    let controls: Vec<Control> = instance.controls().map(|(c, _)| c.clone()).collect();
+    spec.params = shifted_params(&controls, &reading.axes, DESIGN_REACH);
+    let mut notes = vec![format!(
+        "offline designer: {archetype} from the `{}` template; {}",
+        template.name,
+        describe(&reading.axes)
+    )];
+    let build = |s: &PatchSpec| {
+        s.instantiate_builtin(1, PROBE_RATE as f32)
+            .expect("the spec carries the template's program")
+    };
+    if let Some(note) = nudge_brightness(&mut spec, &controls, &reading.axes, DESIGN_REACH, &build)
+    {
+        notes.push(note);
+    }
+    spec.notes = format!("{} {}", template.description, notes.join("; "));
+    Ok(OfflineDesign {
+        spec,
+        unknown: reading.unknown.clone(),
+        notes,
+    })
+}
+
+/// The built-in template for an archetype: the first built-in patch of that kind.
+fn template_for(archetype: &str) -> usize {
+    builtin_patches()
+        .iter()
+        .position(|p| p.archetype == archetype)
+        .or_else(|| {
+            builtin_patches()
+                .iter()
+                .position(|p| p.archetype == FALLBACK_ARCHETYPE)
+        })
+        .unwrap_or(0)
+}
+
+/// An archetype guessed from shape words when the prompt names no instrument: short and
+/// punchy is a pluck, slow or long is a pad.
+fn archetype_from_shape(axes: &AxisWeights) -> &'static str {
+    let (punch, length, attack) = (
+        axes[Axis::Punch.index()],
+        axes[Axis::Length.index()],
+        axes[Axis::Attack.index()],
+    );
+    if attack <= 0.0 && (length < -0.2 || punch > 0.3) {
+        "pluck"
+    } else {
+        FALLBACK_ARCHETYPE
+    }
+}
+
+/// Every control's designed value after moving its normalised position by
+/// `reach · Σ weight · depth` over the axes: the macro axes through the patch's own macro
+/// map, Attack and Length through [`ATTACK_CONTROLS`] and [`LENGTH_CONTROLS`].
+fn shifted_params(controls: &[Control], axes: &AxisWeights, reach: f32) -> BTreeMap<String, f32> {
+    controls
+        .iter()
+        .map(|c| {
+            let shift = reach * control_shift(c, axes);
+            let value = if shift == 0.0 {
+                c.init
+            } else {
+                c.denormalize(c.normalize(c.init) + shift)
+            };
+            (c.label.clone(), value)
+        })
+        .collect()
+}
+
+/// The normalised shift that weights `axes` ask of control `c` at reach 1.
+fn control_shift(c: &Control, axes: &AxisWeights) -> f32 {
+    let by_macros: f32 = c
+        .macro_depths
+        .iter()
+        .map(|&(m, depth)| depth * axes[macro_axis(m).index()])
+        .sum();
+    let by_label = |table: &[(&str, f32)], axis: Axis| {
+        table
+            .iter()
+            .filter(|(label, _)| *label == c.label)
+            .map(|(_, depth)| depth * axes[axis.index()])
+            .sum::<f32>()
+    };
+    by_macros + by_label(&ATTACK_CONTROLS, Axis::Attack) + by_label(&LENGTH_CONTROLS, Axis::Length)
+}
+
+fn macro_axis(m: Macro) -> Axis {
+    match m {
+        Macro::Warm => Axis::Warm,
+        Macro::Bright => Axis::Bright,
+        Macro::Grit => Axis::Grit,
+        Macro::Space => Axis::Space,
+        Macro::Motion => Axis::Motion,
+        Macro::Punch => Axis::Punch,
+    }
+}
+
+/// Renders the probe note and measures its spectral centroid.
+fn centroid(
+    spec: &PatchSpec,
+    build: &dyn Fn(&PatchSpec) -> Result<Box<PatchInstance>, String>,
+) -> Result<f32, String> {
+    let instance = build(spec)?;
+    let score = [ScoreNote {
+        note: PROBE_NOTE,
+        start: 0.0,
+        duration: PROBE_HELD_SECONDS,
+        velocity: SCORE_VELOCITY,
+    }];
+    let audio = render_score(instance, &score, NEUTRAL_MACROS, PROBE_SECONDS, PROBE_RATE);
+    let mono: Vec<f32> = audio
+        .left
+        .iter()
+        .zip(&audio.right)
+        .map(|(l, r)| 0.5 * (l + r))
+        .collect();
+    Ok(Features::measure(&mono, PROBE_RATE as f32, Some(PROBE_HELD_SECONDS)).centroid_hz)
+}
+
+/// When the words ask for brighter or darker, checks the centroid moved by at least
+/// [`OCTAVES_PER_BRIGHT`] × weight × reach against the unshifted patch. When it fell short
+/// the Bright push is doubled; when it went the wrong way (a damped string that turns
+/// into its click) it is halved; the best of the tries is kept. Returns what it did.
+fn nudge_brightness(
+    spec: &mut PatchSpec,
+    controls: &[Control],
+    axes: &AxisWeights,
+    reach: f32,
+    build: &dyn Fn(&PatchSpec) -> Result<Box<PatchInstance>, String>,
+) -> Option<String> {
+    let weight = axes[Axis::Bright.index()];
+    if weight.abs() < 0.1 {
+        return None;
+    }
+    let mut unshifted = spec.clone();
+    unshifted.params = controls.iter().map(|c| (c.label.clone(), c.init)).collect();
+    let before = centroid(&unshifted, build).ok()?.max(1.0);
+    let wanted = OCTAVES_PER_BRIGHT * weight * reach;
+    // Octaves moved in the asked direction (negative: the wrong way).
+    let progress = |spec: &PatchSpec| -> Option<f32> {
+        let after = centroid(spec, build).ok()?.max(1.0);
+        Some((after / before).log2() * wanted.signum())
+    };
+    let mut best = (progress(spec)?, 1.0f32, spec.params.clone());
+    let mut scale = 1.0f32;
+    for _ in 0..NUDGE_ROUNDS {
+        let (reached, _, _) = best;
+        if reached >= wanted.abs() {
+            break;
+        }
+        scale *= if reached > 0.0 { 2.0 } else { 0.5 };
+        let mut pushed = *axes;
+        pushed[Axis::Bright.index()] = weight * scale;
+        spec.params = shifted_params(controls, &pushed, reach);
+        let now = progress(spec)?;
+        if now > best.0 {
+            best = (now, scale, spec.params.clone());
+        }
+    }
+    let (reached, scale, params) = best;
+    spec.params = params;
+    Some(format!(
+        "brightness check: centroid moved {:+.2} octaves (asked {wanted:+.2}) with the Bright push ×{scale}",
+        reached * wanted.signum()
+    ))
+}
+
+/// A short readable summary of the weights: `bright −0.8, grit +0.5`.
+fn describe(axes: &AxisWeights) -> String {
+    let parts: Vec<String> = Axis::ALL
+        .iter()
+        .filter(|a| axes[a.index()].abs() >= 0.05)
+        .map(|a| format!("{} {:+.2}", a.name(), axes[a.index()]))
+        .collect();
+    if parts.is_empty() {
+        "no shaping words, the template as designed".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The patch's name: the first few understood words of the prompt joined by underscores,
+/// or the template's name when the prompt had none.
+fn patch_name(reading: &Reading, template: &str) -> String {
+    let words: Vec<&str> = reading
+        .understood
+        .iter()
+        .map(String::as_str)
+        .filter(|w| lexicon::is_descriptive(w))
+        .take(4)
+        .collect();
+    if words.is_empty() {
+        return template.to_string();
+    }
+    words
+        .join("_")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// The prompt a refined patch carries: what was asked first and every change since.
+fn join_prompts(first: &str, change: &str) -> String {
+    match (first.trim(), change.trim()) {
+        ("", change) => change.to_string(),
+        (first, "") => first.to_string(),
+        (first, change) => format!("{first}; {change}"),
+    }
+}

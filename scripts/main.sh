@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The main job: set up, build the plugin bundles (CLAP, VST3) and the command-line tool in
-# release mode, and render a built-in patch to out/demo.wav.
+# release mode, design a patch from a prompt with the offline designer (PatchSpec in
+# out/demo.json), and render it playing a chord to out/demo.wav.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo xtask bundle mephisto --release
 cargo build --release -p mephisto --bin mephisto
 mkdir -p out
-./target/release/mephisto list
-./target/release/mephisto render --patch "${PATCH:-warm_pad}" --notes "C3:2,E3:2@0.5,G3:2@1,C4:1.5@1.5" --out out/demo.wav
-ls -l target/bundled out/demo.wav
+PROMPT="${PROMPT:-dark detuned bass that growls when I push the mod wheel}"
+./target/release/mephisto design "$PROMPT" --out out/demo.json
+./target/release/mephisto render --patch out/demo.json --notes "C2:1,G2:1@0.5,C3:1.5@1" --out out/demo.wav
+ls -l target/bundled out/demo.json out/demo.wav

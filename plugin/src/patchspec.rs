@@ -403,7 +403,7 @@ impl PatchSpec {
         let variant = compiler
             .compile(&self.faust)
             .map_err(|e| format!("`faust`: {e}"))?;
-        let mut instance = variant.instantiate(&self.name, self.voices as usize, sample_rate)?;
+        let mut instance = variant.instantiate(&self.name, DEFAULT_VOICES as usize, sample_rate)?;
         self.apply_to(&mut instance)?;
         Ok(instance)
     }
@@ -427,15 +427,17 @@ impl PatchSpec {
         Some(
             PatchInstance::builtin(index, voices, sample_rate).and_then(|mut instance| {
                 instance.builtin_index = None;
+                instance.name.clone_from(&self.name);
                 self.apply_to(&mut instance)?;
                 Ok(instance)
             }),
         )
     }
 
-    /// Gives `instance` the spec's designed values and, when the spec has one, its macro
-    /// map. Errors name the field to fix.
+    /// Gives `instance` the spec's designed values, its polyphony and, when the spec has
+    /// one, its macro map. Errors name the field to fix.
     pub fn apply_to(&self, instance: &mut PatchInstance) -> Result<(), String> {
+        instance.set_polyphony(self.voices as usize);
         for (label, &value) in &self.params {
             instance
                 .set_designed_value(label, value)

@@ -65,7 +65,12 @@ impl PatchSwitcher {
                     self.waiting = self.ports.from_worker.pop().ok();
                 }
                 if let Some(next) = self.waiting.take() {
-                    self.waiting = engine.begin_swap(next).err();
+                    if next.voice_count() == engine.voice_slots() {
+                        self.waiting = engine.begin_swap(next).err();
+                    } else {
+                        // It can never play here; waiting on it would block every later one.
+                        self.return_instance(next);
+                    }
                 }
             }
         }

@@ -544,8 +544,9 @@ impl WorkerThread {
         }
     }
 
+    /// Records a patch that went live: the history first, then the project's spec, so
+    /// whoever sees the new spec sees the history that includes it.
     fn went_live(&self, sent: &Sent) {
-        *self.shared.saved.write() = Stored::Value(Some(sent.spec.clone()));
         let mut stored = self.shared.history.write();
         if stored.value().is_none() {
             // The project's history could not be read; a new one starts here.
@@ -565,6 +566,8 @@ impl WorkerThread {
             }
             Origin::History { index } => history.mark_live(*index),
         }
+        drop(stored);
+        *self.shared.saved.write() = Stored::Value(Some(sent.spec.clone()));
     }
 }
 
@@ -608,7 +611,9 @@ pub fn build_patch(
     stage: &mut dyn FnMut(DesignStage),
 ) -> Result<BuiltPatch, String> {
     spec.validate().map_err(|e| e.to_string())?;
-    let voices = spec.voices as usize;
+    // Every instance has the engine's voice count (so it can be swapped in); the spec's
+    // `voices` limits how many of them notes use.
+    let voices = crate::engine::DEFAULT_VOICES;
     if spec.builtin_index().is_some() {
         stage(DesignStage::Checking);
         sanity::check_builtin_spec(spec, sample_rate, limits).map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ use mephisto::compiler::sanity::{self, SanityLimits};
 use mephisto::compiler::{Compiler, CompilerOptions};
 use mephisto::designer::eval::{PromptSuite, EVAL_RATE};
 use mephisto::designer::offline::{self, OfflineDesign};
+use mephisto::engine::DEFAULT_VOICES;
 use mephisto::macros::NEUTRAL_MACROS;
 use mephisto::patchspec::PatchSpec;
 use mephisto::render::{default_seconds, render_score};
@@ -40,7 +41,7 @@ fn design(prompt: &str) -> OfflineDesign {
 /// The designed spec's features on the default probe (C3 held 1 s, 3 s in all).
 fn measure(spec: &PatchSpec) -> Features {
     let instance = spec
-        .instantiate_builtin(spec.voices as usize, EVAL_RATE as f32)
+        .instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
         .expect("offline designs use a built-in's program")
         .unwrap();
     let score = default_score();
@@ -195,7 +196,7 @@ fn the_prompt_suite_scores_at_least_90_percent() {
     assert!(suite.prompts.len() >= 40 && suite.relations.len() >= 40);
     let mut design = |prompt: &str| offline::design(prompt).map(|d| d.spec);
     let instantiate = |spec: &PatchSpec| {
-        spec.instantiate_builtin(spec.voices as usize, EVAL_RATE as f32)
+        spec.instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
             .unwrap()
     };
     let report = suite.evaluate(&mut design, &instantiate).unwrap();

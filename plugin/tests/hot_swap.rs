@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use mephisto::compiler::sanity::SanityLimits;
 use mephisto::compiler::CompilerOptions;
+use mephisto::designer::{DesignRequest, Designer};
 use mephisto::dsp::builtin_patches;
 use mephisto::engine::instance::PatchInstance;
 use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
@@ -358,4 +359,89 @@ fn a_variant_that_panics_is_silenced_and_reported() {
     rig.selected = 1;
     rig.seconds(0.2);
     assert!(rig.rms_of_last(0.05) > 0.0, "another patch plays after it");
+}
+
+/// Plays the job's patch to the end and returns the engine's patch name.
+fn settle_live(rig: &mut Rig) -> String {
+    // Nothing goes live without rendering, so this is the patch from before the job.
+    let saved = |rig: &Rig| rig.worker.shared().saved.read().value().cloned().flatten();
+    let before = saved(rig);
+    let stage = rig.until_settled();
+    assert!(matches!(stage, Stage::Live { .. }), "{stage:?}");
+    let wanted = rig
+        .worker
+        .status()
+        .patch
+        .expect("a live job names its patch");
+    rig.until(|rig| rig.engine.current().name == wanted && !rig.engine.is_swapping());
+    // The worker records it on its next tick.
+    rig.until(|rig| saved(rig) != before);
+    wanted
+}
+
+#[test]
+fn designs_go_live_and_the_history_undoes_redoes_and_compares_them() {
+    let mut rig = Rig::new("history", |_| {});
+    rig.engine.handle(EngineEvent::NoteOn {
+        note: 60,
+        velocity: 0.8,
+    });
+    let start = PatchSpec::from_builtin(0).unwrap();
+    // A new patch, designed while the first built-in plays.
+    let mut request = DesignRequest::new("dark evolving pad");
+    request.current = Some(start.clone());
+    rig.worker.design(request, Designer::Offline);
+    let first = settle_live(&mut rig);
+    assert_eq!(first, "dark_evolving_pad");
+    let first_spec = rig
+        .worker
+        .shared()
+        .history
+        .read()
+        .value()
+        .unwrap()
+        .current()
+        .cloned();
+    rig.worker.design(
+        DesignRequest::refine("brighter", first_spec.unwrap()),
+        Designer::Offline,
+    );
+    let second = settle_live(&mut rig);
+    assert!(rig.rms_of_last(0.05) > 0.001, "the held note sounds on");
+
+    let history = |rig: &Rig| rig.worker.shared().history.read().value().unwrap().clone();
+    let h = history(&rig);
+    // The built-in the first design started from went live before it, so it is recorded.
+    let names: Vec<&str> = h.entries().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [start.name.as_str(), first.as_str(), second.as_str()]
+    );
+    assert_eq!(h.cursor(), Some(2));
+
+    rig.worker.undo().expect("there is an earlier patch");
+    assert_eq!(settle_live(&mut rig), first);
+    assert_eq!(history(&rig).cursor(), Some(1));
+    assert_eq!(history(&rig).len(), 3, "undo does not add entries");
+
+    rig.worker.redo().expect("there is a later patch");
+    assert_eq!(settle_live(&mut rig), second);
+
+    rig.worker.compare().expect("A/B has a second patch");
+    assert_eq!(settle_live(&mut rig), first);
+    rig.worker.compare().unwrap();
+    assert_eq!(settle_live(&mut rig), second);
+    assert_eq!(history(&rig).len(), 3);
+    assert_eq!(
+        rig.worker
+            .shared()
+            .saved
+            .read()
+            .value()
+            .cloned()
+            .flatten()
+            .map(|s| s.name),
+        Some(second),
+        "the project saves the patch playing"
+    );
 }

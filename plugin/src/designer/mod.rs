@@ -31,8 +31,36 @@ pub enum Designer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesignRequest {
     pub prompt: String,
-    /// The patch to change ("warmer"); `None` designs a new patch.
+    /// The patch playing now (with the producer's edits), if the caller knows it: what a
+    /// refinement changes, and what the history records before the new patch.
     pub current: Option<PatchSpec>,
+    /// Change `current` ("warmer") instead of designing a new patch.
+    pub refine: bool,
+}
+
+impl DesignRequest {
+    /// A new patch from `prompt`.
+    pub fn new(prompt: &str) -> Self {
+        DesignRequest {
+            prompt: prompt.to_string(),
+            current: None,
+            refine: false,
+        }
+    }
+
+    /// A change to `current`.
+    pub fn refine(prompt: &str, current: PatchSpec) -> Self {
+        DesignRequest {
+            prompt: prompt.to_string(),
+            current: Some(current),
+            refine: true,
+        }
+    }
+
+    /// The patch to change, when this is a refinement.
+    pub fn to_refine(&self) -> Option<&PatchSpec> {
+        self.current.as_ref().filter(|_| self.refine)
+    }
 }
 
 /// The step a design job is in, for the GUI and the command line.
@@ -140,7 +168,7 @@ fn run_offline<H: DesignHost>(
     mut notes: Vec<String>,
 ) -> Result<Designed<H::Built>, DesignError> {
     host.stage(DesignStage::Designing);
-    let design = match &request.current {
+    let design = match request.to_refine() {
         Some(current) => offline::refine(current, &request.prompt, &|s| host.probe(s)),
         None => offline::design(&request.prompt),
     }
@@ -173,7 +201,7 @@ fn run_llm<H: DesignHost>(
 ) -> Result<Designed<H::Built>, DesignError> {
     let mut messages = vec![
         ChatMessage::system(prompt::system_prompt()),
-        match &request.current {
+        match request.to_refine() {
             Some(current) => prompt::refine_message(&current.to_json_pretty(), &request.prompt),
             None => prompt::design_message(&request.prompt),
         },

@@ -41,6 +41,9 @@ pub struct PatchInstance {
     /// Identifies a runtime-compiled variant (never 0), so other threads can tell which
     /// one is live without touching the instance.
     pub variant_id: Option<u64>,
+    /// How many of the voices new notes may use (a PatchSpec's `voices`); the rest stay
+    /// idle, so every instance has the engine's voice count and can be swapped in.
+    polyphony: usize,
     voices: Vec<Voice>,
     voice_outputs: usize,
     effect: Option<DspBox>,
@@ -151,6 +154,7 @@ impl PatchInstance {
             name: name.to_string(),
             builtin_index: None,
             variant_id: None,
+            polyphony: voices.len(),
             voice_outputs,
             freq,
             gain,
@@ -291,6 +295,16 @@ impl PatchInstance {
 
     pub fn voice_count(&self) -> usize {
         self.voices.len()
+    }
+
+    /// How many voices new notes may use.
+    pub fn polyphony(&self) -> usize {
+        self.polyphony
+    }
+
+    /// Limits the voices new notes may use to `voices` (at least 1, at most all of them).
+    pub fn set_polyphony(&mut self, voices: usize) {
+        self.polyphony = voices.clamp(1, self.voices.len());
     }
 
     pub fn is_voice_active(&self, voice: usize) -> bool {

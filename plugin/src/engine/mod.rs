@@ -134,6 +134,11 @@ impl Engine {
 
     /// Starts crossfading to `next`; held notes carry over. Hands `next` back when a swap is
     /// already in progress or its voice count differs.
+    /// The number of voices every instance this engine plays must have.
+    pub fn voice_slots(&self) -> usize {
+        self.slots.len()
+    }
+
     pub fn begin_swap(&mut self, mut next: Box<PatchInstance>) -> Result<(), Box<PatchInstance>> {
         if self.is_swapping() || next.voice_count() != self.slots.len() {
             return Err(next);
@@ -322,7 +327,7 @@ impl Engine {
     /// idle voice, else the oldest released voice, else the quietest held one (oldest on ties).
     fn choose_slot(&self, note: u8) -> usize {
         let current = &self.current;
-        let slots = self.slots.iter().enumerate();
+        let slots = self.slots.iter().enumerate().take(current.polyphony());
         if let Some((i, _)) = slots
             .clone()
             .find(|(i, s)| s.note == Some(note) && current.is_voice_active(*i))

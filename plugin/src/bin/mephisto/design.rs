@@ -9,6 +9,7 @@ use mephisto::designer::eval::{PromptSuite, EVAL_RATE};
 use mephisto::designer::llm::{ApiKeyVar, LlmClient, LlmConfig};
 use mephisto::designer::local::LocalHost;
 use mephisto::designer::{self, DesignRequest, DesignedBy, Designer};
+use mephisto::engine::DEFAULT_VOICES;
 use mephisto::macros::NEUTRAL_MACROS;
 use mephisto::patchspec::PatchSpec;
 use mephisto::render::{default_seconds, render_score, write_wav};
@@ -48,9 +49,9 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
             eprintln!("[{:6.2} s] {stage}", started.elapsed().as_secs_f64());
         }),
     };
-    let request = DesignRequest {
-        prompt: args.prompt,
-        current,
+    let request = match current {
+        Some(current) => DesignRequest::refine(&args.prompt, current),
+        None => DesignRequest::new(&args.prompt),
     };
     let designed = designer::run(&designer, &request, &mut host).map_err(|e| e.to_string())?;
     for note in &designed.notes {
@@ -122,7 +123,7 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
         result
     };
     let instantiate = |spec: &PatchSpec| {
-        spec.instantiate_builtin(spec.voices as usize, EVAL_RATE as f32)
+        spec.instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
             .unwrap_or_else(|| {
                 Err("the offline designer's patch is not a built-in's program".into())
             })

@@ -1,0 +1,664 @@
+//! The LLM designer end to end: a design job goes from the worker through the client to a
+//! replaying OpenAI-compatible server on 127.0.0.1 and back through parsing, repair rounds,
+//! compiling and the sanity check to the engine, while a note is held on the patch that was
+//! live before (a runtime variant). A job that succeeds becomes the engine's patch, the
+//! project's and the history's newest; one that fails says why, in words a producer can act
+//! on, and leaves the previous patch playing. Needs `faust` and `rustc` on `PATH`.
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mephisto::compiler::sanity::SanityLimits;
+use mephisto::compiler::CompilerOptions;
+use mephisto::designer::llm::{ApiKeyVar, Backoff, ChatMessage, LlmClient, LlmConfig, Role};
+use mephisto::designer::prompt::{example_spec, EXAMPLE_FAUST};
+use mephisto::designer::{DesignRequest, Designer, MAX_REPAIR_ROUNDS};
+use mephisto::dsp::builtin_patches;
+use mephisto::engine::instance::PatchInstance;
+use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto::patchspec::PatchSpec;
+use mephisto::stored::Stored;
+use mephisto::swap::PatchSwitcher;
+use mephisto::worker::{JobStatus, Stage, Worker, WorkerSettings};
+use parking_lot::RwLock;
+use support::replay_server::{RecordedRequest, ReplayServer, Reply};
+
+const SR: f32 = 48_000.0;
+const BLOCK: usize = 256;
+/// Bound on waiting for the worker, so a broken worker fails the test instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// Retry waits short enough that retries take milliseconds.
+const QUICK: Backoff = Backoff {
+    first: Duration::from_millis(5),
+    max: Duration::from_millis(20),
+    max_retry_after: Duration::from_secs(2),
+};
+
+/// The patch that is live when each design job starts.
+const PREVIOUS: &str = "previous_sine";
+const SINE: &str = r#"import("stdfaust.lib");
+process = os.osc(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
+        * en.asr(0.005, 1, 0.05, button("gate")) * 0.5;"#;
+
+/// The name of the example spec, the model's good answer in these tests.
+const EXAMPLE: &str = "rubber_bass";
+const PROMPT: &str = "bouncy rubbery bass";
+
+fn previous_spec() -> PatchSpec {
+    PatchSpec {
+        version: 1,
+        name: PREVIOUS.into(),
+        prompt: String::new(),
+        archetype: "lead".into(),
+        faust: SINE.into(),
+        params: Default::default(),
+        macros: Default::default(),
+        voices: DEFAULT_VOICES as u32,
+        notes: String::new(),
+    }
+}
+
+/// The example spec with another Faust program.
+fn example_with_faust(faust: &str) -> String {
+    let mut spec: serde_json::Value = serde_json::from_str(&example_spec()).unwrap();
+    spec["faust"] = faust.into();
+    serde_json::to_string_pretty(&spec).unwrap()
+}
+
+/// The 1-based line of `faust` that contains `needle`.
+fn line_of(faust: &str, needle: &str) -> usize {
+    faust
+        .lines()
+        .position(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no line contains {needle}"))
+        + 1
+}
+
+fn client(server: &ReplayServer, adjust: impl FnOnce(&mut LlmConfig)) -> LlmClient {
+    client_for(server.base_url(), adjust)
+}
+
+fn client_for(base_url: String, adjust: impl FnOnce(&mut LlmConfig)) -> LlmClient {
+    let mut config = LlmConfig {
+        base_url,
+        model: "replay-model".to_string(),
+        timeout: Duration::from_secs(10),
+        ..LlmConfig::default()
+    };
+    adjust(&mut config);
+    LlmClient::new(config).with_backoff(QUICK)
+}
+
+/// The conversation a request carried.
+fn messages(request: &RecordedRequest) -> Vec<ChatMessage> {
+    serde_json::from_value(request.json()["messages"].clone()).expect("a list of chat messages")
+}
+
+/// The message a request ended with, which must be the producer's side of the chat.
+fn last_user_message(request: &RecordedRequest) -> String {
+    let last = messages(request).pop().expect("a request carries messages");
+    assert_eq!(last.role, Role::User, "{last:?}");
+    last.content
+}
+
+/// Requests from a client without an API key carry no credentials.
+fn assert_no_authorization(requests: &[RecordedRequest]) {
+    for request in requests {
+        assert_eq!(request.header("authorization"), None);
+    }
+}
+
+/// Engine, switcher and worker as the plugin wires them, with a runtime variant of the
+/// previous patch live and a note held on it.
+struct Rig {
+    engine: Engine,
+    switcher: PatchSwitcher,
+    worker: Worker,
+    /// Every rendered sample of the left channel, to tell whether the held note sounds.
+    recording: Vec<f32>,
+    /// The compiler's cache, private to the test so every compile really runs.
+    _cache: TempDir,
+}
+
+/// A folder removed when the test ends.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Rig {
+    fn new(name: &str) -> Rig {
+        let dir = std::env::temp_dir().join(format!(
+            "mephisto-designer-llm-{name}-{}",
+            std::process::id()
+        ));
+        let mut bank: Vec<Option<Box<PatchInstance>>> = (0..builtin_patches().len())
+            .map(|i| Some(PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap()))
+            .collect();
+        let engine = Engine::new(bank[0].take().unwrap(), SR);
+        let settings = WorkerSettings {
+            compiler: CompilerOptions {
+                cache_dir: Some(dir.clone()),
+                ..Default::default()
+            },
+            // Tests never judge speed: a loaded CI machine must not fail the CPU check.
+            limits: SanityLimits {
+                cpu_budget: f32::INFINITY,
+                ..SanityLimits::default()
+            },
+            sample_rate: SR,
+        };
+        let (worker, ports) = Worker::spawn(
+            settings,
+            Arc::new(RwLock::new(Stored::default())),
+            Arc::new(RwLock::new(Stored::default())),
+        );
+        let switcher = PatchSwitcher::new(bank, 0, ports, worker.shared().live_variant.clone());
+        let mut rig = Rig {
+            engine,
+            switcher,
+            worker,
+            recording: Vec::new(),
+            _cache: TempDir(dir),
+        };
+        rig.worker.play(previous_spec());
+        let status = rig.until_settled();
+        assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+        rig.until_playing(PREVIOUS);
+        rig.engine.handle(EngineEvent::NoteOn {
+            note: 57,
+            velocity: 0.8,
+        });
+        rig.seconds(0.1);
+        assert!(rig.rms_of_last(0.05) > 0.05, "the held note sounds");
+        rig
+    }
+
+    /// One audio-thread block: service the switcher, render. Allocation-free, which the
+    /// `assert_process_allocs` feature enforces (an allocation aborts the test).
+    fn block(&mut self) {
+        let (mut l, mut r) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+        let (engine, switcher) = (&mut self.engine, &mut self.switcher);
+        audio_thread(|| {
+            switcher.service(engine, 0);
+            engine.render(&mut l, &mut r);
+        });
+        assert!(l.iter().chain(&r).all(|s| s.is_finite()));
+        self.recording.extend_from_slice(&l);
+    }
+
+    fn seconds(&mut self, s: f32) {
+        for _ in 0..((s * SR) as usize).div_ceil(BLOCK) {
+            self.block();
+        }
+    }
+
+    /// Renders until `done` holds (or fails after `PATIENCE`).
+    fn until(&mut self, what: &str, done: impl Fn(&Rig) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            self.block();
+            std::thread::sleep(Duration::from_millis(1));
+            assert!(started.elapsed() < PATIENCE, "never: {what}");
+        }
+    }
+
+    /// Renders until the newest job is no longer busy, and returns its status.
+    fn until_settled(&mut self) -> JobStatus {
+        self.until("the job finished", |rig| {
+            !rig.worker.status().stage.is_busy()
+        });
+        self.worker.status()
+    }
+
+    /// Submits a design job and renders until it is done.
+    fn design(&mut self, request: DesignRequest, designer: Designer) -> JobStatus {
+        let job = self.worker.design(request, designer);
+        let status = self.until_settled();
+        assert_eq!(status.job, job, "the status is another job's: {status:?}");
+        status
+    }
+
+    /// Checks that `name` becomes the engine's patch within a second of audio (a live job's
+    /// patch waits in the ring: the next block takes it and crossfades), then renders until
+    /// the worker has seen it play, so the project and the history hold it.
+    fn until_playing(&mut self, name: &str) {
+        for _ in 0..(SR as usize).div_ceil(BLOCK) {
+            if self.engine.current().name == name && !self.engine.is_swapping() {
+                break;
+            }
+            self.block();
+        }
+        assert_eq!(
+            self.engine.current().name,
+            name,
+            "the engine never took the live patch"
+        );
+        assert!(!self.engine.is_swapping(), "the crossfade never ended");
+        self.until(&format!("the project holds {name}"), |rig| {
+            rig.saved_name().as_deref() == Some(name)
+        });
+    }
+
+    /// The name of the patch saved with the project.
+    fn saved_name(&self) -> Option<String> {
+        let saved = self.worker.shared().saved.read();
+        saved.value().cloned().flatten().map(|spec| spec.name)
+    }
+
+    /// The history's patch names, oldest first, and the index of the current one.
+    fn history(&self) -> (Vec<String>, Option<usize>) {
+        let stored = self.worker.shared().history.read();
+        let history = stored.value().expect("the history is readable");
+        let names = history.entries().map(|spec| spec.name.clone()).collect();
+        (names, history.cursor())
+    }
+
+    fn rms_of_last(&self, seconds: f32) -> f32 {
+        let n = (seconds * SR) as usize;
+        let tail = &self.recording[self.recording.len() - n..];
+        (tail.iter().map(|s| s * s).sum::<f32>() / n as f32).sqrt()
+    }
+
+    /// The job failed: returns its message after checking that the previous patch is still
+    /// the engine's, the project's and the history's, and still sounds.
+    fn failure(&mut self, status: &JobStatus) -> String {
+        let Stage::Failed { message } = &status.stage else {
+            panic!("expected a failure, got {status:?}");
+        };
+        assert_eq!(status.patch, None, "{status:?}");
+        self.seconds(0.2);
+        assert_eq!(self.engine.current().name, PREVIOUS, "{message}");
+        assert!(!self.engine.is_swapping());
+        assert!(
+            self.rms_of_last(0.1) > 0.05,
+            "the held note still sounds on the previous patch"
+        );
+        assert_eq!(self.saved_name().as_deref(), Some(PREVIOUS));
+        assert_eq!(self.history(), (vec![PREVIOUS.to_string()], Some(0)));
+        message.clone()
+    }
+
+    /// The job went live with `name`: renders until it plays, checks the held note carried
+    /// over to it and that the history holds the previous patch and then it.
+    fn went_live(&mut self, status: &JobStatus, name: &str) {
+        assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+        assert_eq!(status.patch.as_deref(), Some(name));
+        self.until_playing(name);
+        self.seconds(0.2);
+        assert!(
+            self.rms_of_last(0.1) > 0.01,
+            "the held note carried over to {name}"
+        );
+        assert_eq!(
+            self.history(),
+            (vec![PREVIOUS.to_string(), name.to_string()], Some(1))
+        );
+    }
+}
+
+#[cfg(all(feature = "assert_process_allocs", debug_assertions))]
+fn audio_thread(f: impl FnOnce()) {
+    nice_assert_no_alloc::assert_no_alloc(f)
+}
+
+#[cfg(not(all(feature = "assert_process_allocs", debug_assertions)))]
+fn audio_thread(f: impl FnOnce()) {
+    f()
+}
+
+/// Asks for [`PROMPT`] with the model answering `replies` in turn; returns the rig (the job
+/// settled), the job's status and the requests the server saw.
+fn ask(
+    name: &str,
+    replies: Vec<Reply>,
+    adjust: impl FnOnce(&mut LlmConfig),
+) -> (Rig, JobStatus, Vec<RecordedRequest>) {
+    let mut rig = Rig::new(name);
+    let server = ReplayServer::start(replies);
+    let status = rig.design(
+        DesignRequest::new(PROMPT),
+        Designer::Llm(client(&server, adjust)),
+    );
+    let requests = server.requests();
+    assert!(!requests.is_empty(), "the model was asked");
+    assert_no_authorization(&requests);
+    (rig, status, requests)
+}
+
+/// A job whose model answers `replies` must fail after `expected_requests` requests; returns
+/// its message and the requests.
+fn ask_and_fail(
+    name: &str,
+    replies: Vec<Reply>,
+    adjust: impl FnOnce(&mut LlmConfig),
+    expected_requests: usize,
+) -> (String, Vec<RecordedRequest>) {
+    let (mut rig, status, requests) = ask(name, replies, adjust);
+    let message = rig.failure(&status);
+    assert_eq!(requests.len(), expected_requests, "{message}");
+    assert!(
+        message.contains("the current patch keeps playing"),
+        "{message}"
+    );
+    (message, requests)
+}
+
+/// The replies of a model that answers `bad` every time, and then (too late) well: the job
+/// must stop after its repair rounds.
+fn always(bad: &str) -> Vec<Reply> {
+    let mut replies = vec![Reply::chat(bad); 1 + MAX_REPAIR_ROUNDS as usize];
+    replies.push(Reply::chat(&example_spec()));
+    replies
+}
+
+#[test]
+fn a_good_spec_goes_live_and_into_the_project_and_the_history() {
+    let mut rig = Rig::new("good");
+    let server = ReplayServer::start(vec![Reply::chat(&example_spec())]);
+    // The plugin names the patch playing, for the history, without asking to change it.
+    let request = DesignRequest {
+        current: Some(previous_spec()),
+        ..DesignRequest::new(PROMPT)
+    };
+    let status = rig.design(request, Designer::Llm(client(&server, |_| {})));
+    rig.went_live(&status, EXAMPLE);
+    assert_eq!(status.notes, Vec::<String>::new());
+    let saved = rig.worker.shared().saved.read().clone();
+    assert_eq!(
+        saved,
+        Stored::Value(Some(PatchSpec::from_json(&example_spec()).unwrap()))
+    );
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_no_authorization(&requests);
+    let sent = messages(&requests[0]);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].role, Role::System);
+    let design = last_user_message(&requests[0]);
+    assert!(design.contains(PROMPT), "{design}");
+    assert!(
+        !design.contains(PREVIOUS),
+        "a new design is not a refinement: {design}"
+    );
+}
+
+#[test]
+fn a_spec_in_fences_between_prose_goes_live() {
+    let chatty = format!(
+        "Here is a bouncy bass for you:\n\n```json\n{}\n```\n\nTurn Bright up for more bite.",
+        example_spec()
+    );
+    let (mut rig, status, requests) = ask("fenced", vec![Reply::chat(&chatty)], |_| {});
+    rig.went_live(&status, EXAMPLE);
+    assert_eq!(requests.len(), 1);
+}
+
+#[test]
+fn invalid_json_every_time_fails_after_the_repair_rounds() {
+    let broken = "```json\n{\"name\": \"pad\", \"faust\": process = os.osc(freq);}\n```";
+    let (message, requests) = ask_and_fail(
+        "invalid-json",
+        always(broken),
+        |_| {},
+        1 + MAX_REPAIR_ROUNDS as usize,
+    );
+    assert!(
+        message.contains(&format!("after {MAX_REPAIR_ROUNDS} repair rounds")),
+        "{message}"
+    );
+    assert!(message.contains("not valid JSON"), "{message}");
+
+    // Each repair round sends the whole conversation: the model's answer, then what was wrong.
+    for (round, request) in requests.iter().enumerate() {
+        assert_eq!(messages(request).len(), 2 + 2 * round);
+    }
+    let second = messages(&requests[1]);
+    assert_eq!(second[2].role, Role::Assistant);
+    assert_eq!(second[2].content, broken);
+    let repair = last_user_message(&requests[1]);
+    assert!(repair.contains("could not use that PatchSpec"), "{repair}");
+    assert!(repair.contains("not valid JSON"), "{repair}");
+}
+
+#[test]
+fn a_spec_missing_required_fields_fails_naming_them() {
+    let incomplete = r#"{"version": 1, "name": "no_code", "prompt": "bouncy rubbery bass"}"#;
+    let (message, requests) = ask_and_fail(
+        "missing-fields",
+        always(incomplete),
+        |_| {},
+        1 + MAX_REPAIR_ROUNDS as usize,
+    );
+    for needle in ["`faust`: missing", "`archetype`: missing", "repair rounds"] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let repair = last_user_message(&requests[1]);
+    assert!(repair.contains("`faust`: missing"), "{repair}");
+}
+
+#[test]
+fn a_faust_syntax_error_is_repaired_and_the_key_stays_in_the_header() {
+    const VAR: &str = "MEPHISTO_TEST_DESIGNER_LLM_KEY";
+    const KEY: &str = "sk-designer-test-5f1c0ffee0123456789";
+    std::env::set_var(VAR, KEY);
+
+    let broken = EXAMPLE_FAUST.replace("*(amp * gain * 0.45);", "*(amp * gain * 0.45) +;");
+    assert_ne!(broken, EXAMPLE_FAUST);
+    let line = line_of(&broken, "+;");
+    let mut rig = Rig::new("syntax-error");
+    let server = ReplayServer::start(vec![
+        Reply::chat(&example_with_faust(&broken)),
+        Reply::chat(&example_spec()),
+    ]);
+    let client = client(&server, |c| {
+        c.api_key_env = Some(ApiKeyVar::try_from(VAR.to_string()).unwrap());
+    });
+    let status = rig.design(DesignRequest::new(PROMPT), Designer::Llm(client));
+    rig.went_live(&status, EXAMPLE);
+    assert!(
+        status
+            .notes
+            .iter()
+            .any(|n| n.contains("fixed its patch in 1 repair round")),
+        "{:?}",
+        status.notes
+    );
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let repair = last_user_message(&requests[1]);
+    assert!(
+        repair.contains(&format!("Faust error at line {line}")),
+        "{repair}"
+    );
+
+    // The key goes into the Authorization header of every request, and nowhere else.
+    for request in &requests {
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+        assert!(!request.path.contains(KEY));
+        assert!(!String::from_utf8_lossy(&request.body).contains(KEY));
+        for (name, value) in &request.headers {
+            assert!(
+                name.eq_ignore_ascii_case("authorization") || !value.contains(KEY),
+                "the key leaked into {name}"
+            );
+        }
+    }
+    let shared = rig.worker.shared();
+    let kept = format!(
+        "{:?} {} {}",
+        rig.worker.status(),
+        serde_json::to_string(&*shared.saved.read()).unwrap(),
+        serde_json::to_string(&*shared.history.read()).unwrap()
+    );
+    assert!(
+        !kept.contains(KEY),
+        "the key leaked into the status or the project"
+    );
+}
+
+#[test]
+fn ffunction_every_time_fails_and_every_repair_names_it() {
+    let faust = format!("{EXAMPLE_FAUST}\nsine = ffunction(float sinf(float), <math.h>, \"\");\n");
+    let refused = format!("`ffunction` at line {}", line_of(&faust, "ffunction"));
+    let (message, requests) = ask_and_fail(
+        "ffunction",
+        always(&example_with_faust(&faust)),
+        |_| {},
+        1 + MAX_REPAIR_ROUNDS as usize,
+    );
+    assert!(message.contains(&refused), "{message}");
+    assert!(message.contains("repair rounds"), "{message}");
+    for request in &requests[1..] {
+        let repair = last_user_message(request);
+        assert!(repair.contains(&refused), "{repair}");
+    }
+}
+
+#[test]
+fn server_errors_on_every_attempt_fail_without_the_offline_designer() {
+    let mut replies = vec![Reply::error(500, "the model crashed"); 4];
+    replies.push(Reply::chat(&example_spec()));
+    let (message, _) = ask_and_fail("http-500", replies, |c| c.max_retries = 3, 4);
+    assert!(message.contains("HTTP 500"), "{message}");
+    assert!(message.contains("the model crashed"), "{message}");
+    assert!(!message.contains("offline"), "{message}");
+}
+
+#[test]
+fn a_rate_limit_is_waited_out() {
+    let (mut rig, status, requests) = ask(
+        "rate-limit",
+        vec![
+            Reply::error(429, "slow down").header("Retry-After", "0"),
+            Reply::chat(&example_spec()),
+        ],
+        |_| {},
+    );
+    rig.went_live(&status, EXAMPLE);
+    assert_eq!(requests.len(), 2);
+}
+
+#[test]
+fn a_model_slower_than_the_timeout_fails() {
+    let (message, _) = ask_and_fail(
+        "slow",
+        vec![
+            Reply::chat(&example_spec()).delayed(Duration::from_secs(3)),
+            Reply::chat(&example_spec()),
+        ],
+        |c| c.timeout = Duration::from_secs(1),
+        1,
+    );
+    assert!(message.contains("did not answer within 1 s"), "{message}");
+}
+
+#[test]
+fn an_oversized_reply_fails() {
+    let (message, _) = ask_and_fail(
+        "oversized",
+        vec![
+            Reply::chat(&format!("{}{}", example_spec(), " ".repeat(8 * 1024))),
+            Reply::chat(&example_spec()),
+        ],
+        |c| c.max_reply_bytes = 4 * 1024,
+        1,
+    );
+    assert!(
+        message.contains("the model's reply is over 4 KiB"),
+        "{message}"
+    );
+}
+
+#[test]
+fn without_a_server_the_offline_designer_answers() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let base_url = format!("http://127.0.0.1:{port}/v1");
+    let mut rig = Rig::new("no-server");
+    let status = rig.design(
+        DesignRequest::new(PROMPT),
+        Designer::Llm(client_for(base_url.clone(), |_| {})),
+    );
+    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    let fallback = status
+        .notes
+        .iter()
+        .find(|n| n.contains("could not be reached"))
+        .unwrap_or_else(|| panic!("no note on the fallback: {:?}", status.notes));
+    assert!(fallback.contains(&base_url), "{fallback}");
+    assert!(
+        fallback.contains("the offline designer answered"),
+        "{fallback}"
+    );
+
+    let name = status.patch.clone().expect("the patch that went live");
+    assert_ne!(name, PREVIOUS);
+    rig.until_playing(&name);
+    assert_eq!(rig.history(), (vec![PREVIOUS.to_string(), name], Some(1)));
+}
+
+#[test]
+fn refining_through_the_model_sends_the_current_spec() {
+    let mut rig = Rig::new("refine");
+    let server = ReplayServer::start(vec![Reply::chat(&example_spec())]);
+    let status = rig.design(
+        DesignRequest::refine("warmer", previous_spec()),
+        Designer::Llm(client(&server, |_| {})),
+    );
+    rig.went_live(&status, EXAMPLE);
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_no_authorization(&requests);
+    let refine = last_user_message(&requests[0]);
+    for needle in [
+        "This is the current patch",
+        &format!("\"name\": \"{PREVIOUS}\""),
+        "os.osc(hslider(",
+        "\"warmer\"",
+    ] {
+        assert!(refine.contains(needle), "{needle}: {refine}");
+    }
+}
+
+#[test]
+fn a_newer_request_supersedes_one_waiting_for_the_model() {
+    let mut rig = Rig::new("superseded");
+    let server = ReplayServer::start(vec![
+        Reply::chat(&example_spec()).delayed(Duration::from_secs(2))
+    ]);
+    let first = rig.worker.design(
+        DesignRequest::new(PROMPT),
+        Designer::Llm(client(&server, |_| {})),
+    );
+    // The first job is waiting for the model when the second one comes.
+    rig.until("the model was asked", |_| server.requests().len() == 1);
+    let status = rig.design(DesignRequest::new("bright pluck"), Designer::Offline);
+    assert!(status.job > first);
+    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    let name = status.patch.clone().expect("the patch that went live");
+    assert_ne!(name, EXAMPLE);
+    // The worker runs one job at a time: the first job ended before the second began, with
+    // the model's answer in hand, and must not have sent it to the audio thread.
+    rig.until_playing(&name);
+    rig.seconds(0.5);
+    assert_eq!(rig.saved_name(), Some(name.clone()));
+    assert_eq!(rig.history(), (vec![PREVIOUS.to_string(), name], Some(1)));
+    assert_no_authorization(&server.requests());
+}

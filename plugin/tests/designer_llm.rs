@@ -8,29 +8,17 @@
 mod support;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mephisto::compiler::sanity::SanityLimits;
-use mephisto::compiler::CompilerOptions;
 use mephisto::designer::llm::{ApiKeyVar, Backoff, ChatMessage, LlmClient, LlmConfig, Role};
 use mephisto::designer::prompt::{example_spec, EXAMPLE_FAUST};
 use mephisto::designer::{DesignRequest, Designer, MAX_REPAIR_ROUNDS};
-use mephisto::dsp::builtin_patches;
-use mephisto::engine::instance::PatchInstance;
-use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto::engine::EngineEvent;
 use mephisto::patchspec::PatchSpec;
 use mephisto::stored::Stored;
-use mephisto::swap::PatchSwitcher;
-use mephisto::worker::{JobStatus, Stage, Worker, WorkerSettings};
-use parking_lot::RwLock;
+use mephisto::worker::{JobStatus, Stage};
 use support::replay_server::{RecordedRequest, ReplayServer, Reply};
-
-const SR: f32 = 48_000.0;
-const BLOCK: usize = 256;
-/// Bound on waiting for the worker, so a broken worker fails the test instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(180);
+use support::rig::{spec, Rig, BLOCK, SINE, SR};
 
 /// Retry waits short enough that retries take milliseconds.
 const QUICK: Backoff = Backoff {
@@ -41,26 +29,13 @@ const QUICK: Backoff = Backoff {
 
 /// The patch that is live when each design job starts.
 const PREVIOUS: &str = "previous_sine";
-const SINE: &str = r#"import("stdfaust.lib");
-process = os.osc(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
-        * en.asr(0.005, 1, 0.05, button("gate")) * 0.5;"#;
 
 /// The name of the example spec, the model's good answer in these tests.
 const EXAMPLE: &str = "rubber_bass";
 const PROMPT: &str = "bouncy rubbery bass";
 
 fn previous_spec() -> PatchSpec {
-    PatchSpec {
-        version: 1,
-        name: PREVIOUS.into(),
-        prompt: String::new(),
-        archetype: "lead".into(),
-        faust: SINE.into(),
-        params: Default::default(),
-        macros: Default::default(),
-        voices: DEFAULT_VOICES as u32,
-        notes: String::new(),
-    }
+    spec(PREVIOUS, SINE)
 }
 
 /// The example spec with another Faust program.
@@ -113,62 +88,11 @@ fn assert_no_authorization(requests: &[RecordedRequest]) {
     }
 }
 
-/// Engine, switcher and worker as the plugin wires them, with a runtime variant of the
-/// previous patch live and a note held on it.
-struct Rig {
-    engine: Engine,
-    switcher: PatchSwitcher,
-    worker: Worker,
-    /// Every rendered sample of the left channel, to tell whether the held note sounds.
-    recording: Vec<f32>,
-    /// The compiler's cache, private to the test so every compile really runs.
-    _cache: TempDir,
-}
-
-/// A folder removed when the test ends.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// What these tests add to the shared rig.
 impl Rig {
-    fn new(name: &str) -> Rig {
-        let dir = std::env::temp_dir().join(format!(
-            "mephisto-designer-llm-{name}-{}",
-            std::process::id()
-        ));
-        let mut bank: Vec<Option<Box<PatchInstance>>> = (0..builtin_patches().len())
-            .map(|i| Some(PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap()))
-            .collect();
-        let engine = Engine::new(bank[0].take().unwrap(), SR);
-        let settings = WorkerSettings {
-            compiler: CompilerOptions {
-                cache_dir: Some(dir.clone()),
-                ..Default::default()
-            },
-            // Tests never judge speed: a loaded CI machine must not fail the CPU check.
-            limits: SanityLimits {
-                cpu_budget: f32::INFINITY,
-                ..SanityLimits::default()
-            },
-            sample_rate: SR,
-        };
-        let (worker, ports) = Worker::spawn(
-            settings,
-            Arc::new(RwLock::new(Stored::default())),
-            Arc::new(RwLock::new(Stored::default())),
-        );
-        let switcher = PatchSwitcher::new(bank, 0, ports, worker.shared().live_variant.clone());
-        let mut rig = Rig {
-            engine,
-            switcher,
-            worker,
-            recording: Vec::new(),
-            _cache: TempDir(dir),
-        };
+    /// A rig with a runtime variant of the previous patch live and a note held on it.
+    fn playing_previous(name: &str) -> Rig {
+        let mut rig = Rig::new(name, |_| {});
         rig.worker.play(previous_spec());
         let status = rig.until_settled();
         assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
@@ -180,43 +104,6 @@ impl Rig {
         rig.seconds(0.1);
         assert!(rig.rms_of_last(0.05) > 0.05, "the held note sounds");
         rig
-    }
-
-    /// One audio-thread block: service the switcher, render. Allocation-free, which the
-    /// `assert_process_allocs` feature enforces (an allocation aborts the test).
-    fn block(&mut self) {
-        let (mut l, mut r) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
-        let (engine, switcher) = (&mut self.engine, &mut self.switcher);
-        audio_thread(|| {
-            switcher.service(engine, 0);
-            engine.render(&mut l, &mut r);
-        });
-        assert!(l.iter().chain(&r).all(|s| s.is_finite()));
-        self.recording.extend_from_slice(&l);
-    }
-
-    fn seconds(&mut self, s: f32) {
-        for _ in 0..((s * SR) as usize).div_ceil(BLOCK) {
-            self.block();
-        }
-    }
-
-    /// Renders until `done` holds (or fails after `PATIENCE`).
-    fn until(&mut self, what: &str, done: impl Fn(&Rig) -> bool) {
-        let started = Instant::now();
-        while !done(self) {
-            self.block();
-            std::thread::sleep(Duration::from_millis(1));
-            assert!(started.elapsed() < PATIENCE, "never: {what}");
-        }
-    }
-
-    /// Renders until the newest job is no longer busy, and returns its status.
-    fn until_settled(&mut self) -> JobStatus {
-        self.until("the job finished", |rig| {
-            !rig.worker.status().stage.is_busy()
-        });
-        self.worker.status()
     }
 
     /// Submits a design job and renders until it is done.
@@ -262,12 +149,6 @@ impl Rig {
         (names, history.cursor())
     }
 
-    fn rms_of_last(&self, seconds: f32) -> f32 {
-        let n = (seconds * SR) as usize;
-        let tail = &self.recording[self.recording.len() - n..];
-        (tail.iter().map(|s| s * s).sum::<f32>() / n as f32).sqrt()
-    }
-
     /// The job failed: returns its message after checking that the previous patch is still
     /// the engine's, the project's and the history's, and still sounds.
     fn failure(&mut self, status: &JobStatus) -> String {
@@ -305,16 +186,6 @@ impl Rig {
     }
 }
 
-#[cfg(all(feature = "assert_process_allocs", debug_assertions))]
-fn audio_thread(f: impl FnOnce()) {
-    nice_assert_no_alloc::assert_no_alloc(f)
-}
-
-#[cfg(not(all(feature = "assert_process_allocs", debug_assertions)))]
-fn audio_thread(f: impl FnOnce()) {
-    f()
-}
-
 /// Asks for [`PROMPT`] with the model answering `replies` in turn; returns the rig (the job
 /// settled), the job's status and the requests the server saw.
 fn ask(
@@ -322,7 +193,7 @@ fn ask(
     replies: Vec<Reply>,
     adjust: impl FnOnce(&mut LlmConfig),
 ) -> (Rig, JobStatus, Vec<RecordedRequest>) {
-    let mut rig = Rig::new(name);
+    let mut rig = Rig::playing_previous(name);
     let server = ReplayServer::start(replies);
     let status = rig.design(
         DesignRequest::new(PROMPT),
@@ -362,7 +233,7 @@ fn always(bad: &str) -> Vec<Reply> {
 
 #[test]
 fn a_good_spec_goes_live_and_into_the_project_and_the_history() {
-    let mut rig = Rig::new("good");
+    let mut rig = Rig::playing_previous("good");
     let server = ReplayServer::start(vec![Reply::chat(&example_spec())]);
     // The plugin names the patch playing, for the history, without asking to change it.
     let request = DesignRequest {
@@ -455,7 +326,7 @@ fn a_faust_syntax_error_is_repaired_and_the_key_stays_in_the_header() {
     let broken = EXAMPLE_FAUST.replace("*(amp * gain * 0.45);", "*(amp * gain * 0.45) +;");
     assert_ne!(broken, EXAMPLE_FAUST);
     let line = line_of(&broken, "+;");
-    let mut rig = Rig::new("syntax-error");
+    let mut rig = Rig::playing_previous("syntax-error");
     let server = ReplayServer::start(vec![
         Reply::chat(&example_with_faust(&broken)),
         Reply::chat(&example_spec()),
@@ -590,7 +461,7 @@ fn without_a_server_the_offline_designer_answers() {
         listener.local_addr().unwrap().port()
     };
     let base_url = format!("http://127.0.0.1:{port}/v1");
-    let mut rig = Rig::new("no-server");
+    let mut rig = Rig::playing_previous("no-server");
     let status = rig.design(
         DesignRequest::new(PROMPT),
         Designer::Llm(client_for(base_url.clone(), |_| {})),
@@ -615,7 +486,7 @@ fn without_a_server_the_offline_designer_answers() {
 
 #[test]
 fn refining_through_the_model_sends_the_current_spec() {
-    let mut rig = Rig::new("refine");
+    let mut rig = Rig::playing_previous("refine");
     let server = ReplayServer::start(vec![Reply::chat(&example_spec())]);
     let status = rig.design(
         DesignRequest::refine("warmer", previous_spec()),
@@ -639,7 +510,7 @@ fn refining_through_the_model_sends_the_current_spec() {
 
 #[test]
 fn a_newer_request_supersedes_one_waiting_for_the_model() {
-    let mut rig = Rig::new("superseded");
+    let mut rig = Rig::playing_previous("superseded");
     let server = ReplayServer::start(vec![
         Reply::chat(&example_spec()).delayed(Duration::from_secs(2))
     ]);

@@ -146,29 +146,23 @@ fn refinement_moves_the_descriptor_the_words_name() {
     let warmer = refine(&pad, "warmer").spec;
     assert_eq!(warmer.archetype, "pad");
     assert!(warmer.prompt.ends_with("warmer"), "{}", warmer.prompt);
-    let f = measure(&warmer);
-    assert!(
-        f.low_mid_share > base.low_mid_share,
-        "warmer: {} → {}",
-        base.low_mid_share,
-        f.low_mid_share
-    );
 
-    let darker = measure(&refine(&pad, "darker").spec);
-    assert!(
-        darker.centroid_hz < base.centroid_hz,
-        "darker: {} → {}",
-        base.centroid_hz,
-        darker.centroid_hz
-    );
-
-    let shorter = measure(&refine(&pad, "shorter tail").spec);
-    assert!(
-        shorter.tail_s < base.tail_s,
-        "shorter tail: {} → {}",
-        base.tail_s,
-        shorter.tail_s
-    );
+    // (request, descriptor, whether it should go up)
+    for (request, descriptor, up) in [
+        ("warmer", "low_mid", true),
+        ("darker", "centroid", false),
+        ("shorter tail", "tail", false),
+        ("punchier", "attack", false),
+    ] {
+        let before = base.get(descriptor).unwrap();
+        let after = measure(&refine(&pad, request).spec)
+            .get(descriptor)
+            .unwrap();
+        assert!(
+            if up { after > before } else { after < before },
+            "{request}: {descriptor} {before} → {after}"
+        );
+    }
 
     // Refining twice goes further than once.
     let twice = refine(&refine(&pad, "brighter").spec, "brighter").spec;

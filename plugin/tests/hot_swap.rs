@@ -2,31 +2,19 @@
 //! audio-side switcher swaps them in with a crossfade while notes are held, failures leave
 //! the playing patch alone, and the audio side allocates nothing throughout.
 
+mod support;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mephisto::compiler::sanity::SanityLimits;
 use mephisto::compiler::CompilerOptions;
 use mephisto::designer::{DesignRequest, Designer};
-use mephisto::dsp::builtin_patches;
-use mephisto::engine::instance::PatchInstance;
-use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto::engine::EngineEvent;
 use mephisto::macros::{Macro, NEUTRAL_MACROS};
 use mephisto::patchspec::PatchSpec;
 use mephisto::stored::Stored;
-use mephisto::swap::PatchSwitcher;
-use mephisto::worker::{Stage, Worker, WorkerSettings};
-use parking_lot::RwLock;
-
-const SR: f32 = 48_000.0;
-const BLOCK: usize = 256;
-/// Bound on waiting for the worker, so a broken worker fails the test instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(180);
-
-const SINE: &str = r#"import("stdfaust.lib");
-process = os.osc(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
-        * en.asr(0.005, 1, 0.05, button("gate")) * 0.5;"#;
+use mephisto::worker::Stage;
+use support::rig::{spec, Rig, PATIENCE, SINE, SR};
 
 const TRIANGLE: &str = r#"import("stdfaust.lib");
 process = os.triangle(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
@@ -38,114 +26,12 @@ divisor = int(hslider("divisor[grit:1]", 3, 0, 10, 1));
 process = os.osc(hslider("freq", 440, 20, 20000, 0.01)) * hslider("gain", 0.5, 0, 1, 0.01)
         * en.asr(0.005, 1, 0.05, button("gate")) * (1 + float(7 % divisor) * 0.0001);"#;
 
-/// A PatchSpec that is just a Faust program.
-fn spec(name: &str, faust: &str) -> PatchSpec {
-    PatchSpec {
-        version: 1,
-        name: name.into(),
-        prompt: String::new(),
-        archetype: "lead".into(),
-        faust: faust.into(),
-        params: Default::default(),
-        macros: Default::default(),
-        voices: DEFAULT_VOICES as u32,
-        notes: String::new(),
-    }
-}
-
-struct Rig {
-    engine: Engine,
-    switcher: PatchSwitcher,
-    worker: Worker,
-    selected: usize,
-    recording: Vec<f32>,
-    _cache: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// What these tests add to the shared rig.
 impl Rig {
-    fn new(name: &str, adjust: impl FnOnce(&mut CompilerOptions)) -> Rig {
-        let dir =
-            std::env::temp_dir().join(format!("mephisto-hot-swap-{name}-{}", std::process::id()));
-        let mut options = CompilerOptions {
-            cache_dir: Some(dir.clone()),
-            ..Default::default()
-        };
-        adjust(&mut options);
-        let mut bank: Vec<Option<Box<PatchInstance>>> = (0..builtin_patches().len())
-            .map(|i| Some(PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap()))
-            .collect();
-        let engine = Engine::new(bank[0].take().unwrap(), SR);
-        let settings = WorkerSettings {
-            compiler: options,
-            // Tests never judge speed: a loaded CI machine must not fail the CPU check.
-            limits: SanityLimits {
-                cpu_budget: f32::INFINITY,
-                ..SanityLimits::default()
-            },
-            sample_rate: SR,
-        };
-        let (worker, ports) = Worker::spawn(
-            settings,
-            Arc::new(RwLock::new(Stored::default())),
-            Arc::new(RwLock::new(Stored::default())),
-        );
-        let switcher = PatchSwitcher::new(bank, 0, ports, worker.shared().live_variant.clone());
-        Rig {
-            engine,
-            switcher,
-            worker,
-            selected: 0,
-            recording: Vec::new(),
-            _cache: TempDir(dir),
-        }
-    }
-
-    /// One audio-thread block: service the switcher, render. Allocation-free, which the
-    /// `assert_process_allocs` feature enforces (an allocation aborts the test).
-    fn block(&mut self) {
-        let (mut l, mut r) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
-        let (engine, switcher, selected) = (&mut self.engine, &mut self.switcher, self.selected);
-        audio_thread(|| {
-            switcher.service(engine, selected);
-            engine.render(&mut l, &mut r);
-        });
-        assert!(l.iter().chain(&r).all(|s| s.is_finite()));
-        self.recording.extend_from_slice(&l);
-    }
-
-    fn seconds(&mut self, s: f32) {
-        for _ in 0..((s * SR) as usize).div_ceil(BLOCK) {
-            self.block();
-        }
-    }
-
-    /// Renders until the worker is done with its job (or gives up after `PATIENCE`).
-    fn until_settled(&mut self) -> Stage {
-        let started = Instant::now();
-        std::thread::sleep(Duration::from_millis(50));
-        loop {
-            self.block();
-            let stage = self.worker.status().stage;
-            if !stage.is_busy() {
-                return stage;
-            }
-            assert!(started.elapsed() < PATIENCE, "the worker never finished");
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-
     /// Plays `faust` and renders until it is the engine's patch.
     fn go_live(&mut self, name: &str, faust: &str) {
         self.worker.play(spec(name, faust));
-        let status = self.until_settled();
+        let status = self.until_settled().stage;
         assert!(matches!(status, Stage::Live { .. }), "{status:?}");
         let started = Instant::now();
         while self.engine.current().name != name || self.engine.is_swapping() {
@@ -153,32 +39,6 @@ impl Rig {
             assert!(started.elapsed() < PATIENCE);
         }
     }
-
-    /// Renders until `done` holds (or fails after `PATIENCE`).
-    fn until(&mut self, done: impl Fn(&Rig) -> bool) {
-        let started = Instant::now();
-        while !done(self) {
-            self.block();
-            std::thread::sleep(Duration::from_millis(1));
-            assert!(started.elapsed() < PATIENCE, "the condition never held");
-        }
-    }
-
-    fn rms_of_last(&self, seconds: f32) -> f32 {
-        let n = (seconds * SR) as usize;
-        let tail = &self.recording[self.recording.len() - n..];
-        (tail.iter().map(|s| s * s).sum::<f32>() / n as f32).sqrt()
-    }
-}
-
-#[cfg(all(feature = "assert_process_allocs", debug_assertions))]
-fn audio_thread(f: impl FnOnce()) {
-    nice_assert_no_alloc::assert_no_alloc(f)
-}
-
-#[cfg(not(all(feature = "assert_process_allocs", debug_assertions)))]
-fn audio_thread(f: impl FnOnce()) {
-    f()
 }
 
 fn largest_step(samples: &[f32]) -> f32 {
@@ -218,7 +78,7 @@ fn swapping_variants_under_a_held_note_is_continuous() {
         "the held note carried over to the new patch"
     );
     // The worker notices what plays on its next tick and saves that program.
-    rig.until(|rig| {
+    rig.until("the project saves the triangle", |rig| {
         rig.worker
             .shared()
             .saved
@@ -232,7 +92,9 @@ fn swapping_variants_under_a_held_note_is_continuous() {
     rig.selected = 2;
     rig.seconds(0.2);
     assert_eq!(rig.engine.current().builtin_index, Some(2));
-    rig.until(|rig| *rig.worker.shared().saved.read() == Stored::Value(None));
+    rig.until("the project forgets the variant", |rig| {
+        *rig.worker.shared().saved.read() == Stored::Value(None)
+    });
 }
 
 #[test]
@@ -272,7 +134,7 @@ fn bad_programs_fail_clearly_and_the_playing_patch_keeps_playing() {
     ];
     for (name, faust, expected) in cases {
         rig.worker.play(spec(name, faust));
-        match rig.until_settled() {
+        match rig.until_settled().stage {
             Stage::Failed { message } => {
                 assert!(message.contains(expected), "{name}: {message}")
             }
@@ -316,7 +178,7 @@ fn missing_compilers_and_time_outs_are_explained() {
             velocity: 0.8,
         });
         rig.worker.play(spec(name, SINE));
-        match rig.until_settled() {
+        match rig.until_settled().stage {
             Stage::Failed { message } => {
                 assert!(message.contains(expected), "{name}: {message}")
             }
@@ -366,16 +228,20 @@ fn settle_live(rig: &mut Rig) -> String {
     // Nothing goes live without rendering, so this is the patch from before the job.
     let saved = |rig: &Rig| rig.worker.shared().saved.read().value().cloned().flatten();
     let before = saved(rig);
-    let stage = rig.until_settled();
+    let stage = rig.until_settled().stage;
     assert!(matches!(stage, Stage::Live { .. }), "{stage:?}");
     let wanted = rig
         .worker
         .status()
         .patch
         .expect("a live job names its patch");
-    rig.until(|rig| rig.engine.current().name == wanted && !rig.engine.is_swapping());
+    rig.until(&format!("{wanted} plays"), |rig| {
+        rig.engine.current().name == wanted && !rig.engine.is_swapping()
+    });
     // The worker records it on its next tick.
-    rig.until(|rig| saved(rig) != before);
+    rig.until("the project saves the new patch", |rig| {
+        saved(rig) != before
+    });
     wanted
 }
 

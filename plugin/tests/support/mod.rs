@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod replay_server;
+pub mod rig;

@@ -1,8 +1,9 @@
 //! The offline designer (DESIGN.md §8): no network, deterministic, fast. A prompt is read
 //! with the lexicon into an archetype and axis weights; the archetype picks a built-in
 //! template; the weights move the template's parameters along its own macro map (plus the
-//! envelope controls for attack and length); then a short render checks the brightness it
-//! reached and pushes further when the words asked for more than the map delivered.
+//! envelope controls for attack and length); then a short render checks the brightness
+//! and warmth it reached and pushes further when the words asked for more than the map
+//! delivered.
 //! Refinement does the same with smaller steps on the current patch.
 
 use std::collections::BTreeMap;
@@ -36,14 +37,16 @@ const LENGTH_CONTROLS: [(&str, f32); 6] = [
     ("reverb_time", 0.3),
 ];
 
-/// Sample rate and note of the brightness probe: one C4 held half a second.
+/// Sample rate and note of the analysis probe: one C4 held half a second.
 const PROBE_RATE: u32 = 48_000;
 const PROBE_NOTE: u8 = 60;
 const PROBE_HELD_SECONDS: f64 = 0.5;
 const PROBE_SECONDS: f64 = 0.6;
 /// The centroid change, in octaves, that a Bright weight of 1 asks for.
 const OCTAVES_PER_BRIGHT: f32 = 1.0;
-/// Extra pushes the brightness check may make.
+/// The change of the low-mid energy share that a Warm weight of 1 asks for.
+const LOW_MID_PER_WARM: f32 = 0.15;
+/// Extra pushes the analysis check may make.
 const NUDGE_ROUNDS: usize = 2;
 /// The archetype when the prompt names none and its shape words suggest none.
 const FALLBACK_ARCHETYPE: &str = "pad";
@@ -54,7 +57,7 @@ pub struct OfflineDesign {
     pub spec: PatchSpec,
     /// Words of the prompt the lexicon does not know, in order.
     pub unknown: Vec<String>,
-    /// One-line notes: the template chosen, what the brightness check did.
+    /// One-line notes: the template chosen, what the analysis check did.
     pub notes: Vec<String>,
 }
 
@@ -72,7 +75,7 @@ pub fn design(prompt: &str) -> Result<OfflineDesign, String> {
 /// Naming another instrument starts again from that instrument's template with the
 /// current patch's words and the new ones; otherwise the current parameters move a step
 /// along the asked axes. `build` makes a playable instance of a spec whose program is not
-/// a built-in's (through the runtime compiler); it is only used for the brightness check.
+/// a built-in's (through the runtime compiler); it is only used for the analysis check.
 pub fn refine(
     current: &PatchSpec,
     request: &str,
@@ -102,9 +105,11 @@ pub fn refine(
         current.name,
         describe(&asked.axes)
     )];
-    if let Some(note) = nudge_brightness(&mut spec, &controls, &asked.axes, REFINE_REACH, &|s| {
-        instantiate(s)
-    }) {
+    if let Some(note) =
+        nudge_toward_targets(&mut spec, &controls, &asked.axes, REFINE_REACH, &|s| {
+            instantiate(s)
+        })
+    {
         notes.push(note);
     }
     Ok(OfflineDesign {
@@ -136,7 +141,8 @@ fn design_reading(
         s.instantiate_builtin(1, PROBE_RATE as f32)
             .expect("the spec carries the template's program")
     };
-    if let Some(note) = nudge_brightness(&mut spec, &controls, &reading.axes, DESIGN_REACH, &build)
+    if let Some(note) =
+        nudge_toward_targets(&mut spec, &controls, &reading.axes, DESIGN_REACH, &build)
     {
         notes.push(note);
     }
@@ -222,11 +228,11 @@ fn macro_axis(m: Macro) -> Axis {
     }
 }
 
-/// Renders the probe note and measures its spectral centroid.
-fn centroid(
+/// Renders the probe note and measures it.
+fn probe(
     spec: &PatchSpec,
     build: &dyn Fn(&PatchSpec) -> Result<Box<PatchInstance>, String>,
-) -> Result<f32, String> {
+) -> Result<Features, String> {
     let instance = build(spec)?;
     let score = [ScoreNote {
         note: PROBE_NOTE,
@@ -241,55 +247,116 @@ fn centroid(
         .zip(&audio.right)
         .map(|(l, r)| 0.5 * (l + r))
         .collect();
-    Ok(Features::measure(&mono, PROBE_RATE as f32, Some(PROBE_HELD_SECONDS)).centroid_hz)
+    Ok(Features::measure(
+        &mono,
+        PROBE_RATE as f32,
+        Some(PROBE_HELD_SECONDS),
+    ))
 }
 
-/// When the words ask for brighter or darker, checks the centroid moved by at least
-/// [`OCTAVES_PER_BRIGHT`] × weight × reach against the unshifted patch. When it fell short
-/// the Bright push is doubled; when it went the wrong way (a damped string that turns
-/// into its click) it is halved; the best of the tries is kept. Returns what it did.
-fn nudge_brightness(
+/// An axis the analysis check measures: its descriptor on a scale where differences are
+/// comparable, and how far a weight of 1 should move it.
+struct Target {
+    axis: Axis,
+    descriptor: &'static str,
+    measure: fn(&Features) -> f32,
+    per_weight: f32,
+}
+
+/// Bright: the centroid should move an octave; Warm: the low-mid (100–600 Hz) share of the
+/// energy should move by 0.15 (a clearly fuller or thinner sound on any template).
+const TARGETS: [Target; 2] = [
+    Target {
+        axis: Axis::Bright,
+        descriptor: "centroid (octaves)",
+        measure: |f| f.centroid_hz.max(1.0).log2(),
+        per_weight: OCTAVES_PER_BRIGHT,
+    },
+    Target {
+        axis: Axis::Warm,
+        descriptor: "low-mid share",
+        measure: |f| f.low_mid_share,
+        per_weight: LOW_MID_PER_WARM,
+    },
+];
+
+/// The analysis check: for every measured axis the words push (|weight| ≥ 0.1), compares
+/// the designed patch with the unshifted one. An axis that fell short of its target has its
+/// push doubled; one that moved the wrong way (a damped string that turns into its pick
+/// click) has it halved; at most [`NUDGE_ROUNDS`] extra renders, and the try that got
+/// closest to all targets together is kept. Returns what it measured, if anything.
+fn nudge_toward_targets(
     spec: &mut PatchSpec,
     controls: &[Control],
     axes: &AxisWeights,
     reach: f32,
     build: &dyn Fn(&PatchSpec) -> Result<Box<PatchInstance>, String>,
 ) -> Option<String> {
-    let weight = axes[Axis::Bright.index()];
-    if weight.abs() < 0.1 {
+    let active: Vec<&Target> = TARGETS
+        .iter()
+        .filter(|t| axes[t.axis.index()].abs() >= 0.1)
+        .collect();
+    if active.is_empty() {
         return None;
     }
     let mut unshifted = spec.clone();
     unshifted.params = controls.iter().map(|c| (c.label.clone(), c.init)).collect();
-    let before = centroid(&unshifted, build).ok()?.max(1.0);
-    let wanted = OCTAVES_PER_BRIGHT * weight * reach;
-    // Octaves moved in the asked direction (negative: the wrong way).
-    let progress = |spec: &PatchSpec| -> Option<f32> {
-        let after = centroid(spec, build).ok()?.max(1.0);
-        Some((after / before).log2() * wanted.signum())
+    let before = probe(&unshifted, build).ok()?;
+    let wanted: Vec<f32> = active
+        .iter()
+        .map(|t| t.per_weight * axes[t.axis.index()] * reach)
+        .collect();
+    // Per axis: how far it moved in the asked direction (negative: the wrong way).
+    let progress = |after: &Features| -> Vec<f32> {
+        active
+            .iter()
+            .zip(&wanted)
+            .map(|(t, w)| ((t.measure)(after) - (t.measure)(&before)) * w.signum())
+            .collect()
     };
-    let mut best = (progress(spec)?, 1.0f32, spec.params.clone());
-    let mut scale = 1.0f32;
+    // How close a try came: each axis counts up to its target, and as much against it.
+    let closeness = |moved: &[f32]| -> f32 {
+        moved
+            .iter()
+            .zip(&wanted)
+            .map(|(m, w)| (m / w.abs()).clamp(-1.0, 1.0))
+            .sum()
+    };
+    let mut moved = progress(&probe(spec, build).ok()?);
+    let mut best = (closeness(&moved), moved.clone(), spec.params.clone());
+    let mut scales = vec![1.0f32; active.len()];
     for _ in 0..NUDGE_ROUNDS {
-        let (reached, _, _) = best;
-        if reached >= wanted.abs() {
+        if moved.iter().zip(&wanted).all(|(m, w)| *m >= w.abs()) {
             break;
         }
-        scale *= if reached > 0.0 { 2.0 } else { 0.5 };
         let mut pushed = *axes;
-        pushed[Axis::Bright.index()] = weight * scale;
+        for (i, t) in active.iter().enumerate() {
+            if moved[i] < wanted[i].abs() {
+                scales[i] *= if moved[i] > 0.0 { 2.0 } else { 0.5 };
+            }
+            pushed[t.axis.index()] = axes[t.axis.index()] * scales[i];
+        }
         spec.params = shifted_params(controls, &pushed, reach);
-        let now = progress(spec)?;
-        if now > best.0 {
-            best = (now, scale, spec.params.clone());
+        moved = progress(&probe(spec, build).ok()?);
+        let score = closeness(&moved);
+        if score > best.0 {
+            best = (score, moved.clone(), spec.params.clone());
         }
     }
-    let (reached, scale, params) = best;
+    let (_, moved, params) = best;
     spec.params = params;
-    Some(format!(
-        "brightness check: centroid moved {:+.2} octaves (asked {wanted:+.2}) with the Bright push ×{scale}",
-        reached * wanted.signum()
-    ))
+    let parts: Vec<String> = active
+        .iter()
+        .zip(moved.iter().zip(&wanted))
+        .map(|(t, (m, w))| {
+            format!(
+                "{} moved {:+.2} (asked {w:+.2})",
+                t.descriptor,
+                m * w.signum()
+            )
+        })
+        .collect();
+    Some(format!("analysis check: {}", parts.join(", ")))
 }
 
 /// A short readable summary of the weights: `bright −0.8, grit +0.5`.

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use mephisto::compiler::{Compiler, CompilerOptions};
 use mephisto::dsp::{builtin_patches, find_builtin};
 use mephisto::engine::instance::PatchInstance;
+use mephisto::engine::DEFAULT_VOICES;
 use mephisto::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto::patchspec::{Curve, MacroTarget, PatchSpec, SpecError};
 use mephisto::render::{render_score, StereoAudio};
@@ -540,7 +541,9 @@ fn instantiate_errors_name_the_field() {
 
     spec.macros.clear();
     let instance = spec.instantiate(&sandbox.compiler, SR as f32).unwrap();
-    assert_eq!(instance.voice_count(), 8);
+    // Every instance has the engine's voices; the spec's `voices` limits the polyphony.
+    assert_eq!(instance.voice_count(), DEFAULT_VOICES);
+    assert_eq!(instance.polyphony(), 8);
     assert_eq!(instance.name, "test_tone");
 
     spec.faust = "process = os.osc(440);".into();

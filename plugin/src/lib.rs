@@ -2,6 +2,7 @@
 //! This file is the nice-plug plugin: host parameters in, notes in, stereo audio out.
 
 pub mod analysis;
+pub mod calibration;
 pub mod compiler;
 pub mod designer;
 pub mod dsp;

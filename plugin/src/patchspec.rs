@@ -362,7 +362,24 @@ impl PatchSpec {
                 ));
             }
         }
-        let macros = Macro::ALL
+        let macros = PatchSpec::macro_map_of(&instance);
+        Ok(PatchSpec {
+            version: SPEC_VERSION,
+            name: patch.name.to_string(),
+            prompt: String::new(),
+            archetype: patch.archetype.to_string(),
+            faust: patch.source.to_string(),
+            params,
+            macros,
+            voices: DEFAULT_VOICES,
+            notes: patch.description.to_string(),
+        })
+    }
+
+    /// The macro map `instance` plays (its program's metadata, or a spec's map applied to
+    /// it) as a spec's `macros`: macros that move nothing are left out.
+    pub fn macro_map_of(instance: &PatchInstance) -> BTreeMap<String, Vec<MacroTarget>> {
+        Macro::ALL
             .iter()
             .map(|&m| {
                 let targets: Vec<MacroTarget> = instance
@@ -377,18 +394,7 @@ impl PatchSpec {
                 (m.key().to_string(), targets)
             })
             .filter(|(_, targets)| !targets.is_empty())
-            .collect();
-        Ok(PatchSpec {
-            version: SPEC_VERSION,
-            name: patch.name.to_string(),
-            prompt: String::new(),
-            archetype: patch.archetype.to_string(),
-            faust: patch.source.to_string(),
-            params,
-            macros,
-            voices: DEFAULT_VOICES,
-            notes: patch.description.to_string(),
-        })
+            .collect()
     }
 
     /// Compiles the program (or finds it in the compiler's cache) and builds a playable

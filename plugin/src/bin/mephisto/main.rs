@@ -1,9 +1,10 @@
 //! The `mephisto` command-line tool: list the built-in patches, design patches from words,
 //! compile Faust programs through the runtime compiler and its sanity gate, render built-in
-//! patches and compiled programs offline, score the designer on a prompt suite, and
-//! measure the engine's CPU cost.
+//! patches and compiled programs offline, score the designer on a prompt suite, calibrate
+//! the semantic macros, and measure the engine's CPU cost.
 
 mod design;
+mod macros;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -126,6 +127,16 @@ enum Command {
         /// The suite, e.g. tests/data/prompts.json.
         suite: PathBuf,
     },
+    /// Check that each semantic macro moves its descriptor (Bright the centroid, Warm the
+    /// low-mid share, …) monotonically and audibly; prints a Markdown table per patch.
+    Macros {
+        /// A built-in patch name (see `mephisto list`) or a PatchSpec (FILE.json).
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        patch: Option<String>,
+        /// Every built-in patch.
+        #[arg(long)]
+        all: bool,
+    },
     /// Measure the engine's CPU cost: every built-in patch with all voices held.
     Bench {
         /// Notes held at once.
@@ -228,6 +239,7 @@ fn run(cli: Cli) -> Result<(), String> {
             render,
         }),
         Command::Eval { suite } => design::eval(&suite),
+        Command::Macros { patch, all } => macros::macros(patch.as_deref(), all),
         Command::Bench { voices, seconds } => bench(voices, seconds),
     }
 }

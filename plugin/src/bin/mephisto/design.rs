@@ -134,7 +134,7 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
     for p in &suite.prompts {
         let (name, f) = &report.measured[&p.id];
         println!(
-            "| {} | {name} | {:.0} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} |",
+            "| {} | {name} | {:.0} | {:.3} | {:.2e} | {:.3} | {:.3} | {:.2} | {:.2} |",
             p.prompt,
             f.centroid_hz,
             f.low_mid_share,
@@ -151,12 +151,12 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
     for o in &report.outcomes {
         let r = &o.relation;
         println!(
-            "| {} < {} | {} | {:.3} | {:.3} | {} |",
+            "| {} < {} | {} | {} | {} | {} |",
             r.lower,
             r.higher,
             r.descriptor,
-            o.lower_value,
-            o.higher_value,
+            figure(o.lower_value),
+            figure(o.higher_value),
             if o.holds() { "yes" } else { "**no**" }
         );
     }
@@ -174,4 +174,13 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A measured value with three significant digits, in scientific notation when small.
+fn figure(value: f32) -> String {
+    if value != 0.0 && value.abs() < 0.01 {
+        format!("{value:.2e}")
+    } else {
+        format!("{value:.3}")
+    }
 }

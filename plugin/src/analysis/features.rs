@@ -65,7 +65,8 @@ pub struct Features {
     pub flatness: f32,
     /// Spectral flux, 0..1: how far each frame's spectral shape (magnitudes divided by their
     /// sum, so level alone does not count) is from the previous frame's, as half their L1
-    /// distance; energy-weighted mean over the held part after the attack. 0 for a spectrum
+    /// distance; energy-weighted mean over the held part after the attack (at most its second
+    /// half, so a swell whose attack lasts the whole note is still measured). 0 for a spectrum
     /// that never changes, 1 for one that jumps to disjoint bins every frame.
     pub flux: f32,
     /// Share of the held part's energy between 100 and 600 Hz, 0..1.
@@ -256,7 +257,8 @@ impl Analyzer {
             sample_rate,
             held_end - onset,
             active_end.max(held_end) - onset,
-            attack_end - onset,
+            // A swell whose attack lasts the whole note still has its second half measured.
+            (attack_end - onset).min((held_end - onset) / 2),
         );
         let f0_hz = self.fundamental(audio, onset..held_end, silence);
 

@@ -46,6 +46,11 @@ const PROBE_SECONDS: f64 = 0.6;
 const OCTAVES_PER_BRIGHT: f32 = 1.0;
 /// The change of the low-mid energy share that a Warm weight of 1 asks for.
 const LOW_MID_PER_WARM: f32 = 0.15;
+/// How far past its target an axis may go before the analysis check eases it back (a
+/// "dark" drone whose filter closes completely loses its movement too).
+const OVERSHOOT: f32 = 2.0;
+/// The most level a push of the analysis check may cost before the try is refused.
+const MAX_LEVEL_LOSS_DB: f32 = 12.0;
 /// Extra pushes the analysis check may make.
 const NUDGE_ROUNDS: usize = 2;
 /// The archetype when the prompt names none and its shape words suggest none.
@@ -281,10 +286,11 @@ const TARGETS: [Target; 2] = [
 ];
 
 /// The analysis check: for every measured axis the words push (|weight| ≥ 0.1), compares
-/// the designed patch with the unshifted one. An axis that fell short of its target has its
-/// push doubled; one that moved the wrong way (a damped string that turns into its pick
-/// click) has it halved; at most [`NUDGE_ROUNDS`] extra renders, and the try that got
-/// closest to all targets together is kept. Returns what it measured, if anything.
+/// the designed patch with the unshifted one. An axis that fell short of its target (other
+/// axes can work against it: drive brightens a "dark" bass) pushes harder; if pushing harder
+/// made it worse it pushes more gently instead; an axis past twice its target eases off; at
+/// most [`NUDGE_ROUNDS`] extra renders, and the try that got closest to all targets
+/// together is kept. Returns what it measured, if anything.
 fn nudge_toward_targets(
     spec: &mut PatchSpec,
     controls: &[Control],
@@ -307,6 +313,9 @@ fn nudge_toward_targets(
         .map(|t| t.per_weight * axes[t.axis.index()] * reach)
         .collect();
     // Per axis: how far it moved in the asked direction (negative: the wrong way).
+    // A try that lost most of its level (a filter closed on the fundamental) is no
+    // answer whatever its descriptors say.
+    let audible = |after: &Features| after.rms_db > before.rms_db - MAX_LEVEL_LOSS_DB;
     let progress = |after: &Features| -> Vec<f32> {
         active
             .iter()
@@ -314,32 +323,53 @@ fn nudge_toward_targets(
             .map(|(t, w)| ((t.measure)(after) - (t.measure)(&before)) * w.signum())
             .collect()
     };
-    // How close a try came: each axis counts up to its target, and as much against it.
+    // How close a try came: each axis counts up to its target and as much against it; up
+    // to twice the target is as good as the target, further overshoots count against it.
     let closeness = |moved: &[f32]| -> f32 {
         moved
             .iter()
             .zip(&wanted)
-            .map(|(m, w)| (m / w.abs()).clamp(-1.0, 1.0))
+            .map(|(m, w)| {
+                let share = m / w.abs();
+                if share > OVERSHOOT {
+                    (1.0 + OVERSHOOT - share).max(-1.0)
+                } else {
+                    share.clamp(-1.0, 1.0)
+                }
+            })
             .sum()
     };
+    let on_target = |m: f32, w: f32| (w.abs()..=OVERSHOOT * w.abs()).contains(&m);
     let mut moved = progress(&probe(spec, build).ok()?);
     let mut best = (closeness(&moved), moved.clone(), spec.params.clone());
+    // Each short axis first pushes twice as hard; if that helped it, twice as hard again,
+    // otherwise (the mapping turns back on itself, like a damped string that becomes its
+    // pick click) half as hard as at first.
     let mut scales = vec![1.0f32; active.len()];
+    let mut previous = moved.clone();
     for _ in 0..NUDGE_ROUNDS {
-        if moved.iter().zip(&wanted).all(|(m, w)| *m >= w.abs()) {
+        if moved.iter().zip(&wanted).all(|(m, w)| on_target(*m, *w)) {
             break;
         }
         let mut pushed = *axes;
         for (i, t) in active.iter().enumerate() {
-            if moved[i] < wanted[i].abs() {
-                scales[i] *= if moved[i] > 0.0 { 2.0 } else { 0.5 };
+            if moved[i] > OVERSHOOT * wanted[i].abs() {
+                scales[i] *= 0.5;
+            } else if moved[i] < wanted[i].abs() {
+                scales[i] = if scales[i] == 1.0 || moved[i] > previous[i] {
+                    scales[i] * 2.0
+                } else {
+                    0.5
+                };
             }
             pushed[t.axis.index()] = axes[t.axis.index()] * scales[i];
         }
         spec.params = shifted_params(controls, &pushed, reach);
-        moved = progress(&probe(spec, build).ok()?);
+        previous = moved;
+        let measured = probe(spec, build).ok()?;
+        moved = progress(&measured);
         let score = closeness(&moved);
-        if score > best.0 {
+        if audible(&measured) && score > best.0 {
             best = (score, moved.clone(), spec.params.clone());
         }
     }

@@ -450,29 +450,32 @@ impl FaustDsp for DarkDroneVoice {
 
     fn build_user_interface_static(ui_interface: &mut dyn UI<Self::T>) {
         ui_interface.open_vertical_box("dark_drone");
-        ui_interface.declare(Some(ParamIndex(0)), "punch", "-0.6");
+        ui_interface.declare(Some(ParamIndex(0)), "punch", "-0.8");
         ui_interface.declare(Some(ParamIndex(0)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(0)), "unit", "s");
         ui_interface.add_horizontal_slider("attack", ParamIndex(0), 1.5, 0.005, 1e+01, 0.001);
         ui_interface.declare(Some(ParamIndex(1)), "unit", "dB");
         ui_interface.declare(Some(ParamIndex(1)), "warm", "0.6");
         ui_interface.add_horizontal_slider("body", ParamIndex(1), 3.0, -12.0, 12.0, 0.1);
+        ui_interface.declare(Some(ParamIndex(2)), "bright", "0.25");
         ui_interface.declare(Some(ParamIndex(2)), "grit", "0.5");
+        ui_interface.declare(Some(ParamIndex(2)), "motion", "0.2");
         ui_interface.add_horizontal_slider("breath", ParamIndex(2), 0.25, 0.0, 1.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(3)), "bright", "0.6");
+        ui_interface.declare(Some(ParamIndex(3)), "bright", "0.5");
         ui_interface.declare(Some(ParamIndex(3)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(3)), "unit", "Hz");
         ui_interface.declare(Some(ParamIndex(3)), "warm", "-0.1");
         ui_interface.add_horizontal_slider("cutoff", ParamIndex(3), 5e+02, 5e+01, 8e+03, 1.0);
         ui_interface.declare(Some(ParamIndex(4)), "grit", "0.7");
+        ui_interface.declare(Some(ParamIndex(4)), "punch", "-0.5");
         ui_interface.add_horizontal_slider("drive", ParamIndex(4), 0.3, 0.0, 1.0, 0.01);
         ui_interface.add_horizontal_slider("freq", ParamIndex(5), 4.4e+02, 2e+01, 2e+04, 0.01);
         ui_interface.add_horizontal_slider("gain", ParamIndex(6), 0.5, 0.0, 1.0, 0.01);
         ui_interface.add_button("gate", ParamIndex(7));
-        ui_interface.declare(Some(ParamIndex(8)), "motion", "0.6");
+        ui_interface.declare(Some(ParamIndex(8)), "motion", "0.8");
         ui_interface.declare(Some(ParamIndex(8)), "unit", "oct");
         ui_interface.add_horizontal_slider("lfo_depth", ParamIndex(8), 1.2, 0.0, 4.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(9)), "motion", "0.5");
+        ui_interface.declare(Some(ParamIndex(9)), "motion", "0.6");
         ui_interface.declare(Some(ParamIndex(9)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(9)), "unit", "Hz");
         ui_interface.add_horizontal_slider("lfo_rate", ParamIndex(9), 0.12, 0.01, 4.0, 0.001);
@@ -1390,7 +1393,7 @@ impl FaustDsp for DarkDroneEffect {
 
     fn build_user_interface_static(ui_interface: &mut dyn UI<Self::T>) {
         ui_interface.open_vertical_box("dark_drone");
-        ui_interface.declare(Some(ParamIndex(0)), "motion", "0.4");
+        ui_interface.declare(Some(ParamIndex(0)), "motion", "0.6");
         ui_interface.add_horizontal_slider("chorus_depth", ParamIndex(0), 0.4, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(1)), "punch", "-0.3");
         ui_interface.declare(Some(ParamIndex(1)), "space", "0.5");

@@ -450,7 +450,7 @@ impl FaustDsp for GlassBellVoice {
         ui_interface.declare(Some(ParamIndex(0)), "unit", "s");
         ui_interface.add_horizontal_slider("attack", ParamIndex(0), 0.002, 0.0005, 0.2, 0.0001);
         ui_interface.declare(Some(ParamIndex(1)), "unit", "dB");
-        ui_interface.declare(Some(ParamIndex(1)), "warm", "0.8");
+        ui_interface.declare(Some(ParamIndex(1)), "warm", "0.6");
         ui_interface.add_horizontal_slider("body", ParamIndex(1), 1.0, -12.0, 12.0, 0.1);
         ui_interface.declare(Some(ParamIndex(2)), "grit", "0.8");
         ui_interface.add_horizontal_slider("clang", ParamIndex(2), 0.25, 0.0, 1.0, 0.01);
@@ -472,7 +472,6 @@ impl FaustDsp for GlassBellVoice {
         ui_interface.declare(Some(ParamIndex(10)), "punch", "0.6");
         ui_interface.add_horizontal_slider("strike", ParamIndex(10), 0.3, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(11)), "bright", "0.6");
-        ui_interface.declare(Some(ParamIndex(11)), "warm", "-0.3");
         ui_interface.add_horizontal_slider("tilt", ParamIndex(11), 0.3, -1.5, 1.5, 0.01);
         ui_interface.close_box();
     }

@@ -362,10 +362,10 @@ impl FaustDsp for NoiseRiserVoice {
         ui_interface.add_horizontal_slider("freq", ParamIndex(3), 4.4e+02, 2e+01, 2e+04, 0.01);
         ui_interface.add_horizontal_slider("gain", ParamIndex(4), 0.5, 0.0, 1.0, 0.01);
         ui_interface.add_button("gate", ParamIndex(5));
-        ui_interface.declare(Some(ParamIndex(6)), "motion", "0.7");
+        ui_interface.declare(Some(ParamIndex(6)), "motion", "1.0");
         ui_interface.declare(Some(ParamIndex(6)), "unit", "oct");
         ui_interface.add_horizontal_slider("lfo_depth", ParamIndex(6), 0.3, 0.0, 2.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(7)), "motion", "0.3");
+        ui_interface.declare(Some(ParamIndex(7)), "motion", "0.5");
         ui_interface.declare(Some(ParamIndex(7)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(7)), "unit", "Hz");
         ui_interface.add_horizontal_slider("lfo_rate", ParamIndex(7), 3.0, 0.1, 16.0, 0.01);
@@ -374,12 +374,14 @@ impl FaustDsp for NoiseRiserVoice {
         ui_interface.declare(Some(ParamIndex(8)), "unit", "s");
         ui_interface.add_horizontal_slider("release", ParamIndex(8), 1.5, 0.05, 8.0, 0.01);
         ui_interface.declare(Some(ParamIndex(9)), "grit", "-0.3");
+        ui_interface.declare(Some(ParamIndex(9)), "punch", "-0.45");
         ui_interface.add_horizontal_slider("resonance", ParamIndex(9), 0.45, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(10)), "bright", "0.2");
         ui_interface.declare(Some(ParamIndex(10)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(10)), "unit", "Hz");
-        ui_interface.declare(Some(ParamIndex(10)), "warm", "-0.3");
+        ui_interface.declare(Some(ParamIndex(10)), "warm", "-0.15");
         ui_interface.add_horizontal_slider("sweep_from", ParamIndex(10), 3e+02, 4e+01, 4e+03, 1.0);
+        ui_interface.declare(Some(ParamIndex(11)), "motion", "-0.6");
         ui_interface.declare(Some(ParamIndex(11)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(11)), "unit", "s");
         ui_interface.add_horizontal_slider("sweep_time", ParamIndex(11), 3.0, 0.1, 12.0, 0.01);

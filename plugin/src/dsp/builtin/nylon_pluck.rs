@@ -423,7 +423,7 @@ impl FaustDsp for NylonPluckVoice {
         self.fConst14 = 6.2831855 / self.fConst0;
         self.fConst15 = F32::max(0.0, F32::min(0.49, 5.0 / self.fConst0));
         self.fConst16 = 1.0 - F32::exp(0.0 - 92.302 / self.fConst0);
-        self.fConst17 = 1.0 - F32::exp(0.0 - 4.8876667 / self.fConst0);
+        self.fConst17 = 1.0 - F32::exp(0.0 - 14.663 / self.fConst0);
         self.fConst18 = 1.0 / self.fConst0;
         self.fConst19 =
             F32::tan(3.1415927 * (F32::max(2e+01, F32::min(2.5e+03, self.fConst4)) / self.fConst0));
@@ -484,9 +484,9 @@ impl FaustDsp for NylonPluckVoice {
         ui_interface.declare(Some(ParamIndex(10)), "space", "0.5");
         ui_interface.declare(Some(ParamIndex(10)), "unit", "s");
         ui_interface.add_horizontal_slider("release", ParamIndex(10), 0.25, 0.02, 4.0, 0.001);
-        ui_interface.declare(Some(ParamIndex(11)), "motion", "0.5");
+        ui_interface.declare(Some(ParamIndex(11)), "motion", "0.9");
         ui_interface.declare(Some(ParamIndex(11)), "unit", "cent");
-        ui_interface.add_horizontal_slider("vibrato_depth", ParamIndex(11), 4.0, 0.0, 3e+01, 0.1);
+        ui_interface.add_horizontal_slider("vibrato_depth", ParamIndex(11), 4.0, 0.0, 6e+01, 0.1);
         ui_interface.close_box();
     }
 

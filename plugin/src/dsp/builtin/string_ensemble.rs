@@ -397,7 +397,7 @@ impl FaustDsp for StringEnsembleVoice {
         ui_interface.declare(Some(ParamIndex(3)), "bright", "0.6");
         ui_interface.declare(Some(ParamIndex(3)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(3)), "unit", "Hz");
-        ui_interface.declare(Some(ParamIndex(3)), "warm", "-0.15");
+        ui_interface.declare(Some(ParamIndex(3)), "warm", "-0.3");
         ui_interface.add_horizontal_slider("cutoff", ParamIndex(3), 3e+03, 2e+02, 1.6e+04, 1.0);
         ui_interface.declare(Some(ParamIndex(4)), "motion", "0.3");
         ui_interface.declare(Some(ParamIndex(4)), "unit", "cent");
@@ -415,7 +415,7 @@ impl FaustDsp for StringEnsembleVoice {
         ui_interface.add_horizontal_slider("release", ParamIndex(10), 1.2, 0.05, 8.0, 0.01);
         ui_interface.declare(Some(ParamIndex(11)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(11)), "unit", "Hz");
-        ui_interface.declare(Some(ParamIndex(11)), "warm", "-0.3");
+        ui_interface.declare(Some(ParamIndex(11)), "warm", "-0.1");
         ui_interface.add_horizontal_slider("thin", ParamIndex(11), 1.2e+02, 2e+01, 8e+02, 1.0);
         ui_interface.declare(Some(ParamIndex(12)), "motion", "0.4");
         ui_interface.declare(Some(ParamIndex(12)), "unit", "cent");

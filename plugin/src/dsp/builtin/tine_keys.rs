@@ -1199,7 +1199,7 @@ impl FaustDsp for TineKeysEffect {
         ui_interface.add_horizontal_slider("reverb_mix", ParamIndex(0), 0.15, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(1)), "motion", "0.7");
         ui_interface.add_horizontal_slider("tremolo_depth", ParamIndex(1), 0.35, 0.0, 1.0, 0.01);
-        ui_interface.declare(Some(ParamIndex(2)), "motion", "0.3");
+        ui_interface.declare(Some(ParamIndex(2)), "motion", "1.0");
         ui_interface.declare(Some(ParamIndex(2)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(2)), "unit", "Hz");
         ui_interface.add_horizontal_slider("tremolo_rate", ParamIndex(2), 4.5, 0.5, 12.0, 0.01);

@@ -378,6 +378,7 @@ impl FaustDsp for WarmPadVoice {
         ui_interface.declare(Some(ParamIndex(3)), "unit", "cent");
         ui_interface.add_horizontal_slider("detune", ParamIndex(3), 14.0, 0.0, 4e+01, 0.1);
         ui_interface.declare(Some(ParamIndex(4)), "grit", "0.9");
+        ui_interface.declare(Some(ParamIndex(4)), "punch", "-0.4");
         ui_interface.add_horizontal_slider("drive", ParamIndex(4), 0.15, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(5)), "punch", "0.3");
         ui_interface.declare(Some(ParamIndex(5)), "unit", "oct");

@@ -10,6 +10,7 @@ pub mod effect_render;
 pub mod engine;
 pub mod history;
 pub mod macros;
+pub mod matching;
 pub mod params;
 pub mod patchspec;
 pub mod render;

@@ -1,10 +1,12 @@
 //! The `mephisto` command-line tool: list the built-in patches, design patches from words,
 //! compile Faust programs through the runtime compiler and its sanity gate, render built-in
 //! patches and compiled programs offline, score the designer on a prompt suite, calibrate
-//! the semantic macros, and measure the engine's CPU cost.
+//! the semantic macros, match a patch to a reference recording, and measure the engine's CPU
+//! cost.
 
 mod design;
 mod macros;
+mod matching;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -137,6 +139,27 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Tune a patch's parameters so that its probe (C3 held 1 s, as long as the reference)
+    /// sounds like a reference WAV file: Nelder–Mead on the normalised parameter positions,
+    /// minimising the multi-scale spectral loss; writes the tuned PatchSpec.
+    Match {
+        /// A built-in patch name (see `mephisto list`) or a PatchSpec (FILE.json): the start.
+        #[arg(long)]
+        patch: String,
+        /// The reference recording; the probe is rendered at its sample rate and length.
+        #[arg(long, value_name = "REF.wav")]
+        target: PathBuf,
+        /// Where to write the tuned PatchSpec.
+        #[arg(long, value_name = "SPEC.json")]
+        out: PathBuf,
+        /// The most probe renders the search may spend.
+        #[arg(long, default_value_t = 300)]
+        budget: usize,
+        /// Seconds of the probe the search compares (default: all of it); the reported
+        /// losses are always on the whole probe.
+        #[arg(long, value_name = "SECONDS")]
+        search_seconds: Option<f64>,
+    },
     /// Measure the engine's CPU cost: every built-in patch with all voices held.
     Bench {
         /// Notes held at once.
@@ -240,6 +263,19 @@ fn run(cli: Cli) -> Result<(), String> {
         }),
         Command::Eval { suite } => design::eval(&suite),
         Command::Macros { patch, all } => macros::macros(patch.as_deref(), all),
+        Command::Match {
+            patch,
+            target,
+            out,
+            budget,
+            search_seconds,
+        } => matching::run_match(matching::MatchArgs {
+            patch,
+            target,
+            out,
+            budget,
+            search_seconds,
+        }),
         Command::Bench { voices, seconds } => bench(voices, seconds),
     }
 }

@@ -1,0 +1,127 @@
+//! `mephisto match`: tunes a patch's parameters so that its probe (C3 held 1 s) sounds like a
+//! reference WAV file (see `mephisto::matching`), with a progress bar on stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mephisto::compiler::{Compiler, CompilerOptions};
+use mephisto::dsp::find_builtin;
+use mephisto::effect_render::read_wav;
+use mephisto::engine::instance::PatchInstance;
+use mephisto::matching::{match_spec, mono, MatchOptions, MatchResult, Progress};
+use mephisto::patchspec::PatchSpec;
+
+/// One voice is enough: the probe plays one note.
+const VOICES: usize = 1;
+
+/// Characters of the progress bar.
+const BAR_WIDTH: usize = 20;
+
+pub struct MatchArgs {
+    pub patch: String,
+    pub target: PathBuf,
+    pub out: PathBuf,
+    pub budget: usize,
+    pub search_seconds: Option<f64>,
+}
+
+/// `mephisto match --patch NAME|SPEC.json --target REF.wav --out SPEC.json`.
+pub fn run_match(args: MatchArgs) -> Result<(), String> {
+    let reference = read_wav(&args.target)?;
+    let sr = reference.sample_rate;
+    crate::check_rate(sr)?;
+    let target = mono(&reference);
+    let spec = if args.patch.ends_with(".json") {
+        PatchSpec::from_file(Path::new(&args.patch))?
+    } else {
+        let (index, _) = find_builtin(&args.patch).ok_or_else(|| {
+            format!(
+                "unknown patch `{}` (run `mephisto list` to see the built-in patches, or give a SPEC.json)",
+                args.patch
+            )
+        })?;
+        PatchSpec::from_builtin(index)?
+    };
+    let file_name = args.target.file_name().map_or_else(
+        || args.target.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let options = MatchOptions {
+        max_evaluations: args.budget,
+        search_seconds: args.search_seconds,
+        reference: format!("`{file_name}`"),
+        ..MatchOptions::default()
+    };
+    let mut progress = |p: Progress| draw(&p);
+    let result = if spec.builtin_index().is_some() {
+        let make = |s: &PatchSpec| {
+            s.instantiate_builtin(VOICES, sr as f32)
+                .expect("the program is a built-in's")
+        };
+        match_spec(&spec, &target, sr, &options, &make, &mut progress)
+    } else {
+        // Compiled once: the search changes only the designed values.
+        spec.validate().map_err(|e| e.to_string())?;
+        let variant = Compiler::new(CompilerOptions::default())
+            .compile(&spec.faust)
+            .map_err(|e| format!("`faust`: {e}"))?;
+        let make = |s: &PatchSpec| -> Result<Box<PatchInstance>, String> {
+            let mut instance = variant.instantiate(&s.name, VOICES, sr as f32)?;
+            s.apply_to(&mut instance)?;
+            Ok(instance)
+        };
+        match_spec(&spec, &target, sr, &options, &make, &mut progress)
+    };
+    eprintln!();
+    let result = result.map_err(|e| format!("{}: {e}", args.patch))?;
+    std::fs::write(&args.out, result.spec.to_json_pretty())
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    report(&result, &args.out);
+    Ok(())
+}
+
+/// `\r[#########...........] 140/300 renders, loss 0.812 (-64 %), 6.1 s`
+fn draw(p: &Progress) {
+    let filled = (BAR_WIDTH * p.evaluations / p.budget.max(1)).min(BAR_WIDTH);
+    let change = if p.initial_loss > 0.0 {
+        100.0 * (p.best_loss / p.initial_loss - 1.0)
+    } else {
+        0.0
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r[{}{}] {}/{} renders, loss {:.3} ({change:+.0} %), {:.1} s ",
+        "#".repeat(filled),
+        ".".repeat(BAR_WIDTH - filled),
+        p.evaluations,
+        p.budget,
+        p.best_loss,
+        p.elapsed.as_secs_f64()
+    );
+    let _ = err.flush();
+}
+
+fn report(result: &MatchResult, out: &Path) {
+    println!(
+        "loss {:.4} -> {:.4} ({:.1} % lower) in {} renders, {:.1} s; wrote {}",
+        result.initial_loss,
+        result.final_loss,
+        100.0 * result.reduction(),
+        result.evaluations,
+        result.elapsed.as_secs_f64(),
+        out.display()
+    );
+    if let Some(p) = result.reached(0.8) {
+        println!(
+            "80 % of the search loss gone after {} renders, {:.1} s",
+            p.evaluations,
+            p.elapsed.as_secs_f64()
+        );
+    }
+    for label in &result.parameters {
+        if let Some(value) = result.spec.params.get(label) {
+            println!("  {label} = {value}");
+        }
+    }
+}

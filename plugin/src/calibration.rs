@@ -601,13 +601,7 @@ impl<'a> Meter<'a> {
             }];
             let audio = render_score(make_instance()?, &score, macros, seconds, probe.sample_rate);
             self.mono.clear();
-            self.mono.extend(
-                audio
-                    .left
-                    .iter()
-                    .zip(&audio.right)
-                    .map(|(l, r)| 0.5 * (l + r)),
-            );
+            self.mono.extend(audio.mono_samples());
             self.features.push(self.analyzer.measure(
                 &self.mono,
                 probe.sample_rate as f32,

@@ -15,7 +15,7 @@ use crate::patchspec::PatchSpec;
 pub const HISTORY_LIMIT: usize = 100;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(from = "SavedHistory")]
 pub struct History {
     entries: VecDeque<PatchSpec>,
     /// The entry playing now, when the history holds one.
@@ -91,16 +91,33 @@ impl History {
     pub fn compare_target(&self) -> Option<usize> {
         self.other.filter(|&i| i < self.entries.len())
     }
+}
 
-    /// Repairs indices after loading a saved history that may be inconsistent.
-    pub fn sanitized(mut self) -> Self {
-        while self.entries.len() > HISTORY_LIMIT {
-            self.entries.pop_front();
+/// A history as a project stores it, before its indices are checked.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct SavedHistory {
+    entries: VecDeque<PatchSpec>,
+    cursor: Option<usize>,
+    other: Option<usize>,
+}
+
+impl From<SavedHistory> for History {
+    /// Keeps the newest entries up to the limit and drops indices that point nowhere, so a
+    /// damaged or edited project cannot make undo ask for an entry that is not there.
+    fn from(saved: SavedHistory) -> History {
+        let mut entries = saved.entries;
+        let dropped = entries.len().saturating_sub(HISTORY_LIMIT);
+        entries.drain(..dropped);
+        let valid = |i: Option<usize>| {
+            i.and_then(|i| i.checked_sub(dropped))
+                .filter(|&i| i < entries.len())
+        };
+        History {
+            cursor: valid(saved.cursor),
+            other: valid(saved.other),
+            entries,
         }
-        let valid = |i: Option<usize>, n: usize| i.filter(|&i| i < n);
-        self.cursor = valid(self.cursor, self.entries.len());
-        self.other = valid(self.other, self.entries.len());
-        self
     }
 }
 
@@ -168,9 +185,8 @@ mod tests {
         let back: History = serde_json::from_str(&text).unwrap();
         assert_eq!(back, h);
 
-        let broken: History =
+        let fixed: History =
             serde_json::from_str(r#"{"entries": [], "cursor": 5, "other": 2}"#).unwrap();
-        let fixed = broken.sanitized();
         assert_eq!(fixed.cursor(), None);
         assert_eq!(fixed.compare_target(), None);
     }

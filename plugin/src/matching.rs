@@ -19,10 +19,8 @@ use crate::analysis::loss::DDSP_FFT_SIZES;
 use crate::analysis::MultiScaleLoss;
 use crate::dsp::controls::ControlKind;
 use crate::engine::instance::PatchInstance;
-use crate::macros::NEUTRAL_MACROS;
 use crate::patchspec::PatchSpec;
-use crate::render::{render_score, StereoAudio};
-use crate::score::default_score;
+use crate::render::render_default_probe;
 
 /// How a match searches.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,27 +131,6 @@ fn reduction(initial: f32, last: f32) -> f32 {
     }
 }
 
-/// Mono mix of a stereo render: the mean of the two channels.
-pub fn mono(audio: &StereoAudio) -> Vec<f32> {
-    audio
-        .left
-        .iter()
-        .zip(&audio.right)
-        .map(|(l, r)| 0.5 * (l + r))
-        .collect()
-}
-
-/// The probe: the default score (C3 held 1 s) rendered for `seconds`, mixed to mono.
-pub fn render_probe(instance: Box<PatchInstance>, seconds: f64, sample_rate: u32) -> Vec<f32> {
-    mono(&render_score(
-        instance,
-        &default_score(),
-        NEUTRAL_MACROS,
-        seconds,
-        sample_rate,
-    ))
-}
-
 /// One tunable control: its label and how positions map to values.
 struct Dimension {
     label: String,
@@ -216,7 +193,7 @@ pub fn match_spec(
 
     let mut loss = MultiScaleLoss::new(&options.fft_sizes);
     let mut score = |instance: Box<PatchInstance>, seconds: f64, reference: &[f32]| {
-        let probe = render_probe(instance, seconds, sample_rate);
+        let probe = render_default_probe(instance, seconds, sample_rate);
         let value = loss.loss(&probe, reference);
         // A render that blows up is as far from the reference as can be.
         if value.is_finite() {

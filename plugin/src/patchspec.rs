@@ -12,7 +12,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compiler::{Compiler, MAX_SOURCE_BYTES};
+use crate::compiler::{CompiledVariant, Compiler, MAX_SOURCE_BYTES};
 use crate::dsp::builtin_patches;
 use crate::engine::instance::PatchInstance;
 use crate::macros::Macro;
@@ -157,6 +157,46 @@ fn macros_schema(generator: &mut SchemaGenerator) -> Schema {
         "properties": properties,
         "additionalProperties": false
     })
+}
+
+/// What plays a spec's program.
+pub enum Program {
+    /// The compiled-in DSP of built-in patch `index`, whose program the spec carries as it is.
+    Builtin(usize),
+    /// A program compiled at run time.
+    Compiled(CompiledVariant),
+}
+
+impl Program {
+    /// The runtime variant, when the program is one (watched for panics).
+    pub fn compiled(&self) -> Option<&CompiledVariant> {
+        match self {
+            Program::Builtin(_) => None,
+            Program::Compiled(variant) => Some(variant),
+        }
+    }
+
+    /// An instance with `voices` voices playing `spec` (named after it, with its designed
+    /// values, polyphony and macro map); `spec` must carry this program.
+    pub fn instantiate(
+        &self,
+        spec: &PatchSpec,
+        voices: usize,
+        sample_rate: f32,
+    ) -> Result<Box<PatchInstance>, String> {
+        let mut instance = match self {
+            Program::Builtin(index) => {
+                let mut instance = PatchInstance::builtin(*index, voices, sample_rate)?;
+                // Played as a spec: a runtime patch, not the bank's built-in.
+                instance.builtin_index = None;
+                instance.name.clone_from(&spec.name);
+                instance
+            }
+            Program::Compiled(variant) => variant.instantiate(&spec.name, voices, sample_rate)?,
+        };
+        spec.apply_to(&mut instance)?;
+        Ok(instance)
+    }
 }
 
 /// One thing wrong with a spec, and the field it is in (`macros.bright[0].depth`).
@@ -406,12 +446,28 @@ impl PatchSpec {
         sample_rate: f32,
     ) -> Result<Box<PatchInstance>, String> {
         self.validate().map_err(|e| e.to_string())?;
-        let variant = compiler
+        Program::Compiled(self.compile(compiler)?).instantiate(
+            self,
+            DEFAULT_VOICES as usize,
+            sample_rate,
+        )
+    }
+
+    /// The spec's program, ready to make instances of this spec and of others with the
+    /// same program: the compiled-in DSP when it is a built-in's unchanged program (no
+    /// compiler needed), else the runtime compiler's variant. Validates the spec first.
+    pub fn program(&self, compiler: &Compiler) -> Result<Program, String> {
+        self.validate().map_err(|e| e.to_string())?;
+        match self.builtin_index() {
+            Some(index) => Ok(Program::Builtin(index)),
+            None => self.compile(compiler).map(Program::Compiled),
+        }
+    }
+
+    fn compile(&self, compiler: &Compiler) -> Result<CompiledVariant, String> {
+        compiler
             .compile(&self.faust)
-            .map_err(|e| format!("`faust`: {e}"))?;
-        let mut instance = variant.instantiate(&self.name, DEFAULT_VOICES as usize, sample_rate)?;
-        self.apply_to(&mut instance)?;
-        Ok(instance)
+            .map_err(|e| format!("`faust`: {e}"))
     }
 
     /// The index of the built-in patch whose program this spec carries unchanged, if any:
@@ -430,14 +486,7 @@ impl PatchSpec {
         sample_rate: f32,
     ) -> Option<Result<Box<PatchInstance>, String>> {
         let index = self.builtin_index()?;
-        Some(
-            PatchInstance::builtin(index, voices, sample_rate).and_then(|mut instance| {
-                instance.builtin_index = None;
-                instance.name.clone_from(&self.name);
-                self.apply_to(&mut instance)?;
-                Ok(instance)
-            }),
-        )
+        Some(Program::Builtin(index).instantiate(self, voices, sample_rate))
     }
 
     /// Gives `instance` the spec's designed values, its polyphony and, when the spec has

@@ -5,14 +5,46 @@ use std::path::Path;
 
 use crate::engine::instance::PatchInstance;
 use crate::engine::{Engine, EngineEvent};
-use crate::macros::MacroValues;
-use crate::score::ScoreNote;
+use crate::macros::{MacroValues, NEUTRAL_MACROS};
+use crate::score::{default_score, ScoreNote};
 
 /// Stereo audio, one vector per channel.
 pub struct StereoAudio {
     pub left: Vec<f32>,
     pub right: Vec<f32>,
     pub sample_rate: u32,
+}
+
+impl StereoAudio {
+    /// The mono mix, sample by sample: the mean of the two channels.
+    pub fn mono_samples(&self) -> impl Iterator<Item = f32> + '_ {
+        self.left
+            .iter()
+            .zip(&self.right)
+            .map(|(l, r)| 0.5 * (l + r))
+    }
+
+    /// The mono mix: the mean of the two channels.
+    pub fn mono(&self) -> Vec<f32> {
+        self.mono_samples().collect()
+    }
+}
+
+/// The default probe of `mephisto render` (the default score, C3 held 1 s) rendered for
+/// `seconds` with every macro at 0.5, mixed to mono: what evaluation and matching measure.
+pub fn render_default_probe(
+    instance: Box<PatchInstance>,
+    seconds: f64,
+    sample_rate: u32,
+) -> Vec<f32> {
+    render_score(
+        instance,
+        &default_score(),
+        NEUTRAL_MACROS,
+        seconds,
+        sample_rate,
+    )
+    .mono()
 }
 
 /// Seconds rendered after the last note ends when no length is given.

@@ -18,7 +18,7 @@ use crate::compiler::{CompiledVariant, Compiler, CompilerOptions};
 use crate::designer::{self, DesignError, DesignHost, DesignRequest, DesignStage, Designer};
 use crate::engine::instance::PatchInstance;
 use crate::history::History;
-use crate::patchspec::PatchSpec;
+use crate::patchspec::{PatchSpec, Program};
 use crate::stored::Stored;
 
 /// Room for instances in flight each way; a variant waiting here is the newest one.
@@ -65,21 +65,6 @@ impl Stage {
                 | Stage::Compiling
                 | Stage::Checking
         )
-    }
-
-    /// The stage in a few words, as the GUI and the command line print it.
-    pub fn label(&self) -> String {
-        match self {
-            Stage::Idle => "idle".into(),
-            Stage::Queued => "queued".into(),
-            Stage::Designing => DesignStage::Designing.to_string(),
-            Stage::AskingModel { round } => DesignStage::AskingModel { round: *round }.to_string(),
-            Stage::Compiling => "compiling".into(),
-            Stage::Checking => "checking".into(),
-            Stage::Live { .. } => "live".into(),
-            Stage::Failed { message } => format!("failed: {message}"),
-            Stage::Superseded => "replaced by a newer request".into(),
-        }
     }
 }
 
@@ -610,29 +595,19 @@ pub fn build_patch(
     spec: &PatchSpec,
     stage: &mut dyn FnMut(DesignStage),
 ) -> Result<BuiltPatch, String> {
-    spec.validate().map_err(|e| e.to_string())?;
     // Every instance has the engine's voice count (so it can be swapped in); the spec's
     // `voices` limits how many of them notes use.
     let voices = crate::engine::DEFAULT_VOICES;
-    if spec.builtin_index().is_some() {
-        stage(DesignStage::Checking);
-        sanity::check_builtin_spec(spec, sample_rate, limits).map_err(|e| e.to_string())?;
-        let instance = spec
-            .instantiate_builtin(voices, sample_rate)
-            .expect("checked to be a built-in's program")?;
-        return Ok(BuiltPatch {
-            instance,
-            compiled: None,
-        });
+    if spec.builtin_index().is_none() {
+        stage(DesignStage::Compiling);
     }
-    stage(DesignStage::Compiling);
-    let compiled = compiler.compile(&spec.faust).map_err(|e| e.to_string())?;
+    let program = spec.program(compiler)?;
     stage(DesignStage::Checking);
-    sanity::check_spec(&compiled, spec, sample_rate, limits).map_err(|e| e.to_string())?;
-    let mut instance = compiled.instantiate(&spec.name, voices, sample_rate)?;
-    spec.apply_to(&mut instance)?;
-    Ok(BuiltPatch {
-        instance,
-        compiled: Some(compiled),
-    })
+    sanity::check_spec(&program, spec, sample_rate, limits).map_err(|e| e.to_string())?;
+    let instance = program.instantiate(spec, voices, sample_rate)?;
+    let compiled = match program {
+        Program::Compiled(variant) => Some(variant),
+        Program::Builtin(_) => None,
+    };
+    Ok(BuiltPatch { instance, compiled })
 }

@@ -8,13 +8,10 @@ use std::path::{Path, PathBuf};
 use mephisto::analysis::{Analyzer, Features};
 use mephisto::compiler::sanity::{self, SanityLimits};
 use mephisto::compiler::{Compiler, CompilerOptions};
-use mephisto::designer::eval::{PromptSuite, EVAL_RATE};
+use mephisto::designer::eval::{measure_default_probe, PromptSuite, EVAL_RATE};
 use mephisto::designer::offline::{self, OfflineDesign};
 use mephisto::engine::DEFAULT_VOICES;
-use mephisto::macros::NEUTRAL_MACROS;
-use mephisto::patchspec::PatchSpec;
-use mephisto::render::{default_seconds, render_score};
-use mephisto::score::default_score;
+use mephisto::patchspec::{PatchSpec, Program};
 
 fn suite_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/prompts.json")
@@ -44,21 +41,7 @@ fn measure(spec: &PatchSpec) -> Features {
         .instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
         .expect("offline designs use a built-in's program")
         .unwrap();
-    let score = default_score();
-    let audio = render_score(
-        instance,
-        &score,
-        NEUTRAL_MACROS,
-        default_seconds(&score),
-        EVAL_RATE,
-    );
-    let mono: Vec<f32> = audio
-        .left
-        .iter()
-        .zip(&audio.right)
-        .map(|(l, r)| 0.5 * (l + r))
-        .collect();
-    Analyzer::new().measure(&mono, EVAL_RATE as f32, Some(1.0))
+    measure_default_probe(instance, &mut Analyzer::new())
 }
 
 fn refine(current: &PatchSpec, request: &str) -> OfflineDesign {
@@ -93,8 +76,13 @@ fn every_design_compiles_and_passes_the_sanity_gate() {
         let variant = compiler
             .compile(&spec.faust)
             .unwrap_or_else(|e| panic!("`{prompt}`: {e}"));
-        sanity::check_spec(&variant, &spec, EVAL_RATE as f32, &limits)
-            .unwrap_or_else(|e| panic!("`{prompt}` ({}): {e}", spec.name));
+        sanity::check_spec(
+            &Program::Compiled(variant),
+            &spec,
+            EVAL_RATE as f32,
+            &limits,
+        )
+        .unwrap_or_else(|e| panic!("`{prompt}` ({}): {e}", spec.name));
         spec.instantiate(&compiler, EVAL_RATE as f32)
             .unwrap_or_else(|e| panic!("`{prompt}`: {e}"));
     }

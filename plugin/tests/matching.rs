@@ -11,8 +11,9 @@ use mephisto::analysis::loss::DDSP_FFT_SIZES;
 use mephisto::analysis::{Analyzer, MultiScaleLoss};
 use mephisto::dsp::find_builtin;
 use mephisto::engine::instance::PatchInstance;
-use mephisto::matching::{match_spec, render_probe, MatchOptions, MatchResult};
+use mephisto::matching::{match_spec, MatchOptions, MatchResult};
 use mephisto::patchspec::PatchSpec;
+use mephisto::render::render_default_probe as render_probe;
 
 const RATE: u32 = 48_000;
 

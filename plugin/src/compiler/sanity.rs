@@ -12,7 +12,7 @@ use crate::effect_render::{pink_noise, EffectPlayer};
 use crate::engine::instance::{PatchInstance, CHUNK};
 use crate::engine::note_to_hz;
 use crate::macros::NEUTRAL_MACROS;
-use crate::patchspec::PatchSpec;
+use crate::patchspec::{PatchSpec, Program};
 
 /// The probe plays these notes (C2, C4, C6) one after another, each on its own voice.
 pub const PROBE_NOTES: [u8; 3] = [36, 60, 84];
@@ -211,34 +211,16 @@ pub fn check_with(
     check_instances(Some(variant), &make, sample_rate, limits)
 }
 
-/// Probes `variant` played as `spec` says (its designed values and macro map), which is
+/// Probes `program` played as `spec` says (its designed values and macro map), which is
 /// how it will play: a spec's values can make a sound the program's defaults do not.
 pub fn check_spec(
-    variant: &CompiledVariant,
+    program: &Program,
     spec: &PatchSpec,
     sample_rate: f32,
     limits: &SanityLimits,
 ) -> Result<SanityReport, SanityError> {
-    let make = |voices: usize| {
-        let mut instance = variant.instantiate(&spec.name, voices, sample_rate)?;
-        spec.apply_to(&mut instance)?;
-        Ok(instance)
-    };
-    check_instances(Some(variant), &make, sample_rate, limits)
-}
-
-/// Probes a spec whose program is a built-in's, played from the compiled-in DSP with the
-/// spec's values (the offline designer's patches).
-pub fn check_builtin_spec(
-    spec: &PatchSpec,
-    sample_rate: f32,
-    limits: &SanityLimits,
-) -> Result<SanityReport, SanityError> {
-    let make = |voices: usize| {
-        spec.instantiate_builtin(voices, sample_rate)
-            .unwrap_or_else(|| Err("the program is not a built-in patch's".to_string()))
-    };
-    check_instances(None, &make, sample_rate, limits)
+    let make = |voices: usize| program.instantiate(spec, voices, sample_rate);
+    check_instances(program.compiled(), &make, sample_rate, limits)
 }
 
 /// The gate, with instrument instances of a given voice count made by `make`. `variant` is

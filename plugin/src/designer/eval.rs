@@ -10,9 +10,8 @@ use serde::Deserialize;
 
 use crate::analysis::{Analyzer, Features, FEATURE_NAMES};
 use crate::engine::instance::PatchInstance;
-use crate::macros::NEUTRAL_MACROS;
 use crate::patchspec::PatchSpec;
-use crate::render::{default_seconds, render_score};
+use crate::render::{default_seconds, render_default_probe};
 use crate::score::default_score;
 
 /// The rate suite renders are made at.
@@ -80,6 +79,15 @@ impl EvalReport {
     }
 }
 
+/// Renders the default probe of `mephisto render` (C3 held 1 s, 3 s in all) at
+/// [`EVAL_RATE`] and measures it: what the suite's relations are checked on.
+pub fn measure_default_probe(instance: Box<PatchInstance>, analyzer: &mut Analyzer) -> Features {
+    let score = default_score();
+    let note_off = score[0].start + score[0].duration;
+    let mono = render_default_probe(instance, default_seconds(&score), EVAL_RATE);
+    analyzer.measure(&mono, EVAL_RATE as f32, Some(note_off))
+}
+
 impl PromptSuite {
     /// Reads a suite, checking that ids are unique and relations name known prompts and
     /// descriptors.
@@ -127,21 +135,11 @@ impl PromptSuite {
         instantiate: &dyn Fn(&PatchSpec) -> Result<Box<PatchInstance>, String>,
     ) -> Result<EvalReport, String> {
         let mut analyzer = Analyzer::new();
-        let score = default_score();
-        let seconds = default_seconds(&score);
-        let note_off = score[0].start + score[0].duration;
         let mut measured = BTreeMap::new();
         for p in &self.prompts {
             let spec = design(&p.prompt).map_err(|e| format!("prompt `{}`: {e}", p.id))?;
             let instance = instantiate(&spec).map_err(|e| format!("prompt `{}`: {e}", p.id))?;
-            let audio = render_score(instance, &score, NEUTRAL_MACROS, seconds, EVAL_RATE);
-            let mono: Vec<f32> = audio
-                .left
-                .iter()
-                .zip(&audio.right)
-                .map(|(l, r)| 0.5 * (l + r))
-                .collect();
-            let features = analyzer.measure(&mono, EVAL_RATE as f32, Some(note_off));
+            let features = measure_default_probe(instance, &mut analyzer);
             measured.insert(p.id.clone(), (spec.name, features));
         }
         let value = |id: &str, descriptor: &str| {

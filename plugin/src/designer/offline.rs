@@ -110,11 +110,13 @@ pub fn refine(
         current.name,
         describe(&asked.axes)
     )];
-    if let Some(note) =
-        nudge_toward_targets(&mut spec, &controls, &asked.axes, REFINE_REACH, &|s| {
-            instantiate(s)
-        })
-    {
+    if let Some(note) = nudge_toward_targets(
+        &mut spec,
+        &controls,
+        &asked.axes,
+        REFINE_REACH,
+        &instantiate,
+    ) {
         notes.push(note);
     }
     Ok(OfflineDesign {
@@ -245,13 +247,7 @@ fn probe(
         duration: PROBE_HELD_SECONDS,
         velocity: SCORE_VELOCITY,
     }];
-    let audio = render_score(instance, &score, NEUTRAL_MACROS, PROBE_SECONDS, PROBE_RATE);
-    let mono: Vec<f32> = audio
-        .left
-        .iter()
-        .zip(&audio.right)
-        .map(|(l, r)| 0.5 * (l + r))
-        .collect();
+    let mono = render_score(instance, &score, NEUTRAL_MACROS, PROBE_SECONDS, PROBE_RATE).mono();
     Ok(Features::measure(
         &mono,
         PROBE_RATE as f32,

@@ -140,8 +140,9 @@ enum Command {
         all: bool,
     },
     /// Tune a patch's parameters so that its probe (C3 held 1 s, as long as the reference)
-    /// sounds like a reference WAV file: Nelder–Mead on the normalised parameter positions,
-    /// minimising the multi-scale spectral loss; writes the tuned PatchSpec.
+    /// sounds like a reference WAV file: a coordinate sweep, then Nelder–Mead on the
+    /// normalised parameter positions, minimising the multi-scale spectral loss; writes the
+    /// tuned PatchSpec.
     Match {
         /// A built-in patch name (see `mephisto list`) or a PatchSpec (FILE.json): the start.
         #[arg(long)]
@@ -516,11 +517,24 @@ fn bench(voices: usize, seconds: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads, validates, compiles and instantiates a PatchSpec file.
+/// The PatchSpec a `--patch` argument names: a built-in patch's name or a SPEC.json file.
+fn load_patch_spec(patch: &str) -> Result<PatchSpec, String> {
+    if patch.ends_with(".json") {
+        PatchSpec::from_file(Path::new(patch))
+    } else {
+        let (index, _) = find_builtin(patch).ok_or_else(|| {
+            format!("unknown patch `{patch}` (run `mephisto list` to see the built-in patches, or give a SPEC.json)")
+        })?;
+        PatchSpec::from_builtin(index)
+    }
+}
+
+/// Reads and validates a PatchSpec file and makes an instance of it: from the compiled-in
+/// DSP when its program is a built-in's, else through the runtime compiler.
 fn load_spec(path: &Path, sample_rate: f32) -> Result<Box<PatchInstance>, String> {
     let spec = PatchSpec::from_file(path)?;
-    let compiler = Compiler::new(CompilerOptions::default());
-    spec.instantiate(&compiler, sample_rate)
+    spec.program(&Compiler::new(CompilerOptions::default()))
+        .and_then(|program| program.instantiate(&spec, DEFAULT_VOICES, sample_rate))
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -5,10 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mephisto::compiler::{Compiler, CompilerOptions};
-use mephisto::dsp::find_builtin;
 use mephisto::effect_render::read_wav;
-use mephisto::engine::instance::PatchInstance;
-use mephisto::matching::{match_spec, mono, MatchOptions, MatchResult, Progress};
+use mephisto::matching::{match_spec, MatchOptions, MatchResult, Progress};
 use mephisto::patchspec::PatchSpec;
 
 /// One voice is enough: the probe plays one note.
@@ -30,18 +28,8 @@ pub fn run_match(args: MatchArgs) -> Result<(), String> {
     let reference = read_wav(&args.target)?;
     let sr = reference.sample_rate;
     crate::check_rate(sr)?;
-    let target = mono(&reference);
-    let spec = if args.patch.ends_with(".json") {
-        PatchSpec::from_file(Path::new(&args.patch))?
-    } else {
-        let (index, _) = find_builtin(&args.patch).ok_or_else(|| {
-            format!(
-                "unknown patch `{}` (run `mephisto list` to see the built-in patches, or give a SPEC.json)",
-                args.patch
-            )
-        })?;
-        PatchSpec::from_builtin(index)?
-    };
+    let target = reference.mono();
+    let spec = crate::load_patch_spec(&args.patch)?;
     let file_name = args.target.file_name().map_or_else(
         || args.target.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -52,26 +40,12 @@ pub fn run_match(args: MatchArgs) -> Result<(), String> {
         reference: format!("`{file_name}`"),
         ..MatchOptions::default()
     };
-    let mut progress = |p: Progress| draw(&p);
-    let result = if spec.builtin_index().is_some() {
-        let make = |s: &PatchSpec| {
-            s.instantiate_builtin(VOICES, sr as f32)
-                .expect("the program is a built-in's")
-        };
-        match_spec(&spec, &target, sr, &options, &make, &mut progress)
-    } else {
-        // Compiled once: the search changes only the designed values.
-        spec.validate().map_err(|e| e.to_string())?;
-        let variant = Compiler::new(CompilerOptions::default())
-            .compile(&spec.faust)
-            .map_err(|e| format!("`faust`: {e}"))?;
-        let make = |s: &PatchSpec| -> Result<Box<PatchInstance>, String> {
-            let mut instance = variant.instantiate(&s.name, VOICES, sr as f32)?;
-            s.apply_to(&mut instance)?;
-            Ok(instance)
-        };
-        match_spec(&spec, &target, sr, &options, &make, &mut progress)
-    };
+    let mut draw_progress = |p: Progress| draw(&p);
+    // Prepared once (compiled when it is not a built-in's): the search changes only the
+    // designed values.
+    let program = spec.program(&Compiler::new(CompilerOptions::default()))?;
+    let make = |s: &PatchSpec| program.instantiate(s, VOICES, sr as f32);
+    let result = match_spec(&spec, &target, sr, &options, &make, &mut draw_progress);
     eprintln!();
     let result = result.map_err(|e| format!("{}: {e}", args.patch))?;
     std::fs::write(&args.out, result.spec.to_json_pretty())

@@ -258,17 +258,32 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_slow_command_is_killed_at_its_limit() {
+        let pid_file = std::env::temp_dir().join(format!("mephisto-slow-{}", std::process::id()));
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", "sleep 5"]);
-        let started = Instant::now();
+        cmd.args([
+            "-c",
+            &format!("echo $$ > {}; exec sleep 30", pid_file.display()),
+        ]);
         let err = run_limited(
             cmd,
             "test stage",
-            Duration::from_millis(50),
+            Duration::from_millis(200),
             &std::env::temp_dir(),
         )
         .unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(2));
         assert!(matches!(err, CompileError::Timeout { ref stage, .. } if stage == "test stage"));
+        // The command was killed and reaped, not waited out: its process is gone.
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(&pid_file);
+        // SAFETY: signal 0 only asks whether the process exists.
+        assert_eq!(
+            unsafe { libc::kill(pid, 0) },
+            -1,
+            "process {pid} still exists"
+        );
     }
 }

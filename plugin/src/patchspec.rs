@@ -160,6 +160,7 @@ fn macros_schema(generator: &mut SchemaGenerator) -> Schema {
 }
 
 /// What plays a spec's program.
+#[derive(Clone)]
 pub enum Program {
     /// The compiled-in DSP of built-in patch `index`, whose program the spec carries as it is.
     Builtin(usize),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
+use crate::calibration::{auto_calibrate, CalibrationReport, Probe};
 use crate::compiler::sanity::{self, SanityLimits};
 use crate::compiler::{CompiledVariant, Compiler, CompilerOptions};
 use crate::designer::{self, DesignError, DesignHost, DesignRequest, DesignStage, Designer};
@@ -42,6 +43,9 @@ pub enum Stage {
     Compiling,
     /// Running the sanity probe (levels, NaN, CPU cost) before the patch may play.
     Checking,
+    /// Sweeping each macro on the standard probe and repairing the ones that fail (designed
+    /// patches only).
+    Calibrating,
     /// Handed to the audio thread, which crossfades to it at the next block.
     Live {
         from_cache: bool,
@@ -64,6 +68,7 @@ impl Stage {
                 | Stage::AskingModel { .. }
                 | Stage::Compiling
                 | Stage::Checking
+                | Stage::Calibrating
         )
     }
 }
@@ -75,6 +80,7 @@ impl From<DesignStage> for Stage {
             DesignStage::AskingModel { round } => Stage::AskingModel { round },
             DesignStage::Compiling => Stage::Compiling,
             DesignStage::Checking => Stage::Checking,
+            DesignStage::Calibrating => Stage::Calibrating,
         }
     }
 }
@@ -363,8 +369,28 @@ struct WorkerThread {
 /// A built instance, ready for the audio thread.
 pub struct BuiltPatch {
     pub instance: Box<PatchInstance>,
-    /// The runtime program behind it; `None` when it plays a built-in's compiled-in DSP.
-    pub compiled: Option<CompiledVariant>,
+    /// What plays it: a built-in's compiled-in DSP or a runtime variant.
+    pub program: Program,
+}
+
+/// Voices of the instances a calibration renders: its probe plays one note at a time.
+const CALIBRATION_VOICES: usize = 1;
+
+impl BuiltPatch {
+    /// Calibrates the patch's macros on the standard probe ([`auto_calibrate`]) and gives
+    /// the instance the repaired map; returns the spec with that map and the report.
+    pub fn calibrate(
+        &mut self,
+        spec: &PatchSpec,
+    ) -> Result<(PatchSpec, CalibrationReport), String> {
+        let sample_rate = Probe::standard().sample_rate as f32;
+        let program = &self.program;
+        let (spec, report) = auto_calibrate(spec, &|s| {
+            program.instantiate(s, CALIBRATION_VOICES, sample_rate)
+        })?;
+        spec.apply_to(&mut self.instance)?;
+        Ok((spec, report))
+    }
 }
 
 impl WorkerThread {
@@ -454,8 +480,9 @@ impl WorkerThread {
     fn send(&mut self, id: u64, spec: PatchSpec, origin: Origin, built: BuiltPatch) {
         let BuiltPatch {
             mut instance,
-            compiled,
+            program,
         } = built;
+        let compiled = program.compiled().cloned();
         let variant_id = self.next_variant;
         self.next_variant += 1;
         instance.variant_id = Some(variant_id);
@@ -581,6 +608,14 @@ impl DesignHost for WorkerHost<'_> {
         spec.instantiate(&self.thread.compiler, self.thread.sample_rate)
     }
 
+    fn calibrate(
+        &mut self,
+        spec: &PatchSpec,
+        built: &mut BuiltPatch,
+    ) -> Result<(PatchSpec, CalibrationReport), String> {
+        built.calibrate(spec)
+    }
+
     fn superseded(&self) -> bool {
         !self.jobs.is_empty()
     }
@@ -605,9 +640,5 @@ pub fn build_patch(
     stage(DesignStage::Checking);
     sanity::check_spec(&program, spec, sample_rate, limits).map_err(|e| e.to_string())?;
     let instance = program.instantiate(spec, voices, sample_rate)?;
-    let compiled = match program {
-        Program::Compiled(variant) => Some(variant),
-        Program::Builtin(_) => None,
-    };
-    Ok(BuiltPatch { instance, compiled })
+    Ok(BuiltPatch { instance, program })
 }

@@ -186,6 +186,16 @@ impl Rig {
     }
 }
 
+/// The job's only note is the calibration's, and every macro passed.
+fn assert_all_macros_pass(status: &JobStatus) {
+    assert_eq!(status.notes.len(), 1, "{:?}", status.notes);
+    assert!(
+        status.notes[0].starts_with("macros calibrated: 6/6 pass ("),
+        "{:?}",
+        status.notes
+    );
+}
+
 /// Asks for [`PROMPT`] with the model answering `replies` in turn; returns the rig (the job
 /// settled), the job's status and the requests the server saw.
 fn ask(
@@ -242,11 +252,22 @@ fn a_good_spec_goes_live_and_into_the_project_and_the_history() {
     };
     let status = rig.design(request, Designer::Llm(client(&server, |_| {})));
     rig.went_live(&status, EXAMPLE);
-    assert_eq!(status.notes, Vec::<String>::new());
-    let saved = rig.worker.shared().saved.read().clone();
+    assert_all_macros_pass(&status);
+    let Stored::Value(Some(saved)) = rig.worker.shared().saved.read().clone() else {
+        panic!("the project holds no patch");
+    };
+    let example = PatchSpec::from_json(&example_spec()).unwrap();
     assert_eq!(
         saved,
-        Stored::Value(Some(PatchSpec::from_json(&example_spec()).unwrap()))
+        PatchSpec {
+            macros: saved.macros.clone(),
+            ..example.clone()
+        },
+        "the project holds the model's patch"
+    );
+    assert_eq!(
+        saved.macros, example.macros,
+        "calibration keeps a map that passes"
     );
 
     let requests = server.requests();
@@ -261,6 +282,29 @@ fn a_good_spec_goes_live_and_into_the_project_and_the_history() {
         !design.contains(PREVIOUS),
         "a new design is not a refinement: {design}"
     );
+}
+
+#[test]
+fn a_macro_mapped_backwards_is_flipped_before_the_patch_goes_live() {
+    let mut backwards: serde_json::Value = serde_json::from_str(&example_spec()).unwrap();
+    for target in backwards["macros"]["bright"].as_array_mut().unwrap() {
+        target["depth"] = (-target["depth"].as_f64().unwrap()).into();
+    }
+    let (mut rig, status, _) = ask(
+        "backwards",
+        vec![Reply::chat(&backwards.to_string())],
+        |_| {},
+    );
+    rig.went_live(&status, EXAMPLE);
+    let saved = rig.worker.shared().saved.read().value().cloned().flatten();
+    let bright = &saved.expect("the project holds the patch").macros["bright"];
+    let depths: Vec<f32> = bright.iter().map(|t| t.depth).collect();
+    assert_eq!(
+        depths,
+        [0.7, 0.2],
+        "Bright darkened the patch until calibrated"
+    );
+    assert_all_macros_pass(&status);
 }
 
 #[test]

@@ -86,7 +86,6 @@ fn assert_reduced(name: &str, result: &MatchResult) {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "heavy: run with --release")]
 fn tine_keys_bark_decay_and_body_are_found() {
     let result = match_hidden(
         "tine_keys",
@@ -96,7 +95,6 @@ fn tine_keys_bark_decay_and_body_are_found() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "heavy: run with --release")]
 fn glass_bell_tilt_and_decay_are_found() {
     let result = match_hidden(
         "glass_bell",
@@ -106,7 +104,6 @@ fn glass_bell_tilt_and_decay_are_found() {
 }
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "heavy: run with --release")]
 fn warm_pad_brightness_attack_and_reverb_are_found() {
     let result = match_hidden(
         "warm_pad",

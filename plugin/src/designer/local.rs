@@ -2,6 +2,7 @@
 //! sanity gate and instantiation as the plugin's worker, with the stages printed.
 
 use super::{DesignHost, DesignStage};
+use crate::calibration::CalibrationReport;
 use crate::compiler::sanity::SanityLimits;
 use crate::compiler::Compiler;
 use crate::engine::instance::PatchInstance;
@@ -36,5 +37,13 @@ impl DesignHost for LocalHost<'_> {
 
     fn probe(&self, spec: &PatchSpec) -> Result<Box<PatchInstance>, String> {
         spec.instantiate(self.compiler, self.sample_rate)
+    }
+
+    fn calibrate(
+        &mut self,
+        spec: &PatchSpec,
+        built: &mut BuiltPatch,
+    ) -> Result<(PatchSpec, CalibrationReport), String> {
+        built.calibrate(spec)
     }
 }

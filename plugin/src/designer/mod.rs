@@ -12,6 +12,7 @@ pub mod prompt;
 
 use std::fmt;
 
+use crate::calibration::CalibrationReport;
 use crate::engine::instance::PatchInstance;
 use crate::patchspec::PatchSpec;
 use llm::{extract_json, ChatMessage, LlmClient, LlmError};
@@ -75,6 +76,8 @@ pub enum DesignStage {
     Compiling,
     /// Running the sanity probe (levels, NaN, CPU) before the patch may play.
     Checking,
+    /// Sweeping each macro on the standard probe and repairing the ones that fail.
+    Calibrating,
 }
 
 impl fmt::Display for DesignStage {
@@ -87,6 +90,7 @@ impl fmt::Display for DesignStage {
             }
             DesignStage::Compiling => f.write_str("compiling"),
             DesignStage::Checking => f.write_str("checking"),
+            DesignStage::Calibrating => f.write_str("calibrating the macros"),
         }
     }
 }
@@ -143,22 +147,67 @@ pub trait DesignHost {
     fn build(&mut self, spec: &PatchSpec) -> Result<Self::Built, String>;
     /// A one-voice instance of a spec, for the offline designer's measurements.
     fn probe(&self, spec: &PatchSpec) -> Result<Box<PatchInstance>, String>;
+    /// Calibrates a built patch's macros before it goes live
+    /// ([`crate::calibration::auto_calibrate`]): returns the spec with its macro map
+    /// repaired where that was possible, already applied to `built`, and the report.
+    fn calibrate(
+        &mut self,
+        spec: &PatchSpec,
+        built: &mut Self::Built,
+    ) -> Result<(PatchSpec, CalibrationReport), String>;
     /// Whether a newer request has replaced this one (checked between steps).
     fn superseded(&self) -> bool {
         false
     }
 }
 
-/// Runs one design job to a built patch.
+/// Runs one design job to a built patch whose macros are calibrated.
 pub fn run<H: DesignHost>(
     designer: &Designer,
     request: &DesignRequest,
     host: &mut H,
 ) -> Result<Designed<H::Built>, DesignError> {
-    match designer {
+    let mut designed = match designer {
         Designer::Offline => run_offline(request, host, DesignedBy::Offline, Vec::new()),
         Designer::Llm(client) => run_llm(client, request, host),
+    }?;
+    check_superseded(host)?;
+    host.stage(DesignStage::Calibrating);
+    // A patch whose macros cannot be measured still plays: its sound is what was asked
+    // for, and the macros keep the designer's map.
+    match host.calibrate(&designed.spec, &mut designed.built) {
+        Ok((spec, report)) => {
+            designed.spec = spec;
+            designed.notes.push(calibration_note(&report));
+        }
+        Err(e) => designed.notes.push(format!(
+            "the macros could not be calibrated ({e}); they keep the designer's map"
+        )),
     }
+    Ok(designed)
+}
+
+/// One line on the calibration: how many macros pass, how long it took, and which ones do
+/// not do what they say on this patch.
+fn calibration_note(report: &CalibrationReport) -> String {
+    let failing: Vec<String> = report
+        .rows
+        .iter()
+        .filter_map(|row| {
+            row.failure()
+                .map(|why| format!("{}: {why}", row.m.display_name()))
+        })
+        .collect();
+    let mut note = format!(
+        "macros calibrated: {}/{} pass ({:.1} s)",
+        report.passed(),
+        report.rows.len(),
+        report.elapsed.as_secs_f64()
+    );
+    if !failing.is_empty() {
+        note.push_str(&format!("; not noticeable here — {}", failing.join("; ")));
+    }
+    note
 }
 
 fn run_offline<H: DesignHost>(

@@ -32,11 +32,12 @@ freq = hslider("freq", 110, 20, 20000, 0.01);
 gain = hslider("gain", 0.5, 0, 1, 0.01);
 gate = button("gate");
 
-cutoff = hslider("cutoff[unit:Hz][scale:log][bright:0.7][warm:-0.3]", 500, 60, 8000, 1) : si.smoo;
+cutoff = hslider("cutoff[unit:Hz][scale:log][bright:0.7][warm:-0.2]", 500, 60, 8000, 1) : si.smoo;
 resonance = hslider("resonance[bright:0.2][grit:0.2]", 2, 0.7, 8, 0.01) : si.smoo;
 env_amount = hslider("env_amount[unit:oct][punch:0.6]", 2.5, 0, 5, 0.01);
 decay = hslider("decay[unit:s][scale:log][punch:-0.4]", 0.25, 0.02, 2, 0.001);
-square_mix = hslider("square_mix[warm:0.5]", 0.4, 0, 1, 0.01) : si.smoo;
+square_mix = hslider("square_mix", 0.4, 0, 1, 0.01) : si.smoo;
+body = hslider("body[unit:dB][warm:0.8]", 0, -12, 12, 0.1) : si.smoo;
 drive = hslider("drive[grit:0.9]", 0.2, 0, 1, 0.01) : si.smoo;
 wobble = hslider("wobble[motion:0.8]", 0.1, 0, 1, 0.01) : si.smoo;
 release = hslider("release[unit:s][scale:log][space:0.5]", 0.15, 0.01, 3, 0.001);
@@ -46,7 +47,7 @@ fenv = en.adsr(0.001, decay, 0, release, gate);
 osc = os.sawtooth(freq) * (1 - square_mix) + os.square(freq * 0.5) * square_mix;
 fc = min(cutoff * pow(2, env_amount * fenv) * (1 + 0.5 * wobble * os.osc(4)), 0.45 * ma.SR);
 
-process = osc : fi.resonlp(fc, resonance, 1) : ef.cubicnl_nodc(drive, 0) : *(amp * gain * 0.45);
+process = osc : fi.resonlp(fc, resonance, 1) : fi.peak_eq(body, 300, 250) : ef.cubicnl_nodc(drive, 0) : *(amp * gain * 0.45);
 
 reverb_mix = hslider("reverb_mix[space:0.6]", 0.12, 0, 1, 0.01) : si.smoo;
 room = hslider("room[space:0.4]", 0.5, 0, 1, 0.01);
@@ -70,6 +71,7 @@ pub fn example_spec() -> String {
             "env_amount": 2.5,
             "decay": 0.25,
             "square_mix": 0.4,
+            "body": 0.0,
             "drive": 0.2,
             "wobble": 0.1,
             "release": 0.15,
@@ -78,8 +80,8 @@ pub fn example_spec() -> String {
         },
         "macros": {
             "warm": [
-                {"param": "square_mix", "depth": 0.5, "curve": "linear"},
-                {"param": "cutoff", "depth": -0.3, "curve": "linear"}
+                {"param": "body", "depth": 0.8, "curve": "linear"},
+                {"param": "cutoff", "depth": -0.2, "curve": "linear"}
             ],
             "bright": [
                 {"param": "cutoff", "depth": 0.7, "curve": "linear"},
@@ -104,7 +106,7 @@ pub fn example_spec() -> String {
         },
         "voices": 8,
         "notes": "Saw and sub-octave square through a resonant low-pass with a snappy filter \
-                  envelope; light drive; small reverb in the effect."
+                  envelope; a low-mid bell for body; light drive; small reverb in the effect."
     });
     serde_json::to_string_pretty(&spec).expect("a json! value always serializes")
 }
@@ -259,10 +261,8 @@ mod tests {
             }
         }
         for (label, _) in spec["params"].as_object().unwrap() {
-            assert!(
-                EXAMPLE_FAUST.contains(&format!("hslider(\"{label}[")),
-                "{label} is no slider"
-            );
+            let named = |end: &str| EXAMPLE_FAUST.contains(&format!("hslider(\"{label}{end}"));
+            assert!(named("[") || named("\""), "{label} is no slider");
         }
     }
 

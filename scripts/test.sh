@@ -20,6 +20,13 @@ cargo build -p mephisto --features standalone --bin mephisto-standalone
 status=0
 timeout 3 ./target/debug/mephisto-standalone --backend dummy >/dev/null 2>&1 || status=$?
 [ "$status" -eq 124 ] || { echo "the standalone exited early (status $status)" >&2; exit 1; }
+echo "== neural voice (Python): smoke training, ONNX export and parity"
+python=$(bash scripts/setup_python.sh)
+# The training data is rendered by the command line; the dev build (optimised, see
+# Cargo.toml) spares CI a release build.
+cargo build -p mephisto --features assert_process_allocs --bin mephisto
+MEPHISTO_BIN=target/debug/mephisto "$python" onnx/train.py --smoke
+for parity in onnx/testdata/parity_*.json; do "$python" onnx/parity.py --check "$parity"; done
 echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,7 +1,9 @@
 //! Developer tasks: `cargo xtask faust [--check]` regenerates the Rust modules of the built-in
-//! patches from `faust/`; everything else (`bundle`, …) is nice-plug's bundler.
+//! patches from `faust/`; `cargo xtask train-ddsp …` trains a neural voice (`onnx/`);
+//! everything else (`bundle`, …) is nice-plug's bundler.
 
 mod faust;
+mod train_ddsp;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -16,6 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             };
             faust::run(check).map_err(Into::into)
+        }
+        Some("train-ddsp") => {
+            nice_plug_xtask::chdir_workspace_root()?;
+            train_ddsp::run(args.collect()).map_err(Into::into)
         }
         _ => nice_plug_xtask::main().map_err(Into::into),
     }

@@ -1,0 +1,318 @@
+"""Trains the neural voice's decoder on a built-in patch or a WAV file and writes MODEL.onnx,
+its sidecar MODEL.json and the parity data the Rust tests replay.
+
+    python onnx/train.py --patch tine_keys --out onnx/models/tine_keys.onnx
+    python onnx/train.py --audio cello.wav --out cello.onnx --seconds 300
+    python onnx/train.py --smoke            # CI: a short render, ~30 s of training, all checks
+
+Patch notes are rendered one semitone apart over three octaves; every fifth note is held out.
+After training, the held-out notes are resynthesised from the model's controls and compared with
+the original audio by the multi-scale spectral loss, against the same loss for a plain sine at
+the same f0 and loudness. A model passes when its loss is at most half the sine's.
+"""
+
+import os
+
+# One BLAS/OpenMP thread unless told otherwise: on shared cores, spinning worker threads cost
+# more than they give (set before numpy and torch start their pools).
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import export  # noqa: E402
+import parity  # noqa: E402
+from ddsp import HARMONICS, HOP, NOISE_BANDS, SAMPLE_RATE  # noqa: E402
+from ddsp import analysis, data, envelope, synth  # noqa: E402
+from ddsp.loss import multiscale_spectral_loss  # noqa: E402
+from ddsp.model import Decoder, state_size_bytes  # noqa: E402
+
+ONNX_DIR = Path(__file__).resolve().parent
+QUALITY_RATIO = 0.5
+"""A model must beat a plain sine's held-out loss by this factor."""
+HELD_OUT_EVERY = 5
+LOW_REGISTER_ARCHETYPES = ("bass",)
+
+
+def archetype(patch: str) -> str:
+    """The archetype `mephisto list` gives a built-in patch ("" when it is not listed)."""
+    listing = subprocess.run(
+        [str(data.mephisto_binary()), "list"], check=True, capture_output=True, text=True
+    ).stdout
+    for line in listing.splitlines():
+        name, _, kind = line.partition(",")
+        if name.strip() == patch:
+            return kind.strip()
+    return ""
+
+
+def held_out(notes: list) -> tuple:
+    """(training, held-out): every fifth note, starting with the third, is held out."""
+    test = [n for i, n in enumerate(notes) if i % HELD_OUT_EVERY == 2]
+    train = [n for i, n in enumerate(notes) if i % HELD_OUT_EVERY != 2]
+    return train, test
+
+
+def tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def frame_batch(targets: "Targets", size: int, rng: np.random.Generator) -> tuple:
+    """`size` random frames from all notes, each at a random level within [-6, +2] dB of the
+    original (the analysis targets scale with it) so the decoder sees loudness it will be asked
+    for around the rendered velocity's. Returns f0, loudness [1, size, 1], harmonic amplitudes
+    [1, size, 60] and noise magnitudes [1, size, 65]."""
+    which = rng.integers(0, len(targets.f0), size=size)
+    gain = 10.0 ** (rng.uniform(-6.0, 2.0, size=size) / 20.0).astype(np.float32)
+    return (
+        tensor(targets.f0[which])[None, :, None],
+        tensor(data.loudness_db(gain * targets.rms[which]))[None, :, None],
+        tensor(gain[:, None] * targets.harmonics[which])[None],
+        tensor(gain[:, None] * targets.noise[which])[None],
+    )
+
+
+class Targets:
+    """Every training frame's f0, RMS and analysis targets, stacked (see ddsp/analysis.py)."""
+
+    def __init__(self, notes: list):
+        analysed = [analysis.analyse(n.audio, n.f0_hz) for n in notes]
+        self.f0 = np.concatenate([n.f0_hz for n in notes])
+        self.rms = np.concatenate([n.rms for n in notes])
+        self.harmonics = np.concatenate([h for h, _ in analysed])
+        self.noise = np.concatenate([z for _, z in analysed])
+
+
+def log_l1(a: torch.Tensor, b: torch.Tensor, eps: float, mask=None) -> torch.Tensor:
+    difference = (torch.log(a + eps) - torch.log(b + eps)).abs()
+    if mask is None:
+        return difference.mean()
+    return (difference * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def target_loss(model: Decoder, f0, loudness, harmonic_amplitudes, noise) -> torch.Tensor:
+    """L1 between log amplitudes of the decoder's audible harmonics (as the synth renormalises
+    them) and the analysis targets, plus the same for the overall amplitude and noise bands.
+    The epsilons sit near the spectral loss's own floor (-100 dB for a sine)."""
+    amplitude, distribution, noise_out = model(f0, loudness)
+    k = torch.arange(1, HARMONICS + 1, dtype=f0.dtype)
+    audible = (k * f0 < SAMPLE_RATE / 2).to(f0.dtype)
+    weights = distribution * audible
+    weights = weights / weights.sum(dim=-1, keepdim=True).clamp(min=1e-30)
+    total = harmonic_amplitudes.sum(dim=-1, keepdim=True)
+    return (
+        log_l1(amplitude * weights, harmonic_amplitudes, 1e-5, audible)
+        + log_l1(amplitude, total, 1e-5)
+        + log_l1(noise_out, noise, 1e-4)
+    )
+
+
+def train(model: Decoder, notes: list, args) -> dict:
+    """Adam on the analysis targets (ddsp/analysis.py) until --steps or --seconds."""
+    rng = np.random.default_rng(args.seed)
+    started = time.monotonic()
+    targets = Targets(notes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    step, losses = 0, []
+    model.train()
+    while step < args.steps and time.monotonic() - started < args.seconds:
+        progress = max(step / args.steps, (time.monotonic() - started) / args.seconds)
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(progress, 1.0))))
+        loss = target_loss(model, *frame_batch(targets, args.batch, rng))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        step += 1
+        if step % 500 == 0:
+            print(
+                f"step {step:5d}  loss {np.mean(losses[-500:]):.3f}  "
+                f"{time.monotonic() - started:6.1f} s",
+                flush=True,
+            )
+    return {"steps": step, "seconds": round(time.monotonic() - started, 1)}
+
+
+def resynthesis_losses(model: Decoder, notes: list, seed: int) -> tuple:
+    """Mean multi-scale loss over whole held-out notes of (model controls -> synth) and of a
+    sine of amplitude sqrt(2) * RMS (the frame's loudness) at the same f0, against the originals."""
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    ours, sines = [], []
+    for note in notes:
+        f0 = tensor(note.f0_hz)[None, :, None]
+        target = tensor(note.audio)[None]
+        with torch.no_grad():
+            amplitude, harmonics, noise = model(f0, tensor(note.loudness_db)[None, :, None])
+            audio = synth.synthesize(
+                f0, amplitude, harmonics, noise, SAMPLE_RATE, HOP, target.shape[-1], generator
+            )
+            one_hot = torch.zeros(1, note.frames, HARMONICS)
+            one_hot[..., 0] = 1.0
+            sine_amplitude = np.sqrt(2.0) * tensor(note.rms)[None, :, None]
+            sine = synth.harmonic(f0, sine_amplitude, one_hot, SAMPLE_RATE, HOP, target.shape[-1])
+            ours.append(multiscale_spectral_loss(audio, target).item())
+            sines.append(multiscale_spectral_loss(sine, target).item())
+    return float(np.mean(ours)), float(np.mean(sines))
+
+
+def loudness_envelope(notes: list, velocity: float | None) -> dict:
+    """The sidecar's envelope: from the rendered notes (which share one length and note-off),
+    or from the notes found in a user's file (its stretches are contiguous)."""
+    if notes[0].note_off is not None:
+        return envelope.from_rendered([n.loudness_db for n in notes], notes[0].note_off, velocity)
+    contour = np.concatenate([n.loudness_db for n in notes])
+    return envelope.from_file(contour, np.concatenate([n.f0_hz for n in notes]))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Train the DDSP decoder and export it to ONNX (see docs/NEURAL.md)."
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--patch", help="a built-in patch (mephisto list)")
+    source.add_argument("--audio", type=Path, help="a monophonic WAV file; f0 estimated by YIN")
+    parser.add_argument("--out", type=Path, help="MODEL.onnx; MODEL.json is written next to it")
+    parser.add_argument("--parity", type=Path, help="parity file (default: see docs/NEURAL.md)")
+    parser.add_argument("--steps", type=int, default=3000, help="most optimiser steps")
+    parser.add_argument("--seconds", type=float, default=240.0, help="most training seconds")
+    parser.add_argument("--low", type=int, help="lowest MIDI note (default 48, bass 28)")
+    parser.add_argument("--high", type=int, help="highest MIDI note (default low + 36)")
+    parser.add_argument("--hold", type=float, default=1.5, help="seconds each note is held")
+    parser.add_argument("--tail", type=float, default=1.0, help="seconds after note-off")
+    parser.add_argument("--batch", type=int, default=1024, help="frames per step")
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (more only on idle cores)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="CI check: tine_keys, 13 short notes, 1000 steps (at most 75 s), export, parity; "
+        "fails unless the model beats the plain sine",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.patch = args.patch or "tine_keys"
+        args.low, args.high = args.low or 48, args.high or 60
+        args.hold, args.tail = 0.6, 0.4
+        args.steps, args.seconds = min(args.steps, 1000), min(args.seconds, 75.0)
+    if not (args.patch or args.audio):
+        parser.error("give --patch NAME or --audio FILE.wav")
+    if not args.out and not args.smoke:
+        parser.error("--out MODEL.onnx is required")
+    return args
+
+
+def default_parity_path(out: Path) -> Path:
+    """onnx/testdata/parity_MODEL.json for a shipped model, else next to the model."""
+    directory = ONNX_DIR / "testdata" if out.resolve().parent == ONNX_DIR / "models" else out.parent
+    return directory / f"parity_{out.stem}.json"
+
+
+def load_notes(args) -> tuple:
+    """(notes, f0_range_hz, velocity the notes were played at or None, trained_on, name)."""
+    if args.patch:
+        if args.low is None:
+            args.low = 28 if archetype(args.patch) in LOW_REGISTER_ARCHETYPES else 48
+        args.high = args.high if args.high is not None else args.low + 36
+        notes = data.patch_notes(
+            args.patch, args.low, args.high, args.hold, args.tail
+        )
+        f0_range = [data.midi_hz(args.low), data.midi_hz(args.high)]
+        return notes, f0_range, data.RENDER_VELOCITY, f"patch {args.patch}", args.patch
+    notes = data.audio_notes(args.audio)
+    f0 = np.concatenate([n.f0_hz for n in notes])
+    loudness = np.concatenate([n.loudness_db for n in notes])
+    sounding = f0[loudness > loudness.max() - 30.0]
+    f0_range = [float(np.percentile(sounding, 2)), float(np.percentile(sounding, 98))]
+    return notes, f0_range, None, f"file {args.audio.name}", args.audio.stem
+
+
+def run(args) -> int:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    began = time.monotonic()
+    notes, f0_range, velocity, trained_on, name = load_notes(args)
+    train_notes, test_notes = held_out(notes)
+    print(
+        f"{trained_on}: {len(train_notes)} training and {len(test_notes)} held-out notes "
+        f"({sum(n.frames for n in notes) * HOP / SAMPLE_RATE:.1f} s) in "
+        f"{time.monotonic() - began:.1f} s",
+        flush=True,
+    )
+
+    model = Decoder(hidden=args.hidden)
+    training = train(model, train_notes, args)
+    print(f"trained {training['steps']} steps in {training['seconds']} s", flush=True)
+    heldout_loss, sine_loss = resynthesis_losses(model, test_notes, args.seed)
+    ratio = heldout_loss / sine_loss
+    # The smoke run only has to show that the decoder learned something.
+    limit = 1.0 if args.smoke else QUALITY_RATIO
+    passed = ratio < limit if args.smoke else ratio <= limit
+    print(
+        f"held-out multi-scale loss {heldout_loss:.3f}, plain sine {sine_loss:.3f}, "
+        f"ratio {ratio:.3f} ({'pass' if passed else 'FAIL'}: needs "
+        f"{'<' if args.smoke else '<='} {limit})",
+        flush=True,
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or Path(tmp) / f"{name}.onnx"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        export.export(model, out)
+        onnx_diff = export.check(model, out)
+        sidecar = {
+            "version": 1,
+            "name": name,
+            "trained_on": trained_on,
+            "sample_rate": SAMPLE_RATE,
+            "hop": HOP,
+            "harmonics": HARMONICS,
+            "noise_bands": NOISE_BANDS,
+            "f0_range_hz": [round(f, 2) for f in f0_range],
+            "loudness": loudness_envelope(notes, velocity),
+            "quality": {
+                "heldout_loss": round(heldout_loss, 4),
+                "sine_loss": round(sine_loss, 4),
+                "ratio": round(ratio, 4),
+            },
+            "training": {
+                **training,
+                "notes": len(train_notes),
+                "heldout_notes": len(test_notes),
+                "parameters_kb": round(state_size_bytes(model) / 1024, 1),
+            },
+        }
+        out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+        parity_path = args.parity or (
+            Path(tmp) / "parity.json" if args.smoke else default_parity_path(out)
+        )
+        parity.write_parity(model, out.name, parity_path)
+        replay = parity.check_parity(parity_path, out)
+        print(
+            f"wrote {out} ({out.stat().st_size / 1024:.0f} KB) and "
+            f"{out.with_suffix('.json').name}; "
+            f"onnxruntime vs torch {onnx_diff:.1e}; parity {parity_path.name}: "
+            f"decoder {replay['decoder_max_diff']:.1e}, synth {replay['synth_max_diff']:.1e}",
+            flush=True,
+        )
+    print(f"total {time.monotonic() - began:.1f} s", flush=True)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run(parse_args()))

@@ -6,18 +6,8 @@
 #   libasound2-dev, libjack-jackd2-dev, pkg-config – the standalone build (ALSA/JACK)
 set -euo pipefail
 
-packages=(faust g++ sox pkg-config libasound2-dev libjack-jackd2-dev)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "setup: installing ${missing[*]}"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source "$(dirname "$0")/debian_packages.sh"
+ensure_debian_packages faust g++ sox pkg-config libasound2-dev libjack-jackd2-dev
 
 command -v cargo >/dev/null || { echo "setup: Rust is missing; install it from https://rustup.rs" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt

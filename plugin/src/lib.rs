@@ -6,11 +6,13 @@ pub mod calibration;
 pub mod compiler;
 pub mod designer;
 pub mod dsp;
+pub mod editor;
 pub mod effect_render;
 pub mod engine;
 pub mod history;
 pub mod macros;
 pub mod matching;
+pub mod neural;
 pub mod params;
 pub mod patchspec;
 pub mod render;
@@ -24,6 +26,9 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 
 use dsp::builtin_patches;
+use editor::scope::AudioTaps;
+use editor::settings::Settings;
+use editor::EditorLink;
 use engine::instance::PatchInstance;
 use engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use params::MephistoParams;
@@ -40,19 +45,27 @@ pub struct Mephisto {
     /// Moves patch instances in and out of the engine on the audio thread without
     /// allocating: built-ins from a ready bank, runtime variants from the worker.
     switcher: Option<PatchSwitcher>,
-    /// Compiles runtime variants and frees retired instances, off the audio thread.
-    worker: Option<Worker>,
+    /// Compiles runtime variants and frees retired instances, off the audio thread. Shared
+    /// with the window, which holds it only while it sends a request.
+    worker: Option<Arc<Worker>>,
+    /// How the window reaches the worker (filled at activation) and its ends of the rings.
+    editor_link: Arc<EditorLink>,
+    /// The audio thread's ends of the window's rings: output for the scope, keyboard notes.
+    taps: AudioTaps,
     /// The sample rate the engine, the bank and the worker were built for.
     sample_rate: f32,
 }
 
 impl Default for Mephisto {
     fn default() -> Self {
+        let (taps, gui_taps) = editor::scope::taps();
         Mephisto {
             params: Arc::new(MephistoParams::default()),
             engine: None,
             switcher: None,
             worker: None,
+            editor_link: Arc::new(EditorLink::new(gui_taps)),
+            taps,
             sample_rate: 0.0,
         }
     }
@@ -70,8 +83,10 @@ impl Mephisto {
         let current = bank[selected]
             .take()
             .expect("every bank slot starts filled");
+        let mut settings = WorkerSettings::new(sample_rate);
+        settings.compiler = Settings::load().0.compiler_options();
         let (worker, ports) = Worker::spawn(
-            WorkerSettings::new(sample_rate),
+            settings,
             self.params.patch_spec.clone(),
             self.params.history.clone(),
         );
@@ -93,6 +108,8 @@ impl Mephisto {
         }
         self.engine = Some(Engine::new(current, sample_rate));
         self.switcher = Some(PatchSwitcher::new(bank, selected, ports, live));
+        let worker = Arc::new(worker);
+        self.editor_link.connect(&worker, sample_rate);
         self.worker = Some(worker);
         self.sample_rate = sample_rate;
         Ok(())
@@ -139,12 +156,16 @@ impl Plugin for Mephisto {
     }];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
 
-    type Editor = ();
+    type Editor = editor::MephistoEditor;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.params.clone(), self.editor_link.clone())
     }
 
     fn activate(
@@ -191,6 +212,9 @@ impl Plugin for Mephisto {
         let [left, right] = buffer.as_slice() else {
             return ProcessStatus::Error("Mephisto needs a stereo output");
         };
+        while let Some(key) = self.taps.next_key() {
+            engine.handle(key);
+        }
         let mut position = 0;
         while let Some(event) = context.next_event() {
             let at = (event.timing() as usize).min(frames);
@@ -203,6 +227,7 @@ impl Plugin for Mephisto {
             }
         }
         engine.render(&mut left[position..], &mut right[position..]);
+        self.taps.feed(left, right);
         ProcessStatus::KeepAlive
     }
 }

@@ -43,6 +43,9 @@ pub struct MephistoParams {
     /// Every patch that went live, for undo/redo and A/B.
     #[persist = "history"]
     pub history: Arc<RwLock<Stored<History>>>,
+    /// The plugin window's size at 100 % scale (logical points), so it reopens as it was left.
+    #[persist = "editor_size"]
+    pub editor_size: Arc<RwLock<(u32, u32)>>,
 }
 
 impl Default for MephistoParams {
@@ -79,6 +82,7 @@ impl Default for MephistoParams {
             .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS)),
             patch_spec: Arc::new(RwLock::new(Stored::default())),
             history: Arc::new(RwLock::new(Stored::default())),
+            editor_size: Arc::new(RwLock::new(crate::editor::DEFAULT_SIZE)),
         }
     }
 }

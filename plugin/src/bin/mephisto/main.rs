@@ -7,6 +7,7 @@
 mod design;
 mod macros;
 mod matching;
+mod neural;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -170,6 +171,22 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// Measure the neural voice: decoder latency on the CPU for 1 and 16 voices, and the
+    /// note-on to first-frame latency of the real-time path; prints a Markdown table.
+    BenchNeural {
+        /// The model (default: the first in onnx/models).
+        #[arg(long, value_name = "MODEL.onnx")]
+        model: Option<PathBuf>,
+        /// The ONNX Runtime library (default: ORT_DYLIB_PATH, beside the binary, the venv).
+        #[arg(long, value_name = "LIBRARY")]
+        onnxruntime: Option<PathBuf>,
+        /// Timed decoder calls per voice count.
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+        /// Timed note-ons.
+        #[arg(long, default_value_t = 200)]
+        notes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -278,6 +295,17 @@ fn run(cli: Cli) -> Result<(), String> {
             search_seconds,
         }),
         Command::Bench { voices, seconds } => bench(voices, seconds),
+        Command::BenchNeural {
+            model,
+            onnxruntime,
+            calls,
+            notes,
+        } => neural::bench_neural(neural::BenchNeuralArgs {
+            model,
+            library: onnxruntime,
+            calls,
+            notes,
+        }),
     }
 }
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Screenshots of the plugin window for docs/GUI.md: builds the standalone, runs it on a virtual
+# X display (Xvfb, software OpenGL) with the dummy audio backend, and saves the main views to
+# docs/img/. The window is steered with the MEPHISTO_EDITOR_* variables (docs/GUI.md).
+#
+# Debian packages: xvfb (the display), x11-apps (xwd), x11-utils (xwininfo, xdpyinfo),
+# x11-xserver-utils (xrdb, for the 200 % shot), imagemagick (convert), libgl1-mesa-dri
+# (software OpenGL). The window loads libX11/libxcb/libGL at run time, so building needs no
+# X11 headers; the standalone needs libasound2-dev, libjack-jackd2-dev and pkg-config
+# (scripts/setup.sh). The code-error shot needs `faust`.
+#
+#   bash scripts/screenshots.sh            # debug build
+#   PROFILE=release bash scripts/screenshots.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+source "$(dirname "$0")/debian_packages.sh"
+ensure_debian_packages xvfb x11-apps x11-utils x11-xserver-utils imagemagick libgl1-mesa-dri \
+    libasound2-dev libjack-jackd2-dev pkg-config
+
+profile="${PROFILE:-debug}"
+# Seconds a designed patch needs to go live (design, calibration) before its shot.
+settle="${SETTLE:-$([ "$profile" = release ] && echo 5 || echo 30)}"
+flags=()
+[ "$profile" = release ] && flags=(--release)
+cargo build -p mephisto --features standalone --bin mephisto-standalone "${flags[@]}"
+target="${CARGO_TARGET_DIR:-target}"
+binary="$target/$profile/mephisto-standalone"
+
+out=docs/img
+mkdir -p "$out"
+scratch="$(mktemp -d)"
+xvfb_pid=""
+app_pid=""
+cleanup() {
+    [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null || true
+    [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+display=":${SCREENSHOT_DISPLAY:-97}"
+export DISPLAY="$display"
+# Software OpenGL, so no GPU is needed.
+export LIBGL_ALWAYS_SOFTWARE=1
+
+# A settings folder of its own, so the shots never read or write the user's settings.
+config="$scratch/config"
+mkdir -p "$config/mephisto"
+export XDG_CONFIG_HOME="$config"
+export MEPHISTO_CACHE_DIR="$scratch/cache"
+
+# -noreset keeps the root window's resources (Xft.dpi) when the last client leaves.
+start_display() { # WIDTHxHEIGHT DPI
+    Xvfb "$display" -screen 0 "$1x24" -nolisten tcp -noreset >"$scratch/xvfb.log" 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 50); do
+        xdpyinfo >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    echo "Xft.dpi: $2" | xrdb -merge
+}
+
+stop_display() {
+    kill "$xvfb_pid" 2>/dev/null || true
+    wait "$xvfb_pid" 2>/dev/null || true
+    xvfb_pid=""
+}
+
+# shot NAME SECONDS [VAR=VALUE...]: runs the standalone with the variables, waits until its
+# window is up plus SECONDS, and saves the window as docs/img/NAME.png.
+shot() {
+    local name="$1" wait="$2"
+    shift 2
+    env "$@" "$binary" --backend dummy --sample-rate 48000 --period-size 512 \
+        >"$scratch/$name.log" 2>&1 &
+    app_pid=$!
+    local up=""
+    for _ in $(seq 300); do
+        if xwininfo -name Mephisto >/dev/null 2>&1; then
+            up=1
+            break
+        fi
+        sleep 0.1
+    done
+    if [ -z "$up" ]; then
+        echo "error: the Mephisto window did not appear for $name; its log:" >&2
+        cat "$scratch/$name.log" >&2
+        exit 1
+    fi
+    sleep "$wait"
+    xwd -silent -name Mephisto | convert xwd:- "$out/$name.png"
+    kill "$app_pid" 2>/dev/null || true
+    wait "$app_pid" 2>/dev/null || true
+    app_pid=""
+    echo "wrote $out/$name.png"
+}
+
+# A program with a missing semicolon, for the code view's error marking.
+cat >"$scratch/broken.dsp" <<'EOF'
+import("stdfaust.lib");
+// A saw through a low-pass; the cutoff line lacks its semicolon.
+freq = hslider("freq", 440, 20, 20000, 1);
+gain = hslider("gain", 0.5, 0, 1, 0.01);
+gate = button("gate");
+cutoff = hslider("cutoff[unit:Hz][scale:log][bright:0.6]", 2000, 50, 12000, 1)
+process = os.sawtooth(freq) : fi.lowpass(2, cutoff) * en.adsr(0.01, 0.2, 0.7, 0.4, gate) * gain <: _, _;
+EOF
+
+prompt="warm analog pad with slow shimmering motion"
+chord="55,60,64,67"
+
+start_display 1600x1000 96
+shot main "$settle" MEPHISTO_EDITOR_PROMPT="$prompt" MEPHISTO_EDITOR_NOTES="$chord"
+shot code-error 6 MEPHISTO_EDITOR_VIEW=code MEPHISTO_EDITOR_CODE="$scratch/broken.dsp"
+cat >"$config/mephisto/settings.json" <<'EOF'
+{
+  "designer": "llm",
+  "llm": {
+    "base_url": "http://127.0.0.1:11434/v1",
+    "model": "qwen2.5-coder:7b",
+    "api_key_env": "OPENAI_API_KEY",
+    "timeout": 120.0
+  }
+}
+EOF
+shot settings 2 MEPHISTO_EDITOR_VIEW=settings
+rm "$config/mephisto/settings.json"
+stop_display
+
+# 200 %: the desktop asks for it (Xft.dpi 192), as a HiDPI screen does.
+start_display 2600x1800 192
+shot main-200 "$settle" MEPHISTO_EDITOR_PROMPT="dark detuned bass that growls" MEPHISTO_EDITOR_NOTES="48,55"
+stop_display

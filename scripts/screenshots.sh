@@ -3,7 +3,7 @@
 # X display (Xvfb, software OpenGL) with the dummy audio backend, and saves the main views to
 # docs/img/. The window is steered with the MEPHISTO_EDITOR_* variables (docs/GUI.md).
 #
-# Debian packages: xvfb (the display), x11-apps (xwd), x11-utils (xwininfo, xdpyinfo),
+# Debian packages: xvfb (the display), xdotool (typing the prompt), x11-apps (xwd), x11-utils (xwininfo, xdpyinfo),
 # x11-xserver-utils (xrdb, for the 200 % shot), imagemagick (convert), libgl1-mesa-dri
 # (software OpenGL). The window loads libX11/libxcb/libGL at run time, so building needs no
 # X11 headers; the standalone needs libasound2-dev, libjack-jackd2-dev and pkg-config
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source "$(dirname "$0")/debian_packages.sh"
-ensure_debian_packages xvfb x11-apps x11-utils x11-xserver-utils imagemagick libgl1-mesa-dri \
+ensure_debian_packages xvfb xdotool x11-apps x11-utils x11-xserver-utils imagemagick libgl1-mesa-dri \
     libasound2-dev libjack-jackd2-dev pkg-config
 
 profile="${PROFILE:-debug}"
@@ -67,33 +67,60 @@ stop_display() {
     xvfb_pid=""
 }
 
-# shot NAME SECONDS [VAR=VALUE...]: runs the standalone with the variables, waits until its
-# window is up plus SECONDS, and saves the window as docs/img/NAME.png.
-shot() {
-    local name="$1" wait="$2"
-    shift 2
+# launch NAME [VAR=VALUE...]: runs the standalone with the variables and waits until its
+# window is up.
+launch() {
+    local name="$1"
+    shift
     env "$@" "$binary" --backend dummy --sample-rate 48000 --period-size 512 \
         >"$scratch/$name.log" 2>&1 &
     app_pid=$!
-    local up=""
     for _ in $(seq 300); do
-        if xwininfo -name Mephisto >/dev/null 2>&1; then
-            up=1
-            break
-        fi
+        xwininfo -name Mephisto >/dev/null 2>&1 && return 0
         sleep 0.1
     done
-    if [ -z "$up" ]; then
-        echo "error: the Mephisto window did not appear for $name; its log:" >&2
-        cat "$scratch/$name.log" >&2
-        exit 1
-    fi
-    sleep "$wait"
-    xwd -silent -name Mephisto | convert xwd:- "$out/$name.png"
+    echo "error: the Mephisto window did not appear for $name; its log:" >&2
+    cat "$scratch/$name.log" >&2
+    exit 1
+}
+
+# capture NAME: saves the window as docs/img/NAME.png and closes the standalone.
+capture() {
+    xwd -silent -name Mephisto | convert xwd:- "$out/$1.png"
     kill "$app_pid" 2>/dev/null || true
     wait "$app_pid" 2>/dev/null || true
     app_pid=""
-    echo "wrote $out/$name.png"
+    echo "wrote $out/$1.png"
+}
+
+# shot NAME SECONDS [VAR=VALUE...]: launches, waits SECONDS, captures.
+shot() {
+    local name="$1" wait="$2"
+    shift 2
+    launch "$name" "$@"
+    sleep "$wait"
+    capture "$name"
+}
+
+# typed_shot NAME SECONDS PROMPT [VAR=VALUE...]: types PROMPT into the window's prompt box as
+# a producer would (X key events through xdotool), presses Enter, waits SECONDS for the
+# patch to go live, holds a note on the on-screen keyboard and captures.
+typed_shot() {
+    local name="$1" wait="$2" prompt="$3"
+    shift 3
+    launch "$name" "$@"
+    sleep 2
+    local window
+    window=$(xdotool search --name Mephisto | head -1)
+    # The prompt box and the on-screen keyboard's C4, at 100 % scale.
+    xdotool mousemove --window "$window" 600 66 click 1
+    xdotool type --delay 20 "$prompt"
+    xdotool key Return
+    sleep "$wait"
+    xdotool mousemove --window "$window" 760 740 mousedown 1
+    sleep 1
+    capture "$name"
+    xdotool mouseup 1 || true
 }
 
 # A program with a missing semicolon, for the code view's error marking.
@@ -111,7 +138,7 @@ prompt="warm analog pad with slow shimmering motion"
 chord="55,60,64,67"
 
 start_display 1600x1000 96
-shot main "$settle" MEPHISTO_EDITOR_PROMPT="$prompt" MEPHISTO_EDITOR_NOTES="$chord"
+typed_shot main "$settle" "$prompt" MEPHISTO_EDITOR_NOTES="$chord"
 shot code-error 6 MEPHISTO_EDITOR_VIEW=code MEPHISTO_EDITOR_CODE="$scratch/broken.dsp"
 cat >"$config/mephisto/settings.json" <<'EOF'
 {

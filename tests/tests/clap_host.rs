@@ -210,6 +210,15 @@ impl Stereo {
             .sum();
         (sum / (2 * self.len()).max(1) as f64).sqrt() as f32
     }
+    /// RMS of the sample-by-sample difference from `other` (same length).
+    fn rms_difference(&self, other: &Stereo) -> f32 {
+        let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x - y).collect();
+        Stereo {
+            l: diff(&self.l, &other.l),
+            r: diff(&self.r, &other.r),
+        }
+        .rms()
+    }
     fn peak(&self) -> f32 {
         self.l
             .iter()
@@ -735,6 +744,51 @@ fn bright_macro_raises_high_frequency_content() {
     assert!(
         bb > 1.2 * bd,
         "Bright=1 should have clearly more high-frequency energy than Bright=0 ({bb} vs {bd})"
+    );
+}
+
+#[test]
+fn the_mod_wheel_drives_motion_on_top_of_its_value() {
+    // warm_pad, whose Motion deepens a slow filter sweep.
+    const WARM_PAD: f64 = 11.0;
+    let render = |motion: f64, wheel: u8| {
+        let mut p = Mephisto::new_active();
+        let out = p.render(
+            secs(1.0),
+            ODD_BLOCKS,
+            &[
+                (0, Ev::Param("Patch", WARM_PAD)),
+                (0, Ev::Param("Motion", motion)),
+                (0, Ev::Midi([0xB0, 1, wheel])),
+                (secs(0.05), Ev::NoteOn(48)),
+            ],
+        );
+        assert_finite(&out, "mod wheel render");
+        out.slice(secs(0.3), secs(1.0))
+    };
+    let neutral = render(0.5, 0);
+    let wheel_up = render(0.5, 127);
+    let full_motion = render(1.0, 0);
+    let three_quarters = render(0.75, 0);
+    let moved = wheel_up.rms_difference(&neutral);
+    let from_full = wheel_up.rms_difference(&full_motion);
+    let from_three_quarters = wheel_up.rms_difference(&three_quarters);
+    println!(
+        "RMS {:.4}; wheel up vs Motion 0.5 {moved:.5}, vs Motion 1 {from_full:.5}, \
+         vs Motion 0.75 {from_three_quarters:.5}",
+        neutral.rms()
+    );
+    assert!(
+        moved > 0.05 * neutral.rms(),
+        "the mod wheel changed nothing ({moved} against RMS {})",
+        neutral.rms()
+    );
+    // The wheel jumps where the Motion parameter glides (20 ms), so a swept LFO's phase
+    // differs a little: the wheel is compared with Motion 1 and with Motion 0.75.
+    assert!(
+        from_full < from_three_quarters,
+        "the wheel all the way up on Motion 0.5 should sound like Motion 1, not 0.75 \
+         ({from_full} vs {from_three_quarters})"
     );
 }
 

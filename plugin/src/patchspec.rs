@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,8 @@ use crate::compiler::{CompiledVariant, Compiler, MAX_SOURCE_BYTES};
 use crate::dsp::builtin_patches;
 use crate::engine::instance::PatchInstance;
 use crate::macros::Macro;
+use crate::neural::model::ModelInfo;
+use crate::neural::voices::{resolve_model, Drive, NeuralVoices};
 
 /// The format version this Mephisto reads and writes.
 pub const SPEC_VERSION: u32 = 1;
@@ -46,7 +48,7 @@ pub const ARCHETYPES: [&str; 12] = [
 const ENGINE_DRIVEN: [&str; 3] = ["freq", "gain", "gate"];
 
 /// The top-level fields, in document order (a unit test keeps this equal to the schema's).
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "version",
     "name",
     "prompt",
@@ -56,6 +58,7 @@ const FIELDS: [&str; 9] = [
     "macros",
     "voices",
     "notes",
+    "neural",
 ];
 
 /// Fields without a default, with what belongs there.
@@ -68,6 +71,9 @@ const REQUIRED: [(&str, &str); 4] = [
 
 /// The fields of one macro target.
 const TARGET_FIELDS: [&str; 3] = ["param", "depth", "curve"];
+
+/// The fields of `neural`.
+const NEURAL_FIELDS: [&str; 1] = ["model"];
 
 /// One patch: its Faust program, designed values and macro map, and where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -90,8 +96,8 @@ pub struct PatchSpec {
     /// The whole Faust program. `process` is one voice (no inputs, 1 or 2 outputs) driven by
     /// the `freq`, `gain` and `gate` controls; an optional `effect` (2 in, 2 out) runs once
     /// after the voices are summed. It may `import("stdfaust.lib")` and
-    /// `library("mephisto.lib")`.
-    #[schemars(length(min = 1))]
+    /// `library("mephisto.lib")`. In a `neural` patch the model plays the voices and only
+    /// the program's `effect` is used; there it may be empty (no effect).
     pub faust: String,
     /// Designed values by control label (what each control has with every macro at 0.5).
     /// Controls not listed keep the value the program declares; values outside a control's
@@ -111,6 +117,22 @@ pub struct PatchSpec {
     /// Free-form notes: what the patch is, how it was made, what its controls do.
     #[serde(default)]
     pub notes: String,
+    /// A neural model that plays the voices instead of the Faust program's `process`
+    /// (docs/NEURAL.md). Its voice controls are the synthesis controls `tilt`, `low_boost`,
+    /// `noise_gain`, `vibrato`, `attack` and `transient`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neural: Option<NeuralSpec>,
+}
+
+/// The neural model of a patch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NeuralSpec {
+    /// A shipped model's name (`tine_keys`, looked up in `$MEPHISTO_MODELS`, `models/`
+    /// beside the executable, then the repository's `onnx/models`) or the path of a
+    /// `MODEL.onnx` file with its `MODEL.json` sidecar beside it.
+    #[schemars(length(min = 1))]
+    pub model: String,
 }
 
 /// One control moved by a macro.
@@ -166,6 +188,12 @@ pub enum Program {
     Builtin(usize),
     /// A program compiled at run time.
     Compiled(CompiledVariant),
+    /// A neural model playing the voices, and the program whose `effect` follows them
+    /// (`None`: no effect).
+    Neural {
+        model: PathBuf,
+        effect: Option<Box<Program>>,
+    },
 }
 
 impl Program {
@@ -174,18 +202,66 @@ impl Program {
         match self {
             Program::Builtin(_) => None,
             Program::Compiled(variant) => Some(variant),
+            Program::Neural { effect, .. } => effect.as_deref().and_then(Program::compiled),
         }
     }
 
     /// An instance with `voices` voices playing `spec` (named after it, with its designed
-    /// values, polyphony and macro map); `spec` must carry this program.
+    /// values, polyphony and macro map); `spec` must carry this program. A neural program's
+    /// decoder runs in lockstep with the render ([`Drive::Lockstep`]): for offline renders,
+    /// probes and calibration, never the audio thread (see [`Program::instantiate_live`]).
     pub fn instantiate(
         &self,
         spec: &PatchSpec,
         voices: usize,
         sample_rate: f32,
     ) -> Result<Box<PatchInstance>, String> {
+        self.instantiate_with(spec, voices, sample_rate, Drive::Lockstep)
+    }
+
+    /// Like [`Program::instantiate`], for the audio thread: a neural program's decoder runs
+    /// on a thread of its own ([`Drive::Thread`]).
+    pub fn instantiate_live(
+        &self,
+        spec: &PatchSpec,
+        voices: usize,
+        sample_rate: f32,
+    ) -> Result<Box<PatchInstance>, String> {
+        self.instantiate_with(spec, voices, sample_rate, Drive::Thread)
+    }
+
+    fn instantiate_with(
+        &self,
+        spec: &PatchSpec,
+        voices: usize,
+        sample_rate: f32,
+        drive: Drive,
+    ) -> Result<Box<PatchInstance>, String> {
         let mut instance = match self {
+            Program::Neural { model, effect } => {
+                let neural = NeuralVoices::load(model, voices, sample_rate, drive)
+                    .map_err(|e| format!("`neural.model`: {e}"))?;
+                match effect.as_deref() {
+                    None => PatchInstance::neural(
+                        &spec.name,
+                        neural,
+                        None::<fn() -> crate::dsp::DspBox>,
+                        sample_rate,
+                    )?,
+                    Some(Program::Builtin(index)) => PatchInstance::neural(
+                        &spec.name,
+                        neural,
+                        builtin_patches()[*index].new_effect,
+                        sample_rate,
+                    )?,
+                    Some(Program::Compiled(variant)) => {
+                        variant.instantiate_neural(&spec.name, neural, sample_rate)?
+                    }
+                    Some(Program::Neural { .. }) => {
+                        return Err("a neural patch's effect cannot be another model".into())
+                    }
+                }
+            }
             Program::Builtin(index) => {
                 let mut instance = PatchInstance::builtin(*index, voices, sample_rate)?;
                 // Played as a spec: a runtime patch, not the bank's built-in.
@@ -325,7 +401,7 @@ impl PatchSpec {
                 ),
             );
         }
-        if self.faust.trim().is_empty() {
+        if self.faust.trim().is_empty() && self.neural.is_none() {
             problem("faust".into(), "empty".into());
         } else if self.faust.len() > MAX_SOURCE_BYTES {
             problem(
@@ -378,11 +454,47 @@ impl PatchSpec {
                 }
             }
         }
+        if let Some(neural) = &self.neural {
+            if neural.model.trim().is_empty() {
+                problem("neural.model".into(), "empty".into());
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(SpecError::Invalid(problems))
         }
+    }
+
+    /// The spec of a neural model (a shipped model's name or a `.onnx` path): named after
+    /// it (`tine_keys_neural`, apart from the built-in it may be trained on), with the program (and so the effect) and archetype of the built-in patch it was
+    /// trained on when there is one, else no effect. Reads only the sidecar; the model is
+    /// loaded when the spec is played.
+    pub fn from_model(model: &str) -> Result<PatchSpec, String> {
+        let path = resolve_model(model)?;
+        let info = ModelInfo::load_for(&path)?;
+        let builtin = info
+            .trained_on
+            .strip_prefix("patch ")
+            .and_then(crate::dsp::find_builtin)
+            .map(|(_, patch)| patch);
+        Ok(PatchSpec {
+            version: SPEC_VERSION,
+            name: format!("{}_neural", info.name),
+            prompt: String::new(),
+            archetype: builtin.map_or("lead", |p| p.archetype).to_string(),
+            faust: builtin.map_or("", |p| p.source).to_string(),
+            params: BTreeMap::new(),
+            macros: BTreeMap::new(),
+            voices: DEFAULT_VOICES,
+            notes: format!(
+                "The neural model `{model}`, trained on {}.",
+                info.trained_on
+            ),
+            neural: Some(NeuralSpec {
+                model: model.to_string(),
+            }),
+        })
     }
 
     /// The spec of built-in patch `index`: its program as it is (it imports
@@ -414,6 +526,7 @@ impl PatchSpec {
             macros,
             voices: DEFAULT_VOICES,
             notes: patch.description.to_string(),
+            neural: None,
         })
     }
 
@@ -459,7 +572,24 @@ impl PatchSpec {
     /// compiler needed), else the runtime compiler's variant. Validates the spec first.
     pub fn program(&self, compiler: &Compiler) -> Result<Program, String> {
         self.validate().map_err(|e| e.to_string())?;
-        match self.builtin_index() {
+        let Some(neural) = &self.neural else {
+            return self.faust_program(compiler);
+        };
+        let model = resolve_model(&neural.model).map_err(|e| format!("`neural.model`: {e}"))?;
+        let effect = if self.faust.trim().is_empty() {
+            None
+        } else {
+            Some(Box::new(self.faust_program(compiler)?))
+        };
+        Ok(Program::Neural { model, effect })
+    }
+
+    /// The Faust program: the compiled-in DSP when it is a built-in's, else compiled.
+    fn faust_program(&self, compiler: &Compiler) -> Result<Program, String> {
+        match builtin_patches()
+            .iter()
+            .position(|p| p.source == self.faust)
+        {
             Some(index) => Ok(Program::Builtin(index)),
             None => self.compile(compiler).map(Program::Compiled),
         }
@@ -473,7 +603,11 @@ impl PatchSpec {
 
     /// The index of the built-in patch whose program this spec carries unchanged, if any:
     /// such a spec can be played from the compiled-in DSP without the runtime compiler.
+    /// `None` for a neural patch (its program only lends the effect).
     pub fn builtin_index(&self) -> Option<usize> {
+        if self.neural.is_some() {
+            return None;
+        }
         builtin_patches()
             .iter()
             .position(|p| p.source == self.faust)
@@ -588,6 +722,9 @@ fn shape_problems(document: &Value) -> Vec<Problem> {
         return problems;
     };
     check_fields(fields, "", &FIELDS, "a PatchSpec", &mut problems);
+    if let Some(Value::Object(neural)) = fields.get("neural") {
+        check_fields(neural, "neural.", &NEURAL_FIELDS, "`neural`", &mut problems);
+    }
     for (field, what) in REQUIRED {
         if !fields.contains_key(field) {
             problems.push(Problem {

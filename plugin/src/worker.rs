@@ -639,6 +639,6 @@ pub fn build_patch(
     let program = spec.program(compiler)?;
     stage(DesignStage::Checking);
     sanity::check_spec(&program, spec, sample_rate, limits).map_err(|e| e.to_string())?;
-    let instance = program.instantiate(spec, voices, sample_rate)?;
+    let instance = program.instantiate_live(spec, voices, sample_rate)?;
     Ok(BuiltPatch { instance, program })
 }

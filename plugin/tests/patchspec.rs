@@ -252,7 +252,12 @@ fn unknown_fields_are_refused() {
     refused(
         &with("tempo", json!(120)),
         "tempo",
-        "unknown field (a PatchSpec has: version, name, prompt, archetype, faust, params, macros, voices, notes)",
+        "unknown field (a PatchSpec has: version, name, prompt, archetype, faust, params, macros, voices, notes, neural)",
+    );
+    refused(
+        &with("neural", json!({ "model": "tine_keys", "gpu": true })),
+        "neural.gpu",
+        "unknown field (`neural` has: model)",
     );
     refused(
         &with(

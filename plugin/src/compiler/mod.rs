@@ -297,6 +297,24 @@ impl CompiledVariant {
     }
 }
 
+impl CompiledVariant {
+    /// An instance whose voices are a neural model's, followed by this program's `effect`
+    /// (its `process` is not played).
+    pub fn instantiate_neural(
+        &self,
+        name: &str,
+        voices: crate::neural::voices::NeuralVoices,
+        sample_rate: f32,
+    ) -> Result<Box<PatchInstance>, String> {
+        let new_effect = self
+            .loaded
+            .effect
+            .as_ref()
+            .map(|class| move || -> DspBox { Box::new(RuntimeDsp::create(class)) });
+        PatchInstance::neural(name, voices, new_effect, sample_rate)
+    }
+}
+
 impl fmt::Debug for CompiledVariant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompiledVariant")

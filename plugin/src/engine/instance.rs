@@ -1,12 +1,15 @@
-//! A playable patch instance: one Faust DSP per voice plus the shared effect, the parameter
-//! indices the engine drives, and the macro map resolved to concrete parameters. Built off
-//! the audio thread; rendering it allocates nothing.
+//! A playable patch instance: one Faust DSP per voice (or a neural model's voice bank) plus
+//! the shared effect, the parameter indices the engine drives, and the macro map resolved to
+//! concrete parameters. Built off the audio thread; rendering it allocates nothing.
+
+use std::path::Path;
 
 use faust_types::ParamIndex;
 
 use crate::dsp::controls::{Control, ControlSet};
 use crate::dsp::{builtin_patches, DspBox};
 use crate::macros::{Macro, MacroTarget, MacroValues};
+use crate::neural::voices::{shaping_controls, trained_on_effect, Drive, NeuralVoices};
 
 /// Voice controls the engine sets itself (the Faust polyphony convention).
 const ENGINE_DRIVEN: [&str; 3] = ["freq", "gain", "gate"];
@@ -44,7 +47,11 @@ pub struct PatchInstance {
     /// How many of the voices new notes may use (a PatchSpec's `voices`); the rest stay
     /// idle, so every instance has the engine's voice count and can be swapped in.
     polyphony: usize,
+    /// The Faust voices; empty when `neural` plays the notes.
     voices: Vec<Voice>,
+    /// A neural model's voices instead of Faust ones: its mono output feeds both channels of
+    /// the effect, and its voice controls are the synthesis controls of `neural::voices`.
+    neural: Option<Box<NeuralVoices>>,
     voice_outputs: usize,
     effect: Option<DspBox>,
     freq: Option<ParamIndex>,
@@ -123,27 +130,7 @@ impl PatchInstance {
         let voice_controls =
             ControlSet::of(first.as_ref()).map_err(|e| format!("patch `{name}`: {e}"))?;
 
-        let effect = match new_effect {
-            Some(new_effect) => {
-                let mut fx = new_effect();
-                fx.init(sr);
-                if fx.get_num_inputs() != 2 || fx.get_num_outputs() != 2 {
-                    return Err(format!(
-                        "patch `{name}`: the effect must have 2 inputs and 2 outputs, it has {} and {}",
-                        fx.get_num_inputs(),
-                        fx.get_num_outputs()
-                    ));
-                }
-                Some(fx)
-            }
-            None => None,
-        };
-        let effect_controls = match &effect {
-            Some(fx) => {
-                ControlSet::of(fx.as_ref()).map_err(|e| format!("patch `{name}` effect: {e}"))?
-            }
-            None => ControlSet::default(),
-        };
+        let (effect, effect_controls) = make_effect(name, new_effect, sr)?;
 
         let macro_targets = MacroTarget::all_in(&voice_controls, false)
             .chain(MacroTarget::all_in(&effect_controls, true))
@@ -160,6 +147,7 @@ impl PatchInstance {
             gain,
             gate,
             voices,
+            neural: None,
             effect,
             macro_targets,
             voice_controls,
@@ -170,6 +158,61 @@ impl PatchInstance {
             bus: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
             output: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
         }))
+    }
+
+    /// Builds an instance that plays a neural model's voices, with `new_effect` after them.
+    pub fn neural(
+        name: &str,
+        voices: NeuralVoices,
+        new_effect: Option<impl Fn() -> DspBox>,
+        sample_rate: f32,
+    ) -> Result<Box<Self>, String> {
+        let (effect, effect_controls) = make_effect(name, new_effect, sample_rate.round() as i32)?;
+        let voice_controls = shaping_controls();
+        let macro_targets = MacroTarget::all_in(&voice_controls, false)
+            .chain(MacroTarget::all_in(&effect_controls, true))
+            .collect();
+        Ok(Box::new(PatchInstance {
+            name: name.to_string(),
+            builtin_index: None,
+            variant_id: None,
+            polyphony: voices.bank().voice_count(),
+            voice_outputs: 1,
+            freq: None,
+            gain: None,
+            gate: None,
+            voices: Vec::new(),
+            neural: Some(Box::new(voices)),
+            effect,
+            macro_targets,
+            voice_controls,
+            effect_controls,
+            applied_macros: None,
+            idle_after_frames: (IDLE_AFTER_SECONDS * sample_rate) as u32,
+            voice_buffers: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+            bus: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+            output: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
+        }))
+    }
+
+    /// Loads the neural model at `model` as a patch named after it (`tine_keys_neural`),
+    /// with the effect of the built-in patch it was trained on when that has one
+    /// ([`crate::neural::voices::trained_on_effect`]).
+    pub fn from_model(
+        model: &Path,
+        voice_count: usize,
+        sample_rate: f32,
+        drive: Drive,
+    ) -> Result<Box<Self>, String> {
+        let voices = NeuralVoices::load(model, voice_count, sample_rate, drive)?;
+        let name = format!("{}_neural", voices.info().name);
+        let effect = trained_on_effect(voices.info());
+        Self::neural(&name, voices, effect, sample_rate)
+    }
+
+    /// The neural voices, when the instance plays a model.
+    pub fn neural_voices(&self) -> Option<&NeuralVoices> {
+        self.neural.as_deref()
     }
 
     /// The controls a producer or a designer may set, with whether each is the effect's:
@@ -203,6 +246,8 @@ impl PatchInstance {
             if let Some(fx) = &mut self.effect {
                 fx.set_param(param, value);
             }
+        } else if let Some(neural) = &mut self.neural {
+            neural.set_control(param.0, value);
         } else {
             for v in &mut self.voices {
                 v.dsp.set_param(param, value);
@@ -294,7 +339,10 @@ impl PatchInstance {
     }
 
     pub fn voice_count(&self) -> usize {
-        self.voices.len()
+        match &self.neural {
+            Some(neural) => neural.bank().voice_count(),
+            None => self.voices.len(),
+        }
     }
 
     /// How many voices new notes may use.
@@ -304,19 +352,29 @@ impl PatchInstance {
 
     /// Limits the voices new notes may use to `voices` (at least 1, at most all of them).
     pub fn set_polyphony(&mut self, voices: usize) {
-        self.polyphony = voices.clamp(1, self.voices.len());
+        self.polyphony = voices.clamp(1, self.voice_count());
     }
 
     pub fn is_voice_active(&self, voice: usize) -> bool {
-        self.voices[voice].active
+        match &self.neural {
+            Some(neural) => neural.bank().is_voice_active(voice),
+            None => self.voices[voice].active,
+        }
     }
 
     pub fn voice_level(&self, voice: usize) -> f32 {
-        self.voices[voice].level
+        match &self.neural {
+            Some(neural) => neural.bank().voice_level(voice),
+            None => self.voices[voice].level,
+        }
     }
 
     /// Starts (or restarts) a note on a voice.
     pub fn note_on(&mut self, voice: usize, hz: f32, velocity: f32) {
+        if let Some(neural) = &mut self.neural {
+            neural.bank_mut().note_on(voice, hz, velocity);
+            return;
+        }
         let (freq, gain, gate) = (self.freq, self.gain, self.gate);
         let v = &mut self.voices[voice];
         if let Some(p) = freq {
@@ -336,6 +394,10 @@ impl PatchInstance {
 
     /// Releases a voice; its tail keeps sounding until it falls silent.
     pub fn note_off(&mut self, voice: usize) {
+        if let Some(neural) = &mut self.neural {
+            neural.bank_mut().note_off(voice);
+            return;
+        }
         let v = &mut self.voices[voice];
         if let Some(p) = self.gate {
             v.dsp.set_param(p, 0.0);
@@ -346,13 +408,18 @@ impl PatchInstance {
 
     /// Changes a sounding voice's pitch (pitch bend).
     pub fn set_voice_pitch(&mut self, voice: usize, hz: f32) {
-        if let Some(p) = self.freq {
+        if let Some(neural) = &mut self.neural {
+            neural.bank_mut().set_voice_pitch(voice, hz);
+        } else if let Some(p) = self.freq {
             self.voices[voice].dsp.set_param(p, hz);
         }
     }
 
     /// Silences everything and clears all DSP state (filters, delay lines, envelopes).
     pub fn reset(&mut self) {
+        if let Some(neural) = &mut self.neural {
+            neural.bank_mut().reset();
+        }
         for v in &mut self.voices {
             v.dsp.instance_clear();
             if let Some(p) = self.gate {
@@ -381,6 +448,8 @@ impl PatchInstance {
                 if let Some(fx) = &mut self.effect {
                     fx.set_param(param, value);
                 }
+            } else if let Some(neural) = &mut self.neural {
+                neural.set_control(param.0, value);
             } else {
                 for v in &mut self.voices {
                     v.dsp.set_param(param, value);
@@ -398,6 +467,10 @@ impl PatchInstance {
         bus_l[..n].fill(0.0);
         bus_r[..n].fill(0.0);
         let [buf_a, buf_b] = &mut self.voice_buffers;
+        if let Some(neural) = &mut self.neural {
+            neural.render(&mut bus_l[..n]);
+            bus_r[..n].copy_from_slice(&bus_l[..n]);
+        }
         for v in self.voices.iter_mut().filter(|v| v.active) {
             compute_voice(
                 v,
@@ -444,6 +517,29 @@ impl PatchInstance {
         }
         Some((&self.output[0][..n], &self.output[1][..n]))
     }
+}
+
+/// Instantiates a patch's effect and reads its controls, checking its channel layout.
+fn make_effect(
+    name: &str,
+    new_effect: Option<impl Fn() -> DspBox>,
+    sr: i32,
+) -> Result<(Option<DspBox>, ControlSet), String> {
+    let Some(new_effect) = new_effect else {
+        return Ok((None, ControlSet::default()));
+    };
+    let mut fx = new_effect();
+    fx.init(sr);
+    if fx.get_num_inputs() != 2 || fx.get_num_outputs() != 2 {
+        return Err(format!(
+            "patch `{name}`: the effect must have 2 inputs and 2 outputs, it has {} and {}",
+            fx.get_num_inputs(),
+            fx.get_num_outputs()
+        ));
+    }
+    let controls =
+        ControlSet::of(fx.as_ref()).map_err(|e| format!("patch `{name}` effect: {e}"))?;
+    Ok((Some(fx), controls))
 }
 
 /// Computes one voice into `a` (and `b` for a stereo voice), restarting its gate first when

@@ -11,12 +11,15 @@
 //! * [`stream`] connects the two in real time: the audio side ([`stream::NeuralVoiceBank`])
 //!   sends notes and receives frames through wait-free rings, the worker side
 //!   ([`stream::NeuralInference`]) runs the decoder a little ahead of the audio.
+//! * [`voices`] makes a model a patch's voices: loading, driving the inference (a thread
+//!   live, lockstep offline), model lookup, and the synthesis controls macros move.
 
 pub mod decoder;
 pub mod model;
 pub mod runtime;
 pub mod stream;
 pub mod synth;
+pub mod voices;
 
 /// Harmonics per frame, fixed by the contract.
 pub const HARMONICS: usize = 60;

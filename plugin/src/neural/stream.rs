@@ -41,6 +41,79 @@ const EVENT_CAPACITY: usize = 1024;
 /// After the release, the voice glides to silence over one hop and then stops.
 const TAIL_HOPS: f64 = 1.0;
 
+/// Rate of the vibrato [`Shaping::vibrato`] adds, in Hz.
+const VIBRATO_HZ: f64 = 5.5;
+
+/// How fast [`Shaping::transient`]'s boost dies away after the note-on, in seconds.
+const TRANSIENT_S: f64 = 0.05;
+
+/// Harmonics 1..=this count as the low ones [`Shaping::low_boost`] weights.
+const LOW_HARMONICS: usize = 4;
+
+/// Synthesis controls applied to the decoder's frames on the audio side, so a patch's macros
+/// can reshape a model's timbre without a decoder call (DESIGN.md §7 on a neural patch).
+/// The neutral value of each leaves the frames as decoded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shaping {
+    /// Harmonic `k`'s weight is multiplied by `k^tilt` (then renormalised): up is brighter.
+    pub tilt: f32,
+    /// Multiplies the weights of harmonics 1..=4 (then renormalised): up is warmer.
+    pub low_boost: f32,
+    /// Multiplies the noise bands: up is grittier.
+    pub noise_gain: f32,
+    /// Depth of a 5.5 Hz vibrato, in semitones.
+    pub vibrato: f32,
+    /// Multiplies the sidecar's attack time (applied by the worker side's loudness contour).
+    pub attack: f32,
+    /// Gain at the note-on, in dB, dying away over 50 ms: up is a harder transient.
+    pub transient: f32,
+}
+
+impl Shaping {
+    pub const NEUTRAL: Shaping = Shaping {
+        tilt: 0.0,
+        low_boost: 1.0,
+        noise_gain: 1.0,
+        vibrato: 0.0,
+        attack: 1.0,
+        transient: 0.0,
+    };
+
+    /// Reshapes one decoded frame, `t` seconds into its note.
+    fn apply(&self, controls: &mut Controls, t: f64) {
+        if self.tilt != 0.0 || self.low_boost != 1.0 {
+            let (mut before, mut after) = (0.0f32, 0.0f32);
+            for (k, w) in controls.harmonics.iter_mut().enumerate() {
+                before += *w;
+                let mut gain = ((k + 1) as f32).powf(self.tilt);
+                if k < LOW_HARMONICS {
+                    gain *= self.low_boost;
+                }
+                *w *= gain;
+                after += *w;
+            }
+            if after > 0.0 {
+                let scale = before / after;
+                controls.harmonics.iter_mut().for_each(|w| *w *= scale);
+            }
+        }
+        if self.noise_gain != 1.0 {
+            controls
+                .noise
+                .iter_mut()
+                .for_each(|n| *n *= self.noise_gain);
+        }
+        if self.vibrato != 0.0 {
+            let bend = f64::from(self.vibrato) * (std::f64::consts::TAU * VIBRATO_HZ * t).sin();
+            controls.f0_hz *= 2f64.powf(bend / 12.0) as f32;
+        }
+        if self.transient != 0.0 {
+            let db = f64::from(self.transient) * (-t / TRANSIENT_S).exp();
+            controls.amplitude *= 10f64.powf(db / 20.0) as f32;
+        }
+    }
+}
+
 /// How the two sides are set up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamSettings {
@@ -108,6 +181,8 @@ struct Shared {
     clock: AtomicU64,
     /// The longest block the audio side has rendered, in samples.
     block: AtomicU32,
+    /// [`Shaping::attack`] as f32 bits: the worker scales the envelope's attack by it.
+    attack_scale: AtomicU32,
 }
 
 /// The worker's ends of the rings, made by [`NeuralVoiceBank::new`].
@@ -169,6 +244,10 @@ pub struct NeuralVoiceBank {
     late_frames: u64,
     /// Events dropped because the ring was full.
     dropped_events: u64,
+    /// How frames are reshaped before they play (a patch's macros).
+    shaping: Shaping,
+    /// Seconds per frame, for the vibrato's phase.
+    frame_seconds: f64,
 }
 
 impl NeuralVoiceBank {
@@ -181,6 +260,7 @@ impl NeuralVoiceBank {
         let shared = Arc::new(Shared {
             clock: AtomicU64::new(0),
             block: AtomicU32::new(0),
+            attack_scale: AtomicU32::new(1f32.to_bits()),
         });
         let sr = f64::from(settings.sample_rate);
         let bank = NeuralVoiceBank {
@@ -210,6 +290,8 @@ impl NeuralVoiceBank {
             scratch: vec![0.0; CHUNK],
             late_frames: 0,
             dropped_events: 0,
+            shaping: Shaping::NEUTRAL,
+            frame_seconds: info.frame_seconds(),
         };
         let ports = InferencePorts {
             events: event_rx,
@@ -249,6 +331,18 @@ impl NeuralVoiceBank {
     /// Samples rendered so far.
     pub fn clock(&self) -> u64 {
         self.clock
+    }
+
+    pub fn shaping(&self) -> &Shaping {
+        &self.shaping
+    }
+
+    /// Reshapes the frames from now on (frames already gliding keep their shape). Wait-free.
+    pub fn set_shaping(&mut self, shaping: Shaping) {
+        self.shaping = shaping;
+        self.shared
+            .attack_scale
+            .store(shaping.attack.max(0.0).to_bits(), Ordering::Relaxed);
     }
 
     fn send(&mut self, event: NoteEvent) {
@@ -365,9 +459,13 @@ impl NeuralVoiceBank {
                 let scratch = &mut self.scratch[..block.len()];
                 render_voice(
                     v,
-                    self.clock,
-                    self.hop,
-                    self.release,
+                    Timing {
+                        clock: self.clock,
+                        hop: self.hop,
+                        release: self.release,
+                        frame_seconds: self.frame_seconds,
+                    },
+                    &self.shaping,
                     scratch,
                     &mut self.late_frames,
                 );
@@ -382,16 +480,33 @@ impl NeuralVoiceBank {
     }
 }
 
-/// Renders one voice for the block starting at `clock`, switching frames at its segment
-/// boundaries.
+/// Where a block sits and how long frames and releases are, for [`render_voice`].
+#[derive(Clone, Copy)]
+struct Timing {
+    /// The block's first sample.
+    clock: u64,
+    /// Samples per frame.
+    hop: f64,
+    /// The release, in samples.
+    release: f64,
+    frame_seconds: f64,
+}
+
+/// Renders one voice for the block starting at `timing.clock`, switching frames at its
+/// segment boundaries.
 fn render_voice(
     v: &mut Voice,
-    clock: u64,
-    hop: f64,
-    release: f64,
+    timing: Timing,
+    shaping: &Shaping,
     out: &mut [f32],
     late_frames: &mut u64,
 ) {
+    let Timing {
+        clock,
+        hop,
+        release,
+        frame_seconds,
+    } = timing;
     let end = clock + out.len() as u64;
     let mut position = clock;
     while position < end {
@@ -415,7 +530,7 @@ fn render_voice(
             } else if finished {
                 v.closing = true;
                 v.synth.set_frame(&Controls::silent(v.hz), TAIL_HOPS * hop);
-            } else if let Some(frame) = take_slot(v, v.next_index) {
+            } else if let Some(frame) = take_slot(v, v.next_index, shaping, frame_seconds) {
                 v.synth.set_frame(&frame, remaining);
                 v.waiting = false;
             } else {
@@ -426,7 +541,7 @@ fn render_voice(
             }
         } else if v.waiting && !v.closing {
             // A late frame: glide to it over what is left of its segment.
-            if let Some(frame) = take_slot(v, v.next_index) {
+            if let Some(frame) = take_slot(v, v.next_index, shaping, frame_seconds) {
                 v.synth.set_frame(&frame, segment_end - position as f64);
                 v.waiting = false;
             }
@@ -437,13 +552,14 @@ fn render_voice(
     }
 }
 
-/// The voice's frame `index`, if it came, playing the voice's current pitch.
-fn take_slot(v: &mut Voice, index: u32) -> Option<Controls> {
+/// The voice's frame `index`, if it came, playing the voice's current pitch, reshaped.
+fn take_slot(v: &mut Voice, index: u32, shaping: &Shaping, frame_seconds: f64) -> Option<Controls> {
     let slot = &mut v.slots[index as usize % SLOTS];
     match slot.take() {
         Some(s) if s.index == index && s.note == v.note => {
             let mut controls = s.controls;
             controls.f0_hz = v.hz;
+            shaping.apply(&mut controls, f64::from(index) * frame_seconds);
             Some(controls)
         }
         other => {
@@ -554,6 +670,9 @@ impl NeuralInference {
         let now = self.ports.shared.clock.load(Ordering::Acquire);
         let block = self.ports.shared.block.load(Ordering::Relaxed) as usize;
         let horizon = now as f64 + block.max(self.max_block) as f64 + self.lead;
+        let attack_scale = f32::from_bits(self.ports.shared.attack_scale.load(Ordering::Relaxed));
+        let mut envelope = self.envelope;
+        envelope.attack_s = (envelope.attack_s * attack_scale).max(1e-4);
         let mut sent = 0;
         loop {
             self.batch.clear();
@@ -580,7 +699,7 @@ impl NeuralInference {
                 self.batch.push(voice);
                 self.f0.push(n.hz.clamp(self.f0_range[0], self.f0_range[1]));
                 self.loudness
-                    .push(self.envelope.level_db(n.velocity, t, released));
+                    .push(envelope.level_db(n.velocity, t, released));
             }
             if self.batch.is_empty() || self.ports.frames.slots() < self.batch.len() {
                 return Ok(sent);
@@ -602,7 +721,7 @@ impl NeuralInference {
                 let released = n
                     .released_at
                     .map(|off| off.saturating_sub(n.start) as f64 / self.sample_rate);
-                if self.envelope.finished(t, released) {
+                if envelope.finished(t, released) {
                     n.active = false;
                 }
                 n.next_index += 1;
@@ -789,6 +908,41 @@ mod tests {
         while ports.events.pop().is_ok() {}
     }
 
+    #[test]
+    fn shaping_reshapes_a_frame_and_neutral_leaves_it_alone() {
+        let mut frame = Controls::silent(100.0);
+        frame.amplitude = 1.0;
+        frame.harmonics[0] = 0.5;
+        frame.harmonics[9] = 0.5;
+        frame.noise[3] = 0.2;
+        let mut neutral = frame;
+        Shaping::NEUTRAL.apply(&mut neutral, 0.0);
+        assert_eq!(neutral, frame);
+        let shaping = Shaping {
+            tilt: 1.0,
+            noise_gain: 2.0,
+            transient: 6.0,
+            ..Shaping::NEUTRAL
+        };
+        shaping.apply(&mut frame, 0.0);
+        let (h1, h10) = (frame.harmonics[0], frame.harmonics[9]);
+        assert!((h1 + h10 - 1.0).abs() < 1e-6, "still a distribution");
+        assert!((h10 / h1 - 10.0).abs() < 1e-4, "k^1 tilt");
+        assert!((frame.noise[3] - 0.4).abs() < 1e-6);
+        assert!((frame.amplitude - 10f32.powf(6.0 / 20.0)).abs() < 1e-5);
+        let mut low = neutral;
+        Shaping {
+            low_boost: 3.0,
+            ..Shaping::NEUTRAL
+        }
+        .apply(&mut low, 0.0);
+        assert!(
+            (low.harmonics[0] - 0.75).abs() < 1e-6,
+            "{}",
+            low.harmonics[0]
+        );
+    }
+
     /// Proof that the audio side allocates nothing: with the `assert_process_allocs` feature,
     /// nice-plug's allocator aborts on any allocation inside `assert_no_alloc` (debug builds).
     #[cfg(all(feature = "assert_process_allocs", debug_assertions))]
@@ -808,6 +962,11 @@ mod tests {
         }
         nice_assert_no_alloc::assert_no_alloc(|| {
             bank.render(&mut out);
+            bank.set_shaping(Shaping {
+                tilt: 0.3,
+                vibrato: 0.2,
+                ..Shaping::NEUTRAL
+            });
             bank.set_voice_pitch(1, 300.0);
             bank.render(&mut out);
             bank.note_off(2);

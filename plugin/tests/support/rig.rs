@@ -38,6 +38,7 @@ pub fn spec(name: &str, faust: &str) -> PatchSpec {
         macros: Default::default(),
         voices: DEFAULT_VOICES as u32,
         notes: String::new(),
+        neural: None,
     }
 }
 

@@ -70,9 +70,9 @@ enum Command {
     },
     /// Render a patch offline to a 32-bit float stereo WAV file.
     Render {
-        /// A built-in patch name (see `mephisto list`), a PatchSpec (FILE.json) or a Faust
-        /// program (FILE.dsp). A program with audio inputs is an effect: it processes pink
-        /// noise or --input.
+        /// A built-in patch name (see `mephisto list`), a PatchSpec (FILE.json), a Faust
+        /// program (FILE.dsp) or a neural model (MODEL.onnx, with MODEL.json beside it). A
+        /// program with audio inputs is an effect: it processes pink noise or --input.
         #[arg(long)]
         patch: String,
         /// Comma-separated NOTE:SECONDS[@START], e.g. "C3:1,E3:1@0.5" (default: C3 for 1 s).
@@ -244,6 +244,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 let seconds = seconds.unwrap_or_else(|| default_seconds(&score));
                 let instance = if patch.ends_with(".json") {
                     load_spec(Path::new(&patch), sr as f32)?
+                } else if patch.ends_with(".onnx") {
+                    load_model(&patch, sr as f32)?
                 } else {
                     load_builtin(&patch, sr as f32)?
                 };
@@ -545,10 +547,13 @@ fn bench(voices: usize, seconds: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// The PatchSpec a `--patch` argument names: a built-in patch's name or a SPEC.json file.
+/// The PatchSpec a `--patch` argument names: a built-in patch's name, a SPEC.json file or a
+/// neural MODEL.onnx.
 fn load_patch_spec(patch: &str) -> Result<PatchSpec, String> {
     if patch.ends_with(".json") {
         PatchSpec::from_file(Path::new(patch))
+    } else if patch.ends_with(".onnx") {
+        PatchSpec::from_model(patch)
     } else {
         let (index, _) = find_builtin(patch).ok_or_else(|| {
             format!("unknown patch `{patch}` (run `mephisto list` to see the built-in patches, or give a SPEC.json)")
@@ -564,6 +569,15 @@ fn load_spec(path: &Path, sample_rate: f32) -> Result<Box<PatchInstance>, String
     spec.program(&Compiler::new(CompilerOptions::default()))
         .and_then(|program| program.instantiate(&spec, DEFAULT_VOICES, sample_rate))
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A neural model as a patch, its decoder stepped in lockstep with the render so the same
+/// command gives the same samples.
+fn load_model(model: &str, sample_rate: f32) -> Result<Box<PatchInstance>, String> {
+    let spec = PatchSpec::from_model(model)?;
+    spec.program(&Compiler::new(CompilerOptions::default()))
+        .and_then(|program| program.instantiate(&spec, DEFAULT_VOICES, sample_rate))
+        .map_err(|e| format!("{model}: {e}"))
 }
 
 fn load_builtin(name: &str, sample_rate: f32) -> Result<Box<PatchInstance>, String> {

@@ -148,6 +148,8 @@ pub struct MephistoApp {
     held: Vec<u8>,
     /// Reused for the oscilloscope trace.
     trace: Vec<f32>,
+    /// The shipped neural models, listed once when the window opens.
+    neural_models: Vec<String>,
 }
 
 impl MephistoApp {
@@ -176,6 +178,7 @@ impl MephistoApp {
             mouse_note: None,
             held: Vec::new(),
             trace: Vec::new(),
+            neural_models: crate::neural::voices::shipped_models(),
         }
     }
 

@@ -164,6 +164,9 @@ pub struct WorkerShared {
     pub saved: Arc<RwLock<Stored<Option<PatchSpec>>>>,
     /// Every patch that went live; saved with the DAW project.
     pub history: Arc<RwLock<Stored<History>>>,
+    /// Where the newest neural patch sent to the audio thread runs its decoder (execution
+    /// provider and ONNX Runtime), for the window; `None` until one was built.
+    pub neural_execution: Mutex<Option<String>>,
     next_job: AtomicU64,
 }
 
@@ -195,6 +198,7 @@ impl Worker {
             live_variant: Arc::new(AtomicU64::new(0)),
             saved,
             history,
+            neural_execution: Mutex::new(None),
             next_job: AtomicU64::new(1),
         });
         let mut state = WorkerThread {
@@ -483,6 +487,9 @@ impl WorkerThread {
             program,
         } = built;
         let compiled = program.compiled().cloned();
+        if let Some(neural) = instance.neural_voices() {
+            *self.shared.neural_execution.lock() = Some(neural.execution().to_string());
+        }
         let variant_id = self.next_variant;
         self.next_variant += 1;
         instance.variant_id = Some(variant_id);

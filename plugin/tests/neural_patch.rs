@@ -18,7 +18,7 @@ use mephisto::compiler::{Compiler, CompilerOptions};
 use mephisto::engine::instance::PatchInstance;
 use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use mephisto::macros::{Macro, NEUTRAL_MACROS};
-use mephisto::neural::voices::{resolve_model, Drive};
+use mephisto::neural::voices::{resolve_model, shipped_models, Drive};
 use mephisto::patchspec::{NeuralSpec, PatchSpec};
 use mephisto::worker::Stage;
 
@@ -180,6 +180,7 @@ fn render_writes_audible_audio_for_a_model_file() {
 
 #[test]
 fn model_names_resolve_and_missing_ones_say_where_they_were_looked_for() {
+    assert_eq!(shipped_models(), ["saw_lead", "tine_keys", "warm_pad"]);
     assert_eq!(
         resolve_model("warm_pad").unwrap().canonicalize().unwrap(),
         model_path("warm_pad").canonicalize().unwrap()
@@ -225,6 +226,13 @@ fn the_worker_plays_a_model_and_a_missing_one_fails_while_the_patch_plays_on() {
     real_time(&mut rig, 0.5);
     let level = rig.rms_of_last(0.3);
     assert!(level > 1e-3, "the neural patch sounds (rms {level})");
+    let execution = rig.worker.shared().neural_execution.lock().clone();
+    let execution = execution.expect("the worker says where the decoder runs");
+    assert!(
+        (execution.starts_with("CPU") || execution.starts_with("CUDA"))
+            && execution.contains("ONNX Runtime"),
+        "{execution}"
+    );
 
     let mut missing = PatchSpec::from_model("tine_keys").unwrap();
     missing.name = "missing".into();

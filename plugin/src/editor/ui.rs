@@ -15,6 +15,7 @@ use super::state::{status_line, Command, EditorState, Notice, Tone, View};
 use super::MephistoApp;
 use crate::dsp::builtin_patches;
 use crate::macros::Macro;
+use crate::patchspec::PatchSpec;
 use crate::stored::Stored;
 
 const ACCENT: Color32 = Color32::from_rgb(232, 84, 96);
@@ -233,7 +234,7 @@ impl MephistoApp {
         });
         notice(ui, &self.state.file_notice);
 
-        neural_models_section(ui);
+        neural_models_section(ui, &self.neural_models, commands);
     }
 
     fn history(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
@@ -802,7 +803,17 @@ impl MephistoApp {
                     .show(ui, |ui| {
                         field(ui, "ONNX Runtime library", &mut form.onnxruntime_path, "/path/to/libonnxruntime.so");
                         ui.label("Execution provider");
-                        ui.label(RichText::new("not loaded").color(Color32::GRAY));
+                        let execution = self
+                            .link
+                            .worker()
+                            .and_then(|(w, _)| w.shared().neural_execution.lock().clone());
+                        match execution {
+                            Some(text) => ui.label(text),
+                            None => ui.label(
+                                RichText::new("not loaded (chosen when a neural patch plays)")
+                                    .color(Color32::GRAY),
+                            ),
+                        };
                         ui.end_row();
                     });
 
@@ -883,15 +894,27 @@ fn macro_meaning(m: Macro) -> &'static str {
     }
 }
 
-/// The place for the neural voice's models (`onnx/models/*.onnx`), filled when the neural
-/// voice joins the plugin.
-fn neural_models_section(ui: &mut Ui) {
+/// The shipped neural models (`onnx/models/*.onnx`, see `neural::voices::model_dirs`): a
+/// click plays one as a new patch, like a PatchSpec file.
+fn neural_models_section(ui: &mut Ui, models: &[String], commands: &mut Vec<Command>) {
     section(ui, "Neural models");
-    ui.label(
-        RichText::new("No neural models loaded. Trained DDSP models will be listed here.")
-            .size(12.0)
-            .weak(),
-    );
+    if models.is_empty() {
+        ui.label(
+            RichText::new("No neural models found (onnx/models, $MEPHISTO_MODELS).")
+                .size(12.0)
+                .weak(),
+        );
+    }
+    for name in models {
+        let response = ui
+            .selectable_label(false, name)
+            .on_hover_text("A DDSP decoder trained on this patch's timbre; needs ONNX Runtime");
+        if response.clicked() {
+            if let Ok(spec) = PatchSpec::from_model(name) {
+                commands.push(Command::Play(spec));
+            }
+        }
+    }
 }
 
 /// Lays out Faust code in the monospace font: comments dimmed, lines a compile error points

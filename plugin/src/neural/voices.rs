@@ -50,6 +50,9 @@ pub struct NeuralVoices {
     path: PathBuf,
     /// The values of [`shaping_controls`], by control index.
     shaping: Shaping,
+    /// Where the decoder runs, for the producer: the execution provider, why CUDA is not
+    /// used when it was allowed, and the ONNX Runtime library.
+    execution: String,
 }
 
 /// The synthesis controls, by control index.
@@ -171,6 +174,10 @@ impl NeuralVoices {
             ..DecoderOptions::default()
         };
         let decoder = Decoder::load(model, &options)?;
+        let execution = match decoder.provider_note() {
+            Some(why) => format!("{} ({why}); {}", decoder.provider(), decoder.runtime()),
+            None => format!("{}; {}", decoder.provider(), decoder.runtime()),
+        };
         let info = decoder.info().clone();
         let settings = StreamSettings::new(voices, sample_rate);
         let (bank, ports) = NeuralVoiceBank::new(&info, &settings);
@@ -188,6 +195,7 @@ impl NeuralVoices {
             info,
             path: model.to_path_buf(),
             shaping: Shaping::NEUTRAL,
+            execution,
         };
         for c in shaping_controls().controls {
             voices.set_control(c.index, c.init);
@@ -201,6 +209,11 @@ impl NeuralVoices {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The execution provider the decoder runs on and the ONNX Runtime behind it.
+    pub fn execution(&self) -> &str {
+        &self.execution
     }
 
     pub fn bank(&self) -> &NeuralVoiceBank {
@@ -269,6 +282,24 @@ pub fn model_dirs() -> Vec<PathBuf> {
     }
     dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../onnx/models"));
     dirs
+}
+
+/// The shipped models' names (`tine_keys` for `tine_keys.onnx`) in [`model_dirs`], sorted,
+/// each once.
+pub fn shipped_models() -> Vec<String> {
+    let mut names: Vec<String> = model_dirs()
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let is_model = path.extension()? == "onnx";
+            is_model.then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The `.onnx` file a PatchSpec's or the command line's model names: a path to a `.onnx`

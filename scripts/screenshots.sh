@@ -84,13 +84,18 @@ launch() {
     exit 1
 }
 
-# capture NAME: saves the window as docs/img/NAME.png and closes the standalone.
-capture() {
+# snap NAME: saves the window as docs/img/NAME.png.
+snap() {
     xwd -silent -name Mephisto | convert xwd:- "$out/$1.png"
+    echo "wrote $out/$1.png"
+}
+
+# capture NAME: snaps the window and closes the standalone.
+capture() {
+    snap "$1"
     kill "$app_pid" 2>/dev/null || true
     wait "$app_pid" 2>/dev/null || true
     app_pid=""
-    echo "wrote $out/$1.png"
 }
 
 # shot NAME SECONDS [VAR=VALUE...]: launches, waits SECONDS, captures.
@@ -123,6 +128,23 @@ typed_shot() {
     xdotool mouseup 1 || true
 }
 
+# neural_shots SECONDS: clicks a shipped neural model (the second, tine_keys) in the left column
+# with a chord held, waits SECONDS for it to go live, snaps the Sound page (neural.png), then
+# opens Settings, where the execution provider in use shows (settings-neural.png).
+neural_shots() {
+    launch neural MEPHISTO_EDITOR_NOTES="$chord"
+    sleep 2
+    local window
+    window=$(xdotool search --name Mephisto | head -1)
+    # A model under "Neural models", and the Settings tab, at 100 % scale.
+    xdotool mousemove --window "$window" 45 655 click 1
+    sleep "$1"
+    snap neural
+    xdotool mousemove --window "$window" 334 20 click 1
+    sleep 1
+    capture settings-neural
+}
+
 # A program with a missing semicolon, for the code view's error marking.
 cat >"$scratch/broken.dsp" <<'EOF'
 import("stdfaust.lib");
@@ -139,6 +161,7 @@ chord="55,60,64,67"
 
 start_display 1600x1000 96
 typed_shot main "$settle" "$prompt" MEPHISTO_EDITOR_NOTES="$chord"
+neural_shots "$settle"
 shot code-error 6 MEPHISTO_EDITOR_VIEW=code MEPHISTO_EDITOR_CODE="$scratch/broken.dsp"
 cat >"$config/mephisto/settings.json" <<'EOF'
 {

@@ -84,7 +84,9 @@ impl Mephisto {
             .take()
             .expect("every bank slot starts filled");
         let mut settings = WorkerSettings::new(sample_rate);
-        settings.compiler = Settings::load().0.compiler_options();
+        let machine = Settings::load().0;
+        settings.compiler = machine.compiler_options();
+        settings.onnxruntime = machine.onnxruntime_path;
         let (worker, ports) = Worker::spawn(
             settings,
             self.params.patch_spec.clone(),

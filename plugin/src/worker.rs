@@ -189,6 +189,7 @@ impl Worker {
             compiler,
             limits,
             sample_rate,
+            onnxruntime,
         } = settings;
         let (to_audio, from_worker) = rtrb::RingBuffer::new(RING_CAPACITY);
         let (to_worker, from_audio) = rtrb::RingBuffer::new(RING_CAPACITY);
@@ -214,7 +215,12 @@ impl Worker {
         };
         let thread = std::thread::Builder::new()
             .name("mephisto-worker".into())
-            .spawn(move || state.run(job_rx))
+            .spawn(move || {
+                if let Some(library) = onnxruntime {
+                    state.load_onnxruntime(&library);
+                }
+                state.run(job_rx)
+            })
             .expect("the OS refused to start the worker thread");
         let worker = Worker {
             jobs,
@@ -335,15 +341,20 @@ pub struct WorkerSettings {
     /// What a variant must pass before it may play.
     pub limits: SanityLimits,
     pub sample_rate: f32,
+    /// The ONNX Runtime library the producer chose (Settings); `None`: found as
+    /// `neural::runtime::find_library` says. A process loads one, so a chosen one is loaded
+    /// when the worker starts, before any neural patch could load another.
+    pub onnxruntime: Option<std::path::PathBuf>,
 }
 
 impl WorkerSettings {
-    /// The plugin's settings: default compiler options and limits.
+    /// The plugin's settings: default compiler options and limits, ONNX Runtime found.
     pub fn new(sample_rate: f32) -> Self {
         WorkerSettings {
             compiler: CompilerOptions::default(),
             limits: SanityLimits::default(),
             sample_rate,
+            onnxruntime: None,
         }
     }
 }
@@ -398,6 +409,23 @@ impl BuiltPatch {
 }
 
 impl WorkerThread {
+    /// Loads the ONNX Runtime library the settings name; a failure is shown as the status
+    /// (neural patches then fail with the same reason when asked for).
+    fn load_onnxruntime(&self, library: &std::path::Path) {
+        if let Err(e) = crate::neural::runtime::load(Some(library)) {
+            *self.shared.status.lock() = JobStatus::new(
+                0,
+                "ONNX Runtime".into(),
+                Stage::Failed {
+                    message: format!(
+                        "the ONNX Runtime library in the settings cannot be used: {e}; fix \
+                         the path on the Settings page (neural patches need it)"
+                    ),
+                },
+            );
+        }
+    }
+
     fn run(&mut self, jobs: Receiver<Job>) {
         loop {
             let job = match jobs.recv_timeout(TICK) {

@@ -275,3 +275,26 @@ fn audio_thread(f: impl FnOnce()) {
 fn audio_thread(f: impl FnOnce()) {
     f()
 }
+
+#[test]
+fn an_onnx_runtime_setting_that_cannot_be_used_is_reported_and_the_built_in_plays() {
+    let mut rig = Rig::with_settings("bad-onnxruntime", |settings| {
+        settings.onnxruntime = Some("/nonexistent/libonnxruntime.so".into())
+    });
+    rig.until("the worker reports the setting", |rig| {
+        matches!(rig.worker.status().stage, Stage::Failed { .. })
+    });
+    let Stage::Failed { message } = rig.worker.status().stage else {
+        unreachable!("checked above")
+    };
+    assert!(
+        message.contains("/nonexistent/libonnxruntime.so") && message.contains("Settings"),
+        "{message}"
+    );
+    rig.engine.handle(EngineEvent::NoteOn {
+        note: 57,
+        velocity: 0.8,
+    });
+    rig.seconds(0.3);
+    assert!(rig.rms_of_last(0.2) > 1e-3, "the built-in patch plays on");
+}

@@ -68,21 +68,26 @@ impl Rig {
     /// A rig whose worker compiles with the default options changed by `adjust`; `name`
     /// tells its compiler cache from the other tests'.
     pub fn new(name: &str, adjust: impl FnOnce(&mut CompilerOptions)) -> Rig {
+        Rig::with_settings(name, |settings| adjust(&mut settings.compiler))
+    }
+
+    /// A rig whose worker's settings (compiler options, limits, ONNX Runtime) are the test
+    /// defaults changed by `adjust`.
+    pub fn with_settings(name: &str, adjust: impl FnOnce(&mut WorkerSettings)) -> Rig {
         let dir = std::env::temp_dir().join(format!(
             "mephisto-{}-{name}-{}",
             env!("CARGO_CRATE_NAME"),
             std::process::id()
         ));
-        let mut options = CompilerOptions {
+        let options = CompilerOptions {
             cache_dir: Some(dir.clone()),
             ..Default::default()
         };
-        adjust(&mut options);
         let mut bank: Vec<Option<Box<PatchInstance>>> = (0..builtin_patches().len())
             .map(|i| Some(PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap()))
             .collect();
         let engine = Engine::new(bank[0].take().unwrap(), SR);
-        let settings = WorkerSettings {
+        let mut settings = WorkerSettings {
             compiler: options,
             // Tests never judge speed: a loaded CI machine must not fail the CPU check.
             limits: SanityLimits {
@@ -90,7 +95,9 @@ impl Rig {
                 ..SanityLimits::default()
             },
             sample_rate: SR,
+            onnxruntime: None,
         };
+        adjust(&mut settings);
         let (worker, ports) = Worker::spawn(
             settings,
             Arc::new(RwLock::new(Stored::default())),

@@ -808,7 +808,7 @@ impl MephistoApp {
                             .worker()
                             .and_then(|(w, _)| w.shared().neural_execution.lock().clone());
                         match execution {
-                            Some(text) => ui.label(text),
+                            Some(text) => ui.add(egui::Label::new(text).wrap()),
                             None => ui.label(
                                 RichText::new("not loaded (chosen when a neural patch plays)")
                                     .color(Color32::GRAY),

@@ -36,6 +36,17 @@ struct Voice {
     level: f32,
 }
 
+/// What sounds in an instance before its effect: one Faust DSP per voice, or a neural model's
+/// voice bank.
+struct Voices {
+    faust: Vec<Voice>,
+    neural: Option<Box<NeuralVoices>>,
+    /// Channels each voice gives (a neural bank gives one).
+    outputs: usize,
+    /// The controls the macros and the engine drive on the voices.
+    controls: ControlSet,
+}
+
 /// A patch ready to play: voices, effect, and everything needed to drive them.
 pub struct PatchInstance {
     pub name: String,
@@ -130,34 +141,18 @@ impl PatchInstance {
         let voice_controls =
             ControlSet::of(first.as_ref()).map_err(|e| format!("patch `{name}`: {e}"))?;
 
-        let (effect, effect_controls) = make_effect(name, new_effect, sr)?;
-
-        let macro_targets = MacroTarget::all_in(&voice_controls, false)
-            .chain(MacroTarget::all_in(&effect_controls, true))
-            .collect();
-        let find = |label: &str| voice_controls.find(label).map(Control::param);
-        let (freq, gain, gate) = (find("freq"), find("gain"), find("gate"));
-        Ok(Box::new(PatchInstance {
-            name: name.to_string(),
-            builtin_index: None,
-            variant_id: None,
-            polyphony: voices.len(),
-            voice_outputs,
-            freq,
-            gain,
-            gate,
-            voices,
-            neural: None,
+        let effect = make_effect(name, new_effect, sr)?;
+        Ok(Self::assemble(
+            name,
+            Voices {
+                faust: voices,
+                neural: None,
+                outputs: voice_outputs,
+                controls: voice_controls,
+            },
             effect,
-            macro_targets,
-            voice_controls,
-            effect_controls,
-            applied_macros: None,
-            idle_after_frames: (IDLE_AFTER_SECONDS * sample_rate) as u32,
-            voice_buffers: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
-            bus: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
-            output: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
-        }))
+            sample_rate,
+        ))
     }
 
     /// Builds an instance that plays a neural model's voices, with `new_effect` after them.
@@ -167,22 +162,53 @@ impl PatchInstance {
         new_effect: Option<impl Fn() -> DspBox>,
         sample_rate: f32,
     ) -> Result<Box<Self>, String> {
-        let (effect, effect_controls) = make_effect(name, new_effect, sample_rate.round() as i32)?;
-        let voice_controls = shaping_controls();
+        let effect = make_effect(name, new_effect, sample_rate.round() as i32)?;
+        Ok(Self::assemble(
+            name,
+            Voices {
+                faust: Vec::new(),
+                neural: Some(Box::new(voices)),
+                outputs: 1,
+                controls: shaping_controls(),
+            },
+            effect,
+            sample_rate,
+        ))
+    }
+
+    /// The instance around `voices` and `effect`: the macro targets of both, the engine's
+    /// voice controls (the Faust polyphony convention; a neural bank has none), buffers.
+    fn assemble(
+        name: &str,
+        voices: Voices,
+        (effect, effect_controls): (Option<DspBox>, ControlSet),
+        sample_rate: f32,
+    ) -> Box<Self> {
+        let Voices {
+            faust,
+            neural,
+            outputs,
+            controls: voice_controls,
+        } = voices;
         let macro_targets = MacroTarget::all_in(&voice_controls, false)
             .chain(MacroTarget::all_in(&effect_controls, true))
             .collect();
-        Ok(Box::new(PatchInstance {
+        let find = |label: &str| voice_controls.find(label).map(Control::param);
+        let (freq, gain, gate) = (find("freq"), find("gain"), find("gate"));
+        let polyphony = neural
+            .as_ref()
+            .map_or(faust.len(), |bank| bank.bank().voice_count());
+        Box::new(PatchInstance {
             name: name.to_string(),
             builtin_index: None,
             variant_id: None,
-            polyphony: voices.bank().voice_count(),
-            voice_outputs: 1,
-            freq: None,
-            gain: None,
-            gate: None,
-            voices: Vec::new(),
-            neural: Some(Box::new(voices)),
+            polyphony,
+            voice_outputs: outputs,
+            freq,
+            gain,
+            gate,
+            voices: faust,
+            neural,
             effect,
             macro_targets,
             voice_controls,
@@ -192,7 +218,7 @@ impl PatchInstance {
             voice_buffers: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
             bus: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
             output: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
-        }))
+        })
     }
 
     /// Loads the neural model at `model` as a patch named after it (`tine_keys_neural`),

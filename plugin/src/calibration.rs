@@ -105,9 +105,9 @@ pub enum Descriptor {
     /// does 3 dB more crest. One number rather than a rank-sum, so its change has a unit and
     /// a threshold. Percussive patches move it through the crest (their attack is already
     /// instant), slow ones through the attack; the 5 ms floor stops attacks that are all
-    /// "instant" to the ear from differing by tens of dB. Its blind spot: an attack longer
-    /// than the held note reads as about the note's length, and the crest of such an
-    /// unfinished ramp falls a little as it steepens.
+    /// "instant" to the ear from differing by tens of dB. The crest is measured after the
+    /// attack, so a swell's ramp does not count as a peak. Its blind spot: an attack much
+    /// longer than the held note reads as about the note's length.
     Punch,
 }
 

@@ -118,7 +118,7 @@ pub struct PatchSpec {
     #[serde(default)]
     pub notes: String,
     /// A neural model that plays the voices instead of the Faust program's `process`
-    /// (docs/NEURAL.md). Its voice controls are the synthesis controls `tilt`, `low_boost`,
+    /// (docs/NEURAL.md). Its voice controls are the synthesis controls `tilt`, `body`,
     /// `noise_gain`, `vibrato`, `attack` and `transient`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neural: Option<NeuralSpec>,

@@ -32,6 +32,11 @@ pub const DECAY_END_DB: f32 = -20.0;
 pub const ROLLOFF_SHARE: f64 = 0.85;
 /// The band whose energy share is `low_mid` ("Warm").
 pub const LOW_MID_HZ: (f32, f32) = (100.0, 600.0);
+/// Flatness counts no bin's power as less than this fraction of the frame's mean bin power
+/// (−120 dB). A synthesised tone leaves bins empty to the last bit of a float; without a
+/// floor those bins' logarithms would decide the flatness, and it would measure rounding
+/// noise rather than anything audible.
+pub const FLATNESS_FLOOR: f64 = 1e-10;
 
 /// The names prompt evaluation uses for the descriptors, in field order; see [`Features::get`].
 pub const FEATURE_NAMES: [&str; 13] = [
@@ -51,7 +56,8 @@ pub struct Features {
     pub loudness_db: f32,
     /// Largest absolute sample value anywhere, dBFS.
     pub peak_db: f32,
-    /// Peak over RMS of the held part, dB (3 dB for a sine).
+    /// Peak over RMS of the held part after the attack, dB (3 dB for a sine). After the
+    /// attack, so that a slow swell's quiet start does not read as a peaky sound.
     pub crest_db: f32,
     /// Spectral centroid of the held part, Hz: each frame's magnitude-weighted mean
     /// frequency, averaged over frames weighted by their energy.
@@ -60,8 +66,8 @@ pub struct Features {
     /// the held part's frames.
     pub rolloff_hz: f32,
     /// Spectral flatness, 0..1: geometric over arithmetic mean of each frame's power
-    /// spectrum, energy-weighted average over the held part. Near 0 for a sine, about 0.56
-    /// for white noise.
+    /// spectrum (no bin counting below [`FLATNESS_FLOOR`]), energy-weighted average over the
+    /// held part. Near 0 for a sine, about 0.56 for white noise.
     pub flatness: f32,
     /// Spectral flux, 0..1: how far each frame's spectral shape (magnitudes divided by their
     /// sum, so level alone does not count) is from the previous frame's, as half their L1
@@ -236,7 +242,7 @@ impl Analyzer {
         let held_end = note_off.map_or(len, |off| off.min(len)).max(onset + 1);
 
         let rms_db = power_db(mean_square(&audio[onset..active_end]));
-        let held = &audio[onset..held_end];
+        let held = &audio[attack_end.min(held_end - 1)..held_end];
         let held_peak = held.iter().fold(0.0f32, |peak, x| peak.max(x.abs()));
         let held_rms = mean_square(held).sqrt() as f32;
         let crest_db = if held_rms > 0.0 {
@@ -367,11 +373,12 @@ impl Analyzer {
             let mut magnitude_sum = 0.0f64;
             let mut weighted_frequency = 0.0f64;
             let mut log_power = 0.0f64;
+            let power_floor = energy / magnitudes.len() as f64 * FLATNESS_FLOOR;
             for (k, &m) in magnitudes.iter().enumerate() {
                 let m = m as f64;
                 magnitude_sum += m;
                 weighted_frequency += m * k as f64 * bin_hz;
-                log_power += (m * m + f64::MIN_POSITIVE).ln();
+                log_power += (m * m).max(power_floor).ln();
                 if (low_mid.0..=low_mid.1).contains(&k) {
                     sums.low_mid_energy += m * m;
                 }
@@ -657,6 +664,34 @@ mod tests {
         );
         let fast = attack(0.02);
         assert!(close(fast, expected / 5.0, 0.2), "attack {fast}");
+    }
+
+    #[test]
+    fn a_swell_has_the_crest_of_the_tone_it_reaches() {
+        let ramp = seconds(0.3) as f32;
+        let swell = tone(seconds(0.6), |_| 440.0, |n| (n as f32 / ramp).min(1.0));
+        let f = Features::measure(&swell, RATE, None);
+        assert!((f.crest_db - 3.01).abs() < 0.4, "crest {}", f.crest_db);
+        // A decaying tone keeps its peak in the part that counts.
+        let hit = tone(
+            seconds(0.6),
+            |_| 440.0,
+            |n| (-(n as f32) / RATE / 0.1).exp(),
+        );
+        let f = Features::measure(&hit, RATE, None);
+        assert!(f.crest_db > 8.0, "crest {}", f.crest_db);
+    }
+
+    #[test]
+    fn flatness_counts_empty_bins_at_the_floor() {
+        // A windowed constant fills two bins; the rest hold only the FFT's rounding, far
+        // below the floor, so the flatness is the floor's (about 1e-10), not the rounding's.
+        let constant = vec![0.5f32; seconds(0.5)];
+        let flatness = Features::measure(&constant, RATE, None).flatness as f64;
+        assert!(
+            (0.5 * FLATNESS_FLOOR..10.0 * FLATNESS_FLOOR).contains(&flatness),
+            "flatness {flatness:e}"
+        );
     }
 
     #[test]

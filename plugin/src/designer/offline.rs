@@ -25,6 +25,13 @@ const DESIGN_REACH: f32 = 1.0;
 /// and small enough to say it again.
 const REFINE_REACH: f32 = 0.35;
 
+/// How close to either end of its range (as a share of the range) the words may push a
+/// control: a designed value at a limit leaves the macros that move it only one way to go,
+/// and a filter closed or a layer silenced at its limit takes the macros that act through
+/// it down too (a "dark" bass whose filter shut stopped its Motion growling). A template's
+/// own value closer to a limit stays where it is.
+const LIMIT_MARGIN: f32 = 0.05;
+
 /// Envelope controls moved by the axes the macros do not own, by label: (label, depth).
 /// Attack moves attack times; Length moves decays, releases and the tails that follow them.
 const ATTACK_CONTROLS: [(&str, f32); 1] = [("attack", 0.7)];
@@ -200,7 +207,9 @@ fn shifted_params(controls: &[Control], axes: &AxisWeights, reach: f32) -> BTree
             let value = if shift == 0.0 {
                 c.init
             } else {
-                c.denormalize(c.normalize(c.init) + shift)
+                let designed = c.normalize(c.init);
+                let (low, high) = (designed.min(LIMIT_MARGIN), designed.max(1.0 - LIMIT_MARGIN));
+                c.denormalize((designed + shift).clamp(low, high))
             };
             (c.label.clone(), value)
         })

@@ -26,7 +26,7 @@ use rtrb::{Consumer, Producer, RingBuffer};
 use super::decoder::Decoder;
 use super::model::{LoudnessEnvelope, ModelInfo};
 use super::synth::NeuralSynth;
-use super::Controls;
+use super::{Controls, NOISE_BANDS};
 
 /// Frames kept per voice on the audio side, by frame index: the worker is at most a host
 /// block plus the lead ahead (a few frames), and never more than this.
@@ -47,8 +47,13 @@ const VIBRATO_HZ: f64 = 5.5;
 /// How fast [`Shaping::transient`]'s boost dies away after the note-on, in seconds.
 const TRANSIENT_S: f64 = 0.05;
 
-/// Harmonics 1..=this count as the low ones [`Shaping::low_boost`] weights.
-const LOW_HARMONICS: usize = 4;
+/// Centre of the low-mid bell [`Shaping::body`] raises, in Hz: the middle of Warm's
+/// 100–600 Hz band, where the Faust patches' `mp.body` bell sits too.
+const BODY_HZ: f32 = 250.0;
+
+/// How far from [`BODY_HZ`], in octaves, the bell's gain (in dB) is half of
+/// [`Shaping::body`]: 100 and 600 Hz are about that far.
+const BODY_HALF_OCTAVES: f32 = 1.3;
 
 /// Synthesis controls applied to the decoder's frames on the audio side, so a patch's macros
 /// can reshape a model's timbre without a decoder call (DESIGN.md §7 on a neural patch).
@@ -57,8 +62,9 @@ const LOW_HARMONICS: usize = 4;
 pub struct Shaping {
     /// Harmonic `k`'s weight is multiplied by `k^tilt` (then renormalised): up is brighter.
     pub tilt: f32,
-    /// Multiplies the weights of harmonics 1..=4 (then renormalised): up is warmer.
-    pub low_boost: f32,
+    /// Gain in dB of a bell on the low mids, centred on 250 Hz, for the harmonics and noise
+    /// bands under it (the harmonics then renormalised): up is warmer.
+    pub body: f32,
     /// Multiplies the noise bands: up is grittier.
     pub noise_gain: f32,
     /// Depth of a 5.5 Hz vibrato, in semitones.
@@ -72,24 +78,23 @@ pub struct Shaping {
 impl Shaping {
     pub const NEUTRAL: Shaping = Shaping {
         tilt: 0.0,
-        low_boost: 1.0,
+        body: 0.0,
         noise_gain: 1.0,
         vibrato: 0.0,
         attack: 1.0,
         transient: 0.0,
     };
 
-    /// Reshapes one decoded frame, `t` seconds into its note.
-    fn apply(&self, controls: &mut Controls, t: f64) {
-        if self.tilt != 0.0 || self.low_boost != 1.0 {
+    /// Reshapes one decoded frame, `t` seconds into its note; the noise bands are
+    /// `noise_band_hz` apart, band 0 at 0 Hz.
+    fn apply(&self, controls: &mut Controls, t: f64, noise_band_hz: f32) {
+        if self.tilt != 0.0 || self.body != 0.0 {
             let (mut before, mut after) = (0.0f32, 0.0f32);
+            let f0 = controls.f0_hz;
             for (k, w) in controls.harmonics.iter_mut().enumerate() {
                 before += *w;
-                let mut gain = ((k + 1) as f32).powf(self.tilt);
-                if k < LOW_HARMONICS {
-                    gain *= self.low_boost;
-                }
-                *w *= gain;
+                let harmonic = (k + 1) as f32;
+                *w *= harmonic.powf(self.tilt) * self.body_gain(harmonic * f0);
                 after += *w;
             }
             if after > 0.0 {
@@ -97,11 +102,10 @@ impl Shaping {
                 controls.harmonics.iter_mut().for_each(|w| *w *= scale);
             }
         }
-        if self.noise_gain != 1.0 {
-            controls
-                .noise
-                .iter_mut()
-                .for_each(|n| *n *= self.noise_gain);
+        if self.noise_gain != 1.0 || self.body != 0.0 {
+            for (k, n) in controls.noise.iter_mut().enumerate() {
+                *n *= self.noise_gain * self.body_gain(k as f32 * noise_band_hz);
+            }
         }
         if self.vibrato != 0.0 {
             let bend = f64::from(self.vibrato) * (std::f64::consts::TAU * VIBRATO_HZ * t).sin();
@@ -111,6 +115,16 @@ impl Shaping {
             let db = f64::from(self.transient) * (-t / TRANSIENT_S).exp();
             controls.amplitude *= 10f64.powf(db / 20.0) as f32;
         }
+    }
+
+    /// The linear gain of the [`Shaping::body`] bell at `hz`: a Gaussian in octaves, in dB.
+    fn body_gain(&self, hz: f32) -> f32 {
+        if self.body == 0.0 || hz <= 0.0 {
+            return 1.0;
+        }
+        let octaves = (hz / BODY_HZ).log2() / BODY_HALF_OCTAVES;
+        let db = self.body * (-octaves * octaves * std::f32::consts::LN_2).exp();
+        10f32.powf(db / 20.0)
     }
 }
 
@@ -248,6 +262,8 @@ pub struct NeuralVoiceBank {
     shaping: Shaping,
     /// Seconds per frame, for the vibrato's phase.
     frame_seconds: f64,
+    /// Hz between the centres of two noise bands, for the body bell.
+    noise_band_hz: f32,
 }
 
 impl NeuralVoiceBank {
@@ -292,6 +308,7 @@ impl NeuralVoiceBank {
             dropped_events: 0,
             shaping: Shaping::NEUTRAL,
             frame_seconds: info.frame_seconds(),
+            noise_band_hz: info.nyquist_hz() / (NOISE_BANDS - 1) as f32,
         };
         let ports = InferencePorts {
             events: event_rx,
@@ -464,6 +481,7 @@ impl NeuralVoiceBank {
                         hop: self.hop,
                         release: self.release,
                         frame_seconds: self.frame_seconds,
+                        noise_band_hz: self.noise_band_hz,
                     },
                     &self.shaping,
                     scratch,
@@ -490,6 +508,7 @@ struct Timing {
     /// The release, in samples.
     release: f64,
     frame_seconds: f64,
+    noise_band_hz: f32,
 }
 
 /// Renders one voice for the block starting at `timing.clock`, switching frames at its
@@ -505,7 +524,7 @@ fn render_voice(
         clock,
         hop,
         release,
-        frame_seconds,
+        ..
     } = timing;
     let end = clock + out.len() as u64;
     let mut position = clock;
@@ -530,7 +549,7 @@ fn render_voice(
             } else if finished {
                 v.closing = true;
                 v.synth.set_frame(&Controls::silent(v.hz), TAIL_HOPS * hop);
-            } else if let Some(frame) = take_slot(v, v.next_index, shaping, frame_seconds) {
+            } else if let Some(frame) = take_slot(v, v.next_index, shaping, &timing) {
                 v.synth.set_frame(&frame, remaining);
                 v.waiting = false;
             } else {
@@ -541,7 +560,7 @@ fn render_voice(
             }
         } else if v.waiting && !v.closing {
             // A late frame: glide to it over what is left of its segment.
-            if let Some(frame) = take_slot(v, v.next_index, shaping, frame_seconds) {
+            if let Some(frame) = take_slot(v, v.next_index, shaping, &timing) {
                 v.synth.set_frame(&frame, segment_end - position as f64);
                 v.waiting = false;
             }
@@ -553,13 +572,14 @@ fn render_voice(
 }
 
 /// The voice's frame `index`, if it came, playing the voice's current pitch, reshaped.
-fn take_slot(v: &mut Voice, index: u32, shaping: &Shaping, frame_seconds: f64) -> Option<Controls> {
+fn take_slot(v: &mut Voice, index: u32, shaping: &Shaping, timing: &Timing) -> Option<Controls> {
     let slot = &mut v.slots[index as usize % SLOTS];
     match slot.take() {
         Some(s) if s.index == index && s.note == v.note => {
             let mut controls = s.controls;
             controls.f0_hz = v.hz;
-            shaping.apply(&mut controls, f64::from(index) * frame_seconds);
+            let t = f64::from(index) * timing.frame_seconds;
+            shaping.apply(&mut controls, t, timing.noise_band_hz);
             Some(controls)
         }
         other => {
@@ -910,13 +930,14 @@ mod tests {
 
     #[test]
     fn shaping_reshapes_a_frame_and_neutral_leaves_it_alone() {
+        const BAND_HZ: f32 = 125.0;
         let mut frame = Controls::silent(100.0);
         frame.amplitude = 1.0;
         frame.harmonics[0] = 0.5;
         frame.harmonics[9] = 0.5;
         frame.noise[3] = 0.2;
         let mut neutral = frame;
-        Shaping::NEUTRAL.apply(&mut neutral, 0.0);
+        Shaping::NEUTRAL.apply(&mut neutral, 0.0, BAND_HZ);
         assert_eq!(neutral, frame);
         let shaping = Shaping {
             tilt: 1.0,
@@ -924,22 +945,43 @@ mod tests {
             transient: 6.0,
             ..Shaping::NEUTRAL
         };
-        shaping.apply(&mut frame, 0.0);
+        shaping.apply(&mut frame, 0.0, BAND_HZ);
         let (h1, h10) = (frame.harmonics[0], frame.harmonics[9]);
         assert!((h1 + h10 - 1.0).abs() < 1e-6, "still a distribution");
         assert!((h10 / h1 - 10.0).abs() < 1e-4, "k^1 tilt");
         assert!((frame.noise[3] - 0.4).abs() < 1e-6);
         assert!((frame.amplitude - 10f32.powf(6.0 / 20.0)).abs() < 1e-5);
-        let mut low = neutral;
+        // Body: 100 Hz is 1.32 octaves below the bell's centre, 1000 Hz 2 above; band 2
+        // (250 Hz) is its centre.
+        let mut warm = neutral;
         Shaping {
-            low_boost: 3.0,
+            body: 12.0,
             ..Shaping::NEUTRAL
         }
-        .apply(&mut low, 0.0);
+        .apply(&mut warm, 0.0, BAND_HZ);
+        let gain = |db: f32| 10f32.powf(db / 20.0);
+        let (g100, g1000) = (
+            gain(12.0 * 0.5f32.powf((1.32f32 / 1.3).powi(2))),
+            gain(12.0 * 0.5f32.powf((2.0f32 / 1.3).powi(2))),
+        );
+        let expected_h1 = 0.5 * g100 / (0.5 * g100 + 0.5 * g1000);
         assert!(
-            (low.harmonics[0] - 0.75).abs() < 1e-6,
+            (warm.harmonics[0] - expected_h1).abs() < 1e-3,
+            "{} vs {expected_h1}",
+            warm.harmonics[0]
+        );
+        assert!((warm.harmonics[0] + warm.harmonics[9] - 1.0).abs() < 1e-6);
+        let mut band = neutral;
+        band.noise[2] = 0.2;
+        Shaping {
+            body: 12.0,
+            ..Shaping::NEUTRAL
+        }
+        .apply(&mut band, 0.0, BAND_HZ);
+        assert!(
+            (band.noise[2] - 0.2 * gain(12.0)).abs() < 1e-5,
             "{}",
-            low.harmonics[0]
+            band.noise[2]
         );
     }
 

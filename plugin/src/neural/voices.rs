@@ -57,7 +57,7 @@ pub struct NeuralVoices {
 
 /// The synthesis controls, by control index.
 const TILT: i32 = 0;
-const LOW_BOOST: i32 = 1;
+const BODY: i32 = 1;
 const NOISE_GAIN: i32 = 2;
 const VIBRATO: i32 = 3;
 const ATTACK: i32 = 4;
@@ -85,12 +85,12 @@ const SHAPING_CONTROLS: [ShapingControl; 6] = [
         depths: &[(Macro::Bright, 0.5)],
     },
     ShapingControl {
-        label: "low_boost",
-        index: LOW_BOOST,
-        init: 1.0,
-        range: [0.25, 4.0],
-        log_scale: true,
-        unit: "",
+        label: "body",
+        index: BODY,
+        init: 0.0,
+        range: [-12.0, 12.0],
+        log_scale: false,
+        unit: "dB",
         depths: &[(Macro::Warm, 0.5)],
     },
     ShapingControl {
@@ -115,8 +115,9 @@ const SHAPING_CONTROLS: [ShapingControl; 6] = [
         label: "attack",
         index: ATTACK,
         init: 1.0,
-        // Only shorter: an attack stretched past the probe's held note reads as punchier.
-        range: [0.05, 1.0],
+        // Up to 20 times shorter for Punch, at most twice as long below it: longer, a
+        // pad's swell would not reach its level within a held note.
+        range: [0.05, 2.0],
         log_scale: true,
         unit: "",
         depths: &[(Macro::Punch, -0.5)],
@@ -133,7 +134,7 @@ const SHAPING_CONTROLS: [ShapingControl; 6] = [
 ];
 
 /// The synthesis controls of a neural patch with their designed values and macro depths:
-/// Bright tilts the harmonics, Warm weights the four lowest, Grit scales the noise, Motion
+/// Bright tilts the harmonics, Warm raises a low-mid bell (250 Hz), Grit scales the noise, Motion
 /// adds vibrato, Punch shortens the attack and hardens the transient. Space has no voice
 /// control; it moves the effect's reverb when the patch has an effect.
 pub fn shaping_controls() -> ControlSet {
@@ -237,7 +238,7 @@ impl NeuralVoices {
         let s = &mut self.shaping;
         match index {
             TILT => s.tilt = value,
-            LOW_BOOST => s.low_boost = value,
+            BODY => s.body = value,
             NOISE_GAIN => s.noise_gain = value,
             VIBRATO => s.vibrato = value,
             ATTACK => s.attack = value,

@@ -10,15 +10,16 @@ use mephisto::macros::Macro;
 /// One voice is enough: the probe plays its notes one at a time.
 const VOICES: usize = 1;
 
-/// `mephisto macros --patch NAME|SPEC.json` or `mephisto macros --all`.
-pub fn macros(patch: Option<&str>, all: bool) -> Result<(), String> {
+/// `mephisto macros --patch NAME|SPEC.json` or `mephisto macros --all`; `sweeps` adds every
+/// macro's whole sweep under its table.
+pub fn macros(patch: Option<&str>, all: bool, sweeps: bool) -> Result<(), String> {
     let sr = Probe::standard().sample_rate as f32;
     let mut reports = Vec::new();
     if all {
         for (index, p) in builtin_patches().iter().enumerate() {
             let report = calibrate(&|| PatchInstance::builtin(index, VOICES, sr))
                 .map_err(|e| format!("{}: {e}", p.name))?;
-            print_report(p.name, &report);
+            print_report(p.name, &report, sweeps);
             reports.push(report);
         }
     } else {
@@ -29,7 +30,7 @@ pub fn macros(patch: Option<&str>, all: bool) -> Result<(), String> {
             .map_err(|e| format!("{patch}: {e}"))?;
         let report = calibrate(&|| program.instantiate(&spec, VOICES, sr))
             .map_err(|e| format!("{patch}: {e}"))?;
-        print_report(patch, &report);
+        print_report(patch, &report, sweeps);
         reports.push(report);
     }
     if reports.len() > 1 {
@@ -44,7 +45,7 @@ pub fn macros(patch: Option<&str>, all: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn print_report(name: &str, report: &CalibrationReport) {
+fn print_report(name: &str, report: &CalibrationReport, sweeps: bool) {
     println!("### {name}\n");
     print!("{}", report.markdown_table());
     println!(
@@ -53,4 +54,16 @@ fn print_report(name: &str, report: &CalibrationReport) {
         Macro::COUNT,
         report.elapsed.as_secs_f64()
     );
+    if sweeps {
+        for row in &report.rows {
+            if let Some(sweep) = &row.sweep {
+                let values: Vec<String> = sweep
+                    .iter()
+                    .map(|&v| row.descriptor.format_value(v))
+                    .collect();
+                println!("{} sweep: {}", row.m.display_name(), values.join(", "));
+            }
+        }
+        println!();
+    }
 }

@@ -139,6 +139,9 @@ enum Command {
         /// Every built-in patch.
         #[arg(long)]
         all: bool,
+        /// Also print every macro's whole sweep (the descriptor at 0, 0.125, …, 1).
+        #[arg(long)]
+        sweeps: bool,
     },
     /// Tune a patch's parameters so that its probe (C3 held 1 s, as long as the reference)
     /// sounds like a reference WAV file: a coordinate sweep, then Nelder–Mead on the
@@ -282,7 +285,7 @@ fn run(cli: Cli) -> Result<(), String> {
             render,
         }),
         Command::Eval { suite } => design::eval(&suite),
-        Command::Macros { patch, all } => macros::macros(patch.as_deref(), all),
+        Command::Macros { patch, all, sweeps } => macros::macros(patch.as_deref(), all, sweeps),
         Command::Match {
             patch,
             target,

@@ -5,7 +5,8 @@ its sidecar MODEL.json and the parity data the Rust tests replay.
     python onnx/train.py --audio cello.wav --out cello.onnx --seconds 300
     python onnx/train.py --smoke            # CI: a short render, ~30 s of training, all checks
 
-Patch notes are rendered one semitone apart over three octaves; every fifth note is held out.
+Patch notes are rendered one semitone apart over three octaves, each at three velocities;
+every fifth pitch is held out (at all its velocities).
 After training, the held-out notes are resynthesised from the model's controls and compared with
 the original audio by the multi-scale spectral loss, against the same loss for a plain sine at
 the same f0 and loudness. A model passes when its loss is at most half the sine's.
@@ -57,9 +58,10 @@ def archetype(patch: str) -> str:
 
 
 def held_out(notes: list) -> tuple:
-    """(training, held-out): every fifth note, starting with the third, is held out."""
-    test = [n for i, n in enumerate(notes) if i % HELD_OUT_EVERY == 2]
-    train = [n for i, n in enumerate(notes) if i % HELD_OUT_EVERY != 2]
+    """(training, held-out): every fifth group (a pitch at all its velocities, or a stretch of
+    a file), starting with the third, is held out."""
+    test = [n for n in notes if n.group % HELD_OUT_EVERY == 2]
+    train = [n for n in notes if n.group % HELD_OUT_EVERY != 2]
     return train, test
 
 
@@ -167,11 +169,13 @@ def resynthesis_losses(model: Decoder, notes: list, seed: int) -> tuple:
     return float(np.mean(ours)), float(np.mean(sines))
 
 
-def loudness_envelope(notes: list, velocity: float | None) -> dict:
+def loudness_envelope(notes: list) -> dict:
     """The sidecar's envelope: from the rendered notes (which share one length and note-off),
     or from the notes found in a user's file (its stretches are contiguous)."""
     if notes[0].note_off is not None:
-        return envelope.from_rendered([n.loudness_db for n in notes], notes[0].note_off, velocity)
+        return envelope.from_rendered(
+            [n.loudness_db for n in notes], notes[0].note_off, [n.velocity for n in notes]
+        )
     contour = np.concatenate([n.loudness_db for n in notes])
     return envelope.from_file(contour, np.concatenate([n.f0_hz for n in notes]))
 
@@ -224,7 +228,7 @@ def default_parity_path(out: Path) -> Path:
 
 
 def load_notes(args) -> tuple:
-    """(notes, f0_range_hz, velocity the notes were played at or None, trained_on, name)."""
+    """(notes, f0_range_hz, trained_on, name)."""
     if args.patch:
         if args.low is None:
             args.low = 28 if archetype(args.patch) in LOW_REGISTER_ARCHETYPES else 48
@@ -233,20 +237,20 @@ def load_notes(args) -> tuple:
             args.patch, args.low, args.high, args.hold, args.tail
         )
         f0_range = [data.midi_hz(args.low), data.midi_hz(args.high)]
-        return notes, f0_range, data.RENDER_VELOCITY, f"patch {args.patch}", args.patch
+        return notes, f0_range, f"patch {args.patch}", args.patch
     notes = data.audio_notes(args.audio)
     f0 = np.concatenate([n.f0_hz for n in notes])
     loudness = np.concatenate([n.loudness_db for n in notes])
     sounding = f0[loudness > loudness.max() - 30.0]
     f0_range = [float(np.percentile(sounding, 2)), float(np.percentile(sounding, 98))]
-    return notes, f0_range, None, f"file {args.audio.name}", args.audio.stem
+    return notes, f0_range, f"file {args.audio.name}", args.audio.stem
 
 
 def run(args) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     began = time.monotonic()
-    notes, f0_range, velocity, trained_on, name = load_notes(args)
+    notes, f0_range, trained_on, name = load_notes(args)
     train_notes, test_notes = held_out(notes)
     print(
         f"{trained_on}: {len(train_notes)} training and {len(test_notes)} held-out notes "
@@ -284,7 +288,7 @@ def run(args) -> int:
             "harmonics": HARMONICS,
             "noise_bands": NOISE_BANDS,
             "f0_range_hz": [round(f, 2) for f in f0_range],
-            "loudness": loudness_envelope(notes, velocity),
+            "loudness": loudness_envelope(notes),
             "quality": {
                 "heldout_loss": round(heldout_loss, 4),
                 "sine_loss": round(sine_loss, 4),

@@ -156,12 +156,22 @@ cutoff = hslider("cutoff[unit:Hz][scale:log][bright:0.6]", 2000, 50, 12000, 1)
 process = os.sawtooth(freq) : fi.lowpass(2, cutoff) * en.adsr(0.01, 0.2, 0.7, 0.4, gate) * gain <: _, _;
 EOF
 
+# The patch the window opens with (dark_drone) edited in the code view: a brighter filter and
+# a quicker swell, with a comment saying so, for the code view compiling and playing a real
+# patch.
+sed -e 's|^cutoff = hslider("cutoff\(.*\)", 500,|// Edited in the code view: a brighter filter (500 -> 1400 Hz) and a quicker swell.\ncutoff = hslider("cutoff\1", 1400,|' \
+    -e 's|^attack = hslider("attack\(.*\)", 1.5,|attack = hslider("attack\1", 0.3,|' \
+    faust/patches/dark_drone.dsp >"$scratch/edited.dsp"
+grep -q '1400, 50, 8000' "$scratch/edited.dsp" && grep -q '0.3, 0.005, 10' "$scratch/edited.dsp" ||
+    { echo "error: the dark_drone edit did not apply" >&2; exit 1; }
+
 prompt="warm analog pad with slow shimmering motion"
 chord="55,60,64,67"
 
 start_display 1600x1000 96
 typed_shot main "$settle" "$prompt" MEPHISTO_EDITOR_NOTES="$chord"
 neural_shots "$settle"
+shot code "$settle" MEPHISTO_EDITOR_VIEW=code MEPHISTO_EDITOR_CODE="$scratch/edited.dsp" MEPHISTO_EDITOR_NOTES="$chord"
 shot code-error 6 MEPHISTO_EDITOR_VIEW=code MEPHISTO_EDITOR_CODE="$scratch/broken.dsp"
 cat >"$config/mephisto/settings.json" <<'EOF'
 {

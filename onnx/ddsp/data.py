@@ -2,9 +2,10 @@
 
 Patch notes are rendered one per `mephisto render` call (about 0.1 s each) so that no note's
 release or reverb leaks into the next one's frames, and each note's f0 is the frequency it was
-played at. `mephisto render` has no velocity option (every score note plays at 0.8), so the
-loudness variety comes from each note's own envelope (attack, decay, release) and from the
-level augmentation in train.py. A user's file has no score: its f0 is estimated with YIN.
+played at. Every pitch is rendered at each of RENDER_VELOCITIES (the score's `*VELOCITY`), so
+the decoder hears how the patch's level and timbre follow the key press; each note's own
+envelope and the level augmentation in train.py fill in the loudness between. A user's file
+has no score: its f0 is estimated with YIN.
 """
 
 import os
@@ -21,8 +22,8 @@ from . import HOP, LOUDNESS_WINDOW, SAMPLE_RATE
 REPO = Path(__file__).resolve().parents[2]
 AUDIBLE_RANGE_DB = 45.0
 """Frames of a user's file this far below its loudest are not searched for a pitch."""
-RENDER_VELOCITY = 0.8
-"""The velocity `mephisto render` plays every score note at (plugin/src/score.rs)."""
+RENDER_VELOCITIES = (0.35, 0.65, 1.0)
+"""The velocities each pitch of a patch is rendered at: soft, medium and full."""
 
 
 @dataclass
@@ -38,6 +39,11 @@ class Note:
     """Per frame: RMS of the 1024-sample window centred on the frame."""
     note_off: int | None
     """Frame of the note-off, when known (rendered notes)."""
+    velocity: float | None = None
+    """The velocity a rendered note was played at."""
+    group: int = 0
+    """Notes of one group are held out together: one pitch at every velocity, or one stretch
+    of a file."""
 
     @property
     def loudness_db(self) -> np.ndarray:
@@ -102,8 +108,11 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     return np.fft.irfft(spectrum, n=length) * (length / len(audio))
 
 
-def render_note(patch: str, note: int, hold_s: float, tail_s: float) -> np.ndarray:
-    """One note of a patch, held hold_s then released for tail_s, mono at the model rate."""
+def render_note(
+    patch: str, note: int, hold_s: float, tail_s: float, velocity: float
+) -> np.ndarray:
+    """One note of a patch at `velocity`, held hold_s then released for tail_s, mono at the
+    model rate."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "note.wav"
         subprocess.run(
@@ -113,7 +122,7 @@ def render_note(patch: str, note: int, hold_s: float, tail_s: float) -> np.ndarr
                 "--patch",
                 patch,
                 "--notes",
-                f"{note}:{hold_s}",
+                f"{note}:{hold_s}*{velocity}",
                 "--seconds",
                 str(hold_s + tail_s),
                 "--sr",
@@ -127,23 +136,34 @@ def render_note(patch: str, note: int, hold_s: float, tail_s: float) -> np.ndarr
         return read_mono(out)
 
 
-def make_note(name: str, audio: np.ndarray, f0_hz, note_off: int | None) -> Note:
+def make_note(name: str, audio: np.ndarray, f0_hz, note_off: int | None, **extra) -> Note:
     frames = len(audio) // HOP
     audio = audio[: frames * HOP].astype(np.float32)
     f0 = np.broadcast_to(np.asarray(f0_hz, dtype=np.float32), (frames,)).copy()
-    return Note(name, audio, f0, frame_rms(audio), note_off)
+    return Note(name, audio, f0, frame_rms(audio), note_off, **extra)
 
 
-def patch_notes(patch: str, low: int, high: int, hold_s: float, tail_s: float) -> list:
-    """Every semitone from MIDI low to high (inclusive) of a built-in patch."""
+def patch_notes(
+    patch: str,
+    low: int,
+    high: int,
+    hold_s: float,
+    tail_s: float,
+    velocities=RENDER_VELOCITIES,
+) -> list:
+    """Every semitone from MIDI low to high (inclusive) of a built-in patch, each at every
+    velocity; the notes of one pitch form a group."""
     return [
         make_note(
-            f"{patch}:{note}",
-            render_note(patch, note, hold_s, tail_s),
+            f"{patch}:{note}*{velocity}",
+            render_note(patch, note, hold_s, tail_s, velocity),
             midi_hz(note),
             int(round(hold_s * SAMPLE_RATE / HOP)),
+            velocity=velocity,
+            group=note - low,
         )
         for note in range(low, high + 1)
+        for velocity in velocities
     ]
 
 
@@ -213,6 +233,7 @@ def audio_notes(path: Path, pieces: int = 10) -> list:
                 whole.f0_hz[i:j],
                 whole.rms[i:j],
                 None,
+                group=len(notes),
             )
         )
     return notes

@@ -13,8 +13,8 @@ from . import FLOOR_DB, HOP, LOUDNESS_WINDOW, SAMPLE_RATE
 
 FRAME_S = HOP / SAMPLE_RATE
 VELOCITY_0_RANGE_DB = 20.0
-"""velocity_0_db sits this far below velocity_1_db: the level of a velocity-0.1 note on a patch
-whose gain follows velocity linearly, as every built-in patch's does."""
+"""For a user's file, velocity_0_db sits this far below velocity_1_db: the level of a
+velocity-0.1 note on a patch whose gain follows velocity linearly."""
 RELEASE_SPAN_DB = 40.0
 """The release slope is measured over this first drop, before reverb tails and noise floors."""
 
@@ -58,21 +58,29 @@ def release_s(after_db: np.ndarray) -> float:
     return float((after_db[0] - FLOOR_DB) / -slope)
 
 
-def sidecar(peak_db: float, velocity: float | None, shape: dict) -> dict:
-    """The sidecar's "loudness" object. peak_db was measured at `velocity` (None for a file,
-    whose loudest note then stands for velocity 1)."""
-    velocity_1_db = min(0.0, peak_db - (20.0 * np.log10(velocity) if velocity else 0.0))
+def sidecar(velocity_1_db: float, velocity_0_db: float, shape: dict) -> dict:
+    """The sidecar's "loudness" object."""
+    velocity_1_db = min(0.0, velocity_1_db)
     return {
         "velocity_1_db": round(velocity_1_db, 2),
-        "velocity_0_db": round(velocity_1_db - VELOCITY_0_RANGE_DB, 2),
+        "velocity_0_db": round(min(velocity_0_db, velocity_1_db - 1.0), 2),
         **{k: round(v, 4 if k.endswith("_s") else 2) for k, v in shape.items()},
         "floor_db": FLOOR_DB,
     }
 
 
-def from_rendered(contours_db: list, note_off: int, velocity: float) -> dict:
-    """The envelope of rendered notes that share one length and note-off frame: fitted to their
-    median contour relative to each note's peak."""
+def velocity_levels(peaks_db: list, velocities: list) -> tuple:
+    """(velocity_1_db, velocity_0_db): the straight line through the notes' peak levels
+    against their velocities (at least two different ones), at velocity 1 and 0, as the
+    plugin's contour interpolates."""
+    slope, at_0 = np.polyfit(np.asarray(velocities, float), np.asarray(peaks_db, float), 1)
+    return float(at_0 + slope), float(at_0)
+
+
+def from_rendered(contours_db: list, note_off: int, velocities: list) -> dict:
+    """The envelope of rendered notes that share one length and note-off frame, played at
+    `velocities`: the shape fitted to their median contour relative to each note's peak, the
+    levels to their peaks against velocity."""
     peaks = [float(c[:note_off].max()) for c in contours_db]
     relative = np.median(np.stack([c - p for c, p in zip(contours_db, peaks)]), axis=0)
     # Notes peaking at different times leave the median's own peak below 0 dB.
@@ -85,7 +93,7 @@ def from_rendered(contours_db: list, note_off: int, velocity: float) -> dict:
         "sustain_db": sustain_db,
         "release_s": release_s(np.median(peaks) + relative[note_off:]),
     }
-    return sidecar(float(np.median(peaks)), velocity, shape)
+    return sidecar(*velocity_levels(peaks, velocities), shape)
 
 
 def onsets(contour_db: np.ndarray, f0_hz: np.ndarray) -> list:
@@ -124,4 +132,6 @@ def from_file(contour_db: np.ndarray, f0_hz: np.ndarray) -> dict:
         "sustain_db": sustain_db,
         "release_s": release_s(last[note_off:]),
     }
-    return sidecar(float(np.median([n.max() for n in notes])), None, shape)
+    loudest = float(np.median([n.max() for n in notes]))
+    # A file's median note stands for velocity 1.
+    return sidecar(loudest, loudest - VELOCITY_0_RANGE_DB, shape)

@@ -1,7 +1,7 @@
-//! The note score of the offline renderer: comma-separated `NOTE:DURATION[@START]` entries,
-//! where NOTE is a name such as `C3`, `F#4`, `Bb2` (scientific pitch: C4 = MIDI 60) or a MIDI
-//! number, and DURATION/START are seconds. A note without `@START` begins when the previous
-//! entry ends.
+//! The note score of the offline renderer: comma-separated `NOTE:DURATION[@START][*VELOCITY]`
+//! entries, where NOTE is a name such as `C3`, `F#4`, `Bb2` (scientific pitch: C4 = MIDI 60)
+//! or a MIDI number, DURATION/START are seconds and VELOCITY is 0..1 (default
+//! [`SCORE_VELOCITY`]). A note without `@START` begins when the previous entry ends.
 
 /// One note of a score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,11 +31,18 @@ pub fn parse_score(text: &str) -> Result<Vec<ScoreNote>, String> {
     let mut next_start = 0.0;
     for entry in text.split(',').map(str::trim) {
         let bad = |why: &str| {
-            format!("bad score entry `{entry}`: {why} (expected NOTE:SECONDS[@START], e.g. C3:1 or 60:0.5@2)")
+            format!(
+                "bad score entry `{entry}`: {why} (expected NOTE:SECONDS[@START][*VELOCITY], \
+                 e.g. C3:1, 60:0.5@2 or C3:1*0.4)"
+            )
         };
         let (note_text, rest) = entry
             .split_once(':')
             .ok_or_else(|| bad("missing `:DURATION`"))?;
+        let (rest, velocity) = match rest.split_once('*') {
+            Some((rest, v)) => (rest, parse_velocity(v).map_err(|e| bad(&e))?),
+            None => (rest, SCORE_VELOCITY),
+        };
         let (duration_text, start_text) = match rest.split_once('@') {
             Some((d, s)) => (d, Some(s)),
             None => (rest, None),
@@ -54,10 +61,17 @@ pub fn parse_score(text: &str) -> Result<Vec<ScoreNote>, String> {
             note,
             start,
             duration,
-            velocity: SCORE_VELOCITY,
+            velocity,
         });
     }
     Ok(notes)
+}
+
+fn parse_velocity(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{}` is not a velocity from 0 to 1", text.trim())),
+    }
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -136,6 +150,17 @@ mod tests {
             (score[2].note, score[2].start, score[2].duration),
             (67, 0.25, 2.0)
         );
+        assert!(score.iter().all(|n| n.velocity == SCORE_VELOCITY));
+    }
+
+    #[test]
+    fn velocities_follow_a_star() {
+        let score = parse_score("C3:1*0.4, E3:0.5@2*1").unwrap();
+        assert_eq!((score[0].velocity, score[0].duration), (0.4, 1.0));
+        assert_eq!((score[1].velocity, score[1].start), (1.0, 2.0));
+        let err = parse_score("C3:1*1.5").unwrap_err();
+        assert!(err.contains("not a velocity"), "{err}");
+        assert!(parse_score("C3:1*").is_err());
     }
 
     #[test]

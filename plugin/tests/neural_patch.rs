@@ -22,7 +22,7 @@ use mephisto::neural::voices::{resolve_model, shipped_models, Drive};
 use mephisto::patchspec::{NeuralSpec, PatchSpec};
 use mephisto::worker::Stage;
 
-use support::rig::{Rig, BLOCK, SR};
+use support::rig::{audio_thread, Rig, BLOCK, SR};
 
 const MODELS: [&str; 3] = ["tine_keys", "warm_pad", "saw_lead"];
 const CHORD: [u8; 3] = [48, 52, 55];
@@ -265,16 +265,6 @@ fn macros_are_calibrated_on_the_neural_patches() {
             .collect();
         assert!(failures.is_empty(), "{name}: {failures:?}");
     }
-}
-
-#[cfg(all(feature = "assert_process_allocs", debug_assertions))]
-fn audio_thread(f: impl FnOnce()) {
-    nice_assert_no_alloc::assert_no_alloc(f)
-}
-
-#[cfg(not(all(feature = "assert_process_allocs", debug_assertions)))]
-fn audio_thread(f: impl FnOnce()) {
-    f()
 }
 
 #[test]

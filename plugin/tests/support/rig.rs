@@ -158,12 +158,14 @@ impl Rig {
     }
 }
 
+/// Runs `f` as the audio thread would: with `assert_process_allocs` in a debug build, any
+/// allocation inside aborts the test.
 #[cfg(all(feature = "assert_process_allocs", debug_assertions))]
-fn audio_thread(f: impl FnOnce()) {
+pub fn audio_thread(f: impl FnOnce()) {
     nice_assert_no_alloc::assert_no_alloc(f)
 }
 
 #[cfg(not(all(feature = "assert_process_allocs", debug_assertions)))]
-fn audio_thread(f: impl FnOnce()) {
+pub fn audio_thread(f: impl FnOnce()) {
     f()
 }

@@ -75,7 +75,8 @@ enum Command {
         /// program with audio inputs is an effect: it processes pink noise or --input.
         #[arg(long)]
         patch: String,
-        /// Comma-separated NOTE:SECONDS[@START], e.g. "C3:1,E3:1@0.5" (default: C3 for 1 s).
+        /// Comma-separated NOTE:SECONDS[@START][*VELOCITY], e.g. "C3:1,E3:1@0.5*0.4" (default: C3
+        /// for 1 s; velocity 0..1, default 0.8).
         #[arg(long)]
         notes: Option<String>,
         /// A WAV file for an effect program to process (default: pink noise).

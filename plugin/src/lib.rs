@@ -54,6 +54,10 @@ pub struct Mephisto {
     taps: AudioTaps,
     /// The sample rate the engine, the bank and the worker were built for.
     sample_rate: f32,
+    /// Whether the host renders offline (a bounce), set at each activation: neural voices
+    /// then wait for their frames instead of holding the last one, since nothing is late in
+    /// an offline render but everything held is in the file.
+    offline: neural::stream::OfflineFlag,
 }
 
 impl Default for Mephisto {
@@ -67,6 +71,7 @@ impl Default for Mephisto {
             editor_link: Arc::new(EditorLink::new(gui_taps)),
             taps,
             sample_rate: 0.0,
+            offline: Default::default(),
         }
     }
 }
@@ -87,6 +92,7 @@ impl Mephisto {
         let machine = Settings::load().0;
         settings.compiler = machine.compiler_options();
         settings.onnxruntime = machine.onnxruntime_path;
+        settings.offline = self.offline.clone();
         let (worker, ports) = Worker::spawn(
             settings,
             self.params.patch_spec.clone(),
@@ -176,6 +182,10 @@ impl Plugin for Mephisto {
         buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        // nice-plug re-activates the plugin when the host switches between real-time and
+        // offline rendering.
+        self.offline
+            .set(buffer_config.process_mode == ProcessMode::Offline);
         if self.engine.is_some() && self.sample_rate == buffer_config.sample_rate {
             return true;
         }

@@ -17,6 +17,7 @@ use crate::dsp::builtin_patches;
 use crate::engine::instance::PatchInstance;
 use crate::macros::Macro;
 use crate::neural::model::ModelInfo;
+use crate::neural::stream::OfflineFlag;
 use crate::neural::voices::{resolve_model, Drive, NeuralVoices};
 
 /// The format version this Mephisto reads and writes.
@@ -220,14 +221,16 @@ impl Program {
     }
 
     /// Like [`Program::instantiate`], for the audio thread: a neural program's decoder runs
-    /// on a thread of its own ([`Drive::Thread`]).
+    /// on a thread of its own ([`Drive::Thread`]), waited for while `offline` says the host
+    /// renders offline.
     pub fn instantiate_live(
         &self,
         spec: &PatchSpec,
         voices: usize,
         sample_rate: f32,
+        offline: &OfflineFlag,
     ) -> Result<Box<PatchInstance>, String> {
-        self.instantiate_with(spec, voices, sample_rate, Drive::Thread)
+        self.instantiate_with(spec, voices, sample_rate, Drive::Thread(offline.clone()))
     }
 
     fn instantiate_with(

@@ -19,6 +19,7 @@ use crate::compiler::{CompiledVariant, Compiler, CompilerOptions};
 use crate::designer::{self, DesignError, DesignHost, DesignRequest, DesignStage, Designer};
 use crate::engine::instance::PatchInstance;
 use crate::history::History;
+use crate::neural::stream::OfflineFlag;
 use crate::patchspec::{PatchSpec, Program};
 use crate::stored::Stored;
 
@@ -190,6 +191,7 @@ impl Worker {
             limits,
             sample_rate,
             onnxruntime,
+            offline,
         } = settings;
         let (to_audio, from_worker) = rtrb::RingBuffer::new(RING_CAPACITY);
         let (to_worker, from_audio) = rtrb::RingBuffer::new(RING_CAPACITY);
@@ -206,6 +208,7 @@ impl Worker {
             compiler: Compiler::new(compiler),
             limits,
             sample_rate,
+            offline,
             shared: shared.clone(),
             to_audio,
             from_audio,
@@ -345,6 +348,8 @@ pub struct WorkerSettings {
     /// `neural::runtime::find_library` says. A process loads one, so a chosen one is loaded
     /// when the worker starts, before any neural patch could load another.
     pub onnxruntime: Option<std::path::PathBuf>,
+    /// Whether the host renders offline, for the neural patches the worker builds.
+    pub offline: OfflineFlag,
 }
 
 impl WorkerSettings {
@@ -355,6 +360,7 @@ impl WorkerSettings {
             limits: SanityLimits::default(),
             sample_rate,
             onnxruntime: None,
+            offline: OfflineFlag::default(),
         }
     }
 }
@@ -372,6 +378,7 @@ struct WorkerThread {
     compiler: Compiler,
     limits: SanityLimits,
     sample_rate: f32,
+    offline: OfflineFlag,
     shared: Arc<WorkerShared>,
     to_audio: rtrb::Producer<Box<PatchInstance>>,
     from_audio: rtrb::Consumer<Box<PatchInstance>>,
@@ -475,6 +482,7 @@ impl WorkerThread {
             &self.compiler,
             &self.limits,
             self.sample_rate,
+            &self.offline,
             &spec,
             &mut stage,
         ) {
@@ -636,7 +644,14 @@ impl DesignHost for WorkerHost<'_> {
         let t = self.thread;
         let id = self.id;
         let mut stage = |s: DesignStage| t.set_stage(id, s.into());
-        build_patch(&t.compiler, &t.limits, t.sample_rate, spec, &mut stage)
+        build_patch(
+            &t.compiler,
+            &t.limits,
+            t.sample_rate,
+            &t.offline,
+            spec,
+            &mut stage,
+        )
     }
 
     fn probe(&self, spec: &PatchSpec) -> Result<Box<PatchInstance>, String> {
@@ -662,6 +677,7 @@ pub fn build_patch(
     compiler: &Compiler,
     limits: &SanityLimits,
     sample_rate: f32,
+    offline: &OfflineFlag,
     spec: &PatchSpec,
     stage: &mut dyn FnMut(DesignStage),
 ) -> Result<BuiltPatch, String> {
@@ -674,6 +690,6 @@ pub fn build_patch(
     let program = spec.program(compiler)?;
     stage(DesignStage::Checking);
     sanity::check_spec(&program, spec, sample_rate, limits).map_err(|e| e.to_string())?;
-    let instance = program.instantiate_live(spec, voices, sample_rate)?;
+    let instance = program.instantiate_live(spec, voices, sample_rate, offline)?;
     Ok(BuiltPatch { instance, program })
 }

@@ -101,9 +101,13 @@ fn every_shipped_model_plays_a_chord_offline_and_deterministically() {
 
 #[test]
 fn a_live_neural_instance_renders_without_allocating() {
-    let instance =
-        PatchInstance::from_model(&model_path("tine_keys"), DEFAULT_VOICES, SR, Drive::Thread)
-            .unwrap();
+    let instance = PatchInstance::from_model(
+        &model_path("tine_keys"),
+        DEFAULT_VOICES,
+        SR,
+        Drive::Thread(Default::default()),
+    )
+    .unwrap();
     let mut engine = Engine::new(instance, SR);
     let (mut l, mut r) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
     let mut recording = Vec::new();

@@ -22,6 +22,7 @@ use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
     ParamInfoFlags, ParamRescanFlags, PluginParams,
 };
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_extensions::thread_check::{HostThreadCheck, HostThreadCheckImpl};
 use clack_host::events::event_types::{MidiEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent};
@@ -349,6 +350,18 @@ impl Mephisto {
         let mut p = Self::new();
         p.activate();
         p
+    }
+
+    /// Tells the plugin the host renders offline (a bounce), as a DAW does before an export.
+    fn render_offline(&mut self) {
+        let render: PluginRender = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("plugin does not expose the CLAP render extension");
+        render
+            .set(&self.instance.plugin_handle(), RenderMode::Offline)
+            .expect("the plugin refused offline rendering");
     }
 
     fn activate(&mut self) {
@@ -999,6 +1012,83 @@ fn a_saved_runtime_variant_is_restored_when_the_project_opens() {
     );
     std::env::remove_var("MEPHISTO_CACHE_DIR");
     let _ = std::fs::remove_dir_all(cache);
+}
+
+/// Power of `samples` at `hz` (a single-bin DFT), per sample.
+fn power_at(samples: &[f32], hz: f64) -> f64 {
+    let w = std::f64::consts::TAU * hz / SAMPLE_RATE;
+    let (re, im) = samples
+        .iter()
+        .enumerate()
+        .fold((0.0, 0.0), |(re, im), (n, &x)| {
+            let phase = w * n as f64;
+            (
+                re + f64::from(x) * phase.cos(),
+                im - f64::from(x) * phase.sin(),
+            )
+        });
+    (re * re + im * im) / (samples.len() as f64).powi(2)
+}
+
+#[test]
+fn a_saved_neural_patch_plays_a_chord_in_an_offline_render() {
+    // A project whose patch is the shipped tine_keys model: the worker loads the ONNX decoder
+    // (ONNX Runtime from the project's venv) and swaps it in; the audio thread then renders
+    // the neural voices, polyphonically, inside the allocation-checked process(). This host
+    // renders far faster than real time, as a DAW's export does, so it says so: live, the
+    // decoder could not keep up with it and the voices would hold silent frames.
+    let spec = serde_json::json!({
+        "version": 1,
+        "name": "tine_keys_neural",
+        "archetype": "keys",
+        "faust": "",
+        "neural": {"model": "tine_keys"}
+    });
+    let mut plugin = Mephisto::new();
+    plugin.render_offline();
+    plugin.load_state(&state_with_spec(spec.clone()));
+    plugin.activate();
+    let mut held = plugin.render(secs(0.1), &[512], &[(0, Ev::NoteOn(69))]);
+    assert!(held.brightness() > 0.02, "the bright built-in plays first");
+    let started = std::time::Instant::now();
+    while held.brightness() > 0.01 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the neural patch never went live (brightness {})",
+            held.brightness()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        held = plugin.render(secs(0.1), &[512], &[]);
+    }
+    plugin.render(secs(1.0), &[512], &[(0, Ev::NoteOff(69))]);
+
+    // C4, E4 and G4 together, at odd block sizes.
+    let chord = [60u8, 64, 67];
+    let events: Vec<(usize, Ev)> = chord.iter().map(|&n| (0, Ev::NoteOn(n))).collect();
+    let out = plugin.render(secs(0.6), ODD_BLOCKS, &events);
+    assert_finite(&out, "neural chord");
+    assert!(
+        out.rms() > SILENCE_RMS,
+        "the chord sounds (rms {})",
+        out.rms()
+    );
+    let held = &out.l[secs(0.1)..secs(0.6)];
+    let hz = |note: u8| 440.0 * 2f64.powf((f64::from(note) - 69.0) / 12.0);
+    // Between the chord's notes, away from their partials.
+    let gap = power_at(held, hz(62));
+    for note in chord {
+        let power = power_at(held, hz(note));
+        assert!(
+            power > 30.0 * gap,
+            "note {note} sounds in the chord ({power:e} against {gap:e} between the notes)"
+        );
+    }
+    let saved = saved_spec(&mut plugin).expect("the project has a patch");
+    assert_eq!(
+        (&saved["name"], &saved["neural"]),
+        (&spec["name"], &spec["neural"]),
+        "the project keeps the neural patch"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use crate::calibration::CalibrationReport;
 use crate::compiler::sanity::SanityLimits;
 use crate::compiler::Compiler;
 use crate::engine::instance::PatchInstance;
+use crate::neural::stream::OfflineFlag;
 use crate::patchspec::PatchSpec;
 use crate::worker::{build_patch, BuiltPatch};
 
@@ -30,6 +31,8 @@ impl DesignHost for LocalHost<'_> {
             self.compiler,
             &self.limits,
             self.sample_rate,
+            // The command line never plays the instance it builds.
+            &OfflineFlag::default(),
             spec,
             &mut |s| on_stage(s),
         )

@@ -13,12 +13,15 @@
 //! used: the voice holds the one it has (and a frame that arrives mid-glide is glided to over
 //! what is left of it).
 //!
-//! The audio side never allocates, locks or waits; the allocation test below proves it.
+//! The audio side never allocates, locks or waits; the allocation test below proves it. The
+//! one exception is a host rendering offline (a bounce, at whatever speed, where no deadline
+//! is missed): there the audio side waits, bounded by [`OFFLINE_WAIT`], for each frame it is
+//! about to need, since a held frame would be heard in the file.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rtrb::{Consumer, Producer, RingBuffer};
@@ -37,6 +40,13 @@ const CHUNK: usize = 256;
 
 /// Note events that fit in the ring before the audio side drops one.
 const EVENT_CAPACITY: usize = 1024;
+
+/// The longest an offline render waits for the frames of one chunk; a decoder that stalls
+/// longer is treated as live (its voices hold their frames).
+const OFFLINE_WAIT: Duration = Duration::from_millis(50);
+
+/// How long an offline render sleeps between looks at the frame ring.
+const OFFLINE_POLL: Duration = Duration::from_micros(100);
 
 /// After the release, the voice glides to silence over one hop and then stops.
 const TAIL_HOPS: f64 = 1.0;
@@ -129,7 +139,7 @@ impl Shaping {
 }
 
 /// How the two sides are set up.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct StreamSettings {
     pub voices: usize,
     /// The audio rate, in Hz.
@@ -143,6 +153,24 @@ pub struct StreamSettings {
     pub lead: Duration,
     /// How long the worker sleeps when there is nothing to compute.
     pub poll: Duration,
+    /// Whether the host renders offline; then the audio side waits for its frames (see the
+    /// module notes).
+    pub offline: OfflineFlag,
+}
+
+/// Whether the host renders offline (a bounce or an export). The plugin sets it when the
+/// host activates it (the host's render mode); live neural voices read it every block.
+#[derive(Clone, Debug, Default)]
+pub struct OfflineFlag(Arc<AtomicBool>);
+
+impl OfflineFlag {
+    pub fn set(&self, offline: bool) {
+        self.0.store(offline, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl StreamSettings {
@@ -153,6 +181,7 @@ impl StreamSettings {
             max_block: 1024,
             lead: Duration::from_millis(5),
             poll: Duration::from_micros(500),
+            offline: OfflineFlag::default(),
         }
     }
 }
@@ -264,6 +293,8 @@ pub struct NeuralVoiceBank {
     frame_seconds: f64,
     /// Hz between the centres of two noise bands, for the body bell.
     noise_band_hz: f32,
+    /// Whether to wait for frames before each chunk: the host renders offline.
+    offline: OfflineFlag,
 }
 
 impl NeuralVoiceBank {
@@ -309,6 +340,7 @@ impl NeuralVoiceBank {
             shaping: Shaping::NEUTRAL,
             frame_seconds: info.frame_seconds(),
             noise_band_hz: info.nyquist_hz() / (NOISE_BANDS - 1) as f32,
+            offline: settings.offline.clone(),
         };
         let ports = InferencePorts {
             events: event_rx,
@@ -472,6 +504,9 @@ impl NeuralVoiceBank {
             v.level = 0.0;
         }
         for block in out.chunks_mut(CHUNK) {
+            if self.offline.get() {
+                self.wait_for_frames(self.clock + block.len() as u64);
+            }
             for v in self.voices.iter_mut().filter(|v| v.active) {
                 let scratch = &mut self.scratch[..block.len()];
                 render_voice(
@@ -495,6 +530,37 @@ impl NeuralVoiceBank {
             self.clock += block.len() as u64;
         }
         self.shared.clock.store(self.clock, Ordering::Release);
+    }
+
+    /// Offline only: waits until every sounding voice has the frame it will glide to before
+    /// `chunk_end` (at most one segment boundary falls in a chunk), or [`OFFLINE_WAIT`] has
+    /// passed.
+    fn wait_for_frames(&mut self, chunk_end: u64) {
+        let started = Instant::now();
+        loop {
+            self.receive_frames();
+            let (hop, release) = (self.hop, self.release);
+            let missing = self.voices.iter().any(|v| {
+                let boundary = v.start as f64 + f64::from(v.next_index) * hop;
+                let index = if boundary < chunk_end as f64 {
+                    v.next_index + 1
+                } else if v.waiting {
+                    v.next_index
+                } else {
+                    return false;
+                };
+                let finished = v
+                    .released_at
+                    .is_some_and(|off| boundary >= off as f64 + release);
+                let filed = v.slots[index as usize % SLOTS]
+                    .is_some_and(|s| s.index == index && s.note == v.note);
+                v.active && !v.closing && !finished && !filed
+            });
+            if !missing || started.elapsed() > OFFLINE_WAIT {
+                return;
+            }
+            std::thread::sleep(OFFLINE_POLL);
+        }
     }
 }
 
@@ -896,6 +962,40 @@ mod tests {
         });
         bank.render(&mut out);
         assert!(!bank.has_frame(0));
+    }
+
+    #[test]
+    fn offline_the_audio_side_waits_for_a_late_frame() {
+        let mut settings = StreamSettings::new(1, SR);
+        settings.offline.set(true);
+        let (mut bank, mut ports) = NeuralVoiceBank::new(&info(), &settings);
+        let mut out = vec![0.0; HOP];
+        bank.note_on(0, 220.0, 1.0);
+        let note = bank.voices[0].note;
+        // Frame 1 comes 5 ms after the block is asked for: live, the block would be silent.
+        let worker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            let mut controls = Controls::silent(220.0);
+            controls.amplitude = 1.0;
+            controls.harmonics[0] = 1.0;
+            let frame = FrameMessage {
+                voice: 0,
+                note,
+                index: 1,
+                controls,
+            };
+            assert!(ports.frames.push(frame).is_ok());
+            ports
+        });
+        bank.render(&mut out);
+        assert!(bank.has_frame(0), "the block waited for its frame");
+        assert!(peak(&out[HOP - 40..]) > 0.9, "{}", peak(&out[HOP - 40..]));
+        // A decoder that never answers stalls the render only for a bounded time: the voice
+        // then holds its frame, as live.
+        let _ports = worker.join().unwrap();
+        bank.render(&mut out);
+        assert_eq!(bank.late_frames(), 1);
+        assert!(peak(&out) > 0.9);
     }
 
     #[test]

@@ -12,14 +12,17 @@ use crate::macros::Macro;
 
 use super::decoder::{Decoder, DecoderOptions, ProviderChoice};
 use super::model::ModelInfo;
-use super::stream::{InferenceThread, NeuralInference, NeuralVoiceBank, Shaping, StreamSettings};
+use super::stream::{
+    InferenceThread, NeuralInference, NeuralVoiceBank, OfflineFlag, Shaping, StreamSettings,
+};
 
 /// How the decoder keeps up with the audio.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Drive {
     /// A thread of its own, a few ms ahead of the audio clock (playing live). CUDA when
-    /// there is one.
-    Thread,
+    /// there is one. While the flag says the host renders offline, the audio side waits for
+    /// its frames.
+    Thread(OfflineFlag),
     /// Stepped on the rendering thread before every chunk, on the CPU: offline renders and
     /// calibration, where the same input must give the same samples. Not for the audio
     /// thread (a decoder call allocates).
@@ -169,7 +172,7 @@ impl NeuralVoices {
     ) -> Result<Self, String> {
         let options = DecoderOptions {
             providers: match drive {
-                Drive::Thread => ProviderChoice::Auto,
+                Drive::Thread(_) => ProviderChoice::Auto,
                 Drive::Lockstep => ProviderChoice::CpuOnly,
             },
             ..DecoderOptions::default()
@@ -180,11 +183,14 @@ impl NeuralVoices {
             None => format!("{}; {}", decoder.provider(), decoder.runtime()),
         };
         let info = decoder.info().clone();
-        let settings = StreamSettings::new(voices, sample_rate);
+        let mut settings = StreamSettings::new(voices, sample_rate);
+        if let Drive::Thread(offline) = &drive {
+            settings.offline = offline.clone();
+        }
         let (bank, ports) = NeuralVoiceBank::new(&info, &settings);
         let inference = NeuralInference::new(decoder, ports, &settings);
         let inference = match drive {
-            Drive::Thread => Inference::Thread(inference.spawn()?),
+            Drive::Thread(_) => Inference::Thread(inference.spawn()?),
             Drive::Lockstep => Inference::Lockstep {
                 inference: Box::new(inference),
                 error: None,

@@ -94,8 +94,7 @@ impl Rig {
                 cpu_budget: f32::INFINITY,
                 ..SanityLimits::default()
             },
-            sample_rate: SR,
-            onnxruntime: None,
+            ..WorkerSettings::new(SR)
         };
         adjust(&mut settings);
         let (worker, ports) = Worker::spawn(

@@ -966,7 +966,7 @@ mod tests {
 
     #[test]
     fn offline_the_audio_side_waits_for_a_late_frame() {
-        let mut settings = StreamSettings::new(1, SR);
+        let settings = StreamSettings::new(1, SR);
         settings.offline.set(true);
         let (mut bank, mut ports) = NeuralVoiceBank::new(&info(), &settings);
         let mut out = vec![0.0; HOP];

@@ -31,7 +31,9 @@ stamp="$venv/.mephisto-requirements"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup_python: installing $requirements into $venv (torch is large: minutes)" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
+    # No wheel cache: the torch and nvidia wheels would keep another ~3 GB on disk.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+        -r "$requirements" >&2
     echo "$want" >"$stamp"
 fi
 echo "$venv/bin/python"

@@ -33,7 +33,7 @@ pub const ROLLOFF_SHARE: f64 = 0.85;
 /// The band whose energy share is `low_mid` ("Warm").
 pub const LOW_MID_HZ: (f32, f32) = (100.0, 600.0);
 /// Flatness counts no bin's power as less than this fraction of the frame's mean bin power
-/// (−120 dB). A synthesised tone leaves bins empty to the last bit of a float; without a
+/// (−100 dB). A synthesised tone leaves bins empty to the last bit of a float; without a
 /// floor those bins' logarithms would decide the flatness, and it would measure rounding
 /// noise rather than anything audible.
 pub const FLATNESS_FLOOR: f64 = 1e-10;

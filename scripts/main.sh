@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo xtask bundle mephisto --release
-cargo build --release -p mephisto --bin mephisto
+cargo build --release -p mephisto-cli --bin mephisto
 mkdir -p out
 PROMPT="${PROMPT:-dark detuned bass that growls when I push the mod wheel}"
 ./target/release/mephisto design "$PROMPT" --out out/demo.json

@@ -26,7 +26,7 @@ echo "== neural voice (Python): smoke training, ONNX export and parity"
 python=$(bash scripts/setup_python.sh)
 # The training data is rendered by the command line; the dev build (optimised, see
 # Cargo.toml) spares CI a release build.
-cargo build -p mephisto --features assert_process_allocs --bin mephisto
+cargo build --workspace --features mephisto/assert_process_allocs --bin mephisto
 MEPHISTO_BIN=target/debug/mephisto "$python" onnx/train.py --smoke
 for parity in onnx/testdata/parity_*.json; do "$python" onnx/parity.py --check "$parity"; done
 echo "== tests"

@@ -26,18 +26,16 @@ use nice_plug_egui::{
 };
 use parking_lot::Mutex;
 
-use crate::dsp::builtin_patches;
-use crate::engine::EngineEvent;
 use crate::params::MephistoParams;
-use crate::patchspec::PatchSpec;
 use crate::stored::Stored;
 use crate::worker::Worker;
+use mephisto_dsp::builtin_patches;
+use mephisto_patch::{BuildSpec, PatchSpec};
+use mephisto_rt::engine::EngineEvent;
 use scope::GuiTaps;
 use settings::Settings;
 use state::{Command, EditorState, View};
 
-/// The window's size at 100 % when a project has none, in logical points.
-pub const DEFAULT_SIZE: (u32, u32) = (1180, 780);
 /// Below this the pages stop fitting.
 const MIN_SIZE: (f32, f32) = (900.0, 620.0);
 /// How often the window redraws while open (the scope and the elapsed time move).
@@ -178,7 +176,7 @@ impl MephistoApp {
             mouse_note: None,
             held: Vec::new(),
             trace: Vec::new(),
-            neural_models: crate::neural::voices::shipped_models(),
+            neural_models: mephisto_neural::voices::shipped_models(),
         }
     }
 
@@ -239,10 +237,10 @@ impl MephistoApp {
         match command {
             Command::Design { request, llm } => {
                 let designer = match llm {
-                    Some(config) => {
-                        crate::designer::Designer::Llm(crate::designer::llm::LlmClient::new(config))
-                    }
-                    None => crate::designer::Designer::Offline,
+                    Some(config) => mephisto_designer::Designer::Llm(
+                        mephisto_designer::llm::LlmClient::new(config),
+                    ),
+                    None => mephisto_designer::Designer::Offline,
                 };
                 Some(worker.design(request, designer))
             }

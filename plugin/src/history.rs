@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::patchspec::PatchSpec;
+use mephisto_patch::PatchSpec;
 
 /// How many patches are kept; the oldest go first.
 pub const HISTORY_LIMIT: usize = 100;
@@ -124,7 +124,7 @@ impl From<SavedHistory> for History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patchspec::PatchSpec;
+    use mephisto_patch::{BuildSpec, PatchSpec};
 
     fn spec(name: &str) -> PatchSpec {
         let mut spec = PatchSpec::from_builtin(0).unwrap();

@@ -1,39 +1,29 @@
 //! Mephisto: a polyphonic instrument whose every sound is Faust code compiled to Rust.
-//! This file is the nice-plug plugin: host parameters in, notes in, stereo audio out.
+//! This crate is the plugin shell: the nice-plug plugin (host parameters in, notes in,
+//! stereo audio out), its window, and the worker that builds patches beside the audio
+//! thread. What the audio thread runs is `mephisto-rt`; docs/ARCHITECTURE.md has the map.
 
-pub mod analysis;
-pub mod calibration;
-pub mod compiler;
-pub mod designer;
-pub mod dsp;
 pub mod editor;
-pub mod effect_render;
-pub mod engine;
 pub mod history;
-pub mod macros;
-pub mod matching;
-pub mod neural;
 pub mod params;
-pub mod patchspec;
-pub mod render;
-pub mod score;
 pub mod stored;
-pub mod swap;
 pub mod worker;
 
 use std::sync::Arc;
 
+use mephisto_dsp::builtin_patches;
+use mephisto_rt::engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto_rt::instance::{PatchInstance, Playable};
+use mephisto_rt::neural::bank::OfflineFlag;
+use mephisto_rt::swap::PatchSwitcher;
+use mephisto_rt::taps::{taps, AudioTaps};
 use nice_plug::prelude::*;
 
-use dsp::builtin_patches;
-use editor::scope::AudioTaps;
+use editor::scope::GuiTaps;
 use editor::settings::Settings;
 use editor::EditorLink;
-use engine::instance::PatchInstance;
-use engine::{Engine, EngineEvent, DEFAULT_VOICES};
 use params::MephistoParams;
 use stored::Stored;
-use swap::PatchSwitcher;
 use worker::{Worker, WorkerSettings};
 
 pub struct Mephisto {
@@ -57,18 +47,18 @@ pub struct Mephisto {
     /// Whether the host renders offline (a bounce), set at each activation: neural voices
     /// then wait for their frames instead of holding the last one, since nothing is late in
     /// an offline render but everything held is in the file.
-    offline: neural::stream::OfflineFlag,
+    offline: OfflineFlag,
 }
 
 impl Default for Mephisto {
     fn default() -> Self {
-        let (taps, gui_taps) = editor::scope::taps();
+        let (taps, window_taps) = taps();
         Mephisto {
             params: Arc::new(MephistoParams::default()),
             engine: None,
             switcher: None,
             worker: None,
-            editor_link: Arc::new(EditorLink::new(gui_taps)),
+            editor_link: Arc::new(EditorLink::new(GuiTaps::new(window_taps))),
             taps,
             sample_rate: 0.0,
             offline: Default::default(),
@@ -82,7 +72,10 @@ impl Mephisto {
     /// the project's runtime variant if it has one (the built-in plays until it is ready).
     fn build_engine(&mut self, sample_rate: f32) -> Result<(), String> {
         let mut bank = (0..builtin_patches().len())
-            .map(|i| PatchInstance::builtin(i, DEFAULT_VOICES, sample_rate).map(Some))
+            .map(|i| {
+                PatchInstance::builtin(i, DEFAULT_VOICES, sample_rate)
+                    .map(|p| Some(Playable::new(p)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let selected = self.selected_patch();
         let current = bank[selected]

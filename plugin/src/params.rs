@@ -6,14 +6,17 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 use parking_lot::RwLock;
 
-use crate::dsp::{builtin_patches, find_builtin};
 use crate::history::History;
-use crate::macros::{Macro, MacroValues};
-use crate::patchspec::PatchSpec;
 use crate::stored::Stored;
+use mephisto_dsp::macros::{Macro, MacroValues};
+use mephisto_dsp::{builtin_patches, find_builtin};
+use mephisto_patch::PatchSpec;
 
 /// How long a macro or gain change glides, so automation steps do not click.
 const SMOOTHING_MS: f32 = 20.0;
+
+/// The plugin window's size at 100 % when a project has none, in logical points.
+pub const DEFAULT_EDITOR_SIZE: (u32, u32) = (1180, 780);
 
 #[derive(Params)]
 pub struct MephistoParams {
@@ -82,7 +85,7 @@ impl Default for MephistoParams {
             .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS)),
             patch_spec: Arc::new(RwLock::new(Stored::default())),
             history: Arc::new(RwLock::new(Stored::default())),
-            editor_size: Arc::new(RwLock::new(crate::editor::DEFAULT_SIZE)),
+            editor_size: Arc::new(RwLock::new(DEFAULT_EDITOR_SIZE)),
         }
     }
 }

@@ -13,78 +13,22 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
-use crate::calibration::{auto_calibrate, CalibrationReport, Probe};
-use crate::compiler::sanity::{self, SanityLimits};
-use crate::compiler::{CompiledVariant, Compiler, CompilerOptions};
-use crate::designer::{self, DesignError, DesignHost, DesignRequest, DesignStage, Designer};
-use crate::engine::instance::PatchInstance;
+use mephisto_compiler::{CompiledVariant, Compiler, CompilerOptions};
+use mephisto_designer::{
+    self as designer, DesignError, DesignRequest, Designer, Job, JobControl, Stage,
+};
+use mephisto_patch::sanity::SanityLimits;
+use mephisto_patch::{Builder, Built, PatchSpec};
+use mephisto_rt::neural::bank::OfflineFlag;
+use mephisto_rt::swap::{patch_rings, AudioPorts, WorkerPorts};
+
 use crate::history::History;
-use crate::neural::stream::OfflineFlag;
-use crate::patchspec::{PatchSpec, Program};
 use crate::stored::Stored;
 
 /// Room for instances in flight each way; a variant waiting here is the newest one.
 const RING_CAPACITY: usize = 4;
 /// How often the worker wakes to drop returned instances and watch the live variant.
 const TICK: Duration = Duration::from_millis(20);
-
-/// Where a job stands. The GUI shows it with the job's elapsed time.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stage {
-    /// No job has run yet.
-    Idle,
-    /// Waiting behind the job the worker is busy with.
-    Queued,
-    /// The offline designer is shaping a template.
-    Designing,
-    /// Waiting for the model; round 0 is its first answer, later rounds are repairs.
-    AskingModel {
-        round: u32,
-    },
-    Compiling,
-    /// Running the sanity probe (levels, NaN, CPU cost) before the patch may play.
-    Checking,
-    /// Sweeping each macro on the standard probe and repairing the ones that fail (designed
-    /// patches only).
-    Calibrating,
-    /// Handed to the audio thread, which crossfades to it at the next block.
-    Live {
-        from_cache: bool,
-    },
-    /// The job failed; the patch that was playing keeps playing.
-    Failed {
-        message: String,
-    },
-    /// A newer job replaced this one before it finished.
-    Superseded,
-}
-
-impl Stage {
-    /// Whether the job is still running (or waiting to).
-    pub fn is_busy(&self) -> bool {
-        matches!(
-            self,
-            Stage::Queued
-                | Stage::Designing
-                | Stage::AskingModel { .. }
-                | Stage::Compiling
-                | Stage::Checking
-                | Stage::Calibrating
-        )
-    }
-}
-
-impl From<DesignStage> for Stage {
-    fn from(stage: DesignStage) -> Stage {
-        match stage {
-            DesignStage::Designing => Stage::Designing,
-            DesignStage::AskingModel { round } => Stage::AskingModel { round },
-            DesignStage::Compiling => Stage::Compiling,
-            DesignStage::Checking => Stage::Checking,
-            DesignStage::Calibrating => Stage::Calibrating,
-        }
-    }
-}
 
 /// The newest job and where it stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,12 +67,6 @@ impl JobStatus {
     }
 }
 
-/// The audio thread's ends of the rings.
-pub struct AudioPorts {
-    pub from_worker: rtrb::Consumer<Box<PatchInstance>>,
-    pub to_worker: rtrb::Producer<Box<PatchInstance>>,
-}
-
 /// What a play job's patch is, for the history once it goes live.
 #[derive(Debug, Clone, PartialEq)]
 enum Origin {
@@ -139,7 +77,7 @@ enum Origin {
     History { index: usize },
 }
 
-enum Job {
+enum Request {
     Play {
         id: u64,
         spec: PatchSpec,
@@ -173,7 +111,7 @@ pub struct WorkerShared {
 
 /// Handle to the worker thread; dropping it stops the thread.
 pub struct Worker {
-    jobs: Sender<Job>,
+    jobs: Sender<Request>,
     shared: Arc<WorkerShared>,
     thread: Option<JoinHandle<()>>,
 }
@@ -193,8 +131,7 @@ impl Worker {
             onnxruntime,
             offline,
         } = settings;
-        let (to_audio, from_worker) = rtrb::RingBuffer::new(RING_CAPACITY);
-        let (to_worker, from_audio) = rtrb::RingBuffer::new(RING_CAPACITY);
+        let (ports, audio_ports) = patch_rings(RING_CAPACITY);
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(WorkerShared {
             status: Mutex::new(JobStatus::new(0, String::new(), Stage::Idle)),
@@ -210,8 +147,7 @@ impl Worker {
             sample_rate,
             offline,
             shared: shared.clone(),
-            to_audio,
-            from_audio,
+            ports,
             next_variant: 1,
             sent: Vec::new(),
             last_live: 0,
@@ -230,20 +166,14 @@ impl Worker {
             shared,
             thread: Some(thread),
         };
-        (
-            worker,
-            AudioPorts {
-                from_worker,
-                to_worker,
-            },
-        )
+        (worker, audio_ports)
     }
 
     /// Asks for a patch to be designed and played; returns the job's number. A newer job
     /// supersedes it.
     pub fn design(&self, request: DesignRequest, designer: Designer) -> u64 {
         let id = self.queue(request.prompt.trim().to_string());
-        let _ = self.jobs.send(Job::Design {
+        let _ = self.jobs.send(Request::Design {
             id,
             request,
             designer,
@@ -298,7 +228,7 @@ impl Worker {
 
     fn play_as(&self, spec: PatchSpec, origin: Origin) -> u64 {
         let id = self.queue(spec.name.clone());
-        let _ = self.jobs.send(Job::Play { id, spec, origin });
+        let _ = self.jobs.send(Request::Play { id, spec, origin });
         id
     }
 
@@ -331,7 +261,7 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.jobs.send(Job::Shutdown);
+        let _ = self.jobs.send(Request::Shutdown);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -380,46 +310,18 @@ struct WorkerThread {
     sample_rate: f32,
     offline: OfflineFlag,
     shared: Arc<WorkerShared>,
-    to_audio: rtrb::Producer<Box<PatchInstance>>,
-    from_audio: rtrb::Consumer<Box<PatchInstance>>,
+    ports: WorkerPorts,
     next_variant: u64,
     sent: Vec<Sent>,
     /// The newest variant seen live; 0 until one has played.
     last_live: u64,
 }
 
-/// A built instance, ready for the audio thread.
-pub struct BuiltPatch {
-    pub instance: Box<PatchInstance>,
-    /// What plays it: a built-in's compiled-in DSP or a runtime variant.
-    pub program: Program,
-}
-
-/// Voices of the instances a calibration renders: its probe plays one note at a time.
-const CALIBRATION_VOICES: usize = 1;
-
-impl BuiltPatch {
-    /// Calibrates the patch's macros on the standard probe ([`auto_calibrate`]) and gives
-    /// the instance the repaired map; returns the spec with that map and the report.
-    pub fn calibrate(
-        &mut self,
-        spec: &PatchSpec,
-    ) -> Result<(PatchSpec, CalibrationReport), String> {
-        let sample_rate = Probe::standard().sample_rate as f32;
-        let program = &self.program;
-        let (spec, report) = auto_calibrate(spec, &|s| {
-            program.instantiate(s, CALIBRATION_VOICES, sample_rate)
-        })?;
-        spec.apply_to(&mut self.instance)?;
-        Ok((spec, report))
-    }
-}
-
 impl WorkerThread {
     /// Loads the ONNX Runtime library the settings name; a failure is shown as the status
     /// (neural patches then fail with the same reason when asked for).
     fn load_onnxruntime(&self, library: &std::path::Path) {
-        if let Err(e) = crate::neural::runtime::load(Some(library)) {
+        if let Err(e) = mephisto_neural::runtime::load(Some(library)) {
             *self.shared.status.lock() = JobStatus::new(
                 0,
                 "ONNX Runtime".into(),
@@ -433,7 +335,7 @@ impl WorkerThread {
         }
     }
 
-    fn run(&mut self, jobs: Receiver<Job>) {
+    fn run(&mut self, jobs: Receiver<Request>) {
         loop {
             let job = match jobs.recv_timeout(TICK) {
                 Ok(job) => Some(job),
@@ -443,9 +345,9 @@ impl WorkerThread {
             // A newer request supersedes the ones queued before it.
             let job = job.map(|first| jobs.try_iter().fold(first, |_, newer| newer));
             match job {
-                Some(Job::Shutdown) => return,
-                Some(Job::Play { id, spec, origin }) => self.play(id, spec, origin),
-                Some(Job::Design {
+                Some(Request::Shutdown) => return,
+                Some(Request::Play { id, spec, origin }) => self.play(id, spec, origin),
+                Some(Request::Design {
                     id,
                     request,
                     designer,
@@ -475,17 +377,22 @@ impl WorkerThread {
         }
     }
 
+    /// What builds patches for this worker's audio thread.
+    fn builder(&self) -> Builder<'_> {
+        Builder {
+            compiler: &self.compiler,
+            limits: self.limits,
+            sample_rate: self.sample_rate,
+            offline: self.offline.clone(),
+        }
+    }
+
     fn play(&mut self, id: u64, spec: PatchSpec, origin: Origin) {
         self.set_stage(id, Stage::Compiling);
-        let mut stage = |s: DesignStage| self.set_stage(id, s.into());
-        match build_patch(
-            &self.compiler,
-            &self.limits,
-            self.sample_rate,
-            &self.offline,
-            &spec,
-            &mut stage,
-        ) {
+        let built = self
+            .builder()
+            .build(&spec, &mut |step| self.set_stage(id, step.into()));
+        match built {
             Ok(built) => self.send(id, spec, origin, built),
             Err(message) => self.set_stage(id, Stage::Failed { message }),
         }
@@ -496,14 +403,21 @@ impl WorkerThread {
         id: u64,
         request: DesignRequest,
         designer: Designer,
-        jobs: &Receiver<Job>,
+        jobs: &Receiver<Request>,
     ) {
-        let mut host = WorkerHost {
+        let builder = self.builder();
+        let mut control = JobStatusControl {
             thread: self,
             id,
             jobs,
         };
-        match designer::run(&designer, &request, &mut host) {
+        let mut job = Job {
+            builder: &builder,
+            control: &mut control,
+        };
+        let outcome = designer::run(&designer, &request, &mut job);
+        drop(builder);
+        match outcome {
             Ok(designed) => {
                 self.add_notes(id, designed.notes);
                 let origin = Origin::New {
@@ -517,8 +431,8 @@ impl WorkerThread {
     }
 
     /// Hands a built patch to the audio thread.
-    fn send(&mut self, id: u64, spec: PatchSpec, origin: Origin, built: BuiltPatch) {
-        let BuiltPatch {
+    fn send(&mut self, id: u64, spec: PatchSpec, origin: Origin, built: Built) {
+        let Built {
             mut instance,
             program,
         } = built;
@@ -529,7 +443,7 @@ impl WorkerThread {
         let variant_id = self.next_variant;
         self.next_variant += 1;
         instance.variant_id = Some(variant_id);
-        if self.to_audio.push(instance).is_err() {
+        if self.ports.send(instance).is_err() {
             self.set_stage(
                 id,
                 Stage::Failed {
@@ -558,7 +472,7 @@ impl WorkerThread {
 
     /// Drops instances the audio thread is done with (freeing their memory here).
     fn collect_returned(&mut self) {
-        while let Ok(instance) = self.from_audio.pop() {
+        for instance in self.ports.returned() {
             drop(instance);
         }
     }
@@ -626,70 +540,20 @@ impl WorkerThread {
     }
 }
 
-/// The worker as a design job sees it.
-struct WorkerHost<'a> {
+/// How a design job on the worker reports: into the job's status, and it learns that it
+/// was superseded from the queue.
+struct JobStatusControl<'a> {
     thread: &'a WorkerThread,
     id: u64,
-    jobs: &'a Receiver<Job>,
+    jobs: &'a Receiver<Request>,
 }
 
-impl DesignHost for WorkerHost<'_> {
-    type Built = BuiltPatch;
-
-    fn stage(&mut self, stage: DesignStage) {
-        self.thread.set_stage(self.id, stage.into());
-    }
-
-    fn build(&mut self, spec: &PatchSpec) -> Result<BuiltPatch, String> {
-        let t = self.thread;
-        let id = self.id;
-        let mut stage = |s: DesignStage| t.set_stage(id, s.into());
-        build_patch(
-            &t.compiler,
-            &t.limits,
-            t.sample_rate,
-            &t.offline,
-            spec,
-            &mut stage,
-        )
-    }
-
-    fn probe(&self, spec: &PatchSpec) -> Result<Box<PatchInstance>, String> {
-        spec.instantiate(&self.thread.compiler, self.thread.sample_rate)
-    }
-
-    fn calibrate(
-        &mut self,
-        spec: &PatchSpec,
-        built: &mut BuiltPatch,
-    ) -> Result<(PatchSpec, CalibrationReport), String> {
-        built.calibrate(spec)
+impl JobControl for JobStatusControl<'_> {
+    fn stage(&mut self, stage: Stage) {
+        self.thread.set_stage(self.id, stage);
     }
 
     fn superseded(&self) -> bool {
         !self.jobs.is_empty()
     }
-}
-
-/// Compiles (or, for a built-in's program, takes the compiled-in DSP), checks and
-/// instantiates a spec with the voices it asks for, reporting the stages it goes through.
-pub fn build_patch(
-    compiler: &Compiler,
-    limits: &SanityLimits,
-    sample_rate: f32,
-    offline: &OfflineFlag,
-    spec: &PatchSpec,
-    stage: &mut dyn FnMut(DesignStage),
-) -> Result<BuiltPatch, String> {
-    // Every instance has the engine's voice count (so it can be swapped in); the spec's
-    // `voices` limits how many of them notes use.
-    let voices = crate::engine::DEFAULT_VOICES;
-    if spec.builtin_index().is_none() {
-        stage(DesignStage::Compiling);
-    }
-    let program = spec.program(compiler)?;
-    stage(DesignStage::Checking);
-    sanity::check_spec(&program, spec, sample_rate, limits).map_err(|e| e.to_string())?;
-    let instance = program.instantiate_live(spec, voices, sample_rate, offline)?;
-    Ok(BuiltPatch { instance, program })
 }

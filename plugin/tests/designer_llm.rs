@@ -10,13 +10,14 @@ mod support;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use mephisto::designer::llm::{ApiKeyVar, Backoff, ChatMessage, LlmClient, LlmConfig, Role};
-use mephisto::designer::prompt::{example_spec, EXAMPLE_FAUST};
-use mephisto::designer::{DesignRequest, Designer, MAX_REPAIR_ROUNDS};
-use mephisto::engine::EngineEvent;
-use mephisto::patchspec::PatchSpec;
 use mephisto::stored::Stored;
-use mephisto::worker::{JobStatus, Stage};
+use mephisto::worker::JobStatus;
+use mephisto_designer::llm::{ApiKeyVar, Backoff, ChatMessage, LlmClient, LlmConfig, Role};
+use mephisto_designer::prompt::{example_spec, EXAMPLE_FAUST};
+use mephisto_designer::Stage;
+use mephisto_designer::{DesignRequest, Designer, MAX_REPAIR_ROUNDS};
+use mephisto_patch::PatchSpec;
+use mephisto_rt::engine::EngineEvent;
 use support::replay_server::{RecordedRequest, ReplayServer, Reply};
 use support::rig::{spec, Rig, BLOCK, SINE, SR};
 
@@ -297,8 +298,12 @@ fn a_macro_mapped_backwards_is_flipped_before_the_patch_goes_live() {
     );
     rig.went_live(&status, EXAMPLE);
     let saved = rig.worker.shared().saved.read().value().cloned().flatten();
-    let bright = &saved.expect("the project holds the patch").macros["bright"];
-    let depths: Vec<f32> = bright.iter().map(|t| t.depth).collect();
+    let saved = saved.expect("the project holds the patch");
+    let depths: Vec<f32> = saved
+        .macros
+        .of(mephisto_dsp::macros::Macro::Bright)
+        .map(|t| t.depth)
+        .collect();
     assert_eq!(
         depths,
         [0.7, 0.2],

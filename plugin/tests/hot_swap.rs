@@ -7,13 +7,13 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mephisto::compiler::CompilerOptions;
-use mephisto::designer::{DesignRequest, Designer};
-use mephisto::engine::EngineEvent;
-use mephisto::macros::{Macro, NEUTRAL_MACROS};
-use mephisto::patchspec::PatchSpec;
 use mephisto::stored::Stored;
-use mephisto::worker::Stage;
+use mephisto_compiler::CompilerOptions;
+use mephisto_designer::Stage;
+use mephisto_designer::{DesignRequest, Designer};
+use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
+use mephisto_patch::{BuildSpec, PatchSpec};
+use mephisto_rt::engine::EngineEvent;
 use support::rig::{spec, Rig, PATIENCE, SINE, SR};
 
 const TRIANGLE: &str = r#"import("stdfaust.lib");

@@ -13,14 +13,16 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mephisto::calibration::calibrate;
-use mephisto::compiler::{Compiler, CompilerOptions};
-use mephisto::engine::instance::PatchInstance;
-use mephisto::engine::{Engine, EngineEvent, DEFAULT_VOICES};
-use mephisto::macros::{Macro, NEUTRAL_MACROS};
-use mephisto::neural::voices::{resolve_model, shipped_models, Drive};
-use mephisto::patchspec::{NeuralSpec, PatchSpec};
-use mephisto::worker::Stage;
+use mephisto_compiler::{Compiler, CompilerOptions};
+use mephisto_designer::Stage;
+use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
+use mephisto_neural::voices::{load_live, resolve_model, shipped_models, trained_on_effect};
+use mephisto_patch::render::OfflineEngine;
+use mephisto_patch::spec::{NeuralSpec, PatchSpec};
+use mephisto_patch::{BuildSpec, OfflinePatch};
+use mephisto_rt::engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto_rt::instance::{PatchInstance, Playable};
+use mephisto_tuning::calibration::calibrate;
 
 use support::rig::{audio_thread, Rig, BLOCK, SR};
 
@@ -34,7 +36,7 @@ fn model_path(name: &str) -> PathBuf {
 }
 
 /// An offline (lockstep) instance of a shipped model's spec, with `voices` voices.
-fn offline(name: &str, voices: usize) -> Box<PatchInstance> {
+fn offline(name: &str, voices: usize) -> OfflinePatch {
     let spec = PatchSpec::from_model(name).unwrap();
     let program = spec
         .program(&Compiler::new(CompilerOptions::default()))
@@ -47,7 +49,7 @@ fn rms(s: &[f32]) -> f32 {
 }
 
 /// Plays the chord for 1 s and releases it for 1.5 s; returns both channels.
-fn play_chord(engine: &mut Engine) -> (Vec<f32>, Vec<f32>) {
+fn play_chord(engine: &mut OfflineEngine) -> (Vec<f32>, Vec<f32>) {
     let n = SR as usize;
     let (mut l, mut r) = (vec![0.0; 5 * n / 2], vec![0.0; 5 * n / 2]);
     for note in CHORD {
@@ -76,10 +78,10 @@ fn every_shipped_model_plays_a_chord_offline_and_deterministically() {
             let instance = offline(name, DEFAULT_VOICES);
             assert_eq!(instance.name, format!("{name}_neural"));
             assert!(instance.neural_voices().is_some());
-            let mut engine = Engine::new(instance, SR);
+            let mut engine = OfflineEngine::new(instance, SR);
             let audio = play_chord(&mut engine);
+            assert_eq!(engine.decoder_error(), None, "{name}: decoder error");
             let neural = engine.current().neural_voices().unwrap();
-            assert_eq!(neural.error(), None, "{name}: decoder error");
             assert_eq!(
                 neural.bank().late_frames(),
                 0,
@@ -101,14 +103,16 @@ fn every_shipped_model_plays_a_chord_offline_and_deterministically() {
 
 #[test]
 fn a_live_neural_instance_renders_without_allocating() {
-    let instance = PatchInstance::from_model(
+    let (voices, info) = load_live(
         &model_path("tine_keys"),
         DEFAULT_VOICES,
         SR,
-        Drive::Thread(Default::default()),
+        &Default::default(),
     )
     .unwrap();
-    let mut engine = Engine::new(instance, SR);
+    let instance =
+        PatchInstance::neural("tine_keys_neural", voices, trained_on_effect(&info), SR).unwrap();
+    let mut engine = Engine::new(Playable::new(instance), SR);
     let (mut l, mut r) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
     let mut recording = Vec::new();
     let block_time = Duration::from_secs_f32(BLOCK as f32 / SR);
@@ -142,44 +146,6 @@ fn a_live_neural_instance_renders_without_allocating() {
     let level = rms(&recording[recording.len() / 4..]);
     assert!(level > 1e-3, "the live chord sounds (rms {level})");
     assert_eq!(engine.current().neural_voices().unwrap().error(), None);
-}
-
-#[test]
-fn render_writes_audible_audio_for_a_model_file() {
-    let dir = std::env::temp_dir().join(format!("mephisto-neural-patch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let render = |out: &Path| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mephisto"))
-            .args(["render", "--patch"])
-            .arg(model_path("tine_keys"))
-            .args(["--notes", "C3:1,E3:1,G3:1", "--seconds", "2", "--out"])
-            .arg(out)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let mut reader = hound::WavReader::open(out).unwrap();
-        reader
-            .samples::<f32>()
-            .map(Result::unwrap)
-            .collect::<Vec<f32>>()
-    };
-    let first = render(&dir.join("a.wav"));
-    assert_eq!(first.len(), 2 * 2 * 48_000);
-    let peak = first.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-    assert!(
-        peak > 0.01 && peak <= 1.0,
-        "audible, not clipping: peak {peak}"
-    );
-    assert_eq!(
-        first,
-        render(&dir.join("b.wav")),
-        "renders are deterministic"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

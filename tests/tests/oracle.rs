@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mephisto::dsp::builtin_patches;
-use mephisto::engine::instance::PatchInstance;
-use mephisto::engine::{note_to_hz, DEFAULT_VOICES};
-use mephisto::macros::NEUTRAL_MACROS;
-use mephisto::render::render_score;
-use mephisto::score::ScoreNote;
+use mephisto_dsp::builtin_patches;
+use mephisto_dsp::macros::NEUTRAL_MACROS;
+use mephisto_patch::render::render_score;
+use mephisto_patch::score::ScoreNote;
+use mephisto_rt::engine::{note_to_hz, DEFAULT_VOICES};
+use mephisto_rt::instance::PatchInstance;
 
 const SAMPLE_RATE: u32 = 48_000;
 const SECONDS: f64 = 1.5;

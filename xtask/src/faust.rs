@@ -1,4 +1,4 @@
-//! Regenerates `plugin/src/dsp/builtin/` from `faust/patches/*.dsp` with the Faust compiler
+//! Regenerates `crates/dsp/src/builtin/` from `faust/patches/*.dsp` with the Faust compiler
 //! (`faust -lang rust`). Each patch becomes one module holding its voice and, when the patch
 //! defines `effect`, its effect; `mod.rs` lists them all for the plugin. With `--check`,
 //! nothing is written and stale or missing files are an error (CI runs this).
@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 const PATCH_DIR: &str = "faust/patches";
 const LIBRARY_DIR: &str = "faust";
-const OUT_DIR: &str = "plugin/src/dsp/builtin";
+const OUT_DIR: &str = "crates/dsp/src/builtin";
 
 /// What the registry needs to know about one patch.
 struct Patch {

@@ -1,20 +1,14 @@
-//! The window's view of the sound, and its keyboard. The audio thread pushes its output into a
-//! wait-free ring (dropping samples when the ring is full, as it is while the window is
-//! closed) and takes the notes the window's keyboard plays from another; the window pops the
-//! samples, keeps the latest few thousand, and turns them into a spectrum (Hann-windowed FFT,
-//! planned once) and a triggered oscilloscope trace.
+//! The window's view of the sound: it pops the samples the audio thread pushes into the scope
+//! ring (`mephisto_rt::taps`), keeps the latest few thousand, and turns them into a spectrum
+//! (Hann-windowed FFT, planned once) and a triggered oscilloscope trace.
 
 use std::sync::Arc;
 
+use mephisto_rt::engine::EngineEvent;
+use mephisto_rt::taps::WindowTaps;
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
-use crate::engine::EngineEvent;
-
-/// Samples the ring holds: about a third of a second at 48 kHz, many frames of the window.
-const SCOPE_RING: usize = 16_384;
-/// Notes in flight from the keyboard to the audio thread.
-const KEY_RING: usize = 64;
 /// The FFT size: 43 ms at 48 kHz, 12 Hz bins.
 pub const FFT_SIZE: usize = 4096;
 /// Samples kept on the window's side (the FFT's and the trace's input).
@@ -24,47 +18,17 @@ pub const FLOOR_DB: f32 = -96.0;
 /// How fast a displayed peak falls, in dB per analysed frame, so the display does not flicker.
 const FALL_DB: f32 = 3.0;
 
-/// The audio thread's ends: everything here is wait-free and allocation-free.
-pub struct AudioTaps {
-    scope: rtrb::Producer<f32>,
-    keys: rtrb::Consumer<EngineEvent>,
-}
-
-/// The window's ends.
+/// The window's ends of the taps: the scope and the keyboard.
 pub struct GuiTaps {
     pub scope: Scope,
     pub keys: rtrb::Producer<EngineEvent>,
 }
 
-/// Creates both ends of the scope ring and the keyboard ring.
-pub fn taps() -> (AudioTaps, GuiTaps) {
-    let (scope_in, scope_out) = rtrb::RingBuffer::new(SCOPE_RING);
-    let (keys_in, keys_out) = rtrb::RingBuffer::new(KEY_RING);
-    (
-        AudioTaps {
-            scope: scope_in,
-            keys: keys_out,
-        },
+impl GuiTaps {
+    pub fn new(taps: WindowTaps) -> GuiTaps {
         GuiTaps {
-            scope: Scope::new(scope_out),
-            keys: keys_in,
-        },
-    )
-}
-
-impl AudioTaps {
-    /// The next note the window's keyboard played, if any.
-    pub fn next_key(&mut self) -> Option<EngineEvent> {
-        self.keys.pop().ok()
-    }
-
-    /// Offers a block of output to the scope: the mono sum, sample by sample, until the ring
-    /// is full (the rest is dropped; the window only ever needs the latest samples).
-    pub fn feed(&mut self, left: &[f32], right: &[f32]) {
-        for (l, r) in left.iter().zip(right) {
-            if self.scope.push(0.5 * (l + r)).is_err() {
-                break;
-            }
+            scope: Scope::new(taps.scope),
+            keys: taps.keys,
         }
     }
 }
@@ -84,7 +48,7 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn new(ring: rtrb::Consumer<f32>) -> Self {
+    pub fn new(ring: rtrb::Consumer<f32>) -> Self {
         let fft = FftPlanner::new().plan_fft_forward(FFT_SIZE);
         let scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
         let window = (0..FFT_SIZE)
@@ -164,6 +128,12 @@ pub fn level_at(levels: &[f32], hz: f32, sample_rate: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mephisto_rt::taps::AudioTaps;
+
+    fn taps() -> (AudioTaps, GuiTaps) {
+        let (audio, window) = mephisto_rt::taps::taps();
+        (audio, GuiTaps::new(window))
+    }
 
     fn sine(hz: f32, sample_rate: f32, frames: usize) -> Vec<f32> {
         (0..frames)
@@ -198,18 +168,6 @@ mod tests {
     }
 
     #[test]
-    fn a_full_ring_drops_samples_and_never_blocks() {
-        let (mut audio, mut gui) = taps();
-        let block = vec![0.25; 1000];
-        for _ in 0..(SCOPE_RING / 1000 + 5) {
-            audio.feed(&block, &block);
-        }
-        assert_eq!(gui.scope.pull(), SCOPE_RING);
-        audio.feed(&block, &block);
-        assert_eq!(gui.scope.pull(), 1000);
-    }
-
-    #[test]
     fn the_trace_starts_at_a_rising_zero_crossing() {
         let (mut audio, mut gui) = taps();
         let tone = sine(440.0, 48_000.0, 6000);
@@ -220,19 +178,5 @@ mod tests {
         assert_eq!(trace.len(), 1024);
         assert!(trace[0] > 0.0 && trace[0] < 0.1, "{}", trace[0]);
         assert!(trace[1] > trace[0]);
-    }
-
-    #[test]
-    fn keys_reach_the_audio_side_in_order() {
-        let (mut audio, mut gui) = taps();
-        let on = EngineEvent::NoteOn {
-            note: 60,
-            velocity: 0.8,
-        };
-        gui.keys.push(on).unwrap();
-        gui.keys.push(EngineEvent::NoteOff { note: 60 }).unwrap();
-        assert_eq!(audio.next_key(), Some(on));
-        assert_eq!(audio.next_key(), Some(EngineEvent::NoteOff { note: 60 }));
-        assert_eq!(audio.next_key(), None);
     }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compiler::CompilerOptions;
-use crate::designer::llm::{ApiKeyVar, LlmClient, LlmConfig};
-use crate::designer::Designer;
+use mephisto_compiler::CompilerOptions;
+use mephisto_designer::llm::{ApiKeyVar, LlmClient, LlmConfig};
+use mephisto_designer::Designer;
 
 /// The settings file's name inside `mephisto/` in the user's configuration folder.
 const FILE_NAME: &str = "settings.json";

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::designer::llm::LlmConfig;
-use crate::designer::{DesignRequest, MAX_REPAIR_ROUNDS};
-use crate::patchspec::PatchSpec;
-use crate::worker::{JobStatus, Stage};
+use crate::worker::JobStatus;
+use mephisto_designer::llm::LlmConfig;
+use mephisto_designer::{DesignRequest, Stage, MAX_REPAIR_ROUNDS};
+use mephisto_patch::{BuildSpec, PatchSpec};
 
 use super::settings::{Settings, SettingsForm};
 
@@ -273,10 +273,7 @@ impl CodeView {
             self.text.contains(&format!("\"{label}")) || self.text.contains(&format!("/{label}"))
         };
         spec.params.retain(|label, _| in_code(label));
-        for targets in spec.macros.values_mut() {
-            targets.retain(|t| in_code(&t.param));
-        }
-        spec.macros.retain(|_, targets| !targets.is_empty());
+        spec.macros.retain(|link| in_code(&link.param));
         if spec.builtin_index().is_none() && !spec.name.ends_with("_edited") {
             spec.name.push_str("_edited");
         }
@@ -503,8 +500,8 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::dsp::builtin_patches;
     use crate::editor::settings::DesignerKind;
+    use mephisto_dsp::builtin_patches;
 
     fn status(job: u64, stage: Stage) -> JobStatus {
         JobStatus {

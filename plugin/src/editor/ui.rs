@@ -13,10 +13,10 @@ use super::scope::{level_at, FLOOR_DB};
 use super::settings::{DesignerKind, UI_SCALES};
 use super::state::{status_line, Command, EditorState, Notice, Tone, View};
 use super::MephistoApp;
-use crate::dsp::builtin_patches;
-use crate::macros::Macro;
-use crate::patchspec::PatchSpec;
 use crate::stored::Stored;
+use mephisto_dsp::builtin_patches;
+use mephisto_dsp::macros::Macro;
+use mephisto_patch::{BuildSpec, PatchSpec};
 
 const ACCENT: Color32 = Color32::from_rgb(232, 84, 96);
 const GOOD: Color32 = Color32::from_rgb(110, 200, 130);

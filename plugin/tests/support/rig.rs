@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mephisto::compiler::sanity::SanityLimits;
-use mephisto::compiler::CompilerOptions;
-use mephisto::dsp::builtin_patches;
-use mephisto::engine::instance::PatchInstance;
-use mephisto::engine::{Engine, DEFAULT_VOICES};
-use mephisto::patchspec::PatchSpec;
 use mephisto::stored::Stored;
-use mephisto::swap::PatchSwitcher;
 use mephisto::worker::{JobStatus, Worker, WorkerSettings};
+use mephisto_compiler::CompilerOptions;
+use mephisto_dsp::builtin_patches;
+use mephisto_patch::sanity::SanityLimits;
+use mephisto_patch::PatchSpec;
+use mephisto_rt::engine::{Engine, DEFAULT_VOICES};
+use mephisto_rt::instance::{PatchInstance, Playable};
+use mephisto_rt::swap::PatchSwitcher;
 use parking_lot::RwLock;
 
 pub const SR: f32 = 48_000.0;
@@ -83,8 +83,12 @@ impl Rig {
             cache_dir: Some(dir.clone()),
             ..Default::default()
         };
-        let mut bank: Vec<Option<Box<PatchInstance>>> = (0..builtin_patches().len())
-            .map(|i| Some(PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap()))
+        let mut bank: Vec<Option<Playable>> = (0..builtin_patches().len())
+            .map(|i| {
+                Some(Playable::new(
+                    PatchInstance::builtin(i, DEFAULT_VOICES, SR).unwrap(),
+                ))
+            })
             .collect();
         let engine = Engine::new(bank[0].take().unwrap(), SR);
         let mut settings = WorkerSettings {

@@ -1,0 +1,203 @@
+//! `mephisto design` and `mephisto eval`: the sound designer on the command line.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mephisto_compiler::{Compiler, CompilerOptions};
+use mephisto_designer::eval::{PromptSuite, EVAL_RATE};
+use mephisto_designer::llm::{ApiKeyVar, LlmClient, LlmConfig};
+use mephisto_designer::{
+    self as designer, DesignRequest, DesignedBy, Designer, Job, JobControl, Stage,
+};
+use mephisto_dsp::macros::NEUTRAL_MACROS;
+use mephisto_patch::render::{default_seconds, render_score, write_wav};
+use mephisto_patch::sanity::SanityLimits;
+use mephisto_patch::score::default_score;
+use mephisto_patch::{BuildSpec, Builder, PatchSpec};
+use mephisto_rt::engine::DEFAULT_VOICES;
+use mephisto_rt::neural::bank::OfflineFlag;
+
+/// A design job in the calling thread: its stages are printed with the time since the start.
+struct PrintStages {
+    started: Instant,
+}
+
+impl JobControl for PrintStages {
+    fn stage(&mut self, stage: Stage) {
+        eprintln!("[{:6.2} s] {stage}", self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// Where the model is, when `--llm` is given.
+pub struct LlmArgs {
+    pub base_url: String,
+    pub model: Option<String>,
+    pub api_key_env: Option<String>,
+    pub timeout: Option<f64>,
+}
+
+pub struct DesignArgs {
+    pub prompt: String,
+    pub from: Option<PathBuf>,
+    pub llm: Option<LlmArgs>,
+    pub out: PathBuf,
+    pub render: Option<PathBuf>,
+}
+
+/// `mephisto design`: designs (or, with `--from`, refines) a patch, builds it as the plugin
+/// would (compile, sanity gate), writes the spec and optionally renders the default probe.
+pub fn design(args: DesignArgs) -> Result<(), String> {
+    let current = args.from.as_deref().map(PatchSpec::from_file).transpose()?;
+    let designer = match args.llm {
+        Some(llm) => Designer::Llm(LlmClient::new(llm_config(llm)?)),
+        None => Designer::Offline,
+    };
+    let compiler = Compiler::new(CompilerOptions::default());
+    let started = Instant::now();
+    let builder = Builder {
+        compiler: &compiler,
+        limits: SanityLimits::default(),
+        sample_rate: EVAL_RATE as f32,
+        // The command line never plays the instance it builds.
+        offline: OfflineFlag::default(),
+    };
+    let mut stages = PrintStages { started };
+    let request = match current {
+        Some(current) => DesignRequest::refine(&args.prompt, current),
+        None => DesignRequest::new(&args.prompt),
+    };
+    let mut job = Job {
+        builder: &builder,
+        control: &mut stages,
+    };
+    let designed = designer::run(&designer, &request, &mut job).map_err(|e| e.to_string())?;
+    for note in &designed.notes {
+        eprintln!("note: {note}");
+    }
+    std::fs::write(&args.out, designed.spec.to_json_pretty())
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    let by = match designed.by {
+        DesignedBy::Offline => "the offline designer".to_string(),
+        DesignedBy::OfflineFallback => "the offline designer (the model was unreachable)".into(),
+        DesignedBy::Llm { repairs } => format!("the model ({repairs} repair rounds)"),
+    };
+    println!(
+        "live: `{}` ({}) by {by} in {:.2} s; wrote {}",
+        designed.spec.name,
+        designed.spec.archetype,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    if let Some(path) = args.render {
+        let score = default_score();
+        let audio = render_score(
+            designed.built.instance,
+            &score,
+            NEUTRAL_MACROS,
+            default_seconds(&score),
+            EVAL_RATE,
+        );
+        write_wav(&path, &audio)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn llm_config(args: LlmArgs) -> Result<LlmConfig, String> {
+    let defaults = LlmConfig::default();
+    let api_key_env = args.api_key_env.map(ApiKeyVar::try_from).transpose()?;
+    let timeout = match args.timeout {
+        Some(s) => Duration::try_from_secs_f64(s)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("--timeout {s} must be a positive number of seconds"))?,
+        None => defaults.timeout,
+    };
+    Ok(LlmConfig {
+        base_url: args.base_url,
+        model: args.model.unwrap_or(defaults.model),
+        api_key_env,
+        timeout,
+        ..defaults
+    })
+}
+
+/// `mephisto eval`: the offline designer on a prompt suite; prints each relation and the
+/// score.
+pub fn eval(suite_path: &Path) -> Result<(), String> {
+    let suite = PromptSuite::from_file(suite_path)?;
+    let started = Instant::now();
+    let mut design_time = Duration::ZERO;
+    let mut slowest = (Duration::ZERO, String::new());
+    let mut design = |prompt: &str| {
+        let t = Instant::now();
+        let result = designer::offline::design(prompt).map(|d| d.spec);
+        let took = t.elapsed();
+        design_time += took;
+        if took > slowest.0 {
+            slowest = (took, prompt.to_string());
+        }
+        result
+    };
+    let instantiate = |spec: &PatchSpec| {
+        spec.instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
+            .unwrap_or_else(|| {
+                Err("the offline designer's patch is not a built-in's program".into())
+            })
+    };
+    let report = suite.evaluate(&mut design, &instantiate)?;
+    println!("| prompt | patch | centroid Hz | low_mid | flatness | flux | attack s | decay s | tail s |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for p in &suite.prompts {
+        let (name, f) = &report.measured[&p.id];
+        println!(
+            "| {} | {name} | {:.0} | {:.3} | {:.2e} | {:.3} | {:.3} | {:.2} | {:.2} |",
+            p.prompt,
+            f.centroid_hz,
+            f.low_mid_share,
+            f.flatness,
+            f.flux,
+            f.attack_s,
+            f.decay_s,
+            f.tail_s
+        );
+    }
+    println!();
+    println!("| relation | descriptor | lower | higher | holds |");
+    println!("| --- | --- | --- | --- | --- |");
+    for o in &report.outcomes {
+        let r = &o.relation;
+        println!(
+            "| {} < {} | {} | {} | {} | {} |",
+            r.lower,
+            r.higher,
+            r.descriptor,
+            figure(o.lower_value),
+            figure(o.higher_value),
+            if o.holds() { "yes" } else { "**no**" }
+        );
+    }
+    println!();
+    println!(
+        "score: {}/{} relations hold ({:.1} %); {} prompts designed in {:.1} ms (mean {:.1} ms, slowest {:.1} ms: \"{}\"); total {:.1} s",
+        report.held(),
+        report.outcomes.len(),
+        100.0 * report.score(),
+        suite.prompts.len(),
+        design_time.as_secs_f64() * 1000.0,
+        design_time.as_secs_f64() * 1000.0 / suite.prompts.len().max(1) as f64,
+        slowest.0.as_secs_f64() * 1000.0,
+        slowest.1,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A measured value with three significant digits, in scientific notation when small.
+fn figure(value: f32) -> String {
+    if value != 0.0 && value.abs() < 0.01 {
+        format!("{value:.2e}")
+    } else {
+        format!("{value:.3}")
+    }
+}

@@ -1,0 +1,202 @@
+//! The offline designer: every prompt of the suite (and odd ones) yields a spec that
+//! compiles through the real runtime compiler and passes the sanity gate; designs are
+//! deterministic; refinement moves the measured descriptor the way the words say; the
+//! prompt suite scores at least 90 %.
+
+use std::path::{Path, PathBuf};
+
+use mephisto_analysis::{Analyzer, Features};
+use mephisto_compiler::{Compiler, CompilerOptions};
+use mephisto_designer::eval::{measure_default_probe, PromptSuite, EVAL_RATE};
+use mephisto_designer::offline::{self, OfflineDesign};
+use mephisto_patch::sanity::{self, SanityLimits};
+use mephisto_patch::BuildSpec;
+use mephisto_patch::{PatchSpec, Program};
+use mephisto_rt::engine::DEFAULT_VOICES;
+
+fn suite_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/prompts.json")
+}
+
+fn suite() -> PromptSuite {
+    PromptSuite::from_file(&suite_path()).unwrap()
+}
+
+/// Prompts no lexicon covers, which must still give a playable patch.
+const ODD_PROMPTS: [&str; 6] = [
+    "",
+    "zorgle blimp",
+    "🎹🔥 with émigré flair",
+    "not not not very very bright",
+    "a pad a bass a bell a kick",
+    "123 456 --- !!!",
+];
+
+fn design(prompt: &str) -> OfflineDesign {
+    offline::design(prompt).unwrap_or_else(|e| panic!("`{prompt}`: {e}"))
+}
+
+/// The designed spec's features on the default probe (C3 held 1 s, 3 s in all).
+fn measure(spec: &PatchSpec) -> Features {
+    let instance = spec
+        .instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
+        .expect("offline designs use a built-in's program")
+        .unwrap();
+    measure_default_probe(instance, &mut Analyzer::new())
+}
+
+fn refine(current: &PatchSpec, request: &str) -> OfflineDesign {
+    offline::refine(current, request, &|_| {
+        unreachable!("built-in programs need no compiler")
+    })
+    .unwrap_or_else(|e| panic!("`{request}`: {e}"))
+}
+
+#[test]
+fn every_design_compiles_and_passes_the_sanity_gate() {
+    let cache = std::env::temp_dir().join(format!("mephisto-offline-{}", std::process::id()));
+    let compiler = Compiler::new(CompilerOptions {
+        cache_dir: Some(cache.clone()),
+        ..Default::default()
+    });
+    // Tests never judge speed: a loaded CI machine must not fail the CPU check.
+    let limits = SanityLimits {
+        cpu_budget: f32::INFINITY,
+        ..SanityLimits::default()
+    };
+    let prompts: Vec<String> = suite()
+        .prompts
+        .into_iter()
+        .map(|p| p.prompt)
+        .chain(ODD_PROMPTS.iter().map(|p| p.to_string()))
+        .collect();
+    for prompt in &prompts {
+        let spec = design(prompt).spec;
+        let text = spec.to_json_pretty();
+        let spec = PatchSpec::from_json(&text).unwrap_or_else(|e| panic!("`{prompt}`: {e}"));
+        let variant = compiler
+            .compile(&spec.faust)
+            .unwrap_or_else(|e| panic!("`{prompt}`: {e}"));
+        sanity::check_spec(
+            &Program::Compiled(variant),
+            &spec,
+            EVAL_RATE as f32,
+            &limits,
+        )
+        .unwrap_or_else(|e| panic!("`{prompt}` ({}): {e}", spec.name));
+        spec.instantiate(&compiler, EVAL_RATE as f32)
+            .unwrap_or_else(|e| panic!("`{prompt}`: {e}"));
+    }
+    let _ = std::fs::remove_dir_all(cache);
+}
+
+#[test]
+fn designs_are_deterministic_and_report_unknown_words() {
+    for prompt in [
+        "dark detuned bass that growls",
+        "glassy bell with a long tail",
+    ] {
+        assert_eq!(design(prompt), design(prompt), "{prompt}");
+    }
+    let d = design("zorgle bright pad");
+    assert_eq!(d.unknown, vec!["zorgle".to_string()]);
+    assert_eq!(d.spec.archetype, "pad");
+    assert!(
+        design("dark detuned bass that growls when I push the mod wheel")
+            .unknown
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_archetype_picks_the_template() {
+    for (prompt, archetype) in [
+        ("warm analog pad", "pad"),
+        ("deep sub bass", "bass"),
+        ("screaming saw lead", "lead"),
+        ("nylon guitar pluck", "pluck"),
+        ("vintage rhodes", "keys"),
+        ("glassy chime", "bell"),
+        ("hammond organ", "organ"),
+        ("cinematic strings", "strings"),
+        ("dark ambient drone", "drone"),
+        ("punchy 808 kick", "percussion"),
+        ("white noise riser", "fx"),
+    ] {
+        assert_eq!(design(prompt).spec.archetype, archetype, "{prompt}");
+    }
+}
+
+#[test]
+fn refinement_moves_the_descriptor_the_words_name() {
+    let pad = design("soft pad").spec;
+    let base = measure(&pad);
+
+    let warmer = refine(&pad, "warmer").spec;
+    assert_eq!(warmer.archetype, "pad");
+    assert!(warmer.prompt.ends_with("warmer"), "{}", warmer.prompt);
+
+    // (request, descriptor, whether it should go up)
+    for (request, descriptor, up) in [
+        ("warmer", "low_mid", true),
+        ("darker", "centroid", false),
+        ("shorter tail", "tail", false),
+        ("punchier", "attack", false),
+    ] {
+        let before = base.get(descriptor).unwrap();
+        let after = measure(&refine(&pad, request).spec)
+            .get(descriptor)
+            .unwrap();
+        assert!(
+            if up { after > before } else { after < before },
+            "{request}: {descriptor} {before} → {after}"
+        );
+    }
+
+    // Refining twice goes further than once.
+    let twice = refine(&refine(&pad, "brighter").spec, "brighter").spec;
+    let once = measure(&refine(&pad, "brighter").spec);
+    assert!(measure(&twice).centroid_hz > once.centroid_hz);
+
+    let bell = refine(&pad, "more like a bell").spec;
+    assert_eq!(bell.archetype, "bell");
+
+    let metal = design("metallic clang").spec;
+    let less = refine(&metal, "less metallic").spec;
+    assert_eq!(
+        less.archetype, metal.archetype,
+        "less metallic keeps the instrument"
+    );
+    assert!(
+        measure(&less).flatness <= measure(&metal).flatness,
+        "less metallic is not noisier"
+    );
+}
+
+#[test]
+fn the_prompt_suite_scores_at_least_90_percent() {
+    let suite = suite();
+    assert!(suite.prompts.len() >= 40 && suite.relations.len() >= 40);
+    let mut design = |prompt: &str| offline::design(prompt).map(|d| d.spec);
+    let instantiate = |spec: &PatchSpec| {
+        spec.instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
+            .unwrap()
+    };
+    let report = suite.evaluate(&mut design, &instantiate).unwrap();
+    let failed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|o| !o.holds())
+        .map(|o| {
+            format!(
+                "{} < {} ({})",
+                o.relation.lower, o.relation.higher, o.relation.descriptor
+            )
+        })
+        .collect();
+    assert!(
+        report.score() >= 0.9,
+        "{:.1} % hold; failing: {failed:?}",
+        100.0 * report.score()
+    );
+}

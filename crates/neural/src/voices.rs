@@ -1,0 +1,144 @@
+//! A neural model as a patch's voices: loading a model (sidecar and decoder), the voice bank
+//! the audio thread renders ([`NeuralVoices`]), and what feeds it: a thread of its own when
+//! playing live, or a [`Lockstep`] the offline renderer steps, so renders are deterministic.
+//! Also where shipped models are found.
+
+use std::path::{Path, PathBuf};
+
+use mephisto_dsp::{find_builtin, DspBox};
+use mephisto_rt::neural::bank::{ModelTiming, NeuralVoiceBank, OfflineFlag, StreamSettings};
+use mephisto_rt::neural::NeuralVoices;
+
+use crate::decoder::{Decoder, DecoderOptions, ProviderChoice};
+use crate::inference::{Lockstep, NeuralInference};
+use crate::model::ModelInfo;
+
+/// A model loaded to play live: its voices run their decoder on a thread of their own, a
+/// few ms ahead of the audio clock, CUDA when there is one. While `offline` says the host
+/// renders offline, the audio side waits for its frames.
+pub fn load_live(
+    model: &Path,
+    voices: usize,
+    sample_rate: f32,
+    offline: &OfflineFlag,
+) -> Result<(NeuralVoices, ModelInfo), String> {
+    let decoder = Decoder::load(model, &DecoderOptions::default())?;
+    let mut settings = StreamSettings::new(voices, sample_rate);
+    settings.offline = offline.clone();
+    let (bank, inference, info, execution) = connect(decoder, &settings);
+    let thread = inference.spawn()?;
+    let voices = NeuralVoices::new(bank, Some(Box::new(thread)), info.name.clone(), execution);
+    Ok((voices, info))
+}
+
+/// A model loaded for an offline render, a probe or calibration: the decoder runs on the CPU
+/// and is stepped by the renderer before every chunk ([`Lockstep`]), so the same input
+/// gives the same samples.
+pub fn load_lockstep(
+    model: &Path,
+    voices: usize,
+    sample_rate: f32,
+) -> Result<(NeuralVoices, ModelInfo, Lockstep), String> {
+    let options = DecoderOptions {
+        providers: ProviderChoice::CpuOnly,
+        ..DecoderOptions::default()
+    };
+    let decoder = Decoder::load(model, &options)?;
+    let settings = StreamSettings::new(voices, sample_rate);
+    let (bank, inference, info, execution) = connect(decoder, &settings);
+    let voices = NeuralVoices::new(bank, None, info.name.clone(), execution);
+    Ok((voices, info, Lockstep::new(inference)))
+}
+
+/// The bank and the inference for one decoder, connected by their rings, with the
+/// model's sidecar and where the decoder runs (for the producer).
+fn connect(
+    decoder: Decoder,
+    settings: &StreamSettings,
+) -> (NeuralVoiceBank, NeuralInference, ModelInfo, String) {
+    let execution = match decoder.provider_note() {
+        Some(why) => format!("{} ({why}); {}", decoder.provider(), decoder.runtime()),
+        None => format!("{}; {}", decoder.provider(), decoder.runtime()),
+    };
+    let info = decoder.info().clone();
+    let (bank, ports) = NeuralVoiceBank::new(&timing(&info), settings);
+    let inference = NeuralInference::new(decoder, ports, settings);
+    (bank, inference, info, execution)
+}
+
+/// What the audio side needs of a model's sidecar.
+pub fn timing(info: &ModelInfo) -> ModelTiming {
+    ModelTiming {
+        frame_seconds: info.frame_seconds(),
+        nyquist_hz: info.nyquist_hz(),
+        release_s: info.loudness.release_s,
+    }
+}
+
+/// The effect of the built-in patch a model was trained on (its sidecar's `trained_on` is
+/// `patch NAME`), when that patch has one: the model learned the voice, and this gives a
+/// neural patch the same room (and Space a reverb to move).
+pub fn trained_on_effect(info: &ModelInfo) -> Option<fn() -> DspBox> {
+    let name = info.trained_on.strip_prefix("patch ")?;
+    find_builtin(name).and_then(|(_, patch)| patch.new_effect)
+}
+
+/// The folders searched for a shipped model, in order: `$MEPHISTO_MODELS`, `models/` beside
+/// the executable, then the repository's `onnx/models`.
+pub fn model_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("MEPHISTO_MODELS") {
+        dirs.push(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|p| p.join("models")))
+    {
+        dirs.push(dir);
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx/models"));
+    dirs
+}
+
+/// The shipped models' names (`tine_keys` for `tine_keys.onnx`) in [`model_dirs`], sorted,
+/// each once.
+pub fn shipped_models() -> Vec<String> {
+    let mut names: Vec<String> = model_dirs()
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let is_model = path.extension()? == "onnx";
+            is_model.then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The `.onnx` file a PatchSpec's or the command line's model names: a path to a `.onnx`
+/// file as it is, or a shipped model's name (`tine_keys`) looked up in [`model_dirs`].
+pub fn resolve_model(model: &str) -> Result<PathBuf, String> {
+    let model = model.trim();
+    if model.ends_with(".onnx") || model.contains('/') {
+        let path = PathBuf::from(model);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("the neural model `{model}` does not exist"))
+        };
+    }
+    let dirs = model_dirs();
+    dirs.iter()
+        .map(|d| d.join(format!("{model}.onnx")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            format!(
+                "no neural model `{model}` (looked for {model}.onnx in {})",
+                looked.join(", ")
+            )
+        })
+}

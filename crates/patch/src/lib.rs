@@ -1,0 +1,19 @@
+//! Patches as data and what turns them into sound:
+//!
+//! * [`spec`]: PatchSpec, the JSON document a patch travels in (pure data: serde, schema,
+//!   validation);
+//! * [`build`]: a spec's program (built-in, compiled or neural), its instances, and the
+//!   whole build a worker runs ([`build::Builder`]);
+//! * [`sanity`]: the gate a program passes before it may play;
+//! * [`render`], [`effect`], [`score`]: offline rendering of scores and effect programs,
+//!   WAV files, the score syntax.
+
+pub mod build;
+pub mod effect;
+pub mod render;
+pub mod sanity;
+pub mod score;
+pub mod spec;
+
+pub use build::{BuildSpec, Builder, Built, OfflinePatch, Program};
+pub use spec::PatchSpec;

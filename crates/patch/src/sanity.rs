@@ -1,0 +1,680 @@
+//! The sanity gate: before a compiled variant is accepted, a short
+//! probe is rendered from it and the variant is refused when it produces NaN/Inf, runs away
+//! in level, stays silent, panics, or needs more CPU than the budget allows. Levels are
+//! measured on the instance's raw output, before the engine's safety limiter. Runs on a
+//! worker thread (or the CLI); it allocates and takes about a second.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use mephisto_compiler::CompiledVariant;
+use mephisto_dsp::macros::NEUTRAL_MACROS;
+use mephisto_rt::engine::note_to_hz;
+use mephisto_rt::instance::CHUNK;
+
+use crate::build::{OfflinePatch, Program};
+use crate::effect::{pink_noise, EffectPlayer, PinkNoise};
+use crate::spec::PatchSpec;
+
+/// The probe plays these notes (C2, C4, C6) one after another, each on its own voice.
+pub const PROBE_NOTES: [u8; 3] = [36, 60, 84];
+/// How long each probe note is held, and how long until the next one starts (the rest
+/// is its release): three notes make a 1.5 s probe.
+const NOTE_HELD_SECONDS: f64 = 0.35;
+const NOTE_SLOT_SECONDS: f64 = 0.5;
+/// Probe notes are played at full velocity: the loudest a player can make them.
+const PROBE_VELOCITY: f32 = 1.0;
+/// Length of the pink noise an effect program is probed with.
+const EFFECT_PROBE_SECONDS: f64 = 1.5;
+const NOISE_SEED: u64 = 0x4d45_5048_4953_544f;
+
+/// The CPU figure is for this rate whatever rate the probe ran at.
+const REFERENCE_RATE: f64 = 48_000.0;
+/// The chord is rendered this long before the clock starts, so start-up transients and
+/// first-touch page faults do not count.
+const CPU_WARMUP_SECONDS: f64 = 0.05;
+/// The chord is timed over this much audio, or until [`CPU_TIME_CAP`] was spent, so a
+/// very heavy program is judged in bounded time.
+const CPU_AUDIO_SECONDS: f64 = 0.5;
+const CPU_TIME_CAP: Duration = Duration::from_millis(500);
+
+/// The thresholds a variant must meet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SanityLimits {
+    /// Refuse when the raw peak goes above this (dBFS). +12 dBFS is four times full scale:
+    /// far beyond what a patch meant to be played reaches, yet a hot patch the limiter
+    /// tames still passes.
+    pub max_peak_dbfs: f32,
+    /// Refuse when the peak over the whole probe stays below this (dBFS).
+    pub silence_dbfs: f32,
+    /// Share of one core `voices` held voices may use at 48 kHz (an effect program: one
+    /// instance). 0.5 leaves the other half of the core to the host and other plugins.
+    pub cpu_budget: f32,
+    /// Voices of the probe instance and notes of the CPU chord; the plugin plays 16.
+    pub voices: usize,
+}
+
+impl Default for SanityLimits {
+    fn default() -> Self {
+        SanityLimits {
+            max_peak_dbfs: 12.0,
+            silence_dbfs: -80.0,
+            cpu_budget: 0.5,
+            voices: mephisto_rt::engine::DEFAULT_VOICES,
+        }
+    }
+}
+
+/// How a compiled program is played: as voices through the engine, or as one effect
+/// instance fed with audio (a `process` with audio inputs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgramKind {
+    Instrument,
+    Effect,
+}
+
+impl ProgramKind {
+    pub fn of(variant: &CompiledVariant) -> ProgramKind {
+        if variant.voice_inputs() > 0 {
+            ProgramKind::Effect
+        } else {
+            ProgramKind::Instrument
+        }
+    }
+}
+
+impl fmt::Display for ProgramKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProgramKind::Instrument => "instrument",
+            ProgramKind::Effect => "effect",
+        })
+    }
+}
+
+/// What the gate measured on an accepted variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SanityReport {
+    pub kind: ProgramKind,
+    /// Raw peak over the probe, in dBFS (`-inf` for digital silence).
+    pub peak_dbfs: f32,
+    /// Where the peak was: `note C4`, or `pink noise`.
+    pub loudest: String,
+    /// Share of one core at 48 kHz for `cpu_voices` held voices (1 for an effect program).
+    pub cpu_share: f32,
+    pub cpu_voices: usize,
+    pub cpu_budget: f32,
+}
+
+impl fmt::Display for SanityReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "peak {} ({}); {} of one core at 48 kHz (budget {})",
+            dbfs(self.peak_dbfs),
+            self.loudest,
+            cpu_need(self.kind, self.cpu_voices, self.cpu_share),
+            percent(self.cpu_budget)
+        )
+    }
+}
+
+/// Why the gate refused a variant. Each message names the measured figure and the limit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SanityError {
+    /// No instance could be built (unreadable controls, wrong channel layout).
+    Unplayable(String),
+    /// The output held NaN or infinity `seconds` into the probe, `during` a note or the
+    /// noise (`on note C6`, `of pink noise`, `on a 16-note chord`).
+    NonFinite { seconds: f64, during: String },
+    /// The DSP panicked (and went silent); carries the panic message.
+    Panicked(String),
+    Runaway {
+        peak_dbfs: f32,
+        loudest: String,
+        limit_dbfs: f32,
+    },
+    Silent {
+        peak_dbfs: f32,
+        limit_dbfs: f32,
+        kind: ProgramKind,
+    },
+    OverBudget {
+        share: f32,
+        budget: f32,
+        kind: ProgramKind,
+        voices: usize,
+    },
+}
+
+impl fmt::Display for SanityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SanityError::Unplayable(why) => write!(f, "the patch cannot be played: {why}"),
+            SanityError::NonFinite { seconds, during } => {
+                write!(f, "the patch produces NaN/Inf at {seconds:.2} s {during}")
+            }
+            SanityError::Panicked(message) => write!(f, "the patch's DSP panicked: {message}"),
+            SanityError::Runaway {
+                peak_dbfs,
+                loudest,
+                limit_dbfs,
+            } => write!(
+                f,
+                "the patch peaks at {} on {loudest}, above the {} limit (lower its gain)",
+                dbfs(*peak_dbfs),
+                dbfs(*limit_dbfs)
+            ),
+            SanityError::Silent {
+                peak_dbfs,
+                limit_dbfs,
+                kind,
+            } => {
+                let probe = match kind {
+                    ProgramKind::Instrument => "notes C2, C4 and C6",
+                    ProgramKind::Effect => "1.5 s of pink noise",
+                };
+                write!(
+                    f,
+                    "the patch is silent: its peak over the probe ({probe}) is {}, below {}",
+                    dbfs(*peak_dbfs),
+                    dbfs(*limit_dbfs)
+                )
+            }
+            SanityError::OverBudget {
+                share,
+                budget,
+                kind,
+                voices,
+            } => write!(
+                f,
+                "{} of one core at 48 kHz; the budget is {}",
+                cpu_need(*kind, *voices, *share),
+                percent(*budget)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SanityError {}
+
+/// Runs the gate with the default limits.
+pub fn check(variant: &CompiledVariant, sample_rate: f32) -> Result<SanityReport, SanityError> {
+    check_with(variant, sample_rate, &SanityLimits::default())
+}
+
+/// Probes `variant` at `sample_rate` and measures it against `limits`.
+pub fn check_with(
+    variant: &CompiledVariant,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<SanityReport, SanityError> {
+    let make = |voices: usize| {
+        variant
+            .instantiate("sanity probe", voices, sample_rate)
+            .map(OfflinePatch::from)
+    };
+    check_instances(Some(variant), &make, sample_rate, limits)
+}
+
+/// Probes `program` played as `spec` says (its designed values and macro map), which is
+/// how it will play: a spec's values can make a sound the program's defaults do not.
+pub fn check_spec(
+    program: &Program,
+    spec: &PatchSpec,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<SanityReport, SanityError> {
+    let make = |voices: usize| program.instantiate(spec, voices, sample_rate);
+    check_instances(program.compiled(), &make, sample_rate, limits)
+}
+
+/// The gate, with instrument instances of a given voice count made by `make`. `variant` is
+/// the runtime program they come from (watched for panics, and probed as an effect when it
+/// is one); `None` for a compiled-in instrument.
+fn check_instances(
+    variant: Option<&CompiledVariant>,
+    make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<SanityReport, SanityError> {
+    let kind = variant.map_or(ProgramKind::Instrument, ProgramKind::of);
+    let (peak, loudest) = match (kind, variant) {
+        (ProgramKind::Effect, Some(v)) => probe_effect(v, sample_rate)?,
+        _ => probe_instrument(make, sample_rate, limits)?,
+    };
+    check_panic(variant)?;
+    let peak_dbfs = to_dbfs(peak);
+    if peak_dbfs > limits.max_peak_dbfs {
+        return Err(SanityError::Runaway {
+            peak_dbfs,
+            loudest,
+            limit_dbfs: limits.max_peak_dbfs,
+        });
+    }
+    if peak_dbfs < limits.silence_dbfs {
+        return Err(SanityError::Silent {
+            peak_dbfs,
+            limit_dbfs: limits.silence_dbfs,
+            kind,
+        });
+    }
+    let (cpu_share, cpu_voices) = match (kind, variant) {
+        (ProgramKind::Effect, Some(v)) => (cpu_effect(v, sample_rate)?, 1),
+        _ => (cpu_instrument(make, sample_rate, limits)?, limits.voices),
+    };
+    check_panic(variant)?;
+    if cpu_share > limits.cpu_budget {
+        return Err(SanityError::OverBudget {
+            share: cpu_share,
+            budget: limits.cpu_budget,
+            kind,
+            voices: cpu_voices,
+        });
+    }
+    Ok(SanityReport {
+        kind,
+        peak_dbfs,
+        loudest,
+        cpu_share,
+        cpu_voices,
+        cpu_budget: limits.cpu_budget,
+    })
+}
+
+fn check_panic(variant: Option<&CompiledVariant>) -> Result<(), SanityError> {
+    let Some(variant) = variant else {
+        return Ok(());
+    };
+    if variant.panicked() {
+        let message = variant
+            .panic_message()
+            .unwrap_or_else(|| "no message".to_string());
+        return Err(SanityError::Panicked(message));
+    }
+    Ok(())
+}
+
+/// Plays the probe notes and returns the raw peak and the note it was on.
+fn probe_instrument(
+    make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<(f32, String), SanityError> {
+    let mut instance = make(limits.voices).map_err(SanityError::Unplayable)?;
+    instance.apply_macros(&NEUTRAL_MACROS);
+    let frames = |seconds: f64| (seconds * sample_rate as f64).round() as usize;
+    let mut position = 0;
+    let mut peak = 0.0f32;
+    let mut loudest = format!("note {}", note_name(PROBE_NOTES[0]));
+    for (i, &note) in PROBE_NOTES.iter().enumerate() {
+        let voice = i % instance.voice_count();
+        let during = format!("note {}", note_name(note));
+        let start = frames(i as f64 * NOTE_SLOT_SECONDS);
+        instance.note_on(voice, note_to_hz(note as f32), PROBE_VELOCITY);
+        for (end, release) in [
+            (start + frames(NOTE_HELD_SECONDS), true),
+            (start + frames(NOTE_SLOT_SECONDS), false),
+        ] {
+            while position < end {
+                let n = (end - position).min(CHUNK);
+                let (left, right) = instance.render(n).ok_or_else(|| SanityError::NonFinite {
+                    seconds: position as f64 / sample_rate as f64,
+                    during: format!("on {during}"),
+                })?;
+                let chunk_peak = left.iter().chain(right).fold(0.0f32, |p, s| p.max(s.abs()));
+                if chunk_peak > peak {
+                    peak = chunk_peak;
+                    loudest.clone_from(&during);
+                }
+                position += n;
+            }
+            if release {
+                instance.note_off(voice);
+            }
+        }
+    }
+    Ok((peak, loudest))
+}
+
+/// Runs pink noise through an effect program and returns the raw peak.
+fn probe_effect(variant: &CompiledVariant, sample_rate: f32) -> Result<(f32, String), SanityError> {
+    let mut player = EffectPlayer::new(variant, sample_rate).map_err(SanityError::Unplayable)?;
+    let noise = pink_noise(EFFECT_PROBE_SECONDS, sample_rate as u32, NOISE_SEED);
+    let mut peak = 0.0f32;
+    let (mut left, mut right) = ([0.0f32; CHUNK], [0.0f32; CHUNK]);
+    for (start, (in_l, in_r)) in noise
+        .left
+        .chunks(CHUNK)
+        .zip(noise.right.chunks(CHUNK))
+        .enumerate()
+        .map(|(i, c)| (i * CHUNK, c))
+    {
+        let n = in_l.len();
+        player.process(in_l, in_r, &mut left[..n], &mut right[..n]);
+        let out = left[..n].iter().chain(&right[..n]);
+        if out.clone().any(|s| !s.is_finite()) {
+            return Err(SanityError::NonFinite {
+                seconds: start as f64 / sample_rate as f64,
+                during: "of pink noise".to_string(),
+            });
+        }
+        peak = out.fold(peak, |p, s| p.max(s.abs()));
+    }
+    Ok((peak, "pink noise".to_string()))
+}
+
+/// Times a held chord of `limits.voices` notes spread over C2..C6 and returns the share of
+/// one core it needs at 48 kHz.
+fn cpu_instrument(
+    make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
+    sample_rate: f32,
+    limits: &SanityLimits,
+) -> Result<f32, SanityError> {
+    let mut instance = make(limits.voices).map_err(SanityError::Unplayable)?;
+    instance.apply_macros(&NEUTRAL_MACROS);
+    let voices = instance.voice_count();
+    for voice in 0..voices {
+        let note = 36 + (voice * 48 / voices) as u8;
+        instance.note_on(voice, note_to_hz(note as f32), PROBE_VELOCITY);
+    }
+    let chord = format!("on a {voices}-note chord");
+    time_render(sample_rate, |position| {
+        instance
+            .render(CHUNK)
+            .map(|_| ())
+            .ok_or_else(|| SanityError::NonFinite {
+                seconds: position as f64 / sample_rate as f64,
+                during: chord.clone(),
+            })
+    })
+}
+
+/// Times one effect-program instance processing pink noise.
+fn cpu_effect(variant: &CompiledVariant, sample_rate: f32) -> Result<f32, SanityError> {
+    let mut player = EffectPlayer::new(variant, sample_rate).map_err(SanityError::Unplayable)?;
+    let mut noise = PinkNoise::new(NOISE_SEED);
+    let (mut input, mut out_l, mut out_r) = ([0.0f32; CHUNK], [0.0f32; CHUNK], [0.0f32; CHUNK]);
+    time_render(sample_rate, |_| {
+        input.iter_mut().for_each(|s| *s = noise.next_sample());
+        player.process(&input, &input, &mut out_l, &mut out_r);
+        Ok(())
+    })
+}
+
+/// Calls `render_chunk` (which renders [`CHUNK`] frames, given the frames rendered before)
+/// through a warm-up, then times it and extrapolates the share of one core at 48 kHz.
+fn time_render(
+    sample_rate: f32,
+    mut render_chunk: impl FnMut(usize) -> Result<(), SanityError>,
+) -> Result<f32, SanityError> {
+    let sr = sample_rate as f64;
+    let mut rendered = 0;
+    while rendered < (CPU_WARMUP_SECONDS * sr) as usize {
+        render_chunk(rendered)?;
+        rendered += CHUNK;
+    }
+    let timed_from = rendered;
+    let target = timed_from + (CPU_AUDIO_SECONDS * sr) as usize;
+    let clock = Stopwatch::start();
+    while rendered < target && clock.elapsed() < CPU_TIME_CAP {
+        render_chunk(rendered)?;
+        rendered += CHUNK;
+    }
+    let audio_seconds = (rendered - timed_from) as f64 / sr;
+    let share = clock.elapsed().as_secs_f64() / audio_seconds * (REFERENCE_RATE / sr);
+    Ok(share as f32)
+}
+
+/// Measures the CPU time of the calling thread, so other processes competing for the
+/// cores do not inflate the figure; the wall clock where the platform cannot say.
+struct Stopwatch {
+    thread_start: Option<Duration>,
+    wall_start: Instant,
+}
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        Stopwatch {
+            thread_start: thread_cpu_time(),
+            wall_start: Instant::now(),
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        match (self.thread_start, thread_cpu_time()) {
+            (Some(start), Some(now)) => now.saturating_sub(start),
+            _ => self.wall_start.elapsed(),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn thread_cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid place for the result.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (status == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Option<Duration> {
+    None
+}
+
+/// Scientific pitch name of a MIDI note: 60 → `C4`.
+pub fn note_name(note: u8) -> String {
+    const NAMES: [&str; 12] = [
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+    ];
+    format!("{}{}", NAMES[note as usize % 12], note as i32 / 12 - 1)
+}
+
+fn to_dbfs(peak: f32) -> f32 {
+    20.0 * peak.log10()
+}
+
+/// `-6.0 dBFS`, `+18.3 dBFS`, `-inf dBFS`.
+fn dbfs(value: f32) -> String {
+    if value == f32::NEG_INFINITY {
+        "-inf dBFS".to_string()
+    } else if value > 0.0 {
+        format!("+{value:.1} dBFS")
+    } else {
+        format!("{value:.1} dBFS")
+    }
+}
+
+/// A share as a percentage with the precision it needs: `73%`, `3.1%`, `0.96%`, `0.0001%`.
+fn percent(share: f32) -> String {
+    let p = share as f64 * 100.0;
+    let decimals = if p >= 10.0 {
+        0
+    } else if p >= 1.0 {
+        1
+    } else if p > 0.0 {
+        (1 - p.log10().floor() as i32).max(2) as usize
+    } else {
+        0
+    };
+    let text = format!("{p:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}%")
+}
+
+/// `16 voices need 3.1%`, `the effect program needs 0.64%`.
+fn cpu_need(kind: ProgramKind, voices: usize, share: f32) -> String {
+    match kind {
+        ProgramKind::Instrument => format!("{voices} voices need {}", percent(share)),
+        ProgramKind::Effect => format!("the effect program needs {}", percent(share)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mephisto_compiler::{Compiler, CompilerOptions};
+
+    /// Compiles `source` into a cache folder of the test's own (removed afterwards).
+    fn compile(test: &str, source: &str) -> CompiledVariant {
+        let dir =
+            std::env::temp_dir().join(format!("mephisto-sanity-{test}-{}", std::process::id()));
+        let compiler = Compiler::new(CompilerOptions {
+            cache_dir: Some(dir.clone()),
+            ..CompilerOptions::default()
+        });
+        let variant = compiler.compile(source);
+        let _ = std::fs::remove_dir_all(&dir);
+        variant.unwrap_or_else(|e| panic!("the test program compiles: {e}"))
+    }
+
+    const GOOD: &str = r#"import("stdfaust.lib");
+freq = hslider("freq", 440, 20, 20000, 1);
+gain = hslider("gain", 0.5, 0, 1, 0.01);
+process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
+"#;
+
+    #[test]
+    fn a_reasonable_instrument_passes_with_its_figures() {
+        let variant = compile("good", GOOD);
+        let report = check(&variant, 48_000.0).unwrap();
+        assert_eq!(report.kind, ProgramKind::Instrument);
+        // Full velocity × 0.5: -6 dBFS.
+        assert!((report.peak_dbfs + 6.0).abs() < 0.5, "{report:?}");
+        assert!(
+            report.cpu_share > 0.0 && report.cpu_share < 0.5,
+            "{report:?}"
+        );
+        assert_eq!(report.cpu_voices, 16);
+        let text = report.to_string();
+        assert!(text.starts_with("peak -6.0 dBFS (note "), "{text}");
+        assert!(text.contains("16 voices need "), "{text}");
+        assert!(
+            text.ends_with("of one core at 48 kHz (budget 50%)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn nan_is_refused_with_the_time_and_the_note() {
+        // 1/0 = inf once the note is above 1 kHz: only C6 (1047 Hz) gets there.
+        let variant = compile(
+            "nan",
+            "process = 1.0 / float(hslider(\"freq\", 440, 20, 20000, 1) < 1000) * button(\"gate\");",
+        );
+        let err = check(&variant, 48_000.0).unwrap_err();
+        assert!(matches!(err, SanityError::NonFinite { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the patch produces NaN/Inf at 1.00 s on note C6"
+        );
+    }
+
+    #[test]
+    fn a_runaway_level_is_refused() {
+        let variant = compile(
+            "loud",
+            "import(\"stdfaust.lib\");\nprocess = os.osc(hslider(\"freq\", 440, 20, 20000, 1)) * 100 * button(\"gate\");",
+        );
+        let err = check(&variant, 48_000.0).unwrap_err();
+        assert!(matches!(err, SanityError::Runaway { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("the patch peaks at +40.0 dBFS on note C"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("above the +12.0 dBFS limit (lower its gain)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn silence_is_refused() {
+        let variant = compile("silent", "process = 0 * button(\"gate\");");
+        let err = check(&variant, 48_000.0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the patch is silent: its peak over the probe (notes C2, C4 and C6) is -inf dBFS, below -80.0 dBFS"
+        );
+        let variant = compile("silent-effect", "process = _ * 0;");
+        let err = check(&variant, 48_000.0).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SanityError::Silent {
+                    kind: ProgramKind::Effect,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_panic_is_refused_with_its_message() {
+        // The integer remainder by the gate panics once a note is released.
+        let variant = compile(
+            "panic",
+            "process = int(hslider(\"a\", 7, 0, 10, 1)) % int(button(\"gate\"));",
+        );
+        let err = check(&variant, 48_000.0).unwrap_err();
+        assert!(matches!(err, SanityError::Panicked(_)), "{err:?}");
+        assert!(err.to_string().contains("remainder"), "{err}");
+    }
+
+    #[test]
+    fn a_patch_over_the_cpu_budget_is_refused() {
+        let variant = compile("cpu", GOOD);
+        let limits = SanityLimits {
+            cpu_budget: 0.000_01,
+            ..SanityLimits::default()
+        };
+        let err = check_with(&variant, 48_000.0, &limits).unwrap_err();
+        let SanityError::OverBudget { share, .. } = err else {
+            panic!("{err:?}");
+        };
+        assert!(share > 0.000_01);
+        let text = err.to_string();
+        assert!(text.starts_with("16 voices need "), "{text}");
+        assert!(
+            text.ends_with("% of one core at 48 kHz; the budget is 0.001%"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_effect_program_is_probed_with_pink_noise() {
+        let variant = compile("effect", "process = _, _ : + : *(0.5);");
+        let report = check(&variant, 44_100.0).unwrap();
+        assert_eq!(report.kind, ProgramKind::Effect);
+        assert_eq!(report.loudest, "pink noise");
+        assert!(
+            report.peak_dbfs < 0.0 && report.peak_dbfs > -40.0,
+            "{report:?}"
+        );
+        assert!(report.to_string().contains("; the effect program needs "));
+    }
+
+    #[test]
+    fn figures_read_well() {
+        assert_eq!(note_name(36), "C2");
+        assert_eq!(note_name(61), "C#4");
+        assert_eq!(dbfs(f32::NEG_INFINITY), "-inf dBFS");
+        assert_eq!(dbfs(18.26), "+18.3 dBFS");
+        assert_eq!(percent(0.73), "73%");
+        assert_eq!(percent(0.031), "3.1%");
+        assert_eq!(percent(0.5), "50%");
+        assert_eq!(percent(0.0001), "0.01%");
+        assert_eq!(percent(0.009_59), "0.96%");
+        assert_eq!(percent(0.000_001), "0.0001%");
+        assert_eq!(percent(0.0), "0%");
+    }
+}

@@ -83,7 +83,7 @@ def mephisto_binary() -> Path:
     if not binary.exists():
         print("data: building target/release/mephisto", flush=True)
         subprocess.run(
-            ["cargo", "build", "--release", "-p", "mephisto", "--bin", "mephisto"],
+            ["cargo", "build", "--release", "-p", "mephisto-cli", "--bin", "mephisto"],
             cwd=REPO,
             check=True,
         )

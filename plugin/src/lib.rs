@@ -11,8 +11,9 @@ pub mod worker;
 
 use std::sync::Arc;
 
+use mephisto_designer::Failure;
 use mephisto_dsp::builtin_patches;
-use mephisto_rt::engine::{Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto_rt::engine::{Automation, Engine, EngineEvent, DEFAULT_VOICES};
 use mephisto_rt::instance::{PatchInstance, Playable};
 use mephisto_rt::neural::bank::OfflineFlag;
 use mephisto_rt::swap::PatchSwitcher;
@@ -100,11 +101,11 @@ impl Mephisto {
             Stored::Value(None) => {}
             Stored::Unreadable { reason, .. } => worker.report_failure(
                 "saved patch",
-                format!(
+                Failure::new(format!(
                     "the project's saved patch cannot be read ({reason}); it is kept in the \
                      project unchanged and the selected built-in plays — a newer Mephisto may \
                      read it"
-                ),
+                )),
             ),
         }
         self.engine = Some(Engine::new(current, sample_rate));
@@ -156,6 +157,7 @@ impl Plugin for Mephisto {
         ..AudioIOLayout::const_default()
     }];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    const SAMPLE_ACCURATE_AUTOMATION: bool = true;
 
     type Editor = editor::MephistoEditor;
     type SysExMessage = ();
@@ -209,10 +211,6 @@ impl Plugin for Mephisto {
             return ProcessStatus::Error("the engine was not activated");
         };
         switcher.service(engine, selected);
-        engine.set_macros(self.params.next_macros(frames as u32));
-        engine.set_master_gain(util::db_to_gain(
-            self.params.master_gain.smoothed.next_step(frames as u32),
-        ));
 
         let [left, right] = buffer.as_slice() else {
             return ProcessStatus::Error("Mephisto needs a stereo output");
@@ -220,18 +218,34 @@ impl Plugin for Mephisto {
         while let Some(key) = self.taps.next_key() {
             engine.handle(key);
         }
+        // Automation reaches the engine before every chunk of at most 64 frames: the
+        // smoothers advance by each chunk's length (nice-plug splits the block at every
+        // automation point, SAMPLE_ACCURATE_AUTOMATION).
+        let params = &self.params;
+        let mut automation = |frames: usize| Automation {
+            macros: params.next_macros(frames as u32),
+            master_gain: util::db_to_gain(params.master_gain.smoothed.next_step(frames as u32)),
+        };
         let mut position = 0;
         while let Some(event) = context.next_event() {
             let at = (event.timing() as usize).min(frames);
             if at > position {
-                engine.render(&mut left[position..at], &mut right[position..at]);
+                engine.render_automated(
+                    &mut left[position..at],
+                    &mut right[position..at],
+                    &mut automation,
+                );
                 position = at;
             }
             if let Some(e) = engine_event(&event) {
                 engine.handle(e);
             }
         }
-        engine.render(&mut left[position..], &mut right[position..]);
+        engine.render_automated(
+            &mut left[position..],
+            &mut right[position..],
+            &mut automation,
+        );
         self.taps.feed(left, right);
         ProcessStatus::KeepAlive
     }

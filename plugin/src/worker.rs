@@ -15,10 +15,10 @@ use parking_lot::{Mutex, RwLock};
 
 use mephisto_compiler::{CompiledVariant, Compiler, CompilerOptions};
 use mephisto_designer::{
-    self as designer, DesignError, DesignRequest, Designer, Job, JobControl, Stage,
+    self as designer, DesignError, DesignRequest, Designer, Failure, Job, JobControl, Stage,
 };
 use mephisto_patch::sanity::SanityLimits;
-use mephisto_patch::{Builder, Built, PatchSpec};
+use mephisto_patch::{Builder, Built, PatchSpec, Setting};
 use mephisto_rt::neural::bank::OfflineFlag;
 use mephisto_rt::swap::{patch_rings, AudioPorts, WorkerPorts};
 
@@ -213,9 +213,8 @@ impl Worker {
             Some(spec) => self.play_as(spec, Origin::History { index }),
             None => {
                 let id = self.queue(format!("history entry {index}"));
-                self.shared.status.lock().stage = Stage::Failed {
-                    message: format!("the history has no entry {index}"),
-                };
+                self.shared.status.lock().stage =
+                    Stage::Failed(Failure::new(format!("the history has no entry {index}")));
                 id
             }
         }
@@ -241,11 +240,11 @@ impl Worker {
 
     /// Shows a failure that happened outside a job (an unreadable saved patch) the way a
     /// failed job is shown.
-    pub fn report_failure(&self, title: &str, message: String) {
+    pub fn report_failure(&self, title: &str, failure: Failure) {
         let id = self.queue(title.to_string());
         let mut status = self.shared.status.lock();
         if status.job == id {
-            status.stage = Stage::Failed { message };
+            status.stage = Stage::Failed(failure);
             status.took = Some(Duration::ZERO);
         }
     }
@@ -325,12 +324,13 @@ impl WorkerThread {
             *self.shared.status.lock() = JobStatus::new(
                 0,
                 "ONNX Runtime".into(),
-                Stage::Failed {
-                    message: format!(
+                Stage::Failed(Failure::fixed_by(
+                    format!(
                         "the ONNX Runtime library in the settings cannot be used: {e}; fix \
                          the path on the Settings page (neural patches need it)"
                     ),
-                },
+                    Setting::OnnxRuntime,
+                )),
             );
         }
     }
@@ -394,7 +394,7 @@ impl WorkerThread {
             .build(&spec, &mut |step| self.set_stage(id, step.into()));
         match built {
             Ok(built) => self.send(id, spec, origin, built),
-            Err(message) => self.set_stage(id, Stage::Failed { message }),
+            Err(error) => self.set_stage(id, Stage::Failed(Failure::from(&error))),
         }
     }
 
@@ -426,7 +426,7 @@ impl WorkerThread {
                 self.send(id, designed.spec, origin, designed.built);
             }
             Err(DesignError::Superseded) => self.set_stage(id, Stage::Superseded),
-            Err(DesignError::Failed(message)) => self.set_stage(id, Stage::Failed { message }),
+            Err(error) => self.set_stage(id, Stage::Failed(Failure::from(&error))),
         }
     }
 
@@ -446,11 +446,9 @@ impl WorkerThread {
         if self.ports.send(instance).is_err() {
             self.set_stage(
                 id,
-                Stage::Failed {
-                    message:
-                        "the audio thread is not taking new patches (is the plugin processing?)"
-                            .into(),
-                },
+                Stage::Failed(Failure::new(
+                    "the audio thread is not taking new patches (is the plugin processing?)",
+                )),
             );
             return;
         }
@@ -488,17 +486,15 @@ impl WorkerThread {
                 if newly_live {
                     self.went_live(sent);
                 }
-                let reported = matches!(self.shared.status.lock().stage, Stage::Failed { .. });
+                let reported = matches!(self.shared.status.lock().stage, Stage::Failed(_));
                 if let Some(compiled) = &sent.compiled {
                     if compiled.panicked() && !reported {
                         let why = compiled.panic_message().unwrap_or_default();
                         let mut status = self.shared.status.lock();
-                        status.stage = Stage::Failed {
-                            message: format!(
+                        status.stage = Stage::Failed(Failure::new(format!(
                                 "`{}` crashed while playing ({why}) and was silenced; choose another patch or fix its code",
                                 sent.spec.name
-                            ),
-                        };
+                        )));
                     }
                 }
             }

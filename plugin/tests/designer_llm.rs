@@ -14,6 +14,7 @@ use mephisto::stored::Stored;
 use mephisto::worker::JobStatus;
 use mephisto_designer::llm::{ApiKeyVar, Backoff, ChatMessage, LlmClient, LlmConfig, Role};
 use mephisto_designer::prompt::{example_spec, EXAMPLE_FAUST};
+use mephisto_designer::Failure;
 use mephisto_designer::Stage;
 use mephisto_designer::{DesignRequest, Designer, MAX_REPAIR_ROUNDS};
 use mephisto_patch::PatchSpec;
@@ -153,7 +154,7 @@ impl Rig {
     /// The job failed: returns its message after checking that the previous patch is still
     /// the engine's, the project's and the history's, and still sounds.
     fn failure(&mut self, status: &JobStatus) -> String {
-        let Stage::Failed { message } = &status.stage else {
+        let Stage::Failed(Failure { message, .. }) = &status.stage else {
             panic!("expected a failure, got {status:?}");
         };
         assert_eq!(status.patch, None, "{status:?}");

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mephisto::stored::Stored;
 use mephisto_compiler::CompilerOptions;
+use mephisto_designer::Failure;
 use mephisto_designer::Stage;
 use mephisto_designer::{DesignRequest, Designer};
 use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
@@ -135,7 +136,7 @@ fn bad_programs_fail_clearly_and_the_playing_patch_keeps_playing() {
     for (name, faust, expected) in cases {
         rig.worker.play(spec(name, faust));
         match rig.until_settled().stage {
-            Stage::Failed { message } => {
+            Stage::Failed(Failure { message, .. }) => {
                 assert!(message.contains(expected), "{name}: {message}")
             }
             other => panic!("{name}: expected a failure, got {other:?}"),
@@ -179,7 +180,7 @@ fn missing_compilers_and_time_outs_are_explained() {
         });
         rig.worker.play(spec(name, SINE));
         match rig.until_settled().stage {
-            Stage::Failed { message } => {
+            Stage::Failed(Failure { message, .. }) => {
                 assert!(message.contains(expected), "{name}: {message}")
             }
             other => panic!("{name}: expected a failure, got {other:?}"),
@@ -210,7 +211,7 @@ fn a_variant_that_panics_is_silenced_and_reported() {
     let started = Instant::now();
     let message = loop {
         rig.block();
-        if let Stage::Failed { message } = rig.worker.status().stage {
+        if let Stage::Failed(Failure { message, .. }) = rig.worker.status().stage {
             break message;
         }
         assert!(started.elapsed() < PATIENCE, "the panic was never reported");

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mephisto_compiler::{Compiler, CompilerOptions};
+use mephisto_designer::Failure;
 use mephisto_designer::Stage;
 use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
 use mephisto_neural::voices::{load_live, resolve_model, shipped_models, trained_on_effect};
@@ -211,7 +212,7 @@ fn the_worker_plays_a_model_and_a_missing_one_fails_while_the_patch_plays_on() {
     });
     rig.worker.play(missing);
     let status = rig.until_settled();
-    let Stage::Failed { message } = &status.stage else {
+    let Stage::Failed(Failure { message, .. }) = &status.stage else {
         panic!("a missing model must fail: {status:?}");
     };
     assert!(
@@ -243,14 +244,22 @@ fn an_onnx_runtime_setting_that_cannot_be_used_is_reported_and_the_built_in_play
         settings.onnxruntime = Some("/nonexistent/libonnxruntime.so".into())
     });
     rig.until("the worker reports the setting", |rig| {
-        matches!(rig.worker.status().stage, Stage::Failed { .. })
+        matches!(rig.worker.status().stage, Stage::Failed(_))
     });
-    let Stage::Failed { message } = rig.worker.status().stage else {
+    let Stage::Failed(Failure { message, .. }) = rig.worker.status().stage else {
         unreachable!("checked above")
     };
     assert!(
         message.contains("/nonexistent/libonnxruntime.so") && message.contains("Settings"),
         "{message}"
+    );
+    let Stage::Failed(failure) = rig.worker.status().stage else {
+        unreachable!("checked above")
+    };
+    assert_eq!(
+        failure.setting,
+        Some(mephisto_patch::Setting::OnnxRuntime),
+        "the window points at the setting without reading the message"
     );
     rig.engine.handle(EngineEvent::NoteOn {
         note: 57,

@@ -13,7 +13,7 @@ use mephisto_dsp::macros::NEUTRAL_MACROS;
 use mephisto_patch::render::{default_seconds, render_score, write_wav};
 use mephisto_patch::sanity::SanityLimits;
 use mephisto_patch::score::default_score;
-use mephisto_patch::{BuildSpec, Builder, PatchSpec};
+use mephisto_patch::{BuildError, BuildSpec, Builder, PatchSpec};
 use mephisto_rt::engine::DEFAULT_VOICES;
 use mephisto_rt::neural::bank::OfflineFlag;
 
@@ -142,7 +142,9 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
     let instantiate = |spec: &PatchSpec| {
         spec.instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
             .unwrap_or_else(|| {
-                Err("the offline designer's patch is not a built-in's program".into())
+                Err(BuildError::Instance(
+                    "the offline designer's patch is not a built-in's program".into(),
+                ))
             })
     };
     let report = suite.evaluate(&mut design, &instantiate)?;

@@ -4,9 +4,10 @@
 use mephisto_compiler::{Compiler, CompilerOptions};
 use mephisto_dsp::builtin_patches;
 use mephisto_dsp::macros::Macro;
-use mephisto_patch::{BuildSpec, OfflinePatch};
+use mephisto_patch::probe::Probe;
+use mephisto_patch::{BuildError, BuildSpec, OfflinePatch};
 use mephisto_rt::instance::PatchInstance;
-use mephisto_tuning::calibration::{calibrate, CalibrationReport, Probe};
+use mephisto_tuning::calibration::{calibrate, CalibrationReport};
 
 /// One voice is enough: the probe plays its notes one at a time.
 const VOICES: usize = 1;
@@ -14,13 +15,16 @@ const VOICES: usize = 1;
 /// `mephisto macros --patch NAME|SPEC.json` or `mephisto macros --all`; `sweeps` adds every
 /// macro's whole sweep under its table.
 pub fn macros(patch: Option<&str>, all: bool, sweeps: bool) -> Result<(), String> {
-    let sr = Probe::standard().sample_rate as f32;
+    let sr = Probe::calibration().sample_rate as f32;
     let mut reports = Vec::new();
     if all {
         for (index, p) in builtin_patches().iter().enumerate() {
-            let report =
-                calibrate(&|| PatchInstance::builtin(index, VOICES, sr).map(OfflinePatch::from))
-                    .map_err(|e| format!("{}: {e}", p.name))?;
+            let report = calibrate(&|| {
+                PatchInstance::builtin(index, VOICES, sr)
+                    .map(OfflinePatch::from)
+                    .map_err(BuildError::Instance)
+            })
+            .map_err(|e| format!("{}: {e}", p.name))?;
             print_report(p.name, &report, sweeps);
             reports.push(report);
         }

@@ -41,7 +41,7 @@ pub fn bench_neural(args: BenchNeuralArgs) -> Result<(), String> {
         providers: ProviderChoice::CpuOnly,
         threads: 1,
     };
-    let mut decoder = Decoder::load(&model, &options)?;
+    let mut decoder = Decoder::load(&model, &options).map_err(|e| e.to_string())?;
     println!(
         "model `{}` ({}), {} on the {}, one thread per call\n",
         model.display(),

@@ -6,6 +6,7 @@
 
 mod cache;
 mod description;
+mod error;
 mod pipeline;
 mod screen;
 mod toolchain;
@@ -22,56 +23,13 @@ use mephisto_rt::foreign::{ForeignClass, ForeignDsp};
 use mephisto_rt::instance::PatchInstance;
 
 pub use cache::CACHE_DIR_ENV;
+pub use error::{CompileError, Refusal, SourceLine};
 pub use screen::{screen, Screened, MAX_SOURCE_BYTES};
 pub use wrapper::ABI_VERSION;
 
-use toolchain::{Tool, ToolKind};
+use toolchain::Tool;
+pub use toolchain::ToolKind;
 use variant::LoadedVariant;
-
-/// Why a program did not become a variant. Every message says what to change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CompileError {
-    /// Screening (or the channel check) refused the program: one line per reason.
-    Refused(Vec<String>),
-    /// The Faust compiler rejected the program; carries its message with the line.
-    Faust(String),
-    /// rustc rejected the generated code.
-    Rustc(String),
-    /// A compiler ran past its time limit and was killed.
-    Timeout { stage: String, limit: Duration },
-    /// `faust` or `rustc` is not installed (or not where Settings say).
-    MissingTool(String),
-    /// The compiled library could not be loaded or failed its checks.
-    Load(String),
-    /// The cache folder could not be created or written.
-    Cache(String),
-}
-
-impl fmt::Display for CompileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CompileError::Refused(reasons) => write!(f, "{}", reasons.join("\n")),
-            CompileError::Faust(message)
-            | CompileError::Rustc(message)
-            | CompileError::MissingTool(message)
-            | CompileError::Cache(message) => write!(f, "{message}"),
-            CompileError::Timeout { stage, limit } => write!(
-                f,
-                "the {stage} timed out after {} s and was stopped (simplify the patch or raise the time limit in Settings)",
-                seconds(*limit)
-            ),
-            CompileError::Load(message) => write!(f, "cannot load the compiled patch: {message}"),
-        }
-    }
-}
-
-impl std::error::Error for CompileError {}
-
-/// A duration in seconds without trailing zeros: `0.001`, `2.5`, `60`.
-fn seconds(d: Duration) -> String {
-    let text = format!("{:.3}", d.as_secs_f64());
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
-}
 
 /// Environment variables that point at the compilers when they are not on `PATH` (the
 /// plugin's Settings will set the same options).
@@ -208,7 +166,12 @@ impl CompiledVariant {
             }
         }
         if !refusals.is_empty() {
-            return Err(CompileError::Refused(refusals));
+            return Err(CompileError::Refused(
+                refusals
+                    .into_iter()
+                    .map(|r| Refusal::new(None, r))
+                    .collect(),
+            ));
         }
         Ok(CompiledVariant {
             loaded: Arc::new(loaded),
@@ -302,23 +265,5 @@ impl fmt::Debug for CompiledVariant {
             .field("voice_outputs", &self.voice_outputs())
             .field("times", &self.times)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_name_the_stage_and_the_seconds() {
-        let e = CompileError::Timeout {
-            stage: "Faust compilation".into(),
-            limit: Duration::from_millis(1),
-        };
-        assert!(e
-            .to_string()
-            .starts_with("the Faust compilation timed out after 0.001 s"));
-        assert_eq!(seconds(Duration::from_secs(90)), "90");
-        assert_eq!(seconds(Duration::from_millis(2500)), "2.5");
     }
 }

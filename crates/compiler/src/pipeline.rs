@@ -12,7 +12,7 @@ use super::screen::{screen, Screened, MEPHISTO_LIB};
 use super::toolchain::{run_limited, Tool};
 use super::variant::LoadedVariant;
 use super::wrapper::{template_text, wrapper_source, ABI_VERSION};
-use super::{CompileError, CompiledVariant, Compiler, StageTimes};
+use super::{CompileError, CompiledVariant, Compiler, Refusal, SourceLine, StageTimes};
 
 /// The project library, compiled into the plugin so runtime patches can import it wherever
 /// the plugin is installed.
@@ -93,7 +93,7 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
         let voice = run_faust(&faust, dir, "Voice", None, limit);
         let effect = effect.map(|handle| {
             handle.join().unwrap_or_else(|_| {
-                Err(CompileError::Faust(
+                Err(CompileError::faust(
                     "Faust error: the effect's compile thread failed".into(),
                 ))
             })
@@ -171,25 +171,31 @@ fn run_faust(
         let what = process_name
             .map(|n| format!(" (compiling `{n}`)"))
             .unwrap_or_default();
-        return Err(CompileError::Faust(faust_message(&run.stderr, &what)));
+        let (message, lines) = faust_message(&run.stderr, &what);
+        return Err(CompileError::Faust { message, lines });
     }
     let code = fs::read_to_string(dir.join(&output)).map_err(|e| {
-        CompileError::Faust(format!(
+        CompileError::faust(format!(
             "Faust error: the Faust compiler wrote no readable output ({e})"
         ))
     })?;
     if code.contains("add_soundfile") {
-        return Err(CompileError::Refused(vec![format!(
-            "refused: `{}` uses a sound file through a library (patches cannot load sound files)",
-            process_name.unwrap_or("process")
+        return Err(CompileError::Refused(vec![Refusal::new(
+            None,
+            format!(
+                "refused: `{}` uses a sound file through a library (patches cannot load sound files)",
+                process_name.unwrap_or("process")
+            ),
         )]));
     }
     Ok(code)
 }
 
 /// Rewrites Faust's `file : LINE : ERROR : message` lines to name the program's line (or
-/// the library and its line) and keeps the rest, cut to a readable length.
-fn faust_message(stderr: &str, what: &str) -> String {
+/// the library and its line) and keeps the rest, cut to a readable length; also returns the
+/// program lines the errors point at (not those inside libraries).
+fn faust_message(stderr: &str, what: &str) -> (String, Vec<SourceLine>) {
+    let mut program_lines: Vec<SourceLine> = Vec::new();
     let lines: Vec<String> = stderr
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -203,6 +209,13 @@ fn faust_message(stderr: &str, what: &str) -> String {
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_else(|| file.to_string());
                     if name == PATCH_FILE {
+                        let line = SourceLine {
+                            line: number.trim().parse().unwrap_or(0),
+                            message: message.trim().to_string(),
+                        };
+                        if line.line > 0 && !program_lines.contains(&line) {
+                            program_lines.push(line);
+                        }
                         format!("line {}: {message}", number.trim())
                     } else {
                         format!("{name} line {}: {message}", number.trim())
@@ -214,13 +227,14 @@ fn faust_message(stderr: &str, what: &str) -> String {
         })
         .collect();
     let text = clip(&lines);
-    if text.is_empty() {
+    let message = if text.is_empty() {
         format!("Faust error{what}: the Faust compiler failed without a message")
     } else if lines.len() == 1 && text.starts_with("line ") {
         format!("Faust error{what} at {text}")
     } else {
         format!("Faust error{what}: {text}")
-    }
+    };
+    (message, program_lines)
 }
 
 fn clip(lines: &[String]) -> String {
@@ -296,26 +310,42 @@ mod tests {
 
     #[test]
     fn faust_errors_name_the_program_line() {
+        let (message, lines) = faust_message(
+            "patch.dsp : 3 : ERROR : syntax error, unexpected ENDDEF\n",
+            "",
+        );
         assert_eq!(
-            faust_message(
-                "patch.dsp : 3 : ERROR : syntax error, unexpected ENDDEF\n",
-                ""
-            ),
+            message,
             "Faust error at line 3: syntax error, unexpected ENDDEF"
         );
         assert_eq!(
-            faust_message(
-                "/usr/share/faust/filters.lib : 12 : ERROR : undefined symbol : x\n",
-                " (compiling `effect`)"
-            ),
+            lines,
+            [SourceLine {
+                line: 3,
+                message: "syntax error, unexpected ENDDEF".into()
+            }]
+        );
+        let (message, lines) = faust_message(
+            "/usr/share/faust/filters.lib : 12 : ERROR : undefined symbol : x\n",
+            " (compiling `effect`)",
+        );
+        assert_eq!(
+            message,
             "Faust error (compiling `effect`): filters.lib line 12: undefined symbol : x"
         );
+        assert!(lines.is_empty(), "a library's line is not the program's");
+        let (_, lines) = faust_message(
+            "patch.dsp : 2 : ERROR : a\n/usr/share/faust/filters.lib : 12 : ERROR : not ours\npatch.dsp : 9 : ERROR : b\n",
+            "",
+        );
+        let numbers: Vec<usize> = lines.iter().map(|l| l.line).collect();
+        assert_eq!(numbers, [2, 9]);
     }
 
     #[test]
     fn long_faust_errors_are_cut() {
         let long = "x".repeat(5000);
-        let message = faust_message(&format!("ERROR in sequential composition\n{long}\n"), "");
+        let (message, _) = faust_message(&format!("ERROR in sequential composition\n{long}\n"), "");
         assert!(message.starts_with("Faust error: ERROR in sequential composition\n"));
         assert!(message.chars().count() < MAX_MESSAGE_CHARS + 40);
     }

@@ -2,6 +2,8 @@
 //! reach outside the sandbox (C functions, files, non-standard libraries) and oversized
 //! sources, and notes what the pipeline needs to know (an `effect`, a `mephisto.lib` import).
 
+use crate::Refusal;
+
 /// The largest source accepted. A patch that builds on the libraries is a few KiB (the
 /// built-in ones are under 2 KiB); 64 KiB leaves ample room for hand-written programs while
 /// keeping a runaway generator from feeding the compilers megabytes.
@@ -62,12 +64,15 @@ pub struct Screened {
 }
 
 /// Checks `source`, returning every refusal as one line naming the construct and its line.
-pub fn screen(source: &str) -> Result<Screened, Vec<String>> {
+pub fn screen(source: &str) -> Result<Screened, Vec<Refusal>> {
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(vec![format!(
-            "refused: the program is {} KiB, over the {} KiB limit (a patch that uses the libraries needs a few KiB)",
-            source.len().div_ceil(1024),
-            MAX_SOURCE_BYTES / 1024
+        return Err(vec![Refusal::new(
+            None,
+            format!(
+                "refused: the program is {} KiB, over the {} KiB limit (a patch that uses the libraries needs a few KiB)",
+                source.len().div_ceil(1024),
+                MAX_SOURCE_BYTES / 1024
+            ),
         )]);
     }
     let tokens = tokenize(source);
@@ -80,21 +85,27 @@ pub fn screen(source: &str) -> Result<Screened, Vec<String>> {
             Kind::Punct("}") => depth = depth.saturating_sub(1),
             Kind::Ident(word) => {
                 if let Some(reason) = forbidden_reason(word) {
-                    refusals.push(format!(
-                        "refused: `{word}` at line {} ({reason})",
-                        token.line
+                    refusals.push(Refusal::new(
+                        Some(token.line),
+                        format!("refused: `{word}` at line {} ({reason})", token.line),
                     ));
                 } else if matches!(word.as_str(), "import" | "library" | "component") {
                     match library_argument(&tokens[i + 1..]) {
                         Some(name) if name == MEPHISTO_LIB => screened.uses_mephisto_lib = true,
                         Some(name) if STANDARD_LIBRARIES.contains(&name) => {}
-                        Some(name) => refusals.push(format!(
-                            "refused: `{word}(\"{name}\")` at line {} (only the standard Faust libraries and {MEPHISTO_LIB} can be used)",
-                            token.line
+                        Some(name) => refusals.push(Refusal::new(
+                            Some(token.line),
+                            format!(
+                                "refused: `{word}(\"{name}\")` at line {} (only the standard Faust libraries and {MEPHISTO_LIB} can be used)",
+                                token.line
+                            ),
                         )),
-                        None => refusals.push(format!(
-                            "refused: `{word}` at line {} (its argument must be a library name in quotes, e.g. `{word}(\"stdfaust.lib\")`)",
-                            token.line
+                        None => refusals.push(Refusal::new(
+                            Some(token.line),
+                            format!(
+                                "refused: `{word}` at line {} (its argument must be a library name in quotes, e.g. `{word}(\"stdfaust.lib\")`)",
+                                token.line
+                            ),
                         )),
                     }
                 } else if word == "effect"
@@ -273,7 +284,11 @@ mod tests {
             "/* one\ntwo */ x = \"a\nb\";\n// three\nprocess = ffunction(int f(), \"\", \"\");\n";
         assert_eq!(
             screen(source).unwrap_err(),
-            vec!["refused: `ffunction` at line 5 (calling C functions is not allowed in patches)"]
+            vec![Refusal::new(
+                Some(5),
+                "refused: `ffunction` at line 5 (calling C functions is not allowed in patches)"
+                    .into()
+            )]
         );
     }
 
@@ -288,8 +303,16 @@ mod tests {
             screen("import(\"/etc/passwd\");\nprocess = fconstant(int x, <a.h>) + fvariable(int y, <a.h>);\n")
                 .unwrap_err();
         assert_eq!(refusals.len(), 3);
-        assert!(refusals[0].starts_with("refused: `import(\"/etc/passwd\")` at line 1"));
-        assert!(refusals[1].starts_with("refused: `fconstant` at line 2"));
-        assert!(refusals[2].starts_with("refused: `fvariable` at line 2"));
+        assert!(refusals[0]
+            .message
+            .starts_with("refused: `import(\"/etc/passwd\")` at line 1"));
+        assert!(refusals[1]
+            .message
+            .starts_with("refused: `fconstant` at line 2"));
+        assert!(refusals[2]
+            .message
+            .starts_with("refused: `fvariable` at line 2"));
+        let lines: Vec<Option<usize>> = refusals.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [Some(1), Some(2), Some(2)]);
     }
 }

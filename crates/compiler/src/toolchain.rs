@@ -52,12 +52,15 @@ impl ToolKind {
     }
 
     fn missing(self, at: &Path) -> CompileError {
-        CompileError::MissingTool(format!(
-            "cannot find {} at `{}`: {} or set its path in Settings",
-            self.description(),
-            at.display(),
-            self.install_hint()
-        ))
+        CompileError::MissingTool {
+            tool: Some(self),
+            message: format!(
+                "cannot find {} at `{}`: {} or set its path in Settings",
+                self.description(),
+                at.display(),
+                self.install_hint()
+            ),
+        }
     }
 }
 
@@ -85,25 +88,31 @@ impl Tool {
         let run =
             run_limited(cmd, "version query", VERSION_TIME_LIMIT, &scratch).map_err(
                 |e| match e {
-                    CompileError::MissingTool(why) => CompileError::MissingTool(format!(
-                        "{} at `{}` does not run ({why}): {} or set its path in Settings",
-                        kind.description(),
-                        path.display(),
-                        kind.install_hint()
-                    )),
+                    CompileError::MissingTool { message: why, .. } => CompileError::MissingTool {
+                        tool: Some(kind),
+                        message: format!(
+                            "{} at `{}` does not run ({why}): {} or set its path in Settings",
+                            kind.description(),
+                            path.display(),
+                            kind.install_hint()
+                        ),
+                    },
                     other => other,
                 },
             )?;
         if !run.status.success() {
-            return Err(CompileError::MissingTool(format!(
-                "{} at `{}` does not run (`{} {}` failed: {}): {} or set its path in Settings",
-                kind.description(),
-                path.display(),
-                kind.program(),
-                kind.version_args().join(" "),
-                first_line(&run.stderr),
-                kind.install_hint()
-            )));
+            return Err(CompileError::MissingTool {
+                tool: Some(kind),
+                message: format!(
+                    "{} at `{}` does not run (`{} {}` failed: {}): {} or set its path in Settings",
+                    kind.description(),
+                    path.display(),
+                    kind.program(),
+                    kind.version_args().join(" "),
+                    first_line(&run.stderr),
+                    kind.install_hint()
+                ),
+            });
         }
         let version = match kind {
             ToolKind::Faust => first_line(&run.stdout).to_string(),
@@ -191,15 +200,21 @@ fn wait_limited(
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            CompileError::MissingTool(format!(
-                "cannot find `{}` for the {stage}",
-                program.to_string_lossy()
-            ))
+            CompileError::MissingTool {
+                tool: None,
+                message: format!(
+                    "cannot find `{}` for the {stage}",
+                    program.to_string_lossy()
+                ),
+            }
         } else {
-            CompileError::MissingTool(format!(
-                "cannot start `{}` for the {stage}: {e}",
-                program.to_string_lossy()
-            ))
+            CompileError::MissingTool {
+                tool: None,
+                message: format!(
+                    "cannot start `{}` for the {stage}: {e}",
+                    program.to_string_lossy()
+                ),
+            }
         }
     })?;
     let mut pause = Duration::from_micros(500);
@@ -209,10 +224,13 @@ fn wait_limited(
             Ok(None) => {}
             Err(e) => {
                 kill_group(&mut child);
-                return Err(CompileError::MissingTool(format!(
-                    "lost track of `{}` during the {stage}: {e}",
-                    program.to_string_lossy()
-                )));
+                return Err(CompileError::MissingTool {
+                    tool: None,
+                    message: format!(
+                        "lost track of `{}` during the {stage}: {e}",
+                        program.to_string_lossy()
+                    ),
+                });
             }
         }
         let elapsed = started.elapsed();

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use mephisto_analysis::{Analyzer, Features, FEATURE_NAMES};
 use mephisto_patch::render::{default_seconds, render_default_probe};
 use mephisto_patch::score::default_score;
-use mephisto_patch::{OfflinePatch, PatchSpec};
+use mephisto_patch::{BuildError, OfflinePatch, PatchSpec};
 
 /// The rate suite renders are made at.
 pub const EVAL_RATE: u32 = 48_000;
@@ -131,7 +131,7 @@ impl PromptSuite {
     pub fn evaluate(
         &self,
         design: &mut dyn FnMut(&str) -> Result<PatchSpec, String>,
-        instantiate: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, String>,
+        instantiate: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
     ) -> Result<EvalReport, String> {
         let mut analyzer = Analyzer::new();
         let mut measured = BTreeMap::new();

@@ -14,8 +14,10 @@ pub mod prompt;
 use std::fmt;
 
 use llm::{extract_json, ChatMessage, LlmClient, LlmError};
+use mephisto_compiler::SourceLine;
 use mephisto_patch::build::BuildStep;
-use mephisto_patch::{Builder, Built, PatchSpec};
+use mephisto_patch::spec::SpecError;
+use mephisto_patch::{BuildError, Builder, Built, PatchSpec, Setting};
 use mephisto_tuning::calibration::{calibrate_built, CalibrationReport};
 
 /// Repair rounds after the model's first answer: the diagnostics of a patch that does not
@@ -90,9 +92,7 @@ pub enum Stage {
         from_cache: bool,
     },
     /// The job failed; the patch that was playing keeps playing.
-    Failed {
-        message: String,
-    },
+    Failed(Failure),
     /// A newer job replaced this one before it finished.
     Superseded,
 }
@@ -109,6 +109,55 @@ impl Stage {
                 | Stage::Checking
                 | Stage::Calibrating
         )
+    }
+}
+
+/// A failed job as the window shows it: the message (what happened and what to do), the
+/// program lines it points at, and the setting that fixes it, so the window never has to
+/// read the message to act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub lines: Vec<SourceLine>,
+    pub setting: Option<Setting>,
+}
+
+impl Failure {
+    /// A failure that points at no line and no setting.
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            lines: Vec::new(),
+            setting: None,
+        }
+    }
+
+    /// A failure that the given setting fixes.
+    pub fn fixed_by(message: impl Into<String>, setting: Setting) -> Failure {
+        Failure {
+            setting: Some(setting),
+            ..Failure::new(message)
+        }
+    }
+}
+
+impl From<&DesignError> for Failure {
+    fn from(error: &DesignError) -> Failure {
+        Failure {
+            message: error.to_string(),
+            lines: error.program_lines(),
+            setting: error.setting(),
+        }
+    }
+}
+
+impl From<&BuildError> for Failure {
+    fn from(error: &BuildError) -> Failure {
+        Failure {
+            message: error.to_string(),
+            lines: error.program_lines(),
+            setting: error.setting(),
+        }
     }
 }
 
@@ -135,7 +184,7 @@ impl fmt::Display for Stage {
             Stage::Checking => f.write_str("checking"),
             Stage::Calibrating => f.write_str("calibrating the macros"),
             Stage::Live { .. } => f.write_str("live"),
-            Stage::Failed { .. } => f.write_str("failed"),
+            Stage::Failed(_) => f.write_str("failed"),
             Stage::Superseded => f.write_str("replaced by a newer request"),
         }
     }
@@ -163,23 +212,68 @@ pub struct Designed {
 }
 
 /// Why a design job produced nothing. The patch that was playing keeps playing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DesignError {
     /// A newer request replaced this one.
+    #[error("replaced by a newer request")]
     Superseded,
-    Failed(String),
+    /// The offline designer could not shape the prompt into a patch.
+    #[error("the offline designer failed: {0}")]
+    Offline(String),
+    /// The offline designer's patch did not build: a bug of ours, never the producer's.
+    #[error("the offline designer's patch did not build (please report this): {0}")]
+    OfflineBuild(BuildError),
+    /// The model could not be asked (beyond an unreachable server on the first round,
+    /// which falls back to the offline designer).
+    #[error("{0}; the current patch keeps playing")]
+    Model(LlmError),
+    /// The model's patch still failed after every repair round.
+    #[error(
+        "the model's patch still failed after {MAX_REPAIR_ROUNDS} repair rounds: {0} — the \
+         current patch keeps playing; try rephrasing, or a stronger model"
+    )]
+    ModelPatch(ReplyProblem),
 }
 
-impl fmt::Display for DesignError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DesignError {
+    /// The program lines the failure points at, for the code editor to mark.
+    pub fn program_lines(&self) -> Vec<SourceLine> {
+        self.build_error()
+            .map(BuildError::program_lines)
+            .unwrap_or_default()
+    }
+
+    /// The setting that fixes the failure, when one does.
+    pub fn setting(&self) -> Option<Setting> {
         match self {
-            DesignError::Superseded => f.write_str("replaced by a newer request"),
-            DesignError::Failed(message) => f.write_str(message),
+            DesignError::Model(_) => Some(Setting::Llm),
+            _ => self.build_error().and_then(BuildError::setting),
+        }
+    }
+
+    fn build_error(&self) -> Option<&BuildError> {
+        match self {
+            DesignError::OfflineBuild(e) | DesignError::ModelPatch(ReplyProblem::Build(e)) => {
+                Some(e)
+            }
+            _ => None,
         }
     }
 }
 
-impl std::error::Error for DesignError {}
+/// What was wrong with a model's reply; said to the model in a repair round.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReplyProblem {
+    /// No JSON object could be found in the reply.
+    #[error("the reply holds no PatchSpec: {0}")]
+    NoSpec(String),
+    /// The JSON is not a valid PatchSpec.
+    #[error("the PatchSpec is not valid:\n{0}")]
+    InvalidSpec(SpecError),
+    /// The spec did not build: refused, not compiling, or failing the sanity gate.
+    #[error("{0}")]
+    Build(BuildError),
+}
 
 /// How a design job reports where it is, and learns that a newer request replaced it.
 pub trait JobControl {
@@ -205,7 +299,7 @@ impl Job<'_> {
 
     /// Compiles and checks a spec (reporting the steps); the error is what the model is
     /// told in a repair round.
-    fn build(&mut self, spec: &PatchSpec) -> Result<Built, String> {
+    fn build(&mut self, spec: &PatchSpec) -> Result<Built, BuildError> {
         let control = &mut *self.control;
         self.builder
             .build(spec, &mut |step| control.stage(step.into()))
@@ -281,7 +375,7 @@ fn run_offline(
         Some(current) => offline::refine(current, &request.prompt, &|s| builder.probe(s)),
         None => offline::design(&request.prompt),
     }
-    .map_err(|e| DesignError::Failed(format!("the offline designer failed: {e}")))?;
+    .map_err(|e| DesignError::Offline(e.to_string()))?;
     if !design.unknown.is_empty() {
         notes.push(format!(
             "words the offline designer does not know (ignored): {}",
@@ -290,11 +384,7 @@ fn run_offline(
     }
     notes.extend(design.notes);
     job.check_superseded()?;
-    let built = job.build(&design.spec).map_err(|e| {
-        DesignError::Failed(format!(
-            "the offline designer's patch did not build (please report this): {e}"
-        ))
-    })?;
+    let built = job.build(&design.spec).map_err(DesignError::OfflineBuild)?;
     Ok(Designed {
         spec: design.spec,
         built,
@@ -328,11 +418,7 @@ fn run_llm(
                 );
                 return run_offline(request, job, DesignedBy::OfflineFallback, vec![note]);
             }
-            Err(e) => {
-                return Err(DesignError::Failed(format!(
-                    "{e}; the current patch keeps playing"
-                )))
-            }
+            Err(e) => return Err(DesignError::Model(e)),
         };
         messages.push(ChatMessage::assistant(reply.clone()));
         job.check_superseded()?;
@@ -351,26 +437,22 @@ fn run_llm(
                         notes,
                     });
                 }
-                Err(e) => e,
+                Err(e) => ReplyProblem::Build(e),
             },
             Err(e) => e,
         };
         if round == MAX_REPAIR_ROUNDS {
-            return Err(DesignError::Failed(format!(
-                "the model's patch still failed after {MAX_REPAIR_ROUNDS} repair rounds: {problem} \
-                 — the current patch keeps playing; try rephrasing, or a stronger model"
-            )));
+            return Err(DesignError::ModelPatch(problem));
         }
-        messages.push(prompt::repair_message(&problem));
+        messages.push(prompt::repair_message(&problem.to_string()));
     }
     unreachable!("the loop returns in its last round")
 }
 
 /// The PatchSpec in a model's reply, or what is wrong with it (said so the model can fix it).
-fn parse_reply(reply: &str, prompt: &str) -> Result<PatchSpec, String> {
-    let json = extract_json(reply).map_err(|e| format!("the reply holds no PatchSpec: {e}"))?;
-    let mut spec =
-        PatchSpec::from_json(&json).map_err(|e| format!("the PatchSpec is not valid:\n{e}"))?;
+fn parse_reply(reply: &str, prompt: &str) -> Result<PatchSpec, ReplyProblem> {
+    let json = extract_json(reply).map_err(|e| ReplyProblem::NoSpec(e.to_string()))?;
+    let mut spec = PatchSpec::from_json(&json).map_err(ReplyProblem::InvalidSpec)?;
     if spec.prompt.trim().is_empty() {
         spec.prompt = prompt.trim().to_string();
     }

@@ -12,9 +12,9 @@ use mephisto_analysis::Features;
 use mephisto_dsp::builtin_patches;
 use mephisto_dsp::controls::Control;
 use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
+use mephisto_patch::probe::Probe;
 use mephisto_patch::render::render_score;
-use mephisto_patch::score::{ScoreNote, SCORE_VELOCITY};
-use mephisto_patch::{BuildSpec, OfflinePatch, PatchSpec};
+use mephisto_patch::{BuildError, BuildSpec, OfflinePatch, PatchSpec};
 use mephisto_rt::instance::PatchInstance;
 
 use crate::lexicon::{self, Axis, AxisWeights, Reading};
@@ -45,11 +45,6 @@ const LENGTH_CONTROLS: [(&str, f32); 6] = [
     ("reverb_time", 0.3),
 ];
 
-/// Sample rate and note of the analysis probe: one C4 held half a second.
-const PROBE_RATE: u32 = 48_000;
-const PROBE_NOTE: u8 = 60;
-const PROBE_HELD_SECONDS: f64 = 0.5;
-const PROBE_SECONDS: f64 = 0.6;
 /// The centroid change, in octaves, that a Bright weight of 1 asks for.
 const OCTAVES_PER_BRIGHT: f32 = 1.0;
 /// The change of the low-mid energy share that a Warm weight of 1 asks for.
@@ -92,7 +87,7 @@ pub fn design(prompt: &str) -> Result<OfflineDesign, String> {
 pub fn refine(
     current: &PatchSpec,
     request: &str,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, String>,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
 ) -> Result<OfflineDesign, String> {
     let asked = lexicon::read(request);
     let prompt = join_prompts(&current.prompt, request);
@@ -104,7 +99,9 @@ pub fn refine(
         combined.unknown = asked.unknown;
         return design_reading(&prompt, &combined, archetype);
     }
-    let instantiate = |spec: &PatchSpec| match spec.instantiate_builtin(1, PROBE_RATE as f32) {
+    let instantiate = |spec: &PatchSpec| match spec
+        .instantiate_builtin(1, Probe::design_check().sample_rate as f32)
+    {
         Some(result) => result,
         None => build(spec),
     };
@@ -144,7 +141,7 @@ fn design_reading(
     let mut spec = PatchSpec::from_builtin(index)?;
     spec.name = patch_name(reading, template.name);
     spec.prompt = prompt.trim().to_string();
-    let instance = PatchInstance::builtin(index, 1, PROBE_RATE as f32)?;
+    let instance = PatchInstance::builtin(index, 1, Probe::design_check().sample_rate as f32)?;
     let controls: Vec<Control> = instance.controls().map(|(c, _)| c.clone()).collect();
     spec.params = shifted_params(&controls, &reading.axes, DESIGN_REACH);
     let mut notes = vec![format!(
@@ -153,7 +150,7 @@ fn design_reading(
         describe(&reading.axes)
     )];
     let build = |s: &PatchSpec| {
-        s.instantiate_builtin(1, PROBE_RATE as f32)
+        s.instantiate_builtin(1, Probe::design_check().sample_rate as f32)
             .expect("the spec carries the template's program")
     };
     if let Some(note) =
@@ -248,20 +245,22 @@ fn macro_axis(m: Macro) -> Axis {
 /// Renders the probe note and measures it.
 fn probe(
     spec: &PatchSpec,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, String>,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
 ) -> Result<Features, String> {
     let instance = build(spec)?;
-    let score = [ScoreNote {
-        note: PROBE_NOTE,
-        start: 0.0,
-        duration: PROBE_HELD_SECONDS,
-        velocity: SCORE_VELOCITY,
-    }];
-    let mono = render_score(instance, &score, NEUTRAL_MACROS, PROBE_SECONDS, PROBE_RATE).mono();
+    let probe = Probe::design_check();
+    let mono = render_score(
+        instance,
+        &probe.score(),
+        NEUTRAL_MACROS,
+        probe.seconds(),
+        probe.sample_rate,
+    )
+    .mono();
     Ok(Features::measure(
         &mono,
-        PROBE_RATE as f32,
-        Some(PROBE_HELD_SECONDS),
+        probe.sample_rate as f32,
+        Some(probe.held_s),
     ))
 }
 
@@ -302,7 +301,7 @@ fn nudge_toward_targets(
     controls: &[Control],
     axes: &AxisWeights,
     reach: f32,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, String>,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
 ) -> Option<String> {
     let active: Vec<&Target> = TARGETS
         .iter()

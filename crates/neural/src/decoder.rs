@@ -10,6 +10,7 @@ use ort::value::TensorRef;
 
 use crate::model::ModelInfo;
 use crate::runtime::{self, Provider, Runtime};
+use crate::NeuralError;
 use crate::{Controls, HARMONICS, NOISE_BANDS};
 
 /// The model's inputs and outputs, by the contract's names.
@@ -131,17 +132,19 @@ impl Decoder {
     /// Loads `model` (a `.onnx` file with its `.json` sidecar beside it). Errors name the
     /// file and the problem: a missing or malformed sidecar, a file that is not an ONNX
     /// model, a model without the contract's inputs and outputs, or no ONNX Runtime.
-    pub fn load(model: &Path, options: &DecoderOptions) -> Result<Self, String> {
-        let info = ModelInfo::load_for(model)?;
+    pub fn load(model: &Path, options: &DecoderOptions) -> Result<Self, NeuralError> {
+        let info = ModelInfo::load_for(model).map_err(NeuralError::Model)?;
         if !model.is_file() {
-            return Err(format!(
+            return Err(NeuralError::Model(format!(
                 "the neural model `{}` does not exist",
                 model.display()
-            ));
+            )));
         }
         let runtime = runtime::load(options.library.as_deref())?;
-        let (session, provider, provider_note) = open_session(runtime, model, options)?;
-        check_signature(&session).map_err(|e| format!("`{}`: {e}", model.display()))?;
+        let (session, provider, provider_note) =
+            open_session(runtime, model, options).map_err(NeuralError::Model)?;
+        check_signature(&session)
+            .map_err(|e| NeuralError::Model(format!("`{}`: {e}", model.display())))?;
         Ok(Decoder {
             session,
             info,

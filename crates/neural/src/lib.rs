@@ -18,3 +18,15 @@ pub mod runtime;
 pub mod voices;
 
 pub use mephisto_rt::neural::{Controls, HARMONICS, NOISE_BANDS};
+
+/// Why a neural model cannot play, split by what fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NeuralError {
+    /// ONNX Runtime cannot be found, loaded or used: installing it, or the ONNX Runtime
+    /// setting, fixes it. The message says where it looked.
+    #[error("{0}")]
+    Runtime(String),
+    /// The model itself (its file, its sidecar, its inputs and outputs) cannot be used.
+    #[error("{0}")]
+    Model(String),
+}

@@ -12,6 +12,8 @@ use std::sync::{Mutex, OnceLock};
 
 use ort::environment::Environment;
 
+use crate::NeuralError;
+
 /// What to do when no library is found or it cannot be used.
 const ADVICE: &str = "install the ONNX Runtime Python wheel (`pip install onnxruntime`, or \
                       `onnxruntime-gpu` for CUDA; `scripts/setup_python.sh` sets up the \
@@ -116,7 +118,11 @@ pub fn minimum_minor_version() -> u32 {
 /// Finds ONNX Runtime (see [`find_library`]) and loads it, or returns the one already
 /// loaded. `explicit` is the user's setting. Once a library is loaded, asking for another
 /// file explicitly is an error: it takes effect only after a restart.
-pub fn load(explicit: Option<&Path>) -> Result<&'static Runtime, String> {
+pub fn load(explicit: Option<&Path>) -> Result<&'static Runtime, NeuralError> {
+    load_library(explicit).map_err(NeuralError::Runtime)
+}
+
+fn load_library(explicit: Option<&Path>) -> Result<&'static Runtime, String> {
     let _loading = LOADING.lock().unwrap_or_else(|e| e.into_inner());
     match LOADED_LIBRARY.get() {
         None => {
@@ -466,6 +472,8 @@ mod tests {
     fn a_missing_explicit_library_is_a_clear_error() {
         let missing = Path::new("/nonexistent/libonnxruntime.so");
         let err = load(Some(missing)).unwrap_err();
+        assert!(matches!(err, NeuralError::Runtime(_)), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("/nonexistent/libonnxruntime.so"), "{err}");
         assert!(err.contains("does not exist"), "{err}");
     }

@@ -12,6 +12,7 @@ use mephisto_rt::neural::NeuralVoices;
 use crate::decoder::{Decoder, DecoderOptions, ProviderChoice};
 use crate::inference::{Lockstep, NeuralInference};
 use crate::model::ModelInfo;
+use crate::NeuralError;
 
 /// A model loaded to play live: its voices run their decoder on a thread of their own, a
 /// few ms ahead of the audio clock, CUDA when there is one. While `offline` says the host
@@ -21,12 +22,12 @@ pub fn load_live(
     voices: usize,
     sample_rate: f32,
     offline: &OfflineFlag,
-) -> Result<(NeuralVoices, ModelInfo), String> {
+) -> Result<(NeuralVoices, ModelInfo), NeuralError> {
     let decoder = Decoder::load(model, &DecoderOptions::default())?;
     let mut settings = StreamSettings::new(voices, sample_rate);
     settings.offline = offline.clone();
     let (bank, inference, info, execution) = connect(decoder, &settings);
-    let thread = inference.spawn()?;
+    let thread = inference.spawn().map_err(NeuralError::Runtime)?;
     let voices = NeuralVoices::new(bank, Some(Box::new(thread)), info.name.clone(), execution);
     Ok((voices, info))
 }
@@ -38,7 +39,7 @@ pub fn load_lockstep(
     model: &Path,
     voices: usize,
     sample_rate: f32,
-) -> Result<(NeuralVoices, ModelInfo, Lockstep), String> {
+) -> Result<(NeuralVoices, ModelInfo, Lockstep), NeuralError> {
     let options = DecoderOptions {
         providers: ProviderChoice::CpuOnly,
         ..DecoderOptions::default()

@@ -13,6 +13,7 @@ use serde_json::Value;
 use mephisto_neural::decoder::{Decoder, DecoderOptions, ProviderChoice};
 use mephisto_neural::inference::NeuralInference;
 use mephisto_neural::voices::timing;
+use mephisto_neural::NeuralError;
 use mephisto_rt::neural::bank::{NeuralVoiceBank, StreamSettings};
 use mephisto_rt::neural::synth::render_frames;
 use mephisto_rt::neural::{Controls, HARMONICS};
@@ -176,6 +177,8 @@ fn a_missing_onnx_runtime_says_what_to_do() {
     };
     let err = Decoder::load(&model, &options).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(err, NeuralError::Runtime(_)), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("/nonexistent/libonnxruntime.so"), "{err}");
     assert!(err.contains("does not exist"), "{err}");
 }
@@ -187,26 +190,32 @@ fn broken_model_files_are_named_with_the_problem() {
     std::fs::write(&model, b"\x00\x01 definitely not protobuf \xff\xfe").unwrap();
     // No sidecar.
     let err = Decoder::load(&model, &cpu()).unwrap_err();
+    assert!(matches!(err, NeuralError::Model(_)), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("garbage.json"), "{err}");
     // A sidecar that is not JSON.
     std::fs::write(dir.join("garbage.json"), "{ not json").unwrap();
-    let err = Decoder::load(&model, &cpu()).unwrap_err();
+    let err = Decoder::load(&model, &cpu()).unwrap_err().to_string();
     assert!(
         err.contains("garbage.json") && err.contains("not valid JSON"),
         "{err}"
     );
     // A good sidecar, garbage model bytes: ONNX Runtime refuses it.
     std::fs::write(dir.join("garbage.json"), SIDECAR).unwrap();
-    let err = Decoder::load(&model, &cpu()).unwrap_err();
+    let err = Decoder::load(&model, &cpu()).unwrap_err().to_string();
     assert!(
         err.contains("cannot load the neural model") && err.contains("garbage.onnx"),
         "{err}"
     );
     // No model at all.
-    let err = Decoder::load(&dir.join("absent.onnx"), &cpu()).unwrap_err();
+    let err = Decoder::load(&dir.join("absent.onnx"), &cpu())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("absent.json"), "{err}");
     std::fs::write(dir.join("absent.json"), SIDECAR).unwrap();
-    let err = Decoder::load(&dir.join("absent.onnx"), &cpu()).unwrap_err();
+    let err = Decoder::load(&dir.join("absent.onnx"), &cpu())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("absent.onnx") && err.contains("does not exist"),
         "{err}"

@@ -20,11 +20,13 @@ use mephisto_dsp::{builtin_patches, find_builtin, DspBox};
 use mephisto_neural::inference::Lockstep;
 use mephisto_neural::model::ModelInfo;
 use mephisto_neural::voices::{load_live, load_lockstep, resolve_model, trained_on_effect};
+use mephisto_neural::NeuralError;
 use mephisto_rt::engine::DEFAULT_VOICES as ENGINE_VOICES;
 use mephisto_rt::instance::PatchInstance;
 use mephisto_rt::neural::bank::OfflineFlag;
 use mephisto_rt::neural::NeuralVoices;
 
+use crate::error::BuildError;
 use crate::sanity::{self, SanityLimits};
 use crate::spec::{NeuralSpec, PatchSpec, DEFAULT_VOICES, SPEC_VERSION};
 
@@ -108,11 +110,10 @@ impl Program {
         spec: &PatchSpec,
         voices: usize,
         sample_rate: f32,
-    ) -> Result<OfflinePatch, String> {
+    ) -> Result<OfflinePatch, BuildError> {
         let (mut instance, lockstep) = match self {
             Program::Neural { model, effect } => {
-                let (neural, _, lockstep) = load_lockstep(model, voices, sample_rate)
-                    .map_err(|e| format!("`neural.model`: {e}"))?;
+                let (neural, _, lockstep) = load_lockstep(model, voices, sample_rate)?;
                 let instance = neural_instance(&spec.name, neural, effect.as_deref(), sample_rate)?;
                 (instance, Some(lockstep))
             }
@@ -130,11 +131,10 @@ impl Program {
         voices: usize,
         sample_rate: f32,
         offline: &OfflineFlag,
-    ) -> Result<Box<PatchInstance>, String> {
+    ) -> Result<Box<PatchInstance>, BuildError> {
         let mut instance = match self {
             Program::Neural { model, effect } => {
-                let (neural, _) = load_live(model, voices, sample_rate, offline)
-                    .map_err(|e| format!("`neural.model`: {e}"))?;
+                let (neural, _) = load_live(model, voices, sample_rate, offline)?;
                 neural_instance(&spec.name, neural, effect.as_deref(), sample_rate)?
             }
             _ => self.faust_instance(&spec.name, voices, sample_rate)?,
@@ -149,17 +149,22 @@ impl Program {
         name: &str,
         voices: usize,
         sample_rate: f32,
-    ) -> Result<Box<PatchInstance>, String> {
+    ) -> Result<Box<PatchInstance>, BuildError> {
         match self {
             Program::Builtin(index) => {
-                let mut instance = PatchInstance::builtin(*index, voices, sample_rate)?;
+                let mut instance = PatchInstance::builtin(*index, voices, sample_rate)
+                    .map_err(BuildError::Instance)?;
                 // Played as a spec: a runtime patch, not the bank's built-in.
                 instance.builtin_index = None;
                 instance.name = name.to_string();
                 Ok(instance)
             }
-            Program::Compiled(variant) => variant.instantiate(name, voices, sample_rate),
-            Program::Neural { .. } => Err("a neural model is not a Faust program".into()),
+            Program::Compiled(variant) => variant
+                .instantiate(name, voices, sample_rate)
+                .map_err(BuildError::Instance),
+            Program::Neural { .. } => Err(BuildError::Instance(
+                "a neural model is not a Faust program".into(),
+            )),
         }
     }
 }
@@ -171,8 +176,8 @@ fn neural_instance(
     voices: NeuralVoices,
     effect: Option<&Program>,
     sample_rate: f32,
-) -> Result<Box<PatchInstance>, String> {
-    match effect {
+) -> Result<Box<PatchInstance>, BuildError> {
+    let instance = match effect {
         None => PatchInstance::neural(name, voices, None::<fn() -> DspBox>, sample_rate),
         Some(Program::Builtin(index)) => PatchInstance::neural(
             name,
@@ -186,7 +191,8 @@ fn neural_instance(
         Some(Program::Neural { .. }) => {
             Err("a neural patch's effect cannot be another model".into())
         }
-    }
+    };
+    instance.map_err(BuildError::Instance)
 }
 
 /// The neural model at `model` (a `.onnx` path) as an instance for an offline render, named
@@ -196,10 +202,11 @@ pub fn model_instance(
     model: &std::path::Path,
     voices: usize,
     sample_rate: f32,
-) -> Result<OfflinePatch, String> {
+) -> Result<OfflinePatch, BuildError> {
     let (neural, info, lockstep) = load_lockstep(model, voices, sample_rate)?;
     let name = format!("{}_neural", info.name);
-    let instance = PatchInstance::neural(&name, neural, trained_on_effect(&info), sample_rate)?;
+    let instance = PatchInstance::neural(&name, neural, trained_on_effect(&info), sample_rate)
+        .map_err(BuildError::Instance)?;
     Ok(OfflinePatch {
         instance,
         lockstep: Some(lockstep),
@@ -222,20 +229,24 @@ pub trait BuildSpec: Sized {
     /// same program: the compiled-in DSP when it is a built-in's unchanged program (no
     /// compiler needed), else the runtime compiler's variant. Validates the spec first.
     /// Blocks while the compilers run: call it off the audio thread.
-    fn program(&self, compiler: &Compiler) -> Result<Program, String>;
+    fn program(&self, compiler: &Compiler) -> Result<Program, BuildError>;
     /// Compiles the program (or finds it in the compiler's cache) and builds an instance
     /// with the spec's voices, designed values and macro map, for an offline render.
-    fn instantiate(&self, compiler: &Compiler, sample_rate: f32) -> Result<OfflinePatch, String>;
+    fn instantiate(
+        &self,
+        compiler: &Compiler,
+        sample_rate: f32,
+    ) -> Result<OfflinePatch, BuildError>;
     /// An instance of a spec whose program is a built-in's, without compiling: `None` when
     /// the program is not a built-in's.
     fn instantiate_builtin(
         &self,
         voices: usize,
         sample_rate: f32,
-    ) -> Option<Result<OfflinePatch, String>>;
+    ) -> Option<Result<OfflinePatch, BuildError>>;
     /// Gives `instance` the spec's designed values, its polyphony and, when the spec has
     /// one, its macro map. Errors name the field to fix.
-    fn apply_to(&self, instance: &mut PatchInstance) -> Result<(), String>;
+    fn apply_to(&self, instance: &mut PatchInstance) -> Result<(), BuildError>;
 }
 
 impl BuildSpec for PatchSpec {
@@ -295,12 +306,12 @@ impl BuildSpec for PatchSpec {
         })
     }
 
-    fn program(&self, compiler: &Compiler) -> Result<Program, String> {
-        self.validate().map_err(|e| e.to_string())?;
+    fn program(&self, compiler: &Compiler) -> Result<Program, BuildError> {
+        self.validate()?;
         let Some(neural) = &self.neural else {
             return faust_program(self, compiler);
         };
-        let model = resolve_model(&neural.model).map_err(|e| format!("`neural.model`: {e}"))?;
+        let model = resolve_model(&neural.model).map_err(NeuralError::Model)?;
         let effect = if self.faust.trim().is_empty() {
             None
         } else {
@@ -309,8 +320,12 @@ impl BuildSpec for PatchSpec {
         Ok(Program::Neural { model, effect })
     }
 
-    fn instantiate(&self, compiler: &Compiler, sample_rate: f32) -> Result<OfflinePatch, String> {
-        self.validate().map_err(|e| e.to_string())?;
+    fn instantiate(
+        &self,
+        compiler: &Compiler,
+        sample_rate: f32,
+    ) -> Result<OfflinePatch, BuildError> {
+        self.validate()?;
         Program::Compiled(compile(self, compiler)?).instantiate(
             self,
             DEFAULT_VOICES as usize,
@@ -322,40 +337,42 @@ impl BuildSpec for PatchSpec {
         &self,
         voices: usize,
         sample_rate: f32,
-    ) -> Option<Result<OfflinePatch, String>> {
+    ) -> Option<Result<OfflinePatch, BuildError>> {
         let index = self.builtin_index()?;
         Some(Program::Builtin(index).instantiate(self, voices, sample_rate))
     }
 
-    fn apply_to(&self, instance: &mut PatchInstance) -> Result<(), String> {
+    fn apply_to(&self, instance: &mut PatchInstance) -> Result<(), BuildError> {
         instance.set_polyphony(self.voices as usize);
         for (label, &value) in &self.params {
             instance
                 .set_designed_value(label, value)
-                .map_err(|e| format!("`params.{label}`: {e}"))?;
+                .map_err(|e| BuildError::Instance(format!("`params.{label}`: {e}")))?;
         }
         if !self.macros.is_empty() {
             let labels: Vec<&str> = instance.controls().map(|(c, _)| c.label.as_str()).collect();
             for m in mephisto_dsp::macros::Macro::ALL {
                 for (i, link) in self.macros.of(m).enumerate() {
                     if !labels.contains(&link.param.as_str()) {
-                        return Err(format!(
+                        return Err(BuildError::Instance(format!(
                             "`macros.{}[{i}].param`: the patch has no parameter `{}` (it has: {})",
                             m.key(),
                             link.param,
                             labels.join(", ")
-                        ));
+                        )));
                     }
                 }
             }
-            instance.set_macro_map(&self.macros)?;
+            instance
+                .set_macro_map(&self.macros)
+                .map_err(BuildError::Instance)?;
         }
         Ok(())
     }
 }
 
 /// The Faust program: the compiled-in DSP when it is a built-in's, else compiled.
-fn faust_program(spec: &PatchSpec, compiler: &Compiler) -> Result<Program, String> {
+fn faust_program(spec: &PatchSpec, compiler: &Compiler) -> Result<Program, BuildError> {
     match builtin_patches()
         .iter()
         .position(|p| p.source == spec.faust)
@@ -365,10 +382,8 @@ fn faust_program(spec: &PatchSpec, compiler: &Compiler) -> Result<Program, Strin
     }
 }
 
-fn compile(spec: &PatchSpec, compiler: &Compiler) -> Result<CompiledVariant, String> {
-    compiler
-        .compile(&spec.faust)
-        .map_err(|e| format!("`faust`: {e}"))
+fn compile(spec: &PatchSpec, compiler: &Compiler) -> Result<CompiledVariant, BuildError> {
+    Ok(compiler.compile(&spec.faust)?)
 }
 
 /// A built instance, ready for the audio thread, and the program it plays (kept to make
@@ -404,14 +419,13 @@ impl Builder<'_> {
         &self,
         spec: &PatchSpec,
         step: &mut dyn FnMut(BuildStep),
-    ) -> Result<Built, String> {
+    ) -> Result<Built, BuildError> {
         if spec.builtin_index().is_none() {
             step(BuildStep::Compiling);
         }
         let program = spec.program(self.compiler)?;
         step(BuildStep::Checking);
-        sanity::check_spec(&program, spec, self.sample_rate, &self.limits)
-            .map_err(|e| e.to_string())?;
+        sanity::check_spec(&program, spec, self.sample_rate, &self.limits)?;
         let instance =
             program.instantiate_live(spec, ENGINE_VOICES, self.sample_rate, &self.offline)?;
         Ok(Built { instance, program })
@@ -419,7 +433,7 @@ impl Builder<'_> {
 
     /// A one-voice offline instance of a spec, for measuring it (the offline designer's
     /// checks).
-    pub fn probe(&self, spec: &PatchSpec) -> Result<OfflinePatch, String> {
+    pub fn probe(&self, spec: &PatchSpec) -> Result<OfflinePatch, BuildError> {
         spec.instantiate(self.compiler, self.sample_rate)
     }
 }

@@ -5,15 +5,19 @@
 //! * [`build`]: a spec's program (built-in, compiled or neural), its instances, and the
 //!   whole build a worker runs ([`build::Builder`]);
 //! * [`sanity`]: the gate a program passes before it may play;
+//! * [`probe`]: the notes played on a patch to measure it;
 //! * [`render`], [`effect`], [`score`]: offline rendering of scores and effect programs,
 //!   WAV files, the score syntax.
 
 pub mod build;
 pub mod effect;
+pub mod error;
+pub mod probe;
 pub mod render;
 pub mod sanity;
 pub mod score;
 pub mod spec;
 
 pub use build::{BuildSpec, Builder, Built, OfflinePatch, Program};
+pub use error::{BuildError, Setting};
 pub use spec::PatchSpec;

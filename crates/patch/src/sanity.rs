@@ -14,16 +14,9 @@ use mephisto_rt::instance::CHUNK;
 
 use crate::build::{OfflinePatch, Program};
 use crate::effect::{pink_noise, EffectPlayer, PinkNoise};
+use crate::probe::Probe;
 use crate::spec::PatchSpec;
 
-/// The probe plays these notes (C2, C4, C6) one after another, each on its own voice.
-pub const PROBE_NOTES: [u8; 3] = [36, 60, 84];
-/// How long each probe note is held, and how long until the next one starts (the rest
-/// is its release): three notes make a 1.5 s probe.
-const NOTE_HELD_SECONDS: f64 = 0.35;
-const NOTE_SLOT_SECONDS: f64 = 0.5;
-/// Probe notes are played at full velocity: the loudest a player can make them.
-const PROBE_VELOCITY: f32 = 1.0;
 /// Length of the pink noise an effect program is probed with.
 const EFFECT_PROBE_SECONDS: f64 = 1.5;
 const NOISE_SEED: u64 = 0x4d45_5048_4953_544f;
@@ -225,7 +218,11 @@ pub fn check_spec(
     sample_rate: f32,
     limits: &SanityLimits,
 ) -> Result<SanityReport, SanityError> {
-    let make = |voices: usize| program.instantiate(spec, voices, sample_rate);
+    let make = |voices: usize| {
+        program
+            .instantiate(spec, voices, sample_rate)
+            .map_err(|e| e.to_string())
+    };
     check_instances(program.compiled(), &make, sample_rate, limits)
 }
 
@@ -306,15 +303,17 @@ fn probe_instrument(
     let frames = |seconds: f64| (seconds * sample_rate as f64).round() as usize;
     let mut position = 0;
     let mut peak = 0.0f32;
-    let mut loudest = format!("note {}", note_name(PROBE_NOTES[0]));
-    for (i, &note) in PROBE_NOTES.iter().enumerate() {
+    // Each note on its own voice, in turn: [`Probe::sanity`].
+    let probe = Probe::sanity();
+    let mut loudest = format!("note {}", note_name(probe.notes[0]));
+    for (i, &note) in probe.notes.iter().enumerate() {
         let voice = i % instance.voice_count();
         let during = format!("note {}", note_name(note));
-        let start = frames(i as f64 * NOTE_SLOT_SECONDS);
-        instance.note_on(voice, note_to_hz(note as f32), PROBE_VELOCITY);
+        let start = frames(i as f64 * probe.slot_s());
+        instance.note_on(voice, note_to_hz(note as f32), probe.velocity);
         for (end, release) in [
-            (start + frames(NOTE_HELD_SECONDS), true),
-            (start + frames(NOTE_SLOT_SECONDS), false),
+            (start + frames(probe.held_s), true),
+            (start + frames(probe.slot_s()), false),
         ] {
             while position < end {
                 let n = (end - position).min(CHUNK);
@@ -376,7 +375,7 @@ fn cpu_instrument(
     let voices = instance.voice_count();
     for voice in 0..voices {
         let note = 36 + (voice * 48 / voices) as u8;
-        instance.note_on(voice, note_to_hz(note as f32), PROBE_VELOCITY);
+        instance.note_on(voice, note_to_hz(note as f32), Probe::sanity().velocity);
     }
     let chord = format!("on a {voices}-note chord");
     time_render(sample_rate, |position| {

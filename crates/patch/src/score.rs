@@ -15,14 +15,10 @@ pub struct ScoreNote {
 /// Velocity of score notes: a firm but not maximal key press.
 pub const SCORE_VELOCITY: f32 = 0.8;
 
-/// The score played when none is given: C3 held for one second.
+/// The score played when none is given: C3 held for one second
+/// ([`crate::probe::Probe::default_render`]).
 pub fn default_score() -> Vec<ScoreNote> {
-    vec![ScoreNote {
-        note: 48,
-        start: 0.0,
-        duration: 1.0,
-        velocity: SCORE_VELOCITY,
-    }]
+    crate::probe::Probe::default_render().score()
 }
 
 /// Parses a score, naming the entry that is wrong.

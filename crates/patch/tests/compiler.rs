@@ -251,8 +251,16 @@ fn a_syntax_error_names_the_faust_line() {
     let err = compiler
         .compile("import(\"stdfaust.lib\");\nfreq = 440;\nprocess = os.osc(freq) +;\n")
         .unwrap_err();
-    assert!(matches!(err, CompileError::Faust(_)), "{err:?}");
+    assert!(matches!(err, CompileError::Faust { .. }), "{err:?}");
     assert!(err.to_string().contains("line 3"), "{err}");
+    assert_eq!(
+        err.program_lines()
+            .iter()
+            .map(|l| l.line)
+            .collect::<Vec<_>>(),
+        [3],
+        "the window marks line 3 without reading the message"
+    );
 
     let err = compiler
         .compile("import(\"stdfaust.lib\");\nprocess = os.oscx(440);\n")
@@ -269,7 +277,16 @@ fn missing_compilers_are_named() {
         o.faust_path = Some("/nonexistent/bin/faust".into())
     });
     let err = compiler.compile(INSTRUMENT).unwrap_err();
-    assert!(matches!(err, CompileError::MissingTool(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            CompileError::MissingTool {
+                tool: Some(mephisto_compiler::ToolKind::Faust),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         "cannot find the Faust compiler at `/nonexistent/bin/faust`: install it with `apt-get install faust` or set its path in Settings"

@@ -324,7 +324,7 @@ fn classify_error(error: CompileError) -> Outcome {
             Outcome::Refused("channel layout: more than 8 channels".to_string())
         }
         // A file of definitions meant to be imported, not a program.
-        CompileError::Faust(why) if why.ends_with("undefined symbol : process") => {
+        CompileError::Faust { message: why, .. } if why.ends_with("undefined symbol : process") => {
             Outcome::Refused("not a program: no `process`".to_string())
         }
         // The compilers are stopped at their time limit, as in the plugin.

@@ -14,6 +14,7 @@ use mephisto_dsp::{builtin_patches, find_builtin};
 use mephisto_patch::render::{render_score, StereoAudio};
 use mephisto_patch::score::default_score;
 use mephisto_patch::spec::{PatchSpec, SpecError};
+use mephisto_patch::BuildError;
 use mephisto_patch::{BuildSpec, OfflinePatch};
 use mephisto_rt::engine::DEFAULT_VOICES;
 use mephisto_rt::instance::PatchInstance;
@@ -520,7 +521,7 @@ fn instantiate_errors_name_the_field() {
 
     let error = match spec.instantiate(&sandbox.compiler, SR as f32) {
         Ok(_) => panic!("`level` does not exist in the program"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     };
     assert!(
         error.starts_with("`params.level`: the patch has no parameter `level`"),
@@ -531,7 +532,7 @@ fn instantiate_errors_name_the_field() {
     spec.params.clear();
     let error = match spec.instantiate(&sandbox.compiler, SR as f32) {
         Ok(_) => panic!("the macro target `level` does not exist in the program"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     };
     assert!(
         error.starts_with("`macros.bright[0].param`: the patch has no parameter `level`"),
@@ -550,14 +551,21 @@ fn instantiate_errors_name_the_field() {
         Ok(_) => panic!("the program does not import stdfaust.lib"),
         Err(e) => e,
     };
-    assert!(error.starts_with("`faust`: "), "{error}");
+    assert!(matches!(error, BuildError::Compile(_)), "{error:?}");
+    assert_eq!(
+        error.program_lines().first().map(|l| l.line),
+        Some(1),
+        "the Faust error's line travels as data"
+    );
+    assert!(error.to_string().starts_with("`faust`: "), "{error}");
 
     spec.voices = 0;
     let error = match spec.instantiate(&sandbox.compiler, SR as f32) {
         Ok(_) => panic!("0 voices is invalid"),
         Err(e) => e,
     };
-    assert!(error.starts_with("`voices`: "), "{error}");
+    assert!(matches!(error, BuildError::Spec(_)), "{error:?}");
+    assert!(error.to_string().starts_with("`voices`: "), "{error}");
 }
 
 #[test]

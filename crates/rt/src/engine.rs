@@ -19,6 +19,14 @@ pub fn note_to_hz(note: f32) -> f32 {
     440.0 * 2f32.powf((note - 69.0) / 12.0)
 }
 
+/// The host-automated controls, as they stand for one chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Automation {
+    pub macros: MacroValues,
+    /// Linear output gain before the safety limiter.
+    pub master_gain: f32,
+}
+
 /// What the engine is told between audio chunks.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum EngineEvent {
@@ -197,6 +205,28 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    /// Renders a block whose automated controls move while it plays: before every chunk of
+    /// at most [`CHUNK`] frames, `next(n)` gives the controls for the next `n` frames (a
+    /// host's smoothed parameters advanced by `n`), so automation reaches the DSP every
+    /// 64 samples or sooner, not once per host block. Wait-free when `next` is.
+    pub fn render_automated(
+        &mut self,
+        left: &mut [f32],
+        right: &mut [f32],
+        next: &mut dyn FnMut(usize) -> Automation,
+    ) {
+        let frames = left.len().min(right.len());
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(CHUNK);
+            let controls = next(n);
+            self.macros = controls.macros;
+            self.master_gain = controls.master_gain;
+            self.render_chunk(&mut left[done..done + n], &mut right[done..done + n]);
+            done += n;
         }
     }
 
@@ -577,6 +607,52 @@ mod tests {
             .instance_mut()
             .set_macro_map(&warm_map(1.5))
             .is_err());
+    }
+
+    #[test]
+    fn automation_reaches_the_dsp_every_chunk() {
+        let mut e = engine(1);
+        // Warm moves `tone` from 0.5 at Warm 0.5 to 1.0 at Warm 1.
+        e.current
+            .instance_mut()
+            .set_macro_map(&warm_map(0.5))
+            .unwrap();
+        e.handle(EngineEvent::NoteOn {
+            note: 60,
+            velocity: 0.5,
+        });
+        // A macro gliding from 0.5 to 1 over 960 frames (20 ms), as a smoother would.
+        let mut position = 0usize;
+        let mut seen = Vec::new();
+        let mut next = |n: usize| {
+            position += n;
+            let mut macros = NEUTRAL_MACROS;
+            macros[Macro::Warm.index()] = 0.5 + 0.5 * (position as f32 / 960.0).min(1.0);
+            Automation {
+                macros,
+                master_gain: 1.0,
+            }
+        };
+        let (mut l, mut r) = (vec![0.0; 1024], vec![0.0; 1024]);
+        for block in [1024usize, 1024] {
+            let mut start = 0;
+            while start < block {
+                let end = (start + CHUNK).min(block);
+                e.render_automated(&mut l[start..end], &mut r[start..end], &mut next);
+                seen.push(voice_param(&e, 0, test_tone::TONE));
+                start = end;
+            }
+        }
+        // One host block of 1024 frames holds 16 chunks: the parameter moved in each of
+        // the first 15 (the glide ends at frame 960), by at most 64/960 of the way.
+        let steps: Vec<f32> = seen.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(steps[..14].iter().all(|&s| s > 0.0), "{seen:?}");
+        let full = seen.last().unwrap() - 0.5;
+        let largest = steps.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!(
+            largest <= full * 64.0 / 960.0 * 1.01,
+            "a chunk's step {largest} of a {full} glide"
+        );
     }
 
     #[test]

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use mephisto_analysis::{Analyzer, Features};
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
+use mephisto_patch::probe::Probe;
 use mephisto_patch::render::render_score;
-use mephisto_patch::score::{ScoreNote, SCORE_VELOCITY};
-use mephisto_patch::{BuildSpec, Built, OfflinePatch, PatchSpec};
+use mephisto_patch::{BuildError, BuildSpec, Built, OfflinePatch, PatchSpec};
 
 /// Macro values per sweep: 0, 0.125, …, 1.
 pub const SWEEP_STEPS: usize = 9;
@@ -34,49 +34,19 @@ pub const MIN_RHO: f32 = 0.9;
 /// descriptor the right way but too little.
 pub const DEPTH_SCALES: [f32; 2] = [1.5, 2.0];
 
-/// The notes a calibration plays: one at a time, each on a fresh instance, so one note's
-/// tail cannot colour the next.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
-    /// MIDI notes.
-    pub notes: Vec<u8>,
-    /// How long each note is held, seconds.
-    pub held_s: f64,
-    /// How long the render goes on after note-off when the tail is measured (the Space
-    /// sweep), seconds; a tail is measured up to this long. The other descriptors need only
-    /// the held part and render [`Probe::SPECTRAL_MARGIN_S`] past note-off.
-    pub release_s: f64,
-    /// Hz.
-    pub sample_rate: u32,
-}
+/// Audio rendered past note-off when the tail is not measured: one analysis frame, so the
+/// held part's last frames are whole.
+pub const SPECTRAL_MARGIN_S: f64 = 0.05;
 
-impl Probe {
-    /// Audio rendered past note-off when the tail is not measured: one analysis frame, so
-    /// the held part's last frames are whole.
-    pub const SPECTRAL_MARGIN_S: f64 = 0.05;
-
-    /// The standard probe: C2, C3 and C4, each held 0.6 s, at 48 kHz. Tails are followed
-    /// for 2.4 s after note-off, which holds every built-in patch's designed tail (the
-    /// longest, dark_drone's, is 2.3 s); longer tails read as 2.4 s, a lower bound, so the
-    /// top of a Space sweep may tie.
-    pub fn standard() -> Probe {
-        Probe {
-            notes: vec![36, 48, 60],
-            held_s: 0.6,
-            release_s: 2.4,
-            sample_rate: 48_000,
+/// Seconds rendered per probe note when measuring `descriptor`: the held part and the tail
+/// for Space, the held part and one analysis frame otherwise.
+fn render_seconds(probe: &Probe, descriptor: Descriptor) -> f64 {
+    probe.held_s
+        + if descriptor == Descriptor::Tail {
+            probe.release_s
+        } else {
+            SPECTRAL_MARGIN_S
         }
-    }
-
-    /// Seconds rendered per note when measuring `descriptor`.
-    fn seconds(&self, descriptor: Descriptor) -> f64 {
-        self.held_s
-            + if descriptor == Descriptor::Tail {
-                self.release_s
-            } else {
-                Self::SPECTRAL_MARGIN_S
-            }
-    }
 }
 
 /// What a macro promises to move (docs/MACROS.md), measured on every probe note and
@@ -379,14 +349,14 @@ impl CalibrationReport {
 
 /// Calibrates every macro of the instances `make_instance` builds on the standard probe.
 pub fn calibrate(
-    make_instance: &dyn Fn() -> Result<OfflinePatch, String>,
+    make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
 ) -> Result<CalibrationReport, String> {
-    calibrate_with(make_instance, &Probe::standard())
+    calibrate_with(make_instance, &Probe::calibration())
 }
 
 /// Calibrates every macro on `probe`.
 pub fn calibrate_with(
-    make_instance: &dyn Fn() -> Result<OfflinePatch, String>,
+    make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     probe: &Probe,
 ) -> Result<CalibrationReport, String> {
     let started = Instant::now();
@@ -400,7 +370,7 @@ pub fn calibrate_with(
 /// Calibrates macro `m` alone on `probe`.
 pub fn calibrate_macro(
     m: Macro,
-    make_instance: &dyn Fn() -> Result<OfflinePatch, String>,
+    make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     probe: &Probe,
 ) -> Result<MacroRow, String> {
     if make_instance()?.macro_map().of(m).next().is_none() {
@@ -417,15 +387,15 @@ pub fn calibrate_macro(
 /// report. Deterministic: the same spec gives the same result.
 pub fn auto_calibrate(
     spec: &PatchSpec,
-    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, String>,
+    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
 ) -> Result<(PatchSpec, CalibrationReport), String> {
-    auto_calibrate_with(spec, make, &Probe::standard())
+    auto_calibrate_with(spec, make, &Probe::calibration())
 }
 
 /// [`auto_calibrate`] on `probe`.
 pub fn auto_calibrate_with(
     spec: &PatchSpec,
-    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, String>,
+    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
     probe: &Probe,
 ) -> Result<(PatchSpec, CalibrationReport), String> {
     let started = Instant::now();
@@ -474,7 +444,7 @@ pub fn calibrate_built(
     built: &mut Built,
     spec: &PatchSpec,
 ) -> Result<(PatchSpec, CalibrationReport), String> {
-    let sample_rate = Probe::standard().sample_rate as f32;
+    let sample_rate = Probe::calibration().sample_rate as f32;
     let program = &built.program;
     let (spec, report) = auto_calibrate(spec, &|s| {
         program.instantiate(s, CALIBRATION_VOICES, sample_rate)
@@ -532,7 +502,7 @@ impl<'a> Meter<'a> {
     /// Every macro's row, in [`Macro::ALL`] order; an unmapped macro renders nothing.
     fn calibrate(
         &mut self,
-        make_instance: &dyn Fn() -> Result<OfflinePatch, String>,
+        make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     ) -> Result<Vec<MacroRow>, String> {
         let instance = make_instance()?;
         Macro::ALL
@@ -551,10 +521,10 @@ impl<'a> Meter<'a> {
     fn sweep(
         &mut self,
         m: Macro,
-        make_instance: &dyn Fn() -> Result<OfflinePatch, String>,
+        make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     ) -> Result<MacroRow, String> {
         let descriptor = Descriptor::of(m);
-        let seconds = self.probe.seconds(descriptor);
+        let seconds = render_seconds(self.probe, descriptor);
         let mut sweep = [0.0f32; SWEEP_STEPS];
         for (step, value) in sweep.iter_mut().enumerate() {
             let notes = if step == NEUTRAL_STEP {
@@ -586,7 +556,7 @@ impl<'a> Meter<'a> {
     fn neutral(
         &mut self,
         seconds: f64,
-        make_instance: &dyn Fn() -> Result<OfflinePatch, String>,
+        make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     ) -> Result<&[Features], String> {
         let index = match self.neutral.iter().position(|(s, _)| *s == seconds) {
             Some(index) => index,
@@ -604,17 +574,14 @@ impl<'a> Meter<'a> {
         &mut self,
         macros: MacroValues,
         seconds: f64,
-        make_instance: &dyn Fn() -> Result<OfflinePatch, String>,
+        make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     ) -> Result<(), String> {
         let probe = self.probe;
         self.features.clear();
-        for &note in &probe.notes {
-            let score = [ScoreNote {
-                note,
-                start: 0.0,
-                duration: probe.held_s,
-                velocity: SCORE_VELOCITY,
-            }];
+        // One note at a time, each on a fresh instance, so one note's tail cannot colour
+        // the next.
+        for i in 0..probe.notes.len() {
+            let score = [probe.note_alone(i)];
             let audio = render_score(make_instance()?, &score, macros, seconds, probe.sample_rate);
             self.mono.clear();
             self.mono.extend(audio.mono_samples());
@@ -682,7 +649,7 @@ mod tests {
             notes: vec![48],
             held_s: 0.3,
             release_s: 0.8,
-            sample_rate: 48_000,
+            ..Probe::calibration()
         }
     }
 
@@ -691,7 +658,7 @@ mod tests {
         PatchSpec::from_builtin(index).expect("its spec")
     }
 
-    fn make(spec: &PatchSpec) -> Result<OfflinePatch, String> {
+    fn make(spec: &PatchSpec) -> Result<OfflinePatch, BuildError> {
         spec.instantiate_builtin(1, test_probe().sample_rate as f32)
             .expect("a built-in's program")
     }

@@ -19,7 +19,7 @@ use mephisto_analysis::loss::DDSP_FFT_SIZES;
 use mephisto_analysis::MultiScaleLoss;
 use mephisto_dsp::controls::ControlKind;
 use mephisto_patch::render::render_default_probe;
-use mephisto_patch::{OfflinePatch, PatchSpec};
+use mephisto_patch::{BuildError, OfflinePatch, PatchSpec};
 
 /// How a match searches.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,7 +144,7 @@ pub fn match_spec(
     target: &[f32],
     sample_rate: u32,
     options: &MatchOptions,
-    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, String>,
+    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<MatchResult, String> {
     let started = Instant::now();
@@ -254,7 +254,7 @@ pub fn match_spec(
     );
     let best = nelder_mead(swept, options, &mut objective);
     if let Some(e) = failure {
-        return Err(e);
+        return Err(e.to_string());
     }
 
     // The reported losses are on the whole probe, whatever the search compared.

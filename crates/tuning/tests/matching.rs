@@ -11,9 +11,9 @@ use mephisto_analysis::loss::DDSP_FFT_SIZES;
 use mephisto_analysis::{Analyzer, MultiScaleLoss};
 use mephisto_dsp::find_builtin;
 use mephisto_patch::render::render_default_probe as render_probe;
-use mephisto_patch::BuildSpec;
 use mephisto_patch::OfflinePatch;
 use mephisto_patch::PatchSpec;
+use mephisto_patch::{BuildError, BuildSpec};
 use mephisto_tuning::matching::{match_spec, MatchOptions, MatchResult};
 
 const RATE: u32 = 48_000;
@@ -32,7 +32,7 @@ fn builtin_spec(name: &str) -> PatchSpec {
     PatchSpec::from_builtin(index).expect("its spec")
 }
 
-fn make(spec: &PatchSpec) -> Result<OfflinePatch, String> {
+fn make(spec: &PatchSpec) -> Result<OfflinePatch, BuildError> {
     spec.instantiate_builtin(1, RATE as f32)
         .expect("the program is a built-in's")
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::worker::JobStatus;
+use mephisto_compiler::SourceLine;
 use mephisto_designer::llm::LlmConfig;
-use mephisto_designer::{DesignRequest, Stage, MAX_REPAIR_ROUNDS};
+use mephisto_designer::{DesignRequest, Failure, Stage, MAX_REPAIR_ROUNDS};
 use mephisto_patch::{BuildSpec, PatchSpec};
 
 use super::settings::{Settings, SettingsForm};
@@ -109,7 +110,7 @@ pub fn status_line(status: Option<&JobStatus>) -> StatusLine {
     let short = match &status.stage {
         Stage::Idle => "ready".to_string(),
         Stage::Live { .. } => "live".to_string(),
-        Stage::Failed { .. } => "failed".to_string(),
+        Stage::Failed(_) => "failed".to_string(),
         Stage::Superseded => "replaced".to_string(),
         _ => String::new(),
     };
@@ -133,13 +134,13 @@ pub fn status_line(status: Option<&JobStatus>) -> StatusLine {
             };
             (format!("live · {name} ({elapsed}{cache})"), Tone::Good)
         }
-        Stage::Failed { .. } => (format!("failed after {elapsed}{title}"), Tone::Bad),
+        Stage::Failed(_) => (format!("failed after {elapsed}{title}"), Tone::Bad),
         Stage::Superseded => (format!("replaced by a newer request{title}"), Tone::Quiet),
     };
     let mut details = Vec::new();
-    if let Stage::Failed { message } = &status.stage {
-        details.push(message.clone());
-        details.push(failure_advice(message).into());
+    if let Stage::Failed(failure) = &status.stage {
+        details.push(failure.message.clone());
+        details.push(failure_advice(failure).into());
     }
     details.extend(status.notes.iter().cloned());
     let short = if short.is_empty() {
@@ -155,72 +156,18 @@ pub fn status_line(status: Option<&JobStatus>) -> StatusLine {
     }
 }
 
-/// What to do about a failure, beyond what its message says.
-fn failure_advice(message: &str) -> &'static str {
-    if !error_lines(message).is_empty() {
+/// What to do about a failure, beyond what its message says: decided by what the failure
+/// points at (program lines, a setting), never by its words.
+fn failure_advice(failure: &Failure) -> &'static str {
+    if !failure.lines.is_empty() {
         "The patch that was playing keeps playing. The Code page marks the line; fix it \
          and press Compile, or ask the designer again."
-    } else if message.contains("Settings") || message.contains("settings") {
+    } else if failure.setting.is_some() {
         "The patch that was playing keeps playing. Open Settings to fix the path or the model."
     } else {
         "The patch that was playing keeps playing. Try again, rephrase the prompt, or pick \
          another patch."
     }
-}
-
-/// A line of the Faust program a compile error points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorLine {
-    /// 1-based, as Faust counts.
-    pub line: usize,
-    pub message: String,
-}
-
-/// The program lines a failure message points at: Faust's own `FILE : LINE : ERROR : …`
-/// lines, and the worker's rewritten `line N: …` / `at line N` forms. Lines inside the
-/// standard libraries (`filters.lib line 12`) are not the program's and are left out.
-pub fn error_lines(message: &str) -> Vec<ErrorLine> {
-    let mut found: Vec<ErrorLine> = Vec::new();
-    let mut add = |line: usize, message: &str| {
-        let entry = ErrorLine {
-            line,
-            message: message.trim().to_string(),
-        };
-        if line > 0 && !found.contains(&entry) {
-            found.push(entry);
-        }
-    };
-    for text in message.lines() {
-        let parts: Vec<&str> = text.splitn(4, " : ").collect();
-        if let [file, number, "ERROR", rest] = parts.as_slice() {
-            if let Ok(line) = number.trim().parse() {
-                if !file.trim().ends_with(".lib") {
-                    add(line, rest);
-                }
-                continue;
-            }
-        }
-        let mut from = 0;
-        while let Some(at) = text[from..].find("line ").map(|i| i + from) {
-            from = at + "line ".len();
-            let digits: String = text[from..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            let Ok(line) = digits.parse() else { continue };
-            let before = text[..at].trim_end();
-            let word_before = before.rsplit(char::is_whitespace).next().unwrap_or("");
-            if word_before.ends_with(".lib") || word_before.ends_with(".lib:") {
-                continue;
-            }
-            let after = text[from + digits.len()..].trim_start();
-            match after.strip_prefix(':') {
-                Some(rest) if !rest.trim().is_empty() => add(line, rest),
-                _ => add(line, text),
-            }
-        }
-    }
-    found
 }
 
 /// The Code page: the current patch's program, the producer's edits, and the errors of the
@@ -230,7 +177,7 @@ pub struct CodeView {
     pub text: String,
     /// The program the text started from (the patch playing), to tell edits apart.
     loaded: String,
-    pub errors: Vec<ErrorLine>,
+    pub errors: Vec<SourceLine>,
     /// The last compile's failure, in full.
     pub failure: Option<String>,
     /// The compile job in flight and the text it compiles.
@@ -300,9 +247,9 @@ impl CodeView {
             return;
         }
         match &status.stage {
-            Stage::Failed { message } => {
-                self.errors = error_lines(message);
-                self.failure = Some(message.clone());
+            Stage::Failed(failure) => {
+                self.errors = failure.lines.clone();
+                self.failure = Some(failure.message.clone());
                 self.pending = None;
             }
             Stage::Live { .. } => {
@@ -586,11 +533,11 @@ mod tests {
 
         let failed = status(
             4,
-            Stage::Failed {
-                message: "`faust`: cannot find the Faust compiler at `faust`: install it with \
-                          `apt-get install faust` or set its path in Settings"
-                    .into(),
-            },
+            Stage::Failed(Failure::fixed_by(
+                "`faust`: cannot find the Faust compiler at `faust`: install it with \
+                 `apt-get install faust` or set its path in Settings",
+                mephisto_patch::Setting::FaustPath,
+            )),
         );
         let line = status_line(Some(&failed));
         assert_eq!(line.headline, "failed after 1.2 s — glassy bell");
@@ -605,38 +552,6 @@ mod tests {
         assert_eq!(format_elapsed(Duration::from_millis(420)), "0.4 s");
         assert_eq!(format_elapsed(Duration::from_secs(42)), "42 s");
         assert_eq!(format_elapsed(Duration::from_secs(125)), "2 min 5 s");
-    }
-
-    #[test]
-    fn error_lines_are_found_in_every_form() {
-        assert_eq!(
-            error_lines("patch.dsp : 7 : ERROR : undefined symbol : foo"),
-            vec![ErrorLine {
-                line: 7,
-                message: "undefined symbol : foo".into()
-            }]
-        );
-        assert_eq!(
-            error_lines("`faust`: Faust error at line 3: syntax error, unexpected ENDDEF"),
-            vec![ErrorLine {
-                line: 3,
-                message: "syntax error, unexpected ENDDEF".into()
-            }]
-        );
-        let several = "`faust`: Faust error: line 2: a\nfilters.lib line 12: not ours\nline 9: b";
-        let lines: Vec<usize> = error_lines(several).iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![2, 9]);
-        let refused =
-            "`faust`: refused: `ffunction` at line 4 (calling C functions is not allowed)";
-        assert_eq!(
-            error_lines(refused),
-            vec![ErrorLine {
-                line: 4,
-                message: refused.into()
-            }]
-        );
-        assert!(error_lines("/usr/share/faust/maths.lib : 12 : ERROR : x").is_empty());
-        assert!(error_lines("the model could not be reached").is_empty());
     }
 
     #[test]
@@ -664,9 +579,14 @@ mod tests {
         assert!(code.is_compiling());
         code.observe(&status(
             7,
-            Stage::Failed {
+            Stage::Failed(Failure {
                 message: "`faust`: Faust error at line 2: syntax error, unexpected ';'".into(),
-            },
+                lines: vec![SourceLine {
+                    line: 2,
+                    message: "syntax error, unexpected ';'".into(),
+                }],
+                setting: None,
+            }),
         ));
         assert!(!code.is_compiling());
         assert_eq!(code.errors[0].line, 2);

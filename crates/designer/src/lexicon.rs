@@ -17,57 +17,49 @@
 //! * Modifiers ("very", "slightly", "not", "too") and stop words are not entries: they are
 //!   the `const` lists below, handled by [`read`].
 
+use mephisto_dsp::macros::Macro;
 use mephisto_patch::spec::ARCHETYPES;
-use Axis::{Attack, Bright, Grit, Length, Motion, Punch, Space, Warm};
 
-/// A direction a sound can be pushed in. The first six are the macros (same order as
-/// [`crate::macros::Macro::ALL`]); `Attack` and `Length` are envelope shapes the macros
-/// do not cover on their own.
+/// A direction a sound can be pushed in: one of the six macros, or the attack or the length,
+/// envelope shapes the macros do not cover on their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Axis {
-    /// Low-mid (100–600 Hz) energy share up: warm, round, full. Negative: thin, cold.
-    Warm,
-    /// Spectral centroid up: bright, glassy, airy. Negative: dark, muffled.
-    Bright,
-    /// Flatness / high-harmonic content up: gritty, distorted, buzzy. Negative: clean, pure.
-    Grit,
-    /// Tail time up: spacious, roomy, washed. Negative: dry, close.
-    Space,
-    /// Spectral flux up: evolving, wobbly, shimmering. Negative: static, steady.
-    Motion,
-    /// Sharper attack and crest: punchy, snappy, hard. Negative: soft, gentle.
-    Punch,
+    /// Warm: low-mid (100–600 Hz) energy share up; Bright: spectral centroid up; Grit:
+    /// flatness up; Space: tail up; Motion: spectral flux up; Punch: sharper attack and
+    /// crest. Negative weights push the other way (thin, dark, clean, dry, static, soft).
+    Macro(Macro),
     /// Attack time up: swelling, slow, fading in. Negative: instant, immediate.
     Attack,
     /// Decay and release time up: long, sustained, ringing. Negative: short, staccato.
     Length,
 }
 
-impl Axis {
-    pub const COUNT: usize = 8;
-    pub const ALL: [Axis; Axis::COUNT] = [
-        Axis::Warm,
-        Axis::Bright,
-        Axis::Grit,
-        Axis::Space,
-        Axis::Motion,
-        Axis::Punch,
-        Axis::Attack,
-        Axis::Length,
-    ];
+/// The macro axes by name, for the table below.
+const WARM: Axis = Axis::Macro(Macro::Warm);
+const BRIGHT: Axis = Axis::Macro(Macro::Bright);
+const GRIT: Axis = Axis::Macro(Macro::Grit);
+const SPACE: Axis = Axis::Macro(Macro::Space);
+const MOTION: Axis = Axis::Macro(Macro::Motion);
+const PUNCH: Axis = Axis::Macro(Macro::Punch);
+const ATTACK: Axis = Axis::Attack;
+const LENGTH: Axis = Axis::Length;
 
+impl Axis {
+    pub const COUNT: usize = Macro::COUNT + 2;
+    pub const ALL: [Axis; Axis::COUNT] = [WARM, BRIGHT, GRIT, SPACE, MOTION, PUNCH, ATTACK, LENGTH];
+
+    /// The macros' axes first, in [`Macro::ALL`] order, then attack and length.
     pub fn index(self) -> usize {
-        self as usize
+        match self {
+            Axis::Macro(m) => m.index(),
+            Axis::Attack => Macro::COUNT,
+            Axis::Length => Macro::COUNT + 1,
+        }
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            Axis::Warm => "warm",
-            Axis::Bright => "bright",
-            Axis::Grit => "grit",
-            Axis::Space => "space",
-            Axis::Motion => "motion",
-            Axis::Punch => "punch",
+            Axis::Macro(m) => m.key(),
             Axis::Attack => "attack",
             Axis::Length => "length",
         }
@@ -143,7 +135,7 @@ pub const ENTRIES: &[Entry] = &[
     Entry::noun(
         &["atmosphere", "atmospheres", "atmos", "texture", "textures"],
         "pad",
-        &[(Space, 0.4), (Motion, 0.2)],
+        &[(SPACE, 0.4), (MOTION, 0.2)],
     ),
     Entry::noun(
         &["bass", "basses", "bassline", "basslines", "bass line"],
@@ -153,10 +145,10 @@ pub const ENTRIES: &[Entry] = &[
     Entry::noun(
         &["sub", "subs", "sub bass"],
         "bass",
-        &[(Bright, -0.6), (Warm, 0.5)],
+        &[(BRIGHT, -0.6), (WARM, 0.5)],
     ),
-    Entry::noun(&["808", "808s"], "bass", &[(Punch, 0.3), (Length, 0.3)]),
-    Entry::noun(&["reese"], "bass", &[(Motion, 0.6), (Grit, 0.3)]),
+    Entry::noun(&["808", "808s"], "bass", &[(PUNCH, 0.3), (LENGTH, 0.3)]),
+    Entry::noun(&["reese"], "bass", &[(MOTION, 0.6), (GRIT, 0.3)]),
     Entry::noun(
         &["lead", "leads", "solo", "solos", "melody", "melodies"],
         "lead",
@@ -165,7 +157,7 @@ pub const ENTRIES: &[Entry] = &[
     Entry::noun(
         &["supersaw", "supersaws"],
         "lead",
-        &[(Motion, 0.5), (Bright, 0.4), (Warm, 0.3)],
+        &[(MOTION, 0.5), (BRIGHT, 0.4), (WARM, 0.3)],
     ),
     Entry::noun(
         &[
@@ -185,7 +177,7 @@ pub const ENTRIES: &[Entry] = &[
         "pluck",
         &[],
     ),
-    Entry::noun(&["sitar"], "pluck", &[(Grit, 0.3)]),
+    Entry::noun(&["sitar"], "pluck", &[(GRIT, 0.3)]),
     Entry::noun(
         &[
             "keys",
@@ -209,12 +201,12 @@ pub const ENTRIES: &[Entry] = &[
             "electric pianos",
         ],
         "keys",
-        &[(Warm, 0.2)],
+        &[(WARM, 0.2)],
     ),
     Entry::noun(
         &["clav", "clavinet", "harpsichord"],
         "keys",
-        &[(Bright, 0.3), (Punch, 0.3)],
+        &[(BRIGHT, 0.3), (PUNCH, 0.3)],
     ),
     Entry::noun(
         &[
@@ -235,7 +227,7 @@ pub const ENTRIES: &[Entry] = &[
     Entry::noun(
         &["marimba", "xylophone", "vibraphone", "kalimba"],
         "bell",
-        &[(Warm, 0.2), (Length, -0.3)],
+        &[(WARM, 0.2), (LENGTH, -0.3)],
     ),
     Entry::noun(
         &[
@@ -244,7 +236,7 @@ pub const ENTRIES: &[Entry] = &[
         "organ",
         &[],
     ),
-    Entry::noun(&["pipe organ", "church organ"], "organ", &[(Space, 0.5)]),
+    Entry::noun(&["pipe organ", "church organ"], "organ", &[(SPACE, 0.5)]),
     Entry::noun(
         &[
             "strings",
@@ -264,22 +256,22 @@ pub const ENTRIES: &[Entry] = &[
         "strings",
         &[],
     ),
-    Entry::noun(&["drone", "drones"], "drone", &[(Length, 0.3)]),
-    Entry::noun(&["hum", "soundscape"], "drone", &[(Space, 0.3)]),
+    Entry::noun(&["drone", "drones"], "drone", &[(LENGTH, 0.3)]),
+    Entry::noun(&["hum", "soundscape"], "drone", &[(SPACE, 0.3)]),
     Entry::noun(
         &["metal", "anvil", "cymbal", "cymbals"],
         "metallic",
-        &[(Bright, 0.3), (Grit, 0.4)],
+        &[(BRIGHT, 0.3), (GRIT, 0.4)],
     ),
     Entry::noun(
         &["gong", "gongs", "singing bowl"],
         "metallic",
-        &[(Length, 0.4), (Grit, 0.2)],
+        &[(LENGTH, 0.4), (GRIT, 0.2)],
     ),
     Entry::noun(
         &["clang", "clangs"],
         "metallic",
-        &[(Punch, 0.4), (Grit, 0.3)],
+        &[(PUNCH, 0.4), (GRIT, 0.3)],
     ),
     Entry::noun(
         &[
@@ -292,7 +284,7 @@ pub const ENTRIES: &[Entry] = &[
             "hits",
         ],
         "percussion",
-        &[(Punch, 0.4)],
+        &[(PUNCH, 0.4)],
     ),
     Entry::noun(
         &[
@@ -304,12 +296,12 @@ pub const ENTRIES: &[Entry] = &[
             "808 drums",
         ],
         "percussion",
-        &[(Punch, 0.8), (Length, -0.5), (Warm, 0.3)],
+        &[(PUNCH, 0.8), (LENGTH, -0.5), (WARM, 0.3)],
     ),
     Entry::noun(
         &["tom", "toms", "bongo", "bongos", "conga", "congas"],
         "percussion",
-        &[(Punch, 0.6), (Length, -0.3)],
+        &[(PUNCH, 0.6), (LENGTH, -0.3)],
     ),
     Entry::noun(
         &[
@@ -317,114 +309,114 @@ pub const ENTRIES: &[Entry] = &[
             "hi hat", "hi hats",
         ],
         "percussion",
-        &[(Punch, 0.6), (Bright, 0.4), (Length, -0.5)],
+        &[(PUNCH, 0.6), (BRIGHT, 0.4), (LENGTH, -0.5)],
     ),
     Entry::noun(&["fx", "sfx", "transition"], "fx", &[]),
     Entry::noun(
         &["riser", "risers", "uplifter", "uplifters"],
         "fx",
-        &[(Attack, 0.8), (Motion, 0.6)],
+        &[(ATTACK, 0.8), (MOTION, 0.6)],
     ),
     Entry::noun(
         &["downlifter", "downlifters"],
         "fx",
-        &[(Motion, 0.6), (Length, 0.4)],
+        &[(MOTION, 0.6), (LENGTH, 0.4)],
     ),
     Entry::noun(
         &["sweep", "sweeps", "whoosh", "whooshes", "swoosh"],
         "fx",
-        &[(Motion, 0.7), (Grit, 0.3)],
+        &[(MOTION, 0.7), (GRIT, 0.3)],
     ),
-    Entry::noun(&["noise"], "fx", &[(Grit, 0.8), (Bright, 0.3)]),
+    Entry::noun(&["noise"], "fx", &[(GRIT, 0.8), (BRIGHT, 0.3)]),
     Entry::noun(
         &["impact", "impacts", "boom", "booms"],
         "fx",
-        &[(Punch, 0.6), (Attack, -0.5), (Warm, 0.3)],
+        &[(PUNCH, 0.6), (ATTACK, -0.5), (WARM, 0.3)],
     ),
     Entry::noun(
         &["zap", "zaps", "laser", "lasers"],
         "fx",
-        &[(Motion, 0.6), (Length, -0.4), (Bright, 0.3)],
+        &[(MOTION, 0.6), (LENGTH, -0.4), (BRIGHT, 0.3)],
     ),
     // ---- Words that suggest an instrument ----------------------------------------------
     Entry::hint(
         &["plucky", "pluckier"],
         "pluck",
         0.5,
-        &[(Punch, 0.6), (Length, -0.6)],
+        &[(PUNCH, 0.6), (LENGTH, -0.6)],
     ),
     Entry::hint(
         &["glassy", "glass", "crystal", "crystalline"],
         "bell",
         0.4,
-        &[(Bright, 0.7), (Grit, -0.3)],
+        &[(BRIGHT, 0.7), (GRIT, -0.3)],
     ),
-    Entry::hint(&["fm"], "bell", 0.3, &[(Bright, 0.3), (Grit, 0.2)]),
+    Entry::hint(&["fm"], "bell", 0.3, &[(BRIGHT, 0.3), (GRIT, 0.2)]),
     Entry::hint(
         &["bowed", "bowing"],
         "strings",
         0.6,
-        &[(Attack, 0.5), (Length, 0.4)],
+        &[(ATTACK, 0.5), (LENGTH, 0.4)],
     ),
-    Entry::hint(&["orchestral"], "strings", 0.5, &[(Space, 0.4)]),
-    Entry::hint(&["church"], "organ", 0.5, &[(Space, 0.6)]),
+    Entry::hint(&["orchestral"], "strings", 0.5, &[(SPACE, 0.4)]),
+    Entry::hint(&["church"], "organ", 0.5, &[(SPACE, 0.6)]),
     Entry::hint(
         &["leslie", "rotary", "rotating"],
         "organ",
         0.4,
-        &[(Motion, 0.6)],
+        &[(MOTION, 0.6)],
     ),
-    Entry::hint(&["ambient", "ambience"], "drone", 0.4, &[(Space, 0.8)]),
-    Entry::hint(&["droning", "droney"], "drone", 0.5, &[(Length, 0.8)]),
+    Entry::hint(&["ambient", "ambience"], "drone", 0.4, &[(SPACE, 0.8)]),
+    Entry::hint(&["droning", "droney"], "drone", 0.5, &[(LENGTH, 0.8)]),
     Entry::hint(
         &["rumble", "rumbling", "rumbly"],
         "drone",
         0.3,
-        &[(Bright, -0.6), (Warm, 0.4), (Motion, 0.2)],
+        &[(BRIGHT, -0.6), (WARM, 0.4), (MOTION, 0.2)],
     ),
     Entry::hint(
         &["metallic", "metalic", "clangy", "clanky"],
         "metallic",
         0.6,
-        &[(Bright, 0.4), (Grit, 0.4)],
+        &[(BRIGHT, 0.4), (GRIT, 0.4)],
     ),
-    Entry::hint(&["inharmonic"], "metallic", 0.5, &[(Grit, 0.5)]),
+    Entry::hint(&["inharmonic"], "metallic", 0.5, &[(GRIT, 0.5)]),
     Entry::hint(
         &["percussive"],
         "percussion",
         0.4,
-        &[(Punch, 0.8), (Length, -0.4)],
+        &[(PUNCH, 0.8), (LENGTH, -0.4)],
     ),
     Entry::hint(
         &["reversed", "reverse", "backwards"],
         "fx",
         0.3,
-        &[(Attack, 0.9)],
+        &[(ATTACK, 0.9)],
     ),
     Entry::hint(
         &["glitch", "glitchy", "glitched", "stuttering", "stutter"],
         "fx",
         0.3,
-        &[(Motion, 0.7), (Grit, 0.3)],
+        &[(MOTION, 0.7), (GRIT, 0.3)],
     ),
     Entry::hint(
         &["zappy", "laserlike"],
         "fx",
         0.4,
-        &[(Motion, 0.5), (Length, -0.3)],
+        &[(MOTION, 0.5), (LENGTH, -0.3)],
     ),
-    Entry::hint(&["dubstep"], "bass", 0.4, &[(Grit, 0.7), (Motion, 0.8)]),
+    Entry::hint(&["dubstep"], "bass", 0.4, &[(GRIT, 0.7), (MOTION, 0.8)]),
     Entry::hint(
         &["acid", "acidic", "squelchy", "squelch"],
         "bass",
         0.3,
-        &[(Motion, 0.6), (Grit, 0.4), (Bright, 0.3)],
+        &[(MOTION, 0.6), (GRIT, 0.4), (BRIGHT, 0.3)],
     ),
     Entry::hint(
         &["trance"],
         "lead",
         0.3,
-        &[(Bright, 0.4), (Motion, 0.3), (Space, 0.3)],
+        &[(BRIGHT, 0.4), (MOTION, 0.3), (SPACE, 0.3)],
     ),
     // ---- Neutral nouns: understood, they carry no push of their own --------------------
     Entry::word(
@@ -452,17 +444,17 @@ pub const ENTRIES: &[Entry] = &[
         &[],
     ),
     // ---- Bright ------------------------------------------------------------------------
-    Entry::word(&["bright", "brighter", "brightness"], &[(Bright, 0.9)]),
-    Entry::word(&["brilliant"], &[(Bright, 0.9), (Grit, -0.1)]),
+    Entry::word(&["bright", "brighter", "brightness"], &[(BRIGHT, 0.9)]),
+    Entry::word(&["brilliant"], &[(BRIGHT, 0.9), (GRIT, -0.1)]),
     Entry::word(
         &["crisp", "crispy", "crisper"],
-        &[(Bright, 0.7), (Punch, 0.2)],
+        &[(BRIGHT, 0.7), (PUNCH, 0.2)],
     ),
     Entry::word(
         &["sparkly", "sparkling", "sparkle", "twinkly", "twinkling"],
-        &[(Bright, 0.8), (Motion, 0.2)],
+        &[(BRIGHT, 0.8), (MOTION, 0.2)],
     ),
-    Entry::word(&["shiny", "shinier"], &[(Bright, 0.7)]),
+    Entry::word(&["shiny", "shinier"], &[(BRIGHT, 0.7)]),
     Entry::word(
         &[
             "airy",
@@ -473,11 +465,11 @@ pub const ENTRIES: &[Entry] = &[
             "breath",
             "whispery",
         ],
-        &[(Bright, 0.5), (Grit, 0.2), (Punch, -0.2)],
+        &[(BRIGHT, 0.5), (GRIT, 0.2), (PUNCH, -0.2)],
     ),
     Entry::word(
         &["sizzling", "sizzle", "sizzly", "fizzy", "fizz"],
-        &[(Bright, 0.8), (Grit, 0.4)],
+        &[(BRIGHT, 0.8), (GRIT, 0.4)],
     ),
     Entry::word(
         &[
@@ -488,163 +480,163 @@ pub const ENTRIES: &[Entry] = &[
             "screaming",
             "screechy",
         ],
-        &[(Bright, 0.7), (Grit, 0.5), (Warm, -0.3)],
+        &[(BRIGHT, 0.7), (GRIT, 0.5), (WARM, -0.3)],
     ),
-    Entry::word(&["icy", "frosty"], &[(Bright, 0.7), (Warm, -0.6)]),
-    Entry::word(&["high", "higher"], &[(Bright, 0.5)]),
-    Entry::word(&["open"], &[(Bright, 0.5)]),
+    Entry::word(&["icy", "frosty"], &[(BRIGHT, 0.7), (WARM, -0.6)]),
+    Entry::word(&["high", "higher"], &[(BRIGHT, 0.5)]),
+    Entry::word(&["open"], &[(BRIGHT, 0.5)]),
     Entry::word(
         &["clear", "clearer", "clarity"],
-        &[(Bright, 0.4), (Grit, -0.4)],
+        &[(BRIGHT, 0.4), (GRIT, -0.4)],
     ),
     Entry::word(
         &["biting", "bite", "edgy", "edgier", "edge"],
-        &[(Bright, 0.4), (Grit, 0.4), (Punch, 0.3)],
+        &[(BRIGHT, 0.4), (GRIT, 0.4), (PUNCH, 0.3)],
     ),
-    Entry::word(&["saw", "saws", "sawtooth"], &[(Bright, 0.5), (Grit, 0.3)]),
+    Entry::word(&["saw", "saws", "sawtooth"], &[(BRIGHT, 0.5), (GRIT, 0.3)]),
     // ---- Dark --------------------------------------------------------------------------
-    Entry::word(&["dark", "darker", "darkness"], &[(Bright, -0.9)]),
-    Entry::word(&["dull", "duller", "dim"], &[(Bright, -0.7), (Punch, -0.2)]),
-    Entry::word(&["muffled", "muffle"], &[(Bright, -0.8)]),
+    Entry::word(&["dark", "darker", "darkness"], &[(BRIGHT, -0.9)]),
+    Entry::word(&["dull", "duller", "dim"], &[(BRIGHT, -0.7), (PUNCH, -0.2)]),
+    Entry::word(&["muffled", "muffle"], &[(BRIGHT, -0.8)]),
     Entry::word(
         &["muted", "damped", "dampened"],
-        &[(Bright, -0.6), (Length, -0.3)],
+        &[(BRIGHT, -0.6), (LENGTH, -0.3)],
     ),
-    Entry::word(&["murky", "muddy"], &[(Bright, -0.6), (Warm, 0.5)]),
+    Entry::word(&["murky", "muddy"], &[(BRIGHT, -0.6), (WARM, 0.5)]),
     Entry::word(
         &["mellow", "mellower"],
-        &[(Bright, -0.5), (Punch, -0.4), (Warm, 0.3)],
+        &[(BRIGHT, -0.5), (PUNCH, -0.4), (WARM, 0.3)],
     ),
-    Entry::word(&["deep", "deeper"], &[(Warm, 0.6), (Bright, -0.5)]),
-    Entry::word(&["low", "lower"], &[(Bright, -0.5), (Warm, 0.3)]),
-    Entry::word(&["low end", "bottom end"], &[(Warm, 0.7), (Bright, -0.3)]),
-    Entry::word(&["closed", "filtered"], &[(Bright, -0.6)]),
+    Entry::word(&["deep", "deeper"], &[(WARM, 0.6), (BRIGHT, -0.5)]),
+    Entry::word(&["low", "lower"], &[(BRIGHT, -0.5), (WARM, 0.3)]),
+    Entry::word(&["low end", "bottom end"], &[(WARM, 0.7), (BRIGHT, -0.3)]),
+    Entry::word(&["closed", "filtered"], &[(BRIGHT, -0.6)]),
     Entry::word(
         &["moody", "gloomy", "brooding", "somber", "sombre"],
-        &[(Bright, -0.5), (Space, 0.2)],
+        &[(BRIGHT, -0.5), (SPACE, 0.2)],
     ),
     Entry::word(
         &["ominous", "sinister", "menacing", "evil", "creepy"],
-        &[(Bright, -0.5), (Grit, 0.3), (Motion, 0.2)],
+        &[(BRIGHT, -0.5), (GRIT, 0.3), (MOTION, 0.2)],
     ),
     Entry::word(
         &["eerie", "haunting", "spooky"],
-        &[(Bright, -0.2), (Space, 0.5), (Motion, 0.5)],
+        &[(BRIGHT, -0.2), (SPACE, 0.5), (MOTION, 0.5)],
     ),
-    Entry::word(&["lofi", "lo fi", "lofy"], &[(Bright, -0.5), (Grit, 0.5)]),
+    Entry::word(&["lofi", "lo fi", "lofy"], &[(BRIGHT, -0.5), (GRIT, 0.5)]),
     Entry::word(
         &["dusty", "vinyl", "crackle", "crackly", "crackling"],
-        &[(Bright, -0.3), (Grit, 0.4)],
+        &[(BRIGHT, -0.3), (GRIT, 0.4)],
     ),
     // ---- Warm --------------------------------------------------------------------------
-    Entry::word(&["warm", "warmer", "warmth"], &[(Warm, 0.9)]),
+    Entry::word(&["warm", "warmer", "warmth"], &[(WARM, 0.9)]),
     Entry::word(
         &["round", "rounder", "rounded"],
-        &[(Warm, 0.6), (Bright, -0.2), (Punch, -0.2)],
+        &[(WARM, 0.6), (BRIGHT, -0.2), (PUNCH, -0.2)],
     ),
-    Entry::word(&["full", "fuller", "body", "bodied"], &[(Warm, 0.7)]),
+    Entry::word(&["full", "fuller", "body", "bodied"], &[(WARM, 0.7)]),
     Entry::word(
         &["fat", "fatter", "phat", "chunky", "chunkier"],
-        &[(Warm, 0.8), (Punch, 0.2)],
+        &[(WARM, 0.8), (PUNCH, 0.2)],
     ),
-    Entry::word(&["thick", "thicker"], &[(Warm, 0.8), (Motion, 0.1)]),
+    Entry::word(&["thick", "thicker"], &[(WARM, 0.8), (MOTION, 0.1)]),
     Entry::word(
         &["lush", "lusher", "luscious"],
-        &[(Warm, 0.6), (Space, 0.4), (Motion, 0.3)],
+        &[(WARM, 0.6), (SPACE, 0.4), (MOTION, 0.3)],
     ),
-    Entry::word(&["rich", "richer"], &[(Warm, 0.6), (Bright, 0.2)]),
+    Entry::word(&["rich", "richer"], &[(WARM, 0.6), (BRIGHT, 0.2)]),
     Entry::word(
         &["analog", "analogue"],
-        &[(Warm, 0.5), (Motion, 0.2), (Grit, 0.1)],
+        &[(WARM, 0.5), (MOTION, 0.2), (GRIT, 0.1)],
     ),
     Entry::word(
         &["cosy", "cozy", "velvety", "velvet", "creamy"],
-        &[(Warm, 0.6), (Bright, -0.3), (Grit, -0.3)],
+        &[(WARM, 0.6), (BRIGHT, -0.3), (GRIT, -0.3)],
     ),
     Entry::word(
         &["heavy", "heavier"],
-        &[(Warm, 0.6), (Grit, 0.4), (Punch, 0.3)],
+        &[(WARM, 0.6), (GRIT, 0.4), (PUNCH, 0.3)],
     ),
-    Entry::word(&["big", "bigger", "massive"], &[(Warm, 0.6), (Space, 0.3)]),
-    Entry::word(&["boomy"], &[(Warm, 0.8), (Bright, -0.3)]),
-    Entry::word(&["booming"], &[(Warm, 0.6), (Punch, 0.4), (Length, 0.3)]),
+    Entry::word(&["big", "bigger", "massive"], &[(WARM, 0.6), (SPACE, 0.3)]),
+    Entry::word(&["boomy"], &[(WARM, 0.8), (BRIGHT, -0.3)]),
+    Entry::word(&["booming"], &[(WARM, 0.6), (PUNCH, 0.4), (LENGTH, 0.3)]),
     Entry::word(
         &["woody", "wooden"],
-        &[(Warm, 0.4), (Bright, -0.2), (Length, -0.3)],
+        &[(WARM, 0.4), (BRIGHT, -0.2), (LENGTH, -0.3)],
     ),
     Entry::word(
         &["vintage", "retro", "old school", "oldschool", "tape"],
-        &[(Warm, 0.5), (Grit, 0.2)],
+        &[(WARM, 0.5), (GRIT, 0.2)],
     ),
     Entry::word(
         &["synthwave", "retrowave"],
-        &[(Warm, 0.4), (Motion, 0.3), (Space, 0.3)],
+        &[(WARM, 0.4), (MOTION, 0.3), (SPACE, 0.3)],
     ),
-    Entry::word(&["organic"], &[(Warm, 0.3), (Motion, 0.5)]),
+    Entry::word(&["organic"], &[(WARM, 0.3), (MOTION, 0.5)]),
     // ---- Thin --------------------------------------------------------------------------
-    Entry::word(&["thin", "thinner", "lean"], &[(Warm, -0.8)]),
+    Entry::word(&["thin", "thinner", "lean"], &[(WARM, -0.8)]),
     Entry::word(
         &["cold", "colder", "chilly"],
-        &[(Warm, -0.6), (Bright, 0.2)],
+        &[(WARM, -0.6), (BRIGHT, 0.2)],
     ),
-    Entry::word(&["hollow", "hollower", "square"], &[(Warm, -0.5)]),
+    Entry::word(&["hollow", "hollower", "square"], &[(WARM, -0.5)]),
     Entry::word(
         &["nasal", "nasally", "reedy"],
-        &[(Warm, -0.5), (Bright, 0.3), (Grit, 0.2)],
+        &[(WARM, -0.5), (BRIGHT, 0.3), (GRIT, 0.2)],
     ),
-    Entry::word(&["tinny"], &[(Warm, -0.8), (Bright, 0.5)]),
+    Entry::word(&["tinny"], &[(WARM, -0.8), (BRIGHT, 0.5)]),
     Entry::word(
         &["small", "smaller", "tiny", "narrow"],
-        &[(Warm, -0.4), (Space, -0.3)],
+        &[(WARM, -0.4), (SPACE, -0.3)],
     ),
-    Entry::word(&["light", "lighter"], &[(Warm, -0.4), (Punch, -0.2)]),
+    Entry::word(&["light", "lighter"], &[(WARM, -0.4), (PUNCH, -0.2)]),
     Entry::word(
         &["digital", "sterile", "clinical"],
-        &[(Warm, -0.5), (Bright, 0.2), (Grit, -0.2)],
+        &[(WARM, -0.5), (BRIGHT, 0.2), (GRIT, -0.2)],
     ),
     // ---- Grit --------------------------------------------------------------------------
     Entry::word(
         &["gritty", "grittier", "grit", "grimy", "grime"],
-        &[(Grit, 0.8)],
+        &[(GRIT, 0.8)],
     ),
     Entry::word(
         &["dirty", "dirtier", "dirt", "nasty", "rough", "rougher"],
-        &[(Grit, 0.8), (Bright, -0.1)],
+        &[(GRIT, 0.8), (BRIGHT, -0.1)],
     ),
-    Entry::word(&["distorted", "distortion", "distort"], &[(Grit, 0.9)]),
+    Entry::word(&["distorted", "distortion", "distort"], &[(GRIT, 0.9)]),
     Entry::word(
         &["crunchy", "crunchier", "crunch"],
-        &[(Grit, 0.7), (Punch, 0.2)],
+        &[(GRIT, 0.7), (PUNCH, 0.2)],
     ),
     Entry::word(
         &["fuzzy", "fuzzier", "fuzz"],
-        &[(Grit, 0.8), (Bright, -0.2)],
+        &[(GRIT, 0.8), (BRIGHT, -0.2)],
     ),
     Entry::word(
         &["buzzy", "buzzier", "buzz", "buzzing"],
-        &[(Grit, 0.6), (Bright, 0.3)],
+        &[(GRIT, 0.6), (BRIGHT, 0.3)],
     ),
     Entry::word(
         &["saturated", "saturation", "saturate"],
-        &[(Grit, 0.6), (Warm, 0.3)],
+        &[(GRIT, 0.6), (WARM, 0.3)],
     ),
     Entry::word(
         &["overdriven", "overdrive", "driven", "drive"],
-        &[(Grit, 0.8), (Warm, 0.2)],
+        &[(GRIT, 0.8), (WARM, 0.2)],
     ),
     Entry::word(
         &["raspy", "raspier", "rasp", "raw"],
-        &[(Grit, 0.6), (Bright, 0.3)],
+        &[(GRIT, 0.6), (BRIGHT, 0.3)],
     ),
     Entry::word(
         &["aggressive", "angry", "brutal", "savage"],
-        &[(Grit, 0.7), (Punch, 0.6)],
+        &[(GRIT, 0.7), (PUNCH, 0.6)],
     ),
     Entry::word(
         &["growling", "growly", "growl", "growls"],
-        &[(Grit, 0.7), (Motion, 0.6)],
+        &[(GRIT, 0.7), (MOTION, 0.6)],
     ),
-    Entry::word(&["filthy", "filth"], &[(Grit, 1.0), (Motion, 0.3)]),
+    Entry::word(&["filthy", "filth"], &[(GRIT, 1.0), (MOTION, 0.3)]),
     Entry::word(
         &[
             "bitcrushed",
@@ -653,89 +645,89 @@ pub const ENTRIES: &[Entry] = &[
             "crushed",
             "decimated",
         ],
-        &[(Grit, 0.8)],
+        &[(GRIT, 0.8)],
     ),
-    Entry::word(&["noisy", "noisier"], &[(Grit, 0.7), (Bright, 0.2)]),
+    Entry::word(&["noisy", "noisier"], &[(GRIT, 0.7), (BRIGHT, 0.2)]),
     // ---- Clean -------------------------------------------------------------------------
-    Entry::word(&["clean", "cleaner"], &[(Grit, -0.8)]),
-    Entry::word(&["pure", "purer"], &[(Grit, -0.9), (Motion, -0.2)]),
+    Entry::word(&["clean", "cleaner"], &[(GRIT, -0.8)]),
+    Entry::word(&["pure", "purer"], &[(GRIT, -0.9), (MOTION, -0.2)]),
     Entry::word(
         &["pristine", "polished", "hifi", "hi fi"],
-        &[(Grit, -0.7), (Bright, 0.2)],
+        &[(GRIT, -0.7), (BRIGHT, 0.2)],
     ),
     Entry::word(
         &["smooth", "smoother", "silky", "silk"],
-        &[(Grit, -0.6), (Punch, -0.3), (Bright, -0.1)],
+        &[(GRIT, -0.6), (PUNCH, -0.3), (BRIGHT, -0.1)],
     ),
     Entry::word(
         &["sine", "sines", "sine wave", "sinewave"],
-        &[(Grit, -0.9), (Bright, -0.5)],
+        &[(GRIT, -0.9), (BRIGHT, -0.5)],
     ),
     Entry::word(
         &["sweet", "sweeter"],
-        &[(Grit, -0.4), (Punch, -0.3), (Bright, 0.2)],
+        &[(GRIT, -0.4), (PUNCH, -0.3), (BRIGHT, 0.2)],
     ),
     // ---- Space -------------------------------------------------------------------------
     Entry::word(
         &["spacious", "space", "spacey", "spacy", "roomy", "room"],
-        &[(Space, 0.8)],
+        &[(SPACE, 0.8)],
     ),
     Entry::word(
         &["reverberant", "reverb", "reverbs", "reverby", "verb"],
-        &[(Space, 0.8)],
+        &[(SPACE, 0.8)],
     ),
     Entry::word(
         &["wet", "wetter", "drenched", "soaked", "drowned"],
-        &[(Space, 0.9)],
+        &[(SPACE, 0.9)],
     ),
     Entry::word(
         &["washed", "washed out", "washy", "wash"],
-        &[(Space, 0.8), (Bright, -0.2)],
+        &[(SPACE, 0.8), (BRIGHT, -0.2)],
     ),
     Entry::word(
         &["cavernous", "cave", "canyon", "cathedral", "hall"],
-        &[(Space, 1.0)],
+        &[(SPACE, 1.0)],
     ),
     Entry::word(
         &["huge", "enormous", "vast", "giant"],
-        &[(Space, 0.7), (Warm, 0.4)],
+        &[(SPACE, 0.7), (WARM, 0.4)],
     ),
     Entry::word(
         &["wide", "wider", "width", "stereo"],
-        &[(Space, 0.6), (Motion, 0.2)],
+        &[(SPACE, 0.6), (MOTION, 0.2)],
     ),
     Entry::word(
         &["distant", "far", "faraway", "far away"],
-        &[(Space, 0.8), (Bright, -0.3)],
+        &[(SPACE, 0.8), (BRIGHT, -0.3)],
     ),
     Entry::word(
         &["ethereal", "heavenly", "celestial", "angelic"],
-        &[(Space, 0.7), (Bright, 0.4), (Motion, 0.3), (Grit, -0.3)],
+        &[(SPACE, 0.7), (BRIGHT, 0.4), (MOTION, 0.3), (GRIT, -0.3)],
     ),
     Entry::word(
         &[
             "echo", "echoes", "echoey", "echoing", "delay", "delays", "delayed",
         ],
-        &[(Space, 0.7)],
+        &[(SPACE, 0.7)],
     ),
     Entry::word(
         &["cinematic", "epic"],
-        &[(Space, 0.6), (Length, 0.5), (Warm, 0.2)],
+        &[(SPACE, 0.6), (LENGTH, 0.5), (WARM, 0.2)],
     ),
     Entry::word(
         &["dreamy", "dreamlike", "dream"],
-        &[(Space, 0.7), (Motion, 0.5), (Bright, -0.2)],
+        &[(SPACE, 0.7), (MOTION, 0.5), (BRIGHT, -0.2)],
     ),
     Entry::word(
         &["hazy", "haze", "foggy", "blurry"],
-        &[(Space, 0.5), (Bright, -0.4)],
+        &[(SPACE, 0.5), (BRIGHT, -0.4)],
     ),
     Entry::word(
         &["floaty", "floating", "float"],
-        &[(Space, 0.6), (Attack, 0.4), (Motion, 0.3)],
+        &[(SPACE, 0.6), (ATTACK, 0.4), (MOTION, 0.3)],
     ),
     // ---- Dry ---------------------------------------------------------------------------
-    Entry::word(&["dry", "drier", "dryer"], &[(Space, -0.9)]),
+    Entry::word(&["dry", "drier", "dryer"], &[(SPACE, -0.9)]),
     Entry::word(
         &[
             "close",
@@ -745,58 +737,58 @@ pub const ENTRIES: &[Entry] = &[
             "in your face",
             "direct",
         ],
-        &[(Space, -0.6), (Punch, 0.2)],
+        &[(SPACE, -0.6), (PUNCH, 0.2)],
     ),
-    Entry::word(&["intimate"], &[(Space, -0.6), (Punch, -0.2), (Warm, 0.2)]),
+    Entry::word(&["intimate"], &[(SPACE, -0.6), (PUNCH, -0.2), (WARM, 0.2)]),
     Entry::word(
         &["tight", "tighter"],
-        &[(Space, -0.4), (Punch, 0.5), (Length, -0.4)],
+        &[(SPACE, -0.4), (PUNCH, 0.5), (LENGTH, -0.4)],
     ),
     Entry::word(
         &["focused", "focussed", "mono"],
-        &[(Space, -0.5), (Motion, -0.2)],
+        &[(SPACE, -0.5), (MOTION, -0.2)],
     ),
     // ---- Motion ------------------------------------------------------------------------
     Entry::word(
         &["evolving", "evolve", "evolves", "evolution"],
-        &[(Motion, 0.9)],
+        &[(MOTION, 0.9)],
     ),
     Entry::word(
         &["moving", "movement", "motion", "move", "moves"],
-        &[(Motion, 0.8)],
+        &[(MOTION, 0.8)],
     ),
     Entry::word(
         &[
             "morphing", "morph", "morphs", "changing", "shifting", "mutating",
         ],
-        &[(Motion, 0.8)],
+        &[(MOTION, 0.8)],
     ),
     Entry::word(
         &["wobbly", "wobble", "wobbles", "wobbling", "wub"],
-        &[(Motion, 0.9), (Grit, 0.2)],
+        &[(MOTION, 0.9), (GRIT, 0.2)],
     ),
     Entry::word(
         &["shimmering", "shimmer", "shimmery", "shimmers"],
-        &[(Motion, 0.7), (Bright, 0.4), (Space, 0.3)],
+        &[(MOTION, 0.7), (BRIGHT, 0.4), (SPACE, 0.3)],
     ),
     Entry::word(
         &["pulsing", "pulsating", "throbbing", "rhythmic"],
-        &[(Motion, 0.8), (Punch, 0.2)],
+        &[(MOTION, 0.8), (PUNCH, 0.2)],
     ),
     Entry::word(
         &["animated", "lively", "alive", "expressive"],
-        &[(Motion, 0.7)],
+        &[(MOTION, 0.7)],
     ),
     Entry::word(
         &[
             "swirling", "swirly", "swirl", "phasey", "phasing", "phaser", "phased", "flanged",
             "flanger", "flanging",
         ],
-        &[(Motion, 0.8)],
+        &[(MOTION, 0.8)],
     ),
     Entry::word(
         &["chorus", "chorused", "chorusy"],
-        &[(Motion, 0.6), (Space, 0.3), (Warm, 0.2)],
+        &[(MOTION, 0.6), (SPACE, 0.3), (WARM, 0.2)],
     ),
     Entry::word(
         &[
@@ -810,30 +802,30 @@ pub const ENTRIES: &[Entry] = &[
             "lfos",
             "sweeping",
         ],
-        &[(Motion, 0.8)],
+        &[(MOTION, 0.8)],
     ),
     Entry::word(
         &[
             "vibrato", "wavering", "warbly", "warble", "warbling", "flutter",
         ],
-        &[(Motion, 0.6)],
+        &[(MOTION, 0.6)],
     ),
-    Entry::word(&["tremolo", "trem"], &[(Motion, 0.7), (Punch, 0.1)]),
+    Entry::word(&["tremolo", "trem"], &[(MOTION, 0.7), (PUNCH, 0.1)]),
     Entry::word(
         &["detuned", "detune", "detuning", "unison"],
-        &[(Motion, 0.6), (Warm, 0.3)],
+        &[(MOTION, 0.6), (WARM, 0.3)],
     ),
-    Entry::word(&["pwm"], &[(Motion, 0.5), (Warm, 0.2)]),
+    Entry::word(&["pwm"], &[(MOTION, 0.5), (WARM, 0.2)]),
     Entry::word(
         &[
             "unstable", "drifting", "drifty", "drift", "wonky", "warped", "seasick",
         ],
-        &[(Motion, 0.7), (Grit, 0.1)],
+        &[(MOTION, 0.7), (GRIT, 0.1)],
     ),
-    Entry::word(&["breathing"], &[(Motion, 0.5), (Attack, 0.3)]),
+    Entry::word(&["breathing"], &[(MOTION, 0.5), (ATTACK, 0.3)]),
     Entry::word(
         &["resonant", "resonance", "reso"],
-        &[(Bright, 0.3), (Motion, 0.2), (Grit, 0.2)],
+        &[(BRIGHT, 0.3), (MOTION, 0.2), (GRIT, 0.2)],
     ),
     // ---- Static ------------------------------------------------------------------------
     Entry::word(
@@ -846,96 +838,96 @@ pub const ENTRIES: &[Entry] = &[
             "unchanging",
             "frozen",
         ],
-        &[(Motion, -0.8)],
+        &[(MOTION, -0.8)],
     ),
     Entry::word(
         &[
             "calm", "calmer", "peaceful", "serene", "tranquil", "relaxed",
         ],
-        &[(Motion, -0.4), (Punch, -0.4), (Grit, -0.3)],
+        &[(MOTION, -0.4), (PUNCH, -0.4), (GRIT, -0.3)],
     ),
     Entry::word(
         &["simple", "plain", "basic", "vanilla"],
-        &[(Motion, -0.5), (Grit, -0.2)],
+        &[(MOTION, -0.5), (GRIT, -0.2)],
     ),
-    Entry::word(&["solid"], &[(Motion, -0.4), (Warm, 0.3), (Punch, 0.2)]),
+    Entry::word(&["solid"], &[(MOTION, -0.4), (WARM, 0.3), (PUNCH, 0.2)]),
     // ---- Punch -------------------------------------------------------------------------
-    Entry::word(&["punchy", "punchier", "punch"], &[(Punch, 0.9)]),
+    Entry::word(&["punchy", "punchier", "punch"], &[(PUNCH, 0.9)]),
     Entry::word(
         &["snappy", "snappier", "snap"],
-        &[(Punch, 0.8), (Attack, -0.5), (Length, -0.3)],
+        &[(PUNCH, 0.8), (ATTACK, -0.5), (LENGTH, -0.3)],
     ),
-    Entry::word(&["hard", "harder"], &[(Punch, 0.8), (Grit, 0.2)]),
+    Entry::word(&["hard", "harder"], &[(PUNCH, 0.8), (GRIT, 0.2)]),
     Entry::word(
         &["sharp", "sharper"],
-        &[(Punch, 0.7), (Attack, -0.6), (Bright, 0.3)],
+        &[(PUNCH, 0.7), (ATTACK, -0.6), (BRIGHT, 0.3)],
     ),
     Entry::word(
         &["attacky", "transient", "transients"],
-        &[(Punch, 0.7), (Attack, -0.4)],
+        &[(PUNCH, 0.7), (ATTACK, -0.4)],
     ),
     Entry::word(
         &["fast", "faster", "quick", "quicker"],
-        &[(Attack, -0.6), (Punch, 0.3)],
+        &[(ATTACK, -0.6), (PUNCH, 0.3)],
     ),
     Entry::word(
         &["instant", "immediate", "instantly"],
-        &[(Attack, -0.8), (Punch, 0.4)],
+        &[(ATTACK, -0.8), (PUNCH, 0.4)],
     ),
     Entry::word(
         &[
             "thumping", "thump", "thumpy", "knock", "knocking", "knocky", "slam", "slamming",
             "hitting",
         ],
-        &[(Punch, 0.8), (Warm, 0.3)],
+        &[(PUNCH, 0.8), (WARM, 0.3)],
     ),
     Entry::word(
         &["strong", "stronger", "powerful", "power", "driving"],
-        &[(Punch, 0.6), (Warm, 0.3)],
+        &[(PUNCH, 0.6), (WARM, 0.3)],
     ),
     Entry::word(
         &["bouncy", "bounce"],
-        &[(Punch, 0.5), (Length, -0.3), (Motion, 0.2)],
+        &[(PUNCH, 0.5), (LENGTH, -0.3), (MOTION, 0.2)],
     ),
     Entry::word(
         &["clicky", "click"],
-        &[(Punch, 0.6), (Bright, 0.3), (Length, -0.4)],
+        &[(PUNCH, 0.6), (BRIGHT, 0.3), (LENGTH, -0.4)],
     ),
-    Entry::word(&["techno"], &[(Punch, 0.4), (Grit, 0.3), (Motion, 0.2)]),
+    Entry::word(&["techno"], &[(PUNCH, 0.4), (GRIT, 0.3), (MOTION, 0.2)]),
     // ---- Soft --------------------------------------------------------------------------
     Entry::word(
         &["soft", "softer"],
-        &[(Punch, -0.8), (Grit, -0.3), (Attack, 0.3)],
+        &[(PUNCH, -0.8), (GRIT, -0.3), (ATTACK, 0.3)],
     ),
     Entry::word(
         &["gentle", "gentler", "gently", "tender"],
-        &[(Punch, -0.7), (Grit, -0.3), (Attack, 0.2)],
+        &[(PUNCH, -0.7), (GRIT, -0.3), (ATTACK, 0.2)],
     ),
     Entry::word(
         &["delicate", "fragile"],
-        &[(Punch, -0.6), (Warm, -0.2), (Bright, 0.2)],
+        &[(PUNCH, -0.6), (WARM, -0.2), (BRIGHT, 0.2)],
     ),
-    Entry::word(&["subtle", "subtler"], &[(Punch, -0.4), (Grit, -0.2)]),
+    Entry::word(&["subtle", "subtler"], &[(PUNCH, -0.4), (GRIT, -0.2)]),
     Entry::word(
         &["quiet", "quieter", "hushed"],
-        &[(Punch, -0.6), (Bright, -0.2)],
+        &[(PUNCH, -0.6), (BRIGHT, -0.2)],
     ),
     Entry::word(
         &["pillowy", "fluffy", "cushioned", "padded"],
-        &[(Punch, -0.7), (Warm, 0.3)],
+        &[(PUNCH, -0.7), (WARM, 0.3)],
     ),
     // ---- Attack (slow) -----------------------------------------------------------------
     Entry::word(
         &["swelling", "swell", "swells", "swelled"],
-        &[(Attack, 0.9), (Length, 0.3)],
+        &[(ATTACK, 0.9), (LENGTH, 0.3)],
     ),
-    Entry::word(&["slow", "slower", "slowly"], &[(Attack, 0.8)]),
-    Entry::word(&["fade in", "fades in", "fading in"], &[(Attack, 0.9)]),
+    Entry::word(&["slow", "slower", "slowly"], &[(ATTACK, 0.8)]),
+    Entry::word(&["fade in", "fades in", "fading in"], &[(ATTACK, 0.9)]),
     Entry::word(
         &["fade", "fades", "fading", "faded"],
-        &[(Attack, 0.5), (Length, 0.3)],
+        &[(ATTACK, 0.5), (LENGTH, 0.3)],
     ),
-    Entry::word(&["fade out", "fades out"], &[(Length, 0.6)]),
+    Entry::word(&["fade out", "fades out"], &[(LENGTH, 0.6)]),
     Entry::word(
         &[
             "blooming",
@@ -946,37 +938,37 @@ pub const ENTRIES: &[Entry] = &[
             "builds",
             "building",
         ],
-        &[(Attack, 0.7), (Motion, 0.2)],
+        &[(ATTACK, 0.7), (MOTION, 0.2)],
     ),
-    Entry::word(&["lazy", "sluggish"], &[(Attack, 0.6)]),
-    Entry::word(&["legato"], &[(Attack, 0.3), (Length, 0.4)]),
+    Entry::word(&["lazy", "sluggish"], &[(ATTACK, 0.6)]),
+    Entry::word(&["legato"], &[(ATTACK, 0.3), (LENGTH, 0.4)]),
     // ---- Short -------------------------------------------------------------------------
-    Entry::word(&["short", "shorter"], &[(Length, -0.8)]),
-    Entry::word(&["staccato"], &[(Length, -0.9), (Punch, 0.3)]),
+    Entry::word(&["short", "shorter"], &[(LENGTH, -0.8)]),
+    Entry::word(&["staccato"], &[(LENGTH, -0.9), (PUNCH, 0.3)]),
     Entry::word(
         &["stabby", "stab", "stabs"],
-        &[(Length, -0.7), (Punch, 0.6)],
+        &[(LENGTH, -0.7), (PUNCH, 0.6)],
     ),
     Entry::word(
         &["clipped", "chopped", "choppy", "brief"],
-        &[(Length, -0.7)],
+        &[(LENGTH, -0.7)],
     ),
     Entry::word(
         &[
             "blip", "blips", "blippy", "bleep", "bleeps", "bloop", "beep", "beeps",
         ],
-        &[(Length, -0.8), (Bright, 0.3), (Grit, -0.3)],
+        &[(LENGTH, -0.8), (BRIGHT, 0.3), (GRIT, -0.3)],
     ),
-    Entry::word(&["bouncing"], &[(Length, -0.4), (Motion, 0.3)]),
+    Entry::word(&["bouncing"], &[(LENGTH, -0.4), (MOTION, 0.3)]),
     // ---- Long --------------------------------------------------------------------------
-    Entry::word(&["long", "longer", "lengthy"], &[(Length, 0.8)]),
+    Entry::word(&["long", "longer", "lengthy"], &[(LENGTH, 0.8)]),
     Entry::word(
         &["sustained", "sustain", "sustaining", "sustains"],
-        &[(Length, 0.8)],
+        &[(LENGTH, 0.8)],
     ),
     Entry::word(
         &["ringing", "ring", "rings", "ringy", "resonating"],
-        &[(Length, 0.7), (Bright, 0.2)],
+        &[(LENGTH, 0.7), (BRIGHT, 0.2)],
     ),
     Entry::word(
         &[
@@ -986,11 +978,11 @@ pub const ENTRIES: &[Entry] = &[
             "never ending",
             "neverending",
         ],
-        &[(Length, 1.0), (Space, 0.3)],
+        &[(LENGTH, 1.0), (SPACE, 0.3)],
     ),
     Entry::word(
         &["lingering", "linger", "lingers"],
-        &[(Length, 0.7), (Space, 0.2)],
+        &[(LENGTH, 0.7), (SPACE, 0.2)],
     ),
 ];
 
@@ -1527,7 +1519,6 @@ fn push_once(list: &mut Vec<String>, word: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mephisto_dsp::macros::Macro;
 
     fn all_spellings() -> Vec<&'static str> {
         ENTRIES
@@ -1681,9 +1672,9 @@ mod tests {
     fn a_full_sentence_is_understood() {
         let r = read("dark detuned bass that growls when I push the mod wheel");
         assert_eq!(r.archetype(), Some("bass"));
-        assert!(r.axis(Axis::Bright) < 0.0);
-        assert!(r.axis(Axis::Grit) > 0.0);
-        assert!(r.axis(Axis::Motion) > 0.0);
+        assert!(r.axis(BRIGHT) < 0.0);
+        assert!(r.axis(GRIT) > 0.0);
+        assert!(r.axis(MOTION) > 0.0);
         assert!(r.unknown.is_empty(), "{:?}", r.unknown);
         assert!(!r.relative);
         assert!(r.understood.contains(&"mod wheel".to_string()));
@@ -1693,7 +1684,7 @@ mod tests {
     fn comparatives_ask_for_a_change() {
         let r = read("warmer");
         assert!(r.relative);
-        assert!(r.axis(Axis::Warm) > 0.0);
+        assert!(r.axis(WARM) > 0.0);
         let r = read("shorter tail");
         assert!(r.relative);
         assert!(r.axis(Axis::Length) < 0.0);
@@ -1723,35 +1714,35 @@ mod tests {
 
     #[test]
     fn intensifiers_softeners_and_negators_scale_the_next_word() {
-        let bright = read("bright").axis(Axis::Bright);
+        let bright = read("bright").axis(BRIGHT);
         assert!(bright > 0.0);
-        assert!(read("very bright").axis(Axis::Bright) > bright);
-        assert!(read("slightly bright").axis(Axis::Bright) < bright);
-        assert!(read("slightly bright").axis(Axis::Bright) > 0.0);
-        assert!(read("not bright").axis(Axis::Bright) < 0.0);
-        assert!(read("without reverb").axis(Axis::Space) < 0.0);
+        assert!(read("very bright").axis(BRIGHT) > bright);
+        assert!(read("slightly bright").axis(BRIGHT) < bright);
+        assert!(read("slightly bright").axis(BRIGHT) > 0.0);
+        assert!(read("not bright").axis(BRIGHT) < 0.0);
+        assert!(read("without reverb").axis(SPACE) < 0.0);
         // Degree words do not stack.
         assert_eq!(
-            read("a little bit dark").axis(Axis::Bright),
-            read("slightly dark").axis(Axis::Bright)
+            read("a little bit dark").axis(BRIGHT),
+            read("slightly dark").axis(BRIGHT)
         );
         // Modifiers reach across stop words, and only to the next content word.
         let r = read("very much the bright and warm");
-        assert!(r.axis(Axis::Bright) > bright);
-        assert_eq!(r.axis(Axis::Warm), read("warm").axis(Axis::Warm));
+        assert!(r.axis(BRIGHT) > bright);
+        assert_eq!(r.axis(WARM), read("warm").axis(WARM));
     }
 
     #[test]
     fn too_asks_for_less_and_not_too_is_a_hedge() {
         let too = read("too bright");
         assert!(too.relative);
-        assert!(too.axis(Axis::Bright) < 0.0);
+        assert!(too.axis(BRIGHT) < 0.0);
         let hedge = read("a pad that's not too bright");
         assert!(!hedge.relative);
-        assert!(hedge.axis(Axis::Bright) < 0.0);
-        assert!(hedge.axis(Axis::Bright) > read("not bright").axis(Axis::Bright));
+        assert!(hedge.axis(BRIGHT) < 0.0);
+        assert!(hedge.axis(BRIGHT) > read("not bright").axis(BRIGHT));
         assert!(hedge.unknown.is_empty(), "{:?}", hedge.unknown);
-        assert!(read("not very bright").axis(Axis::Bright) > read("not bright").axis(Axis::Bright));
+        assert!(read("not very bright").axis(BRIGHT) > read("not bright").axis(BRIGHT));
     }
 
     #[test]
@@ -1773,11 +1764,11 @@ mod tests {
     fn shapes_and_hints() {
         let r = read("slow evolving pad");
         assert!(r.axis(Axis::Attack) > 0.0);
-        assert!(r.axis(Axis::Motion) > 0.0);
+        assert!(r.axis(MOTION) > 0.0);
         assert_eq!(r.archetype(), Some("pad"));
         let r = read("plucky glassy");
-        assert!(r.axis(Axis::Punch) > 0.0);
-        assert!(r.axis(Axis::Bright) > 0.0);
+        assert!(r.axis(PUNCH) > 0.0);
+        assert!(r.axis(BRIGHT) > 0.0);
         assert_eq!(r.archetype(), Some("pluck"));
         // A noun outvotes a hint.
         assert_eq!(read("glassy pad").archetype(), Some("pad"));
@@ -1796,7 +1787,7 @@ mod tests {
         assert_eq!(r.understood, vec!["never ending", "drone"]);
         let r = read("electric piano, in your face");
         assert_eq!(r.archetype(), Some("keys"));
-        assert!(r.axis(Axis::Space) < 0.0);
+        assert!(r.axis(SPACE) < 0.0);
         assert!(r.unknown.is_empty());
     }
 
@@ -1804,17 +1795,17 @@ mod tests {
     fn hyphens_and_apostrophes() {
         for prompt in ["lo-fi keys", "lo fi keys", "lofi keys"] {
             let r = read(prompt);
-            assert!(r.axis(Axis::Grit) > 0.0, "{prompt}");
+            assert!(r.axis(GRIT) > 0.0, "{prompt}");
             assert!(r.unknown.is_empty(), "{prompt}: {:?}", r.unknown);
         }
         let r = read("never-ending e-piano");
         assert!(r.axis(Axis::Length) > 0.0);
         assert_eq!(r.archetype(), Some("keys"));
         let r = read("don't make it bright");
-        assert!(r.axis(Axis::Bright) < 0.0);
+        assert!(r.axis(BRIGHT) < 0.0);
         assert!(r.unknown.is_empty(), "{:?}", r.unknown);
         let r = read("super-dark non-zorgle");
-        assert!(r.axis(Axis::Bright) < read("dark").axis(Axis::Bright));
+        assert!(r.axis(BRIGHT) < read("dark").axis(BRIGHT));
         assert_eq!(r.unknown, vec!["zorgle"]);
         let r = read("it’s a harp");
         assert_eq!(r.archetype(), Some("pluck"));
@@ -1824,9 +1815,9 @@ mod tests {
     #[test]
     fn sums_are_clamped() {
         let r = read("very bright brilliant shiny sparkly glassy crisp");
-        assert_eq!(r.axis(Axis::Bright), 1.0);
+        assert_eq!(r.axis(BRIGHT), 1.0);
         let r = read("extremely dry, no reverb, no echo, close");
-        assert_eq!(r.axis(Axis::Space), -1.0);
+        assert_eq!(r.axis(SPACE), -1.0);
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn template_for(archetype: &str) -> usize {
 /// punchy is a pluck, slow or long is a pad.
 fn archetype_from_shape(axes: &AxisWeights) -> &'static str {
     let (punch, length, attack) = (
-        axes[Axis::Punch.index()],
+        axes[Axis::Macro(Macro::Punch).index()],
         axes[Axis::Length.index()],
         axes[Axis::Attack.index()],
     );
@@ -219,7 +219,7 @@ fn control_shift(c: &Control, axes: &AxisWeights) -> f32 {
     let by_macros: f32 = c
         .macro_depths
         .iter()
-        .map(|&(m, depth)| depth * axes[macro_axis(m).index()])
+        .map(|&(m, depth)| depth * axes[Axis::Macro(m).index()])
         .sum();
     let by_label = |table: &[(&str, f32)], axis: Axis| {
         table
@@ -229,17 +229,6 @@ fn control_shift(c: &Control, axes: &AxisWeights) -> f32 {
             .sum::<f32>()
     };
     by_macros + by_label(&ATTACK_CONTROLS, Axis::Attack) + by_label(&LENGTH_CONTROLS, Axis::Length)
-}
-
-fn macro_axis(m: Macro) -> Axis {
-    match m {
-        Macro::Warm => Axis::Warm,
-        Macro::Bright => Axis::Bright,
-        Macro::Grit => Axis::Grit,
-        Macro::Space => Axis::Space,
-        Macro::Motion => Axis::Motion,
-        Macro::Punch => Axis::Punch,
-    }
 }
 
 /// Renders the probe note and measures it.
@@ -277,13 +266,13 @@ struct Target {
 /// energy should move by 0.15 (a clearly fuller or thinner sound on any template).
 const TARGETS: [Target; 2] = [
     Target {
-        axis: Axis::Bright,
+        axis: Axis::Macro(Macro::Bright),
         descriptor: "centroid (octaves)",
         measure: |f| f.centroid_hz.max(1.0).log2(),
         per_weight: OCTAVES_PER_BRIGHT,
     },
     Target {
-        axis: Axis::Warm,
+        axis: Axis::Macro(Macro::Warm),
         descriptor: "low-mid share",
         measure: |f| f.low_mid_share,
         per_weight: LOW_MID_PER_WARM,

@@ -10,9 +10,14 @@ Checking an existing file replays it through onnxruntime and the PyTorch synth:
 File layout (all arrays nested lists, float32 values written with 7 significant digits):
   model, tolerance,
   decoder: {f0_hz, loudness_db: [3, 8, 1]; amplitude [3, 8, 1], harmonics [3, 8, 60],
-            noise [3, 8, 65]}
+            noise [3, 8, 65]}; with an encoder also the input z [3, 8, z_dims]
   synth: {sample_rate 48000, hop 960, samples 12000 (0.25 s), f0_hz [13], amplitude [13],
           harmonics [13, 60], output [12000]} — the output computed in float64.
+
+The processors of the synthesis graph have parity files of their own,
+onnx/testdata/processor_*.json (processor_parity.py); --check replays either kind, and
+
+    python onnx/parity.py --write-processors      # (re)writes onnx/testdata/processor_*.json
 """
 
 import argparse
@@ -25,8 +30,9 @@ import onnxruntime
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import processor_parity  # noqa: E402
 from ddsp import synth  # noqa: E402
-from ddsp.model import Decoder  # noqa: E402
+from ddsp.model import Voice  # noqa: E402
 
 TOLERANCE = 1e-4
 SYNTH_RATE = 48_000
@@ -51,16 +57,25 @@ def decoder_inputs() -> tuple:
     return f0.astype(np.float32), loudness[..., None].astype(np.float32)
 
 
-def synth_controls(model: Decoder) -> tuple:
+def z_inputs(model: Voice) -> np.ndarray:
+    """[3, 8, z_dims]: the play-time z moved by fixed steps from -1.5 to 1.5, a different one
+    for every value."""
+    dims = model.encoder.z_dims
+    steps = np.linspace(-1.5, 1.5, 3 * 8 * dims).reshape(3, 8, dims)
+    return (model.z_mean.numpy() + steps).astype(np.float32)
+
+
+def synth_controls(model: Voice) -> tuple:
     """13 frames gliding 300 -> 520 Hz (so harmonics cross 24 kHz while it plays) with the
     model's own amplitude and harmonic distribution, rounded as stored."""
     t = np.arange(SYNTH_FRAMES, dtype=np.float32)
     f0 = (300.0 + 220.0 * t / (SYNTH_FRAMES - 1)).astype(np.float32)
     loudness = (-40.0 + 30.0 * np.sin(np.pi * t / (SYNTH_FRAMES - 1))).astype(np.float32)
     with torch.no_grad():
-        amplitude, harmonics, _ = model(
+        controls = model.controls(
             torch.from_numpy(f0)[None, :, None], torch.from_numpy(loudness)[None, :, None]
         )
+    amplitude, harmonics = controls["amplitude"], controls["harmonics"]
     return rounded(f0), rounded(amplitude[0, :, 0].numpy()), rounded(harmonics[0].numpy())
 
 
@@ -77,22 +92,24 @@ def reference_synth(f0, amplitude, harmonics, dtype=torch.float64) -> np.ndarray
     return out[0].numpy()
 
 
-def write_parity(model: Decoder, model_name: str, path: Path) -> None:
+def write_parity(model: Voice, model_name: str, path: Path) -> None:
     """Writes the parity file for `model` (exported as `model_name`)."""
     model.eval()
     f0, loudness = decoder_inputs()
+    inputs = {"f0_hz": rounded(f0), "loudness_db": rounded(loudness)}
+    if model.encoder is not None:
+        inputs["z"] = rounded(z_inputs(model))
     with torch.no_grad():
-        outputs = model(torch.from_numpy(f0), torch.from_numpy(loudness))
+        outputs = model(*(torch.tensor(v, dtype=torch.float32) for v in inputs.values()))
     s_f0, s_amplitude, s_harmonics = synth_controls(model)
     data = {
         "model": model_name,
         "tolerance": TOLERANCE,
         "decoder": {
-            "f0_hz": rounded(f0).tolist(),
-            "loudness_db": rounded(loudness).tolist(),
+            **{name: value.tolist() for name, value in inputs.items()},
             **{
                 name: rounded(value.numpy()).tolist()
-                for name, value in zip(("amplitude", "harmonics", "noise"), outputs)
+                for name, value in zip(model.output_names, outputs)
             },
         },
         "synth": {
@@ -113,11 +130,14 @@ def check_parity(path: Path, model_path: Path | None = None) -> dict:
     """Replays a parity file: the ONNX model in onnxruntime against the stored decoder outputs,
     and the float32 PyTorch synth against the float64 reference. Raises past the tolerance."""
     data = json.loads(path.read_text())
+    if "processor" in data:
+        return processor_parity.check(data, path)
     model_path = model_path or path.parent.parent / "models" / data["model"]
     session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     d = data["decoder"]
-    feed = {k: np.array(d[k], np.float32) for k in ("f0_hz", "loudness_db")}
-    got = dict(zip(("amplitude", "harmonics", "noise"), session.run(None, feed)))
+    feed = {i.name: np.array(d[i.name], np.float32) for i in session.get_inputs()}
+    names = [o.name for o in session.get_outputs()]
+    got = dict(zip(names, session.run(None, feed)))
     decoder_diff = max(float(np.abs(got[k] - np.array(d[k])).max()) for k in got)
     s = data["synth"]
     ours = reference_synth(s["f0_hz"], s["amplitude"], s["harmonics"], dtype=torch.float32)
@@ -130,9 +150,24 @@ def check_parity(path: Path, model_path: Path | None = None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", type=Path, required=True, help="a parity_MODEL.json file")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument(
+        "--check", type=Path, help="a parity_MODEL.json or processor_KIND.json file"
+    )
+    action.add_argument(
+        "--write-processors",
+        type=Path,
+        nargs="?",
+        const=processor_parity.TESTDATA,
+        metavar="DIR",
+        help="write processor_*.json (default: onnx/testdata)",
+    )
     parser.add_argument("--model", type=Path, help="the ONNX file (default: onnx/models/MODEL)")
     args = parser.parse_args()
+    if args.write_processors:
+        for path in processor_parity.write_all(args.write_processors):
+            print(f"wrote {path}: {processor_parity.check(json.loads(path.read_text()), path)}")
+        return
     print(f"{args.check}: {check_parity(args.check, args.model)}")
 
 

@@ -4,9 +4,18 @@ its sidecar MODEL.json and the parity data the Rust tests replay.
     python onnx/train.py --patch tine_keys --out onnx/models/tine_keys.onnx
     python onnx/train.py --audio cello.wav --out cello.onnx --seconds 300
     python onnx/train.py --smoke            # CI: a short render, ~30 s of training, all checks
+    python onnx/train.py --patch nylon_pluck --graph onnx/graphs/reverb.json \
+        --out onnx/models/nylon_pluck.onnx  # a model whose graph has a learned reverb
 
 Patch notes are rendered one semitone apart over three octaves, each at three velocities;
 every fifth pitch is held out (at all its velocities).
+
+The synthesis graph (ddsp/graph.py) comes from --graph CONFIG.json, else it is the contract's
+harmonic plus filtered noise. The decoder learns per-frame analysis targets first; when the
+graph has processors with parameters of their own (a reverb's IR), the whole model then
+trains through the rendered audio (ddsp/audio_training.py). A config with an "encoder" adds
+the MFCC timbre encoder: the decoder reads its z, and the sidecar stores the mean z the plugin
+plays with.
 After training, the held-out notes are resynthesised from the model's controls and compared with
 the original audio by the multi-scale spectral loss, against the same loss for a plain sine at
 the same f0 and loudness. A model passes when its loss is at most half the sine's.
@@ -21,6 +30,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -35,14 +45,29 @@ import export  # noqa: E402
 import parity  # noqa: E402
 from ddsp import HARMONICS, HOP, NOISE_BANDS, SAMPLE_RATE  # noqa: E402
 from ddsp import analysis, data, envelope, synth  # noqa: E402
+from ddsp.audio_training import train_on_audio  # noqa: E402
+from ddsp.graph import load_config  # noqa: E402
 from ddsp.loss import multiscale_spectral_loss  # noqa: E402
-from ddsp.model import Decoder, state_size_bytes  # noqa: E402
+from ddsp.mfcc import mfcc  # noqa: E402
+from ddsp.model import Voice, state_size_bytes  # noqa: E402
 
 ONNX_DIR = Path(__file__).resolve().parent
 QUALITY_RATIO = 0.5
 """A model must beat a plain sine's held-out loss by this factor."""
 HELD_OUT_EVERY = 5
 LOW_REGISTER_ARCHETYPES = ("bass",)
+ENCODED_NOTES_PER_STEP = 16
+ENCODED_CROP_FRAMES = 100
+"""With an encoder, each step's frames come from a crop of this many frames (2 s) of each of
+ENCODED_NOTES_PER_STEP notes, which the encoder reads from the crop's start (a GRU needs the
+frames before). Whole stretches of a file (8 s) made a step 10 times slower."""
+PLAYABLE_OUTPUTS = ("amplitude", "harmonics", "noise")
+AUDIO_STEPS = 400
+"""Steps through the rendered audio when the graph has processor parameters (a reverb)."""
+SIDECAR_VERSION = 1
+SIDECAR_VERSION_WITH_Z = 2
+"""A model with an encoder needs the input z, which a version-1 reader would not feed: such a
+sidecar says version 2 so that reader refuses it instead of failing at inference."""
 
 
 def archetype(patch: str) -> str:
@@ -69,30 +94,68 @@ def tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def frame_batch(targets: "Targets", size: int, rng: np.random.Generator) -> tuple:
-    """`size` random frames from all notes, each at a random level within [-6, +2] dB of the
-    original (the analysis targets scale with it) so the decoder sees loudness it will be asked
-    for around the rendered velocity's. Returns f0, loudness [1, size, 1], harmonic amplitudes
-    [1, size, 60] and noise magnitudes [1, size, 65]."""
-    which = rng.integers(0, len(targets.f0), size=size)
+def frame_batch(model: Voice, targets: "Targets", size: int, rng: np.random.Generator) -> tuple:
+    """`size` random frames, each at a random level within [-6, +2] dB of the original (the
+    analysis targets scale with it) so the decoder sees loudness it will be asked for around
+    the rendered velocity's. Returns f0, loudness [1, size, 1], z [1, size, z_dims] (None
+    without an encoder), harmonic amplitudes [1, size, 60] and noise magnitudes [1, size, 65].
+
+    Without an encoder the frames come from all notes; with one, from crops of
+    ENCODED_NOTES_PER_STEP random notes, whose z the encoder computes from the crops."""
+    z = None
+    if model.encoder is None:
+        which = rng.integers(0, len(targets.f0), size=size)
+    else:
+        which, z = encoded_frames(model, targets, size, rng)
     gain = 10.0 ** (rng.uniform(-6.0, 2.0, size=size) / 20.0).astype(np.float32)
     return (
         tensor(targets.f0[which])[None, :, None],
         tensor(data.loudness_db(gain * targets.rms[which]))[None, :, None],
+        z,
         tensor(gain[:, None] * targets.harmonics[which])[None],
         tensor(gain[:, None] * targets.noise[which])[None],
     )
 
 
-class Targets:
-    """Every training frame's f0, RMS and analysis targets, stacked (see ddsp/analysis.py)."""
+def encoded_frames(model: Voice, targets: "Targets", size: int, rng: np.random.Generator):
+    """(`size` random frame indices, their z [1, size, z_dims]) from crops of random notes."""
+    count = len(targets.mfccs)
+    notes = rng.choice(count, min(ENCODED_NOTES_PER_STEP, count), replace=False)
+    crops = []
+    for note in notes:
+        frames = len(targets.mfccs[note])
+        start = int(rng.integers(0, max(1, frames - ENCODED_CROP_FRAMES + 1)))
+        crops.append((note, start, min(frames, start + ENCODED_CROP_FRAMES)))
+    # A GRU is causal: the padding after a shorter crop does not change the crop's own z.
+    mfccs = torch.nn.utils.rnn.pad_sequence(
+        [targets.mfccs[n][a:b] for n, a, b in crops], batch_first=True
+    )
+    encoded = model.encoder(mfccs)
+    frames = np.concatenate([targets.starts[n] + np.arange(a, b) for n, a, b in crops])
+    rows = np.concatenate([np.full(b - a, i) for i, (_, a, b) in enumerate(crops)])
+    columns = np.concatenate([np.arange(b - a) for _, a, b in crops])
+    position = rng.integers(0, len(frames), size=size)
+    z = encoded[torch.from_numpy(rows[position]), torch.from_numpy(columns[position])]
+    return frames[position], z[None]
 
-    def __init__(self, notes: list):
+
+class Targets:
+    """Every training frame's f0, RMS and analysis targets, stacked (see ddsp/analysis.py);
+    with an encoder, each note's MFCCs too (`starts[i]` is note i's first frame)."""
+
+    def __init__(self, notes: list, coefficients: int | None = None):
         analysed = [analysis.analyse(n.audio, n.f0_hz) for n in notes]
         self.f0 = np.concatenate([n.f0_hz for n in notes])
         self.rms = np.concatenate([n.rms for n in notes])
         self.harmonics = np.concatenate([h for h, _ in analysed])
         self.noise = np.concatenate([z for _, z in analysed])
+        self.starts = np.cumsum([0] + [n.frames for n in notes])
+        self.mfccs = note_mfccs(notes, coefficients) if coefficients else []
+
+
+def note_mfccs(notes: list, coefficients: int) -> list:
+    """Each note's MFCCs [1..coefficients] per frame (ddsp/mfcc.py), [frames, coefficients]."""
+    return [mfcc(torch.from_numpy(n.audio), coefficients) for n in notes]
 
 
 def log_l1(a: torch.Tensor, b: torch.Tensor, eps: float, mask=None) -> torch.Tensor:
@@ -102,28 +165,36 @@ def log_l1(a: torch.Tensor, b: torch.Tensor, eps: float, mask=None) -> torch.Ten
     return (difference * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def target_loss(model: Decoder, f0, loudness, harmonic_amplitudes, noise) -> torch.Tensor:
+def target_loss(model: Voice, f0, loudness, z, harmonic_amplitudes, noise) -> torch.Tensor:
     """L1 between log amplitudes of the decoder's audible harmonics (as the synth renormalises
-    them) and the analysis targets, plus the same for the overall amplitude and noise bands.
-    The epsilons sit near the spectral loss's own floor (-100 dB for a sine)."""
-    amplitude, distribution, noise_out = model(f0, loudness)
-    k = torch.arange(1, HARMONICS + 1, dtype=f0.dtype)
-    audible = (k * f0 < SAMPLE_RATE / 2).to(f0.dtype)
-    weights = distribution * audible
-    weights = weights / weights.sum(dim=-1, keepdim=True).clamp(min=1e-30)
-    total = harmonic_amplitudes.sum(dim=-1, keepdim=True)
-    return (
-        log_l1(amplitude * weights, harmonic_amplitudes, 1e-5, audible)
-        + log_l1(amplitude, total, 1e-5)
-        + log_l1(noise_out, noise, 1e-4)
-    )
+    them) and the analysis targets, plus the same for the overall amplitude and noise bands
+    (for the controls the graph has). The epsilons sit near the spectral loss's own floor
+    (-100 dB for a sine)."""
+    controls = model.controls(f0, loudness, z)
+    loss = 0.0
+    if "harmonics" in controls:
+        amplitude = controls["amplitude"]
+        k = torch.arange(1, HARMONICS + 1, dtype=f0.dtype)
+        audible = (k * f0 < SAMPLE_RATE / 2).to(f0.dtype)
+        # remove_above_nyquist's renormalisation, without its guard for an all-zero sum
+        # (harmonic 1 of a training f0 is always audible).
+        weights = controls["harmonics"] * audible
+        weights = weights / weights.sum(dim=-1, keepdim=True).clamp(min=1e-30)
+        total = harmonic_amplitudes.sum(dim=-1, keepdim=True)
+        loss = loss + log_l1(amplitude * weights, harmonic_amplitudes, 1e-5, audible)
+        loss = loss + log_l1(amplitude, total, 1e-5)
+    if "noise" in controls:
+        loss = loss + log_l1(controls["noise"], noise, 1e-4)
+    return loss
 
 
-def train(model: Decoder, notes: list, args) -> dict:
+def train(model: Voice, notes: list, args) -> dict:
     """Adam on the analysis targets (ddsp/analysis.py) until --steps or --seconds."""
     rng = np.random.default_rng(args.seed)
     started = time.monotonic()
-    targets = Targets(notes)
+    targets = Targets(notes, model.encoder.settings["mfccs"] if model.encoder else None)
+    if model.encoder is not None:
+        model.encoder.fit_normalisation(torch.cat(targets.mfccs))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, losses = 0, []
     model.train()
@@ -131,7 +202,7 @@ def train(model: Decoder, notes: list, args) -> dict:
         progress = max(step / args.steps, (time.monotonic() - started) / args.seconds)
         for group in optimizer.param_groups:
             group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(progress, 1.0))))
-        loss = target_loss(model, *frame_batch(targets, args.batch, rng))
+        loss = target_loss(model, *frame_batch(model, targets, args.batch, rng))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -146,9 +217,22 @@ def train(model: Decoder, notes: list, args) -> dict:
     return {"steps": step, "seconds": round(time.monotonic() - started, 1)}
 
 
-def resynthesis_losses(model: Decoder, notes: list, seed: int) -> tuple:
-    """Mean multi-scale loss over whole held-out notes of (model controls -> synth) and of a
-    sine of amplitude sqrt(2) * RMS (the frame's loudness) at the same f0, against the originals."""
+def play_z(model: Voice, notes: list) -> torch.Tensor:
+    """The z the plugin plays with: the mean of the encoder's z over the notes' audible frames
+    (within data.AUDIBLE_RANGE_DB of the loudest; silence has no timbre to average)."""
+    mfccs = note_mfccs(notes, model.encoder.settings["mfccs"])
+    with torch.no_grad():
+        z = torch.cat([model.encoder(m[None])[0] for m in mfccs])
+    loudness = np.concatenate([n.loudness_db for n in notes])
+    audible = torch.from_numpy(loudness > loudness.max() - data.AUDIBLE_RANGE_DB)
+    return z[audible].mean(dim=0)
+
+
+def resynthesis_losses(model: Voice, notes: list, seed: int, encoded: bool = False) -> tuple:
+    """Mean multi-scale loss over whole held-out notes of (model controls -> graph) and of a
+    sine of amplitude sqrt(2) * RMS (the frame's loudness) at the same f0, against the originals.
+    With an encoder, z is the play-time z, or the note's own (`encoded`: the autoencoder's
+    reconstruction)."""
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     ours, sines = [], []
@@ -156,10 +240,11 @@ def resynthesis_losses(model: Decoder, notes: list, seed: int) -> tuple:
         f0 = tensor(note.f0_hz)[None, :, None]
         target = tensor(note.audio)[None]
         with torch.no_grad():
-            amplitude, harmonics, noise = model(f0, tensor(note.loudness_db)[None, :, None])
-            audio = synth.synthesize(
-                f0, amplitude, harmonics, noise, SAMPLE_RATE, HOP, target.shape[-1], generator
-            )
+            z = None
+            if model.encoder is not None and encoded:
+                z = model.encoder(mfcc(target[0], model.encoder.settings["mfccs"])[None])
+            controls = model.controls(f0, tensor(note.loudness_db)[None, :, None], z)
+            audio = model.render(controls, f0, SAMPLE_RATE, HOP, target.shape[-1], generator)
             one_hot = torch.zeros(1, note.frames, HARMONICS)
             one_hot[..., 0] = 1.0
             sine_amplitude = np.sqrt(2.0) * tensor(note.rms)[None, :, None]
@@ -188,6 +273,9 @@ def parse_args(argv=None):
     source.add_argument("--patch", help="a built-in patch (mephisto list)")
     source.add_argument("--audio", type=Path, help="a monophonic WAV file; f0 estimated by YIN")
     parser.add_argument("--out", type=Path, help="MODEL.onnx; MODEL.json is written next to it")
+    parser.add_argument(
+        "--graph", type=Path, help="synthesis graph config JSON (default: harmonic + noise)"
+    )
     parser.add_argument("--parity", type=Path, help="parity file (default: see docs/NEURAL.md)")
     parser.add_argument("--steps", type=int, default=3000, help="most optimiser steps")
     parser.add_argument("--seconds", type=float, default=240.0, help="most training seconds")
@@ -202,6 +290,29 @@ def parse_args(argv=None):
         "--threads", type=int, default=1, help="torch CPU threads (more only on idle cores)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--audio-steps",
+        type=int,
+        help="most steps of training through the rendered audio (default 400 when the graph "
+        "has processor parameters, such as a reverb, else 0)",
+    )
+    parser.add_argument(
+        "--audio-seconds", type=float, default=900.0, help="most seconds of audio training"
+    )
+    parser.add_argument("--audio-crops", type=int, default=4, help="crops per audio step")
+    parser.add_argument(
+        "--audio-crop-seconds",
+        type=float,
+        default=2.5,
+        help="crop length (a rendered note, 2.5 s by default, is one crop)",
+    )
+    parser.add_argument("--audio-lr", type=float, default=3e-4, help="decoder rate, audio steps")
+    parser.add_argument(
+        "--processor-lr",
+        type=float,
+        default=1e-2,
+        help="processor parameters' rate, audio steps (a reverb's IR, its gain and decay)",
+    )
     parser.add_argument(
         "--smoke",
         action="store_true",
@@ -246,10 +357,35 @@ def load_notes(args) -> tuple:
     return notes, f0_range, f"file {args.audio.name}", args.audio.stem
 
 
+def sidecar_text(sidecar: dict) -> str:
+    """The sidecar as indented JSON, each list of numbers on one line (a reverb's IR is
+    thousands of them)."""
+    text = json.dumps(sidecar, indent=2)
+    numbers = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+    return numbers.sub(lambda m: "[" + ", ".join(re.split(r",\s*", m.group(1))) + "]", text) + "\n"
+
+
+def build_model(args) -> Voice:
+    """The model of --graph (default: the contract's graph); the plugin plays graphs whose
+    decoder outputs are the contract's three."""
+    try:
+        model = Voice(load_config(args.graph) if args.graph else None, hidden=args.hidden)
+    except ValueError as error:
+        raise SystemExit(f"train.py: {args.graph}: {error}") from error
+    if model.output_names != PLAYABLE_OUTPUTS:
+        raise SystemExit(
+            f"train.py: {args.graph}: the decoder would output {', '.join(model.output_names)}; "
+            f"the plugin plays {', '.join(PLAYABLE_OUTPUTS)} (one harmonic and one "
+            "filtered_noise node)"
+        )
+    return model
+
+
 def run(args) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     began = time.monotonic()
+    model = build_model(args)
     notes, f0_range, trained_on, name = load_notes(args)
     train_notes, test_notes = held_out(notes)
     print(
@@ -259,9 +395,35 @@ def run(args) -> int:
         flush=True,
     )
 
-    model = Decoder(hidden=args.hidden)
     training = train(model, train_notes, args)
     print(f"trained {training['steps']} steps in {training['seconds']} s", flush=True)
+    if model.encoder is not None:
+        model.z_mean.copy_(play_z(model, train_notes))
+    audio_steps = args.audio_steps
+    if audio_steps is None:
+        audio_steps = AUDIO_STEPS if model.graph.has_trainable_processors() else 0
+    if audio_steps > 0:
+        mfccs = None
+        if model.encoder is not None:
+            mfccs = note_mfccs(train_notes, model.encoder.settings["mfccs"])
+        audio = train_on_audio(
+            model,
+            train_notes,
+            mfccs,
+            {
+                "steps": audio_steps,
+                "seconds": args.audio_seconds,
+                "crops": args.audio_crops,
+                "crop_seconds": args.audio_crop_seconds,
+                "lr": args.audio_lr,
+                "processor_lr": args.processor_lr,
+                "seed": args.seed,
+            },
+        )
+        training.update({f"audio_{k}": v for k, v in audio.items()})
+        print(f"trained {audio['steps']} audio steps in {audio['seconds']} s", flush=True)
+        if model.encoder is not None:
+            model.z_mean.copy_(play_z(model, train_notes))
     heldout_loss, sine_loss = resynthesis_losses(model, test_notes, args.seed)
     ratio = heldout_loss / sine_loss
     # The smoke run only has to show that the decoder learned something.
@@ -273,6 +435,20 @@ def run(args) -> int:
         f"{'<' if args.smoke else '<='} {limit})",
         flush=True,
     )
+    quality = {
+        "heldout_loss": round(heldout_loss, 4),
+        "sine_loss": round(sine_loss, 4),
+        "ratio": round(ratio, 4),
+    }
+    if model.encoder is not None:
+        encoded_loss, _ = resynthesis_losses(model, test_notes, args.seed, encoded=True)
+        quality["heldout_loss_encoded"] = round(encoded_loss, 4)
+        quality["ratio_encoded"] = round(encoded_loss / sine_loss, 4)
+        print(
+            f"with each held-out note's own z: loss {encoded_loss:.3f}, "
+            f"ratio {encoded_loss / sine_loss:.3f}",
+            flush=True,
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / f"{name}.onnx"
@@ -280,7 +456,7 @@ def run(args) -> int:
         export.export(model, out)
         onnx_diff = export.check(model, out)
         sidecar = {
-            "version": 1,
+            "version": SIDECAR_VERSION_WITH_Z if model.encoder is not None else SIDECAR_VERSION,
             "name": name,
             "trained_on": trained_on,
             "sample_rate": SAMPLE_RATE,
@@ -289,19 +465,20 @@ def run(args) -> int:
             "noise_bands": NOISE_BANDS,
             "f0_range_hz": [round(f, 2) for f in f0_range],
             "loudness": loudness_envelope(notes),
-            "quality": {
-                "heldout_loss": round(heldout_loss, 4),
-                "sine_loss": round(sine_loss, 4),
-                "ratio": round(ratio, 4),
-            },
+            "quality": quality,
             "training": {
                 **training,
                 "notes": len(train_notes),
                 "heldout_notes": len(test_notes),
-                "parameters_kb": round(state_size_bytes(model) / 1024, 1),
+                "parameters_kb": round(state_size_bytes(model.decoder) / 1024, 1),
+                "processor_parameters": sum(p.numel() for p in model.graph.parameters()),
+                "encoder_parameters": sum(
+                    p.numel() for p in (model.encoder.parameters() if model.encoder else [])
+                ),
             },
+            "graph": model.describe(),
         }
-        out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+        out.with_suffix(".json").write_text(sidecar_text(sidecar))
         parity_path = args.parity or (
             Path(tmp) / "parity.json" if args.smoke else default_parity_path(out)
         )
@@ -309,7 +486,8 @@ def run(args) -> int:
         replay = parity.check_parity(parity_path, out)
         print(
             f"wrote {out} ({out.stat().st_size / 1024:.0f} KB) and "
-            f"{out.with_suffix('.json').name}; "
+            f"{out.with_suffix('.json').name} "
+            f"({out.with_suffix('.json').stat().st_size / 1024:.0f} KB); "
             f"onnxruntime vs torch {onnx_diff:.1e}; parity {parity_path.name}: "
             f"decoder {replay['decoder_max_diff']:.1e}, synth {replay['synth_max_diff']:.1e}",
             flush=True,

@@ -28,7 +28,9 @@ python=$(bash scripts/setup_python.sh)
 # Cargo.toml) spares CI a release build.
 cargo build --workspace --features mephisto/assert_process_allocs --bin mephisto
 MEPHISTO_BIN=target/debug/mephisto "$python" onnx/train.py --smoke
-for parity in onnx/testdata/parity_*.json; do "$python" onnx/parity.py --check "$parity"; done
+# Every processor of the synthesis graph and every shipped model against PyTorch.
+for parity in onnx/testdata/*.json; do "$python" onnx/parity.py --check "$parity"; done
+"$python" -m unittest discover -s onnx/tests
 echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,4 +1,5 @@
-"""The DDSP decoder of Mephisto's neural voice: model, synthesiser, loss and training data.
+"""The DDSP decoder of Mephisto's neural voice: model, synthesis graph (processors), timbre
+encoder, synthesiser, loss and training data.
 
 See docs/NEURAL.md for the contract these modules share with the plugin (plugin/src/neural/).
 """

@@ -151,7 +151,10 @@ fn a_live_neural_instance_renders_without_allocating() {
 
 #[test]
 fn model_names_resolve_and_missing_ones_say_where_they_were_looked_for() {
-    assert_eq!(shipped_models(), ["saw_lead", "tine_keys", "warm_pad"]);
+    assert_eq!(
+        shipped_models(),
+        ["nylon_pluck", "saw_lead", "tine_keys", "warm_pad"]
+    );
     assert_eq!(
         resolve_model("warm_pad").unwrap().canonicalize().unwrap(),
         model_path("warm_pad").canonicalize().unwrap()

@@ -39,9 +39,9 @@ pub const LOW_MID_HZ: (f32, f32) = (100.0, 600.0);
 pub const FLATNESS_FLOOR: f64 = 1e-10;
 
 /// The names prompt evaluation uses for the descriptors, in field order; see [`Features::get`].
-pub const FEATURE_NAMES: [&str; 13] = [
+pub const FEATURE_NAMES: [&str; 14] = [
     "rms", "loudness", "peak", "crest", "centroid", "rolloff", "flatness", "flux", "low_mid",
-    "attack", "decay", "tail", "f0",
+    "attack", "decay", "tail", "f0", "level",
 ];
 
 /// Descriptors of one mono note. Levels are dB re full scale (a full-scale square wave has
@@ -91,6 +91,9 @@ pub struct Features {
     /// 0 when fewer than half the audible frames are voiced or the held part is shorter than a
     /// YIN frame (about 67 ms).
     pub f0_hz: f32,
+    /// The loudest momentary loudness (BS.1770 K-weighting, 400 ms windows), LUFS: the
+    /// figure patches are levelled to ([`crate::level`]).
+    pub level_lufs: f32,
 }
 
 impl Features {
@@ -109,6 +112,7 @@ impl Features {
         decay_s: 0.0,
         tail_s: 0.0,
         f0_hz: 0.0,
+        level_lufs: FLOOR_DB,
     };
 
     /// Measures mono `audio`; `note_off_seconds` is when the note was released, from the
@@ -133,6 +137,7 @@ impl Features {
             "decay" => self.decay_s,
             "tail" => self.tail_s,
             "f0" => self.f0_hz,
+            "level" => self.level_lufs,
             _ => return None,
         })
     }
@@ -286,6 +291,7 @@ impl Analyzer {
             decay_s: seconds(decay_end - max_index),
             tail_s,
             f0_hz,
+            level_lufs: crate::level::momentary_max_lufs(audio, sample_rate),
         }
     }
 
@@ -828,6 +834,7 @@ mod tests {
             decay_s: 11.0,
             tail_s: 12.0,
             f0_hz: 13.0,
+            level_lufs: 14.0,
         };
         for (i, name) in FEATURE_NAMES.iter().enumerate() {
             assert_eq!(f.get(name), Some(i as f32 + 1.0), "{name}");

@@ -4,6 +4,7 @@
 //! the transforms. Not for the audio thread: the first measurement allocates.
 
 pub mod features;
+pub mod level;
 pub mod loss;
 pub mod stft;
 pub mod yin;

@@ -148,12 +148,12 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
             })
     };
     let report = suite.evaluate(&mut design, &instantiate)?;
-    println!("| prompt | patch | centroid Hz | low_mid | flatness | flux | attack s | decay s | tail s |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| prompt | patch | centroid Hz | low_mid | flatness | flux | attack s | decay s | tail s | level LUFS | peak dBFS |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for p in &suite.prompts {
         let (name, f) = &report.measured[&p.id];
         println!(
-            "| {} | {name} | {:.0} | {:.3} | {:.2e} | {:.3} | {:.3} | {:.2} | {:.2} |",
+            "| {} | {name} | {:.0} | {:.3} | {:.2e} | {:.3} | {:.3} | {:.2} | {:.2} | {:.1} | {:.1} |",
             p.prompt,
             f.centroid_hz,
             f.low_mid_share,
@@ -161,22 +161,34 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
             f.flux,
             f.attack_s,
             f.decay_s,
-            f.tail_s
+            f.tail_s,
+            f.level_lufs,
+            f.peak_db
         );
     }
     println!();
-    println!("| relation | descriptor | lower | higher | holds |");
-    println!("| --- | --- | --- | --- | --- |");
+    println!("| relation | category | descriptor | lower | higher | holds |");
+    println!("| --- | --- | --- | --- | --- | --- |");
     for o in &report.outcomes {
         let r = &o.relation;
         println!(
-            "| {} < {} | {} | {} | {} | {} |",
+            "| {} < {} | {} | {} | {} | {} | {} |",
             r.lower,
             r.higher,
+            r.category,
             r.descriptor,
             figure(o.lower_value),
             figure(o.higher_value),
             if o.holds() { "yes" } else { "**no**" }
+        );
+    }
+    println!();
+    println!("| category | hold | relations | score |");
+    println!("| --- | --- | --- | --- |");
+    for (category, (held, all)) in report.by_category() {
+        println!(
+            "| {category} | {held} | {all} | {:.1} % |",
+            100.0 * held as f32 / all as f32
         );
     }
     println!();

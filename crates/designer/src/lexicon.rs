@@ -1833,40 +1833,50 @@ mod tests {
         assert_eq!(named, vec!["warm", "pad"]);
     }
 
-    /// The prompt suite (`tests/data/prompts.json`) is what the designer is scored on: every
-    /// word in it must be understood, each prompt must be a new sound, and every relation
-    /// must name two prompts and a descriptor the evaluation measures.
+    /// The prompt suite (`tests/data/prompts.json`) is what the designer is scored on: it
+    /// is large enough, covers every category the designer promises to read, and every
+    /// relation names two prompts, a category and a descriptor the evaluation measures. Its prompts are written as producers write, so
+    /// typos, other languages and words the lexicon does not know are allowed.
     #[test]
-    fn the_prompt_suite_is_understood_and_well_formed() {
-        const DESCRIPTORS: [&str; 8] = [
+    fn the_prompt_suite_is_well_formed() {
+        const DESCRIPTORS: [&str; 11] = [
             "centroid", "low_mid", "flatness", "flux", "crest", "attack", "decay", "tail",
+            "level", "peak", "f0",
+        ];
+        const CATEGORIES: [&str; 12] = [
+            "basics",
+            "families",
+            "moods",
+            "genres",
+            "intensity",
+            "negation",
+            "typos",
+            "languages",
+            "controllers",
+            "level",
+            "compound",
+            "rambling",
         ];
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/prompts.json");
         let text = std::fs::read_to_string(path).expect("tests/data/prompts.json");
         let suite: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         let prompts = suite["prompts"].as_array().expect("a `prompts` array");
         let relations = suite["relations"].as_array().expect("a `relations` array");
-        assert!(prompts.len() >= 40, "{} prompts", prompts.len());
-        assert!(relations.len() >= 45, "{} relations", relations.len());
+        assert!(prompts.len() >= 150, "{} prompts", prompts.len());
+        assert!(relations.len() >= 120, "{} relations", relations.len());
         let mut ids = Vec::new();
         for p in prompts {
             let id = p["id"].as_str().expect("an id");
-            let prompt = p["prompt"].as_str().expect("a prompt");
+            assert!(p["prompt"].as_str().is_some_and(|t| !t.trim().is_empty()));
             assert!(!ids.contains(&id), "duplicate id {id}");
             ids.push(id);
-            let r = read(prompt);
-            assert!(r.unknown.is_empty(), "{id}: unknown {:?}", r.unknown);
-            assert!(
-                !r.relative,
-                "{id}: `{prompt}` reads as a change, not a new sound"
-            );
-            assert!(r.archetype().is_some(), "{id}: names no instrument");
         }
         let mut seen = Vec::new();
         for rel in relations {
             let lower = rel["lower"].as_str().expect("lower");
             let higher = rel["higher"].as_str().expect("higher");
             let descriptor = rel["descriptor"].as_str().expect("descriptor");
+            let category = rel["category"].as_str().expect("category");
             assert!(ids.contains(&lower), "unknown id {lower}");
             assert!(ids.contains(&higher), "unknown id {higher}");
             assert_ne!(lower, higher);
@@ -1874,6 +1884,7 @@ mod tests {
                 DESCRIPTORS.contains(&descriptor),
                 "unknown descriptor {descriptor}"
             );
+            assert!(CATEGORIES.contains(&category), "unknown category {category}");
             assert!(
                 !rel["why"].as_str().unwrap_or("").is_empty(),
                 "{lower} < {higher}: no why"
@@ -1887,6 +1898,13 @@ mod tests {
                 "duplicate relation"
             );
             seen.push((lower, higher, descriptor));
+        }
+        for category in CATEGORIES {
+            let count = relations
+                .iter()
+                .filter(|r| r["category"].as_str() == Some(category))
+                .count();
+            assert!(count >= 6, "{category}: only {count} relations");
         }
     }
 }

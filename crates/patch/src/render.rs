@@ -62,8 +62,22 @@ pub fn render_score(
     seconds: f64,
     sample_rate: u32,
 ) -> StereoAudio {
+    render_played(patch, score, macros, &[], seconds, sample_rate)
+}
+
+/// Renders `score` like [`render_score`] with the controllers `held` (mod wheel, aftertouch,
+/// pitch bend) set before the first note and held throughout.
+pub fn render_played(
+    patch: impl Into<OfflinePatch>,
+    score: &[ScoreNote],
+    macros: MacroValues,
+    held: &[EngineEvent],
+    seconds: f64,
+    sample_rate: u32,
+) -> StereoAudio {
     let frames = (seconds * sample_rate as f64).round() as usize;
-    let mut events: Vec<(usize, EngineEvent)> = Vec::with_capacity(score.len() * 2);
+    let mut events: Vec<(usize, EngineEvent)> = Vec::with_capacity(score.len() * 2 + held.len());
+    events.extend(held.iter().map(|&e| (0, e)));
     let to_frame = |t: f64| (t * sample_rate as f64).round() as usize;
     for n in score {
         events.push((

@@ -41,6 +41,8 @@ pub enum EngineEvent {
     PitchBend(f32),
     /// Mod wheel in [0, 1]; it pushes Motion towards 1 on top of the macro's value.
     ModWheel(f32),
+    /// Channel pressure (aftertouch) in [0, 1].
+    Aftertouch(f32),
     Sustain(bool),
     AllNotesOff,
 }
@@ -82,6 +84,7 @@ pub struct Engine {
     sample_rate: f32,
     macros: MacroValues,
     mod_wheel: f32,
+    aftertouch: f32,
     bend_range: f32,
     bend_semitones: f32,
     sustain: bool,
@@ -103,6 +106,7 @@ impl Engine {
             sample_rate,
             macros: NEUTRAL_MACROS,
             mod_wheel: 0.0,
+            aftertouch: 0.0,
             bend_range: DEFAULT_BEND_RANGE,
             bend_semitones: 0.0,
             sustain: false,
@@ -119,6 +123,11 @@ impl Engine {
 
     pub fn faults(&self) -> u32 {
         self.faults
+    }
+
+    /// The channel pressure last received, 0..1.
+    pub fn aftertouch(&self) -> f32 {
+        self.aftertouch
     }
 
     pub fn set_macros(&mut self, macros: MacroValues) {
@@ -188,6 +197,7 @@ impl Engine {
                 self.retune();
             }
             EngineEvent::ModWheel(value) => self.mod_wheel = value.clamp(0.0, 1.0),
+            EngineEvent::Aftertouch(value) => self.aftertouch = value.clamp(0.0, 1.0),
             EngineEvent::Sustain(down) => {
                 self.sustain = down;
                 if !down {

@@ -33,7 +33,8 @@ impl Biquad {
         let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
         for s in signal {
             let x = *s;
-            let y = self.b[0] * x + self.b[1] * x1 + self.b[2] * x2 - self.a[1] * y1 - self.a[2] * y2;
+            let y =
+                self.b[0] * x + self.b[1] * x1 + self.b[2] * x2 - self.a[1] * y1 - self.a[2] * y2;
             (x2, x1, y2, y1) = (x1, x, y1, y);
             *s = y;
         }
@@ -46,7 +47,11 @@ impl Biquad {
 /// coefficients the recommendation tabulates.
 pub fn k_weighting(sample_rate: f64) -> [Biquad; 2] {
     let shelf = {
-        let (f0, gain_db, q) = (1681.974_450_955_533, 3.999_843_853_973_347, 0.707_175_236_955_419_6);
+        let (f0, gain_db, q) = (
+            1_681.974_450_955_533,
+            3.999_843_853_973_347,
+            0.707_175_236_955_419_6,
+        );
         let k = (std::f64::consts::PI * f0 / sample_rate).tan();
         let vh = 10f64.powf(gain_db / 20.0);
         let vb = vh.powf(0.499_666_774_154_541_6);
@@ -76,7 +81,7 @@ pub fn k_weighting(sample_rate: f64) -> [Biquad; 2] {
 /// shorter than one window is measured as one window (padded with silence), so a click
 /// still has a level.
 pub fn momentary_max_lufs(audio: &[f32], sample_rate: f32) -> f32 {
-    if audio.is_empty() || !(sample_rate > 0.0) {
+    if audio.is_empty() || sample_rate.is_nan() || sample_rate <= 0.0 {
         return FLOOR_DB;
     }
     let rate = sample_rate as f64;
@@ -128,7 +133,11 @@ mod tests {
         let close = |a: [f64; 3], b: [f64; 3]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
         assert!(close(
             shelf.b,
-            [1.535_124_859_586_97, -2.691_696_189_406_38, 1.198_392_810_852_85]
+            [
+                1.535_124_859_586_97,
+                -2.691_696_189_406_38,
+                1.198_392_810_852_85
+            ]
         ));
         assert!(close(
             shelf.a,
@@ -159,7 +168,10 @@ mod tests {
         let mut hit = sine(500.0, 1.0, 0.1);
         hit.resize(2 * RATE as usize, 0.0);
         let burst = momentary_max_lufs(&hit, RATE);
-        assert!((mid - burst - 10.0 * 4f32.log10()).abs() < 0.3, "{mid} {burst}");
+        assert!(
+            (mid - burst - 10.0 * 4f32.log10()).abs() < 0.3,
+            "{mid} {burst}"
+        );
     }
 
     #[test]

@@ -1,27 +1,44 @@
-//! The offline designer's vocabulary: which words name an instrument (archetype), which
-//! describe a sound (weights on the descriptor axes), and which only shape a sentence. A
-//! prompt is read into a [`Reading`]: archetype votes, axis weights, and the words that
-//! were not understood (so the producer can be told).
+//! The offline designer's vocabulary and reader: which words name an instrument (an
+//! archetype, sometimes a particular template), which describe a sound (weights on the
+//! descriptor axes), which give a controller a job, and which only shape a sentence. A
+//! prompt is read into a [`Reading`].
+//!
+//! Reading degrades gracefully. A word the English table ([`words::ENTRIES`]) does not list
+//! as written is tried, in order, as a word of German, French, Spanish, Italian or
+//! Portuguese ([`foreign`]), as "un" + a known word ("undistorted" = "not distorted"), as an
+//! inflection of a known word ("growled", "darkest"; [`spelling::stem`]) and as a typo of
+//! one ([`spelling::correct`], with an edit budget scaled to the word's length). Every word
+//! read as another is reported ([`Reading::reinterpreted`]); what is still not understood
+//! is reported too and changes nothing: an unknown word never changes the template.
 //!
 //! Conventions of the table:
 //!
-//! * Every spelling is listed explicitly: plurals, comparatives ("warmer"), verb forms
-//!   ("growls") and two- or three-word phrases ("mod wheel", "electric piano"). The reader
-//!   does no stemming, so what it understands is exactly what [`ENTRIES`] lists.
-//! * Strong words push an axis by 0.8–0.9, mild ones by 0.3–0.5. Only a few extreme words
-//!   ("endless", "filthy", "cavernous") use 1.0, so that "very bright" still reads as more
-//!   than "bright" after the clamp to [-1, 1].
-//! * Instrument nouns vote 1.0 for their archetype ([`NOUN_VOTE`]); describing words that
-//!   only suggest an instrument ("plucky" → pluck, "glassy" → bell, "bowed" → strings) vote
-//!   0.3–0.6, so any noun in the prompt outvotes them ("glassy pad" is a pad).
-//! * Modifiers ("very", "slightly", "not", "too") and stop words are not entries: they are
-//!   the `const` lists below, handled by [`read`].
+//! * Plurals, comparatives and phrases are listed explicitly ("warmer", "mod wheel");
+//!   stemming only catches what the table forgot.
+//! * Strong words push an axis by 0.8–0.9, mild ones by 0.3–0.5. Degree words scale the
+//!   next content word ([`words::DEGREES`]: "barely" ×0.3 … "extremely" ×2); sums are
+//!   clamped to ±[`AXIS_LIMIT`], so "extremely bright" still reads as more than "bright".
+//! * Instrument nouns vote 1.0 for their archetype ([`NOUN_VOTE`]), and may name the
+//!   template that plays them (`marimba` → `wood_mallet`); describing words that only
+//!   suggest an instrument ("plucky" → pluck) vote 0.3–0.6, so any noun outvotes them.
+//! * Moods, genres and synthesizer names are describing words: "sad" is darker and more
+//!   spacious, "techno" punchier, "juno" chorused and warm.
+//! * "loud" and "quiet" push the Level axis: the designed patch's output trim.
+
+mod controllers;
+pub mod foreign;
+pub mod spelling;
+mod words;
+
+pub use controllers::{Controller, MAX_BEND_SEMITONES};
+pub use foreign::Language;
+pub use words::*;
 
 use mephisto_dsp::macros::Macro;
 use mephisto_patch::spec::ARCHETYPES;
 
-/// A direction a sound can be pushed in: one of the six macros, or the attack or the length,
-/// envelope shapes the macros do not cover on their own.
+/// A direction a sound can be pushed in: one of the six macros, the attack or the length
+/// (envelope shapes the macros do not cover on their own), or the level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Axis {
     /// Warm: low-mid (100–600 Hz) energy share up; Bright: spectral centroid up; Grit:
@@ -32,28 +49,34 @@ pub enum Axis {
     Attack,
     /// Decay and release time up: long, sustained, ringing. Negative: short, staccato.
     Length,
+    /// Loudness up: loud. Negative: quiet. Moves the output trim, nothing else.
+    Level,
 }
 
-/// The macro axes by name, for the table below.
-const WARM: Axis = Axis::Macro(Macro::Warm);
-const BRIGHT: Axis = Axis::Macro(Macro::Bright);
-const GRIT: Axis = Axis::Macro(Macro::Grit);
-const SPACE: Axis = Axis::Macro(Macro::Space);
-const MOTION: Axis = Axis::Macro(Macro::Motion);
-const PUNCH: Axis = Axis::Macro(Macro::Punch);
-const ATTACK: Axis = Axis::Attack;
-const LENGTH: Axis = Axis::Length;
+/// The axes by name, for the tables.
+pub(crate) const WARM: Axis = Axis::Macro(Macro::Warm);
+pub(crate) const BRIGHT: Axis = Axis::Macro(Macro::Bright);
+pub(crate) const GRIT: Axis = Axis::Macro(Macro::Grit);
+pub(crate) const SPACE: Axis = Axis::Macro(Macro::Space);
+pub(crate) const MOTION: Axis = Axis::Macro(Macro::Motion);
+pub(crate) const PUNCH: Axis = Axis::Macro(Macro::Punch);
+pub(crate) const ATTACK: Axis = Axis::Attack;
+pub(crate) const LENGTH: Axis = Axis::Length;
+pub(crate) const LEVEL: Axis = Axis::Level;
 
 impl Axis {
-    pub const COUNT: usize = Macro::COUNT + 2;
-    pub const ALL: [Axis; Axis::COUNT] = [WARM, BRIGHT, GRIT, SPACE, MOTION, PUNCH, ATTACK, LENGTH];
+    pub const COUNT: usize = Macro::COUNT + 3;
+    pub const ALL: [Axis; Axis::COUNT] = [
+        WARM, BRIGHT, GRIT, SPACE, MOTION, PUNCH, ATTACK, LENGTH, LEVEL,
+    ];
 
-    /// The macros' axes first, in [`Macro::ALL`] order, then attack and length.
+    /// The macros' axes first, in [`Macro::ALL`] order, then attack, length and level.
     pub fn index(self) -> usize {
         match self {
             Axis::Macro(m) => m.index(),
             Axis::Attack => Macro::COUNT,
             Axis::Length => Macro::COUNT + 1,
+            Axis::Level => Macro::COUNT + 2,
         }
     }
 
@@ -62,21 +85,29 @@ impl Axis {
             Axis::Macro(m) => m.key(),
             Axis::Attack => "attack",
             Axis::Length => "length",
+            Axis::Level => "level",
         }
     }
 }
 
-/// Axis weights, indexed by [`Axis::index`]; each is clamped to [-1, 1] after a prompt is
-/// read.
+/// Axis weights, indexed by [`Axis::index`]; each is clamped to ±[`AXIS_LIMIT`] after a
+/// prompt is read.
 pub type AxisWeights = [f32; Axis::COUNT];
 
+/// The largest weight an axis can have after a prompt is read: one and a half times a
+/// plain strong word, so degree words still grade strong words.
+pub const AXIS_LIMIT: f32 = 1.5;
+
 /// One lexicon entry: every spelling (synonyms, comparatives and plurals are listed
-/// explicitly), the archetype it names if any (one of [`crate::patchspec::ARCHETYPES`]),
-/// how strongly it votes for that archetype, and its pushes on the axes.
+/// explicitly), the archetype it names if any (one of [`ARCHETYPES`]) and the built-in
+/// template that plays it when one is more fitting than the archetype's usual one, how
+/// strongly it votes for that archetype, and its pushes on the axes.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     pub words: &'static [&'static str],
     pub archetype: Option<&'static str>,
+    /// The built-in patch that plays this instrument ("marimba" → `wood_mallet`).
+    pub template: Option<&'static str>,
     /// The archetype vote: [`NOUN_VOTE`] for an instrument noun, less for a describing word
     /// that only suggests an instrument, 0 without an archetype.
     pub vote: f32,
@@ -96,6 +127,7 @@ impl Entry {
         Entry {
             words,
             archetype: Some(archetype),
+            template: None,
             vote: NOUN_VOTE,
             axes,
         }
@@ -111,6 +143,7 @@ impl Entry {
         Entry {
             words,
             archetype: Some(archetype),
+            template: None,
             vote,
             axes,
         }
@@ -121,1191 +154,107 @@ impl Entry {
         Entry {
             words,
             archetype: None,
+            template: None,
             vote: 0.0,
             axes,
         }
     }
+
+    /// The same entry, played by built-in `template`.
+    const fn of(self, template: &'static str) -> Entry {
+        Entry {
+            template: Some(template),
+            ..self
+        }
+    }
 }
 
-/// The word table. Grouped by archetype nouns, then by axis; within a group, one entry per
-/// shade of meaning.
-pub const ENTRIES: &[Entry] = &[
-    // ---- Instruments -------------------------------------------------------------------
-    Entry::noun(&["pad", "pads"], "pad", &[]),
-    Entry::noun(
-        &["atmosphere", "atmospheres", "atmos", "texture", "textures"],
-        "pad",
-        &[(SPACE, 0.4), (MOTION, 0.2)],
-    ),
-    Entry::noun(
-        &["bass", "basses", "bassline", "basslines", "bass line"],
-        "bass",
-        &[],
-    ),
-    Entry::noun(
-        &["sub", "subs", "sub bass"],
-        "bass",
-        &[(BRIGHT, -0.6), (WARM, 0.5)],
-    ),
-    Entry::noun(&["808", "808s"], "bass", &[(PUNCH, 0.3), (LENGTH, 0.3)]),
-    Entry::noun(&["reese"], "bass", &[(MOTION, 0.6), (GRIT, 0.3)]),
-    Entry::noun(
-        &["lead", "leads", "solo", "solos", "melody", "melodies"],
-        "lead",
-        &[],
-    ),
-    Entry::noun(
-        &["supersaw", "supersaws"],
-        "lead",
-        &[(MOTION, 0.5), (BRIGHT, 0.4), (WARM, 0.3)],
-    ),
-    Entry::noun(
-        &[
-            "pluck",
-            "plucks",
-            "plucked",
-            "guitar",
-            "guitars",
-            "harp",
-            "harps",
-            "koto",
-            "pizzicato",
-            "pizz",
-            "banjo",
-            "mandolin",
-        ],
-        "pluck",
-        &[],
-    ),
-    Entry::noun(&["sitar"], "pluck", &[(GRIT, 0.3)]),
-    Entry::noun(
-        &[
-            "keys",
-            "piano",
-            "pianos",
-            "grand piano",
-            "upright piano",
-            "keyboard",
-            "keyboards",
-        ],
-        "keys",
-        &[],
-    ),
-    Entry::noun(
-        &[
-            "rhodes",
-            "wurlitzer",
-            "wurli",
-            "epiano",
-            "electric piano",
-            "electric pianos",
-        ],
-        "keys",
-        &[(WARM, 0.2)],
-    ),
-    Entry::noun(
-        &["clav", "clavinet", "harpsichord"],
-        "keys",
-        &[(BRIGHT, 0.3), (PUNCH, 0.3)],
-    ),
-    Entry::noun(
-        &[
-            "bell",
-            "bells",
-            "chime",
-            "chimes",
-            "glockenspiel",
-            "glock",
-            "celesta",
-            "celeste",
-            "music box",
-            "tubular bells",
-        ],
-        "bell",
-        &[],
-    ),
-    Entry::noun(
-        &["marimba", "xylophone", "vibraphone", "kalimba"],
-        "bell",
-        &[(WARM, 0.2), (LENGTH, -0.3)],
-    ),
-    Entry::noun(
-        &[
-            "organ", "organs", "hammond", "drawbar", "drawbars", "b3", "farfisa",
-        ],
-        "organ",
-        &[],
-    ),
-    Entry::noun(&["pipe organ", "church organ"], "organ", &[(SPACE, 0.5)]),
-    Entry::noun(
-        &[
-            "strings",
-            "string",
-            "violin",
-            "violins",
-            "viola",
-            "violas",
-            "cello",
-            "cellos",
-            "fiddle",
-            "orchestra",
-            "ensemble",
-            "string ensemble",
-            "string section",
-        ],
-        "strings",
-        &[],
-    ),
-    Entry::noun(&["drone", "drones"], "drone", &[(LENGTH, 0.3)]),
-    Entry::noun(&["hum", "soundscape"], "drone", &[(SPACE, 0.3)]),
-    Entry::noun(
-        &["metal", "anvil", "cymbal", "cymbals"],
-        "metallic",
-        &[(BRIGHT, 0.3), (GRIT, 0.4)],
-    ),
-    Entry::noun(
-        &["gong", "gongs", "singing bowl"],
-        "metallic",
-        &[(LENGTH, 0.4), (GRIT, 0.2)],
-    ),
-    Entry::noun(
-        &["clang", "clangs"],
-        "metallic",
-        &[(PUNCH, 0.4), (GRIT, 0.3)],
-    ),
-    Entry::noun(
-        &[
-            "percussion",
-            "perc",
-            "percs",
-            "drum",
-            "drums",
-            "hit",
-            "hits",
-        ],
-        "percussion",
-        &[(PUNCH, 0.4)],
-    ),
-    Entry::noun(
-        &[
-            "kick",
-            "kicks",
-            "kick drum",
-            "808 kick",
-            "808 drum",
-            "808 drums",
-        ],
-        "percussion",
-        &[(PUNCH, 0.8), (LENGTH, -0.5), (WARM, 0.3)],
-    ),
-    Entry::noun(
-        &["tom", "toms", "bongo", "bongos", "conga", "congas"],
-        "percussion",
-        &[(PUNCH, 0.6), (LENGTH, -0.3)],
-    ),
-    Entry::noun(
-        &[
-            "snare", "snares", "clap", "claps", "rimshot", "hat", "hats", "hihat", "hihats",
-            "hi hat", "hi hats",
-        ],
-        "percussion",
-        &[(PUNCH, 0.6), (BRIGHT, 0.4), (LENGTH, -0.5)],
-    ),
-    Entry::noun(&["fx", "sfx", "transition"], "fx", &[]),
-    Entry::noun(
-        &["riser", "risers", "uplifter", "uplifters"],
-        "fx",
-        &[(ATTACK, 0.8), (MOTION, 0.6)],
-    ),
-    Entry::noun(
-        &["downlifter", "downlifters"],
-        "fx",
-        &[(MOTION, 0.6), (LENGTH, 0.4)],
-    ),
-    Entry::noun(
-        &["sweep", "sweeps", "whoosh", "whooshes", "swoosh"],
-        "fx",
-        &[(MOTION, 0.7), (GRIT, 0.3)],
-    ),
-    Entry::noun(&["noise"], "fx", &[(GRIT, 0.8), (BRIGHT, 0.3)]),
-    Entry::noun(
-        &["impact", "impacts", "boom", "booms"],
-        "fx",
-        &[(PUNCH, 0.6), (ATTACK, -0.5), (WARM, 0.3)],
-    ),
-    Entry::noun(
-        &["zap", "zaps", "laser", "lasers"],
-        "fx",
-        &[(MOTION, 0.6), (LENGTH, -0.4), (BRIGHT, 0.3)],
-    ),
-    // ---- Words that suggest an instrument ----------------------------------------------
-    Entry::hint(
-        &["plucky", "pluckier"],
-        "pluck",
-        0.5,
-        &[(PUNCH, 0.6), (LENGTH, -0.6)],
-    ),
-    Entry::hint(
-        &["glassy", "glass", "crystal", "crystalline"],
-        "bell",
-        0.4,
-        &[(BRIGHT, 0.7), (GRIT, -0.3)],
-    ),
-    Entry::hint(&["fm"], "bell", 0.3, &[(BRIGHT, 0.3), (GRIT, 0.2)]),
-    Entry::hint(
-        &["bowed", "bowing"],
-        "strings",
-        0.6,
-        &[(ATTACK, 0.5), (LENGTH, 0.4)],
-    ),
-    Entry::hint(&["orchestral"], "strings", 0.5, &[(SPACE, 0.4)]),
-    Entry::hint(&["church"], "organ", 0.5, &[(SPACE, 0.6)]),
-    Entry::hint(
-        &["leslie", "rotary", "rotating"],
-        "organ",
-        0.4,
-        &[(MOTION, 0.6)],
-    ),
-    Entry::hint(&["ambient", "ambience"], "drone", 0.4, &[(SPACE, 0.8)]),
-    Entry::hint(&["droning", "droney"], "drone", 0.5, &[(LENGTH, 0.8)]),
-    Entry::hint(
-        &["rumble", "rumbling", "rumbly"],
-        "drone",
-        0.3,
-        &[(BRIGHT, -0.6), (WARM, 0.4), (MOTION, 0.2)],
-    ),
-    Entry::hint(
-        &["metallic", "metalic", "clangy", "clanky"],
-        "metallic",
-        0.6,
-        &[(BRIGHT, 0.4), (GRIT, 0.4)],
-    ),
-    Entry::hint(&["inharmonic"], "metallic", 0.5, &[(GRIT, 0.5)]),
-    Entry::hint(
-        &["percussive"],
-        "percussion",
-        0.4,
-        &[(PUNCH, 0.8), (LENGTH, -0.4)],
-    ),
-    Entry::hint(
-        &["reversed", "reverse", "backwards"],
-        "fx",
-        0.3,
-        &[(ATTACK, 0.9)],
-    ),
-    Entry::hint(
-        &["glitch", "glitchy", "glitched", "stuttering", "stutter"],
-        "fx",
-        0.3,
-        &[(MOTION, 0.7), (GRIT, 0.3)],
-    ),
-    Entry::hint(
-        &["zappy", "laserlike"],
-        "fx",
-        0.4,
-        &[(MOTION, 0.5), (LENGTH, -0.3)],
-    ),
-    Entry::hint(&["dubstep"], "bass", 0.4, &[(GRIT, 0.7), (MOTION, 0.8)]),
-    Entry::hint(
-        &["acid", "acidic", "squelchy", "squelch"],
-        "bass",
-        0.3,
-        &[(MOTION, 0.6), (GRIT, 0.4), (BRIGHT, 0.3)],
-    ),
-    Entry::hint(
-        &["trance"],
-        "lead",
-        0.3,
-        &[(BRIGHT, 0.4), (MOTION, 0.3), (SPACE, 0.3)],
-    ),
-    // ---- Neutral nouns: understood, they carry no push of their own --------------------
-    Entry::word(
-        &[
-            "tail",
-            "tails",
-            "release",
-            "decay",
-            "attack",
-            "envelope",
-            "filter",
-            "cutoff",
-            "timbre",
-            "character",
-            "layer",
-            "layers",
-            "voice",
-            "voices",
-            "oscillator",
-            "oscillators",
-            "osc",
-            "harmonics",
-            "overtones",
-        ],
-        &[],
-    ),
-    // ---- Bright ------------------------------------------------------------------------
-    Entry::word(&["bright", "brighter", "brightness"], &[(BRIGHT, 0.9)]),
-    Entry::word(&["brilliant"], &[(BRIGHT, 0.9), (GRIT, -0.1)]),
-    Entry::word(
-        &["crisp", "crispy", "crisper"],
-        &[(BRIGHT, 0.7), (PUNCH, 0.2)],
-    ),
-    Entry::word(
-        &["sparkly", "sparkling", "sparkle", "twinkly", "twinkling"],
-        &[(BRIGHT, 0.8), (MOTION, 0.2)],
-    ),
-    Entry::word(&["shiny", "shinier"], &[(BRIGHT, 0.7)]),
-    Entry::word(
-        &[
-            "airy",
-            "airier",
-            "air",
-            "breathy",
-            "breathier",
-            "breath",
-            "whispery",
-        ],
-        &[(BRIGHT, 0.5), (GRIT, 0.2), (PUNCH, -0.2)],
-    ),
-    Entry::word(
-        &["sizzling", "sizzle", "sizzly", "fizzy", "fizz"],
-        &[(BRIGHT, 0.8), (GRIT, 0.4)],
-    ),
-    Entry::word(
-        &[
-            "harsh",
-            "harsher",
-            "shrill",
-            "piercing",
-            "screaming",
-            "screechy",
-        ],
-        &[(BRIGHT, 0.7), (GRIT, 0.5), (WARM, -0.3)],
-    ),
-    Entry::word(&["icy", "frosty"], &[(BRIGHT, 0.7), (WARM, -0.6)]),
-    Entry::word(&["high", "higher"], &[(BRIGHT, 0.5)]),
-    Entry::word(&["open"], &[(BRIGHT, 0.5)]),
-    Entry::word(
-        &["clear", "clearer", "clarity"],
-        &[(BRIGHT, 0.4), (GRIT, -0.4)],
-    ),
-    Entry::word(
-        &["biting", "bite", "edgy", "edgier", "edge"],
-        &[(BRIGHT, 0.4), (GRIT, 0.4), (PUNCH, 0.3)],
-    ),
-    Entry::word(&["saw", "saws", "sawtooth"], &[(BRIGHT, 0.5), (GRIT, 0.3)]),
-    // ---- Dark --------------------------------------------------------------------------
-    Entry::word(&["dark", "darker", "darkness"], &[(BRIGHT, -0.9)]),
-    Entry::word(&["dull", "duller", "dim"], &[(BRIGHT, -0.7), (PUNCH, -0.2)]),
-    Entry::word(&["muffled", "muffle"], &[(BRIGHT, -0.8)]),
-    Entry::word(
-        &["muted", "damped", "dampened"],
-        &[(BRIGHT, -0.6), (LENGTH, -0.3)],
-    ),
-    Entry::word(&["murky", "muddy"], &[(BRIGHT, -0.6), (WARM, 0.5)]),
-    Entry::word(
-        &["mellow", "mellower"],
-        &[(BRIGHT, -0.5), (PUNCH, -0.4), (WARM, 0.3)],
-    ),
-    Entry::word(&["deep", "deeper"], &[(WARM, 0.6), (BRIGHT, -0.5)]),
-    Entry::word(&["low", "lower"], &[(BRIGHT, -0.5), (WARM, 0.3)]),
-    Entry::word(&["low end", "bottom end"], &[(WARM, 0.7), (BRIGHT, -0.3)]),
-    Entry::word(&["closed", "filtered"], &[(BRIGHT, -0.6)]),
-    Entry::word(
-        &["moody", "gloomy", "brooding", "somber", "sombre"],
-        &[(BRIGHT, -0.5), (SPACE, 0.2)],
-    ),
-    Entry::word(
-        &["ominous", "sinister", "menacing", "evil", "creepy"],
-        &[(BRIGHT, -0.5), (GRIT, 0.3), (MOTION, 0.2)],
-    ),
-    Entry::word(
-        &["eerie", "haunting", "spooky"],
-        &[(BRIGHT, -0.2), (SPACE, 0.5), (MOTION, 0.5)],
-    ),
-    Entry::word(&["lofi", "lo fi", "lofy"], &[(BRIGHT, -0.5), (GRIT, 0.5)]),
-    Entry::word(
-        &["dusty", "vinyl", "crackle", "crackly", "crackling"],
-        &[(BRIGHT, -0.3), (GRIT, 0.4)],
-    ),
-    // ---- Warm --------------------------------------------------------------------------
-    Entry::word(&["warm", "warmer", "warmth"], &[(WARM, 0.9)]),
-    Entry::word(
-        &["round", "rounder", "rounded"],
-        &[(WARM, 0.6), (BRIGHT, -0.2), (PUNCH, -0.2)],
-    ),
-    Entry::word(&["full", "fuller", "body", "bodied"], &[(WARM, 0.7)]),
-    Entry::word(
-        &["fat", "fatter", "phat", "chunky", "chunkier"],
-        &[(WARM, 0.8), (PUNCH, 0.2)],
-    ),
-    Entry::word(&["thick", "thicker"], &[(WARM, 0.8), (MOTION, 0.1)]),
-    Entry::word(
-        &["lush", "lusher", "luscious"],
-        &[(WARM, 0.6), (SPACE, 0.4), (MOTION, 0.3)],
-    ),
-    Entry::word(&["rich", "richer"], &[(WARM, 0.6), (BRIGHT, 0.2)]),
-    Entry::word(
-        &["analog", "analogue"],
-        &[(WARM, 0.5), (MOTION, 0.2), (GRIT, 0.1)],
-    ),
-    Entry::word(
-        &["cosy", "cozy", "velvety", "velvet", "creamy"],
-        &[(WARM, 0.6), (BRIGHT, -0.3), (GRIT, -0.3)],
-    ),
-    Entry::word(
-        &["heavy", "heavier"],
-        &[(WARM, 0.6), (GRIT, 0.4), (PUNCH, 0.3)],
-    ),
-    Entry::word(&["big", "bigger", "massive"], &[(WARM, 0.6), (SPACE, 0.3)]),
-    Entry::word(&["boomy"], &[(WARM, 0.8), (BRIGHT, -0.3)]),
-    Entry::word(&["booming"], &[(WARM, 0.6), (PUNCH, 0.4), (LENGTH, 0.3)]),
-    Entry::word(
-        &["woody", "wooden"],
-        &[(WARM, 0.4), (BRIGHT, -0.2), (LENGTH, -0.3)],
-    ),
-    Entry::word(
-        &["vintage", "retro", "old school", "oldschool", "tape"],
-        &[(WARM, 0.5), (GRIT, 0.2)],
-    ),
-    Entry::word(
-        &["synthwave", "retrowave"],
-        &[(WARM, 0.4), (MOTION, 0.3), (SPACE, 0.3)],
-    ),
-    Entry::word(&["organic"], &[(WARM, 0.3), (MOTION, 0.5)]),
-    // ---- Thin --------------------------------------------------------------------------
-    Entry::word(&["thin", "thinner", "lean"], &[(WARM, -0.8)]),
-    Entry::word(
-        &["cold", "colder", "chilly"],
-        &[(WARM, -0.6), (BRIGHT, 0.2)],
-    ),
-    Entry::word(&["hollow", "hollower", "square"], &[(WARM, -0.5)]),
-    Entry::word(
-        &["nasal", "nasally", "reedy"],
-        &[(WARM, -0.5), (BRIGHT, 0.3), (GRIT, 0.2)],
-    ),
-    Entry::word(&["tinny"], &[(WARM, -0.8), (BRIGHT, 0.5)]),
-    Entry::word(
-        &["small", "smaller", "tiny", "narrow"],
-        &[(WARM, -0.4), (SPACE, -0.3)],
-    ),
-    Entry::word(&["light", "lighter"], &[(WARM, -0.4), (PUNCH, -0.2)]),
-    Entry::word(
-        &["digital", "sterile", "clinical"],
-        &[(WARM, -0.5), (BRIGHT, 0.2), (GRIT, -0.2)],
-    ),
-    // ---- Grit --------------------------------------------------------------------------
-    Entry::word(
-        &["gritty", "grittier", "grit", "grimy", "grime"],
-        &[(GRIT, 0.8)],
-    ),
-    Entry::word(
-        &["dirty", "dirtier", "dirt", "nasty", "rough", "rougher"],
-        &[(GRIT, 0.8), (BRIGHT, -0.1)],
-    ),
-    Entry::word(&["distorted", "distortion", "distort"], &[(GRIT, 0.9)]),
-    Entry::word(
-        &["crunchy", "crunchier", "crunch"],
-        &[(GRIT, 0.7), (PUNCH, 0.2)],
-    ),
-    Entry::word(
-        &["fuzzy", "fuzzier", "fuzz"],
-        &[(GRIT, 0.8), (BRIGHT, -0.2)],
-    ),
-    Entry::word(
-        &["buzzy", "buzzier", "buzz", "buzzing"],
-        &[(GRIT, 0.6), (BRIGHT, 0.3)],
-    ),
-    Entry::word(
-        &["saturated", "saturation", "saturate"],
-        &[(GRIT, 0.6), (WARM, 0.3)],
-    ),
-    Entry::word(
-        &["overdriven", "overdrive", "driven", "drive"],
-        &[(GRIT, 0.8), (WARM, 0.2)],
-    ),
-    Entry::word(
-        &["raspy", "raspier", "rasp", "raw"],
-        &[(GRIT, 0.6), (BRIGHT, 0.3)],
-    ),
-    Entry::word(
-        &["aggressive", "angry", "brutal", "savage"],
-        &[(GRIT, 0.7), (PUNCH, 0.6)],
-    ),
-    Entry::word(
-        &["growling", "growly", "growl", "growls"],
-        &[(GRIT, 0.7), (MOTION, 0.6)],
-    ),
-    Entry::word(&["filthy", "filth"], &[(GRIT, 1.0), (MOTION, 0.3)]),
-    Entry::word(
-        &[
-            "bitcrushed",
-            "bitcrush",
-            "bitcrusher",
-            "crushed",
-            "decimated",
-        ],
-        &[(GRIT, 0.8)],
-    ),
-    Entry::word(&["noisy", "noisier"], &[(GRIT, 0.7), (BRIGHT, 0.2)]),
-    // ---- Clean -------------------------------------------------------------------------
-    Entry::word(&["clean", "cleaner"], &[(GRIT, -0.8)]),
-    Entry::word(&["pure", "purer"], &[(GRIT, -0.9), (MOTION, -0.2)]),
-    Entry::word(
-        &["pristine", "polished", "hifi", "hi fi"],
-        &[(GRIT, -0.7), (BRIGHT, 0.2)],
-    ),
-    Entry::word(
-        &["smooth", "smoother", "silky", "silk"],
-        &[(GRIT, -0.6), (PUNCH, -0.3), (BRIGHT, -0.1)],
-    ),
-    Entry::word(
-        &["sine", "sines", "sine wave", "sinewave"],
-        &[(GRIT, -0.9), (BRIGHT, -0.5)],
-    ),
-    Entry::word(
-        &["sweet", "sweeter"],
-        &[(GRIT, -0.4), (PUNCH, -0.3), (BRIGHT, 0.2)],
-    ),
-    // ---- Space -------------------------------------------------------------------------
-    Entry::word(
-        &["spacious", "space", "spacey", "spacy", "roomy", "room"],
-        &[(SPACE, 0.8)],
-    ),
-    Entry::word(
-        &["reverberant", "reverb", "reverbs", "reverby", "verb"],
-        &[(SPACE, 0.8)],
-    ),
-    Entry::word(
-        &["wet", "wetter", "drenched", "soaked", "drowned"],
-        &[(SPACE, 0.9)],
-    ),
-    Entry::word(
-        &["washed", "washed out", "washy", "wash"],
-        &[(SPACE, 0.8), (BRIGHT, -0.2)],
-    ),
-    Entry::word(
-        &["cavernous", "cave", "canyon", "cathedral", "hall"],
-        &[(SPACE, 1.0)],
-    ),
-    Entry::word(
-        &["huge", "enormous", "vast", "giant"],
-        &[(SPACE, 0.7), (WARM, 0.4)],
-    ),
-    Entry::word(
-        &["wide", "wider", "width", "stereo"],
-        &[(SPACE, 0.6), (MOTION, 0.2)],
-    ),
-    Entry::word(
-        &["distant", "far", "faraway", "far away"],
-        &[(SPACE, 0.8), (BRIGHT, -0.3)],
-    ),
-    Entry::word(
-        &["ethereal", "heavenly", "celestial", "angelic"],
-        &[(SPACE, 0.7), (BRIGHT, 0.4), (MOTION, 0.3), (GRIT, -0.3)],
-    ),
-    Entry::word(
-        &[
-            "echo", "echoes", "echoey", "echoing", "delay", "delays", "delayed",
-        ],
-        &[(SPACE, 0.7)],
-    ),
-    Entry::word(
-        &["cinematic", "epic"],
-        &[(SPACE, 0.6), (LENGTH, 0.5), (WARM, 0.2)],
-    ),
-    Entry::word(
-        &["dreamy", "dreamlike", "dream"],
-        &[(SPACE, 0.7), (MOTION, 0.5), (BRIGHT, -0.2)],
-    ),
-    Entry::word(
-        &["hazy", "haze", "foggy", "blurry"],
-        &[(SPACE, 0.5), (BRIGHT, -0.4)],
-    ),
-    Entry::word(
-        &["floaty", "floating", "float"],
-        &[(SPACE, 0.6), (ATTACK, 0.4), (MOTION, 0.3)],
-    ),
-    // ---- Dry ---------------------------------------------------------------------------
-    Entry::word(&["dry", "drier", "dryer"], &[(SPACE, -0.9)]),
-    Entry::word(
-        &[
-            "close",
-            "closer",
-            "upfront",
-            "up front",
-            "in your face",
-            "direct",
-        ],
-        &[(SPACE, -0.6), (PUNCH, 0.2)],
-    ),
-    Entry::word(&["intimate"], &[(SPACE, -0.6), (PUNCH, -0.2), (WARM, 0.2)]),
-    Entry::word(
-        &["tight", "tighter"],
-        &[(SPACE, -0.4), (PUNCH, 0.5), (LENGTH, -0.4)],
-    ),
-    Entry::word(
-        &["focused", "focussed", "mono"],
-        &[(SPACE, -0.5), (MOTION, -0.2)],
-    ),
-    // ---- Motion ------------------------------------------------------------------------
-    Entry::word(
-        &["evolving", "evolve", "evolves", "evolution"],
-        &[(MOTION, 0.9)],
-    ),
-    Entry::word(
-        &["moving", "movement", "motion", "move", "moves"],
-        &[(MOTION, 0.8)],
-    ),
-    Entry::word(
-        &[
-            "morphing", "morph", "morphs", "changing", "shifting", "mutating",
-        ],
-        &[(MOTION, 0.8)],
-    ),
-    Entry::word(
-        &["wobbly", "wobble", "wobbles", "wobbling", "wub"],
-        &[(MOTION, 0.9), (GRIT, 0.2)],
-    ),
-    Entry::word(
-        &["shimmering", "shimmer", "shimmery", "shimmers"],
-        &[(MOTION, 0.7), (BRIGHT, 0.4), (SPACE, 0.3)],
-    ),
-    Entry::word(
-        &["pulsing", "pulsating", "throbbing", "rhythmic"],
-        &[(MOTION, 0.8), (PUNCH, 0.2)],
-    ),
-    Entry::word(
-        &["animated", "lively", "alive", "expressive"],
-        &[(MOTION, 0.7)],
-    ),
-    Entry::word(
-        &[
-            "swirling", "swirly", "swirl", "phasey", "phasing", "phaser", "phased", "flanged",
-            "flanger", "flanging",
-        ],
-        &[(MOTION, 0.8)],
-    ),
-    Entry::word(
-        &["chorus", "chorused", "chorusy"],
-        &[(MOTION, 0.6), (SPACE, 0.3), (WARM, 0.2)],
-    ),
-    Entry::word(
-        &[
-            "modulated",
-            "modulation",
-            "modulating",
-            "mod",
-            "mod wheel",
-            "modwheel",
-            "lfo",
-            "lfos",
-            "sweeping",
-        ],
-        &[(MOTION, 0.8)],
-    ),
-    Entry::word(
-        &[
-            "vibrato", "wavering", "warbly", "warble", "warbling", "flutter",
-        ],
-        &[(MOTION, 0.6)],
-    ),
-    Entry::word(&["tremolo", "trem"], &[(MOTION, 0.7), (PUNCH, 0.1)]),
-    Entry::word(
-        &["detuned", "detune", "detuning", "unison"],
-        &[(MOTION, 0.6), (WARM, 0.3)],
-    ),
-    Entry::word(&["pwm"], &[(MOTION, 0.5), (WARM, 0.2)]),
-    Entry::word(
-        &[
-            "unstable", "drifting", "drifty", "drift", "wonky", "warped", "seasick",
-        ],
-        &[(MOTION, 0.7), (GRIT, 0.1)],
-    ),
-    Entry::word(&["breathing"], &[(MOTION, 0.5), (ATTACK, 0.3)]),
-    Entry::word(
-        &["resonant", "resonance", "reso"],
-        &[(BRIGHT, 0.3), (MOTION, 0.2), (GRIT, 0.2)],
-    ),
-    // ---- Static ------------------------------------------------------------------------
-    Entry::word(
-        &[
-            "static",
-            "steady",
-            "stable",
-            "constant",
-            "fixed",
-            "unchanging",
-            "frozen",
-        ],
-        &[(MOTION, -0.8)],
-    ),
-    Entry::word(
-        &[
-            "calm", "calmer", "peaceful", "serene", "tranquil", "relaxed",
-        ],
-        &[(MOTION, -0.4), (PUNCH, -0.4), (GRIT, -0.3)],
-    ),
-    Entry::word(
-        &["simple", "plain", "basic", "vanilla"],
-        &[(MOTION, -0.5), (GRIT, -0.2)],
-    ),
-    Entry::word(&["solid"], &[(MOTION, -0.4), (WARM, 0.3), (PUNCH, 0.2)]),
-    // ---- Punch -------------------------------------------------------------------------
-    Entry::word(&["punchy", "punchier", "punch"], &[(PUNCH, 0.9)]),
-    Entry::word(
-        &["snappy", "snappier", "snap"],
-        &[(PUNCH, 0.8), (ATTACK, -0.5), (LENGTH, -0.3)],
-    ),
-    Entry::word(&["hard", "harder"], &[(PUNCH, 0.8), (GRIT, 0.2)]),
-    Entry::word(
-        &["sharp", "sharper"],
-        &[(PUNCH, 0.7), (ATTACK, -0.6), (BRIGHT, 0.3)],
-    ),
-    Entry::word(
-        &["attacky", "transient", "transients"],
-        &[(PUNCH, 0.7), (ATTACK, -0.4)],
-    ),
-    Entry::word(
-        &["fast", "faster", "quick", "quicker"],
-        &[(ATTACK, -0.6), (PUNCH, 0.3)],
-    ),
-    Entry::word(
-        &["instant", "immediate", "instantly"],
-        &[(ATTACK, -0.8), (PUNCH, 0.4)],
-    ),
-    Entry::word(
-        &[
-            "thumping", "thump", "thumpy", "knock", "knocking", "knocky", "slam", "slamming",
-            "hitting",
-        ],
-        &[(PUNCH, 0.8), (WARM, 0.3)],
-    ),
-    Entry::word(
-        &["strong", "stronger", "powerful", "power", "driving"],
-        &[(PUNCH, 0.6), (WARM, 0.3)],
-    ),
-    Entry::word(
-        &["bouncy", "bounce"],
-        &[(PUNCH, 0.5), (LENGTH, -0.3), (MOTION, 0.2)],
-    ),
-    Entry::word(
-        &["clicky", "click"],
-        &[(PUNCH, 0.6), (BRIGHT, 0.3), (LENGTH, -0.4)],
-    ),
-    Entry::word(&["techno"], &[(PUNCH, 0.4), (GRIT, 0.3), (MOTION, 0.2)]),
-    // ---- Soft --------------------------------------------------------------------------
-    Entry::word(
-        &["soft", "softer"],
-        &[(PUNCH, -0.8), (GRIT, -0.3), (ATTACK, 0.3)],
-    ),
-    Entry::word(
-        &["gentle", "gentler", "gently", "tender"],
-        &[(PUNCH, -0.7), (GRIT, -0.3), (ATTACK, 0.2)],
-    ),
-    Entry::word(
-        &["delicate", "fragile"],
-        &[(PUNCH, -0.6), (WARM, -0.2), (BRIGHT, 0.2)],
-    ),
-    Entry::word(&["subtle", "subtler"], &[(PUNCH, -0.4), (GRIT, -0.2)]),
-    Entry::word(
-        &["quiet", "quieter", "hushed"],
-        &[(PUNCH, -0.6), (BRIGHT, -0.2)],
-    ),
-    Entry::word(
-        &["pillowy", "fluffy", "cushioned", "padded"],
-        &[(PUNCH, -0.7), (WARM, 0.3)],
-    ),
-    // ---- Attack (slow) -----------------------------------------------------------------
-    Entry::word(
-        &["swelling", "swell", "swells", "swelled"],
-        &[(ATTACK, 0.9), (LENGTH, 0.3)],
-    ),
-    Entry::word(&["slow", "slower", "slowly"], &[(ATTACK, 0.8)]),
-    Entry::word(&["fade in", "fades in", "fading in"], &[(ATTACK, 0.9)]),
-    Entry::word(
-        &["fade", "fades", "fading", "faded"],
-        &[(ATTACK, 0.5), (LENGTH, 0.3)],
-    ),
-    Entry::word(&["fade out", "fades out"], &[(LENGTH, 0.6)]),
-    Entry::word(
-        &[
-            "blooming",
-            "bloom",
-            "blossoming",
-            "rising",
-            "crescendo",
-            "builds",
-            "building",
-        ],
-        &[(ATTACK, 0.7), (MOTION, 0.2)],
-    ),
-    Entry::word(&["lazy", "sluggish"], &[(ATTACK, 0.6)]),
-    Entry::word(&["legato"], &[(ATTACK, 0.3), (LENGTH, 0.4)]),
-    // ---- Short -------------------------------------------------------------------------
-    Entry::word(&["short", "shorter"], &[(LENGTH, -0.8)]),
-    Entry::word(&["staccato"], &[(LENGTH, -0.9), (PUNCH, 0.3)]),
-    Entry::word(
-        &["stabby", "stab", "stabs"],
-        &[(LENGTH, -0.7), (PUNCH, 0.6)],
-    ),
-    Entry::word(
-        &["clipped", "chopped", "choppy", "brief"],
-        &[(LENGTH, -0.7)],
-    ),
-    Entry::word(
-        &[
-            "blip", "blips", "blippy", "bleep", "bleeps", "bloop", "beep", "beeps",
-        ],
-        &[(LENGTH, -0.8), (BRIGHT, 0.3), (GRIT, -0.3)],
-    ),
-    Entry::word(&["bouncing"], &[(LENGTH, -0.4), (MOTION, 0.3)]),
-    // ---- Long --------------------------------------------------------------------------
-    Entry::word(&["long", "longer", "lengthy"], &[(LENGTH, 0.8)]),
-    Entry::word(
-        &["sustained", "sustain", "sustaining", "sustains"],
-        &[(LENGTH, 0.8)],
-    ),
-    Entry::word(
-        &["ringing", "ring", "rings", "ringy", "resonating"],
-        &[(LENGTH, 0.7), (BRIGHT, 0.2)],
-    ),
-    Entry::word(
-        &[
-            "endless",
-            "infinite",
-            "eternal",
-            "never ending",
-            "neverending",
-        ],
-        &[(LENGTH, 1.0), (SPACE, 0.3)],
-    ),
-    Entry::word(
-        &["lingering", "linger", "lingers"],
-        &[(LENGTH, 0.7), (SPACE, 0.2)],
-    ),
-];
+/// Why a word was read as another.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Why {
+    /// A word of these languages.
+    Language(Vec<Language>),
+    /// A typo within the length rule of [`spelling`].
+    Typo,
+    /// An inflection of a listed word.
+    Inflection,
+    /// "un" + a word: its negation.
+    Negated,
+}
 
-/// Words that make the next content word count more ("very bright").
-pub const INTENSIFIERS: &[&str] = &[
-    "very",
-    "really",
-    "super",
-    "extremely",
-    "ultra",
-    "so",
-    "much",
-    "way",
-    "extra",
-    "heavily",
-    "highly",
-    "incredibly",
-    "insanely",
-    "seriously",
-    "totally",
-    "completely",
-    "massively",
-    "overly",
-    "hyper",
-    "mega",
-    "lot",
-    "lots",
-    "tons",
-    "loads",
-    "plenty",
-];
+/// A word of the prompt that was read as another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reinterpretation {
+    /// As written (lowercase, accents folded).
+    pub written: String,
+    /// As read: an English spelling or function word.
+    pub read: String,
+    pub why: Why,
+}
 
-/// Words that make the next content word count less ("slightly dark", "a touch of grit").
-pub const SOFTENERS: &[&str] = &[
-    "slightly", "somewhat", "bit", "little", "touch", "tad", "kind", "kinda", "sort", "sorta",
-    "mildly", "lightly", "subtly", "barely", "hint", "dash",
-];
+impl std::fmt::Display for Reinterpretation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "read '{}' as '{}'", self.written, self.read)?;
+        match &self.why {
+            Why::Language(languages) => {
+                let names: Vec<&str> = languages.iter().map(|l| l.name()).collect();
+                write!(f, " ({})", names.join("/"))
+            }
+            Why::Typo => f.write_str(" (typo)"),
+            Why::Inflection | Why::Negated => Ok(()),
+        }
+    }
+}
 
-/// Words that turn the next content word around ("not bright", "without reverb").
-pub const NEGATORS: &[&str] = &[
-    "not",
-    "no",
-    "without",
-    "less",
-    "non",
-    "never",
-    "zero",
-    "don't",
-    "dont",
-    "isn't",
-    "isnt",
-    "shouldn't",
-    "shouldnt",
-    "doesn't",
-    "doesnt",
-];
+/// The jobs a prompt gave the controllers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ControllerWords {
+    /// What pushing the mod wheel adds, as axis weights (each macro axis's weight is the
+    /// depth with which the wheel pushes that macro); `None` when the prompt names no job
+    /// for the wheel.
+    pub mod_wheel: Option<AxisWeights>,
+    /// What playing harder adds.
+    pub velocity: Option<AxisWeights>,
+    /// What pressing into the keys adds.
+    pub aftertouch: Option<AxisWeights>,
+    /// The pitch-bend range asked for, in semitones.
+    pub bend_range: Option<f32>,
+}
 
-/// "too bright" asks for less of it (a change of the current sound); "not too bright" asks
-/// for a little less of it in a new sound.
-pub const TOO: &str = "too";
+impl ControllerWords {
+    pub fn is_empty(&self) -> bool {
+        *self == ControllerWords::default()
+    }
 
-/// The scale an intensifier gives the next content word.
-pub const INTENSIFY: f32 = 1.6;
-/// The scale a softener gives the next content word; also the scale of a hedged negation
-/// ("not very", "not too").
-pub const SOFTEN: f32 = 0.5;
-
-/// Words that ask for a change of the current sound rather than a new one. Comparative
-/// spellings ([`COMPARATIVES`]) and "too" do the same.
-pub const RELATIVE_WORDS: &[&str] = &[
-    "more", "less", "again", "tweak", "tweaked", "before", "previous", "current", "instead",
-];
-
-/// The comparative spellings in [`ENTRIES`]: a prompt that uses one asks for a change.
-pub const COMPARATIVES: &[&str] = &[
-    "brighter",
-    "darker",
-    "warmer",
-    "thinner",
-    "grittier",
-    "dirtier",
-    "cleaner",
-    "purer",
-    "drier",
-    "dryer",
-    "wetter",
-    "wider",
-    "closer",
-    "tighter",
-    "punchier",
-    "snappier",
-    "harder",
-    "sharper",
-    "faster",
-    "quicker",
-    "softer",
-    "gentler",
-    "subtler",
-    "quieter",
-    "slower",
-    "shorter",
-    "longer",
-    "deeper",
-    "lower",
-    "higher",
-    "rounder",
-    "fuller",
-    "fatter",
-    "chunkier",
-    "thicker",
-    "lusher",
-    "richer",
-    "heavier",
-    "bigger",
-    "crisper",
-    "shinier",
-    "airier",
-    "breathier",
-    "harsher",
-    "clearer",
-    "edgier",
-    "duller",
-    "mellower",
-    "colder",
-    "hollower",
-    "smaller",
-    "lighter",
-    "rougher",
-    "crunchier",
-    "fuzzier",
-    "buzzier",
-    "raspier",
-    "noisier",
-    "smoother",
-    "sweeter",
-    "calmer",
-    "stronger",
-    "pluckier",
-];
-
-/// Words that only shape a sentence: understood, and ignored.
-pub const STOP_WORDS: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "with",
-    "and",
-    "or",
-    "of",
-    "for",
-    "to",
-    "in",
-    "on",
-    "at",
-    "that",
-    "which",
-    "when",
-    "i",
-    "me",
-    "my",
-    "it",
-    "its",
-    "is",
-    "be",
-    "some",
-    "sound",
-    "sounds",
-    "sounding",
-    "patch",
-    "patches",
-    "tone",
-    "tones",
-    "synth",
-    "synths",
-    "like",
-    "but",
-    "this",
-    "these",
-    "those",
-    "there",
-    "here",
-    "has",
-    "have",
-    "had",
-    "having",
-    "was",
-    "are",
-    "were",
-    "been",
-    "being",
-    "as",
-    "by",
-    "from",
-    "into",
-    "onto",
-    "out",
-    "up",
-    "down",
-    "over",
-    "under",
-    "around",
-    "through",
-    "about",
-    "than",
-    "then",
-    "while",
-    "where",
-    "who",
-    "whose",
-    "what",
-    "how",
-    "please",
-    "make",
-    "makes",
-    "making",
-    "made",
-    "give",
-    "gives",
-    "want",
-    "wanted",
-    "need",
-    "needs",
-    "get",
-    "gets",
-    "got",
-    "can",
-    "could",
-    "would",
-    "should",
-    "will",
-    "you",
-    "your",
-    "we",
-    "our",
-    "us",
-    "they",
-    "them",
-    "their",
-    "just",
-    "also",
-    "even",
-    "all",
-    "any",
-    "every",
-    "each",
-    "one",
-    "ones",
-    "thing",
-    "something",
-    "type",
-    "style",
-    "vibe",
-    "feel",
-    "feels",
-    "feeling",
-    "push",
-    "pushed",
-    "pushing",
-    "play",
-    "played",
-    "playing",
-    "press",
-    "pressed",
-    "hold",
-    "holding",
-    "held",
-    "note",
-    "notes",
-    "chord",
-    "chords",
-    "key",
-    "track",
-    "song",
-    "mix",
-    "instrument",
-    "preset",
-    "sample",
-    "do",
-    "does",
-    "did",
-    "let",
-    "im",
-    "ive",
-    "id",
-    "quite",
-    "pretty",
-    "fairly",
-    "rather",
-    "still",
-    "same",
-    "now",
-    "yet",
-    "only",
-    "both",
-    "either",
-    "use",
-    "using",
-    "used",
-    "via",
-    "plus",
-    "speaker",
-    "effect",
-    "effects",
-    "sits",
-    "sitting",
-    "behind",
-    "background",
-    "foreground",
-];
+    fn route_mut(&mut self, controller: Controller) -> Option<&mut Option<AxisWeights>> {
+        match controller {
+            Controller::ModWheel => Some(&mut self.mod_wheel),
+            Controller::Velocity => Some(&mut self.velocity),
+            Controller::Aftertouch => Some(&mut self.aftertouch),
+            Controller::PitchBend => None,
+        }
+    }
+}
 
 /// What a prompt said, as the offline designer understands it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reading {
     /// Summed archetype votes, indexed like [`ARCHETYPES`]; a negated noun ("no bass")
     /// votes against.
-    pub archetype_votes: [f32; 12],
-    /// Summed axis pushes, each clamped to [-1, 1].
+    pub archetype_votes: [f32; ARCHETYPES.len()],
+    /// Summed votes for particular templates, by built-in name.
+    pub template_votes: Vec<(&'static str, f32)>,
+    /// Summed axis pushes of the resting sound, each clamped to ±[`AXIS_LIMIT`].
     pub axes: AxisWeights,
+    /// What the prompt asks the controllers to do.
+    pub controllers: ControllerWords,
     /// The words understood (lexicon spellings, modifiers and relative words, not stop
-    /// words), in order of first appearance.
+    /// words), in order of first appearance, as read.
     pub understood: Vec<String>,
     /// The words not understood, in order of first appearance.
     pub unknown: Vec<String>,
+    /// Words read as another word (a typo, another language, an inflection).
+    pub reinterpreted: Vec<Reinterpretation>,
     /// Whether the prompt asks for a change of the current sound ("warmer", "less
     /// metallic", "too bright") rather than a new one.
     pub relative: bool,
@@ -1322,6 +271,17 @@ impl Reading {
             }
         }
         best.map(|(i, _)| ARCHETYPES[i])
+    }
+
+    /// The template with the highest positive vote among those `fits` accepts.
+    pub fn template(&self, fits: impl Fn(&str) -> bool) -> Option<&'static str> {
+        let mut best: Option<(&'static str, f32)> = None;
+        for &(template, vote) in &self.template_votes {
+            if vote > 0.0 && fits(template) && best.is_none_or(|(_, top)| vote > top) {
+                best = Some((template, vote));
+            }
+        }
+        best.map(|(t, _)| t)
     }
 
     /// The weight on one axis.
@@ -1347,76 +307,165 @@ pub fn is_descriptive(word: &str) -> bool {
     entry_for(word).is_some()
 }
 
-/// Reads a prompt. Lowercases it, splits it on anything but letters, digits, hyphens and
-/// apostrophes, matches the longest phrase of the table first, applies modifiers to the
-/// next content word, sums the pushes and clamps each axis to [-1, 1]. Numbers and
-/// one-letter words are ignored silently.
+/// One step of a prompt as the reader sees it, after spelling and languages are resolved.
+#[derive(Debug, Clone)]
+enum Item {
+    Entry(&'static Entry, String),
+    Degree(f32, String),
+    Negator(String),
+    Too,
+    Relative(String),
+    Controller(Controller, f32, String),
+    /// The end of a clause: punctuation or a word of `CLAUSE_BREAKS`.
+    Break,
+    /// A stop word, number or other word that says nothing.
+    Silent,
+    Unknown(String),
+}
+
+/// Reads a prompt: folds accents and case, splits it into words (resolving other
+/// languages, inflections and typos), matches the longest phrase of the table first,
+/// applies degree words and negations to the next content word, gives each controller
+/// clause's words to its controller, sums the pushes and clamps each axis to
+/// ±[`AXIS_LIMIT`]. Numbers and one-letter words are ignored silently.
 pub fn read(prompt: &str) -> Reading {
-    let tokens = tokenize(prompt);
-    let longest = ENTRIES
-        .iter()
-        .flat_map(|e| e.words)
-        .map(|w| w.split(' ').count())
-        .max()
-        .unwrap_or(1);
     let mut reading = Reading::default();
+    let tokens = resolve(prompt, &mut reading.reinterpreted);
+    let (items, clause_words) = items(&tokens);
+    // Each clause's controller, if it names one.
+    let controller_of: Vec<Option<(Controller, f32)>> = (0..=items.last().map_or(0, |i| i.0))
+        .map(|clause| {
+            items.iter().find_map(|(c, item)| match item {
+                Item::Controller(controller, sign, _) if *c == clause => Some((*controller, *sign)),
+                _ => None,
+            })
+        })
+        .collect();
+    let mut routes: Vec<(Controller, AxisWeights, bool)> = Vec::new();
     let mut modifier = Modifier::default();
-    let mut i = 0;
-    while i < tokens.len() {
-        if let Some((entry, spelling, len)) = match_phrase(&tokens[i..], longest) {
-            let scale = modifier.take();
-            for &(axis, weight) in entry.axes {
-                reading.axes[axis.index()] += scale * weight;
+    let mut previous_negator = false;
+    for (clause, item) in &items {
+        let route = controller_of[*clause].filter(|(c, _)| *c != Controller::PitchBend);
+        match item {
+            Item::Entry(entry, spelling) => {
+                let scale = modifier.take();
+                let target = match route {
+                    Some((controller, sign)) => {
+                        let slot = match routes.iter().position(|r| r.0 == controller) {
+                            Some(slot) => slot,
+                            None => {
+                                routes.push((controller, [0.0; Axis::COUNT], false));
+                                routes.len() - 1
+                            }
+                        };
+                        routes[slot].2 = true;
+                        for &(axis, weight) in entry.axes {
+                            // A controller pushes macros; attack, length and level stay
+                            // with the resting sound.
+                            if matches!(axis, Axis::Macro(_)) {
+                                routes[slot].1[axis.index()] += sign * scale * weight;
+                            }
+                        }
+                        None
+                    }
+                    None => Some(&mut reading.axes),
+                };
+                if let Some(axes) = target {
+                    for &(axis, weight) in entry.axes {
+                        axes[axis.index()] += scale * weight;
+                    }
+                    if COMPARATIVES.contains(&spelling.as_str()) {
+                        reading.relative = true;
+                    }
+                }
+                if let Some(slot) = entry
+                    .archetype
+                    .and_then(|a| ARCHETYPES.iter().position(|&x| x == a))
+                {
+                    reading.archetype_votes[slot] += scale * entry.vote;
+                }
+                if let Some(template) = entry.template {
+                    let vote = scale * entry.vote.max(0.3);
+                    match reading
+                        .template_votes
+                        .iter_mut()
+                        .find(|(t, _)| *t == template)
+                    {
+                        Some(slot) => slot.1 += vote,
+                        None => reading.template_votes.push((template, vote)),
+                    }
+                }
+                push_once(&mut reading.understood, spelling.clone());
             }
-            if let Some(slot) = entry
-                .archetype
-                .and_then(|a| ARCHETYPES.iter().position(|&x| x == a))
-            {
-                reading.archetype_votes[slot] += scale * entry.vote;
+            Item::Degree(scale, word) => {
+                // "not very bright" is a hedge, not a stronger "not bright".
+                modifier.scale = if modifier.sign < 0.0 && *scale > 1.0 {
+                    SOFTEN
+                } else {
+                    *scale
+                };
+                push_once(&mut reading.understood, word.clone());
             }
-            if COMPARATIVES.contains(&spelling.as_str()) {
-                reading.relative = true;
-            }
-            push_once(&mut reading.understood, spelling);
-            i += len;
-            continue;
-        }
-        let word = tokens[i].as_str();
-        let previous = i.checked_sub(1).map(|p| tokens[p].as_str());
-        i += 1;
-        if RELATIVE_WORDS.contains(&word) {
-            reading.relative = true;
-        }
-        if NEGATORS.contains(&word) {
-            modifier.sign = -modifier.sign;
-        } else if INTENSIFIERS.contains(&word) {
-            // "not very bright" is a hedge, not a stronger "not bright".
-            modifier.scale = if modifier.sign < 0.0 {
-                SOFTEN
-            } else {
-                INTENSIFY
-            };
-        } else if SOFTENERS.contains(&word) {
-            modifier.scale = SOFTEN;
-        } else if word == TOO {
-            if previous.is_some_and(|p| NEGATORS.contains(&p)) {
-                modifier.scale = SOFTEN;
-            } else {
+            Item::Negator(word) => {
                 modifier.sign = -modifier.sign;
+                if RELATIVE_WORDS.contains(&word.as_str()) {
+                    reading.relative = true;
+                }
+                push_once(&mut reading.understood, word.clone());
+                previous_negator = true;
+                continue;
+            }
+            Item::Too => {
+                if previous_negator {
+                    modifier.scale = SOFTEN;
+                } else {
+                    modifier.sign = -modifier.sign;
+                    reading.relative = true;
+                }
+                push_once(&mut reading.understood, TOO.to_string());
+            }
+            Item::Relative(word) => {
                 reading.relative = true;
+                push_once(&mut reading.understood, word.clone());
             }
-        } else if !RELATIVE_WORDS.contains(&word) {
-            // A stop word, a number, or an unknown word. (A relative word such as "more"
-            // skips this: it is understood, and it leaves the next push as it is.)
-            if !(STOP_WORDS.contains(&word) || is_ignored(word)) {
-                push_once(&mut reading.unknown, word.to_string());
-            }
-            continue;
+            Item::Controller(_, _, phrase) => push_once(&mut reading.understood, phrase.clone()),
+            Item::Break => modifier = Modifier::default(),
+            Item::Silent => {}
+            Item::Unknown(word) => push_once(&mut reading.unknown, word.clone()),
         }
-        push_once(&mut reading.understood, word.to_string());
+        previous_negator = false;
     }
     for weight in &mut reading.axes {
-        *weight = weight.clamp(-1.0, 1.0);
+        *weight = weight.clamp(-AXIS_LIMIT, AXIS_LIMIT);
+    }
+    // Controllers named without describing words get their usual job.
+    for (clause, named) in controller_of.iter().enumerate() {
+        let Some((controller, _)) = *named else {
+            continue;
+        };
+        if controller == Controller::PitchBend {
+            let words: Vec<&str> = clause_words[clause].iter().map(String::as_str).collect();
+            if let Some(semitones) = controllers::bend_semitones(&words) {
+                reading.controllers.bend_range = Some(semitones);
+            }
+            continue;
+        }
+        if !routes.iter().any(|r| r.0 == controller && r.2) {
+            if let Some(axes) = controller.default_axes() {
+                routes.push((controller, axes, true));
+            }
+        }
+    }
+    for (controller, mut axes, _) in routes {
+        for weight in &mut axes {
+            *weight = weight.clamp(-1.0, 1.0);
+        }
+        if let Some(route) = reading.controllers.route_mut(controller) {
+            let sum = route.get_or_insert([0.0; Axis::COUNT]);
+            for (s, a) in sum.iter_mut().zip(axes) {
+                *s = (*s + a).clamp(-1.0, 1.0);
+            }
+        }
     }
     reading
 }
@@ -1445,6 +494,91 @@ impl Modifier {
     }
 }
 
+/// A word as read, and the clause (between punctuation) it is in.
+#[derive(Debug, Clone)]
+struct Token {
+    text: String,
+    clause: usize,
+}
+
+/// The steps of the resolved tokens, each with its clause number (punctuation and the
+/// words of `CLAUSE_BREAKS` end a clause, unless inside a phrase of the table), and the
+/// words of each clause.
+fn items(tokens: &[Token]) -> (Vec<(usize, Item)>, Vec<Vec<String>>) {
+    let longest = ENTRIES
+        .iter()
+        .flat_map(|e| e.words)
+        .map(|w| w.split(' ').count())
+        .max()
+        .unwrap_or(1);
+    let mut items = Vec::new();
+    let mut clause_words: Vec<Vec<String>> = vec![Vec::new()];
+    let mut clause = 0;
+    let mut punctuation_clause = tokens.first().map_or(0, |t| t.clause);
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i].clause != punctuation_clause {
+            punctuation_clause = tokens[i].clause;
+            clause += 1;
+            clause_words.push(Vec::new());
+            items.push((clause, Item::Break));
+        }
+        // Phrases do not reach across punctuation.
+        let end = tokens[i..]
+            .iter()
+            .position(|t| t.clause != punctuation_clause)
+            .map_or(tokens.len(), |p| i + p);
+        let words: Vec<&str> = tokens[i..end].iter().map(|t| t.text.as_str()).collect();
+        if let Some((controller, sign, len)) = controllers::phrase_at(&words) {
+            items.push((
+                clause,
+                Item::Controller(controller, sign, words[..len].join(" ")),
+            ));
+            clause_words[clause].extend(words[..len].iter().map(|w| w.to_string()));
+            i += len;
+            continue;
+        }
+        if let Some((entry, spelling, len)) = match_phrase(&words, longest) {
+            items.push((clause, Item::Entry(entry, spelling)));
+            clause_words[clause].extend(words[..len].iter().map(|w| w.to_string()));
+            i += len;
+            continue;
+        }
+        let word = words[0];
+        i += 1;
+        if !controllers::CLAUSE_BREAKS.contains(&word) {
+            clause_words[clause].push(word.to_string());
+        }
+        let item = if controllers::CLAUSE_BREAKS.contains(&word) {
+            clause += 1;
+            clause_words.push(Vec::new());
+            Item::Break
+        } else if NEGATORS.contains(&word) {
+            Item::Negator(word.to_string())
+        } else if let Some(scale) = degree(word) {
+            Item::Degree(scale, word.to_string())
+        } else if word == TOO {
+            Item::Too
+        } else if RELATIVE_WORDS.contains(&word) {
+            Item::Relative(word.to_string())
+        } else if STOP_WORDS.contains(&word) || is_ignored(word) {
+            Item::Silent
+        } else {
+            Item::Unknown(word.to_string())
+        };
+        items.push((clause, item));
+    }
+    (items, clause_words)
+}
+
+/// The scale of a degree word.
+fn degree(word: &str) -> Option<f32> {
+    DEGREES
+        .iter()
+        .find(|(words, _)| words.contains(&word))
+        .map(|(_, scale)| *scale)
+}
+
 /// The entry that lists `spelling`.
 fn entry_for(spelling: &str) -> Option<&'static Entry> {
     ENTRIES.iter().find(|e| e.words.contains(&spelling))
@@ -1452,7 +586,7 @@ fn entry_for(spelling: &str) -> Option<&'static Entry> {
 
 /// The longest spelling (up to `longest` words) at the start of `tokens`: its entry, the
 /// spelling, and how many tokens it covers.
-fn match_phrase(tokens: &[String], longest: usize) -> Option<(&'static Entry, String, usize)> {
+fn match_phrase(tokens: &[&str], longest: usize) -> Option<(&'static Entry, String, usize)> {
     (1..=longest.min(tokens.len())).rev().find_map(|len| {
         let phrase = tokens[..len].join(" ");
         entry_for(&phrase).map(|e| (e, phrase, len))
@@ -1464,49 +598,211 @@ fn is_ignored(word: &str) -> bool {
     word.chars().count() < 2 || word.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// Any spelling, modifier or function word.
+/// Any spelling, function word or word of a phrase the reader knows: such a word is read
+/// as written, never as another language or a typo.
 fn is_known(word: &str) -> bool {
-    entry_for(word).is_some()
-        || [
-            INTENSIFIERS,
-            SOFTENERS,
-            NEGATORS,
-            RELATIVE_WORDS,
-            STOP_WORDS,
-        ]
-        .iter()
-        .any(|list| list.contains(&word))
-        || word == TOO
+    use std::collections::HashSet;
+    use std::sync::OnceLock;
+    static KNOWN: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let phrases = ENTRIES
+            .iter()
+            .flat_map(|e| e.words.iter().copied())
+            .chain(controllers::PHRASES.iter().map(|p| p.0))
+            .flat_map(|phrase| phrase.split(' '));
+        let function_words = DEGREES
+            .iter()
+            .flat_map(|(words, _)| words.iter().copied())
+            .chain(NEGATORS.iter().copied())
+            .chain(RELATIVE_WORDS.iter().copied())
+            .chain(STOP_WORDS.iter().copied())
+            .chain(controllers::CLAUSE_BREAKS.iter().copied())
+            .chain([TOO]);
+        phrases.chain(function_words).collect()
+    });
+    known.contains(word)
 }
 
-/// Splits a prompt into lowercase words. A hyphenated or apostrophised word that is not
-/// known as written is tried joined ("lo-fi" → "lofi", "don't" → "dont"); a hyphenated
-/// one that is still unknown becomes its parts ("lo-fi" → "lo fi", matched as a phrase).
-fn tokenize(prompt: &str) -> Vec<String> {
-    let lower = prompt.to_lowercase().replace('’', "'");
+/// Words a typo may be of, most likely first: the describing and instrument words, the
+/// degree words and negations, the controllers' names.
+fn typo_candidates() -> &'static [&'static str] {
+    use std::sync::OnceLock;
+    static CANDIDATES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    CANDIDATES.get_or_init(|| {
+        let mut all: Vec<&'static str> = ENTRIES
+            .iter()
+            .flat_map(|e| e.words.iter().copied())
+            .filter(|w| !w.contains(' '))
+            .chain(DEGREES.iter().flat_map(|(words, _)| words.iter().copied()))
+            .chain(NEGATORS.iter().copied())
+            .chain(
+                controllers::PHRASES
+                    .iter()
+                    .map(|p| p.0)
+                    .filter(|p| !p.contains(' ')),
+            )
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|w| seen.insert(*w));
+        all
+    })
+}
+
+/// Splits a prompt into words as the reader understands them, with their clause (between
+/// punctuation). Accents and case are folded. A hyphenated or apostrophised word that is
+/// not known as written is tried joined ("lo-fi" → "lofi", "don't" → "dont"), then as its
+/// parts ("lo-fi" → "lo fi"). A word still unknown is tried as a word of another language,
+/// as "un" + a word, as an inflection and as a typo, in that order; what it was read as is
+/// recorded in `reinterpreted`.
+fn resolve(prompt: &str, reinterpreted: &mut Vec<Reinterpretation>) -> Vec<Token> {
+    let folded = foreign::fold_accents(prompt)
+        .to_lowercase()
+        .replace(['’', '‘'], "'");
     let mut tokens = Vec::new();
-    for raw in lower.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\'')) {
+    for (clause, part) in folded
+        .split([',', ';', '.', '!', '?', ':', '(', ')', '/'])
+        .enumerate()
+    {
+        let words = split_words(part);
+        let mut i = 0;
+        while i < words.len() {
+            // Two-word phrases of another language ("grosse caisse").
+            if i + 1 < words.len() && !is_known(&words[i]) {
+                let pair = format!("{} {}", words[i], words[i + 1]);
+                if let Some((meaning, languages)) = foreign::translate(&pair) {
+                    push_read(
+                        &mut tokens,
+                        clause,
+                        meaning,
+                        reinterpreted,
+                        &pair,
+                        Why::Language(languages),
+                    );
+                    i += 2;
+                    continue;
+                }
+            }
+            let word = words[i].as_str();
+            i += 1;
+            if is_known(word) || is_ignored(word) {
+                tokens.push(Token {
+                    text: word.to_string(),
+                    clause,
+                });
+                continue;
+            }
+            if let Some((meaning, languages)) = foreign::translate(word) {
+                push_read(
+                    &mut tokens,
+                    clause,
+                    meaning,
+                    reinterpreted,
+                    word,
+                    Why::Language(languages),
+                );
+                continue;
+            }
+            if let Some(rest) = word.strip_prefix("un").filter(|r| r.len() >= 4) {
+                if let Some(base) = known_form(rest) {
+                    tokens.push(Token {
+                        text: "not".into(),
+                        clause,
+                    });
+                    push_read(
+                        &mut tokens,
+                        clause,
+                        &base,
+                        reinterpreted,
+                        word,
+                        Why::Negated,
+                    );
+                    continue;
+                }
+            }
+            if let Some(base) = spelling::stem(word, &is_known) {
+                push_read(
+                    &mut tokens,
+                    clause,
+                    &base,
+                    reinterpreted,
+                    word,
+                    Why::Inflection,
+                );
+                continue;
+            }
+            if let Some(fixed) = spelling::correct(word, typo_candidates().iter().copied()) {
+                push_read(&mut tokens, clause, fixed, reinterpreted, word, Why::Typo);
+                continue;
+            }
+            tokens.push(Token {
+                text: word.to_string(),
+                clause,
+            });
+        }
+    }
+    tokens
+}
+
+/// `word` as a known word: as written, or stemmed.
+fn known_form(word: &str) -> Option<String> {
+    if is_known(word) {
+        Some(word.to_string())
+    } else {
+        spelling::stem(word, &is_known)
+    }
+}
+
+/// Appends `meaning` (one or more words) as read from `written`.
+fn push_read(
+    tokens: &mut Vec<Token>,
+    clause: usize,
+    meaning: &str,
+    reinterpreted: &mut Vec<Reinterpretation>,
+    written: &str,
+    why: Why,
+) {
+    for word in meaning.split(' ') {
+        tokens.push(Token {
+            text: word.to_string(),
+            clause,
+        });
+    }
+    let entry = Reinterpretation {
+        written: written.to_string(),
+        read: meaning.to_string(),
+        why,
+    };
+    if !reinterpreted.contains(&entry) {
+        reinterpreted.push(entry);
+    }
+}
+
+/// The words of one clause: split on anything but letters, digits, hyphens and
+/// apostrophes; hyphens and apostrophes resolved as [`resolve`] says.
+fn split_words(part: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for raw in part.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\'')) {
         let word = raw.trim_matches(|c| c == '-' || c == '\'');
         let word = word.strip_suffix("'s").unwrap_or(word);
         if word.is_empty() {
             continue;
         }
         if is_known(word) || !(word.contains('-') || word.contains('\'')) {
-            tokens.push(word.to_string());
+            words.push(word.to_string());
             continue;
         }
         let joined: String = word.chars().filter(|&c| c != '-' && c != '\'').collect();
         if is_known(&joined) || !word.contains('-') {
-            tokens.push(joined);
+            words.push(joined);
         } else {
-            tokens.extend(
+            words.extend(
                 word.split('-')
                     .filter(|part| !part.is_empty())
                     .map(str::to_string),
             );
         }
     }
-    tokens
+    words
 }
 
 /// Appends `word` unless it is already there.
@@ -1515,7 +811,6 @@ fn push_once(list: &mut Vec<String>, word: String) {
         list.push(word);
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1527,13 +822,20 @@ mod tests {
             .collect()
     }
 
-    fn function_lists() -> [(&'static str, &'static [&'static str]); 5] {
-        [
-            ("INTENSIFIERS", INTENSIFIERS),
-            ("SOFTENERS", SOFTENERS),
-            ("NEGATORS", NEGATORS),
-            ("STOP_WORDS", STOP_WORDS),
-            ("RELATIVE_WORDS", RELATIVE_WORDS),
+    fn degree_words() -> Vec<&'static str> {
+        DEGREES
+            .iter()
+            .flat_map(|(w, _)| w.iter().copied())
+            .collect()
+    }
+
+    fn function_lists() -> Vec<(&'static str, Vec<&'static str>)> {
+        vec![
+            ("DEGREES", degree_words()),
+            ("NEGATORS", NEGATORS.to_vec()),
+            ("STOP_WORDS", STOP_WORDS.to_vec()),
+            ("RELATIVE_WORDS", RELATIVE_WORDS.to_vec()),
+            ("CLAUSE_BREAKS", controllers::CLAUSE_BREAKS.to_vec()),
         ]
     }
 
@@ -1583,7 +885,7 @@ mod tests {
     fn function_words_are_not_spellings_and_lists_do_not_overlap() {
         let spellings = all_spellings();
         for (name, list) in function_lists() {
-            for word in list {
+            for word in &list {
                 assert!(
                     !spellings.contains(word),
                     "`{word}` ({name}) is also a spelling"
@@ -1596,7 +898,13 @@ mod tests {
                 assert!(!list[i + 1..].contains(word), "`{word}` twice in {name}");
             }
         }
-        let modifiers = [INTENSIFIERS, SOFTENERS, NEGATORS, STOP_WORDS];
+        let degrees = degree_words();
+        let modifiers = [
+            &degrees[..],
+            NEGATORS,
+            STOP_WORDS,
+            controllers::CLAUSE_BREAKS,
+        ];
         for (i, a) in modifiers.iter().enumerate() {
             for b in &modifiers[i + 1..] {
                 for word in *a {
@@ -1673,11 +981,189 @@ mod tests {
         let r = read("dark detuned bass that growls when I push the mod wheel");
         assert_eq!(r.archetype(), Some("bass"));
         assert!(r.axis(BRIGHT) < 0.0);
-        assert!(r.axis(GRIT) > 0.0);
-        assert!(r.axis(MOTION) > 0.0);
+        assert!(r.axis(MOTION) > 0.0, "detuned");
+        // The growl is what the wheel adds, not part of the resting sound.
+        assert_eq!(r.axis(GRIT), 0.0);
+        let wheel = r.controllers.mod_wheel.expect("a job for the wheel");
+        assert!(wheel[GRIT.index()] > 0.0 && wheel[MOTION.index()] > 0.0);
         assert!(r.unknown.is_empty(), "{:?}", r.unknown);
         assert!(!r.relative);
         assert!(r.understood.contains(&"mod wheel".to_string()));
+    }
+
+    #[test]
+    fn controllers_get_the_words_of_their_clause() {
+        let r = read("electric piano where harder playing is brighter");
+        assert!(!r.relative, "a controller's comparative is no change");
+        assert_eq!(r.axis(BRIGHT), 0.0);
+        assert_eq!(r.axis(PUNCH), 0.0, "`harder` names the controller");
+        assert!(r.controllers.velocity.unwrap()[BRIGHT.index()] > 0.0);
+        assert!(r.controllers.mod_wheel.is_none());
+        assert_eq!(r.archetype(), Some("keys"));
+
+        let r = read("softer playing is darker on this rhodes");
+        assert!(r.controllers.velocity.unwrap()[BRIGHT.index()] > 0.0);
+
+        let r = read("pad where aftertouch opens the filter");
+        assert!(r.controllers.aftertouch.unwrap()[BRIGHT.index()] > 0.0);
+        assert!(r.unknown.is_empty(), "{:?}", r.unknown);
+
+        let r = read("lead with a pitch bend range of an octave");
+        assert_eq!(r.controllers.bend_range, Some(12.0));
+        assert_eq!(r.archetype(), Some("lead"));
+
+        // Named without words, a controller does its usual job.
+        let r = read("pad, mod wheel");
+        assert_eq!(r.controllers.mod_wheel.unwrap()[MOTION.index()], 1.0);
+        // Without controller words there are no jobs.
+        assert!(read("warm pad with a long tail").controllers.is_empty());
+    }
+
+    #[test]
+    fn typos_inflections_and_prefixes_are_read_and_reported() {
+        let r = read("britgh pad");
+        assert!(r.axis(BRIGHT) > 0.0);
+        assert!(r.unknown.is_empty());
+        assert_eq!(
+            r.reinterpreted[0].to_string(),
+            "read 'britgh' as 'bright' (typo)"
+        );
+        assert!(read("drak pad").axis(BRIGHT) < 0.0);
+        assert!(read("distroted bass").axis(GRIT) > 0.0);
+        assert_eq!(read("plcuk").archetype(), Some("pluck"));
+        assert!(read("growled").axis(GRIT) > 0.0);
+        assert!(read("darkest pad").axis(BRIGHT) < 0.0);
+        let r = read("undistorted bass");
+        assert!(r.axis(GRIT) < 0.0);
+        assert!(r.unknown.is_empty());
+        // Short words are never guessed at.
+        assert_eq!(read("drk pad").unknown, vec!["drk"]);
+    }
+
+    #[test]
+    fn five_languages_are_read() {
+        for (prompt, archetype, axis, sign) in [
+            ("dunkler Bass", "bass", BRIGHT, -1.0),
+            ("warmes Pad", "pad", WARM, 1.0),
+            ("Glocke mit langem Hall", "bell", SPACE, 1.0),
+            ("nappe sombre", "pad", BRIGHT, -1.0),
+            ("basse sale et distordue", "bass", GRIT, 1.0),
+            ("cordes lentes", "strings", ATTACK, 1.0),
+            ("pad cálido", "pad", WARM, 1.0),
+            ("bajo sucio", "bass", GRIT, 1.0),
+            ("campana con mucha reverberación", "bell", SPACE, 1.0),
+            ("basso distorto", "bass", GRIT, 1.0),
+            ("pianoforte scuro", "keys", BRIGHT, -1.0),
+            ("pad quente", "pad", WARM, 1.0),
+            ("sino brilhante", "bell", BRIGHT, 1.0),
+            ("pluck curto", "pluck", LENGTH, -1.0),
+        ] {
+            let r = read(prompt);
+            assert_eq!(r.archetype(), Some(archetype), "{prompt}");
+            assert!(r.axis(axis) * sign > 0.0, "{prompt}: {:?}", r.axes);
+            assert!(r.unknown.is_empty(), "{prompt}: {:?}", r.unknown);
+            assert!(
+                r.reinterpreted
+                    .iter()
+                    .any(|w| matches!(w.why, Why::Language(_))),
+                "{prompt}"
+            );
+        }
+        assert!(read("mucha reverb").axis(SPACE) > read("reverb").axis(SPACE));
+        assert!(read("sin reverb").axis(SPACE) < 0.0);
+    }
+
+    #[test]
+    fn foreign_meanings_are_words_the_reader_knows() {
+        for &(language, meaning, _) in foreign::FOREIGN {
+            assert!(
+                meaning.split(' ').all(is_known),
+                "{}: `{meaning}` is not a known word",
+                language.name()
+            );
+        }
+    }
+
+    #[test]
+    fn moods_genres_and_synth_names_push_the_sound() {
+        let bright = |p: &str| read(p).axis(BRIGHT);
+        assert!(bright("sad piano") < 0.0 && bright("happy piano") > 0.0);
+        assert!(bright("melancholic pad") < bright("cheerful pad"));
+        assert!(read("angry lead").axis(GRIT) > read("calm lead").axis(GRIT));
+        assert!(read("scary drone").axis(MOTION) > read("peaceful drone").axis(MOTION));
+        assert!(bright("lo-fi keys") < bright("hi-fi crystal clear keys"));
+        assert!(read("dubstep bass").axis(GRIT) > read("deep house bass").axis(GRIT));
+        assert!(read("synthwave lead").axis(WARM) > read("chiptune lead").axis(WARM));
+        assert!(read("juno pad").axis(MOTION) > 0.0);
+        assert!(read("moog bass").axis(WARM) > 0.0);
+        assert!(bright("pitch black pad") < bright("dark pad"));
+        for prompt in [
+            "sad piano",
+            "techno stab",
+            "juno pad",
+            "trap 808",
+            "nervous anxious pad",
+        ] {
+            assert!(
+                read(prompt).unknown.is_empty(),
+                "{prompt}: {:?}",
+                read(prompt).unknown
+            );
+        }
+    }
+
+    #[test]
+    fn instruments_name_their_templates() {
+        let template = |p: &str| read(p).template(|_| true);
+        assert_eq!(template("marimba"), Some("wood_mallet"));
+        assert_eq!(template("glockenspiel"), Some("metal_mallet"));
+        assert_eq!(template("clarinet"), Some("reed_wind"));
+        assert_eq!(template("flute"), Some("breath_flute"));
+        assert_eq!(template("trance lead"), Some("supersaw"));
+        assert_eq!(template("reese"), Some("reese_bass"));
+        assert_eq!(template("warm pad"), None);
+        for (prompt, archetype) in [
+            ("trumpet", "brass"),
+            ("tuba", "brass"),
+            ("french horn", "brass"),
+            ("saxophone", "woodwind"),
+            ("choir", "vocal"),
+            ("breathy female voice", "vocal"),
+            ("marimba", "mallet"),
+            ("vibraphone", "mallet"),
+            ("cello", "strings"),
+            ("upright bass", "pluck"),
+            ("drum and bass reese", "bass"),
+        ] {
+            assert_eq!(read(prompt).archetype(), Some(archetype), "{prompt}");
+        }
+        assert!(read("tuba").axis(BRIGHT) < read("trumpet").axis(BRIGHT));
+        assert!(read("cello").axis(BRIGHT) < read("violin").axis(BRIGHT));
+    }
+
+    /// An unknown word never changes the template on its own: adding one to a prompt
+    /// changes neither the archetype nor the template (nor, since it pushes nothing, the
+    /// axes).
+    #[test]
+    fn an_unknown_word_changes_nothing() {
+        for prompt in ["bass", "warm pad", "marimba", "dark lead", "", "slow"] {
+            let plain = read(prompt);
+            for word in ["zorgle", "qwxv", "blorptastic", "émigré"] {
+                let with = read(&format!("{word} {prompt} {word}"));
+                assert_eq!(with.archetype(), plain.archetype(), "{word} {prompt}");
+                assert_eq!(with.template(|_| true), plain.template(|_| true));
+                assert_eq!(with.axes, plain.axes, "{word} {prompt}");
+                assert!(!with.unknown.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn loud_and_quiet_are_level() {
+        assert!(read("loud bass").axis(Axis::Level) > 0.0);
+        assert!(read("quiet bass").axis(Axis::Level) < 0.0);
+        assert!(read("very quiet pad").axis(Axis::Level) < read("quiet pad").axis(Axis::Level));
+        assert_eq!(read("bass").axis(Axis::Level), 0.0);
     }
 
     #[test]
@@ -1756,8 +1242,8 @@ mod tests {
 
     #[test]
     fn numbers_and_single_letters_are_ignored() {
-        let r = read("a 2 second pad at 120 bpm, 3rd octave, x");
-        assert_eq!(r.unknown, vec!["second", "bpm", "octave"]);
+        let r = read("a 2 second zorgle pad at 120 bpm, 3rd octave, x");
+        assert_eq!(r.unknown, vec!["zorgle"]);
     }
 
     #[test]
@@ -1813,11 +1299,16 @@ mod tests {
     }
 
     #[test]
-    fn sums_are_clamped() {
+    fn sums_are_clamped_and_degrees_grade_them() {
         let r = read("very bright brilliant shiny sparkly glassy crisp");
-        assert_eq!(r.axis(BRIGHT), 1.0);
+        assert_eq!(r.axis(BRIGHT), AXIS_LIMIT);
         let r = read("extremely dry, no reverb, no echo, close");
-        assert_eq!(r.axis(SPACE), -1.0);
+        assert_eq!(r.axis(SPACE), -AXIS_LIMIT);
+        let bright = |p: &str| read(p).axis(BRIGHT);
+        assert!(bright("barely bright") < bright("slightly bright"));
+        assert!(bright("slightly bright") < bright("bright"));
+        assert!(bright("bright") < bright("very bright"));
+        assert!(bright("very bright") < bright("extremely bright"));
     }
 
     #[test]
@@ -1840,8 +1331,8 @@ mod tests {
     #[test]
     fn the_prompt_suite_is_well_formed() {
         const DESCRIPTORS: [&str; 11] = [
-            "centroid", "low_mid", "flatness", "flux", "crest", "attack", "decay", "tail",
-            "level", "peak", "f0",
+            "centroid", "low_mid", "flatness", "flux", "crest", "attack", "decay", "tail", "level",
+            "peak", "f0",
         ];
         const CATEGORIES: [&str; 12] = [
             "basics",
@@ -1884,7 +1375,10 @@ mod tests {
                 DESCRIPTORS.contains(&descriptor),
                 "unknown descriptor {descriptor}"
             );
-            assert!(CATEGORIES.contains(&category), "unknown category {category}");
+            assert!(
+                CATEGORIES.contains(&category),
+                "unknown category {category}"
+            );
             assert!(
                 !rel["why"].as_str().unwrap_or("").is_empty(),
                 "{lower} < {higher}: no why"

@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 
 use mephisto_analysis::Features;
-use mephisto_dsp::builtin_patches;
 use mephisto_dsp::controls::Control;
 use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
+use mephisto_dsp::{builtin_patches, find_builtin};
 use mephisto_patch::probe::Probe;
 use mephisto_patch::render::render_score;
 use mephisto_patch::{BuildError, BuildSpec, OfflinePatch, PatchSpec};
@@ -79,6 +79,15 @@ pub fn design(prompt: &str) -> Result<OfflineDesign, String> {
     design_reading(prompt, &reading, archetype)
 }
 
+/// The built-in that plays an archetype when the prompt names no particular template;
+/// archetypes not listed take their first built-in.
+const DEFAULT_TEMPLATES: [(&str, &str); 4] = [
+    ("bass", "sub_bass"),
+    ("lead", "saw_lead"),
+    ("mallet", "wood_mallet"),
+    ("woodwind", "breath_flute"),
+];
+
 /// Changes `current` as `request` asks ("warmer", "shorter tail", "more like a bell").
 /// Naming another instrument starts again from that instrument's template with the
 /// current patch's words and the new ones; otherwise the current parameters move a step
@@ -97,6 +106,8 @@ pub fn refine(
             *sum = (*sum + add).clamp(-1.0, 1.0);
         }
         combined.unknown = asked.unknown;
+        combined.template_votes = asked.template_votes;
+        combined.reinterpreted = asked.reinterpreted;
         return design_reading(&prompt, &combined, archetype);
     }
     let instantiate = |spec: &PatchSpec| match spec
@@ -136,7 +147,7 @@ fn design_reading(
     reading: &Reading,
     archetype: &str,
 ) -> Result<OfflineDesign, String> {
-    let index = template_for(archetype);
+    let index = template_for(archetype, reading);
     let template = &builtin_patches()[index];
     let mut spec = PatchSpec::from_builtin(index)?;
     spec.name = patch_name(reading, template.name);
@@ -149,6 +160,10 @@ fn design_reading(
         template.name,
         describe(&reading.axes)
     )];
+    let reinterpreted = reinterpretation_note(reading);
+    if !reinterpreted.is_empty() {
+        notes.push(reinterpreted);
+    }
     let build = |s: &PatchSpec| {
         s.instantiate_builtin(1, Probe::design_check().sample_rate as f32)
             .expect("the spec carries the template's program")
@@ -166,13 +181,25 @@ fn design_reading(
     })
 }
 
-/// The built-in template for an archetype: the first built-in patch of that kind.
-fn template_for(archetype: &str) -> usize {
-    builtin_patches()
-        .iter()
-        .position(|p| p.archetype == archetype)
+/// The built-in template for an archetype: the one the prompt's instrument words name
+/// ("marimba" → `wood_mallet`), else the archetype's default ([`DEFAULT_TEMPLATES`], or its
+/// first built-in).
+fn template_for(archetype: &str, reading: &Reading) -> usize {
+    let patches = builtin_patches();
+    let named = reading
+        .template(|name| find_builtin(name).is_some_and(|(_, p)| p.archetype == archetype))
         .or_else(|| {
-            builtin_patches()
+            DEFAULT_TEMPLATES
+                .iter()
+                .find(|(a, _)| *a == archetype)
+                .map(|(_, t)| *t)
+        })
+        .and_then(find_builtin)
+        .map(|(index, _)| index);
+    named
+        .or_else(|| patches.iter().position(|p| p.archetype == archetype))
+        .or_else(|| {
+            patches
                 .iter()
                 .position(|p| p.archetype == FALLBACK_ARCHETYPE)
         })
@@ -381,6 +408,18 @@ fn nudge_toward_targets(
         })
         .collect();
     Some(format!("analysis check: {}", parts.join(", ")))
+}
+
+/// What was read as another word: "read 'britgh' as 'bright' (typo), read 'dunkler' as
+/// 'dark' (German)". Inflections ("growled") are left out: they are plainly the word.
+fn reinterpretation_note(reading: &Reading) -> String {
+    let parts: Vec<String> = reading
+        .reinterpreted
+        .iter()
+        .filter(|r| !matches!(r.why, lexicon::Why::Inflection))
+        .map(ToString::to_string)
+        .collect();
+    parts.join(", ")
 }
 
 /// A short readable summary of the weights: `bright −0.8, grit +0.5`.

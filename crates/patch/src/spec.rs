@@ -26,7 +26,7 @@ pub const DEFAULT_VOICES: u32 = mephisto_rt::engine::DEFAULT_VOICES as u32;
 pub const MAX_VOICES: u32 = 64;
 
 /// The kinds of instrument a patch can be; designers pick templates and lexicons by them.
-pub const ARCHETYPES: [&str; 12] = [
+pub const ARCHETYPES: [&str; 16] = [
     "pad",
     "bass",
     "lead",
@@ -35,6 +35,10 @@ pub const ARCHETYPES: [&str; 12] = [
     "bell",
     "organ",
     "strings",
+    "brass",
+    "woodwind",
+    "vocal",
+    "mallet",
     "drone",
     "metallic",
     "percussion",
@@ -86,8 +90,8 @@ pub struct PatchSpec {
     /// What the producer asked for, in their own words; empty for hand-written patches.
     #[serde(default)]
     pub prompt: String,
-    /// The kind of instrument: pad, bass, lead, pluck, keys, bell, organ, strings, drone,
-    /// metallic, percussion or fx.
+    /// The kind of instrument: pad, bass, lead, pluck, keys, bell, organ, strings, brass,
+    /// woodwind, vocal, mallet, drone, metallic, percussion or fx.
     #[schemars(schema_with = "archetype_schema")]
     pub archetype: String,
     /// The whole Faust program. `process` is one voice (no inputs, 1 or 2 outputs) driven by

@@ -122,7 +122,7 @@ fn archetype_must_be_known() {
     refused(
         &with("archetype", json!("wobble")),
         "archetype",
-        "`wobble` is not an archetype (pad, bass, lead, pluck, keys, bell, organ, strings, drone, metallic, percussion, fx)",
+        "`wobble` is not an archetype (pad, bass, lead, pluck, keys, bell, organ, strings, brass, woodwind, vocal, mallet, drone, metallic, percussion, fx)",
     );
 }
 

@@ -2,119 +2,49 @@
 // change `faust/` and regenerate.
 //! The built-in patches, in the order of the plugin's patch selector.
 
+mod brass_section;
+mod breath_flute;
+mod choir_voices;
 mod dark_drone;
 mod deep_kick;
 mod drawbar_organ;
 mod glass_bell;
 mod metal_fold;
+mod metal_mallet;
 mod noise_riser;
 mod nylon_pluck;
+mod reed_wind;
+mod reese_bass;
 mod saw_lead;
 mod string_ensemble;
 mod sub_bass;
+mod supersaw;
 mod tine_keys;
 mod warm_pad;
+mod wood_mallet;
 
 use super::{BuiltinPatch, DspBox};
 use default_boxed::DefaultBoxed;
 
-pub static BUILTIN_PATCHES: [BuiltinPatch; 12] = [
-    BuiltinPatch {
-        name: "dark_drone",
-        archetype: "drone",
-        description: "Dark evolving drone: slow filter tides, analog drift and a breath of noise",
-        source: include_str!("../../../../faust/patches/dark_drone.dsp"),
-        new_voice: || -> DspBox { dark_drone::DarkDroneVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { dark_drone::DarkDroneEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "deep_kick",
-        archetype: "percussion",
-        description: "Deep kick drum: pitch-swept sine plus click, tuned an octave below the note",
-        source: include_str!("../../../../faust/patches/deep_kick.dsp"),
-        new_voice: || -> DspBox { deep_kick::DeepKickVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { deep_kick::DeepKickEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "drawbar_organ",
-        archetype: "organ",
-        description: "Drawbar tonewheel organ with percussion, key click and a rotary speaker",
-        source: include_str!("../../../../faust/patches/drawbar_organ.dsp"),
-        new_voice: || -> DspBox { drawbar_organ::DrawbarOrganVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { drawbar_organ::DrawbarOrganEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "glass_bell",
-        archetype: "bell",
-        description: "Glassy additive bell with a long, beating, shimmering decay",
-        source: include_str!("../../../../faust/patches/glass_bell.dsp"),
-        new_voice: || -> DspBox { glass_bell::GlassBellVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { glass_bell::GlassBellEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "metal_fold",
-        archetype: "metallic",
-        description: "Resonant metallic wavefolder tone ringing into a bright plate",
-        source: include_str!("../../../../faust/patches/metal_fold.dsp"),
-        new_voice: || -> DspBox { metal_fold::MetalFoldVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { metal_fold::MetalFoldEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "noise_riser",
-        archetype: "fx",
-        description: "Filtered white-noise riser / wind sweep with a resonant whistle and wobble",
-        source: include_str!("../../../../faust/patches/noise_riser.dsp"),
-        new_voice: || -> DspBox { noise_riser::NoiseRiserVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { noise_riser::NoiseRiserEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "nylon_pluck",
-        archetype: "pluck",
-        description: "Soft nylon-string pluck (Karplus-Strong) with a short, woody decay",
-        source: include_str!("../../../../faust/patches/nylon_pluck.dsp"),
-        new_voice: || -> DspBox { nylon_pluck::NylonPluckVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { nylon_pluck::NylonPluckEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "saw_lead",
-        archetype: "lead",
-        description:
-            "Bright detuned saw lead with a snappy resonant filter, delayed vibrato and echoes",
-        source: include_str!("../../../../faust/patches/saw_lead.dsp"),
-        new_voice: || -> DspBox { saw_lead::SawLeadVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { saw_lead::SawLeadEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "string_ensemble",
-        archetype: "strings",
-        description: "Vintage string-machine ensemble: slow bowed swell, rich ensemble chorus",
-        source: include_str!("../../../../faust/patches/string_ensemble.dsp"),
-        new_voice: || -> DspBox { string_ensemble::StringEnsembleVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { string_ensemble::StringEnsembleEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "sub_bass",
-        archetype: "bass",
-        description:
-            "Tight, punchy sub bass: sine/triangle sub with a plucked, filtered saw on top",
-        source: include_str!("../../../../faust/patches/sub_bass.dsp"),
-        new_voice: || -> DspBox { sub_bass::SubBassVoice::default_boxed() },
-        new_effect: None,
-    },
-    BuiltinPatch {
-        name: "tine_keys",
-        archetype: "keys",
-        description: "FM electric piano: bell-like tine, velocity bark and a stereo tremolo",
-        source: include_str!("../../../../faust/patches/tine_keys.dsp"),
-        new_voice: || -> DspBox { tine_keys::TineKeysVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { tine_keys::TineKeysEffect::default_boxed() }),
-    },
-    BuiltinPatch {
-        name: "warm_pad",
-        archetype: "pad",
-        description: "Lush detuned saw and pulse pad with a slow bloom, chorus and a wide hall",
-        source: include_str!("../../../../faust/patches/warm_pad.dsp"),
-        new_voice: || -> DspBox { warm_pad::WarmPadVoice::default_boxed() },
-        new_effect: Some(|| -> DspBox { warm_pad::WarmPadEffect::default_boxed() }),
-    },
+pub static BUILTIN_PATCHES: [BuiltinPatch; 20] = [
+BuiltinPatch { name: "dark_drone", archetype: "drone", description: "Dark evolving drone: slow filter tides, analog drift and a breath of noise", source: include_str!("../../../../faust/patches/dark_drone.dsp"), new_voice: || -> DspBox { dark_drone::DarkDroneVoice::default_boxed() }, new_effect: Some(|| -> DspBox { dark_drone::DarkDroneEffect::default_boxed() }) },
+BuiltinPatch { name: "deep_kick", archetype: "percussion", description: "Deep kick drum: pitch-swept sine plus click, tuned an octave below the note", source: include_str!("../../../../faust/patches/deep_kick.dsp"), new_voice: || -> DspBox { deep_kick::DeepKickVoice::default_boxed() }, new_effect: Some(|| -> DspBox { deep_kick::DeepKickEffect::default_boxed() }) },
+BuiltinPatch { name: "drawbar_organ", archetype: "organ", description: "Drawbar tonewheel organ with percussion, key click and a rotary speaker", source: include_str!("../../../../faust/patches/drawbar_organ.dsp"), new_voice: || -> DspBox { drawbar_organ::DrawbarOrganVoice::default_boxed() }, new_effect: Some(|| -> DspBox { drawbar_organ::DrawbarOrganEffect::default_boxed() }) },
+BuiltinPatch { name: "glass_bell", archetype: "bell", description: "Glassy additive bell with a long, beating, shimmering decay", source: include_str!("../../../../faust/patches/glass_bell.dsp"), new_voice: || -> DspBox { glass_bell::GlassBellVoice::default_boxed() }, new_effect: Some(|| -> DspBox { glass_bell::GlassBellEffect::default_boxed() }) },
+BuiltinPatch { name: "metal_fold", archetype: "metallic", description: "Resonant metallic wavefolder tone ringing into a bright plate", source: include_str!("../../../../faust/patches/metal_fold.dsp"), new_voice: || -> DspBox { metal_fold::MetalFoldVoice::default_boxed() }, new_effect: Some(|| -> DspBox { metal_fold::MetalFoldEffect::default_boxed() }) },
+BuiltinPatch { name: "noise_riser", archetype: "fx", description: "Filtered white-noise riser / wind sweep with a resonant whistle and wobble", source: include_str!("../../../../faust/patches/noise_riser.dsp"), new_voice: || -> DspBox { noise_riser::NoiseRiserVoice::default_boxed() }, new_effect: Some(|| -> DspBox { noise_riser::NoiseRiserEffect::default_boxed() }) },
+BuiltinPatch { name: "nylon_pluck", archetype: "pluck", description: "Soft nylon-string pluck (Karplus-Strong) with a short, woody decay", source: include_str!("../../../../faust/patches/nylon_pluck.dsp"), new_voice: || -> DspBox { nylon_pluck::NylonPluckVoice::default_boxed() }, new_effect: Some(|| -> DspBox { nylon_pluck::NylonPluckEffect::default_boxed() }) },
+BuiltinPatch { name: "saw_lead", archetype: "lead", description: "Bright detuned saw lead with a snappy resonant filter, delayed vibrato and echoes", source: include_str!("../../../../faust/patches/saw_lead.dsp"), new_voice: || -> DspBox { saw_lead::SawLeadVoice::default_boxed() }, new_effect: Some(|| -> DspBox { saw_lead::SawLeadEffect::default_boxed() }) },
+BuiltinPatch { name: "string_ensemble", archetype: "strings", description: "Vintage string-machine ensemble: slow bowed swell, rich ensemble chorus", source: include_str!("../../../../faust/patches/string_ensemble.dsp"), new_voice: || -> DspBox { string_ensemble::StringEnsembleVoice::default_boxed() }, new_effect: Some(|| -> DspBox { string_ensemble::StringEnsembleEffect::default_boxed() }) },
+BuiltinPatch { name: "sub_bass", archetype: "bass", description: "Tight, punchy sub bass: sine/triangle sub with a plucked, filtered saw on top", source: include_str!("../../../../faust/patches/sub_bass.dsp"), new_voice: || -> DspBox { sub_bass::SubBassVoice::default_boxed() }, new_effect: None },
+BuiltinPatch { name: "tine_keys", archetype: "keys", description: "FM electric piano: bell-like tine, velocity bark and a stereo tremolo", source: include_str!("../../../../faust/patches/tine_keys.dsp"), new_voice: || -> DspBox { tine_keys::TineKeysVoice::default_boxed() }, new_effect: Some(|| -> DspBox { tine_keys::TineKeysEffect::default_boxed() }) },
+BuiltinPatch { name: "warm_pad", archetype: "pad", description: "Lush detuned saw and pulse pad with a slow bloom, chorus and a wide hall", source: include_str!("../../../../faust/patches/warm_pad.dsp"), new_voice: || -> DspBox { warm_pad::WarmPadVoice::default_boxed() }, new_effect: Some(|| -> DspBox { warm_pad::WarmPadEffect::default_boxed() }) },
+BuiltinPatch { name: "brass_section", archetype: "brass", description: "Brass section: saw tone whose brightness follows the breath, with blat, scoop and vibrato", source: include_str!("../../../../faust/patches/brass_section.dsp"), new_voice: || -> DspBox { brass_section::BrassSectionVoice::default_boxed() }, new_effect: Some(|| -> DspBox { brass_section::BrassSectionEffect::default_boxed() }) },
+BuiltinPatch { name: "breath_flute", archetype: "woodwind", description: "Breathy flute: soft harmonic tone, breath noise, chiff and delayed vibrato", source: include_str!("../../../../faust/patches/breath_flute.dsp"), new_voice: || -> DspBox { breath_flute::BreathFluteVoice::default_boxed() }, new_effect: Some(|| -> DspBox { breath_flute::BreathFluteEffect::default_boxed() }) },
+BuiltinPatch { name: "reed_wind", archetype: "woodwind", description: "Reed woodwind: clarinet-like square to sax-like saw, nasal formant, breath and vibrato", source: include_str!("../../../../faust/patches/reed_wind.dsp"), new_voice: || -> DspBox { reed_wind::ReedWindVoice::default_boxed() }, new_effect: Some(|| -> DspBox { reed_wind::ReedWindEffect::default_boxed() }) },
+BuiltinPatch { name: "choir_voices", archetype: "vocal", description: "Choir: detuned voices through vowel formants (oo to ah), breath, slow swell and vibrato", source: include_str!("../../../../faust/patches/choir_voices.dsp"), new_voice: || -> DspBox { choir_voices::ChoirVoicesVoice::default_boxed() }, new_effect: Some(|| -> DspBox { choir_voices::ChoirVoicesEffect::default_boxed() }) },
+BuiltinPatch { name: "wood_mallet", archetype: "mallet", description: "Marimba-like wooden bar: warm fundamental, short bright overtones and a soft mallet knock", source: include_str!("../../../../faust/patches/wood_mallet.dsp"), new_voice: || -> DspBox { wood_mallet::WoodMalletVoice::default_boxed() }, new_effect: Some(|| -> DspBox { wood_mallet::WoodMalletEffect::default_boxed() }) },
+BuiltinPatch { name: "metal_mallet", archetype: "mallet", description: "Glockenspiel-like steel bar: bright, long-ringing modes with a hard mallet tick", source: include_str!("../../../../faust/patches/metal_mallet.dsp"), new_voice: || -> DspBox { metal_mallet::MetalMalletVoice::default_boxed() }, new_effect: Some(|| -> DspBox { metal_mallet::MetalMalletEffect::default_boxed() }) },
+BuiltinPatch { name: "supersaw", archetype: "lead", description: "Supersaw: seven detuned saws, shimmering and wide, with echo and a big reverb", source: include_str!("../../../../faust/patches/supersaw.dsp"), new_voice: || -> DspBox { supersaw::SupersawVoice::default_boxed() }, new_effect: Some(|| -> DspBox { supersaw::SupersawEffect::default_boxed() }) },
+BuiltinPatch { name: "reese_bass", archetype: "bass", description: "Reese bass: two beating, detuned saws over a sub, slowly swept and driven", source: include_str!("../../../../faust/patches/reese_bass.dsp"), new_voice: || -> DspBox { reese_bass::ReeseBassVoice::default_boxed() }, new_effect: Some(|| -> DspBox { reese_bass::ReeseBassEffect::default_boxed() }) },
 ];

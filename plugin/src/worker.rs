@@ -393,7 +393,14 @@ impl WorkerThread {
             .builder()
             .build(&spec, &mut |step| self.set_stage(id, step.into()));
         match built {
-            Ok(built) => self.send(id, spec, origin, built),
+            Ok(built) => {
+                let mut spec = spec;
+                if let Some(trim) = built.trim_db {
+                    // Too hot to play as it was: it plays levelled, and is kept so.
+                    spec.trim_db = Some(trim);
+                }
+                self.send(id, spec, origin, built)
+            }
             Err(error) => self.set_stage(id, Stage::Failed(Failure::from(&error))),
         }
     }
@@ -435,6 +442,7 @@ impl WorkerThread {
         let Built {
             mut instance,
             program,
+            ..
         } = built;
         let compiled = program.compiled().cloned();
         if let Some(neural) = instance.neural_voices() {

@@ -259,10 +259,16 @@ fn a_good_spec_goes_live_and_into_the_project_and_the_history() {
         panic!("the project holds no patch");
     };
     let example = PatchSpec::from_json(&example_spec()).unwrap();
+    assert!(
+        saved.trim_db.is_some(),
+        "a designed patch is levelled: {:?}",
+        saved.trim_db
+    );
     assert_eq!(
         saved,
         PatchSpec {
             macros: saved.macros.clone(),
+            trim_db: saved.trim_db,
             ..example.clone()
         },
         "the project holds the model's patch"

@@ -191,7 +191,15 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
             100.0 * held as f32 / all as f32
         );
     }
+    let spread = report.level_spread();
     println!();
+    println!(
+        "level: {:.1} to {:.1} LUFS (target {:.0} LUFS), highest peak {:.1} dBFS",
+        spread.quietest,
+        spread.loudest,
+        mephisto_patch::level::LOUDNESS_TARGET_LUFS,
+        spread.peak
+    );
     println!(
         "score: {}/{} relations hold ({:.1} %); {} prompts designed in {:.1} ms (mean {:.1} ms, slowest {:.1} ms: \"{}\"); total {:.1} s",
         report.held(),

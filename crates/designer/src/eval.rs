@@ -120,6 +120,19 @@ pub struct EvalReport {
     /// Per prompt id: the designed patch's name and its features.
     pub measured: BTreeMap<String, (String, Features)>,
     pub outcomes: Vec<Outcome>,
+    /// The ids of the prompts played at the probe's own velocity: the designs whose level
+    /// is the designed level.
+    pub at_probe_velocity: Vec<String>,
+}
+
+/// The designed levels across a suite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelSpread {
+    /// The quietest and loudest design, LUFS (`level` descriptor).
+    pub quietest: f32,
+    pub loudest: f32,
+    /// The highest peak of any design, dBFS.
+    pub peak: f32,
 }
 
 impl EvalReport {
@@ -143,6 +156,23 @@ impl EvalReport {
             entry.1 += 1;
         }
         categories
+    }
+
+    /// The designed levels: over the prompts played at the probe's velocity.
+    pub fn level_spread(&self) -> LevelSpread {
+        let levels = self.at_probe_velocity.iter().map(|id| &self.measured[id].1);
+        levels.fold(
+            LevelSpread {
+                quietest: f32::INFINITY,
+                loudest: f32::NEG_INFINITY,
+                peak: f32::NEG_INFINITY,
+            },
+            |s, f| LevelSpread {
+                quietest: s.quietest.min(f.level_lufs),
+                loudest: s.loudest.max(f.level_lufs),
+                peak: s.peak.max(f.peak_db),
+            },
+        )
     }
 
     /// The lowest share of relations that hold in any category, 0..1.
@@ -289,6 +319,16 @@ impl PromptSuite {
                 higher_value: value(&r.higher, &r.descriptor),
             })
             .collect();
-        Ok(EvalReport { measured, outcomes })
+        let at_probe_velocity = self
+            .prompts
+            .iter()
+            .filter(|p| p.velocity.is_none())
+            .map(|p| p.id.clone())
+            .collect();
+        Ok(EvalReport {
+            measured,
+            outcomes,
+            at_probe_velocity,
+        })
     }
 }

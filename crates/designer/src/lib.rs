@@ -15,7 +15,7 @@ use std::fmt;
 
 use llm::{extract_json, ChatMessage, LlmClient, LlmError};
 use mephisto_compiler::SourceLine;
-use mephisto_patch::build::BuildStep;
+use mephisto_patch::build::{BuildStep, Levelling};
 use mephisto_patch::spec::SpecError;
 use mephisto_patch::{BuildError, Builder, Built, PatchSpec, Setting};
 use mephisto_tuning::calibration::{calibrate_built, CalibrationReport};
@@ -297,12 +297,15 @@ impl Job<'_> {
         self.control.stage(stage);
     }
 
-    /// Compiles and checks a spec (reporting the steps); the error is what the model is
-    /// told in a repair round.
+    /// Compiles and checks a designed spec (reporting the steps), levelling it to the
+    /// loudness target when it carries no trim; the error is what the model is told in a
+    /// repair round.
     fn build(&mut self, spec: &PatchSpec) -> Result<Built, BuildError> {
         let control = &mut *self.control;
         self.builder
-            .build(spec, &mut |step| control.stage(step.into()))
+            .build_levelled(spec, Levelling::Design, &mut |step| {
+                control.stage(step.into())
+            })
     }
 
     fn check_superseded(&self) -> Result<(), DesignError> {
@@ -324,6 +327,9 @@ pub fn run(
         Designer::Offline => run_offline(request, job, DesignedBy::Offline, Vec::new()),
         Designer::Llm(client) => run_llm(client, request, job),
     }?;
+    if let Some(trim) = designed.built.trim_db {
+        designed.spec.trim_db = Some(trim);
+    }
     job.check_superseded()?;
     job.stage(Stage::Calibrating);
     // A patch whose macros cannot be measured still plays: its sound is what was asked

@@ -12,6 +12,7 @@ use mephisto_analysis::Features;
 use mephisto_dsp::controls::Control;
 use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
 use mephisto_dsp::{builtin_patches, find_builtin};
+use mephisto_patch::level;
 use mephisto_patch::probe::Probe;
 use mephisto_patch::render::render_score;
 use mephisto_patch::{BuildError, BuildSpec, OfflinePatch, PatchSpec};
@@ -56,6 +57,10 @@ const OVERSHOOT: f32 = 2.0;
 const MAX_LEVEL_LOSS_DB: f32 = 12.0;
 /// Extra pushes the analysis check may make.
 const NUDGE_ROUNDS: usize = 2;
+/// How far from the loudness target "loud" and "quiet" put a patch, in dB at weight 1 (and
+/// at most): well inside the ±3 dB every design keeps to, and about twice a level's
+/// just-noticeable difference.
+const LEVEL_REACH_DB: f32 = 2.5;
 /// The archetype when the prompt names none and its shape words suggest none.
 const FALLBACK_ARCHETYPE: &str = "pad";
 
@@ -135,6 +140,8 @@ pub fn refine(
     ) {
         notes.push(note);
     }
+    let level = lexicon::read(&spec.prompt).axis(Axis::Level);
+    notes.push(level_design(&mut spec, level, &instantiate)?);
     Ok(OfflineDesign {
         spec,
         unknown: asked.unknown,
@@ -173,6 +180,7 @@ fn design_reading(
     {
         notes.push(note);
     }
+    notes.push(level_design(&mut spec, reading.axis(Axis::Level), &build)?);
     spec.notes = format!("{} {}", template.description, notes.join("; "));
     Ok(OfflineDesign {
         spec,
@@ -420,6 +428,29 @@ fn reinterpretation_note(reading: &Reading) -> String {
         .map(ToString::to_string)
         .collect();
     parts.join(", ")
+}
+
+/// Levels `spec` to the loudness target, plus what the Level axis asks ("loud": up to
+/// +[`LEVEL_REACH_DB`]), through its output trim; returns the note that says so.
+fn level_design(
+    spec: &mut PatchSpec,
+    level_weight: f32,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+) -> Result<String, String> {
+    let offset = (level_weight * LEVEL_REACH_DB).clamp(-LEVEL_REACH_DB, LEVEL_REACH_DB);
+    let current = spec.trim_db.unwrap_or(0.0);
+    let measured = level::measure(build(spec)?);
+    let trim = level::trim_for(measured, current, offset);
+    spec.trim_db = Some(trim);
+    let aim = if offset == 0.0 {
+        String::new()
+    } else {
+        format!(" {offset:+.1} dB")
+    };
+    Ok(format!(
+        "levelled to {:.0} LUFS{aim}: trim {trim:+.1} dB",
+        level::LOUDNESS_TARGET_LUFS
+    ))
 }
 
 /// A short readable summary of the weights: `bright −0.8, grit +0.5`.

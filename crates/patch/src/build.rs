@@ -267,6 +267,7 @@ impl BuildSpec for PatchSpec {
             params: BTreeMap::new(),
             macros: Default::default(),
             voices: DEFAULT_VOICES,
+            trim_db: None,
             notes: format!(
                 "The neural model `{model}`, trained on {}.",
                 info.trained_on
@@ -301,6 +302,7 @@ impl BuildSpec for PatchSpec {
             params,
             macros: instance.macro_map(),
             voices: DEFAULT_VOICES,
+            trim_db: None,
             notes: patch.description.to_string(),
             neural: None,
         })
@@ -344,6 +346,7 @@ impl BuildSpec for PatchSpec {
 
     fn apply_to(&self, instance: &mut PatchInstance) -> Result<(), BuildError> {
         instance.set_polyphony(self.voices as usize);
+        instance.set_output_trim_db(self.trim_db.unwrap_or(0.0));
         for (label, &value) in &self.params {
             instance
                 .set_designed_value(label, value)
@@ -391,6 +394,10 @@ fn compile(spec: &PatchSpec, compiler: &Compiler) -> Result<CompiledVariant, Bui
 pub struct Built {
     pub instance: Box<PatchInstance>,
     pub program: Program,
+    /// The output trim the build gave the spec, when it levelled it (a design without a
+    /// trim, or a program too hot for the sanity gate); the caller writes it into the spec
+    /// it keeps.
+    pub trim_db: Option<f32>,
 }
 
 /// What building needs: the compiler, the sanity gate's limits, the sample rate, and whether
@@ -410,14 +417,36 @@ pub enum BuildStep {
     Checking,
 }
 
+/// Whether a build levels a spec that carries no trim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Levelling {
+    /// A designed patch: levelled to the target when it has no trim (`crate::level`).
+    Design,
+    /// A patch played as it is (a project, a file, the history, the code page): its trim
+    /// (0 dB when it has none) is kept unless the sanity gate finds it too hot.
+    AsItIs,
+}
+
 impl Builder<'_> {
     /// Compiles (or, for a built-in's program, takes the compiled-in DSP), checks and
     /// instantiates a spec for the audio thread, telling `step` where it is. Every instance
     /// has the engine's voice count (so it can be swapped in); the spec's `voices` limits
-    /// how many of them notes use.
+    /// how many of them notes use. A program merely too hot for the sanity gate's level
+    /// limit is levelled to the loudness target instead of refused: the limit applies after
+    /// the trim ([`Built::trim_db`] says what it became).
     pub fn build(
         &self,
         spec: &PatchSpec,
+        step: &mut dyn FnMut(BuildStep),
+    ) -> Result<Built, BuildError> {
+        self.build_levelled(spec, Levelling::AsItIs, step)
+    }
+
+    /// [`Builder::build`], levelling as `levelling` says.
+    pub fn build_levelled(
+        &self,
+        spec: &PatchSpec,
+        levelling: Levelling,
         step: &mut dyn FnMut(BuildStep),
     ) -> Result<Built, BuildError> {
         if spec.builtin_index().is_none() {
@@ -425,10 +454,42 @@ impl Builder<'_> {
         }
         let program = spec.program(self.compiler)?;
         step(BuildStep::Checking);
-        sanity::check_spec(&program, spec, self.sample_rate, &self.limits)?;
+        let mut spec = std::borrow::Cow::Borrowed(spec);
+        let mut trim_db = None;
+        if levelling == Levelling::Design && spec.trim_db.is_none() {
+            let trim = self.level(&program, &spec)?;
+            spec.to_mut().trim_db = Some(trim);
+            trim_db = Some(trim);
+        }
+        match sanity::check_spec(&program, &spec, self.sample_rate, &self.limits) {
+            Err(sanity::SanityError::Runaway { .. }) => {
+                let trim = self.level(&program, &spec)?;
+                spec.to_mut().trim_db = Some(trim);
+                trim_db = Some(trim);
+                sanity::check_spec(&program, &spec, self.sample_rate, &self.limits)?;
+            }
+            checked => {
+                checked?;
+            }
+        }
         let instance =
-            program.instantiate_live(spec, ENGINE_VOICES, self.sample_rate, &self.offline)?;
-        Ok(Built { instance, program })
+            program.instantiate_live(&spec, ENGINE_VOICES, self.sample_rate, &self.offline)?;
+        Ok(Built {
+            instance,
+            program,
+            trim_db,
+        })
+    }
+
+    /// The trim that levels `spec` (played by `program`) to the loudness target.
+    fn level(&self, program: &Program, spec: &PatchSpec) -> Result<f32, BuildError> {
+        let rate = crate::probe::Probe::level().sample_rate as f32;
+        let measured = crate::level::measure(program.instantiate(spec, 1, rate)?);
+        Ok(crate::level::trim_for(
+            measured,
+            spec.trim_db.unwrap_or(0.0),
+            0.0,
+        ))
     }
 
     /// A one-voice offline instance of a spec, for measuring it (the offline designer's

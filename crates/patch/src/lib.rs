@@ -5,6 +5,7 @@
 //! * [`build`]: a spec's program (built-in, compiled or neural), its instances, and the
 //!   whole build a worker runs ([`build::Builder`]);
 //! * [`sanity`]: the gate a program passes before it may play;
+//! * [`level`]: the loudness every designed patch is levelled to, through its output trim;
 //! * [`probe`]: the notes played on a patch to measure it;
 //! * [`render`], [`effect`], [`score`]: offline rendering of scores and effect programs,
 //!   WAV files, the score syntax.
@@ -12,6 +13,7 @@
 pub mod build;
 pub mod effect;
 pub mod error;
+pub mod level;
 pub mod probe;
 pub mod render;
 pub mod sanity;

@@ -7,6 +7,7 @@
 //! | [`Probe::calibration`] | C2, C3, C4, each on a fresh instance | 0.6 s | 2.4 s (tails) | 0.8 | macro calibration |
 //! | [`Probe::design_check`] | C4 | 0.5 s | 0.1 s | 0.8 | the offline designer's analysis check |
 //! | [`Probe::default_render`] | C3 | 1 s | 2 s | 0.8 | `mephisto render` without a score, prompt evaluation, matching |
+//! | [`Probe::level`] | C3 | 1 s | 0.5 s | 0.8 | levelling a patch to the loudness target (`crate::level`) |
 
 use crate::score::{ScoreNote, SCORE_VELOCITY};
 
@@ -73,6 +74,15 @@ impl Probe {
             release_s: 2.0,
             velocity: SCORE_VELOCITY,
             sample_rate: 48_000,
+        }
+    }
+
+    /// Levelling's: the default render's note, followed only long enough for a tail's
+    /// first half second (a note is loudest while it is held or just after).
+    pub fn level() -> Probe {
+        Probe {
+            release_s: 0.5,
+            ..Probe::default_render()
         }
     }
 

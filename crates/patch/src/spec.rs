@@ -49,7 +49,7 @@ pub const ARCHETYPES: [&str; 16] = [
 const ENGINE_DRIVEN: [&str; 3] = ["freq", "gain", "gate"];
 
 /// The top-level fields, in document order (a unit test keeps this equal to the schema's).
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "version",
     "name",
     "prompt",
@@ -58,9 +58,13 @@ const FIELDS: [&str; 10] = [
     "params",
     "macros",
     "voices",
+    "trim_db",
     "notes",
     "neural",
 ];
+
+/// The range of an output trim, in dB.
+pub const TRIM_RANGE_DB: (f32, f32) = (-60.0, 24.0);
 
 /// Fields without a default, with what belongs there.
 const REQUIRED: [(&str, &str); 4] = [
@@ -115,6 +119,13 @@ pub struct PatchSpec {
     #[serde(default = "default_voices")]
     #[schemars(range(min = 1, max = 64))]
     pub voices: u32,
+    /// Output trim in dB, a gain after the effect that levels the patch (docs/LEVEL.md).
+    /// Designers set it so every designed patch meets one loudness target; absent, a
+    /// designed patch is levelled when it is built, and a played one keeps 0 dB unless it
+    /// is too hot for the sanity gate, when it is levelled instead of refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -60.0, max = 24.0))]
+    pub trim_db: Option<f32>,
     /// Free-form notes: what the patch is, how it was made, what its controls do.
     #[serde(default)]
     pub notes: String,
@@ -324,6 +335,15 @@ impl PatchSpec {
                     MAX_SOURCE_BYTES / 1024
                 ),
             );
+        }
+        if let Some(trim) = self.trim_db {
+            let (low, high) = TRIM_RANGE_DB;
+            if !(low..=high).contains(&trim) {
+                problem(
+                    "trim_db".into(),
+                    format!("{trim} is outside {low}..{high} dB"),
+                );
+            }
         }
         if !(1..=MAX_VOICES).contains(&self.voices) {
             problem(

@@ -258,7 +258,7 @@ fn unknown_fields_are_refused() {
     refused(
         &with("tempo", json!(120)),
         "tempo",
-        "unknown field (a PatchSpec has: version, name, prompt, archetype, faust, params, macros, voices, notes, neural)",
+        "unknown field (a PatchSpec has: version, name, prompt, archetype, faust, params, macros, voices, trim_db, notes, neural)",
     );
     refused(
         &with("neural", json!({ "model": "tine_keys", "gpu": true })),

@@ -82,6 +82,8 @@ pub struct PatchInstance {
     effect_controls: ControlSet,
     /// Macro values last written to the DSPs; `None` forces the next write.
     applied_macros: Option<MacroValues>,
+    /// Linear gain after the effect: a PatchSpec's output trim, levelling the patch.
+    output_gain: f32,
     idle_after_frames: u32,
     voice_buffers: [Vec<f32>; 2],
     bus: [Vec<f32>; 2],
@@ -221,6 +223,7 @@ impl PatchInstance {
             voice_controls,
             effect_controls,
             applied_macros: None,
+            output_gain: 1.0,
             idle_after_frames: (IDLE_AFTER_SECONDS * sample_rate) as u32,
             voice_buffers: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
             bus: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
@@ -332,6 +335,17 @@ impl PatchInstance {
             .chain(MacroDrive::all_in(&self.effect_controls, true))
             .collect();
         self.applied_macros = None;
+    }
+
+    /// Sets the output trim in dB (a PatchSpec's `trim_db`): a gain after the effect that
+    /// levels the patch. Not for the audio thread.
+    pub fn set_output_trim_db(&mut self, db: f32) {
+        self.output_gain = 10f32.powf(db / 20.0);
+    }
+
+    /// The output trim in dB.
+    pub fn output_trim_db(&self) -> f32 {
+        20.0 * self.output_gain.log10()
     }
 
     /// The macro map the instance plays: its program's metadata, or the map given to it.
@@ -527,6 +541,11 @@ impl PatchInstance {
             None => {
                 out_l[..n].copy_from_slice(&bus_l[..n]);
                 out_r[..n].copy_from_slice(&bus_r[..n]);
+            }
+        }
+        if self.output_gain != 1.0 {
+            for s in out_l[..n].iter_mut().chain(&mut out_r[..n]) {
+                *s *= self.output_gain;
             }
         }
         let finite = out_l[..n].iter().chain(&out_r[..n]).all(|s| s.is_finite());

@@ -37,6 +37,7 @@ pub fn spec(name: &str, faust: &str) -> PatchSpec {
         params: Default::default(),
         macros: Default::default(),
         voices: DEFAULT_VOICES as u32,
+        trim_db: None,
         notes: String::new(),
         neural: None,
     }

@@ -132,6 +132,7 @@ fn engine_event(event: &NoteEvent<()>) -> Option<EngineEvent> {
             key.number().map(|note| EngineEvent::NoteOff { note })
         }
         NoteEvent::MidiPitchBend { value, .. } => Some(EngineEvent::PitchBend(value * 2.0 - 1.0)),
+        NoteEvent::MidiChannelPressure { pressure, .. } => Some(EngineEvent::Aftertouch(pressure)),
         NoteEvent::MidiCC { cc, value, .. } => match cc {
             control_change::MODULATION_MSB => Some(EngineEvent::ModWheel(value)),
             control_change::DAMPER_PEDAL => Some(EngineEvent::Sustain(value >= 0.5)),

@@ -72,7 +72,7 @@ impl JobStatus {
 enum Origin {
     /// A new patch: recorded in the history. `previous` is the patch the request started
     /// from (recorded first when the history does not end with it).
-    New { previous: Option<PatchSpec> },
+    New { previous: Option<Box<PatchSpec>> },
     /// History entry `index`, revisited by undo, redo, A/B or a pick from the list.
     History { index: usize },
 }
@@ -80,12 +80,12 @@ enum Origin {
 enum Request {
     Play {
         id: u64,
-        spec: PatchSpec,
+        spec: Box<PatchSpec>,
         origin: Origin,
     },
     Design {
         id: u64,
-        request: DesignRequest,
+        request: Box<DesignRequest>,
         designer: Designer,
     },
     Shutdown,
@@ -175,7 +175,7 @@ impl Worker {
         let id = self.queue(request.prompt.trim().to_string());
         let _ = self.jobs.send(Request::Design {
             id,
-            request,
+            request: Box::new(request),
             designer,
         });
         id
@@ -227,7 +227,11 @@ impl Worker {
 
     fn play_as(&self, spec: PatchSpec, origin: Origin) -> u64 {
         let id = self.queue(spec.name.clone());
-        let _ = self.jobs.send(Request::Play { id, spec, origin });
+        let _ = self.jobs.send(Request::Play {
+            id,
+            spec: Box::new(spec),
+            origin,
+        });
         id
     }
 
@@ -346,12 +350,12 @@ impl WorkerThread {
             let job = job.map(|first| jobs.try_iter().fold(first, |_, newer| newer));
             match job {
                 Some(Request::Shutdown) => return,
-                Some(Request::Play { id, spec, origin }) => self.play(id, spec, origin),
+                Some(Request::Play { id, spec, origin }) => self.play(id, *spec, origin),
                 Some(Request::Design {
                     id,
                     request,
                     designer,
-                }) => self.design(id, request, designer, &jobs),
+                }) => self.design(id, *request, designer, &jobs),
                 None => {}
             }
             self.collect_returned();
@@ -428,7 +432,7 @@ impl WorkerThread {
             Ok(designed) => {
                 self.add_notes(id, designed.notes);
                 let origin = Origin::New {
-                    previous: request.current,
+                    previous: request.current.map(Box::new),
                 };
                 self.send(id, designed.spec, origin, designed.built);
             }
@@ -531,8 +535,8 @@ impl WorkerThread {
         match &sent.origin {
             Origin::New { previous } => {
                 if let Some(previous) = previous {
-                    if history.current() != Some(previous) {
-                        history.record(previous.clone());
+                    if history.current() != Some(&**previous) {
+                        history.record((**previous).clone());
                     }
                 }
                 history.record(sent.spec.clone());

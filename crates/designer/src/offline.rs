@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use mephisto_analysis::Features;
+use mephisto_dsp::controllers::{ControllerMap, Route, Source, Target as RouteTarget};
 use mephisto_dsp::controls::Control;
 use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
 use mephisto_dsp::{builtin_patches, find_builtin};
@@ -18,7 +19,7 @@ use mephisto_patch::render::render_score;
 use mephisto_patch::{BuildError, BuildSpec, OfflinePatch, PatchSpec};
 use mephisto_rt::instance::PatchInstance;
 
-use crate::lexicon::{self, Axis, AxisWeights, Reading};
+use crate::lexicon::{self, Axis, AxisWeights, ControllerWords, Reading};
 
 /// How far a word of weight 1 moves a parameter, as a share of the macro depth: a full
 /// "bright" puts the patch where the Bright macro at 1.0 would.
@@ -108,8 +109,9 @@ pub fn refine(
     if let Some(archetype) = asked.archetype().filter(|a| *a != current.archetype) {
         let mut combined = lexicon::read(&current.prompt);
         for (sum, add) in combined.axes.iter_mut().zip(asked.axes) {
-            *sum = (*sum + add).clamp(-1.0, 1.0);
+            *sum = (*sum + add).clamp(-lexicon::AXIS_LIMIT, lexicon::AXIS_LIMIT);
         }
+        combined.controllers = merge_words(&combined.controllers, &asked.controllers);
         combined.unknown = asked.unknown;
         combined.template_votes = asked.template_votes;
         combined.reinterpreted = asked.reinterpreted;
@@ -126,11 +128,15 @@ pub fn refine(
     let mut spec = current.clone();
     spec.prompt = prompt;
     spec.params = shifted_params(&controls, &asked.axes, REFINE_REACH);
+    spec.controllers = with_controller_words(&current.controllers, &asked.controllers);
     let mut notes = vec![format!(
         "refined `{}`: {}",
         current.name,
         describe(&asked.axes)
     )];
+    if !asked.controllers.is_empty() {
+        notes.push(format!("controllers: {}", spec.controllers.describe()));
+    }
     if let Some(note) = nudge_toward_targets(
         &mut spec,
         &controls,
@@ -162,11 +168,15 @@ fn design_reading(
     let instance = PatchInstance::builtin(index, 1, Probe::design_check().sample_rate as f32)?;
     let controls: Vec<Control> = instance.controls().map(|(c, _)| c.clone()).collect();
     spec.params = shifted_params(&controls, &reading.axes, DESIGN_REACH);
+    spec.controllers = with_controller_words(&ControllerMap::default(), &reading.controllers);
     let mut notes = vec![format!(
         "offline designer: {archetype} from the `{}` template; {}",
         template.name,
         describe(&reading.axes)
     )];
+    if !reading.controllers.is_empty() {
+        notes.push(format!("controllers: {}", spec.controllers.describe()));
+    }
     let reinterpreted = reinterpretation_note(reading);
     if !reinterpreted.is_empty() {
         notes.push(reinterpreted);
@@ -428,6 +438,46 @@ fn reinterpretation_note(reading: &Reading) -> String {
         .map(ToString::to_string)
         .collect();
     parts.join(", ")
+}
+
+/// `base` with the controllers the words give a job to doing that job instead: each
+/// macro axis the words push becomes a route to that macro with the weight as its depth; a
+/// bend range replaces the old one. Controllers the words do not name keep their routes.
+fn with_controller_words(base: &ControllerMap, words: &ControllerWords) -> ControllerMap {
+    let mut map = base.clone();
+    for (source, weights) in [
+        (Source::ModWheel, &words.mod_wheel),
+        (Source::Velocity, &words.velocity),
+        (Source::Aftertouch, &words.aftertouch),
+    ] {
+        let Some(weights) = weights else {
+            continue;
+        };
+        let routes: Vec<Route> = Macro::ALL
+            .into_iter()
+            .map(|m| (m, weights[Axis::Macro(m).index()]))
+            .filter(|(_, w)| w.abs() >= 0.05)
+            .map(|(m, w)| Route {
+                target: RouteTarget::Macro(m),
+                depth: w.clamp(-1.0, 1.0),
+            })
+            .collect();
+        *map.routes_mut(source) = routes;
+    }
+    if let Some(range) = words.bend_range {
+        map.bend_range = Some(range);
+    }
+    map
+}
+
+/// The controller jobs of an earlier prompt with a later one's replacing those it names.
+fn merge_words(earlier: &ControllerWords, later: &ControllerWords) -> ControllerWords {
+    ControllerWords {
+        mod_wheel: later.mod_wheel.or(earlier.mod_wheel),
+        velocity: later.velocity.or(earlier.velocity),
+        aftertouch: later.aftertouch.or(earlier.aftertouch),
+        bend_range: later.bend_range.or(earlier.bend_range),
+    }
 }
 
 /// Levels `spec` to the loudness target, plus what the Level axis asks ("loud": up to

@@ -212,3 +212,85 @@ fn the_prompt_suite_scores_at_least_90_percent() {
     );
     assert!(spread.peak < -0.18, "{spread:?}");
 }
+
+/// The headline prompt: darker than a plain bass at rest, and it growls (rougher, more
+/// movement) as the mod wheel goes up; the wheel's job is in the spec.
+#[test]
+fn the_mod_wheel_does_what_the_words_say() {
+    use mephisto_designer::eval::{measure_played_probe, Playing};
+    use mephisto_dsp::controllers::{Source, Target};
+    use mephisto_dsp::macros::Macro;
+
+    let headline = design("dark detuned bass that growls when I push the mod wheel").spec;
+    let wheel = headline.controllers.routes(Source::ModWheel);
+    assert!(
+        wheel
+            .iter()
+            .any(|r| r.target == Target::Macro(Macro::Grit) && r.depth > 0.0),
+        "{wheel:?}"
+    );
+    let instance = || {
+        headline
+            .instantiate_builtin(DEFAULT_VOICES, EVAL_RATE as f32)
+            .unwrap()
+            .unwrap()
+    };
+    let at = |wheel: f32| {
+        let playing = Playing {
+            mod_wheel: wheel,
+            ..Playing::default()
+        };
+        measure_played_probe(instance(), &playing, &mut Analyzer::new())
+    };
+    let (rest, half, full) = (at(0.0), at(0.5), at(1.0));
+    // Rougher (the drive opens up over the wheel's upper half, so half way is at least
+    // as rough as at rest) and moving more at every step.
+    assert!(
+        half.flatness >= 0.9 * rest.flatness && full.flatness > 2.0 * rest.flatness,
+        "flatness {} {} {}",
+        rest.flatness,
+        half.flatness,
+        full.flatness
+    );
+    assert!(
+        rest.flux < half.flux && half.flux < full.flux,
+        "flux {} {} {}",
+        rest.flux,
+        half.flux,
+        full.flux
+    );
+    let bass = measure(&design("bass").spec);
+    assert!(rest.centroid_hz < bass.centroid_hz, "{rest:?} {bass:?}");
+    // Without controller words the wheel keeps driving Motion.
+    assert!(design("bass").spec.controllers.is_default());
+}
+
+#[test]
+fn refinement_reads_and_writes_the_controllers() {
+    use mephisto_dsp::controllers::{Source, Target};
+    use mephisto_dsp::macros::Macro;
+
+    let headline = design("dark detuned bass that growls when I push the mod wheel").spec;
+    let refined = refine(&headline, "and aftertouch adds vibrato").spec;
+    assert_eq!(
+        refined.controllers.routes(Source::ModWheel),
+        headline.controllers.routes(Source::ModWheel),
+        "the wheel keeps its job"
+    );
+    assert!(refined
+        .controllers
+        .routes(Source::Aftertouch)
+        .iter()
+        .any(|r| r.target == Target::Macro(Macro::Motion)));
+    // A change of sound keeps the controllers; a new bend range replaces the old one.
+    assert_eq!(
+        refine(&refined, "warmer").spec.controllers,
+        refined.controllers
+    );
+    let bent = refine(&refined, "pitch bend range of 7 semitones").spec;
+    assert_eq!(bent.controllers.bend_semitones(), 7.0);
+    // Another instrument keeps the jobs the words gave.
+    let lead = refine(&refined, "more like a lead").spec;
+    assert_eq!(lead.archetype, "lead");
+    assert!(!lead.controllers.routes(Source::Aftertouch).is_empty());
+}

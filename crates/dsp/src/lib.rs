@@ -6,6 +6,7 @@
 //! Mephisto's.
 
 pub mod builtin;
+pub mod controllers;
 pub mod controls;
 pub mod macros;
 

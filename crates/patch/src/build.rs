@@ -266,6 +266,7 @@ impl BuildSpec for PatchSpec {
             faust: builtin.map_or("", |p| p.source).to_string(),
             params: BTreeMap::new(),
             macros: Default::default(),
+            controllers: Default::default(),
             voices: DEFAULT_VOICES,
             trim_db: None,
             notes: format!(
@@ -301,6 +302,7 @@ impl BuildSpec for PatchSpec {
             faust: patch.source.to_string(),
             params,
             macros: instance.macro_map(),
+            controllers: Default::default(),
             voices: DEFAULT_VOICES,
             trim_db: None,
             notes: patch.description.to_string(),
@@ -370,6 +372,9 @@ impl BuildSpec for PatchSpec {
                 .set_macro_map(&self.macros)
                 .map_err(BuildError::Instance)?;
         }
+        instance
+            .set_controllers(&self.controllers)
+            .map_err(BuildError::Instance)?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use mephisto_compiler::MAX_SOURCE_BYTES;
 use mephisto_dsp::builtin_patches;
+use mephisto_dsp::controllers::{ControllerMap, Source, Target, MAX_BEND_RANGE};
 use mephisto_dsp::macros::{Macro, MacroMap};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,7 @@ pub const ARCHETYPES: [&str; 16] = [
 const ENGINE_DRIVEN: [&str; 3] = ["freq", "gain", "gate"];
 
 /// The top-level fields, in document order (a unit test keeps this equal to the schema's).
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "version",
     "name",
     "prompt",
@@ -57,6 +58,7 @@ const FIELDS: [&str; 11] = [
     "faust",
     "params",
     "macros",
+    "controllers",
     "voices",
     "trim_db",
     "notes",
@@ -79,6 +81,12 @@ const TARGET_FIELDS: [&str; 3] = ["param", "depth", "curve"];
 
 /// The fields of `neural`.
 const NEURAL_FIELDS: [&str; 1] = ["model"];
+
+/// The fields of `controllers`.
+const CONTROLLER_FIELDS: [&str; 4] = ["mod_wheel", "velocity", "aftertouch", "bend_range"];
+
+/// The fields of one controller route.
+const ROUTE_FIELDS: [&str; 3] = ["macro", "param", "depth"];
 
 /// One patch: its Faust program, designed values and macro map, and where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -115,6 +123,12 @@ pub struct PatchSpec {
     #[serde(default)]
     #[schemars(schema_with = "macros_schema")]
     pub macros: MacroMap,
+    /// What the player's controllers do: the mod wheel, velocity and aftertouch each push
+    /// macros or parameters by a depth, and the pitch wheel bends by a range. Absent, the
+    /// mod wheel drives Motion and the pitch wheel bends ±2 semitones.
+    #[serde(default, skip_serializing_if = "ControllerMap::is_default")]
+    #[schemars(schema_with = "controllers_schema")]
+    pub controllers: ControllerMap,
     /// How many notes can sound at once.
     #[serde(default = "default_voices")]
     #[schemars(range(min = 1, max = 64))]
@@ -176,6 +190,56 @@ enum CurveSchema {
     /// The normalised position moves in proportion to the macro (the only curve in v1).
     #[default]
     Linear,
+}
+
+// The JSON form of a controller map, for the schema only: the map reads and writes itself.
+/// What the player's controllers do.
+#[derive(Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Controllers")]
+#[allow(dead_code)]
+struct ControllersSchema {
+    /// What pushing the mod wheel does. Absent: it drives Motion at depth 1; `[]`: nothing.
+    #[serde(default)]
+    mod_wheel: Option<Vec<RouteSchema>>,
+    /// What playing harder does, per note (the controller's value is the note's velocity).
+    #[serde(default)]
+    velocity: Vec<RouteSchema>,
+    /// What pressing into the keys (channel pressure) does.
+    #[serde(default)]
+    aftertouch: Vec<RouteSchema>,
+    /// The pitch wheel's range, semitones each way (default 2).
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 48.0))]
+    bend_range: Option<f32>,
+}
+
+/// One controller route: a macro or a parameter, and a depth. With the controller at `c`
+/// (0..1), a macro's value `m` moves towards 1 by `depth·c·(1 − m)` (towards 0 for a
+/// negative depth); a parameter's normalised position moves by `depth·c`.
+#[derive(Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ControllerRoute")]
+#[allow(dead_code)]
+struct RouteSchema {
+    /// A macro key: warm, bright, grit, space, motion or punch (or give `param`).
+    #[serde(rename = "macro", default)]
+    #[schemars(schema_with = "macro_key_schema")]
+    macro_key: Option<String>,
+    /// A control's label, as in the Faust program (or give `macro`).
+    #[serde(default)]
+    param: Option<String>,
+    #[schemars(range(min = -1.0, max = 1.0))]
+    depth: f32,
+}
+
+fn macro_key_schema(_: &mut SchemaGenerator) -> Schema {
+    let keys: Vec<&str> = Macro::ALL.iter().map(|m| m.key()).collect();
+    json_schema!({ "type": "string", "enum": keys })
+}
+
+fn controllers_schema(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<ControllersSchema>()
 }
 
 fn default_voices() -> u32 {
@@ -380,6 +444,34 @@ impl PatchSpec {
                 }
             }
         }
+        for source in Source::ALL {
+            let routes = match source {
+                Source::ModWheel => self.controllers.mod_wheel.as_deref().unwrap_or(&[]),
+                _ => self.controllers.routes(source),
+            };
+            for (i, route) in routes.iter().enumerate() {
+                let field = format!("controllers.{}[{i}]", source.key());
+                if let Target::Param(label) = &route.target {
+                    if let Some(message) = label_problem(label) {
+                        problem(format!("{field}.param"), message);
+                    }
+                }
+                if !(-1.0..=1.0).contains(&route.depth) {
+                    problem(
+                        format!("{field}.depth"),
+                        format!("{} is outside -1..1", route.depth),
+                    );
+                }
+            }
+        }
+        if let Some(range) = self.controllers.bend_range {
+            if !(0.0..=MAX_BEND_RANGE).contains(&range) {
+                problem(
+                    "controllers.bend_range".into(),
+                    format!("{range} is outside 0..{MAX_BEND_RANGE} semitones"),
+                );
+            }
+        }
         if let Some(neural) = &self.neural {
             if neural.model.trim().is_empty() {
                 problem("neural.model".into(), "empty".into());
@@ -473,6 +565,26 @@ fn shape_problems(document: &Value) -> Vec<Problem> {
     check_fields(fields, "", &FIELDS, "a PatchSpec", &mut problems);
     if let Some(Value::Object(neural)) = fields.get("neural") {
         check_fields(neural, "neural.", &NEURAL_FIELDS, "`neural`", &mut problems);
+    }
+    if let Some(Value::Object(controllers)) = fields.get("controllers") {
+        check_fields(
+            controllers,
+            "controllers.",
+            &CONTROLLER_FIELDS,
+            "`controllers`",
+            &mut problems,
+        );
+        for (key, routes) in controllers {
+            let Value::Array(routes) = routes else {
+                continue;
+            };
+            for (i, route) in routes.iter().enumerate() {
+                if let Value::Object(route) = route {
+                    let prefix = format!("controllers.{key}[{i}].");
+                    check_fields(route, &prefix, &ROUTE_FIELDS, "a route", &mut problems);
+                }
+            }
+        }
     }
     for (field, what) in REQUIRED {
         if !fields.contains_key(field) {

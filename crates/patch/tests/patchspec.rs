@@ -258,7 +258,7 @@ fn unknown_fields_are_refused() {
     refused(
         &with("tempo", json!(120)),
         "tempo",
-        "unknown field (a PatchSpec has: version, name, prompt, archetype, faust, params, macros, voices, trim_db, notes, neural)",
+        "unknown field (a PatchSpec has: version, name, prompt, archetype, faust, params, macros, controllers, voices, trim_db, notes, neural)",
     );
     refused(
         &with("neural", json!({ "model": "tine_keys", "gpu": true })),
@@ -586,4 +586,73 @@ fn the_documented_example_plays() {
         .instantiate(&sandbox.compiler, SR as f32)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(peak(&render(instance, NEUTRAL_MACROS)) > 0.05);
+}
+
+#[test]
+fn controllers_round_trip_and_reach_the_instance() {
+    use mephisto_dsp::controllers::{Source, Target};
+    let document = with(
+        "controllers",
+        json!({
+            "mod_wheel": [ { "macro": "grit", "depth": 0.7 } ],
+            "velocity": [ { "param": "level", "depth": 0.3 } ],
+            "bend_range": 12
+        }),
+    );
+    let spec = PatchSpec::from_json(&document.to_string()).unwrap();
+    assert_eq!(
+        spec.controllers.routes(Source::ModWheel)[0].target,
+        Target::Macro(Macro::Grit)
+    );
+    assert_eq!(PatchSpec::from_json(&spec.to_json_pretty()).unwrap(), spec);
+    // A spec without controllers writes none.
+    let plain = PatchSpec::from_json(&valid().to_string()).unwrap();
+    assert!(!plain.to_json_pretty().contains("controllers"));
+    // The instance plays the map.
+    let (index, _) = find_builtin("saw_lead").unwrap();
+    let mut builtin = PatchSpec::from_builtin(index).unwrap();
+    builtin.controllers = spec.controllers.clone();
+    builtin.controllers.velocity[0].target = Target::Param("cutoff".into());
+    let instance = builtin.instantiate_builtin(1, 48_000.0).unwrap().unwrap();
+    assert_eq!(instance.controller_map(), &builtin.controllers);
+    assert_eq!(instance.bend_range(), 12.0);
+    // A route to a control the program lacks names its field.
+    builtin.controllers.velocity[0].target = Target::Param("wobble".into());
+    let Err(e) = builtin.instantiate_builtin(1, 48_000.0).unwrap() else {
+        panic!("a route to a missing control must be refused");
+    };
+    assert!(
+        e.to_string().contains("controllers.velocity[0].param"),
+        "{e}"
+    );
+}
+
+#[test]
+fn controller_routes_are_checked() {
+    let route = |r: Value| with("controllers", json!({ "aftertouch": [ r ] }));
+    refused(
+        &route(json!({ "macro": "warm", "depth": 1.5 })),
+        "controllers.aftertouch[0].depth",
+        "outside -1..1",
+    );
+    refused(
+        &route(json!({ "param": "gate", "depth": 0.5 })),
+        "controllers.aftertouch[0].param",
+        "set by the engine",
+    );
+    refused(
+        &route(json!({ "macro": "warm", "depth": 0.5, "curve": "linear" })),
+        "controllers.aftertouch[0].curve",
+        "unknown field",
+    );
+    refused(
+        &with("controllers", json!({ "bend_range": 60 })),
+        "controllers.bend_range",
+        "outside 0..48",
+    );
+    refused(
+        &with("controllers", json!({ "pedal": [] })),
+        "controllers.pedal",
+        "unknown field",
+    );
 }

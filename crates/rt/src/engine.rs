@@ -2,15 +2,16 @@
 //! swaps, master gain and the output safety stage. Nothing here allocates, locks or waits;
 //! patch instances are built elsewhere and only moved in and out.
 
-use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
+use mephisto_dsp::macros::{MacroValues, NEUTRAL_MACROS};
 
 use crate::instance::{Playable, CHUNK};
 use crate::limiter::SafetyLimiter;
+use crate::modulation::{ControllerValues, Modulation};
 
 /// Voices per patch unless configured otherwise.
 pub const DEFAULT_VOICES: usize = 16;
-/// Pitch-bend range in semitones unless configured otherwise.
-pub const DEFAULT_BEND_RANGE: f32 = 2.0;
+/// Pitch-bend range in semitones of a patch whose controller map names none.
+pub const DEFAULT_BEND_RANGE: f32 = mephisto_dsp::controllers::DEFAULT_BEND_RANGE;
 /// Length of the equal-power crossfade when the patch changes.
 const SWAP_FADE_SECONDS: f32 = 0.03;
 
@@ -37,11 +38,12 @@ pub enum EngineEvent {
     NoteOff {
         note: u8,
     },
-    /// Pitch wheel position in [-1, 1].
+    /// Pitch wheel position in [-1, 1]; the patch's bend range says how far it bends.
     PitchBend(f32),
-    /// Mod wheel in [0, 1]; it pushes Motion towards 1 on top of the macro's value.
+    /// Mod wheel in [0, 1]; it does what the patch's controller map says (by default it
+    /// pushes Motion towards 1 on top of the macro's value).
     ModWheel(f32),
-    /// Channel pressure (aftertouch) in [0, 1].
+    /// Channel pressure (aftertouch) in [0, 1]; routed by the patch's controller map.
     Aftertouch(f32),
     Sustain(bool),
     AllNotesOff,
@@ -83,10 +85,10 @@ pub struct Engine {
     retired: Option<Playable>,
     sample_rate: f32,
     macros: MacroValues,
-    mod_wheel: f32,
-    aftertouch: f32,
-    bend_range: f32,
-    bend_semitones: f32,
+    /// The mod wheel and aftertouch as they stand.
+    held: ControllerValues,
+    /// The pitch wheel's position, −1..1.
+    bend: f32,
     sustain: bool,
     master_gain: f32,
     limiter: SafetyLimiter,
@@ -105,10 +107,8 @@ impl Engine {
             retired: None,
             sample_rate,
             macros: NEUTRAL_MACROS,
-            mod_wheel: 0.0,
-            aftertouch: 0.0,
-            bend_range: DEFAULT_BEND_RANGE,
-            bend_semitones: 0.0,
+            held: ControllerValues::default(),
+            bend: 0.0,
             sustain: false,
             master_gain: 1.0,
             limiter: SafetyLimiter::new(sample_rate),
@@ -125,9 +125,9 @@ impl Engine {
         self.faults
     }
 
-    /// The channel pressure last received, 0..1.
-    pub fn aftertouch(&self) -> f32 {
-        self.aftertouch
+    /// The mod wheel and channel pressure last received, 0..1.
+    pub fn held_controllers(&self) -> ControllerValues {
+        self.held
     }
 
     pub fn set_macros(&mut self, macros: MacroValues) {
@@ -155,10 +155,10 @@ impl Engine {
             return Err(next);
         }
         next.reset();
-        next.apply_macros(&self.effective_macros());
+        next.apply_controls(&self.macros, self.held);
         for (i, slot) in self.slots.iter().enumerate() {
             if let (Some(note), true) = (slot.note, slot.is_held()) {
-                next.note_on(i, self.slot_hz(note), slot.velocity);
+                next.note_on(i, self.bent_hz(note, next.bend_range()), slot.velocity);
             }
         }
         let from = std::mem::replace(&mut self.current, next);
@@ -168,6 +168,13 @@ impl Engine {
             length: ((SWAP_FADE_SECONDS * self.sample_rate) as usize).max(1),
         });
         Ok(())
+    }
+
+    /// Exchanges the playing instance's macro and controller map with `modulation` (see
+    /// [`Playable::swap_modulation`]); the caller checks it is meant for this instance.
+    /// Wait-free and allocation-free.
+    pub fn swap_modulation(&mut self, modulation: &mut Modulation) {
+        self.current.swap_modulation(modulation);
     }
 
     /// The instance that finished fading out, if any. Call from where memory may be freed
@@ -180,7 +187,7 @@ impl Engine {
     pub fn reset(&mut self) {
         self.slots.fill(Slot::default());
         self.sustain = false;
-        self.bend_semitones = 0.0;
+        self.bend = 0.0;
         self.current.reset();
         if let Some(fade) = self.fade.take() {
             self.retired = Some(fade.from);
@@ -193,11 +200,11 @@ impl Engine {
             EngineEvent::NoteOn { note, velocity: v } if v > 0.0 => self.note_on(note, v),
             EngineEvent::NoteOn { note, .. } | EngineEvent::NoteOff { note } => self.note_off(note),
             EngineEvent::PitchBend(position) => {
-                self.bend_semitones = position.clamp(-1.0, 1.0) * self.bend_range;
+                self.bend = position.clamp(-1.0, 1.0);
                 self.retune();
             }
-            EngineEvent::ModWheel(value) => self.mod_wheel = value.clamp(0.0, 1.0),
-            EngineEvent::Aftertouch(value) => self.aftertouch = value.clamp(0.0, 1.0),
+            EngineEvent::ModWheel(value) => self.held.mod_wheel = value.clamp(0.0, 1.0),
+            EngineEvent::Aftertouch(value) => self.held.aftertouch = value.clamp(0.0, 1.0),
             EngineEvent::Sustain(down) => {
                 self.sustain = down;
                 if !down {
@@ -253,8 +260,10 @@ impl Engine {
 
     fn render_chunk(&mut self, left: &mut [f32], right: &mut [f32]) {
         let n = left.len();
-        let macros = self.effective_macros();
-        self.current.apply_macros(&macros);
+        // Every controller change is an event the block was split at, so the chunk that
+        // follows it starts where it happened: controllers are sample-accurate.
+        let (macros, held) = (self.macros, self.held);
+        self.current.apply_controls(&macros, held);
         let [mix_l, mix_r] = &mut self.mix;
         match self.current.render(n) {
             Some((l, r)) => {
@@ -268,7 +277,7 @@ impl Engine {
             }
         }
         if let Some(fade) = &mut self.fade {
-            fade.from.apply_macros(&macros);
+            fade.from.apply_controls(&macros, held);
             let old = fade.from.render(n);
             for i in 0..n {
                 let t = ((fade.position + i) as f32 / fade.length as f32).min(1.0);
@@ -293,15 +302,14 @@ impl Engine {
         self.limiter.process(left, right);
     }
 
-    fn effective_macros(&self) -> MacroValues {
-        let mut m = self.macros;
-        let motion = &mut m[Macro::Motion.index()];
-        *motion += self.mod_wheel * (1.0 - *motion);
-        m
+    /// A note's pitch with the pitch wheel where it is, on a patch bending `range`
+    /// semitones.
+    fn bent_hz(&self, note: u8, range: f32) -> f32 {
+        note_to_hz(note as f32 + self.bend * range)
     }
 
     fn slot_hz(&self, note: u8) -> f32 {
-        note_to_hz(note as f32 + self.bend_semitones)
+        self.bent_hz(note, self.current.bend_range())
     }
 
     fn instances(&mut self) -> impl Iterator<Item = &mut Playable> {
@@ -394,7 +402,8 @@ mod tests {
     use super::*;
     use crate::instance::PatchInstance;
     use crate::test_tone::{self, new_test_tone};
-    use mephisto_dsp::macros::MacroMap;
+    use mephisto_dsp::controllers::{ControllerMap, Route, Target};
+    use mephisto_dsp::macros::{Macro, MacroMap};
 
     const SR: f32 = 48_000.0;
 
@@ -571,8 +580,123 @@ mod tests {
         render(&mut e, 64);
         // depth 0.5 over a 0..1 range from 0.5: Bright at 1 moves tone to 1.0.
         assert!((voice_param(&e, 1, test_tone::TONE) - 1.0).abs() < 1e-6);
+        // Without a controller map the wheel drives Motion.
+        let mut map = MacroMap::new();
+        map.push(Macro::Motion, "tone", 0.5);
+        e.current.instance_mut().set_macro_map(&map).unwrap();
+        e.set_macros(NEUTRAL_MACROS);
+        render(&mut e, 64);
+        assert!((voice_param(&e, 0, test_tone::TONE) - 0.5).abs() < 1e-6);
         e.handle(EngineEvent::ModWheel(1.0));
-        assert_eq!(e.effective_macros()[Macro::Motion.index()], 1.0);
+        render(&mut e, 64);
+        assert!((voice_param(&e, 0, test_tone::TONE) - 1.0).abs() < 1e-6);
+    }
+
+    fn route(target: Target, depth: f32) -> Route {
+        Route { target, depth }
+    }
+
+    #[test]
+    fn controllers_do_what_the_patch_map_says() {
+        let mut e = engine(2);
+        // tone answers Warm only; the wheel pushes Warm, aftertouch moves tone itself.
+        e.current
+            .instance_mut()
+            .set_macro_map(&warm_map(0.5))
+            .unwrap();
+        let map = ControllerMap {
+            mod_wheel: Some(vec![route(Target::Macro(Macro::Warm), 1.0)]),
+            aftertouch: vec![route(Target::Param("tone".into()), -0.4)],
+            ..Default::default()
+        };
+        e.current.instance_mut().set_controllers(&map).unwrap();
+        e.handle(EngineEvent::NoteOn {
+            note: 60,
+            velocity: 0.5,
+        });
+        render(&mut e, 64);
+        assert!((voice_param(&e, 0, test_tone::TONE) - 0.5).abs() < 1e-6);
+        e.handle(EngineEvent::ModWheel(1.0));
+        render(&mut e, 64);
+        assert!((voice_param(&e, 0, test_tone::TONE) - 1.0).abs() < 1e-6);
+        e.handle(EngineEvent::Aftertouch(0.5));
+        render(&mut e, 64);
+        assert!((voice_param(&e, 0, test_tone::TONE) - 0.8).abs() < 1e-6);
+        // A route to a control the patch does not have is refused, changing nothing.
+        let bad = ControllerMap {
+            velocity: vec![route(Target::Param("cutoff".into()), 0.5)],
+            ..Default::default()
+        };
+        let err = e.current.instance_mut().set_controllers(&bad).unwrap_err();
+        assert!(err.contains("controllers.velocity[0].param"), "{err}");
+        assert_eq!(e.current.controller_map(), &map);
+    }
+
+    #[test]
+    fn velocity_routes_give_each_voice_its_own_value() {
+        let mut e = engine(2);
+        e.current
+            .instance_mut()
+            .set_macro_map(&warm_map(0.5))
+            .unwrap();
+        let map = ControllerMap {
+            velocity: vec![route(Target::Macro(Macro::Warm), 1.0)],
+            ..Default::default()
+        };
+        e.current.instance_mut().set_controllers(&map).unwrap();
+        for (note, velocity) in [(60, 0.2), (64, 1.0)] {
+            e.handle(EngineEvent::NoteOn { note, velocity });
+        }
+        render(&mut e, 64);
+        // Warm 0.5 pushed by 1.0 · v · 0.5: tone 0.5 + v · 0.5.
+        assert!((voice_param(&e, 0, test_tone::TONE) - 0.6).abs() < 1e-6);
+        assert!((voice_param(&e, 1, test_tone::TONE) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_pitch_wheel_bends_by_the_patch_range() {
+        let mut e = engine(2);
+        let map = ControllerMap {
+            bend_range: Some(12.0),
+            ..Default::default()
+        };
+        e.current.instance_mut().set_controllers(&map).unwrap();
+        e.handle(EngineEvent::NoteOn {
+            note: 57,
+            velocity: 0.5,
+        });
+        e.handle(EngineEvent::PitchBend(1.0));
+        assert!((voice_param(&e, 0, test_tone::FREQ) - note_to_hz(69.0)).abs() < 1e-2);
+    }
+
+    #[test]
+    fn a_new_macro_map_can_be_swapped_into_a_playing_instance() {
+        let mut e = engine(1);
+        e.current
+            .instance_mut()
+            .set_macro_map(&warm_map(0.5))
+            .unwrap();
+        e.handle(EngineEvent::NoteOn {
+            note: 60,
+            velocity: 0.5,
+        });
+        let mut macros = NEUTRAL_MACROS;
+        macros[Macro::Warm.index()] = 1.0;
+        e.set_macros(macros);
+        render(&mut e, 64);
+        assert!((voice_param(&e, 0, test_tone::TONE) - 1.0).abs() < 1e-6);
+        let mut other = tone_instance(1).into_instance();
+        other.set_macro_map(&warm_map(0.2)).unwrap();
+        let mut corrected = other.take_modulation();
+        e.current.swap_modulation(&mut corrected);
+        render(&mut e, 64);
+        assert!((voice_param(&e, 0, test_tone::TONE) - 0.7).abs() < 1e-6);
+        assert_eq!(e.current.macro_map(), warm_map(0.2));
+        // The old map came back, for the worker to drop.
+        assert_eq!(
+            corrected.drives()[0].control.macro_depths,
+            [(Macro::Warm, 0.5)]
+        );
     }
 
     #[test]
@@ -725,8 +849,31 @@ mod allocation_tests {
     #[test]
     fn notes_controllers_macros_and_swaps_allocate_nothing() {
         let sr = 48_000.0;
+        use mephisto_dsp::controllers::{ControllerMap, Route, Target};
+        use mephisto_dsp::macros::Macro;
+        // Every controller routed, to a macro and to a parameter, so every path of
+        // `apply_controls` runs; and a calibrated map to swap in.
+        let routed = |i: usize| {
+            let mut instance = PatchInstance::builtin(i, DEFAULT_VOICES, sr).unwrap();
+            let param = instance.controls().next().unwrap().0.label.clone();
+            let to = |target: Target, depth: f32| Route { target, depth };
+            let map = ControllerMap {
+                mod_wheel: Some(vec![to(Target::Macro(Macro::Grit), 0.7)]),
+                velocity: vec![
+                    to(Target::Macro(Macro::Bright), 0.5),
+                    to(Target::Param(param.clone()), 0.2),
+                ],
+                aftertouch: vec![to(Target::Param(param), -0.3)],
+                bend_range: Some(12.0),
+            };
+            instance.set_controllers(&map).unwrap();
+            instance
+        };
         let instances: Vec<Playable> = (0..builtin_patches().len())
-            .map(|i| Playable::new(PatchInstance::builtin(i, DEFAULT_VOICES, sr).unwrap()))
+            .map(|i| Playable::new(routed(i)))
+            .collect();
+        let mut corrected: Vec<_> = (0..builtin_patches().len())
+            .map(|i| routed(i).take_modulation())
             .collect();
         let mut instances = instances.into_iter();
         let mut engine = Engine::new(instances.next().unwrap(), sr);
@@ -742,11 +889,19 @@ mod allocation_tests {
                 }
                 engine.handle(EngineEvent::PitchBend(0.3));
                 engine.handle(EngineEvent::ModWheel(0.8));
+                engine.handle(EngineEvent::Aftertouch(0.6));
                 engine.handle(EngineEvent::Sustain(true));
                 engine.set_macros([0.1, 0.9, 0.7, 0.2, 0.6, 1.0]);
                 engine.render(&mut l[..333], &mut r[..333]);
                 let swap = engine.begin_swap(next);
                 engine.render(&mut l, &mut r);
+                // Calibration's map replacing the playing one.
+                let index = engine.current().builtin_index.unwrap();
+                engine.swap_modulation(&mut corrected[index]);
+                engine.handle(EngineEvent::NoteOn {
+                    note: 70,
+                    velocity: 0.3,
+                });
                 engine.render(&mut l, &mut r);
                 for note in 40..60 {
                     engine.handle(EngineEvent::NoteOff { note });

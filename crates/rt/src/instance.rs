@@ -11,9 +11,13 @@
 use std::ops::Deref;
 
 use faust_types::ParamIndex;
+use mephisto_dsp::controllers::ControllerMap;
 use mephisto_dsp::controls::{Control, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroMap, MacroValues};
 use mephisto_dsp::{builtin_patches, DspBox};
+
+pub use crate::modulation::MacroDrive;
+use crate::modulation::{ControllerValues, Modulation};
 
 use crate::neural::shaping::shaping_controls;
 use crate::neural::NeuralVoices;
@@ -41,6 +45,10 @@ struct Voice {
     quiet_frames: u32,
     /// Peak of the last chunk, for stealing the quietest voice.
     level: f32,
+    /// The velocity of the voice's note, for the controller routes that follow velocity.
+    velocity: f32,
+    /// A new note's velocity has not reached the voice's parameters yet.
+    stale: bool,
 }
 
 /// What sounds in an instance before its effect: one Faust DSP per voice, or a neural model's
@@ -75,13 +83,20 @@ pub struct PatchInstance {
     freq: Option<ParamIndex>,
     gain: Option<ParamIndex>,
     gate: Option<ParamIndex>,
-    macro_targets: Vec<MacroDrive>,
+    /// The parameters the macros and controllers move, resolved for playing.
+    modulation: Modulation,
     /// The voice's and the effect's controls, as designed (a PatchSpec may change their
     /// designed values and macro depths).
     voice_controls: ControlSet,
     effect_controls: ControlSet,
-    /// Macro values last written to the DSPs; `None` forces the next write.
-    applied_macros: Option<MacroValues>,
+    /// What the controllers do on this patch (a PatchSpec's `controllers`).
+    controller_map: ControllerMap,
+    /// Macro and controller values last written to the DSPs; `None` forces the next write.
+    applied: Option<(MacroValues, ControllerValues)>,
+    /// A neural bank's velocity for the routes that follow it: its newest note's (the
+    /// bank's controls are shared by its voices).
+    neural_velocity: f32,
+    neural_stale: bool,
     /// Linear gain after the effect: a PatchSpec's output trim, levelling the patch.
     output_gain: f32,
     idle_after_frames: u32,
@@ -131,6 +146,8 @@ impl PatchInstance {
                     retrigger: false,
                     quiet_frames: 0,
                     level: 0.0,
+                    velocity: 0.0,
+                    stale: false,
                 }
             })
             .collect();
@@ -199,9 +216,14 @@ impl PatchInstance {
             outputs,
             controls: voice_controls,
         } = voices;
-        let macro_targets = MacroDrive::all_in(&voice_controls, false)
-            .chain(MacroDrive::all_in(&effect_controls, true))
-            .collect();
+        let controller_map = ControllerMap::default();
+        let modulation = Modulation::new(
+            &voice_controls,
+            &effect_controls,
+            &controller_map,
+            is_settable,
+        )
+        .expect("the default controller map routes only to macros");
         let find = |label: &str| voice_controls.find(label).map(Control::param);
         let (freq, gain, gate) = (find("freq"), find("gain"), find("gate"));
         let polyphony = neural
@@ -219,10 +241,13 @@ impl PatchInstance {
             voices: faust,
             neural,
             effect,
-            macro_targets,
+            modulation,
             voice_controls,
             effect_controls,
-            applied_macros: None,
+            controller_map,
+            applied: None,
+            neural_velocity: 0.0,
+            neural_stale: false,
             output_gain: 1.0,
             idle_after_frames: (IDLE_AFTER_SECONDS * sample_rate) as u32,
             voice_buffers: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
@@ -243,7 +268,7 @@ impl PatchInstance {
         let effect = self.effect_controls.controls.iter().map(|c| (c, true));
         voice
             .chain(effect)
-            .filter(|(c, in_effect)| *in_effect || !ENGINE_DRIVEN.contains(&c.label.as_str()))
+            .filter(|(c, in_effect)| is_settable(c, *in_effect))
     }
 
     /// Changes a parameter's designed value (what it has with every macro at 0.5), e.g.
@@ -274,8 +299,7 @@ impl PatchInstance {
                 v.dsp.set_param(param, value);
             }
         }
-        self.rebuild_macro_targets();
-        Ok(())
+        self.rebuild_modulation()
     }
 
     /// Replaces the whole macro map, e.g. with a PatchSpec's: each link moves a parameter
@@ -312,8 +336,42 @@ impl PatchInstance {
                 c.macro_depths.push((link.target, link.depth));
             }
         }
-        self.rebuild_macro_targets();
+        self.rebuild_modulation()
+    }
+
+    /// Replaces what the controllers do (a PatchSpec's `controllers`): routes from the mod
+    /// wheel, velocity and aftertouch to macros or parameters, and the pitch-bend range.
+    /// Fails, changing nothing, when a route names a control the patch does not have or a
+    /// depth or range is out of bounds. Not for the audio thread.
+    pub fn set_controllers(&mut self, map: &ControllerMap) -> Result<(), String> {
+        let modulation = Modulation::new(
+            &self.voice_controls,
+            &self.effect_controls,
+            map,
+            is_settable,
+        )?;
+        self.controller_map = map.clone();
+        self.modulation = modulation;
+        self.applied = None;
         Ok(())
+    }
+
+    /// What the controllers do on this patch.
+    pub fn controller_map(&self) -> &ControllerMap {
+        &self.controller_map
+    }
+
+    /// The pitch wheel's range on this patch, semitones each way.
+    pub fn bend_range(&self) -> f32 {
+        self.modulation.bend_range()
+    }
+
+    /// Takes this instance's resolved macro and controller map (leaving an empty one), to
+    /// hand it to an instance of the same program that is already playing
+    /// ([`Playable::swap_modulation`]). Not for the audio thread.
+    pub fn take_modulation(&mut self) -> Box<Modulation> {
+        self.applied = None;
+        Box::new(std::mem::take(&mut self.modulation))
     }
 
     /// Whether `label` is a settable control of the effect (true) or the voice (false).
@@ -330,11 +388,15 @@ impl PatchInstance {
             })
     }
 
-    fn rebuild_macro_targets(&mut self) {
-        self.macro_targets = MacroDrive::all_in(&self.voice_controls, false)
-            .chain(MacroDrive::all_in(&self.effect_controls, true))
-            .collect();
-        self.applied_macros = None;
+    fn rebuild_modulation(&mut self) -> Result<(), String> {
+        self.modulation = Modulation::new(
+            &self.voice_controls,
+            &self.effect_controls,
+            &self.controller_map,
+            is_settable,
+        )?;
+        self.applied = None;
+        Ok(())
     }
 
     /// Sets the output trim in dB (a PatchSpec's `trim_db`): a gain after the effect that
@@ -352,7 +414,7 @@ impl PatchInstance {
     pub fn macro_map(&self) -> MacroMap {
         let mut map = MacroMap::new();
         for m in Macro::ALL {
-            for t in &self.macro_targets {
+            for t in self.modulation.drives() {
                 for &(_, depth) in t.control.macro_depths.iter().filter(|(mm, _)| *mm == m) {
                     map.push(m, t.control.label.clone(), depth);
                 }
@@ -404,12 +466,17 @@ impl PatchInstance {
 
     /// Starts (or restarts) a note on a voice.
     pub fn note_on(&mut self, voice: usize, hz: f32, velocity: f32) {
+        let follows_velocity = self.modulation.follows_velocity();
         if let Some(neural) = &mut self.neural {
             neural.bank_mut().note_on(voice, hz, velocity);
+            self.neural_velocity = velocity;
+            self.neural_stale = follows_velocity;
             return;
         }
         let (freq, gain, gate) = (self.freq, self.gain, self.gate);
         let v = &mut self.voices[voice];
+        v.velocity = velocity;
+        v.stale = follows_velocity;
         if let Some(p) = freq {
             v.dsp.set_param(p, hz);
         }
@@ -468,27 +535,57 @@ impl PatchInstance {
         }
     }
 
-    /// Writes macro-driven parameter values to the DSPs when the macros changed.
+    /// Writes macro-driven parameter values to the DSPs when the macros changed, with
+    /// every controller at rest.
     pub fn apply_macros(&mut self, macros: &MacroValues) {
-        if self.applied_macros.as_ref() == Some(macros) {
+        self.apply_controls(macros, ControllerValues::default());
+    }
+
+    /// Writes the parameter values the macros and the controllers ask for to the DSPs:
+    /// all of them when the macros or the held controllers changed, else only those of
+    /// voices whose new note's velocity has not reached them. Wait-free and allocation-free.
+    pub fn apply_controls(&mut self, macros: &MacroValues, held: ControllerValues) {
+        let changed = self.applied != Some((*macros, held));
+        let follows_velocity = self.modulation.follows_velocity();
+        let stale = follows_velocity && (self.neural_stale || self.voices.iter().any(|v| v.stale));
+        if !changed && !stale {
             return;
         }
-        self.applied_macros = Some(*macros);
-        for target in &self.macro_targets {
-            let value = target.value(macros);
-            let param = target.control.param();
-            if target.in_effect {
-                if let Some(fx) = &mut self.effect {
-                    fx.set_param(param, value);
+        self.applied = Some((*macros, held));
+        let Self {
+            modulation,
+            voices,
+            effect,
+            neural,
+            neural_velocity,
+            ..
+        } = self;
+        let global = modulation.global_macros(macros, held);
+        for (index, drive) in modulation.drives().iter().enumerate() {
+            let param = drive.control.param();
+            if drive.in_effect {
+                if let (true, Some(fx)) = (changed, effect.as_mut()) {
+                    fx.set_param(param, modulation.value(index, &global, held, None));
                 }
-            } else if let Some(neural) = &mut self.neural {
-                neural.set_control(param.0, value);
+            } else if let Some(neural) = neural {
+                let velocity = follows_velocity.then_some(*neural_velocity);
+                neural.set_control(param.0, modulation.value(index, &global, held, velocity));
+            } else if follows_velocity {
+                for v in voices.iter_mut().filter(|v| changed || v.stale) {
+                    let value = modulation.value(index, &global, held, Some(v.velocity));
+                    v.dsp.set_param(param, value);
+                }
             } else {
-                for v in &mut self.voices {
+                let value = modulation.value(index, &global, held, None);
+                for v in voices.iter_mut() {
                     v.dsp.set_param(param, value);
                 }
             }
         }
+        for v in voices.iter_mut() {
+            v.stale = false;
+        }
+        self.neural_stale = false;
     }
 
     /// Renders `frames` (at most [`CHUNK`]) of the summed voices through the effect and
@@ -555,6 +652,12 @@ impl PatchInstance {
         }
         Some((&self.output[0][..n], &self.output[1][..n]))
     }
+}
+
+/// Whether a producer or a designer may set `control` (everything but the engine-driven
+/// `freq`, `gain` and `gate` of a voice).
+fn is_settable(control: &Control, in_effect: bool) -> bool {
+    in_effect || !ENGINE_DRIVEN.contains(&control.label.as_str())
 }
 
 /// Instantiates a patch's effect and reads its controls, checking its channel layout.
@@ -624,48 +727,6 @@ fn compute_range(
     }
 }
 
-/// A parameter moved by one or more macros, resolved for playing.
-#[derive(Debug, Clone)]
-pub struct MacroDrive {
-    /// Whether the parameter belongs to the patch's effect rather than its voices.
-    pub in_effect: bool,
-    pub control: Control,
-    /// The designed value's normalised position, where every macro at 0.5 leaves it.
-    pub default_position: f32,
-}
-
-impl MacroDrive {
-    /// The controls of `controls` that some macro moves.
-    pub fn all_in(controls: &ControlSet, in_effect: bool) -> impl Iterator<Item = MacroDrive> + '_ {
-        controls
-            .controls
-            .iter()
-            .filter(|c| !c.macro_depths.is_empty())
-            .map(move |c| MacroDrive {
-                in_effect,
-                default_position: c.normalize(c.init),
-                control: c.clone(),
-            })
-    }
-
-    /// The parameter's value for these macro values: its normalised position moves by
-    /// `Σ depth·(m − 0.5)·2`. At the neutral position the designed value is returned
-    /// exactly, not a normalise/denormalise round trip of it.
-    pub fn value(&self, macros: &MacroValues) -> f32 {
-        let shift: f32 = self
-            .control
-            .macro_depths
-            .iter()
-            .map(|&(m, depth)| depth * (macros[m.index()] - 0.5) * 2.0)
-            .sum();
-        if shift == 0.0 {
-            self.control.init
-        } else {
-            self.control.denormalize(self.default_position + shift)
-        }
-    }
-}
-
 /// A patch instance as the audio thread holds it: it can be read and played, not
 /// reconfigured (that allocates, and belongs to the worker). Made from a built instance
 /// with [`Playable::new`]; the engine hands retired ones back, and the worker drops them.
@@ -705,6 +766,22 @@ impl Playable {
     /// Writes macro-driven parameter values to the DSPs when the macros changed.
     pub fn apply_macros(&mut self, macros: &MacroValues) {
         self.0.apply_macros(macros);
+    }
+
+    /// Writes the values the macros and controllers ask for; see
+    /// [`PatchInstance::apply_controls`].
+    pub fn apply_controls(&mut self, macros: &MacroValues, held: ControllerValues) {
+        self.0.apply_controls(macros, held);
+    }
+
+    /// Exchanges this instance's macro and controller map with `other` (made by
+    /// [`PatchInstance::take_modulation`] from an instance of the same program): the
+    /// parameters follow the new map from the next chunk, with no click beyond the change
+    /// of the values themselves. Wait-free and allocation-free; `other` then holds the old
+    /// map, for the worker to drop.
+    pub fn swap_modulation(&mut self, other: &mut Modulation) {
+        std::mem::swap(&mut self.0.modulation, other);
+        self.0.applied = None;
     }
 
     /// Renders `frames` (at most [`CHUNK`]); see [`PatchInstance::render`].

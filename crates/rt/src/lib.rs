@@ -20,6 +20,7 @@ pub mod engine;
 pub mod foreign;
 pub mod instance;
 pub mod limiter;
+pub mod modulation;
 pub mod neural;
 pub mod swap;
 pub mod taps;

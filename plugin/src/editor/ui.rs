@@ -169,6 +169,9 @@ impl MephistoApp {
                     format!("{} · \"{}\"", spec.archetype, spec.prompt)
                 };
                 ui.label(RichText::new(origin).size(12.0).weak());
+                // What the mod wheel, velocity, aftertouch and pitch wheel do on it.
+                ui.label(RichText::new(spec.controllers.describe()).size(12.0).weak())
+                    .on_hover_text("Controllers (the patch's `controllers`; docs/PATCHSPEC.md)");
             }
             None => {
                 let patch = &builtin_patches()[selected];

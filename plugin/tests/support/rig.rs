@@ -36,6 +36,7 @@ pub fn spec(name: &str, faust: &str) -> PatchSpec {
         faust: faust.into(),
         params: Default::default(),
         macros: Default::default(),
+        controllers: Default::default(),
         voices: DEFAULT_VOICES as u32,
         trim_db: None,
         notes: String::new(),

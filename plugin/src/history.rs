@@ -66,6 +66,18 @@ impl History {
         self.cursor = Some(self.entries.len() - 1);
     }
 
+    /// Replaces the current entry when it is `old` with `new` (the same patch with its macros
+    /// calibrated after it went live); says whether it did.
+    pub fn replace_current(&mut self, old: &PatchSpec, new: PatchSpec) -> bool {
+        match self.cursor {
+            Some(i) if self.entries.get(i) == Some(old) => {
+                self.entries[i] = new;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Marks entry `index` as live (after undo, redo, A/B or a pick from the list went
     /// live), remembering the previous one for A/B.
     pub fn mark_live(&mut self, index: usize) {

@@ -18,9 +18,9 @@ use mephisto_designer::{
     self as designer, DesignError, DesignRequest, Designer, Failure, Job, JobControl, Stage,
 };
 use mephisto_patch::sanity::SanityLimits;
-use mephisto_patch::{Builder, Built, PatchSpec, Setting};
+use mephisto_patch::{Builder, Built, PatchSpec, Program, Setting};
 use mephisto_rt::neural::bank::OfflineFlag;
-use mephisto_rt::swap::{patch_rings, AudioPorts, WorkerPorts};
+use mephisto_rt::swap::{patch_rings, AudioPorts, Remap, WorkerPorts};
 
 use crate::history::History;
 use crate::stored::Stored;
@@ -46,6 +46,9 @@ pub struct JobStatus {
     pub notes: Vec<String>,
     /// The patch's name once it went live.
     pub patch: Option<String>,
+    /// What the designed patch could not reach of what the words asked ("darker: reached
+    /// −0.31 of −0.90 oct"), shown with the stage.
+    pub misses: Vec<String>,
 }
 
 impl JobStatus {
@@ -58,6 +61,7 @@ impl JobStatus {
             took: None,
             notes: Vec::new(),
             patch: None,
+            misses: Vec::new(),
         }
     }
 
@@ -359,6 +363,7 @@ impl WorkerThread {
                 None => {}
             }
             self.collect_returned();
+            self.collect_remaps();
             self.watch_live();
         }
     }
@@ -403,7 +408,7 @@ impl WorkerThread {
                     // Too hot to play as it was: it plays levelled, and is kept so.
                     spec.trim_db = Some(trim);
                 }
-                self.send(id, spec, origin, built)
+                self.send(id, spec, origin, built);
             }
             Err(error) => self.set_stage(id, Stage::Failed(Failure::from(&error))),
         }
@@ -431,18 +436,87 @@ impl WorkerThread {
         match outcome {
             Ok(designed) => {
                 self.add_notes(id, designed.notes);
+                self.set_misses(id, designed.misses);
                 let origin = Origin::New {
                     previous: request.current.map(Box::new),
                 };
-                self.send(id, designed.spec, origin, designed.built);
+                let (spec, program) = (designed.spec.clone(), designed.built.program.clone());
+                if let Some(variant_id) = self.send(id, designed.spec, origin, designed.built) {
+                    self.calibrate_live(id, variant_id, spec, &program);
+                }
             }
             Err(DesignError::Superseded) => self.set_stage(id, Stage::Superseded),
             Err(error) => self.set_stage(id, Stage::Failed(Failure::from(&error))),
         }
     }
 
-    /// Hands a built patch to the audio thread.
-    fn send(&mut self, id: u64, spec: PatchSpec, origin: Origin, built: Built) {
+    /// Sound first, calibrate after: the designed patch (variant `variant_id`, sent as
+    /// `spec`) already plays; its macros are calibrated here and the corrected map goes to
+    /// the audio thread, which exchanges it for the playing one between two blocks and
+    /// hands the old one back to be dropped here. The status shows "calibrating" until
+    /// then; the project and the history keep the calibrated spec.
+    fn calibrate_live(&mut self, id: u64, variant_id: u64, spec: PatchSpec, program: &Program) {
+        let live = self.shared.status.lock().stage.clone();
+        self.set_stage(id, Stage::Calibrating);
+        let calibrated = designer::calibrate(&spec, program);
+        self.add_notes(id, vec![calibrated.note]);
+        if calibrated.spec != spec {
+            match program.instantiate(&calibrated.spec, 1, self.sample_rate) {
+                Ok(mut corrected) => {
+                    let remap = Remap {
+                        variant_id,
+                        modulation: corrected.instance.take_modulation(),
+                    };
+                    if self.ports.send_remap(remap).is_err() {
+                        self.add_notes(
+                            id,
+                            vec!["the audio thread is not taking new macro maps; the macros \
+                                  keep the designer's map until the patch is played again"
+                                .into()],
+                        );
+                    }
+                }
+                Err(e) => self.add_notes(
+                    id,
+                    vec![format!("the calibrated macros could not be applied ({e})")],
+                ),
+            }
+            self.keep_calibrated(variant_id, &spec, calibrated.spec);
+        }
+        self.set_stage(id, live);
+    }
+
+    /// Writes the calibrated spec where the designed one was kept: the variant's record,
+    /// and the history and project when it already went live.
+    fn keep_calibrated(&mut self, variant_id: u64, designed: &PatchSpec, calibrated: PatchSpec) {
+        self.watch_live();
+        if let Some(sent) = self.sent.iter_mut().find(|s| s.variant_id == variant_id) {
+            sent.spec = calibrated.clone();
+        }
+        if self.last_live == variant_id {
+            if let Stored::Value(history) = &mut *self.shared.history.write() {
+                history.replace_current(designed, calibrated.clone());
+            }
+            *self.shared.saved.write() = Stored::Value(Some(calibrated));
+        }
+    }
+
+    fn set_misses(&self, id: u64, misses: Vec<String>) {
+        let mut status = self.shared.status.lock();
+        if status.job == id {
+            status.misses = misses;
+        }
+    }
+
+    /// Drops the macro maps the audio thread replaced.
+    fn collect_remaps(&mut self) {
+        for remap in self.ports.returned_remaps() {
+            drop(remap);
+        }
+    }
+
+    /// Hands a built patch to the audio thread; returns its variant id once sent.
+    fn send(&mut self, id: u64, spec: PatchSpec, origin: Origin, built: Built) -> Option<u64> {
         let Built {
             mut instance,
             program,
@@ -462,7 +536,7 @@ impl WorkerThread {
                     "the audio thread is not taking new patches (is the plugin processing?)",
                 )),
             );
-            return;
+            return None;
         }
         let from_cache = compiled.as_ref().is_none_or(CompiledVariant::from_cache);
         {
@@ -478,6 +552,7 @@ impl WorkerThread {
             compiled,
         });
         self.set_stage(id, Stage::Live { from_cache });
+        Some(variant_id)
     }
 
     /// Drops instances the audio thread is done with (freeing their memory here).

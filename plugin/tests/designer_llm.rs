@@ -293,7 +293,7 @@ fn a_good_spec_goes_live_and_into_the_project_and_the_history() {
 }
 
 #[test]
-fn a_macro_mapped_backwards_is_flipped_before_the_patch_goes_live() {
+fn a_macro_mapped_backwards_is_flipped_once_the_patch_plays() {
     let mut backwards: serde_json::Value = serde_json::from_str(&example_spec()).unwrap();
     for target in backwards["macros"]["bright"].as_array_mut().unwrap() {
         target["depth"] = (-target["depth"].as_f64().unwrap()).into();
@@ -317,6 +317,15 @@ fn a_macro_mapped_backwards_is_flipped_before_the_patch_goes_live() {
         "Bright darkened the patch until calibrated"
     );
     assert_all_macros_pass(&status);
+    // Sound first: the patch went live with the backwards map, and the calibrated one
+    // reached the playing instance afterwards (the audio thread exchanged them).
+    rig.until("the corrected map plays", |rig| {
+        let drives = rig.engine.current().modulation().drives();
+        drives
+            .iter()
+            .flat_map(|d| &d.control.macro_depths)
+            .any(|&(m, depth)| m == mephisto_dsp::macros::Macro::Bright && depth > 0.0)
+    });
 }
 
 #[test]

@@ -70,10 +70,24 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
         builder: &builder,
         control: &mut stages,
     };
-    let designed = designer::run(&designer, &request, &mut job).map_err(|e| e.to_string())?;
+    // Sound first: the plugin plays the patch from here while it calibrates.
+    let mut designed = designer::run(&designer, &request, &mut job).map_err(|e| e.to_string())?;
+    let ready = started.elapsed();
+    job.control.stage(Stage::Calibrating);
+    let calibrated = designer::calibrate(&designed.spec, &designed.built.program);
+    designed.spec = calibrated.spec;
+    designed.notes.push(calibrated.note);
     for note in &designed.notes {
         eprintln!("note: {note}");
     }
+    if !designed.misses.is_empty() {
+        println!("short of what was asked: {}", designed.misses.join("; "));
+    }
+    println!(
+        "first sound: ready to play after {:.1} ms; calibrated after {:.2} s",
+        ready.as_secs_f64() * 1e3,
+        started.elapsed().as_secs_f64()
+    );
     std::fs::write(&args.out, designed.spec.to_json_pretty())
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     let by = match designed.by {
@@ -124,7 +138,7 @@ fn llm_config(args: LlmArgs) -> Result<LlmConfig, String> {
 
 /// `mephisto eval`: the offline designer on a prompt suite; prints each relation and the
 /// score.
-pub fn eval(suite_path: &Path) -> Result<(), String> {
+pub fn eval(suite_path: &Path, macros: bool) -> Result<(), String> {
     let suite = PromptSuite::from_file(suite_path)?;
     let started = Instant::now();
     let mut design_time = Duration::ZERO;
@@ -211,6 +225,40 @@ pub fn eval(suite_path: &Path) -> Result<(), String> {
         slowest.0.as_secs_f64() * 1000.0,
         slowest.1,
         started.elapsed().as_secs_f64()
+    );
+    if macros {
+        eval_macros(&suite)?;
+    }
+    Ok(())
+}
+
+/// Calibrates the macros of every distinct prompt's design (as the worker does once the
+/// patch plays) and reports how many pass all six, naming the rest.
+fn eval_macros(suite: &PromptSuite) -> Result<(), String> {
+    let mut prompts: Vec<&str> = suite.prompts.iter().map(|p| p.prompt.as_str()).collect();
+    prompts.sort_unstable();
+    prompts.dedup();
+    let mut failing = Vec::new();
+    for prompt in &prompts {
+        let spec = designer::offline::design(prompt)?.spec;
+        let program = spec
+            .builtin_index()
+            .map(mephisto_patch::Program::Builtin)
+            .ok_or("the offline designer's patch is not a built-in's program")?;
+        let calibrated = designer::calibrate(&spec, &program);
+        if !calibrated.note.starts_with("macros calibrated: 6/6") {
+            failing.push(format!("{prompt}: {}", calibrated.note));
+        }
+    }
+    println!();
+    for f in &failing {
+        println!("- {f}");
+    }
+    println!(
+        "macros: {}/{} designs pass 6/6 ({:.1} %)",
+        prompts.len() - failing.len(),
+        prompts.len(),
+        100.0 * (prompts.len() - failing.len()) as f64 / prompts.len().max(1) as f64
     );
     Ok(())
 }

@@ -130,6 +130,10 @@ enum Command {
     Eval {
         /// The suite, e.g. tests/data/prompts.json.
         suite: PathBuf,
+        /// Also calibrate every design's macros and report how many pass all six (slow:
+        /// seconds per prompt).
+        #[arg(long)]
+        macros: bool,
     },
     /// Check that each semantic macro moves its descriptor (Bright the centroid, Warm the
     /// low-mid share, …) monotonically and audibly; prints a Markdown table per patch.
@@ -285,7 +289,7 @@ fn run(cli: Cli) -> Result<(), String> {
             out,
             render,
         }),
-        Command::Eval { suite } => design::eval(&suite),
+        Command::Eval { suite, macros } => design::eval(&suite, macros),
         Command::Macros { patch, all, sweeps } => macros::macros(patch.as_deref(), all, sweeps),
         Command::Match {
             patch,

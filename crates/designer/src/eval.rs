@@ -120,9 +120,9 @@ pub struct EvalReport {
     /// Per prompt id: the designed patch's name and its features.
     pub measured: BTreeMap<String, (String, Features)>,
     pub outcomes: Vec<Outcome>,
-    /// The ids of the prompts played at the probe's own velocity: the designs whose level
-    /// is the designed level.
-    pub at_probe_velocity: Vec<String>,
+    /// The ids of the prompts played as designed (the probe's velocity, no controller
+    /// moved): the designs whose level is the designed level.
+    pub played_as_designed: Vec<String>,
 }
 
 /// The designed levels across a suite.
@@ -158,9 +158,12 @@ impl EvalReport {
         categories
     }
 
-    /// The designed levels: over the prompts played at the probe's velocity.
+    /// The designed levels: over the prompts played as designed.
     pub fn level_spread(&self) -> LevelSpread {
-        let levels = self.at_probe_velocity.iter().map(|id| &self.measured[id].1);
+        let levels = self
+            .played_as_designed
+            .iter()
+            .map(|id| &self.measured[id].1);
         levels.fold(
             LevelSpread {
                 quietest: f32::INFINITY,
@@ -319,16 +322,18 @@ impl PromptSuite {
                 higher_value: value(&r.higher, &r.descriptor),
             })
             .collect();
-        let at_probe_velocity = self
+        let played_as_designed = self
             .prompts
             .iter()
-            .filter(|p| p.velocity.is_none())
+            .filter(|p| {
+                p.velocity.is_none() && p.mod_wheel == 0.0 && p.aftertouch == 0.0 && p.bend == 0.0
+            })
             .map(|p| p.id.clone())
             .collect();
         Ok(EvalReport {
             measured,
             outcomes,
-            at_probe_velocity,
+            played_as_designed,
         })
     }
 }

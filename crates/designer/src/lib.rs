@@ -5,6 +5,7 @@
 //! calibrate. It builds through a [`Builder`] it is given and reports through a
 //! [`JobControl`]; it never calls back into whoever runs it.
 
+pub mod check;
 pub mod eval;
 pub mod lexicon;
 pub mod llm;
@@ -17,8 +18,8 @@ use llm::{extract_json, ChatMessage, LlmClient, LlmError};
 use mephisto_compiler::SourceLine;
 use mephisto_patch::build::{BuildStep, Levelling};
 use mephisto_patch::spec::SpecError;
-use mephisto_patch::{BuildError, Builder, Built, PatchSpec, Setting};
-use mephisto_tuning::calibration::{calibrate_built, CalibrationReport};
+use mephisto_patch::{BuildError, BuildSpec, Builder, Built, PatchSpec, Program, Setting};
+use mephisto_tuning::calibration::{calibrate_program, CalibrationReport};
 
 /// Repair rounds after the model's first answer: the diagnostics of a patch that does not
 /// build go back at most this many times.
@@ -209,6 +210,9 @@ pub struct Designed {
     pub by: DesignedBy,
     /// What the producer should know: words not understood, a fallback, repairs made.
     pub notes: Vec<String>,
+    /// What the analysis check could not bring to what the words asked, for the status
+    /// ("darker: reached −0.31 of −0.90 oct"); empty for a model's patch.
+    pub misses: Vec<String>,
 }
 
 /// Why a design job produced nothing. The patch that was playing keeps playing.
@@ -317,7 +321,9 @@ impl Job<'_> {
     }
 }
 
-/// Runs one design job to a built patch whose macros are calibrated.
+/// Runs one design job to a built patch that may play as it is: sound first. Its macros
+/// are calibrated after, with [`calibrate`] (the worker does it while the patch plays;
+/// [`run_calibrated`] does both in turn).
 pub fn run(
     designer: &Designer,
     request: &DesignRequest,
@@ -330,20 +336,52 @@ pub fn run(
     if let Some(trim) = designed.built.trim_db {
         designed.spec.trim_db = Some(trim);
     }
+    Ok(designed)
+}
+
+/// [`run`], then [`calibrate`] on the built instance before anything plays it (the
+/// command line, tests).
+pub fn run_calibrated(
+    designer: &Designer,
+    request: &DesignRequest,
+    job: &mut Job,
+) -> Result<Designed, DesignError> {
+    let mut designed = run(designer, request, job)?;
     job.check_superseded()?;
     job.stage(Stage::Calibrating);
-    // A patch whose macros cannot be measured still plays: its sound is what was asked
-    // for, and the macros keep the designer's map.
-    match calibrate_built(&mut designed.built, &designed.spec) {
-        Ok((spec, report)) => {
-            designed.spec = spec;
-            designed.notes.push(calibration_note(&report));
-        }
-        Err(e) => designed.notes.push(format!(
-            "the macros could not be calibrated ({e}); they keep the designer's map"
-        )),
+    let calibrated = calibrate(&designed.spec, &designed.built.program);
+    if calibrated.spec != designed.spec {
+        calibrated
+            .spec
+            .apply_to(&mut designed.built.instance)
+            .map_err(|e| DesignError::Offline(e.to_string()))?;
     }
+    designed.spec = calibrated.spec;
+    designed.notes.push(calibrated.note);
     Ok(designed)
+}
+
+/// A designed spec after calibration, and the line that says how it went.
+pub struct Calibrated {
+    /// The spec with its corrected macro map (the designer's, when calibration failed).
+    pub spec: PatchSpec,
+    pub note: String,
+}
+
+/// Sweeps each macro of `spec` (played by `program`) on the calibration probe and repairs
+/// the ones that fail where it can. A patch whose macros cannot be measured still plays:
+/// its sound is what was asked for, and the macros keep the designer's map.
+pub fn calibrate(spec: &PatchSpec, program: &Program) -> Calibrated {
+    match calibrate_program(program, spec) {
+        Ok((spec, report)) => Calibrated {
+            spec,
+            note: calibration_note(&report),
+        },
+        Err(e) => Calibrated {
+            spec: spec.clone(),
+            note: format!("the macros could not be calibrated ({e}); they keep the designer's map"),
+        },
+    }
 }
 
 /// One line on the calibration: how many macros pass, how long it took, and which ones do
@@ -396,6 +434,7 @@ fn run_offline(
         built,
         by,
         notes,
+        misses: design.misses,
     })
 }
 
@@ -441,6 +480,7 @@ fn run_llm(
                         built,
                         by: DesignedBy::Llm { repairs: round },
                         notes,
+                        misses: Vec::new(),
                     });
                 }
                 Err(e) => ReplyProblem::Build(e),

@@ -6,19 +6,16 @@
 //! delivered.
 //! Refinement does the same with smaller steps on the current patch.
 
-use std::collections::BTreeMap;
-
-use mephisto_analysis::Features;
 use mephisto_dsp::controllers::{ControllerMap, Route, Source, Target as RouteTarget};
 use mephisto_dsp::controls::Control;
-use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
+use mephisto_dsp::macros::Macro;
 use mephisto_dsp::{builtin_patches, find_builtin};
 use mephisto_patch::level;
 use mephisto_patch::probe::Probe;
-use mephisto_patch::render::render_score;
 use mephisto_patch::{BuildError, BuildSpec, OfflinePatch, PatchSpec};
 use mephisto_rt::instance::PatchInstance;
 
+use crate::check::{self, Shifts};
 use crate::lexicon::{self, Axis, AxisWeights, ControllerWords, Reading};
 
 /// How far a word of weight 1 moves a parameter, as a share of the macro depth: a full
@@ -27,13 +24,6 @@ const DESIGN_REACH: f32 = 1.0;
 /// How far one refinement step moves: about a third of a macro's swing, enough to hear
 /// and small enough to say it again.
 const REFINE_REACH: f32 = 0.35;
-
-/// How close to either end of its range (as a share of the range) the words may push a
-/// control: a designed value at a limit leaves the macros that move it only one way to go,
-/// and a filter closed or a layer silenced at its limit takes the macros that act through
-/// it down too (a "dark" bass whose filter shut stopped its Motion growling). A template's
-/// own value closer to a limit stays where it is.
-const LIMIT_MARGIN: f32 = 0.05;
 
 /// Envelope controls moved by the axes the macros do not own, by label: (label, depth).
 /// Attack moves attack times; Length moves decays, releases and the tails that follow them.
@@ -47,17 +37,6 @@ const LENGTH_CONTROLS: [(&str, f32); 6] = [
     ("reverb_time", 0.3),
 ];
 
-/// The centroid change, in octaves, that a Bright weight of 1 asks for.
-const OCTAVES_PER_BRIGHT: f32 = 1.0;
-/// The change of the low-mid energy share that a Warm weight of 1 asks for.
-const LOW_MID_PER_WARM: f32 = 0.15;
-/// How far past its target an axis may go before the analysis check eases it back (a
-/// "dark" drone whose filter closes completely loses its movement too).
-const OVERSHOOT: f32 = 2.0;
-/// The most level a push of the analysis check may cost before the try is refused.
-const MAX_LEVEL_LOSS_DB: f32 = 12.0;
-/// Extra pushes the analysis check may make.
-const NUDGE_ROUNDS: usize = 2;
 /// How far from the loudness target "loud" and "quiet" put a patch, in dB at weight 1 (and
 /// at most): well inside the ±3 dB every design keeps to, and about twice a level's
 /// just-noticeable difference.
@@ -73,6 +52,9 @@ pub struct OfflineDesign {
     pub unknown: Vec<String>,
     /// One-line notes: the template chosen, what the analysis check did.
     pub notes: Vec<String>,
+    /// Axes the analysis check could not bring to what the words asked ("darker: reached
+    /// −0.31 of −0.90 oct"), for the status.
+    pub misses: Vec<String>,
 }
 
 /// Designs a new patch from `prompt`. Always returns a playable patch: without any known
@@ -117,17 +99,15 @@ pub fn refine(
         combined.reinterpreted = asked.reinterpreted;
         return design_reading(&prompt, &combined, archetype);
     }
-    let instantiate = |spec: &PatchSpec| match spec
-        .instantiate_builtin(1, Probe::design_check().sample_rate as f32)
-    {
-        Some(result) => result,
-        None => build(spec),
-    };
+    let instantiate =
+        |spec: &PatchSpec| match spec.instantiate_builtin(1, Probe::level().sample_rate as f32) {
+            Some(result) => result,
+            None => build(spec),
+        };
     let instance = instantiate(current)?;
     let controls: Vec<Control> = instance.controls().map(|(c, _)| c.clone()).collect();
     let mut spec = current.clone();
     spec.prompt = prompt;
-    spec.params = shifted_params(&controls, &asked.axes, REFINE_REACH);
     spec.controllers = with_controller_words(&current.controllers, &asked.controllers);
     let mut notes = vec![format!(
         "refined `{}`: {}",
@@ -137,21 +117,19 @@ pub fn refine(
     if !asked.controllers.is_empty() {
         notes.push(format!("controllers: {}", spec.controllers.describe()));
     }
-    if let Some(note) = nudge_toward_targets(
-        &mut spec,
-        &controls,
-        &asked.axes,
-        REFINE_REACH,
-        &instantiate,
-    ) {
-        notes.push(note);
-    }
     let level = lexicon::read(&spec.prompt).axis(Axis::Level);
-    notes.push(level_design(&mut spec, level, &instantiate)?);
+    let shaping = Shaping {
+        controls: &controls,
+        axes: &asked.axes,
+        reach: REFINE_REACH,
+        level,
+    };
+    let misses = shaping.apply(&mut spec, current, &mut notes, &instantiate)?;
     Ok(OfflineDesign {
         spec,
         unknown: asked.unknown,
         notes,
+        misses,
     })
 }
 
@@ -165,9 +143,8 @@ fn design_reading(
     let mut spec = PatchSpec::from_builtin(index)?;
     spec.name = patch_name(reading, template.name);
     spec.prompt = prompt.trim().to_string();
-    let instance = PatchInstance::builtin(index, 1, Probe::design_check().sample_rate as f32)?;
+    let instance = PatchInstance::builtin(index, 1, Probe::level().sample_rate as f32)?;
     let controls: Vec<Control> = instance.controls().map(|(c, _)| c.clone()).collect();
-    spec.params = shifted_params(&controls, &reading.axes, DESIGN_REACH);
     spec.controllers = with_controller_words(&ControllerMap::default(), &reading.controllers);
     let mut notes = vec![format!(
         "offline designer: {archetype} from the `{}` template; {}",
@@ -182,21 +159,70 @@ fn design_reading(
         notes.push(reinterpreted);
     }
     let build = |s: &PatchSpec| {
-        s.instantiate_builtin(1, Probe::design_check().sample_rate as f32)
+        s.instantiate_builtin(1, Probe::level().sample_rate as f32)
             .expect("the spec carries the template's program")
     };
-    if let Some(note) =
-        nudge_toward_targets(&mut spec, &controls, &reading.axes, DESIGN_REACH, &build)
-    {
-        notes.push(note);
-    }
-    notes.push(level_design(&mut spec, reading.axis(Axis::Level), &build)?);
+    let reference = spec.clone();
+    let shaping = Shaping {
+        controls: &controls,
+        axes: &reading.axes,
+        reach: DESIGN_REACH,
+        level: reading.axis(Axis::Level),
+    };
+    let misses = shaping.apply(&mut spec, &reference, &mut notes, &build)?;
     spec.notes = format!("{} {}", template.description, notes.join("; "));
     Ok(OfflineDesign {
         spec,
         unknown: reading.unknown.clone(),
         notes,
+        misses,
     })
+}
+
+/// What the words ask of a patch's controls.
+struct Shaping<'a> {
+    controls: &'a [Control],
+    axes: &'a AxisWeights,
+    /// How far a weight of 1 moves (a design's full step or a refinement's smaller one).
+    reach: f32,
+    /// The Level axis's weight ("loud", "quiet").
+    level: f32,
+}
+
+impl Shaping<'_> {
+    /// Moves `spec`'s controls along the axes, runs the analysis check against
+    /// `reference` (the patch before the words: the template, or the patch refined), and
+    /// levels the result through the output trim. Adds what it did to `notes`; returns the
+    /// axes the check could not bring to what was asked, for the status.
+    fn apply(
+        &self,
+        spec: &mut PatchSpec,
+        reference: &PatchSpec,
+        notes: &mut Vec<String>,
+        build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+    ) -> Result<Vec<String>, String> {
+        let mut shifts = shifts(self.controls, self.axes, self.reach);
+        spec.params = check::params(self.controls, &shifts);
+        let mut analyzer = mephisto_analysis::Analyzer::new();
+        let before = check::features(&level::play(build(reference)?), &mut analyzer);
+        let checked = check::check(
+            spec,
+            self.controls,
+            &mut shifts,
+            self.axes,
+            self.reach,
+            &before,
+            build,
+        )?;
+        if !checked.note.is_empty() {
+            notes.push(checked.note);
+        }
+        if !checked.misses.is_empty() {
+            notes.push(format!("still short: {}", checked.misses.join("; ")));
+        }
+        notes.push(level_design(spec, self.level, checked.played.loudness()));
+        Ok(checked.misses)
+    }
 }
 
 /// The built-in template for an archetype: the one the prompt's instrument words name
@@ -239,23 +265,13 @@ fn archetype_from_shape(axes: &AxisWeights) -> &'static str {
     }
 }
 
-/// Every control's designed value after moving its normalised position by
+/// Each control's normalised shift from its designed position after moving by
 /// `reach · Σ weight · depth` over the axes: the macro axes through the patch's own macro
 /// map, Attack and Length through [`ATTACK_CONTROLS`] and [`LENGTH_CONTROLS`].
-fn shifted_params(controls: &[Control], axes: &AxisWeights, reach: f32) -> BTreeMap<String, f32> {
+fn shifts(controls: &[Control], axes: &AxisWeights, reach: f32) -> Shifts {
     controls
         .iter()
-        .map(|c| {
-            let shift = reach * control_shift(c, axes);
-            let value = if shift == 0.0 {
-                c.init
-            } else {
-                let designed = c.normalize(c.init);
-                let (low, high) = (designed.min(LIMIT_MARGIN), designed.max(1.0 - LIMIT_MARGIN));
-                c.denormalize((designed + shift).clamp(low, high))
-            };
-            (c.label.clone(), value)
-        })
+        .map(|c| reach * control_shift(c, axes))
         .collect()
 }
 
@@ -274,158 +290,6 @@ fn control_shift(c: &Control, axes: &AxisWeights) -> f32 {
             .sum::<f32>()
     };
     by_macros + by_label(&ATTACK_CONTROLS, Axis::Attack) + by_label(&LENGTH_CONTROLS, Axis::Length)
-}
-
-/// Renders the probe note and measures it.
-fn probe(
-    spec: &PatchSpec,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
-) -> Result<Features, String> {
-    let instance = build(spec)?;
-    let probe = Probe::design_check();
-    let mono = render_score(
-        instance,
-        &probe.score(),
-        NEUTRAL_MACROS,
-        probe.seconds(),
-        probe.sample_rate,
-    )
-    .mono();
-    Ok(Features::measure(
-        &mono,
-        probe.sample_rate as f32,
-        Some(probe.held_s),
-    ))
-}
-
-/// An axis the analysis check measures: its descriptor on a scale where differences are
-/// comparable, and how far a weight of 1 should move it.
-struct Target {
-    axis: Axis,
-    descriptor: &'static str,
-    measure: fn(&Features) -> f32,
-    per_weight: f32,
-}
-
-/// Bright: the centroid should move an octave; Warm: the low-mid (100–600 Hz) share of the
-/// energy should move by 0.15 (a clearly fuller or thinner sound on any template).
-const TARGETS: [Target; 2] = [
-    Target {
-        axis: Axis::Macro(Macro::Bright),
-        descriptor: "centroid (octaves)",
-        measure: |f| f.centroid_hz.max(1.0).log2(),
-        per_weight: OCTAVES_PER_BRIGHT,
-    },
-    Target {
-        axis: Axis::Macro(Macro::Warm),
-        descriptor: "low-mid share",
-        measure: |f| f.low_mid_share,
-        per_weight: LOW_MID_PER_WARM,
-    },
-];
-
-/// The analysis check: for every measured axis the words push (|weight| ≥ 0.1), compares
-/// the designed patch with the unshifted one. An axis that fell short of its target (other
-/// axes can work against it: drive brightens a "dark" bass) pushes harder; if pushing harder
-/// made it worse it pushes more gently instead; an axis past twice its target eases off; at
-/// most [`NUDGE_ROUNDS`] extra renders, and the try that got closest to all targets
-/// together is kept. Returns what it measured, if anything.
-fn nudge_toward_targets(
-    spec: &mut PatchSpec,
-    controls: &[Control],
-    axes: &AxisWeights,
-    reach: f32,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
-) -> Option<String> {
-    let active: Vec<&Target> = TARGETS
-        .iter()
-        .filter(|t| axes[t.axis.index()].abs() >= 0.1)
-        .collect();
-    if active.is_empty() {
-        return None;
-    }
-    let mut unshifted = spec.clone();
-    unshifted.params = controls.iter().map(|c| (c.label.clone(), c.init)).collect();
-    let before = probe(&unshifted, build).ok()?;
-    let wanted: Vec<f32> = active
-        .iter()
-        .map(|t| t.per_weight * axes[t.axis.index()] * reach)
-        .collect();
-    // Per axis: how far it moved in the asked direction (negative: the wrong way).
-    // A try that lost most of its level (a filter closed on the fundamental) is no
-    // answer whatever its descriptors say.
-    let audible = |after: &Features| after.rms_db > before.rms_db - MAX_LEVEL_LOSS_DB;
-    let progress = |after: &Features| -> Vec<f32> {
-        active
-            .iter()
-            .zip(&wanted)
-            .map(|(t, w)| ((t.measure)(after) - (t.measure)(&before)) * w.signum())
-            .collect()
-    };
-    // How close a try came: each axis counts up to its target and as much against it; up
-    // to twice the target is as good as the target, further overshoots count against it.
-    let closeness = |moved: &[f32]| -> f32 {
-        moved
-            .iter()
-            .zip(&wanted)
-            .map(|(m, w)| {
-                let share = m / w.abs();
-                if share > OVERSHOOT {
-                    (1.0 + OVERSHOOT - share).max(-1.0)
-                } else {
-                    share.clamp(-1.0, 1.0)
-                }
-            })
-            .sum()
-    };
-    let on_target = |m: f32, w: f32| (w.abs()..=OVERSHOOT * w.abs()).contains(&m);
-    let mut moved = progress(&probe(spec, build).ok()?);
-    let mut best = (closeness(&moved), moved.clone(), spec.params.clone());
-    // Each short axis first pushes twice as hard; if that helped it, twice as hard again,
-    // otherwise (the mapping turns back on itself, like a damped string that becomes its
-    // pick click) half as hard as at first.
-    let mut scales = vec![1.0f32; active.len()];
-    let mut previous = moved.clone();
-    for _ in 0..NUDGE_ROUNDS {
-        if moved.iter().zip(&wanted).all(|(m, w)| on_target(*m, *w)) {
-            break;
-        }
-        let mut pushed = *axes;
-        for (i, t) in active.iter().enumerate() {
-            if moved[i] > OVERSHOOT * wanted[i].abs() {
-                scales[i] *= 0.5;
-            } else if moved[i] < wanted[i].abs() {
-                scales[i] = if scales[i] == 1.0 || moved[i] > previous[i] {
-                    scales[i] * 2.0
-                } else {
-                    0.5
-                };
-            }
-            pushed[t.axis.index()] = axes[t.axis.index()] * scales[i];
-        }
-        spec.params = shifted_params(controls, &pushed, reach);
-        previous = moved;
-        let measured = probe(spec, build).ok()?;
-        moved = progress(&measured);
-        let score = closeness(&moved);
-        if audible(&measured) && score > best.0 {
-            best = (score, moved.clone(), spec.params.clone());
-        }
-    }
-    let (_, moved, params) = best;
-    spec.params = params;
-    let parts: Vec<String> = active
-        .iter()
-        .zip(moved.iter().zip(&wanted))
-        .map(|(t, (m, w))| {
-            format!(
-                "{} moved {:+.2} (asked {w:+.2})",
-                t.descriptor,
-                m * w.signum()
-            )
-        })
-        .collect();
-    Some(format!("analysis check: {}", parts.join(", ")))
 }
 
 /// What was read as another word: "read 'britgh' as 'bright' (typo), read 'dunkler' as
@@ -480,27 +344,22 @@ fn merge_words(earlier: &ControllerWords, later: &ControllerWords) -> Controller
     }
 }
 
-/// Levels `spec` to the loudness target, plus what the Level axis asks ("loud": up to
-/// +[`LEVEL_REACH_DB`]), through its output trim; returns the note that says so.
-fn level_design(
-    spec: &mut PatchSpec,
-    level_weight: f32,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
-) -> Result<String, String> {
+/// Levels `spec`, measured as `measured` with its current trim, to the loudness target
+/// plus what the Level axis asks ("loud": up to +[`LEVEL_REACH_DB`]), through its output
+/// trim; returns the note that says so.
+fn level_design(spec: &mut PatchSpec, level_weight: f32, measured: level::Loudness) -> String {
     let offset = (level_weight * LEVEL_REACH_DB).clamp(-LEVEL_REACH_DB, LEVEL_REACH_DB);
-    let current = spec.trim_db.unwrap_or(0.0);
-    let measured = level::measure(build(spec)?);
-    let trim = level::trim_for(measured, current, offset);
+    let trim = level::trim_for(measured, spec.trim_db.unwrap_or(0.0), offset);
     spec.trim_db = Some(trim);
     let aim = if offset == 0.0 {
         String::new()
     } else {
         format!(" {offset:+.1} dB")
     };
-    Ok(format!(
+    format!(
         "levelled to {:.0} LUFS{aim}: trim {trim:+.1} dB",
         level::LOUDNESS_TARGET_LUFS
-    ))
+    )
 }
 
 /// A short readable summary of the weights: `bright −0.8, grit +0.5`.

@@ -173,8 +173,9 @@ fn refinement_moves_the_descriptor_the_words_name() {
     );
 }
 
-/// The share of the suite's relations that must hold.
+/// The share of the suite's relations that must hold, overall and in every category.
 const SUITE_FLOOR: f32 = 0.9;
+const CATEGORY_FLOOR: f32 = 0.8;
 
 #[test]
 fn the_prompt_suite_scores_at_least_90_percent() {
@@ -202,6 +203,12 @@ fn the_prompt_suite_scores_at_least_90_percent() {
         "{:.1} % hold; failing: {failed:?}",
         100.0 * report.score()
     );
+    let (worst, share) = report.worst_category().unwrap();
+    assert!(
+        share >= CATEGORY_FLOOR,
+        "category {worst}: {:.1} %; failing: {failed:?}",
+        100.0 * share
+    );
     // Every design is levelled: within ±3 dB of the target, and no single note reaches
     // the engine's limiter (0.98, −0.18 dBFS).
     let spread = report.level_spread();
@@ -211,6 +218,44 @@ fn the_prompt_suite_scores_at_least_90_percent() {
         "{spread:?}"
     );
     assert!(spread.peak < -0.18, "{spread:?}");
+}
+
+/// Conflicts resolved on the sound: grit's drive brightens, and the check measures that and
+/// takes it back, so "dark" plus a grit word is still darker than the plain instrument;
+/// what it could not reach is reported for the status.
+#[test]
+fn dark_stays_dark_when_grit_is_asked_too() {
+    for (conflict, plain) in [
+        ("dark distorted bass", "bass"),
+        ("dark growling bass", "bass"),
+        ("dark gritty electric piano", "electric piano"),
+        ("dark aggressive lead", "lead"),
+    ] {
+        let designed = design(conflict);
+        let (dark, plain) = (measure(&designed.spec), measure(&design(plain).spec));
+        assert!(
+            dark.centroid_hz < plain.centroid_hz,
+            "{conflict}: {} Hz, plain {} Hz; {:?}",
+            dark.centroid_hz,
+            plain.centroid_hz,
+            designed.notes
+        );
+        assert!(
+            designed
+                .notes
+                .iter()
+                .any(|n| n.starts_with("analysis check: bright")),
+            "{:?}",
+            designed.notes
+        );
+    }
+    // The drive gave way on the sub bass: the grit asked for is reported as short.
+    let designed = design("dark distorted bass");
+    assert!(
+        designed.misses.iter().any(|m| m.starts_with("grittier")),
+        "{:?}",
+        designed.misses
+    );
 }
 
 /// The headline prompt: darker than a plain bass at rest, and it growls (rougher, more
@@ -242,22 +287,27 @@ fn the_mod_wheel_does_what_the_words_say() {
         };
         measure_played_probe(instance(), &playing, &mut Analyzer::new())
     };
-    let (rest, half, full) = (at(0.0), at(0.5), at(1.0));
-    // Rougher (the drive opens up over the wheel's upper half, so half way is at least
-    // as rough as at rest) and moving more at every step.
+    let steps: Vec<Features> = (0..=4).map(|i| at(i as f32 / 4.0)).collect();
+    let (rest, full) = (&steps[0], &steps[4]);
+    // The drive adds harmonics at every step of the wheel (the centroid of a sub rises)
+    // and the movement grows with it. Flatness is the growl's roughness at full wheel; on
+    // the way there it may dip first: mild saturation of a near-pure sine puts energy
+    // into a few odd harmonics, which lowers the flatness before it spreads.
+    for pair in steps.windows(2) {
+        assert!(
+            pair[0].centroid_hz < pair[1].centroid_hz && pair[0].flux < pair[1].flux,
+            "centroid {} → {}, flux {} → {}",
+            pair[0].centroid_hz,
+            pair[1].centroid_hz,
+            pair[0].flux,
+            pair[1].flux
+        );
+    }
     assert!(
-        half.flatness >= 0.9 * rest.flatness && full.flatness > 2.0 * rest.flatness,
-        "flatness {} {} {}",
+        full.flatness > 2.0 * rest.flatness,
+        "flatness {} → {}",
         rest.flatness,
-        half.flatness,
         full.flatness
-    );
-    assert!(
-        rest.flux < half.flux && half.flux < full.flux,
-        "flux {} {} {}",
-        rest.flux,
-        half.flux,
-        full.flux
     );
     let bass = measure(&design("bass").spec);
     assert!(rest.centroid_hz < bass.centroid_hz, "{rest:?} {bass:?}");

@@ -43,10 +43,34 @@ impl Loudness {
     }
 }
 
-/// Plays the level probe on `patch` (its trim included) and measures it.
-pub fn measure(mut patch: OfflinePatch) -> Loudness {
+/// The level probe as a patch played it: mono, with its stereo peak.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Played {
+    pub mono: Vec<f32>,
+    /// Largest absolute sample of either channel.
+    pub peak: f32,
+    pub sample_rate: u32,
+    /// When the note was released, seconds from the start.
+    pub note_off_s: f64,
+}
+
+impl Played {
+    /// How loud it played.
+    pub fn loudness(&self) -> Loudness {
+        Loudness {
+            lufs: momentary_max_lufs(&self.mono, self.sample_rate as f32),
+            peak_dbfs: if self.peak > 0.0 {
+                20.0 * self.peak.log10()
+            } else {
+                FLOOR_DB
+            },
+        }
+    }
+}
+
+/// Plays the level probe on `patch` (its trim included, every macro at 0.5).
+pub fn play(mut patch: OfflinePatch) -> Played {
     let probe = Probe::level();
-    let rate = probe.sample_rate as f32;
     let frames = |seconds: f64| (seconds * probe.sample_rate as f64).round() as usize;
     let (held, total) = (frames(probe.held_s), frames(probe.seconds()));
     patch.apply_macros(&NEUTRAL_MACROS);
@@ -70,14 +94,17 @@ pub fn measure(mut patch: OfflinePatch) -> Loudness {
             None => mono.extend(std::iter::repeat_n(0.0, n)),
         }
     }
-    Loudness {
-        lufs: momentary_max_lufs(&mono, rate),
-        peak_dbfs: if peak > 0.0 {
-            20.0 * peak.log10()
-        } else {
-            FLOOR_DB
-        },
+    Played {
+        mono,
+        peak,
+        sample_rate: probe.sample_rate,
+        note_off_s: probe.held_s,
     }
+}
+
+/// Plays the level probe on `patch` (its trim included) and measures it.
+pub fn measure(patch: OfflinePatch) -> Loudness {
+    play(patch).loudness()
 }
 
 /// The trim that brings a patch measured as `measured` with trim `current_db` to the

@@ -366,6 +366,11 @@ impl PatchInstance {
         self.modulation.bend_range()
     }
 
+    /// The resolved macro and controller map.
+    pub fn modulation(&self) -> &Modulation {
+        &self.modulation
+    }
+
     /// Takes this instance's resolved macro and controller map (leaving an empty one), to
     /// hand it to an instance of the same program that is already playing
     /// ([`Playable::swap_modulation`]). Not for the audio thread.

@@ -17,7 +17,8 @@ use mephisto_analysis::{Analyzer, Features};
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto_patch::probe::Probe;
 use mephisto_patch::render::render_score;
-use mephisto_patch::{BuildError, BuildSpec, Built, OfflinePatch, PatchSpec};
+use mephisto_patch::score::ScoreNote;
+use mephisto_patch::{BuildError, OfflinePatch, PatchSpec, Program};
 
 /// Macro values per sweep: 0, 0.125, …, 1.
 pub const SWEEP_STEPS: usize = 9;
@@ -38,15 +39,24 @@ pub const DEPTH_SCALES: [f32; 2] = [1.5, 2.0];
 /// held part's last frames are whole.
 pub const SPECTRAL_MARGIN_S: f64 = 0.05;
 
-/// Seconds rendered per probe note when measuring `descriptor`: the held part and the tail
-/// for Space, the held part and one analysis frame otherwise.
-fn render_seconds(probe: &Probe, descriptor: Descriptor) -> f64 {
-    probe.held_s
-        + if descriptor == Descriptor::Tail {
-            probe.release_s
-        } else {
-            SPECTRAL_MARGIN_S
-        }
+/// How long a hit's note is held when its Space is measured: a drum trigger's length.
+///
+/// The rule: a patch is a hit when, with every macro at 0.5, each probe note has fallen
+/// 40 dB below its peak before its note-off (its tail reads 0 s: a kick, a pluck, a
+/// mallet). The probe's note-off then comes after everything Space could change has died,
+/// so for a hit Space is measured on notes released this soon after their onset: the
+/// tail then follows the whole ring of the hit and its room. Every other descriptor keeps
+/// the probe's hold.
+pub const HIT_HOLD_S: f64 = 0.03;
+
+/// Seconds rendered per probe note held `hold` when measuring `descriptor`: the held part
+/// and the tail for Space, the held part and one analysis frame otherwise.
+fn render_seconds(probe: &Probe, hold: f64, descriptor: Descriptor) -> f64 {
+    hold + if descriptor == Descriptor::Tail {
+        probe.release_s
+    } else {
+        SPECTRAL_MARGIN_S
+    }
 }
 
 /// What a macro promises to move (docs/MACROS.md), measured on every probe note and
@@ -438,19 +448,17 @@ pub fn auto_calibrate_with(
 /// Voices of the instances a calibration renders: its probe plays one note at a time.
 const CALIBRATION_VOICES: usize = 1;
 
-/// Calibrates a built patch's macros on the standard probe ([`auto_calibrate`]) and gives
-/// its instance the repaired map; returns the spec with that map and the report.
-pub fn calibrate_built(
-    built: &mut Built,
+/// Calibrates the macros of `spec`, played by `program`, on the standard probe
+/// ([`auto_calibrate`]); returns the spec with the repaired map and the report. The patch
+/// may be playing meanwhile: this renders instances of its own.
+pub fn calibrate_program(
+    program: &Program,
     spec: &PatchSpec,
 ) -> Result<(PatchSpec, CalibrationReport), String> {
     let sample_rate = Probe::calibration().sample_rate as f32;
-    let program = &built.program;
-    let (spec, report) = auto_calibrate(spec, &|s| {
+    auto_calibrate(spec, &|s| {
         program.instantiate(s, CALIBRATION_VOICES, sample_rate)
-    })?;
-    spec.apply_to(&mut built.instance)?;
-    Ok((spec, report))
+    })
 }
 
 /// `spec` with macro `m`'s depths multiplied by `factor` and clamped to −1..1; `None` when
@@ -484,8 +492,8 @@ struct Meter<'a> {
     analyzer: Analyzer,
     mono: Vec<f32>,
     features: Vec<Features>,
-    /// The probe's notes with every macro at 0.5, by render length in seconds.
-    neutral: Vec<(f64, Vec<Features>)>,
+    /// The probe's notes with every macro at 0.5, by hold and render length in seconds.
+    neutral: Vec<((f64, f64), Vec<Features>)>,
 }
 
 impl<'a> Meter<'a> {
@@ -524,15 +532,26 @@ impl<'a> Meter<'a> {
         make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     ) -> Result<MacroRow, String> {
         let descriptor = Descriptor::of(m);
-        let seconds = render_seconds(self.probe, descriptor);
+        let mut hold = self.probe.held_s;
+        if descriptor == Descriptor::Tail {
+            let seconds = render_seconds(self.probe, hold, descriptor);
+            if self
+                .neutral(hold, seconds, make_instance)?
+                .iter()
+                .all(|f| f.tail_s == 0.0)
+            {
+                hold = HIT_HOLD_S;
+            }
+        }
+        let seconds = render_seconds(self.probe, hold, descriptor);
         let mut sweep = [0.0f32; SWEEP_STEPS];
         for (step, value) in sweep.iter_mut().enumerate() {
             let notes = if step == NEUTRAL_STEP {
-                self.neutral(seconds, make_instance)?
+                self.neutral(hold, seconds, make_instance)?
             } else {
                 let mut macros = NEUTRAL_MACROS;
                 macros[m.index()] = sweep_value(step);
-                self.measure(macros, seconds, make_instance)?;
+                self.measure(macros, hold, seconds, make_instance)?;
                 &self.features
             };
             *value = descriptor.of_probe(notes);
@@ -552,27 +571,31 @@ impl<'a> Meter<'a> {
         })
     }
 
-    /// The neutral renders of this length, made on first use.
+    /// The neutral renders of notes held `hold` for `seconds`, made on first use.
     fn neutral(
         &mut self,
+        hold: f64,
         seconds: f64,
         make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     ) -> Result<&[Features], String> {
-        let index = match self.neutral.iter().position(|(s, _)| *s == seconds) {
+        let key = (hold, seconds);
+        let index = match self.neutral.iter().position(|(k, _)| *k == key) {
             Some(index) => index,
             None => {
-                self.measure(NEUTRAL_MACROS, seconds, make_instance)?;
-                self.neutral.push((seconds, self.features.clone()));
+                self.measure(NEUTRAL_MACROS, hold, seconds, make_instance)?;
+                self.neutral.push((key, self.features.clone()));
                 self.neutral.len() - 1
             }
         };
         Ok(&self.neutral[index].1)
     }
 
-    /// Renders every probe note for `seconds` with `macros` into `self.features`.
+    /// Renders every probe note, held `hold`, for `seconds` with `macros` into
+    /// `self.features`.
     fn measure(
         &mut self,
         macros: MacroValues,
+        hold: f64,
         seconds: f64,
         make_instance: &dyn Fn() -> Result<OfflinePatch, BuildError>,
     ) -> Result<(), String> {
@@ -581,14 +604,17 @@ impl<'a> Meter<'a> {
         // One note at a time, each on a fresh instance, so one note's tail cannot colour
         // the next.
         for i in 0..probe.notes.len() {
-            let score = [probe.note_alone(i)];
+            let score = [ScoreNote {
+                duration: hold,
+                ..probe.note_alone(i)
+            }];
             let audio = render_score(make_instance()?, &score, macros, seconds, probe.sample_rate);
             self.mono.clear();
             self.mono.extend(audio.mono_samples());
             self.features.push(self.analyzer.measure(
                 &self.mono,
                 probe.sample_rate as f32,
-                Some(probe.held_s),
+                Some(hold),
             ));
         }
         Ok(())
@@ -641,6 +667,7 @@ fn ranks(values: &[f32], resolution: f32) -> Vec<f64> {
 mod tests {
     use super::*;
     use mephisto_dsp::find_builtin;
+    use mephisto_patch::BuildSpec;
 
     /// One note, shorter than the standard probe, so debug builds stay quick; the same code
     /// path.
@@ -774,5 +801,34 @@ mod tests {
         assert!(report.row(Macro::Bright).pass, "{report:?}");
         assert_eq!(fixed.macros, designed.macros);
         assert_eq!(report.passed(), 1, "the other macros map nothing");
+    }
+
+    /// A designed hit (a short kick) has died before the probe's note-off, so its tail
+    /// reads 0 at every Space value on the probe's hold; measured with [`HIT_HOLD_S`] its
+    /// ring and room follow Space, and the macro passes.
+    #[test]
+    fn a_hit_is_measured_on_a_short_hold_so_space_can_pass() {
+        let mut spec = builtin_spec("deep_kick");
+        spec.params.insert("decay".into(), 0.1);
+        spec.params.insert("release".into(), 0.05);
+        let probe = Probe::calibration();
+        let mut analyzer = Analyzer::new();
+        for space in [0.0, 1.0] {
+            let mut macros = NEUTRAL_MACROS;
+            macros[Macro::Space.index()] = space;
+            let score = [probe.note_alone(1)];
+            let seconds = probe.held_s + probe.release_s;
+            let audio = render_score(make(&spec).unwrap(), &score, macros, seconds, 48_000);
+            let mono: Vec<f32> = audio.mono_samples().collect();
+            let f = analyzer.measure(&mono, 48_000.0, Some(probe.held_s));
+            assert_eq!(f.tail_s, 0.0, "Space {space}: a hit, dead by note-off");
+        }
+        let row = calibrate_macro(Macro::Space, &|| make(&spec), &probe).unwrap();
+        let sweep = row.sweep.unwrap();
+        assert!(row.pass, "{row:?}");
+        assert!(
+            sweep[0] > 0.0 && sweep[SWEEP_STEPS - 1] > sweep[0],
+            "{sweep:?}"
+        );
     }
 }

@@ -124,7 +124,8 @@ pub fn status_line(status: Option<&JobStatus>) -> StatusLine {
         )),
         Stage::Compiling => busy("compiling"),
         Stage::Checking => busy("checking"),
-        Stage::Calibrating => busy("calibrating the macros"),
+        // Sound first: the designed patch already plays while its macros are calibrated.
+        Stage::Calibrating => busy("playing, calibrating the macros"),
         Stage::Live { from_cache } => {
             let name = status.patch.as_deref().unwrap_or(&status.title);
             let cache = if *from_cache {
@@ -132,7 +133,15 @@ pub fn status_line(status: Option<&JobStatus>) -> StatusLine {
             } else {
                 ""
             };
-            (format!("live · {name} ({elapsed}{cache})"), Tone::Good)
+            let short_of = if status.misses.is_empty() {
+                String::new()
+            } else {
+                format!(" · short of: {}", status.misses.join("; "))
+            };
+            (
+                format!("live · {name} ({elapsed}{cache}){short_of}"),
+                Tone::Good,
+            )
         }
         Stage::Failed(_) => (format!("failed after {elapsed}{title}"), Tone::Bad),
         Stage::Superseded => (format!("replaced by a newer request{title}"), Tone::Quiet),
@@ -452,6 +461,7 @@ mod tests {
 
     fn status(job: u64, stage: Stage) -> JobStatus {
         JobStatus {
+            misses: Vec::new(),
             job,
             title: "glassy bell".into(),
             stage,
@@ -530,6 +540,13 @@ mod tests {
         assert_eq!(line.short, "live");
         assert_eq!(line.tone, Tone::Good);
         assert_eq!(line.details, live.notes);
+        // What the analysis check could not reach is in the status itself.
+        live.misses = vec!["darker: reached -0.31 oct of -0.90 oct".into()];
+        assert_eq!(
+            status_line(Some(&live)).headline,
+            "live · glass_bell (1.2 s, no compile needed) · short of: darker: reached -0.31 oct \
+             of -0.90 oct"
+        );
 
         let failed = status(
             4,

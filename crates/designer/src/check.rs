@@ -1,0 +1,567 @@
+//! The analysis check: conflicts resolved on the sound, not on the words. After the words
+//! have moved the template's controls, the designed patch is played (the level probe, C3
+//! held 1 s) and measured on every axis the prompt asked for, against the template as it
+//! was: brightness (spectral centroid), warmth (low-mid share), noisiness (flatness),
+//! attack and tail (the level, the last of the six, is set exactly afterwards by the output
+//! trim). Words work against each other: "dark distorted bass" lowers the cutoff and raises
+//! the drive, and the drive brightens. When an axis falls short, every control the words
+//! moved is tried back at its template value to learn what it does to every measured axis
+//! (the cause shows up: drive raises the centroid), and the shifts are corrected together
+//! by regularised least squares toward all the targets at once: the filter closes further,
+//! the drive gives up what flatness can spare. At most [`ROUNDS`] corrections; the try
+//! closest to every target is kept, and an axis still short is reported as a miss.
+
+use std::collections::BTreeMap;
+
+use mephisto_analysis::{Analyzer, Features};
+use mephisto_dsp::controls::Control;
+use mephisto_patch::level::{self, Played};
+use mephisto_patch::probe::Probe;
+use mephisto_patch::{BuildError, OfflinePatch, PatchSpec};
+use mephisto_rt::engine::note_to_hz;
+
+use crate::lexicon::{Axis, AxisWeights, ATTACK, BRIGHT, GRIT, SPACE, WARM};
+
+/// How close to either end of its range (as a share of the range) the words may push a
+/// control: a designed value at a limit leaves the macros that move it only one way to go,
+/// and a filter closed or a layer silenced at its limit takes the macros that act through
+/// it down too (a "dark" bass whose filter shut stopped its Motion growling). A template's
+/// own value closer to a limit stays where it is.
+pub const LIMIT_MARGIN: f32 = 0.05;
+
+/// Corrections the check may make after its first measurement.
+pub const ROUNDS: usize = 2;
+
+/// The least weight the words must give an axis for the check to measure it: a word's
+/// side effect ("dirty" is a touch darker) is not a target to trade a real one for.
+const MIN_WEIGHT: f32 = 0.35;
+
+/// How much worse moving the wrong way is than not moving, per share of the target, and
+/// the most targets' worth it may count against a try: a try that meets the drive's grit
+/// by making a "dark" bass brighter is no answer.
+const WRONG_WAY: f32 = 4.0;
+
+/// Controls whose effect is measured when an axis falls short: the ones the words moved
+/// most.
+const MAX_CANDIDATES: usize = 6;
+
+/// How far past its target an axis may go before it counts against the design ("dark"
+/// closing a drone's filter completely would also silence its movement).
+const OVERSHOOT: f32 = 2.0;
+
+/// What the correction aims at on a short axis, as a share of its target: a little past
+/// it, since the estimate of each control's effect is a straight line through a curve.
+const AIM: f32 = 1.25;
+
+/// An axis counts as missed when it moved less than this share of what was asked.
+const MISS_SHARE: f32 = 0.6;
+
+/// The most loudness a correction may cost against the reference before the try is
+/// refused whatever its descriptors say (a filter closed on the fundamental).
+const MAX_LEVEL_LOSS_DB: f32 = 12.0;
+
+/// Weight of small corrections in the least-squares solve: keeps the controls where the
+/// words put them unless moving them buys a target.
+const RIDGE: f32 = 0.05;
+
+/// Each control's normalised shift from the template's designed position, aligned with
+/// the controls.
+pub type Shifts = Vec<f32>;
+
+/// The designed values for `shifts`: each control's normalised position (log for
+/// `[scale:log]`) moved by its shift, within [`LIMIT_MARGIN`] of its ends (a template's
+/// own value nearer an end stays).
+pub fn params(controls: &[Control], shifts: &[f32]) -> BTreeMap<String, f32> {
+    controls
+        .iter()
+        .zip(shifts)
+        .map(|(c, &shift)| {
+            let value = if shift == 0.0 {
+                c.init
+            } else {
+                let (low, high) = bounds(c);
+                c.denormalize((c.normalize(c.init) + shift).clamp(low, high))
+            };
+            (c.label.clone(), value)
+        })
+        .collect()
+}
+
+/// The normalised positions a shift may reach.
+fn bounds(c: &Control) -> (f32, f32) {
+    let designed = c.normalize(c.init);
+    (designed.min(LIMIT_MARGIN), designed.max(1.0 - LIMIT_MARGIN))
+}
+
+/// An axis the check measures.
+struct Target {
+    axis: Axis,
+    /// What moving up and down are called.
+    up: &'static str,
+    down: &'static str,
+    /// The descriptor on a scale where a weight's step is the same everywhere.
+    measure: fn(&Features) -> f32,
+    /// How far a weight of 1 asks it to move on that scale.
+    per_weight: f32,
+    /// The value on that scale beyond which it cannot be measured (going up), if any.
+    ceiling: fn(&Probe) -> f32,
+    /// The value on that scale below which it cannot go (going down).
+    floor: fn(&Probe) -> f32,
+    /// A change on that scale, for the notes: "−0.42 oct".
+    format: fn(f32) -> String,
+    /// Whether going far past the target counts against a design. Brightness and warmth
+    /// do (a filter closed far past "dark" silences the movement too); flatness, attack
+    /// and tail do not: they start from floors where a weight's step means nothing (a
+    /// pluck that has died by note-off has no tail to double, and any reverb is "×20").
+    overshoots: bool,
+    /// How much the axis counts against the others when they conflict, per unit of
+    /// weight. Brightness and warmth are what a listener hears first ("dark" must stay
+    /// darker however much grit is asked); flatness, attack and tail give way.
+    priority: f32,
+}
+
+fn octaves(change: f32) -> String {
+    format!("{change:+.2} oct")
+}
+
+fn ratio(change: f32) -> String {
+    format!("×{:.2}", change.exp2())
+}
+
+fn share(change: f32) -> String {
+    format!("{change:+.3}")
+}
+
+const TARGETS: [Target; 5] = [
+    // Bright: an octave of centroid per unit of weight.
+    Target {
+        axis: BRIGHT,
+        up: "brighter",
+        down: "darker",
+        measure: |f| f.centroid_hz.max(1.0).log2(),
+        per_weight: 1.0,
+        ceiling: |_| f32::INFINITY,
+        // Darker than a little above the fundamental is not a darker note but a sine.
+        floor: |p| (1.25 * note_to_hz(p.notes[0] as f32)).log2(),
+        format: octaves,
+        overshoots: true,
+        priority: 1.0,
+    },
+    // Warm: 0.15 of the energy into 100–600 Hz (a clearly fuller or thinner sound).
+    Target {
+        axis: WARM,
+        up: "warmer",
+        down: "thinner",
+        measure: |f| f.low_mid_share,
+        per_weight: 0.15,
+        ceiling: |_| 0.98,
+        floor: |_| 0.02,
+        format: share,
+        overshoots: true,
+        priority: 1.0,
+    },
+    // Grit: flatness doubled per unit (a tonal note's flatness moves by factors); a pure
+    // tone's floor cannot be cleaned further.
+    Target {
+        axis: GRIT,
+        up: "grittier",
+        down: "cleaner",
+        measure: |f| f.flatness.max(1e-9).log2(),
+        per_weight: 1.0,
+        ceiling: |_| 0.0,
+        floor: |_| -28.0,
+        format: ratio,
+        overshoots: false,
+        priority: 0.5,
+    },
+    // Attack: twice as long per unit; no longer than the note is held can be measured,
+    // nor shorter than 5 ms heard.
+    Target {
+        axis: ATTACK,
+        up: "slower attack",
+        down: "faster attack",
+        measure: |f| f.attack_s.max(0.005).log2(),
+        per_weight: 1.0,
+        ceiling: |p| (0.8 * p.held_s as f32).log2(),
+        floor: |_| -7.64, // log2(0.005)
+        format: ratio,
+        overshoots: false,
+        priority: 0.5,
+    },
+    // Space: the tail twice as long per unit, within what the probe follows after
+    // note-off.
+    Target {
+        axis: SPACE,
+        up: "longer tail",
+        down: "shorter tail",
+        measure: |f| f.tail_s.max(0.02).log2(),
+        per_weight: 1.0,
+        ceiling: |p| (0.9 * p.release_s as f32).log2(),
+        floor: |_| -5.64, // log2(0.02)
+        format: ratio,
+        overshoots: false,
+        priority: 0.5,
+    },
+];
+
+/// What the check found and did.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// One line for the notes ("analysis check: centroid −0.92 oct (asked −0.90), …"); empty
+    /// when the words asked for nothing it measures.
+    pub note: String,
+    /// Axes still short of what was asked, for the status: "darker: −0.31 of −0.90 oct".
+    pub misses: Vec<String>,
+    /// The level probe as the final design played it, for levelling.
+    pub played: Played,
+}
+
+/// Measures a played probe.
+pub fn features(played: &Played, analyzer: &mut Analyzer) -> Features {
+    analyzer.measure(
+        &played.mono,
+        played.sample_rate as f32,
+        Some(played.note_off_s),
+    )
+}
+
+/// One measured try.
+#[derive(Clone)]
+struct Try {
+    shifts: Shifts,
+    played: Played,
+    values: Vec<f32>,
+}
+
+/// Checks `spec` (its params are `params(controls, shifts)`) against `reference` (the
+/// template as it was) on the axes `axes` ask for at `reach`, correcting `shifts` and the
+/// spec's params; see the module documentation.
+pub fn check(
+    spec: &mut PatchSpec,
+    controls: &[Control],
+    shifts: &mut Shifts,
+    axes: &AxisWeights,
+    reach: f32,
+    reference: &Features,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+) -> Result<Checked, String> {
+    let mut analyzer = Analyzer::new();
+    let probe = Probe::level();
+    let active: Vec<&Target> = TARGETS
+        .iter()
+        .filter(|t| axes[t.axis.index()].abs() >= MIN_WEIGHT)
+        .collect();
+    // How much each axis counts: what the words asked of it.
+    let importance: Vec<f32> = active
+        .iter()
+        .map(|t| t.priority * axes[t.axis.index()].abs())
+        .collect();
+    let wanted: Vec<f32> = active
+        .iter()
+        .map(|t| t.per_weight * axes[t.axis.index()] * reach)
+        .collect();
+    let base: Vec<f32> = active.iter().map(|t| (t.measure)(reference)).collect();
+    let mut play = |shifts: &Shifts| -> Result<Try, String> {
+        let mut trial = spec.clone();
+        trial.params = params(controls, shifts);
+        let played = level::play(build(&trial)?);
+        let f = features(&played, &mut analyzer);
+        Ok(Try {
+            shifts: shifts.clone(),
+            values: active.iter().map(|t| (t.measure)(&f)).collect(),
+            played,
+        })
+    };
+    let first = play(shifts)?;
+    let state = |values: &[f32]| -> Vec<Standing> {
+        (0..active.len())
+            .map(|a| standing(active[a], &probe, base[a], values[a], wanted[a]))
+            .collect()
+    };
+    let closeness = |values: &[f32]| -> f32 {
+        state(values)
+            .iter()
+            .zip(&importance)
+            .map(|(s, i)| i * s.score())
+            .sum()
+    };
+    // A try that lost most of its level (a filter closed on the fundamental) is no answer
+    // whatever its descriptors say.
+    let audible = |t: &Try| t.played.loudness().lufs > reference.level_lufs - MAX_LEVEL_LOSS_DB;
+    let mut best = first.clone();
+    if !active.is_empty() && state(&first.values).iter().any(|s| !s.settled()) {
+        // What each control the words moved most does to every measured axis: the slope
+        // of the line from its template value to where the words put it.
+        let mut candidates: Vec<usize> = (0..shifts.len())
+            .filter(|&i| shifts[i].abs() >= 0.02)
+            .collect();
+        candidates.sort_by(|&a, &b| shifts[b].abs().total_cmp(&shifts[a].abs()));
+        candidates.truncate(MAX_CANDIDATES);
+        let mut slopes = Vec::with_capacity(candidates.len());
+        for &i in &candidates {
+            let mut without = shifts.clone();
+            without[i] = 0.0;
+            let t = play(&without)?;
+            slopes.push(
+                (0..active.len())
+                    .map(|a| (first.values[a] - t.values[a]) / shifts[i])
+                    .collect::<Vec<f32>>(),
+            );
+            // Leaving the cause where the template had it may be the answer itself.
+            if audible(&t) && closeness(&t.values) > closeness(&best.values) {
+                best = t;
+            }
+        }
+        // A coarse step first that trusts only the signs of the slopes (the lines are
+        // straight only near where they were measured): each control that helps the
+        // short axes on balance goes twice as far as the words put it, each that hurts
+        // them goes back to the template's value.
+        let short = state(&best.values);
+        let mut coarse = best.shifts.clone();
+        for (k, &i) in candidates.iter().enumerate() {
+            let help: f32 = (0..active.len())
+                .filter(|&a| !short[a].settled())
+                .map(|a| importance[a] * slopes[k][a] * wanted[a].signum() / wanted[a].abs())
+                .sum();
+            let (low, high) = bounds(&controls[i]);
+            let designed = controls[i].normalize(controls[i].init);
+            coarse[i] = if help > 0.0 {
+                (2.0 * shifts[i]).clamp(low - designed, high - designed)
+            } else {
+                0.0
+            };
+        }
+        let coarse = play(&coarse)?;
+        if audible(&coarse) && closeness(&coarse.values) > closeness(&best.values) {
+            best = coarse;
+        }
+        // Each round steps from the best try so far; a step that did not help is halved.
+        let mut scale = 1.0;
+        for _ in 0..ROUNDS {
+            let standing = state(&best.values);
+            if standing.iter().all(Standing::settled) {
+                break;
+            }
+            // Residuals in units of each axis's target: hold settled axes where they are,
+            // aim short ones a little past their target, pull overshot ones back.
+            let residual: Vec<f32> = (0..active.len())
+                .map(|a| {
+                    importance[a] * (standing[a].aim(base[a], wanted[a]) - best.values[a])
+                        / wanted[a].abs()
+                })
+                .collect();
+            let jacobian: Vec<Vec<f32>> = (0..active.len())
+                .map(|a| {
+                    slopes
+                        .iter()
+                        .map(|s| importance[a] * s[a] / wanted[a].abs())
+                        .collect()
+                })
+                .collect();
+            let step = ridge_solve(&jacobian, &residual, RIDGE);
+            let mut next = best.shifts.clone();
+            for (k, &i) in candidates.iter().enumerate() {
+                let (low, high) = bounds(&controls[i]);
+                let designed = controls[i].normalize(controls[i].init);
+                next[i] = (next[i] + scale * step[k]).clamp(low - designed, high - designed);
+            }
+            let current = play(&next)?;
+            if audible(&current) && closeness(&current.values) > closeness(&best.values) {
+                best = current;
+            } else {
+                scale *= 0.5;
+            }
+        }
+    }
+    *shifts = best.shifts.clone();
+    spec.params = params(controls, shifts);
+    let standing = state(&best.values);
+    let moved: Vec<String> = (0..active.len())
+        .map(|a| {
+            let t = active[a];
+            format!(
+                "{} {} (asked {})",
+                t.axis.name(),
+                (t.format)(best.values[a] - base[a]),
+                (t.format)(wanted[a])
+            )
+        })
+        .collect();
+    let misses = (0..active.len())
+        .filter(|&a| standing[a].missed())
+        .map(|a| {
+            let t = active[a];
+            let word = if wanted[a] > 0.0 { t.up } else { t.down };
+            format!(
+                "{word}: reached {} of {}",
+                (t.format)(best.values[a] - base[a]),
+                (t.format)(wanted[a])
+            )
+        })
+        .collect();
+    let note = if moved.is_empty() {
+        String::new()
+    } else {
+        format!("analysis check: {}", moved.join(", "))
+    };
+    Ok(Checked {
+        note,
+        misses,
+        played: best.played,
+    })
+}
+
+/// Where one axis stands against its target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Standing {
+    /// Within [target, OVERSHOOT × target], or as far as it can be measured or go.
+    Met,
+    /// Moved `share` of the target (negative: the wrong way); `firm` when going the wrong
+    /// way counts [`WRONG_WAY`] times as much (brightness and warmth).
+    Short { share: f32, firm: bool },
+    /// Past OVERSHOOT × the target.
+    Over { share: f32 },
+}
+
+fn standing(t: &Target, probe: &Probe, base: f32, value: f32, wanted: f32) -> Standing {
+    let share = (value - base) / wanted;
+    let at_end = if wanted > 0.0 {
+        value >= (t.ceiling)(probe)
+    } else {
+        value <= (t.floor)(probe)
+    };
+    if t.overshoots && share > OVERSHOOT {
+        Standing::Over { share }
+    } else if share >= 1.0 || at_end {
+        Standing::Met
+    } else {
+        Standing::Short {
+            share,
+            firm: t.overshoots,
+        }
+    }
+}
+
+impl Standing {
+    fn settled(&self) -> bool {
+        *self == Standing::Met
+    }
+
+    fn missed(&self) -> bool {
+        matches!(self, Standing::Short { share, .. } if *share < MISS_SHARE)
+    }
+
+    /// Up to 1 for a met target, less for a short one (negative the wrong way), and less
+    /// again the further past the overshoot it went.
+    fn score(&self) -> f32 {
+        match *self {
+            Standing::Met => 1.0,
+            Standing::Short { share, firm: true } if share < 0.0 => {
+                (WRONG_WAY * share).max(-WRONG_WAY)
+            }
+            Standing::Short { share, .. } => share.clamp(-1.0, 1.0),
+            Standing::Over { share } => (1.0 + OVERSHOOT - share).max(-1.0),
+        }
+    }
+
+    /// The value the correction aims the axis at.
+    fn aim(&self, base: f32, wanted: f32) -> f32 {
+        match self {
+            Standing::Met => f32::NAN,
+            Standing::Short { .. } => base + AIM * wanted,
+            Standing::Over { .. } => base + 0.5 * (1.0 + OVERSHOOT) * wanted,
+        }
+    }
+}
+
+/// Solves `(JᵀJ + λI) x = Jᵀr` by Gaussian elimination (a handful of unknowns). A row of
+/// `J` whose residual is NaN (a settled axis) asks for no change on that axis.
+fn ridge_solve(jacobian: &[Vec<f32>], residual: &[f32], lambda: f32) -> Vec<f32> {
+    let n = jacobian.first().map_or(0, Vec::len);
+    let mut a = vec![vec![0.0f64; n + 1]; n];
+    for (row, &r) in jacobian.iter().zip(residual) {
+        let r = if r.is_nan() { 0.0 } else { r as f64 };
+        for i in 0..n {
+            for j in 0..n {
+                a[i][j] += row[i] as f64 * row[j] as f64;
+            }
+            a[i][n] += row[i] as f64 * r;
+        }
+    }
+    for (i, row) in a.iter_mut().enumerate() {
+        row[i] += lambda as f64;
+    }
+    for col in 0..n {
+        let pivot = (col..n)
+            .max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))
+            .unwrap_or(col);
+        a.swap(col, pivot);
+        let p = a[col][col];
+        if p.abs() < 1e-12 {
+            continue;
+        }
+        for row in 0..n {
+            if row != col {
+                let factor = a[row][col] / p;
+                for k in col..=n {
+                    a[row][k] -= factor * a[col][k];
+                }
+            }
+        }
+    }
+    (0..n)
+        .map(|i| {
+            if a[i][i].abs() < 1e-12 {
+                0.0
+            } else {
+                (a[i][n] / a[i][i]) as f32
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_solve_finds_the_exact_answer_when_it_exists_and_shrinks_it_when_asked() {
+        // Two axes, two controls: x0 moves axis 0 by 2 per unit and axis 1 by 1; x1 moves
+        // axis 1 only. Asked: +2 on axis 0, 0 on axis 1 (the cause must be compensated).
+        let j = vec![vec![2.0, 0.0], vec![1.0, 1.0]];
+        let x = ridge_solve(&j, &[2.0, 0.0], 0.0);
+        assert!(
+            (x[0] - 1.0).abs() < 1e-5 && (x[1] + 1.0).abs() < 1e-5,
+            "{x:?}"
+        );
+        let shrunk = ridge_solve(&j, &[2.0, 0.0], 1.0);
+        assert!(shrunk[0].abs() < 1.0 && shrunk[0] > 0.0, "{shrunk:?}");
+        // A settled axis (NaN) asks for nothing.
+        let free = ridge_solve(&j, &[2.0, f32::NAN], 0.0);
+        assert!((2.0 * free[0] - 2.0).abs() < 1e-4, "{free:?}");
+    }
+
+    #[test]
+    fn standing_and_scores() {
+        let t = &TARGETS[0];
+        let p = Probe::level();
+        assert_eq!(standing(t, &p, 10.0, 11.0, 1.0), Standing::Met);
+        assert_eq!(
+            standing(t, &p, 10.0, 10.5, 1.0),
+            Standing::Short {
+                share: 0.5,
+                firm: true
+            }
+        );
+        assert!(standing(t, &p, 10.0, 10.5, 1.0).missed());
+        assert!(!standing(t, &p, 10.0, 10.7, 1.0).missed());
+        assert_eq!(
+            standing(t, &p, 10.0, 13.0, 1.0),
+            Standing::Over { share: 3.0 }
+        );
+        assert_eq!(Standing::Over { share: 3.0 }.score(), 0.0);
+        // Going down past the floor cannot be asked for.
+        let grit = &TARGETS[2];
+        assert_eq!(standing(grit, &p, -29.0, -29.5, -1.0), Standing::Met);
+    }
+}

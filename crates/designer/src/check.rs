@@ -234,7 +234,7 @@ struct Try {
 }
 
 /// Checks `spec` (its params are `params(controls, shifts)`) against `reference` (the
-/// template as it was) on the axes `axes` ask for at `reach`, correcting `shifts` and the
+/// template as it was, measured only when the words ask for an axis the check measures) on the axes `axes` ask for at `reach`, correcting `shifts` and the
 /// spec's params; see the module documentation.
 pub fn check(
     spec: &mut PatchSpec,
@@ -242,7 +242,7 @@ pub fn check(
     shifts: &mut Shifts,
     axes: &AxisWeights,
     reach: f32,
-    reference: &Features,
+    reference: &dyn Fn() -> Result<Features, String>,
     build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
 ) -> Result<Checked, String> {
     let mut analyzer = Analyzer::new();
@@ -260,7 +260,12 @@ pub fn check(
         .iter()
         .map(|t| t.per_weight * axes[t.axis.index()] * reach)
         .collect();
-    let base: Vec<f32> = active.iter().map(|t| (t.measure)(reference)).collect();
+    let reference = if active.is_empty() {
+        Features::SILENT
+    } else {
+        reference()?
+    };
+    let base: Vec<f32> = active.iter().map(|t| (t.measure)(&reference)).collect();
     let mut play = |shifts: &Shifts| -> Result<Try, String> {
         let mut trial = spec.clone();
         trial.params = params(controls, shifts);

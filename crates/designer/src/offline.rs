@@ -203,8 +203,10 @@ impl Shaping<'_> {
     ) -> Result<Vec<String>, String> {
         let mut shifts = shifts(self.controls, self.axes, self.reach);
         spec.params = check::params(self.controls, &shifts);
-        let mut analyzer = mephisto_analysis::Analyzer::new();
-        let before = check::features(&level::play(build(reference)?), &mut analyzer);
+        let before = || {
+            let played = level::play(build(reference)?);
+            Ok(check::features(&played, &mut mephisto_analysis::Analyzer::new()))
+        };
         let checked = check::check(
             spec,
             self.controls,

@@ -74,7 +74,9 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
     let cpu_before = thread_cpu_ns();
     let mut designed = designer::run(&designer, &request, &mut job).map_err(|e| e.to_string())?;
     let ready = started.elapsed();
-    let ready_cpu = thread_cpu_ns().zip(cpu_before).map(|(after, before)| after - before);
+    let ready_cpu = thread_cpu_ns()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     job.control.stage(Stage::Calibrating);
     let calibrated = designer::calibrate(&designed.spec, &designed.built.program);
     designed.spec = calibrated.spec;

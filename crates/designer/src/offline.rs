@@ -205,7 +205,10 @@ impl Shaping<'_> {
         spec.params = check::params(self.controls, &shifts);
         let before = || {
             let played = level::play(build(reference)?);
-            Ok(check::features(&played, &mut mephisto_analysis::Analyzer::new()))
+            Ok(check::features(
+                &played,
+                &mut mephisto_analysis::Analyzer::new(),
+            ))
         };
         let checked = check::check(
             spec,

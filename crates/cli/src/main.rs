@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use mephisto_compiler::{CompiledVariant, Compiler, CompilerOptions};
+use mephisto_designer::llm::ReplyForm;
 use mephisto_dsp::controls::{Control, ControlKind, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto_dsp::{builtin_patches, find_builtin};
@@ -115,9 +116,24 @@ enum Command {
         /// The environment variable holding the API key (never the key itself).
         #[arg(long, value_name = "VAR", requires = "llm")]
         api_key_env: Option<String>,
-        /// Seconds to wait for the model's answer (default 60).
+        /// Seconds the model may stay silent in the middle of its answer (default 60).
         #[arg(long, requires = "llm")]
         timeout: Option<f64>,
+        /// Seconds the model may take to read the request before its first token (default
+        /// 300).
+        #[arg(long, requires = "llm")]
+        first_token_timeout: Option<f64>,
+        /// The model's context size in tokens, when the server does not report it (default
+        /// 8192; Ollama is asked to load this much).
+        #[arg(long, value_name = "TOKENS", requires = "llm")]
+        context: Option<u32>,
+        /// The most tokens one answer may have (default 2048; 1024 for a synth graph).
+        #[arg(long, value_name = "TOKENS", requires = "llm")]
+        max_answer_tokens: Option<u32>,
+        /// What the model answers with: auto (a synth graph for small models and contexts),
+        /// graph, faust or either.
+        #[arg(long, value_parser = parse_form, requires = "llm")]
+        form: Option<ReplyForm>,
         /// Where to write the PatchSpec.
         #[arg(long, value_name = "SPEC.json")]
         out: PathBuf,
@@ -191,6 +207,12 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         notes: usize,
     },
+}
+
+/// `--form`: what the model answers with.
+fn parse_form(text: &str) -> Result<ReplyForm, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase()))
+        .map_err(|_| format!("`{text}` is not a form: auto, graph, faust or either"))
 }
 
 fn main() -> ExitCode {
@@ -271,6 +293,10 @@ fn run(cli: Cli) -> Result<(), String> {
             model,
             api_key_env,
             timeout,
+            first_token_timeout,
+            context,
+            max_answer_tokens,
+            form,
             out,
             render,
         } => design::design(design::DesignArgs {
@@ -281,6 +307,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 model,
                 api_key_env,
                 timeout,
+                first_token_timeout,
+                context,
+                max_answer_tokens,
+                form,
             }),
             out,
             render,

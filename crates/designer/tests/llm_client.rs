@@ -12,7 +12,7 @@ use mephisto_designer::llm::{
     extract_json, Api, ApiKeyVar, Backoff, ChatMessage, ChatRequest, ContextSource, Finish,
     LlmClient, LlmConfig, LlmError, Progress, ReplySchema, Role, Structured, Waiting, Watch,
 };
-use mephisto_designer::prompt::{design_message, example_spec, system_prompt};
+use mephisto_designer::prompt::{design_message, example_spec, system_prompt, Form};
 use support::replay_server::{
     sse_content, sse_finish, sse_role, ReplayServer, Reply, SSE_DONE, SSE_PING,
 };
@@ -41,8 +41,8 @@ fn client_with(server: &ReplayServer, adjust: impl FnOnce(&mut LlmConfig)) -> Ll
 
 fn conversation() -> Vec<ChatMessage> {
     vec![
-        ChatMessage::system(system_prompt()),
-        design_message("glassy bell with a long shimmering tail"),
+        ChatMessage::system(system_prompt(Form::Faust, true)),
+        design_message("glassy bell with a long shimmering tail", Form::Faust),
     ]
 }
 
@@ -279,7 +279,7 @@ fn a_closed_port_is_unreachable() {
         "{message}"
     );
     assert!(message.contains("connection refused"), "{message}");
-    assert!(message.contains("offline designer"), "{message}");
+    assert!(message.contains("is the server running"), "{message}");
 }
 
 #[test]

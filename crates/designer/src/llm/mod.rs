@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 pub use config::{stated_size_billions, Api, ApiKeyVar, LlmConfig, ReplyForm, OLLAMA_PORT};
 pub use endpoint::Structured;
 pub use extract::extract_json;
-use extract::shorten;
+pub(crate) use extract::shorten;
 use stream::{read_answer, Event, Framing, Hangup};
 
 /// Who speaks in a chat message.
@@ -230,7 +230,7 @@ impl fmt::Display for LlmError {
             LlmError::Unreachable { url, reason } => write!(
                 f,
                 "cannot reach the model at {url}: {reason} — is the server running and the base \
-                 URL right? Mephisto will use the offline designer"
+                 URL right?"
             ),
             LlmError::Timeout {
                 url,

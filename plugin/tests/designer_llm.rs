@@ -823,3 +823,122 @@ fn a_graph_patch_is_refined_through_its_graph() {
     assert!(!refine.contains("process ="), "{refine}");
     assert_eq!(saved_spec(&rig).prompt, "a warm analog pad; more metallic");
 }
+
+/// A reply SmolLM2-135M-Instruct gave through llama-cpp-python's server, as recorded in
+/// `scripts/local_llm_samples/` (the whole HTTP body, served as it was).
+fn recorded(name: &str) -> Reply {
+    let path = format!(
+        "{}/../scripts/local_llm_samples/{name}.reply.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Reply::new(
+        200,
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+    )
+}
+
+#[test]
+fn real_small_model_answers_that_are_no_patch_go_back_with_what_was_wrong() {
+    let replies = vec![
+        // Prose about "ampressobes", no JSON at all.
+        recorded("04_no_schema_prose_only"),
+        // Fenced pseudo-JSON with `"refines:" 2`, the answer to the old 12 KB prompt.
+        recorded("06_patchspec_designer_invalid_json"),
+        // A string running away until max_tokens.
+        recorded("03_json_object_runaway_cut_off"),
+        // The right shape for another schema: ids and connections this graph does not have.
+        recorded("01_schema_shape_ok_dangling_ids"),
+    ];
+    let (message, requests) = ask_and_fail(
+        "recorded-bad",
+        replies,
+        |_| {},
+        1 + MAX_REPAIR_ROUNDS as usize,
+    );
+    let repairs: Vec<String> = requests[1..].iter().map(last_user_message).collect();
+    assert!(
+        repairs[0].contains("contains no JSON object"),
+        "{}",
+        repairs[0]
+    );
+    assert!(repairs[1].contains("not valid JSON"), "{}", repairs[1]);
+    assert!(
+        repairs[2].contains("the answer was cut off at"),
+        "{}",
+        repairs[2]
+    );
+    assert!(
+        message.contains("the synth graph is not valid"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`nodes[0].id`: unknown field"),
+        "{message}"
+    );
+}
+
+/// An answer SmolLM2-135M-Instruct gave to `mephisto design --llm` through llama-cpp-python
+/// (`crates/designer/tests/data/smollm2/`): the prompt it answered, and the answer streamed
+/// back as the server streamed it.
+fn smollm2(name: &str) -> (String, Reply) {
+    let path = format!(
+        "{}/../crates/designer/tests/data/smollm2/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let reply = Reply::streamed_chat(
+        record["answer"].as_str().unwrap(),
+        record["finish_reason"].as_str().unwrap(),
+    );
+    (record["prompt"].as_str().unwrap().to_string(), reply)
+}
+
+#[test]
+fn a_real_small_models_graph_takes_the_measured_feedback() {
+    let (prompt, first) = smollm2("bright_saw_lead_round1");
+    let (_, second) = smollm2("bright_saw_lead_round2");
+    let mut replies = vec![first];
+    replies.extend(vec![second; MAX_REPAIR_ROUNDS as usize]);
+    let (mut rig, status, requests) = ask_for("smollm2-lead", &prompt, replies, |_| {});
+    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    let name = status.patch.clone().expect("a patch went live");
+    rig.until_playing(&name);
+    let first_note = round_note(&status, 1);
+    assert!(
+        first_note.contains("a graph patch `a_bright_saw_lead` that builds"),
+        "{first_note}"
+    );
+    let measured = first_note
+        .split("spectral centroid ")
+        .nth(1)
+        .and_then(|rest| rest.split(" Hz").next())
+        .unwrap_or_else(|| panic!("not measured: {first_note}"));
+    let feedback = last_user_message(&requests[1]);
+    assert!(feedback.contains("brighter"), "{feedback}");
+    assert!(
+        feedback.contains(&format!("yours measures {measured} Hz")),
+        "{feedback}"
+    );
+}
+
+#[test]
+fn a_real_small_models_revision_that_meets_the_words_goes_live() {
+    let (prompt, first) = smollm2("noisy_snare_round1");
+    let (_, second) = smollm2("noisy_snare_round2");
+    let mut replies = vec![first];
+    replies.extend(vec![second; MAX_REPAIR_ROUNDS as usize]);
+    let (mut rig, status, requests) = ask_for("smollm2-snare", &prompt, replies, |_| {});
+    // Its envelope swells over 0.8 s: the held note is not checked for sound here.
+    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    assert_eq!(status.patch.as_deref(), Some("mephisto"));
+    rig.until_playing("mephisto");
+    assert_eq!(requests.len(), 2, "{:?}", status.notes);
+    assert!(round_note(&status, 1).contains("`snare_drum` that builds"));
+    let feedback = last_user_message(&requests[1]);
+    assert!(
+        feedback.starts_with("Mephisto built and measured that patch"),
+        "{feedback}"
+    );
+    assert!(!status.notes.iter().any(|n| n.contains("rounds ran out")));
+}

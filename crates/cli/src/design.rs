@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use mephisto_compiler::{Compiler, CompilerOptions};
 use mephisto_designer::eval::{PromptSuite, EVAL_RATE};
-use mephisto_designer::llm::{ApiKeyVar, LlmClient, LlmConfig, ReplyForm};
+use mephisto_designer::llm::{
+    ApiKeyVar, ChatMessage, ChatReply, Finish, LlmClient, LlmConfig, ReplyForm,
+};
 use mephisto_designer::{
     self as designer, DesignRequest, DesignedBy, Designer, Job, JobControl, Stage,
 };
@@ -23,6 +25,8 @@ struct PrintStages {
     started: Instant,
     /// The model's round last printed, and when.
     last_round: Option<(u32, Instant)>,
+    /// Where each round's request and answer are written, if anywhere.
+    transcript: Option<PathBuf>,
 }
 
 /// How often the model's progress is printed.
@@ -43,6 +47,37 @@ impl JobControl for PrintStages {
             self.last_round = None;
         }
         eprintln!("[{:6.2} s] {stage}", self.started.elapsed().as_secs_f64());
+    }
+
+    fn answered(&mut self, round: u32, messages: &[ChatMessage], reply: &ChatReply) {
+        let Some(dir) = &self.transcript else {
+            return;
+        };
+        let finish = match &reply.finish {
+            Finish::Stop => "stop".to_string(),
+            Finish::Length => "length".to_string(),
+            Finish::Other(other) => other.clone(),
+        };
+        let record = serde_json::json!({
+            "round": round + 1,
+            "messages": messages,
+            "answer": reply.text,
+            "finish_reason": finish,
+            "tokens": reply.tokens,
+            "seconds": reply.elapsed.as_secs_f64(),
+            "first_token_seconds": reply.first_token.map(|d| d.as_secs_f64()),
+            "structured_output": reply.structured.describe(),
+        });
+        let path = dir.join(format!("round{}.json", round + 1));
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&record).unwrap_or_default(),
+            )
+        });
+        if let Err(e) = written {
+            eprintln!("cannot write {}: {e}", path.display());
+        }
     }
 }
 
@@ -67,6 +102,8 @@ pub struct DesignArgs {
     pub llm: Option<LlmArgs>,
     pub out: PathBuf,
     pub render: Option<PathBuf>,
+    /// A folder for each round's request and answer (`roundN.json`).
+    pub transcript: Option<PathBuf>,
 }
 
 /// `mephisto design`: designs (or, with `--from`, refines) a patch, builds it as the plugin
@@ -89,6 +126,7 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
     let mut stages = PrintStages {
         started,
         last_round: None,
+        transcript: args.transcript,
     };
     let request = match current {
         Some(current) => DesignRequest::refine(&args.prompt, current),
@@ -107,12 +145,11 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
     let by = match designed.by {
         DesignedBy::Offline => "the offline designer".to_string(),
         DesignedBy::OfflineFallback => "the offline designer (the model was unreachable)".into(),
-        DesignedBy::Llm { rounds, form } => {
-            format!(
-                "the model ({form} form, {rounds} round{})",
-                if rounds == 1 { "" } else { "s" }
-            )
-        }
+        DesignedBy::Llm {
+            rounds,
+            round,
+            form,
+        } => format!("the model ({form} form, round {round} of {rounds})"),
     };
     println!(
         "live: `{}` ({}) by {by} in {:.2} s; wrote {}",

@@ -140,6 +140,9 @@ enum Command {
         /// Also render the default probe (C3 for 1 s in 3 s) to this WAV file.
         #[arg(long, value_name = "OUT.wav")]
         render: Option<PathBuf>,
+        /// Write each round's request and the model's answer to DIR/roundN.json.
+        #[arg(long, value_name = "DIR", requires = "llm")]
+        transcript: Option<PathBuf>,
     },
     /// Score the offline designer on a prompt suite: design and render every prompt,
     /// measure, and check the expected relations.
@@ -299,6 +302,7 @@ fn run(cli: Cli) -> Result<(), String> {
             form,
             out,
             render,
+            transcript,
         } => design::design(design::DesignArgs {
             prompt,
             from,
@@ -314,6 +318,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }),
             out,
             render,
+            transcript,
         }),
         Command::Eval { suite } => design::eval(&suite),
         Command::Macros { patch, all, sweeps } => macros::macros(patch.as_deref(), all, sweeps),

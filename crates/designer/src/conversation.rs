@@ -302,12 +302,18 @@ pub fn run(
                     // A patch already built: it plays rather than nothing.
                     Some(best) => {
                         notes.push(format!("round {}: {e}", round + 1));
-                        Ok(finish(best, notes, "the model could not be asked again"))
+                        Ok(finish(
+                            best,
+                            round,
+                            notes,
+                            "the model could not be asked again",
+                        ))
                     }
                     None => Err(DesignError::Model(e)),
                 };
             }
         };
+        job.control.answered(round, &messages, &reply);
         job.check_superseded()?;
         let answered = format!(
             "round {}: {} tokens in {:.1} s ({})",
@@ -334,7 +340,7 @@ pub fn run(
                 }
                 if round == MAX_REPAIR_ROUNDS {
                     return match best {
-                        Some(best) => Ok(finish(best, notes, "its last answer failed")),
+                        Some(best) => Ok(finish(best, round + 1, notes, "its last answer failed")),
                         None => Err(DesignError::ModelPatch(problem)),
                     };
                 }
@@ -390,15 +396,12 @@ pub fn run(
                 }
                 if misses.is_empty() {
                     let best = best.expect("kept above");
-                    return Ok(finish(best, notes, ""));
+                    return Ok(finish(best, round + 1, notes, ""));
                 }
                 if round == MAX_REPAIR_ROUNDS {
                     let best = best.expect("a patch built");
-                    return Ok(finish(
-                        best,
-                        notes,
-                        "the rounds ran out before it met every target",
-                    ));
+                    let why = "the rounds ran out before it met every target";
+                    return Ok(finish(best, round + 1, notes, why));
                 }
                 prompt::feedback_message(&misses, plan.form)
             }
@@ -410,7 +413,7 @@ pub fn run(
 }
 
 /// The patch that goes live, with the notes.
-fn finish(best: Candidate, mut notes: Vec<String>, why: &str) -> Designed {
+fn finish(best: Candidate, rounds: u32, mut notes: Vec<String>, why: &str) -> Designed {
     if !why.is_empty() {
         notes.push(format!(
             "{why}; the closest patch went live (round {})",
@@ -422,7 +425,8 @@ fn finish(best: Candidate, mut notes: Vec<String>, why: &str) -> Designed {
         spec: best.spec,
         built: best.built,
         by: DesignedBy::Llm {
-            rounds: best.round + 1,
+            rounds,
+            round: best.round + 1,
             form: best.form,
         },
         notes,

@@ -234,9 +234,11 @@ impl fmt::Display for AnswerForm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DesignedBy {
     Offline,
-    /// The model, in this many rounds (1: its first answer), answering with `form`.
+    /// The model, answering with `form`: `rounds` rounds were asked (1: only the first
+    /// answer), and the patch that went live is round `round`'s.
     Llm {
         rounds: u32,
+        round: u32,
         form: AnswerForm,
     },
     /// The offline designer, because the model could not be reached.
@@ -372,6 +374,9 @@ pub trait JobControl {
     fn superseded(&self) -> bool {
         false
     }
+    /// The model answered round `round` (0 for the first answer) of a conversation: what it
+    /// was sent and what it said (`mephisto design --transcript` keeps them).
+    fn answered(&mut self, _round: u32, _messages: &[llm::ChatMessage], _reply: &llm::ChatReply) {}
 }
 
 /// What a design job works with: the builder it compiles, checks and instantiates with, and

@@ -250,7 +250,7 @@ run_prompts() {
     results="$run_dir/results-$(date +%Y%m%d-%H%M%S)"
     mkdir -p "$results"
     log_start=$(wc -l <"$log_file")
-    local rows="" live=0 total=0 started_at load
+    local rows="" live=0 total=0 cut_total=0 started_at load
     started_at=$(date -u +"%Y-%m-%d %H:%M UTC")
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     while IFS= read -r prompt || [ -n "$prompt" ]; do
@@ -284,6 +284,7 @@ run_prompts() {
         fi
         local cut
         cut=$(grep -c 'cut off at' "$results/$n.err" || true)
+        cut_total=$((cut_total + cut))
         [ "$cut" != 0 ] && outcome="$outcome ($cut answer(s) cut off)"
         rows+="| $n | $(cell "$prompt") | $form | $rounds | $seconds | $outcome |"$'\n'
     done <"$prompts"
@@ -309,7 +310,7 @@ $context tokens, one thread, \`nice -n 19\`; the release CLI with the default se
 | --- | --- | --- | --- | --- | --- |
 ${rows}
 **$live of $total prompts went live from the model's own answer.** Requests the server
-refused (HTTP 400): ${refused:-0}; answers cut off at their budget: see the outcome column.
+refused (HTTP 400): ${refused:-0}; answers cut off at their budget: $cut_total.
 Largest request: $largest_request tokens by the model's tokenizer (every message, plus 5 per
 message for the chat template) of the $context-token context; the compact graph
 instructions alone: $compact tokens. Most prompt tokens the server evaluated at once:

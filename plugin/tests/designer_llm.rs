@@ -715,11 +715,7 @@ fn measured_feedback_goes_back_to_the_model_and_its_revision_goes_live() {
 
     // Round 1's measurement is in the notes, and the same figures went to the model.
     let first = round_note(&status, 1);
-    let measured = first
-        .split("spectral centroid ")
-        .nth(1)
-        .and_then(|rest| rest.split(" Hz").next())
-        .unwrap_or_else(|| panic!("round 1 was not measured: {first}"));
+    let measured = centroid_in(first);
     let asked = first
         .split("asked ≥ ")
         .nth(1)
@@ -894,14 +890,33 @@ fn smollm2(name: &str) -> (String, Reply) {
     (record["prompt"].as_str().unwrap().to_string(), reply)
 }
 
+/// Asks a recorded prompt with the model answering its recorded `first` answer, then its
+/// `then` answer in every later round.
+fn ask_smollm2(name: &str, first: &str, then: &str) -> (Rig, JobStatus, Vec<RecordedRequest>) {
+    let (prompt, first) = smollm2(first);
+    let (_, then) = smollm2(then);
+    let mut replies = vec![first];
+    replies.extend(vec![then; MAX_REPAIR_ROUNDS as usize]);
+    let (rig, status, requests) = ask_for(name, &prompt, replies, |_| {});
+    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    (rig, status, requests)
+}
+
+/// The centroid a round's note records, as written.
+fn centroid_in(note: &str) -> &str {
+    note.split("spectral centroid ")
+        .nth(1)
+        .and_then(|rest| rest.split(" Hz").next())
+        .unwrap_or_else(|| panic!("not measured: {note}"))
+}
+
 #[test]
 fn a_real_small_models_graph_takes_the_measured_feedback() {
-    let (prompt, first) = smollm2("bright_saw_lead_round1");
-    let (_, second) = smollm2("bright_saw_lead_round2");
-    let mut replies = vec![first];
-    replies.extend(vec![second; MAX_REPAIR_ROUNDS as usize]);
-    let (mut rig, status, requests) = ask_for("smollm2-lead", &prompt, replies, |_| {});
-    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    let (mut rig, status, requests) = ask_smollm2(
+        "smollm2-lead",
+        "bright_saw_lead_round1",
+        "bright_saw_lead_round2",
+    );
     let name = status.patch.clone().expect("a patch went live");
     rig.until_playing(&name);
     let first_note = round_note(&status, 1);
@@ -909,11 +924,7 @@ fn a_real_small_models_graph_takes_the_measured_feedback() {
         first_note.contains("a graph patch `a_bright_saw_lead` that builds"),
         "{first_note}"
     );
-    let measured = first_note
-        .split("spectral centroid ")
-        .nth(1)
-        .and_then(|rest| rest.split(" Hz").next())
-        .unwrap_or_else(|| panic!("not measured: {first_note}"));
+    let measured = centroid_in(first_note);
     let feedback = last_user_message(&requests[1]);
     assert!(feedback.contains("brighter"), "{feedback}");
     assert!(
@@ -924,13 +935,9 @@ fn a_real_small_models_graph_takes_the_measured_feedback() {
 
 #[test]
 fn a_real_small_models_revision_that_meets_the_words_goes_live() {
-    let (prompt, first) = smollm2("noisy_snare_round1");
-    let (_, second) = smollm2("noisy_snare_round2");
-    let mut replies = vec![first];
-    replies.extend(vec![second; MAX_REPAIR_ROUNDS as usize]);
-    let (mut rig, status, requests) = ask_for("smollm2-snare", &prompt, replies, |_| {});
+    let (mut rig, status, requests) =
+        ask_smollm2("smollm2-snare", "noisy_snare_round1", "noisy_snare_round2");
     // Its envelope swells over 0.8 s: the held note is not checked for sound here.
-    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
     assert_eq!(status.patch.as_deref(), Some("mephisto"));
     rig.until_playing("mephisto");
     assert_eq!(requests.len(), 2, "{:?}", status.notes);

@@ -46,6 +46,20 @@ fn conversation() -> Vec<ChatMessage> {
     ]
 }
 
+/// The error is a time-out before the first token.
+fn assert_waited_for_the_first_token(error: &LlmError) {
+    assert!(
+        matches!(
+            error,
+            LlmError::Timeout {
+                waiting: Waiting::FirstToken,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
 fn name_of(json: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(json).unwrap();
     value["name"].as_str().unwrap().to_string()
@@ -212,16 +226,7 @@ fn a_slow_server_times_out() {
     })
     .chat(&conversation())
     .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            LlmError::Timeout {
-                waiting: Waiting::FirstToken,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_waited_for_the_first_token(&error);
     let message = error.to_string();
     assert!(message.contains("sent nothing for 300 ms"), "{message}");
     assert!(
@@ -445,16 +450,7 @@ fn pings_alone_do_not_keep_a_request_alive() {
     })
     .complete(&request(&messages, None), &mut Recorder::default())
     .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            LlmError::Timeout {
-                waiting: Waiting::FirstToken,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_waited_for_the_first_token(&error);
 }
 
 #[test]

@@ -159,11 +159,7 @@ fn openai_chunk(chunk: &Value) -> Vec<Event> {
         .and_then(|d| d.get("content"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let mut events = vec![if content.is_empty() {
-        Event::Activity
-    } else {
-        Event::Content(content.to_string())
-    }];
+    let mut events = vec![text_event(content)];
     if let Some(finish) = choice
         .and_then(|c| c.get("finish_reason"))
         .and_then(Value::as_str)
@@ -171,6 +167,15 @@ fn openai_chunk(chunk: &Value) -> Vec<Event> {
         events.push(Event::Finish(finish.to_string()));
     }
     events
+}
+
+/// A piece of the answer, or a sign of life when it carries no text.
+fn text_event(content: &str) -> Event {
+    if content.is_empty() {
+        Event::Activity
+    } else {
+        Event::Content(content.to_string())
+    }
 }
 
 /// The events of one line of Ollama's streamed answer.
@@ -192,11 +197,7 @@ pub fn parse_ndjson_line(line: &str) -> Vec<Event> {
         .and_then(|m| m.get("content"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let mut events = vec![if content.is_empty() {
-        Event::Activity
-    } else {
-        Event::Content(content.to_string())
-    }];
+    let mut events = vec![text_event(content)];
     if chunk.get("done").and_then(Value::as_bool) == Some(true) {
         let reason = chunk
             .get("done_reason")

@@ -949,3 +949,27 @@ fn a_real_small_models_revision_that_meets_the_words_goes_live() {
     );
     assert!(!status.notes.iter().any(|n| n.contains("rounds ran out")));
 }
+
+#[test]
+fn a_server_context_smaller_than_the_setting_is_learned_and_planned_for() {
+    let refusal = Reply::error(
+        400,
+        "This model's maximum context length is 4096 tokens. However, you requested 9041 \
+         tokens (1017 in the messages, 8024 in the completion).",
+    );
+    let (mut rig, status, requests) = ask(
+        "learned-context",
+        vec![refusal, Reply::streamed_chat(EXAMPLE_GRAPH, "stop")],
+        |c| c.context_tokens = 32768,
+    );
+    rig.went_live(&status, "warm_analog_pad");
+    assert_eq!(requests.len(), 2);
+    assert!(
+        status
+            .notes
+            .iter()
+            .any(|n| n.contains("too long for its 4096-token context; planned again")),
+        "{:?}",
+        status.notes
+    );
+}

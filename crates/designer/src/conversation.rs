@@ -235,7 +235,6 @@ pub fn run(
         plan.context,
         plan.answer_tokens
     )];
-    let schema = plan.form.schema();
     let builder = job.builder;
     let probe = |s: &PatchSpec| builder.probe(s);
     let mut judge: Option<Judge> = None;
@@ -263,6 +262,7 @@ pub fn run(
             tokens: 0,
             seconds: 0.0,
         });
+        let schema = plan.form.schema();
         let chat = ChatRequest {
             messages: &messages,
             schema: Some(&schema),
@@ -478,5 +478,82 @@ fn asked(request: &DesignRequest) -> String {
     match request.to_refine().map(|c| c.prompt.trim()) {
         Some(first) if !first.is_empty() => format!("{first}; {}", request.prompt.trim()),
         _ => request.prompt.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{ContextSource, LlmConfig};
+
+    fn plan(model: &str, form: ReplyForm, tokens: u32) -> Result<Plan, DesignError> {
+        let client = LlmClient::new(LlmConfig {
+            model: model.into(),
+            form,
+            ..LlmConfig::default()
+        });
+        let context = ContextSize {
+            tokens,
+            source: ContextSource::Setting,
+        };
+        Plan::new(&client, context, &DesignRequest::new("a warm pad"))
+    }
+
+    #[test]
+    fn small_models_and_small_contexts_get_the_graph_form() {
+        let p = plan("smollm2-135m-instruct", ReplyForm::Auto, 32768).unwrap();
+        assert_eq!((p.form, p.reference), (Form::Graph, false));
+        assert_eq!(p.answer_tokens, GRAPH_ANSWER_TOKENS);
+        let p = plan("gpt-4o", ReplyForm::Auto, 8192).unwrap();
+        assert_eq!(p.form, Form::Graph, "no room for the reference");
+        let p = plan("gpt-4o", ReplyForm::Auto, 32768).unwrap();
+        assert_eq!((p.form, p.reference), (Form::Either, true));
+        assert_eq!(p.answer_tokens, 2048);
+        let p = plan("qwen2.5-coder:7b", ReplyForm::Faust, 8192).unwrap();
+        assert_eq!((p.form, p.reference), (Form::Faust, false));
+        assert!(p.system.contains("# PatchSpec") && !p.system.contains("# Reference"));
+    }
+
+    #[test]
+    fn a_context_too_small_is_refused_with_what_it_needs() {
+        let Err(DesignError::ContextTooSmall {
+            prompt,
+            answer,
+            suggested,
+            ..
+        }) = plan("smollm2-135m", ReplyForm::Auto, 2048)
+        else {
+            panic!("2048 tokens cannot hold the instructions and an answer")
+        };
+        assert_eq!(answer, GRAPH_ANSWER_TOKENS);
+        assert!(prompt > 1000 && prompt < 2000, "{prompt}");
+        assert_eq!(suggested, 8192, "room for a repair round too");
+        let fits = plan("smollm2-135m", ReplyForm::Auto, 4096).unwrap();
+        assert_eq!(fits.context.tokens, 4096);
+    }
+
+    #[test]
+    fn a_later_round_is_cut_by_rule_to_fit() {
+        let p = plan("smollm2-135m", ReplyForm::Graph, 4096).unwrap();
+        let follow_up = ChatMessage::user("d".repeat(3000));
+        let short = "{\"name\": \"x\"}";
+        // Everything fits.
+        let (messages, cut) = p
+            .messages(Some((short, &ChatMessage::user("short"))))
+            .unwrap();
+        assert_eq!((messages.len(), cut), (4, None));
+        // The diagnostics are cut first.
+        let (messages, cut) = p.messages(Some((short, &follow_up))).unwrap();
+        assert!(cut.unwrap().contains("diagnostics were cut"));
+        assert!(messages[3].content.len() < 3000 && messages[3].content.ends_with("(cut)"));
+        assert!(estimate_messages(&messages) + p.answer_tokens <= 4096);
+        // A long last answer is left out.
+        let long = "a".repeat(3000);
+        let (messages, cut) = p.messages(Some((&long, &follow_up))).unwrap();
+        assert!(cut.unwrap().contains("last answer was left out"));
+        assert!(messages[2].content.contains("left out to fit the context"));
+        assert!(estimate_messages(&messages) + p.answer_tokens <= 4096);
+        // The instructions and the request are never cut.
+        assert_eq!(messages[..2], p.messages(None).unwrap().0[..]);
     }
 }

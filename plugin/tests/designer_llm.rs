@@ -22,7 +22,7 @@ use mephisto_designer::Stage;
 use mephisto_designer::{DesignRequest, Designer, MAX_REPAIR_ROUNDS};
 use mephisto_patch::PatchSpec;
 use mephisto_rt::engine::EngineEvent;
-use support::replay_server::{RecordedRequest, ReplayServer, Reply};
+use support::replay_server::{smollm2_answer, RecordedRequest, ReplayServer, Reply};
 use support::rig::{spec, Rig, BLOCK, SINE, SR};
 
 /// Retry waits short enough that retries take milliseconds.
@@ -873,21 +873,12 @@ fn real_small_model_answers_that_are_no_patch_go_back_with_what_was_wrong() {
     );
 }
 
-/// An answer SmolLM2-135M-Instruct gave to `mephisto design --llm` through llama-cpp-python
-/// (`crates/designer/tests/data/smollm2/`): the prompt it answered, and the answer streamed
-/// back as the server streamed it.
+/// An answer SmolLM2-135M-Instruct gave (`crates/designer/tests/data/smollm2/`): the prompt
+/// it answered, and the answer streamed back as the server streamed it.
 fn smollm2(name: &str) -> (String, Reply) {
-    let path = format!(
-        "{}/../crates/designer/tests/data/smollm2/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let reply = Reply::streamed_chat(
-        record["answer"].as_str().unwrap(),
-        record["finish_reason"].as_str().unwrap(),
-    );
-    (record["prompt"].as_str().unwrap().to_string(), reply)
+    let designer = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/designer");
+    let (prompt, _, reply) = smollm2_answer(designer, name);
+    (prompt, reply)
 }
 
 /// Asks a recorded prompt with the model answering its recorded `first` answer, then its

@@ -50,13 +50,28 @@ impl JobControl for PrintStages {
     }
 
     fn answered(&mut self, round: u32, messages: &[ChatMessage], reply: &ChatReply) {
-        let Some(dir) = &self.transcript else {
-            return;
-        };
         let finish = match &reply.finish {
             Finish::Stop => "stop".to_string(),
             Finish::Length => "length".to_string(),
             Finish::Other(other) => other.clone(),
+        };
+        // Every round's whole answer is said, even when it came faster than the progress
+        // lines are printed.
+        let first_token = reply
+            .first_token
+            .map(|d| format!(", the first after {:.1} s", d.as_secs_f64()))
+            .unwrap_or_default();
+        eprintln!(
+            "[{:6.2} s] the model answered (round {}): {} tokens in {:.1} s{first_token}; \
+             finish_reason {finish}",
+            self.started.elapsed().as_secs_f64(),
+            round + 1,
+            reply.tokens,
+            reply.elapsed.as_secs_f64(),
+        );
+        self.last_round = None;
+        let Some(dir) = &self.transcript else {
+            return;
         };
         let record = serde_json::json!({
             "round": round + 1,

@@ -124,6 +124,23 @@ impl Reply {
     }
 }
 
+/// An answer SmolLM2-135M-Instruct gave to `mephisto design --llm` through llama-cpp-python,
+/// recorded in `DESIGNER_DIR/tests/data/smollm2/NAME.json` (`designer_dir`: the designer
+/// crate's folder, as the calling test finds it): the prompt it answered, the recorded answer itself, and the answer streamed back as the
+/// server streamed it.
+pub fn smollm2_answer(designer_dir: &str, name: &str) -> (String, String, Reply) {
+    let path = format!("{designer_dir}/tests/data/smollm2/{name}.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let answer = record["answer"].as_str().unwrap().to_string();
+    let reply = Reply::streamed_chat(&answer, record["finish_reason"].as_str().unwrap());
+    (
+        record["prompt"].as_str().unwrap().to_string(),
+        answer,
+        reply,
+    )
+}
+
 /// `content` cut into pieces of about four characters, as a tokenizer would.
 pub fn token_pieces(content: &str) -> impl Iterator<Item = String> + '_ {
     let chars: Vec<char> = content.chars().collect();

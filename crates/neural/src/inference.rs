@@ -123,6 +123,7 @@ impl NeuralInference {
         let attack_scale = self.ports.attack_scale();
         let mut envelope = self.envelope;
         envelope.attack_s = (envelope.attack_s * attack_scale).max(1e-4);
+        envelope.release_s = (envelope.release_s * self.ports.release_scale()).max(1e-4);
         let mut sent = 0;
         loop {
             self.batch.clear();

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use mephisto_dsp::{find_builtin, DspBox};
 use mephisto_rt::neural::bank::{ModelTiming, NeuralVoiceBank, OfflineFlag, StreamSettings};
+use mephisto_rt::neural::graph::SynthGraph;
 use mephisto_rt::neural::NeuralVoices;
 
 use crate::decoder::{Decoder, DecoderOptions, ProviderChoice};
@@ -27,8 +28,15 @@ pub fn load_live(
     let mut settings = StreamSettings::new(voices, sample_rate);
     settings.offline = offline.clone();
     let (bank, inference, info, execution) = connect(decoder, &settings);
+    let graph = plan_graph(&info, sample_rate)?;
     let thread = inference.spawn().map_err(NeuralError::Runtime)?;
-    let voices = NeuralVoices::new(bank, Some(Box::new(thread)), info.name.clone(), execution);
+    let voices = NeuralVoices::new(
+        bank,
+        graph,
+        Some(Box::new(thread)),
+        info.name.clone(),
+        execution,
+    );
     Ok((voices, info))
 }
 
@@ -47,8 +55,16 @@ pub fn load_lockstep(
     let decoder = Decoder::load(model, &options)?;
     let settings = StreamSettings::new(voices, sample_rate);
     let (bank, inference, info, execution) = connect(decoder, &settings);
-    let voices = NeuralVoices::new(bank, None, info.name.clone(), execution);
+    let graph = plan_graph(&info, sample_rate)?;
+    let voices = NeuralVoices::new(bank, graph, None, info.name.clone(), execution);
     Ok((voices, info, Lockstep::new(inference)))
+}
+
+/// The model's synthesis graph planned for `sample_rate` (a learned room's IR made for it).
+fn plan_graph(info: &ModelInfo, sample_rate: f32) -> Result<SynthGraph, NeuralError> {
+    info.graph_spec()
+        .and_then(|spec| SynthGraph::new(&spec, sample_rate))
+        .map_err(|e| NeuralError::Model(format!("model `{}`: graph: {e}", info.name)))
 }
 
 /// The bank and the inference for one decoder, connected by their rings, with the
@@ -78,8 +94,13 @@ pub fn timing(info: &ModelInfo) -> ModelTiming {
 
 /// The effect of the built-in patch a model was trained on (its sidecar's `trained_on` is
 /// `patch NAME`), when that patch has one: the model learned the voice, and this gives a
-/// neural patch the same room (and Space a reverb to move).
+/// neural patch the same room (and Space a reverb to move). None for a model whose graph
+/// learned a room of its own: its reverb already plays the patch's room (the training audio
+/// held it), and the effect's reverb on top would be a second room (docs/NEURAL.md §10).
 pub fn trained_on_effect(info: &ModelInfo) -> Option<fn() -> DspBox> {
+    if info.has_room() {
+        return None;
+    }
     let name = info.trained_on.strip_prefix("patch ")?;
     find_builtin(name).and_then(|(_, patch)| patch.new_effect)
 }

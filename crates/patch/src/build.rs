@@ -263,7 +263,12 @@ impl BuildSpec for PatchSpec {
             name: format!("{}_neural", info.name),
             prompt: String::new(),
             archetype: builtin.map_or("lead", |p| p.archetype).to_string(),
-            faust: builtin.map_or("", |p| p.source).to_string(),
+            // A model with a learned room plays without the patch's effect: its own reverb
+            // already is that room (`trained_on_effect`).
+            faust: builtin
+                .filter(|_| !info.has_room())
+                .map_or("", |p| p.source)
+                .to_string(),
             params: BTreeMap::new(),
             macros: Default::default(),
             voices: DEFAULT_VOICES,

@@ -15,7 +15,6 @@ use mephisto_dsp::controls::{Control, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroMap, MacroValues};
 use mephisto_dsp::{builtin_patches, DspBox};
 
-use crate::neural::shaping::shaping_controls;
 use crate::neural::NeuralVoices;
 
 /// Voice controls the engine sets itself (the Faust polyphony convention).
@@ -170,13 +169,14 @@ impl PatchInstance {
         sample_rate: f32,
     ) -> Result<Box<Self>, String> {
         let effect = make_effect(name, new_effect, sample_rate.round() as i32)?;
+        let controls = voices.controls();
         Ok(Self::assemble(
             name,
             Voices {
                 faust: Vec::new(),
                 neural: Some(Box::new(voices)),
                 outputs: 1,
-                controls: shaping_controls(),
+                controls,
             },
             effect,
             sample_rate,
@@ -437,7 +437,7 @@ impl PatchInstance {
     /// Silences everything and clears all DSP state (filters, delay lines, envelopes).
     pub fn reset(&mut self) {
         if let Some(neural) = &mut self.neural {
-            neural.bank_mut().reset();
+            neural.reset();
         }
         for v in &mut self.voices {
             v.dsp.instance_clear();

@@ -148,6 +148,8 @@ struct Shared {
     block: AtomicU32,
     /// [`Shaping::attack`] as f32 bits: the worker scales the envelope's attack by it.
     attack_scale: AtomicU32,
+    /// [`Shaping::release`] as f32 bits: the worker scales the envelope's release by it.
+    release_scale: AtomicU32,
 }
 
 /// The worker's ends of the rings, made by [`NeuralVoiceBank::new`].
@@ -176,6 +178,11 @@ impl InferencePorts {
     /// The factor [`Shaping::attack`] asks the loudness contour's attack to be scaled by.
     pub fn attack_scale(&self) -> f32 {
         f32::from_bits(self.shared.attack_scale.load(Ordering::Relaxed))
+    }
+
+    /// The factor [`Shaping::release`] asks the loudness contour's release to be scaled by.
+    pub fn release_scale(&self) -> f32 {
+        f32::from_bits(self.shared.release_scale.load(Ordering::Relaxed))
     }
 
     /// How many frames fit in the ring now.
@@ -237,6 +244,8 @@ pub struct NeuralVoiceBank {
     /// Numbers notes so that late frames of a voice's previous note are dropped.
     next_note: u32,
     scratch: Vec<f32>,
+    /// One voice's noise part, apart from its harmonic part in `scratch`.
+    scratch_noise: Vec<f32>,
     /// Segment boundaries reached without the next frame, after a note's first frame.
     late_frames: u64,
     /// Events dropped because the ring was full.
@@ -262,6 +271,7 @@ impl NeuralVoiceBank {
             clock: AtomicU64::new(0),
             block: AtomicU32::new(0),
             attack_scale: AtomicU32::new(1f32.to_bits()),
+            release_scale: AtomicU32::new(1f32.to_bits()),
         });
         let sr = f64::from(settings.sample_rate);
         let bank = NeuralVoiceBank {
@@ -289,6 +299,7 @@ impl NeuralVoiceBank {
             release: f64::from(model.release_s) * sr,
             next_note: 1,
             scratch: vec![0.0; CHUNK],
+            scratch_noise: vec![0.0; CHUNK],
             late_frames: 0,
             dropped_events: 0,
             shaping: Shaping::NEUTRAL,
@@ -346,6 +357,9 @@ impl NeuralVoiceBank {
         self.shared
             .attack_scale
             .store(shaping.attack.max(0.0).to_bits(), Ordering::Relaxed);
+        self.shared
+            .release_scale
+            .store(shaping.release.max(0.0).to_bits(), Ordering::Relaxed);
     }
 
     fn send(&mut self, event: NoteEvent) {
@@ -449,39 +463,72 @@ impl NeuralVoiceBank {
 
     /// Renders all voices, summed, into `out` (overwriting it), and advances the clock.
     pub fn render(&mut self, out: &mut [f32]) {
+        self.render_parts(out, None);
+    }
+
+    /// Like [`NeuralVoiceBank::render`], with the voices' harmonic parts summed into
+    /// `harmonic` and their noise into `noise` (same length), for a synthesis graph.
+    pub fn render_split(&mut self, harmonic: &mut [f32], noise: &mut [f32]) {
+        self.render_parts(harmonic, Some(noise));
+    }
+
+    /// Renders into `out`, with the noise apart in `noise` when given, else added to `out`.
+    fn render_parts(&mut self, out: &mut [f32], mut noise: Option<&mut [f32]>) {
         self.receive_frames();
         self.shared
             .block
             .fetch_max(out.len().min(u32::MAX as usize) as u32, Ordering::Relaxed);
         out.fill(0.0);
+        if let Some(noise) = noise.as_deref_mut() {
+            noise.fill(0.0);
+        }
         for v in &mut self.voices {
             v.level = 0.0;
         }
-        for block in out.chunks_mut(CHUNK) {
+        let mut start = 0;
+        while start < out.len() {
+            let end = (start + CHUNK).min(out.len());
+            let len = end - start;
             if self.offline.get() {
-                self.wait_for_frames(self.clock + block.len() as u64);
+                self.wait_for_frames(self.clock + len as u64);
             }
             for v in self.voices.iter_mut().filter(|v| v.active) {
-                let scratch = &mut self.scratch[..block.len()];
+                let harmonic = &mut self.scratch[..len];
+                let voice_noise = &mut self.scratch_noise[..len];
                 render_voice(
                     v,
                     Timing {
                         clock: self.clock,
                         hop: self.hop,
-                        release: self.release,
+                        release: self.release * f64::from(self.shaping.release),
                         frame_seconds: self.frame_seconds,
                         noise_band_hz: self.noise_band_hz,
                     },
                     &self.shaping,
-                    scratch,
+                    harmonic,
+                    voice_noise,
                     &mut self.late_frames,
                 );
-                for (o, s) in block.iter_mut().zip(scratch.iter()) {
-                    *o += s;
-                    v.level = v.level.max(s.abs());
+                let block = &mut out[start..end];
+                for ((o, h), z) in block
+                    .iter_mut()
+                    .zip(harmonic.iter())
+                    .zip(voice_noise.iter())
+                {
+                    v.level = v.level.max((h + z).abs());
+                    *o += h;
+                    if noise.is_none() {
+                        *o += z;
+                    }
+                }
+                if let Some(noise) = noise.as_deref_mut() {
+                    for (o, z) in noise[start..end].iter_mut().zip(voice_noise.iter()) {
+                        *o += z;
+                    }
                 }
             }
-            self.clock += block.len() as u64;
+            self.clock += len as u64;
+            start = end;
         }
         self.shared.clock.store(self.clock, Ordering::Release);
     }
@@ -493,7 +540,7 @@ impl NeuralVoiceBank {
         let started = Instant::now();
         loop {
             self.receive_frames();
-            let (hop, release) = (self.hop, self.release);
+            let (hop, release) = (self.hop, self.release * f64::from(self.shaping.release));
             let missing = self.voices.iter().any(|v| {
                 let boundary = v.start as f64 + f64::from(v.next_index) * hop;
                 let index = if boundary < chunk_end as f64 {
@@ -538,6 +585,7 @@ fn render_voice(
     timing: Timing,
     shaping: &Shaping,
     out: &mut [f32],
+    noise: &mut [f32],
     late_frames: &mut u64,
 ) {
     let Timing {
@@ -564,6 +612,7 @@ fn render_voice(
                 if v.synth.is_holding() {
                     v.active = false;
                     out[from..].fill(0.0);
+                    noise[from..].fill(0.0);
                     return;
                 }
             } else if finished {
@@ -586,7 +635,9 @@ fn render_voice(
             }
         }
         let stop = (segment_end.ceil() as u64).clamp(position + 1, end);
-        v.synth.render(&mut out[from..(stop - clock) as usize]);
+        let to = (stop - clock) as usize;
+        v.synth
+            .render_split(&mut out[from..to], &mut noise[from..to]);
         position = stop;
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use mephisto_dsp::{find_builtin, DspBox};
 use mephisto_rt::neural::bank::{ModelTiming, NeuralVoiceBank, OfflineFlag, StreamSettings};
 use mephisto_rt::neural::graph::SynthGraph;
-use mephisto_rt::neural::NeuralVoices;
+use mephisto_rt::neural::{FrameFeed, NeuralVoices};
 
 use crate::decoder::{Decoder, DecoderOptions, ProviderChoice};
 use crate::inference::{Lockstep, NeuralInference};
@@ -58,6 +58,43 @@ pub fn load_lockstep(
     let graph = plan_graph(&info, sample_rate)?;
     let voices = NeuralVoices::new(bank, graph, None, info.name.clone(), execution);
     Ok((voices, info, Lockstep::new(inference)))
+}
+
+/// A model loaded to follow a contour (timbre transfer, `NeuralVoiceBank::follow`): one
+/// voice whose frames come every `frame_seconds`. Live (`offline` given: the decoder on a
+/// thread of its own, CUDA when there is one) or stepped in lockstep by an offline render
+/// (`None`: the CPU, and the [`Lockstep`] is returned).
+pub fn load_following(
+    model: &Path,
+    sample_rate: f32,
+    frame_seconds: f64,
+    offline: Option<&OfflineFlag>,
+) -> Result<(NeuralVoices, ModelInfo, Option<Lockstep>), NeuralError> {
+    let providers = match offline {
+        Some(_) => ProviderChoice::Auto,
+        None => ProviderChoice::CpuOnly,
+    };
+    let options = DecoderOptions {
+        providers,
+        ..DecoderOptions::default()
+    };
+    let decoder = Decoder::load(model, &options)?;
+    let mut settings = StreamSettings::new(1, sample_rate);
+    settings.frame_seconds = Some(frame_seconds);
+    if let Some(offline) = offline {
+        settings.offline = offline.clone();
+    }
+    let (bank, inference, info, execution) = connect(decoder, &settings);
+    let graph = plan_graph(&info, sample_rate)?;
+    let (feed, lockstep): (Option<Box<dyn FrameFeed>>, _) = match offline {
+        Some(_) => (
+            Some(Box::new(inference.spawn().map_err(NeuralError::Runtime)?)),
+            None,
+        ),
+        None => (None, Some(Lockstep::new(inference))),
+    };
+    let voices = NeuralVoices::new(bank, graph, feed, info.name.clone(), execution);
+    Ok((voices, info, lockstep))
 }
 
 /// The model's synthesis graph planned for `sample_rate` (a learned room's IR made for it).

@@ -171,7 +171,7 @@ impl Program {
 
 /// An instance whose voices are a neural model's, followed by `effect`'s `effect` (its
 /// `process` is not played).
-fn neural_instance(
+pub(crate) fn neural_instance(
     name: &str,
     voices: NeuralVoices,
     effect: Option<&Program>,

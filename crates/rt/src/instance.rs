@@ -425,6 +425,25 @@ impl PatchInstance {
         v.retrigger = false;
     }
 
+    /// Makes a neural instance's `voice` follow a contour from now on (timbre transfer);
+    /// false for Faust voices, which follow notes instead.
+    pub fn follow(&mut self, voice: usize) -> bool {
+        match &mut self.neural {
+            Some(neural) => {
+                neural.bank_mut().follow(voice);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frame `index` of the contour a neural `voice` follows: `hz` at `loudness_db`.
+    pub fn contour(&mut self, voice: usize, index: u32, hz: f32, loudness_db: f32) {
+        if let Some(neural) = &mut self.neural {
+            neural.bank_mut().contour(voice, index, hz, loudness_db);
+        }
+    }
+
     /// Changes a sounding voice's pitch (pitch bend).
     pub fn set_voice_pitch(&mut self, voice: usize, hz: f32) {
         if let Some(neural) = &mut self.neural {
@@ -676,6 +695,16 @@ impl Playable {
     /// Changes a sounding voice's pitch (pitch bend).
     pub fn set_voice_pitch(&mut self, voice: usize, hz: f32) {
         self.0.set_voice_pitch(voice, hz);
+    }
+
+    /// See [`PatchInstance::follow`].
+    pub fn follow(&mut self, voice: usize) -> bool {
+        self.0.follow(voice)
+    }
+
+    /// See [`PatchInstance::contour`].
+    pub fn contour(&mut self, voice: usize, index: u32, hz: f32, loudness_db: f32) {
+        self.0.contour(voice, index, hz, loudness_db);
     }
 
     /// Silences everything and clears all DSP state.

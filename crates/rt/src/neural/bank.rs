@@ -78,6 +78,9 @@ pub struct StreamSettings {
     /// Whether the host renders offline; then the audio side waits for its frames (see the
     /// module notes).
     pub offline: OfflineFlag,
+    /// Seconds between frames, when not the model's own (a transfer follows its input
+    /// every few ms; the decoder is per frame, so any rate plays the same model).
+    pub frame_seconds: Option<f64>,
 }
 
 /// Whether the host renders offline (a bounce or an export). The plugin sets it when the
@@ -104,6 +107,7 @@ impl StreamSettings {
             lead: Duration::from_millis(5),
             poll: Duration::from_micros(500),
             offline: OfflineFlag::default(),
+            frame_seconds: None,
         }
     }
 }
@@ -127,6 +131,21 @@ pub enum NoteEvent {
         voice: usize,
         note: u32,
         hz: f32,
+    },
+    /// A note that follows a contour (timbre transfer): its frames come from the
+    /// [`NoteEvent::Contour`] points the audio side sends, not from the sidecar's envelope.
+    Follow {
+        voice: usize,
+        note: u32,
+        at: u64,
+    },
+    /// Frame `index` of a following note plays `hz` at `loudness_db`.
+    Contour {
+        voice: usize,
+        note: u32,
+        index: u32,
+        hz: f32,
+        loudness_db: f32,
     },
     Reset,
 }
@@ -220,8 +239,10 @@ struct Voice {
     /// That frame was not there when needed: holding the previous one.
     waiting: bool,
     /// The current pitch; frames play it rather than the pitch they were computed for, so
-    /// bends are heard at once.
+    /// bends are heard at once (a following note's frames play their own).
     hz: f32,
+    /// The note follows a contour ([`NeuralVoiceBank::follow`]).
+    following: bool,
     /// The current note received a frame.
     has_frame: bool,
     slots: [Option<Slot>; FRAME_SLOTS],
@@ -274,6 +295,7 @@ impl NeuralVoiceBank {
             release_scale: AtomicU32::new(1f32.to_bits()),
         });
         let sr = f64::from(settings.sample_rate);
+        let frame_seconds = settings.frame_seconds.unwrap_or(model.frame_seconds);
         let bank = NeuralVoiceBank {
             voices: (0..voices)
                 .map(|i| Voice {
@@ -286,6 +308,7 @@ impl NeuralVoiceBank {
                     next_index: 1,
                     waiting: true,
                     hz: 0.0,
+                    following: false,
                     has_frame: false,
                     slots: [None; FRAME_SLOTS],
                     level: 0.0,
@@ -295,7 +318,7 @@ impl NeuralVoiceBank {
             frames: frame_rx,
             shared: shared.clone(),
             clock: 0,
-            hop: model.frame_seconds * sr,
+            hop: frame_seconds * sr,
             release: f64::from(model.release_s) * sr,
             next_note: 1,
             scratch: vec![0.0; CHUNK],
@@ -303,7 +326,7 @@ impl NeuralVoiceBank {
             late_frames: 0,
             dropped_events: 0,
             shaping: Shaping::NEUTRAL,
-            frame_seconds: model.frame_seconds,
+            frame_seconds,
             noise_band_hz: model.nyquist_hz / (NOISE_BANDS - 1) as f32,
             offline: settings.offline.clone(),
         };
@@ -370,6 +393,45 @@ impl NeuralVoiceBank {
 
     /// Starts (or restarts) a note on `voice` at the current sample.
     pub fn note_on(&mut self, voice: usize, hz: f32, velocity: f32) {
+        let note = self.start_note(voice, hz, false);
+        let at = self.clock;
+        self.send(NoteEvent::On {
+            voice,
+            note,
+            hz,
+            velocity,
+            at,
+        });
+    }
+
+    /// Starts a note on `voice` at the current sample that follows a contour: frame `k` of
+    /// it (at this sample plus `k` frame periods) plays the pitch and loudness that
+    /// [`NeuralVoiceBank::contour`] gives for `k`, for as long as it is not released.
+    pub fn follow(&mut self, voice: usize) {
+        let note = self.start_note(voice, 0.0, true);
+        let at = self.clock;
+        self.send(NoteEvent::Follow { voice, note, at });
+    }
+
+    /// Frame `index` of the note `voice` follows plays `hz` at `loudness_db`: send it a few
+    /// frames before it is due (the decoder computes it on its thread).
+    pub fn contour(&mut self, voice: usize, index: u32, hz: f32, loudness_db: f32) {
+        let v = &self.voices[voice];
+        if !(v.active && v.following) {
+            return;
+        }
+        let note = v.note;
+        self.send(NoteEvent::Contour {
+            voice,
+            note,
+            index,
+            hz,
+            loudness_db,
+        });
+    }
+
+    /// Makes `voice` play a new note (numbered, returned) from the current sample.
+    fn start_note(&mut self, voice: usize, hz: f32, following: bool) -> u32 {
         let note = self.next_note;
         self.next_note = self.next_note.wrapping_add(1).max(1);
         let clock = self.clock;
@@ -386,15 +448,10 @@ impl NeuralVoiceBank {
         v.next_index = 1;
         v.waiting = true;
         v.hz = hz;
+        v.following = following;
         v.has_frame = false;
         v.slots = [None; FRAME_SLOTS];
-        self.send(NoteEvent::On {
-            voice,
-            note,
-            hz,
-            velocity,
-            at: clock,
-        });
+        note
     }
 
     /// Releases `voice`: the contour falls to the floor over the sidecar's release time.
@@ -648,7 +705,9 @@ fn take_slot(v: &mut Voice, index: u32, shaping: &Shaping, timing: &Timing) -> O
     match slot.take() {
         Some(s) if s.index == index && s.note == v.note => {
             let mut controls = s.controls;
-            controls.f0_hz = v.hz;
+            if !v.following {
+                controls.f0_hz = v.hz;
+            }
             let t = f64::from(index) * timing.frame_seconds;
             shaping.apply(&mut controls, t, timing.noise_band_hz);
             Some(controls)

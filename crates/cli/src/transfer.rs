@@ -8,9 +8,9 @@ use mephisto_compiler::{Compiler, CompilerOptions};
 use mephisto_dsp::macros::MacroValues;
 use mephisto_patch::effect::read_wav;
 use mephisto_patch::render::write_wav;
-use mephisto_patch::transfer::{spec_for, transfer_audio};
+use mephisto_patch::transfer::{spec_for, transfer_audio, OFFLINE_BLOCK};
 use mephisto_rt::fx::follow::FollowSettings;
-use mephisto_rt::fx::transfer::FxControls;
+use mephisto_rt::fx::transfer::{FxControls, Transfer};
 
 /// What `mephisto transfer` was asked.
 pub struct TransferArgs<'a> {
@@ -44,7 +44,8 @@ pub fn transfer(args: TransferArgs) -> Result<(), String> {
     };
     let started = Instant::now();
     let compiler = Compiler::new(CompilerOptions::default());
-    let output = transfer_audio(&input, &spec, &compiler, &controls).map_err(|e| e.to_string())?;
+    let (output, cost) =
+        transfer_audio(&input, &spec, &compiler, &controls).map_err(|e| e.to_string())?;
     write_wav(args.out, &output)?;
     println!(
         "wrote {} ({:.2} s, {} Hz, stereo float): `{}` following {} in {:.2} s",
@@ -54,6 +55,28 @@ pub fn transfer(args: TransferArgs) -> Result<(), String> {
         spec.name,
         args.input.display(),
         started.elapsed().as_secs_f64()
+    );
+    let rate = output.sample_rate as f32;
+    let ms = |samples: usize| samples as f64 * 1000.0 / f64::from(rate);
+    let (offline, host) = (
+        Transfer::latency_for(rate, OFFLINE_BLOCK),
+        Transfer::latency_for(rate, 512),
+    );
+    println!(
+        "latency {offline} samples ({:.1} ms) here, in blocks of {OFFLINE_BLOCK}; in a host \
+         with 512-sample blocks {host} samples ({:.1} ms)",
+        ms(offline),
+        ms(host)
+    );
+    // What a host block of 512 samples costs, as the plugin splits the work.
+    let block_seconds = 512.0 / f64::from(output.sample_rate);
+    let audio = cost.per_block(cost.audio, 512);
+    let decoder = cost.per_block(cost.decoder, 512);
+    println!(
+        "per 512-sample block: audio thread {audio:.1} µs ({:.2} % of real time), decoder \
+         {decoder:.1} µs ({:.2} %)",
+        audio * 1e-4 / block_seconds,
+        decoder * 1e-4 / block_seconds
     );
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! through the audio thread's [`Transfer`], with a neural decoder stepped in lockstep so the
 //! same input gives the same samples.
 
+use std::time::{Duration, Instant};
+
 use mephisto_compiler::Compiler;
 use mephisto_dsp::find_builtin;
 use mephisto_neural::voices::load_following;
@@ -19,7 +21,7 @@ use crate::spec::PatchSpec;
 
 /// Samples per block of an offline transfer: small, so its latency (which grows with the
 /// block) is close to the shortest a host could give.
-const OFFLINE_BLOCK: usize = 64;
+pub const OFFLINE_BLOCK: usize = 64;
 
 /// The spec of what `patch` names: a PatchSpec file (`.json`), a neural model (`.onnx`, or
 /// a shipped model's name, with `_neural` after it when a built-in patch has the same name:
@@ -77,14 +79,32 @@ pub fn hop_seconds(sample_rate: f32) -> f64 {
     (f64::from(sample_rate) * HOP_SECONDS).round().max(1.0) / f64::from(sample_rate)
 }
 
+/// What a transfer cost on this thread, split as the plugin splits it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TransferCost {
+    /// In `Transfer::process`: what the plugin's audio thread runs.
+    pub audio: Duration,
+    /// Stepping a neural model's decoder: what the plugin runs on the decoder's thread.
+    pub decoder: Duration,
+    /// Samples processed (the input plus the latency).
+    pub samples: usize,
+}
+
+impl TransferCost {
+    /// Microseconds per `block` samples of `cost`.
+    pub fn per_block(&self, cost: Duration, block: usize) -> f64 {
+        cost.as_secs_f64() * 1e6 * block as f64 / self.samples.max(1) as f64
+    }
+}
+
 /// Runs `input` through Mephisto FX playing `spec`: the output has the input's rate and
-/// length (the transfer's latency is taken off), stereo.
+/// length (the transfer's latency is taken off), stereo; with what it cost.
 pub fn transfer_audio(
     input: &StereoAudio,
     spec: &PatchSpec,
     compiler: &Compiler,
     controls: &FxControls,
-) -> Result<StereoAudio, BuildError> {
+) -> Result<(StereoAudio, TransferCost), BuildError> {
     let sample_rate = input.sample_rate as f32;
     let program = spec.program(compiler)?;
     let OfflinePatch {
@@ -108,18 +128,26 @@ pub fn transfer_audio(
         .zip(&right)
         .map(|(l, r)| 0.5 * (l + r))
         .collect();
+    let mut cost = TransferCost {
+        samples: source.len(),
+        ..TransferCost::default()
+    };
     let mut start = 0;
     while start < source.len() {
         let end = (start + OFFLINE_BLOCK).min(source.len());
         if let Some(lockstep) = &mut lockstep {
+            let began = Instant::now();
             lockstep.step();
+            cost.decoder += began.elapsed();
         }
+        let began = Instant::now();
         transfer.process(
             &source[start..end],
             &mut left[start..end],
             &mut right[start..end],
             controls,
         );
+        cost.audio += began.elapsed();
         start = end;
     }
     if let Some(error) = lockstep.as_ref().and_then(|l| l.error()) {
@@ -127,9 +155,10 @@ pub fn transfer_audio(
             "the neural decoder failed: {error}"
         )));
     }
-    Ok(StereoAudio {
+    let output = StereoAudio {
         left: left.split_off(latency),
         right: right.split_off(latency),
         sample_rate: input.sample_rate,
-    })
+    };
+    Ok((output, cost))
 }

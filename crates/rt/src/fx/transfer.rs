@@ -19,7 +19,7 @@
 
 use mephisto_dsp::macros::MacroValues;
 
-use super::follow::{FollowFrame, FollowSettings, Follower};
+use super::follow::{FollowFrame, FollowSettings, Follower, FLOOR_DB};
 use super::tracker::{Tracker, HOP_SECONDS};
 use crate::instance::{Playable, CHUNK};
 use crate::limiter::SafetyLimiter;
@@ -150,9 +150,7 @@ impl Transfer {
     /// nothing until [`Transfer::begin_swap`] gives it a voice. Allocates.
     pub fn new(sample_rate: f32, max_block: usize) -> Transfer {
         let tracker = Tracker::new(sample_rate);
-        let hop = (f64::from(sample_rate) * HOP_SECONDS).round().max(1.0) as u64;
-        let lookahead = (tracker.lookahead() as u64).div_ceil(hop) * hop;
-        let latency = (lookahead + hop + 2 * max_block.max(1) as u64).div_ceil(hop) * hop;
+        let (hop, lookahead, latency) = timing(sample_rate, max_block, tracker.lookahead());
         Transfer {
             hop,
             lookahead,
@@ -178,6 +176,18 @@ impl Transfer {
     /// Samples between an input and the output it becomes (what the host is told).
     pub fn latency(&self) -> usize {
         self.latency as usize
+    }
+
+    /// The latency of a transfer at `sample_rate` for blocks of at most `max_block`, without
+    /// making one.
+    pub fn latency_for(sample_rate: f32, max_block: usize) -> usize {
+        let frame_len = mephisto_analysis::Yin::with_range(
+            sample_rate,
+            super::tracker::MIN_HZ,
+            super::tracker::MAX_HZ,
+        )
+        .frame_len();
+        timing(sample_rate, max_block, frame_len - frame_len / 2).2 as usize
     }
 
     /// Samples between two frames.
@@ -316,6 +326,18 @@ impl Transfer {
             if let Some(voice) = &mut self.voice {
                 voice.follow(0);
                 self.follow_start = Some(now);
+                // The voice's first frames come before any measured one (the stream just
+                // began, or was reset): silence, so nothing waits for them.
+                let next_measured = if now >= self.lookahead {
+                    (now - self.lookahead) / self.hop + 1
+                } else {
+                    0
+                };
+                let first = self.pending.iter().next().map_or(next_measured, |f| f.0);
+                let first_k = (first * self.hop + self.latency).saturating_sub(now) / self.hop;
+                for k in 1..first_k.min(u64::from(u32::MAX)) {
+                    voice.contour(0, k as u32, self.playing.hz, FLOOR_DB);
+                }
                 for (index, frame) in self.pending.iter() {
                     send_contour(voice, now, self.latency, self.hop, *index, frame);
                 }
@@ -358,6 +380,14 @@ impl Transfer {
         crate::limiter::silence_non_finite(wet_l, wet_r);
         self.limiter.process(wet_l, wet_r);
     }
+}
+
+/// The hop, the lookahead and the latency in samples (see the module notes).
+fn timing(sample_rate: f32, max_block: usize, tracker_lookahead: usize) -> (u64, u64, u64) {
+    let hop = (f64::from(sample_rate) * HOP_SECONDS).round().max(1.0) as u64;
+    let lookahead = (tracker_lookahead as u64).div_ceil(hop) * hop;
+    let latency = (lookahead + hop + 2 * max_block.max(1) as u64).div_ceil(hop) * hop;
+    (hop, lookahead, latency)
 }
 
 /// Sends frame `index` to a neural voice that follows from output sample `start`: its
@@ -465,6 +495,7 @@ mod tests {
         assert_eq!(transfer.hop(), 240);
         // A = 961 samples of lookahead rounded to 5 frames; 1200 + 240 + 1024 → 2640.
         assert_eq!(transfer.latency(), 2640);
+        assert_eq!(Transfer::latency_for(SR, 512), 2640);
         assert!(transfer.begin_swap(builtin("tine_keys")).is_ok());
         let x = input(220.0);
         let out = run(&mut transfer, &x, &controls(12.0, 1.0));

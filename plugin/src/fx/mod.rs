@@ -4,12 +4,14 @@
 //! Faust patch, built-in or designed, as a voice that follows. What the audio thread runs
 //! is `mephisto_rt::fx`; docs/NEURAL.md §11 has the design and the figures.
 
+pub mod editor;
 pub mod params;
 pub mod worker;
 
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
+use parking_lot::Mutex;
 
 use mephisto_rt::fx::transfer::{FxControls, Transfer};
 use mephisto_rt::instance::Playable;
@@ -35,6 +37,8 @@ pub struct MephistoFx {
     max_block: usize,
     /// Whether the host renders offline: neural voices then wait for their frames.
     offline: OfflineFlag,
+    /// What the worker says plays (or why the wanted voice cannot), for the window.
+    status: Arc<Mutex<String>>,
 }
 
 impl Default for MephistoFx {
@@ -50,6 +54,9 @@ impl Default for MephistoFx {
             sample_rate: 0.0,
             max_block: 0,
             offline: OfflineFlag::default(),
+            status: Arc::new(Mutex::new(String::from(
+                "not started (the host has not activated it)",
+            ))),
         }
     }
 }
@@ -105,13 +112,16 @@ impl Plugin for MephistoFx {
     ];
     const MIDI_INPUT: MidiConfig = MidiConfig::None;
 
-    /// No window of its own: the host's generic controls show the parameters.
-    type Editor = ();
+    type Editor = editor::FxEditor;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.params.clone(), self.status.clone())
     }
 
     fn activate(

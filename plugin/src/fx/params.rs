@@ -194,3 +194,35 @@ pub enum Wanted {
     Named(String),
     Spec(Box<PatchSpec>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_selector_lists_the_built_ins_then_every_shipped_model() {
+        assert_eq!(
+            NEURAL_MODELS.to_vec(),
+            mephisto_neural::voices::shipped_models(),
+            "update NEURAL_MODELS with the models in onnx/models"
+        );
+        let names = patch_names();
+        assert_eq!(names.len(), builtin_patches().len() + NEURAL_MODELS.len());
+        assert_eq!(names.last().unwrap(), "warm_pad_neural");
+        let params = FxParams::default();
+        assert_eq!(
+            params.wanted(),
+            Some(Wanted::Named("tine_keys_neural".into())),
+            "the default voice"
+        );
+        *params.patch_spec.write() = Stored::Unreadable {
+            raw: serde_json::json!({"from": "a newer Mephisto"}),
+            reason: "unknown field".into(),
+        };
+        assert_eq!(
+            params.wanted(),
+            None,
+            "an unreadable saved patch keeps what plays"
+        );
+    }
+}

@@ -34,8 +34,6 @@ const RING_CAPACITY: usize = 4;
 pub struct FxWorker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    /// What the worker last did: the voice sent, or why the wanted one cannot play.
-    pub status: Arc<Mutex<String>>,
 }
 
 impl FxWorker {
@@ -56,7 +54,7 @@ impl FxWorker {
             ports,
             built: None,
             unsent: None,
-            status: status.clone(),
+            status,
         };
         let thread_stop = stop.clone();
         let thread = std::thread::Builder::new()
@@ -75,14 +73,7 @@ impl FxWorker {
                 }
             })
             .ok();
-        (
-            FxWorker {
-                stop,
-                thread,
-                status,
-            },
-            audio_ports,
-        )
+        (FxWorker { stop, thread }, audio_ports)
     }
 }
 

@@ -201,7 +201,8 @@ impl Plugin for MephistoFx {
             macros: params.next_macros(frames as u32),
         };
         transfer.process(source, &mut left[..frames], &mut right[..frames], &controls);
-        ProcessStatus::Normal
+        // The input is delayed and a voice or its room rings on after the input stops.
+        ProcessStatus::KeepAlive
     }
 }
 

@@ -11,6 +11,7 @@ use mephisto_dsp::macros::{Macro, MacroValues};
 use mephisto_patch::PatchSpec;
 use mephisto_rt::fx::follow::FollowSettings;
 
+use crate::params::macro_param;
 use crate::stored::Stored;
 
 /// The neural models the patch selector lists after the built-in patches, as
@@ -18,7 +19,7 @@ use crate::stored::Stored;
 /// list, so a saved selector value always names the same sound.
 pub const NEURAL_MODELS: [&str; 4] = ["nylon_pluck", "saw_lead", "tine_keys", "warm_pad"];
 
-/// How long a macro, mix or offset change glides.
+/// How long a mix change glides (the macros glide as the instrument's do).
 const SMOOTHING_MS: f32 = 20.0;
 
 /// What the voice follows.
@@ -89,15 +90,6 @@ impl Default for FxParams {
             .position(|n| n == "tine_keys_neural")
             .unwrap_or(0) as i32;
         let (to_string, from_string) = (names.clone(), names);
-        let macro_param = |m: Macro| {
-            FloatParam::new(
-                m.display_name(),
-                0.5,
-                FloatRange::Linear { min: 0.0, max: 1.0 },
-            )
-            .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS))
-            .with_value_to_string(formatters::v2s_f32_rounded(2))
-        };
         FxParams {
             patch: IntParam::new("Patch", default, IntRange::Linear { min: 0, max: last })
                 .with_value_to_string(Arc::new(move |i| {

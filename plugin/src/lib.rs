@@ -4,6 +4,7 @@
 //! thread. What the audio thread runs is `mephisto-rt`; docs/ARCHITECTURE.md has the map.
 
 pub mod editor;
+pub mod fx;
 pub mod history;
 pub mod params;
 pub mod stored;
@@ -270,5 +271,6 @@ impl Vst3Plugin for Mephisto {
         &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
 }
 
-nice_export_clap!(Mephisto);
-nice_export_vst3!(Mephisto);
+// One library, two plugins: the instrument and Mephisto FX (src/fx).
+nice_export_clap!(Mephisto, fx::MephistoFx);
+nice_export_vst3!(Mephisto, fx::MephistoFx);

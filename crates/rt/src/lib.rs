@@ -18,6 +18,7 @@
 
 pub mod engine;
 pub mod foreign;
+pub mod fx;
 pub mod instance;
 pub mod limiter;
 pub mod neural;

@@ -3,10 +3,12 @@
 //! stereo audio out), its window, and the worker that builds patches beside the audio
 //! thread. What the audio thread runs is `mephisto-rt`; docs/ARCHITECTURE.md has the map.
 
+mod clap_export;
 pub mod editor;
 pub mod history;
 pub mod midi;
 pub mod params;
+pub mod presets;
 pub mod stored;
 pub mod worker;
 
@@ -257,5 +259,6 @@ impl Vst3Plugin for Mephisto {
         &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
 }
 
-nice_export_clap!(Mephisto);
+// The CLAP entry point is `clap_export::clap_entry`: nice-plug's plugin plus preset
+// discovery and loading, which `nice_export_clap!` does not offer.
 nice_export_vst3!(Mephisto);

@@ -660,7 +660,7 @@ fn exposes_ports_and_parameters() {
 
 #[test]
 fn one_remote_controls_page_holds_the_six_macros_and_the_master_gain() {
-    let p = Mephisto::new();
+    let mut p = Mephisto::new();
     let pages: PluginRemoteControls = p
         .instance
         .plugin_shared_handle()
@@ -720,7 +720,7 @@ fn presets_load_built_ins_and_patch_files_after_activation() {
     let mut p = Mephisto::new_active();
     let key = std::ffi::CString::new(names[BRIGHT_PATCH as usize]).unwrap();
     preset_load(&mut p, Location::Plugin, Some(&key)).expect("a built-in preset loads");
-    assert_eq!(p.value("Patch") as i32, BRIGHT_PATCH);
+    assert_eq!(p.value("Patch").round() as i32, BRIGHT_PATCH);
     let held = p.render(secs(0.2), &[512], &[(0, Ev::NoteOn(69))]);
     assert!(held.brightness() > 0.02, "{}", held.brightness());
     drop(p);

@@ -712,7 +712,7 @@ fn presets_load_built_ins_and_patch_files_after_activation() {
             .plugin_shared_handle()
             .get_extension()
             .expect("no preset-load extension");
-        let result = ext.load_from_location(&mut p.instance.plugin_handle(), location, key);
+        let result = ext.load_from_location(&p.instance.plugin_handle(), location, key);
         p.service_main_thread();
         result
     };

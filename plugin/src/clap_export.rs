@@ -1,6 +1,7 @@
 //! The CLAP entry point. nice-plug's `nice_export_clap!` offers only the plugin factory, and
 //! its plugin answers no preset-load extension, so hosts with preset browsers would see no
-//! presets. This entry offers nice-plug's plugin unchanged plus two things around it:
+//! presets. This entry offers nice-plug's two plugins of the library (the instrument and
+//! Mephisto FX, unchanged) plus two things around the instrument:
 //!
 //! * a **preset discovery factory** whose one provider lists the built-in patches (a
 //!   location inside the plugin) and the PatchSpec files in the user's patch folder (a file
@@ -28,6 +29,7 @@ use clap_sys::version::CLAP_VERSION;
 use nice_plug::prelude::*;
 use nice_plug::wrapper::clap::{PluginDescriptor, Wrapper};
 
+use crate::fx::MephistoFx;
 use crate::presets::{self, PresetInfo};
 use crate::Mephisto;
 
@@ -83,19 +85,28 @@ fn descriptor() -> &'static PluginDescriptor {
     DESCRIPTOR.get_or_init(PluginDescriptor::for_plugin::<Mephisto>)
 }
 
+/// Mephisto FX, the library's second plugin: nice-plug's plugin as it is (no presets).
+fn fx_descriptor() -> &'static PluginDescriptor {
+    static DESCRIPTOR: OnceLock<PluginDescriptor> = OnceLock::new();
+    DESCRIPTOR.get_or_init(PluginDescriptor::for_plugin::<MephistoFx>)
+}
+
+/// The library's plugins in factory order: the instrument, then Mephisto FX.
+fn descriptors() -> [&'static PluginDescriptor; 2] {
+    [descriptor(), fx_descriptor()]
+}
+
 unsafe extern "C" fn get_plugin_count(_factory: *const clap_plugin_factory) -> u32 {
-    1
+    descriptors().len() as u32
 }
 
 unsafe extern "C" fn get_plugin_descriptor(
     _factory: *const clap_plugin_factory,
     index: u32,
 ) -> *const clap_plugin_descriptor {
-    if index == 0 {
-        descriptor().clap_plugin_descriptor()
-    } else {
-        std::ptr::null()
-    }
+    descriptors()
+        .get(index as usize)
+        .map_or(std::ptr::null(), |d| d.clap_plugin_descriptor())
 }
 
 unsafe extern "C" fn create_plugin(
@@ -103,12 +114,22 @@ unsafe extern "C" fn create_plugin(
     host: *const clap_host,
     plugin_id: *const c_char,
 ) -> *const clap_plugin {
-    // SAFETY: the host passes a NUL-terminated id.
-    if plugin_id.is_null() || unsafe { CStr::from_ptr(plugin_id) } != descriptor().clap_id() {
+    if plugin_id.is_null() {
         return std::ptr::null();
     }
-    // As nice-plug's own export does: the Arc is taken back in the wrapper's `destroy`.
-    // SAFETY: the host pointer is valid for the plugin's lifetime (CLAP's contract).
+    // SAFETY: the host passes a NUL-terminated id.
+    let plugin_id = unsafe { CStr::from_ptr(plugin_id) };
+    if plugin_id == fx_descriptor().clap_id() {
+        // As nice-plug's own export does: the Arc is taken back in the wrapper's `destroy`.
+        // SAFETY: the host pointer is valid for the plugin's lifetime (CLAP's contract).
+        let wrapper = Arc::into_raw(unsafe { Wrapper::<MephistoFx>::new(host) });
+        // SAFETY: `wrapper` is alive until `destroy`.
+        return unsafe { (*wrapper).clap_plugin.as_ptr() };
+    }
+    if plugin_id != descriptor().clap_id() {
+        return std::ptr::null();
+    }
+    // SAFETY: as above.
     let wrapper = Arc::into_raw(unsafe { Wrapper::<Mephisto>::new(host) });
     // SAFETY: `wrapper` is alive until `destroy`; the host has not seen the plugin yet, so
     // nothing else reads the struct while its `get_extension` is replaced.
@@ -533,5 +554,22 @@ mod tests {
             .collect();
         assert_eq!(h.presets, builtins);
         assert!(h.plugin_ids.iter().all(|id| id == Mephisto::CLAP_ID));
+    }
+
+    #[test]
+    fn the_plugin_factory_offers_the_instrument_and_mephisto_fx() {
+        let factory =
+            unsafe { get_factory(CLAP_PLUGIN_FACTORY_ID.as_ptr()) } as *const clap_plugin_factory;
+        assert!(!factory.is_null());
+        let ids: Vec<String> = unsafe {
+            let count = (*factory).get_plugin_count.unwrap()(factory);
+            (0..=count)
+                .filter_map(|i| {
+                    let desc = (*factory).get_plugin_descriptor.unwrap()(factory, i);
+                    (!desc.is_null()).then(|| text((*desc).id).unwrap())
+                })
+                .collect()
+        };
+        assert_eq!(ids, [Mephisto::CLAP_ID, MephistoFx::CLAP_ID]);
     }
 }

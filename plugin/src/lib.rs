@@ -5,6 +5,7 @@
 
 mod clap_export;
 pub mod editor;
+pub mod fx;
 pub mod history;
 pub mod midi;
 pub mod params;
@@ -259,6 +260,7 @@ impl Vst3Plugin for Mephisto {
         &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
 }
 
-// The CLAP entry point is `clap_export::clap_entry`: nice-plug's plugin plus preset
-// discovery and loading, which `nice_export_clap!` does not offer.
-nice_export_vst3!(Mephisto);
+// One library, two plugins: the instrument and Mephisto FX (src/fx). The CLAP entry point is
+// `clap_export::clap_entry`: nice-plug's two plugins plus preset discovery and loading for the
+// instrument, which `nice_export_clap!` does not offer.
+nice_export_vst3!(Mephisto, fx::MephistoFx);

@@ -97,7 +97,9 @@ impl Default for MephistoParams {
     }
 }
 
-fn macro_param(m: Macro) -> FloatParam {
+/// A macro's host parameter: 0–1, 0.5 as designed, smoothed (the instrument's and Mephisto
+/// FX's).
+pub(crate) fn macro_param(m: Macro) -> FloatParam {
     FloatParam::new(
         m.display_name(),
         0.5,

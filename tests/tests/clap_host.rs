@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::thread::{self, ThreadId};
 
 use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::latency::PluginLatency;
 use clack_extensions::note_ports::{NoteDialect, NotePortInfoBuffer, PluginNotePorts};
 use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
@@ -268,74 +269,101 @@ struct Mephisto {
     held: RefCell<HashMap<u8, u32>>,
 }
 
+/// Stops processing (on an audio thread, as CLAP asks) and deactivates.
+fn stop(instance: &mut PluginInstance<TestHost>, mut processor: PluginAudioProcessor<TestHost>) {
+    thread::scope(|s| {
+        s.spawn(|| {
+            IS_AUDIO_THREAD.with(|a| a.set(true));
+            processor.ensure_processing_stopped();
+        })
+        .join()
+        .expect("stop_processing panicked");
+    });
+    instance.deactivate(processor.into_stopped());
+}
+
+/// Instantiates and initialises plugin `id` of the bundle (checking its name), with its
+/// params and state extensions and every parameter's range by name.
+fn instantiate(
+    id: &CStr,
+    name: &CStr,
+) -> (
+    PluginInstance<TestHost>,
+    PluginParams,
+    PluginState,
+    HashMap<String, ParamMeta>,
+) {
+    let entry = load_entry();
+    let factory = entry
+        .get_plugin_factory()
+        .expect("the entry has no CLAP plugin factory");
+    let ids: Vec<String> = factory
+        .plugin_descriptors()
+        .filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned()))
+        .collect();
+    let descriptor = factory
+        .plugin_descriptors()
+        .find(|d| d.id() == Some(id))
+        .unwrap_or_else(|| panic!("plugin {id:?} not in the factory (found {ids:?})"));
+    assert_eq!(descriptor.name(), Some(name));
+
+    let host_info = HostInfo::new(
+        "mephisto-tests",
+        "Mephisto",
+        "https://example.invalid",
+        "0.1.0",
+    )
+    .unwrap();
+    let main_thread = thread::current().id();
+    let mut instance = PluginInstance::<TestHost>::new(
+        |_| Shared {
+            main_thread,
+            callback_requested: AtomicBool::new(false),
+            restart_requested: AtomicBool::new(false),
+            process_requested: AtomicBool::new(false),
+            flush_requested: AtomicBool::new(false),
+        },
+        |_| MainThread::default(),
+        &entry,
+        id,
+        &host_info,
+    )
+    .expect("failed to instantiate + init the plugin");
+
+    let shared_handle = instance.plugin_shared_handle();
+    let params: PluginParams = shared_handle
+        .get_extension()
+        .expect("plugin does not expose the CLAP params extension");
+    let state: PluginState = shared_handle
+        .get_extension()
+        .expect("plugin does not expose the CLAP state extension");
+
+    let mut param_meta = HashMap::new();
+    {
+        let handle = instance.plugin_handle();
+        let mut buf = ParamInfoBuffer::new();
+        for i in 0..params.count(&handle) {
+            let info = params
+                .get_info(&handle, i, &mut buf)
+                .unwrap_or_else(|| panic!("params.get_info({i}) failed"));
+            let name = String::from_utf8_lossy(info.name).into_owned();
+            let meta = ParamMeta {
+                id: info.id,
+                min: info.min_value,
+                max: info.max_value,
+                default: info.default_value,
+                stepped: info.flags.contains(ParamInfoFlags::IS_STEPPED),
+            };
+            param_meta.insert(name, meta);
+        }
+    }
+    (instance, params, state, param_meta)
+}
+
 impl Mephisto {
     /// Instantiates and initialises a new (inactive) plugin instance.
     fn new() -> Self {
-        let entry = load_entry();
-        let factory = entry
-            .get_plugin_factory()
-            .expect("the entry has no CLAP plugin factory");
-        let ids: Vec<String> = factory
-            .plugin_descriptors()
-            .filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned()))
-            .collect();
-        let descriptor = factory
-            .plugin_descriptors()
-            .find(|d| d.id() == Some(PLUGIN_ID))
-            .unwrap_or_else(|| panic!("plugin {PLUGIN_ID:?} not in the factory (found {ids:?})"));
-        assert_eq!(descriptor.name(), Some(c"Mephisto"));
-
-        let host_info = HostInfo::new(
-            "mephisto-tests",
-            "Mephisto",
-            "https://example.invalid",
-            "0.1.0",
-        )
-        .unwrap();
-        let main_thread = thread::current().id();
-        let mut instance = PluginInstance::<TestHost>::new(
-            |_| Shared {
-                main_thread,
-                callback_requested: AtomicBool::new(false),
-                restart_requested: AtomicBool::new(false),
-                process_requested: AtomicBool::new(false),
-                flush_requested: AtomicBool::new(false),
-            },
-            |_| MainThread::default(),
-            &entry,
-            PLUGIN_ID,
-            &host_info,
-        )
-        .expect("failed to instantiate + init the plugin");
-
-        let shared_handle = instance.plugin_shared_handle();
-        let params: PluginParams = shared_handle
-            .get_extension()
-            .expect("plugin does not expose the CLAP params extension");
-        let state: PluginState = shared_handle
-            .get_extension()
-            .expect("plugin does not expose the CLAP state extension");
-
-        let mut param_meta = HashMap::new();
-        {
-            let handle = instance.plugin_handle();
-            let mut buf = ParamInfoBuffer::new();
-            for i in 0..params.count(&handle) {
-                let info = params
-                    .get_info(&handle, i, &mut buf)
-                    .unwrap_or_else(|| panic!("params.get_info({i}) failed"));
-                let name = String::from_utf8_lossy(info.name).into_owned();
-                let meta = ParamMeta {
-                    id: info.id,
-                    min: info.min_value,
-                    max: info.max_value,
-                    default: info.default_value,
-                    stepped: info.flags.contains(ParamInfoFlags::IS_STEPPED),
-                };
-                param_meta.insert(name, meta);
-            }
-        }
-
+        let (instance, params, state, param_meta) = instantiate(PLUGIN_ID, c"Mephisto");
         Mephisto {
             instance,
             processor: None,
@@ -383,17 +411,8 @@ impl Mephisto {
     }
 
     fn deactivate(&mut self) {
-        let mut processor = self.processor.take().expect("not active");
-        // stop_processing is an audio-thread call
-        thread::scope(|s| {
-            s.spawn(|| {
-                IS_AUDIO_THREAD.with(|a| a.set(true));
-                processor.ensure_processing_stopped();
-            })
-            .join()
-            .expect("stop_processing panicked");
-        });
-        self.instance.deactivate(processor.into_stopped());
+        let processor = self.processor.take().expect("not active");
+        stop(&mut self.instance, processor);
         self.held.borrow_mut().clear();
         self.service_main_thread();
     }
@@ -1338,5 +1357,375 @@ fn an_unreadable_saved_patch_is_kept_verbatim_and_a_built_in_plays() {
         saved_spec(&mut plugin),
         Some(future),
         "the project keeps what it could not read, unchanged"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mephisto FX: the effect in the same bundle, on a recorded input
+// ---------------------------------------------------------------------------------------------
+
+const FX_ID: &CStr = c"com.mephisto-audio.mephisto-fx";
+
+/// Mephisto FX loaded from the bundle and activated at 48 kHz / 512, rendering offline (a
+/// bounce: the neural voice's frames are waited for, so the result does not depend on how
+/// fast this machine is).
+struct Fx {
+    instance: PluginInstance<TestHost>,
+    processor: Option<PluginAudioProcessor<TestHost>>,
+    param_meta: HashMap<String, ParamMeta>,
+    steady_time: u64,
+}
+
+impl Fx {
+    fn new_active(state: Option<&[u8]>) -> Fx {
+        let (mut instance, _, plugin_state, param_meta) = instantiate(FX_ID, c"Mephisto FX");
+        if let Some(bytes) = state {
+            plugin_state
+                .load(&instance.plugin_handle(), &mut &bytes[..])
+                .expect("state.load failed");
+        }
+        let render: PluginRender = instance
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("Mephisto FX has no CLAP render extension");
+        render
+            .set(&instance.plugin_handle(), RenderMode::Offline)
+            .expect("the plugin refused offline rendering");
+        let config = PluginAudioConfiguration {
+            sample_rate: SAMPLE_RATE,
+            min_frames_count: 1,
+            max_frames_count: MAX_BLOCK as u32,
+        };
+        let stopped = instance
+            .activate(|_, _| (), config)
+            .expect("Mephisto FX activation failed");
+        Fx {
+            instance,
+            processor: Some(stopped.into()),
+            param_meta,
+            steady_time: 0,
+        }
+    }
+
+    /// The latency the plugin reports to the host.
+    fn latency(&mut self) -> usize {
+        let latency: PluginLatency = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("Mephisto FX has no CLAP latency extension");
+        latency.get(&self.instance.plugin_handle()) as usize
+    }
+
+    /// Processes `input` (and `sidechain` on the second input port) in blocks cycling
+    /// through `blocks`; `params` (name, plain value) are set in the first block.
+    fn process(
+        &mut self,
+        input: &Stereo,
+        sidechain: Option<&Stereo>,
+        blocks: &[usize],
+        params: &[(&str, f64)],
+    ) -> Stereo {
+        let mut first_events = EventBuffer::with_capacity(params.len());
+        for (name, value) in params {
+            let id = self.param_meta[*name].id;
+            first_events.push(&ParamValueEvent::new(0, id, Pckn::match_all(), *value));
+        }
+        let silence = Stereo {
+            l: vec![0.0; input.len()],
+            r: vec![0.0; input.len()],
+        };
+        let side = sidechain.unwrap_or(&silence).clone();
+        let input = input.clone();
+        let processor = self.processor.as_mut().expect("active");
+        let steady_start = self.steady_time;
+        let out = thread::scope(|s| {
+            s.spawn(move || {
+                IS_AUDIO_THREAD.with(|a| a.set(true));
+                let processor = processor
+                    .ensure_processing_started()
+                    .expect("start_processing failed");
+                let mut in_ports = AudioPorts::with_capacity(4, 2);
+                let mut out_ports = AudioPorts::with_capacity(2, 1);
+                let mut buffers = [vec![0.0f32; MAX_BLOCK], vec![0.0f32; MAX_BLOCK]];
+                let mut side_buffers = [vec![0.0f32; MAX_BLOCK], vec![0.0f32; MAX_BLOCK]];
+                let mut out = Stereo::default();
+                let (mut start, mut i) = (0, 0);
+                while start < input.len() {
+                    let len = blocks[i % blocks.len()].min(input.len() - start);
+                    let [l, r] = &mut buffers;
+                    l[..len].copy_from_slice(&input.l[start..start + len]);
+                    r[..len].copy_from_slice(&input.r[start..start + len]);
+                    let [sl, sr] = &mut side_buffers;
+                    sl[..len].copy_from_slice(&side.l[start..start + len]);
+                    sr[..len].copy_from_slice(&side.r[start..start + len]);
+                    let mut left = vec![f32::NAN; len];
+                    let mut right = vec![f32::NAN; len];
+                    {
+                        let inputs = in_ports.with_input_buffers([
+                            AudioPortBuffer {
+                                latency: 0,
+                                channels: AudioPortBufferType::f32_input_only(
+                                    [
+                                        InputChannel::variable(&mut l[..len]),
+                                        InputChannel::variable(&mut r[..len]),
+                                    ]
+                                    .into_iter(),
+                                ),
+                            },
+                            AudioPortBuffer {
+                                latency: 0,
+                                channels: AudioPortBufferType::f32_input_only(
+                                    [
+                                        InputChannel::variable(&mut sl[..len]),
+                                        InputChannel::variable(&mut sr[..len]),
+                                    ]
+                                    .into_iter(),
+                                ),
+                            },
+                        ]);
+                        let mut outputs = out_ports.with_output_buffers([AudioPortBuffer {
+                            latency: 0,
+                            channels: AudioPortBufferType::f32_output_only(
+                                [&mut left[..], &mut right[..]].into_iter(),
+                            ),
+                        }]);
+                        let empty = EventBuffer::new();
+                        let events = if i == 0 { &first_events } else { &empty };
+                        processor
+                            .process(
+                                &inputs,
+                                &mut outputs,
+                                &events.as_input(),
+                                &mut OutputEvents::void(),
+                                Some(steady_start + start as u64),
+                                None,
+                            )
+                            .expect("Mephisto FX process() returned an error");
+                    }
+                    out.l.extend_from_slice(&left);
+                    out.r.extend_from_slice(&right);
+                    start += len;
+                    i += 1;
+                }
+                out
+            })
+            .join()
+            .expect("audio thread panicked")
+        });
+        self.steady_time += out.len() as u64;
+        out
+    }
+}
+
+impl Drop for Fx {
+    fn drop(&mut self) {
+        if let Some(processor) = self.processor.take() {
+            if !thread::panicking() {
+                stop(&mut self.instance, processor);
+            }
+        }
+    }
+}
+
+/// A phrase of a real oboe: Debian's timgm6mb-soundfont samples "Oboe C#" (C#4) and
+/// "Oboe F#" (F#4), each held 1.2 s (looped as a sampler plays them) with rests, at 48 kHz,
+/// in both channels; with each note's start, end and recorded pitch.
+fn oboe_phrase() -> (Stereo, Vec<(usize, usize, f64)>) {
+    let path = std::path::Path::new(mephisto_tests::sf2::TIMGM6MB);
+    let mut mono = vec![0.0f32; secs(0.3)];
+    let mut notes = Vec::new();
+    for name in ["Oboe C#", "Oboe F#"] {
+        let sample = mephisto_tests::sf2::read_sample(path, name).unwrap();
+        let start = mono.len();
+        mono.extend(sample.held(1.2, SAMPLE_RATE as u32));
+        notes.push((start, mono.len(), sample.pitch_hz));
+        mono.extend(vec![0.0; secs(0.4)]);
+    }
+    (
+        Stereo {
+            l: mono.clone(),
+            r: mono,
+        },
+        notes,
+    )
+}
+
+/// The pitch of 10 ms frames of `x`: `(frame start, Hz)` where YIN finds one.
+fn pitch_track(x: &[f32]) -> Vec<(usize, f32)> {
+    let mut yin = mephisto_analysis::Yin::with_range(SAMPLE_RATE as f32, 50.0, 2000.0);
+    let len = yin.frame_len();
+    (0..x.len().saturating_sub(len))
+        .step_by(secs(0.01))
+        .filter_map(|start| Some((start, yin.estimate(&x[start..start + len])?)))
+        .collect()
+}
+
+/// Median |cents| between `output` (delayed by `latency`) and `input` over the frames where
+/// both are voiced and inside a note (its first and last 100 ms left out), and how many.
+fn following_error(
+    input: &[f32],
+    output: &[f32],
+    latency: usize,
+    notes: &[(usize, usize, f64)],
+) -> (f32, usize) {
+    let heard: HashMap<usize, f32> = pitch_track(&output[latency..]).into_iter().collect();
+    let inside = |at: usize| {
+        notes
+            .iter()
+            .any(|&(s, e, _)| at >= s + secs(0.1) && at + secs(0.14) < e)
+    };
+    let mut errors: Vec<f32> = pitch_track(input)
+        .into_iter()
+        .filter(|(at, _)| inside(*at))
+        .filter_map(|(at, hz)| Some((1200.0 * (heard.get(&at)? / hz).log2()).abs()))
+        .collect();
+    assert!(
+        !errors.is_empty(),
+        "no frame where input and output are both voiced"
+    );
+    errors.sort_by(f32::total_cmp);
+    (errors[errors.len() / 2], errors.len())
+}
+
+#[test]
+fn mephisto_fx_is_an_effect_with_a_sidechain_and_reports_its_latency() {
+    let mut fx = Fx::new_active(None);
+    let entry = load_entry();
+    let factory = entry.get_plugin_factory().unwrap();
+    let desc = factory
+        .plugin_descriptors()
+        .find(|d| d.id() == Some(FX_ID))
+        .unwrap();
+    let features: Vec<_> = desc.features().collect();
+    assert!(features.contains(&c"audio-effect"), "{features:?}");
+    let ports: PluginAudioPorts = fx.instance.plugin_shared_handle().get_extension().unwrap();
+    let handle = fx.instance.plugin_handle();
+    assert_eq!(ports.count(&handle, true), 2, "main input and sidechain");
+    assert_eq!(ports.count(&handle, false), 1);
+    let mut buf = AudioPortInfoBuffer::new();
+    for (index, input) in [(0, true), (1, true), (0, false)] {
+        let port = ports.get(&handle, index, input, &mut buf).unwrap();
+        assert_eq!(
+            port.channel_count, 2,
+            "port {index} (input {input}) is stereo"
+        );
+    }
+    for name in [
+        "Patch",
+        "Octave",
+        "Pitch Confidence",
+        "Loudness Offset",
+        "Dry/Wet",
+        "Pitch Source",
+    ]
+    .iter()
+    .chain(MACROS)
+    {
+        assert!(fx.param_meta.contains_key(*name), "no parameter {name}");
+    }
+    // 48 kHz, blocks of at most 512: 25 ms of lookahead, a frame and two blocks, in frames.
+    assert_eq!(fx.latency(), 2640);
+}
+
+#[test]
+fn mephisto_fx_turns_a_recorded_oboe_into_the_tine_keys_model_at_its_pitch() {
+    let (input, notes) = oboe_phrase();
+    let mut fx = Fx::new_active(None);
+    let latency = fx.latency();
+    // The known pitch: the recording is where its SoundFont says.
+    for &(start, end, hz) in &notes {
+        let track = pitch_track(&input.l[start + secs(0.1)..end - secs(0.1)]);
+        let mut cents: Vec<f32> = track
+            .iter()
+            .map(|(_, f)| 1200.0 * (f64::from(*f) / hz).log2() as f32)
+            .collect();
+        cents.sort_by(f32::total_cmp);
+        assert!(
+            cents[cents.len() / 2].abs() < 30.0,
+            "the sample at {hz} Hz: {cents:?}"
+        );
+    }
+    // Let the worker build the default voice (tine_keys_neural) while silence plays.
+    let silence = Stereo {
+        l: vec![0.0; secs(0.02)],
+        r: vec![0.0; secs(0.02)],
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        fx.process(&silence, None, &[512], &[]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let tail = Stereo {
+        l: vec![0.0; latency],
+        r: vec![0.0; latency],
+    };
+    let mut whole = input.clone();
+    whole.l.extend(&tail.l);
+    whole.r.extend(&tail.r);
+    let out = fx.process(&whole, None, ODD_BLOCKS, &[("Dry/Wet", 1.0)]);
+    assert_finite(&out, "Mephisto FX output");
+    let voice = out.slice(latency, out.len());
+    assert!(
+        voice.slice(secs(0.5), secs(1.4)).rms() > SILENCE_RMS,
+        "the voice sounds"
+    );
+    // It is the model, not the input passing through: far from the oboe sample by sample.
+    let dry = input.slice(secs(0.5), secs(1.4));
+    assert!(voice.slice(secs(0.5), secs(1.4)).rms_difference(&dry) > 0.3 * dry.rms());
+    let (median, frames) = following_error(&input.l, &out.l, latency, &notes);
+    println!(
+        "tine_keys_neural on the oboe: median pitch error {median:.2} cents over {frames} frames"
+    );
+    assert!(frames >= 100, "voiced frames: {frames}");
+    assert!(median < 30.0, "median pitch error {median} cents");
+}
+
+#[test]
+fn mephisto_fx_follows_its_sidechain_with_a_faust_patch_and_mixes_dry() {
+    let (oboe, notes) = oboe_phrase();
+    let noise = Stereo {
+        l: (0..oboe.len())
+            .map(|n| ((n * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.1)
+            .collect(),
+        r: (0..oboe.len())
+            .map(|n| ((n * 104_729 % 1000) as f32 / 1000.0 - 0.5) * 0.1)
+            .collect(),
+    };
+    let patch = mephisto_dsp::find_builtin("nylon_pluck").unwrap().0 as f64;
+    let mut fx = Fx::new_active(None);
+    let latency = fx.latency();
+    // The selector moves to a Faust patch and the pitch comes from the sidechain; the
+    // worker builds the voice while the first second plays.
+    let warm_up = Stereo {
+        l: vec![0.0; secs(0.02)],
+        r: vec![0.0; secs(0.02)],
+    };
+    fx.process(
+        &warm_up,
+        None,
+        &[512],
+        &[("Patch", patch), ("Pitch Source", 1.0), ("Dry/Wet", 1.0)],
+    );
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(500) {
+        fx.process(&warm_up, None, &[512], &[]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = fx.process(&noise, Some(&oboe), ODD_BLOCKS, &[]);
+    let (median, frames) = following_error(&oboe.l, &out.l, latency, &notes);
+    println!("nylon_pluck following the sidechain: median pitch error {median:.2} cents over {frames} frames");
+    assert!(frames >= 20, "voiced frames: {frames}");
+    assert!(median < 30.0, "median pitch error {median} cents");
+    // Dry only: the main input, delayed by exactly the reported latency.
+    let mut dry = fx.process(&noise, Some(&oboe), ODD_BLOCKS, &[("Dry/Wet", 0.0)]);
+    // The mix glides for 20 ms; the rest is the input delayed.
+    let skip = secs(0.05);
+    dry = dry.slice(skip + latency, dry.len());
+    let expected = noise.slice(skip, noise.len() - latency);
+    assert!(
+        dry.max_abs_diff(&expected) < 1e-6,
+        "{}",
+        dry.max_abs_diff(&expected)
     );
 }

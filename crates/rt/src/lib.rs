@@ -19,6 +19,7 @@
 pub mod bypass;
 pub mod engine;
 pub mod foreign;
+pub mod fx;
 pub mod instance;
 pub mod limiter;
 pub mod neural;

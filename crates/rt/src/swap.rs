@@ -39,6 +39,21 @@ pub fn patch_rings(capacity: usize) -> (WorkerPorts, AudioPorts) {
     )
 }
 
+impl AudioPorts {
+    /// The next instance the worker sent, if any. Wait-free.
+    pub fn receive(&mut self) -> Option<Playable> {
+        self.from_worker.pop().ok()
+    }
+
+    /// Hands an instance back to the worker to be dropped; returns it when the ring is
+    /// full (keep it and try again: never drop it on the audio thread). Wait-free.
+    pub fn give_back(&mut self, instance: Playable) -> Result<(), Playable> {
+        self.to_worker
+            .push(instance)
+            .map_err(|rtrb::PushError::Full(p)| p)
+    }
+}
+
 impl WorkerPorts {
     /// Sends a built instance to the audio thread; hands it back when the ring is full (the
     /// audio thread is not taking them: the plugin is not processing).
@@ -112,7 +127,7 @@ impl PatchSwitcher {
                 }
             } else {
                 if self.waiting.is_none() {
-                    self.waiting = self.ports.from_worker.pop().ok();
+                    self.waiting = self.ports.receive();
                 }
                 if let Some(next) = self.waiting.take() {
                     if next.voice_count() == engine.voice_slots() {
@@ -131,11 +146,7 @@ impl PatchSwitcher {
     fn return_instance(&mut self, instance: Playable) {
         match instance.builtin_index {
             Some(i) => self.bank[i] = Some(instance),
-            None => {
-                if let Err(rtrb::PushError::Full(instance)) = self.ports.to_worker.push(instance) {
-                    self.unreturned = Some(instance);
-                }
-            }
+            None => self.unreturned = self.ports.give_back(instance).err(),
         }
     }
 }

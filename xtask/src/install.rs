@@ -79,7 +79,7 @@ pub fn install(args: &[String]) -> Result<(), String> {
         places.vst3.display(),
         bundle::VST3_BINARY_DIR
     );
-    println!("Rescan plugins in your host to find Mephisto (instrument). `cargo xtask uninstall` removes it.");
+    println!("Rescan plugins in your host to find Mephisto (instrument) and Mephisto FX (effect). `cargo xtask uninstall` removes them.");
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod design;
 mod macros;
 mod matching;
 mod neural;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use mephisto_compiler::{CompiledVariant, Compiler, CompilerOptions};
+use mephisto_designer::llm::ReplyForm;
 use mephisto_dsp::controls::{Control, ControlKind, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto_dsp::{builtin_patches, find_builtin};
@@ -115,15 +117,33 @@ enum Command {
         /// The environment variable holding the API key (never the key itself).
         #[arg(long, value_name = "VAR", requires = "llm")]
         api_key_env: Option<String>,
-        /// Seconds to wait for the model's answer (default 60).
+        /// Seconds the model may stay silent in the middle of its answer (default 60).
         #[arg(long, requires = "llm")]
         timeout: Option<f64>,
+        /// Seconds the model may take to read the request before its first token (default
+        /// 300).
+        #[arg(long, requires = "llm")]
+        first_token_timeout: Option<f64>,
+        /// The model's context size in tokens, when the server does not report it (default
+        /// 8192; Ollama is asked to load this much).
+        #[arg(long, value_name = "TOKENS", requires = "llm")]
+        context: Option<u32>,
+        /// The most tokens one answer may have (default 2048; 1024 for a synth graph).
+        #[arg(long, value_name = "TOKENS", requires = "llm")]
+        max_answer_tokens: Option<u32>,
+        /// What the model answers with: auto (a synth graph for small models and contexts),
+        /// graph, faust or either.
+        #[arg(long, value_parser = parse_form, requires = "llm")]
+        form: Option<ReplyForm>,
         /// Where to write the PatchSpec.
         #[arg(long, value_name = "SPEC.json")]
         out: PathBuf,
         /// Also render the default probe (C3 for 1 s in 3 s) to this WAV file.
         #[arg(long, value_name = "OUT.wav")]
         render: Option<PathBuf>,
+        /// Write each round's request and the model's answer to DIR/roundN.json.
+        #[arg(long, value_name = "DIR", requires = "llm")]
+        transcript: Option<PathBuf>,
     },
     /// Score the offline designer on a prompt suite: design and render every prompt,
     /// measure, and check the expected relations.
@@ -134,6 +154,41 @@ enum Command {
         /// seconds per prompt).
         #[arg(long)]
         macros: bool,
+    },
+    /// Run a monophonic recording through Mephisto FX offline: its pitch and loudness play a
+    /// neural model (timbre transfer) or a Faust patch. Writes a stereo float WAV at the
+    /// input's rate and length.
+    Transfer {
+        /// The recording (WAV, any rate; stereo is mixed to mono for tracking).
+        #[arg(long, value_name = "IN.wav")]
+        input: PathBuf,
+        /// A built-in patch name, a shipped model's name, a MODEL.onnx (with MODEL.json
+        /// beside it) or a PatchSpec (SPEC.json).
+        #[arg(long, value_name = "NAME|MODEL.onnx|SPEC.json")]
+        patch: String,
+        /// Where to write the WAV file.
+        #[arg(long, value_name = "OUT.wav")]
+        out: PathBuf,
+        /// Octaves to shift the input's pitch by (-4..4).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        octave: i32,
+        /// Frames whose pitch confidence is below this are unvoiced (0..1).
+        #[arg(long, default_value_t = 0.8)]
+        confidence: f32,
+        /// Decibels added to the input's loudness before the voice follows it.
+        #[arg(
+            long,
+            value_name = "DB",
+            default_value_t = 0.0,
+            allow_hyphen_values = true
+        )]
+        loudness_offset: f32,
+        /// 0: only the input, 1: only the voice.
+        #[arg(long, default_value_t = 1.0)]
+        mix: f32,
+        /// A macro value, e.g. --macro bright=0.8 (repeatable).
+        #[arg(long = "macro", value_name = "NAME=VALUE")]
+        macros: Vec<String>,
     },
     /// Check that each semantic macro moves its descriptor (Bright the centroid, Warm the
     /// low-mid share, …) monotonically and audibly; prints a Markdown table per patch.
@@ -195,6 +250,12 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         notes: usize,
     },
+}
+
+/// `--form`: what the model answers with.
+fn parse_form(text: &str) -> Result<ReplyForm, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase()))
+        .map_err(|_| format!("`{text}` is not a form: auto, graph, faust or either"))
 }
 
 fn main() -> ExitCode {
@@ -275,8 +336,13 @@ fn run(cli: Cli) -> Result<(), String> {
             model,
             api_key_env,
             timeout,
+            first_token_timeout,
+            context,
+            max_answer_tokens,
+            form,
             out,
             render,
+            transcript,
         } => design::design(design::DesignArgs {
             prompt,
             from,
@@ -285,11 +351,35 @@ fn run(cli: Cli) -> Result<(), String> {
                 model,
                 api_key_env,
                 timeout,
+                first_token_timeout,
+                context,
+                max_answer_tokens,
+                form,
             }),
             out,
             render,
+            transcript,
         }),
         Command::Eval { suite, macros } => design::eval(&suite, macros),
+        Command::Transfer {
+            input,
+            patch,
+            out,
+            octave,
+            confidence,
+            loudness_offset,
+            mix,
+            macros,
+        } => transfer::transfer(transfer::TransferArgs {
+            input: &input,
+            patch: &patch,
+            out: &out,
+            octave,
+            confidence,
+            loudness_offset_db: loudness_offset,
+            mix,
+            macros: parse_macros(&macros)?,
+        }),
         Command::Macros { patch, all, sweeps } => macros::macros(patch.as_deref(), all, sweeps),
         Command::Match {
             patch,

@@ -204,6 +204,16 @@ const TARGETS: [Target; 5] = [
     },
 ];
 
+/// How axis `axis` is measured (on a scale where a weight's step is the same everywhere)
+/// and how far a weight of 1 asks it to move; `None` for an axis the check does not
+/// measure (motion, punch, length, level).
+pub fn scale(axis: Axis) -> Option<(fn(&Features) -> f32, f32)> {
+    TARGETS
+        .iter()
+        .find(|t| t.axis == axis)
+        .map(|t| (t.measure, t.per_weight))
+}
+
 /// What the check found and did.
 #[derive(Debug, Clone)]
 pub struct Checked {

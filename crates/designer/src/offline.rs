@@ -6,6 +6,7 @@
 //! delivered.
 //! Refinement does the same with smaller steps on the current patch.
 
+use mephisto_analysis::Features;
 use mephisto_dsp::controllers::{ControllerMap, Route, Source, Target as RouteTarget};
 use mephisto_dsp::controls::Control;
 use mephisto_dsp::macros::Macro;
@@ -408,4 +409,62 @@ fn join_prompts(first: &str, change: &str) -> String {
         (first, "") => first.to_string(),
         (first, change) => format!("{first}; {change}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared with the LLM designer's measured feedback (`crate::feedback`): the same targets
+// the analysis check above uses, for a patch the model wrote.
+
+/// One measured target the words set: the axis, what is measured, and how far from the
+/// reference the words ask it to move (in the descriptor's own scale, signed).
+pub(crate) struct AskedTarget {
+    pub axis: Axis,
+    pub descriptor: &'static str,
+    pub measure: fn(&Features) -> f32,
+    pub wanted: f32,
+}
+
+/// The targets the model's feedback measures for `axes` (words of weight under 0.1 ask
+/// nothing): brightness and warmth on the analysis check's scales (`crate::check`), a new
+/// design reaching as far as the offline designer's, a refinement a step.
+pub(crate) fn asked_targets(axes: &AxisWeights, refinement: bool) -> Vec<AskedTarget> {
+    let reach = if refinement {
+        REFINE_REACH
+    } else {
+        DESIGN_REACH
+    };
+    [
+        (lexicon::BRIGHT, "centroid (octaves)"),
+        (lexicon::WARM, "low-mid share"),
+    ]
+    .into_iter()
+    .filter(|(axis, _)| axes[axis.index()].abs() >= 0.1)
+    .filter_map(|(axis, descriptor)| {
+        let (measure, per_weight) = check::scale(axis)?;
+        Some(AskedTarget {
+            axis,
+            descriptor,
+            measure,
+            wanted: per_weight * axes[axis.index()] * reach,
+        })
+    })
+    .collect()
+}
+
+/// The template the offline designer would start from for `archetype`, as designed: the
+/// reference a new patch's targets are measured from.
+pub(crate) fn template_spec(archetype: &str) -> Result<PatchSpec, String> {
+    PatchSpec::from_builtin(template_for(archetype, &Reading::default()))
+}
+
+/// The analysis check's probe (the level probe, C3), rendered and measured.
+pub(crate) fn measure(
+    spec: &PatchSpec,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+) -> Result<Features, String> {
+    let played = level::play(build(spec)?);
+    Ok(check::features(
+        &played,
+        &mut mephisto_analysis::Analyzer::new(),
+    ))
 }

@@ -2,6 +2,7 @@
 //!
 //! * [`spec`]: PatchSpec, the JSON document a patch travels in (pure data: serde, schema,
 //!   validation);
+//! * [`graph`]: synth graphs, the small patch language Mephisto writes Faust for itself;
 //! * [`build`]: a spec's program (built-in, compiled or neural), its instances, and the
 //!   whole build a worker runs ([`build::Builder`]);
 //! * [`sanity`]: the gate a program passes before it may play;
@@ -13,12 +14,14 @@
 pub mod build;
 pub mod effect;
 pub mod error;
+pub mod graph;
 pub mod level;
 pub mod probe;
 pub mod render;
 pub mod sanity;
 pub mod score;
 pub mod spec;
+pub mod transfer;
 
 pub use build::{BuildSpec, Builder, Built, OfflinePatch, Program};
 pub use error::{BuildError, Setting};

@@ -18,7 +18,7 @@ use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto_patch::probe::Probe;
 use mephisto_patch::render::render_score;
 use mephisto_patch::score::ScoreNote;
-use mephisto_patch::{BuildError, OfflinePatch, PatchSpec, Program};
+use mephisto_patch::{BuildError, BuildSpec, Built, OfflinePatch, PatchSpec, Program};
 
 /// Macro values per sweep: 0, 0.125, …, 1.
 pub const SWEEP_STEPS: usize = 9;
@@ -459,6 +459,22 @@ pub fn calibrate_program(
     auto_calibrate(spec, &|s| {
         program.instantiate(s, CALIBRATION_VOICES, sample_rate)
     })
+}
+
+/// Calibrates a built patch's macros on the standard probe ([`calibrate_program`]) and
+/// gives its instance the repaired map; returns the spec with that map (and the trim the
+/// build levelled it to, when it carried none) and the report.
+pub fn calibrate_built(
+    built: &mut Built,
+    spec: &PatchSpec,
+) -> Result<(PatchSpec, CalibrationReport), String> {
+    let mut spec = spec.clone();
+    if spec.trim_db.is_none() {
+        spec.trim_db = built.trim_db;
+    }
+    let (spec, report) = calibrate_program(&built.program, &spec)?;
+    spec.apply_to(&mut built.instance)?;
+    Ok((spec, report))
 }
 
 /// `spec` with macro `m`'s depths multiplied by `factor` and clamped to −1..1; `None` when

@@ -204,10 +204,13 @@ const TARGETS: [Target; 5] = [
     },
 ];
 
+/// A descriptor on a scale where a weight's step is the same everywhere.
+pub type Measure = fn(&Features) -> f32;
+
 /// How axis `axis` is measured (on a scale where a weight's step is the same everywhere)
 /// and how far a weight of 1 asks it to move; `None` for an axis the check does not
 /// measure (motion, punch, length, level).
-pub fn scale(axis: Axis) -> Option<(fn(&Features) -> f32, f32)> {
+pub fn scale(axis: Axis) -> Option<(Measure, f32)> {
     TARGETS
         .iter()
         .find(|t| t.axis == axis)
@@ -515,11 +518,12 @@ fn ridge_solve(jacobian: &[Vec<f32>], residual: &[f32], lambda: f32) -> Vec<f32>
         if p.abs() < 1e-12 {
             continue;
         }
-        for row in 0..n {
-            if row != col {
-                let factor = a[row][col] / p;
-                for k in col..=n {
-                    a[row][k] -= factor * a[col][k];
+        let pivot_row = a[col].clone();
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col {
+                let factor = row[col] / p;
+                for (x, &y) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *x -= factor * y;
                 }
             }
         }

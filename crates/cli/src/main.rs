@@ -194,6 +194,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Ctrl-C (or a SIGTERM) stops `faust` and `rustc` with the command.
+    mephisto_compiler::kill_children_on_interrupt();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -5,9 +5,13 @@
 //! only the DSPs' `compute` is meant for it.
 
 mod cache;
+mod children;
 mod description;
 mod error;
+mod lexer;
+pub mod limits;
 mod pipeline;
+pub mod sandbox;
 mod screen;
 mod toolchain;
 mod variant;
@@ -15,6 +19,7 @@ mod wrapper;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,8 +28,9 @@ use mephisto_rt::foreign::{ForeignClass, ForeignDsp};
 use mephisto_rt::instance::PatchInstance;
 
 pub use cache::CACHE_DIR_ENV;
+pub use children::{kill_children_on_interrupt, live_groups};
 pub use error::{CompileError, Refusal, SourceLine};
-pub use screen::{screen, Screened, MAX_SOURCE_BYTES};
+pub use screen::{is_allowed_library, screen, Screened, MAX_SOURCE_BYTES};
 pub use wrapper::ABI_VERSION;
 
 use toolchain::Tool;
@@ -74,6 +80,10 @@ pub struct Compiler {
     /// `faust` and `rustc` once located and asked their versions, so a compile that hits
     /// the cache starts no process at all.
     tools: Mutex<Option<(Tool, Tool)>>,
+    /// Set by whoever supersedes the running compile: its compilers are killed.
+    cancel: Option<Arc<AtomicBool>>,
+    /// Whether the "no Landlock" note was given (it is given once per compiler).
+    sandbox_noted: AtomicBool,
 }
 
 impl Compiler {
@@ -81,7 +91,27 @@ impl Compiler {
         Compiler {
             options,
             tools: Mutex::new(None),
+            cancel: None,
+            sandbox_noted: AtomicBool::new(false),
         }
+    }
+
+    /// A compiler whose running compile stops (with [`CompileError::Cancelled`], its
+    /// compilers killed) once `flag` is set; the owner clears it before the next job.
+    pub fn with_cancel_flag(mut self, flag: Arc<AtomicBool>) -> Compiler {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Whether the compilers run inside the Landlock sandbox on this machine.
+    pub fn sandbox_status(&self) -> &'static sandbox::SandboxStatus {
+        sandbox::status()
+    }
+
+    /// The note that the sandbox is unavailable, the first time only.
+    fn sandbox_note(&self) -> Option<String> {
+        let note = sandbox::status().note()?;
+        (!self.sandbox_noted.swap(true, Ordering::AcqRel)).then_some(note)
     }
 
     pub fn options(&self) -> &CompilerOptions {
@@ -133,6 +163,7 @@ pub struct CompiledVariant {
     from_cache: bool,
     times: StageTimes,
     key: String,
+    notes: Vec<String>,
 }
 
 impl CompiledVariant {
@@ -143,6 +174,7 @@ impl CompiledVariant {
         from_cache: bool,
         times: StageTimes,
         key: cache::Key,
+        notes: Vec<String>,
     ) -> Result<CompiledVariant, CompileError> {
         let mut refusals = Vec::new();
         let (inputs, outputs) = (loaded.voice.inputs(), loaded.voice.outputs());
@@ -178,7 +210,14 @@ impl CompiledVariant {
             from_cache,
             times,
             key: key.as_str().to_string(),
+            notes,
         })
+    }
+
+    /// What the producer should know about this compile although it succeeded: a damaged
+    /// cache entry that was rebuilt, compilers running without the sandbox.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// A new voice DSP (not yet initialised). A voice whose constructor panicked is

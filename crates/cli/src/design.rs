@@ -103,7 +103,25 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// An `--llm` base URL must be an http(s) address with a host: anything else (a typo, a
+/// `file://` URL) is an error, never a silent fall-back to the offline designer.
+fn check_base_url(url: &str) -> Result<(), String> {
+    let shown = mephisto_compiler::limits::cut(url, 80);
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
+        .map(|authority| authority.rsplit('@').next().unwrap_or(""));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        _ => Err(format!(
+            "--llm `{shown}` is not an http:// or https:// address with a host (e.g. http://127.0.0.1:11434/v1)"
+        )),
+    }
+}
+
 fn llm_config(args: LlmArgs) -> Result<LlmConfig, String> {
+    check_base_url(args.base_url.trim())?;
     let defaults = LlmConfig::default();
     let api_key_env = args.api_key_env.map(ApiKeyVar::try_from).transpose()?;
     let timeout = match args.timeout {

@@ -7,11 +7,14 @@
 //! * [`sanity`]: the gate a program passes before it may play;
 //! * [`probe`]: the notes played on a patch to measure it;
 //! * [`render`], [`effect`], [`score`]: offline rendering of scores and effect programs,
-//!   WAV files, the score syntax.
+//!   WAV files, the score syntax;
+//! * [`files`]: reading a user's files (regular files only, size checked first).
 
 pub mod build;
 pub mod effect;
 pub mod error;
+pub mod files;
+mod json_path;
 pub mod probe;
 pub mod render;
 pub mod sanity;

@@ -546,7 +546,9 @@ fn bench(voices: usize, seconds: f64) -> Result<(), String> {
     let sr = DEFAULT_RATE;
     let max_voices = mephisto_patch::spec::MAX_VOICES as usize;
     if !(1..=max_voices).contains(&voices) {
-        return Err(format!("--voices {voices} must be between 1 and {max_voices}"));
+        return Err(format!(
+            "--voices {voices} must be between 1 and {max_voices}"
+        ));
     }
     if !(seconds > 0.0 && seconds <= MAX_BENCH_SECONDS) {
         return Err(format!(

@@ -54,8 +54,7 @@ pub fn read_text(path: &Path, max_bytes: u64, what: &str) -> Result<String, Stri
             mephisto_compiler::limits::bytes(max_bytes)
         ));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| format!("{what} `{}` is not UTF-8 text", path.display()))
+    String::from_utf8(bytes).map_err(|_| format!("{what} `{}` is not UTF-8 text", path.display()))
 }
 
 #[cfg(unix)]
@@ -118,7 +117,10 @@ mod tests {
             assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
             let err = read_text(&fifo, 1024, "the PatchSpec").unwrap_err();
             let _ = std::fs::remove_file(&fifo);
-            assert!(err.ends_with("it is a named pipe (FIFO), not a regular file"), "{err}");
+            assert!(
+                err.ends_with("it is a named pipe (FIFO), not a regular file"),
+                "{err}"
+            );
         }
     }
 
@@ -127,7 +129,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("mephisto-size-{}", std::process::id()));
         std::fs::write(&path, vec![b'x'; 2048]).unwrap();
         let err = read_text(&path, 1024, "the program").unwrap_err();
-        assert!(err.ends_with("is 2 KiB, more than the 1 KiB allowed"), "{err}");
+        assert!(
+            err.ends_with("is 2 KiB, more than the 1 KiB allowed"),
+            "{err}"
+        );
         assert_eq!(read_text(&path, 4096, "the program").unwrap().len(), 2048);
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         assert!(read_text(&path, 4096, "the program")

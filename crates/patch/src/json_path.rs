@@ -5,8 +5,13 @@
 /// One open container on the way to the position.
 enum Open {
     /// An object, with the key whose value is being read (once its `:` was seen).
-    Object { key: Option<String>, in_value: bool },
-    Array { index: usize },
+    Object {
+        key: Option<String>,
+        in_value: bool,
+    },
+    Array {
+        index: usize,
+    },
 }
 
 /// The path of the field at 1-based `line` and `column` of `text`, if the position is inside
@@ -90,7 +95,10 @@ mod tests {
     fn the_field_at_a_position_is_named() {
         let text = "{\n  \"params\": {\"cutoff\": NaN},\n  \"macros\": {\"warm\": [{\"param\": \"a\", \"depth\": x}]}\n}";
         assert_eq!(path_at(text, 2, 26).as_deref(), Some("params.cutoff"));
-        assert_eq!(path_at(text, 3, 47).as_deref(), Some("macros.warm[0].depth"));
+        assert_eq!(
+            path_at(text, 3, 47).as_deref(),
+            Some("macros.warm[0].depth")
+        );
         assert_eq!(path_at("{\"a\": 1, x", 1, 10), None);
         assert_eq!(path_at("[1, 2, oops]", 1, 8).as_deref(), Some("[2]"));
     }

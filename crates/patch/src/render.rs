@@ -60,7 +60,9 @@ pub const MAX_RENDER_FRAMES: u64 = 1 << 27;
 pub fn check_render_length(seconds: f64, sample_rate: u32) -> Result<(), String> {
     let frames = seconds * f64::from(sample_rate);
     if !(seconds > 0.0 && frames.is_finite()) {
-        return Err(format!("the render length {seconds} s must be a positive number of seconds"));
+        return Err(format!(
+            "the render length {seconds} s must be a positive number of seconds"
+        ));
     }
     if frames > MAX_RENDER_FRAMES as f64 {
         return Err(format!(

@@ -393,12 +393,15 @@ fn probe_instrument(
     }
     // Render on, without notes, until every voice has ended by the engine's rule.
     let tail_end = position + frames(MAX_RELEASE_SECONDS);
-    let sounding = |instance: &OfflinePatch| (0..instance.voice_count()).any(|v| instance.is_voice_active(v));
+    let sounding =
+        |instance: &OfflinePatch| (0..instance.voice_count()).any(|v| instance.is_voice_active(v));
     while sounding(&instance) && position < tail_end {
-        instance.render(CHUNK).ok_or_else(|| SanityError::NonFinite {
-            seconds: position as f64 / sample_rate as f64,
-            during: "after note-off".to_string(),
-        })?;
+        instance
+            .render(CHUNK)
+            .ok_or_else(|| SanityError::NonFinite {
+                seconds: position as f64 / sample_rate as f64,
+                during: "after note-off".to_string(),
+            })?;
         position += CHUNK;
     }
     if !silent && sounding(&instance) {

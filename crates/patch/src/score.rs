@@ -200,7 +200,9 @@ mod tests {
         let err = parse_score("C3:1e30").unwrap_err();
         assert!(err.contains("longer than the 3600 s"), "{err}");
         let long: Vec<String> = (0..MAX_SCORE_NOTES + 1).map(|_| "C3:0.1".into()).collect();
-        assert!(parse_score(&long.join(",")).unwrap_err().contains("at most 1000"));
+        assert!(parse_score(&long.join(","))
+            .unwrap_err()
+            .contains("at most 1000"));
         let err = parse_score(&["C3:4"; 1000].join(",")).map(|s| s.len());
         assert!(
             err.as_ref()

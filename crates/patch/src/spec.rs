@@ -272,9 +272,8 @@ impl PatchSpec {
                 ),
             }]));
         }
-        let document: Value = serde_json::from_str(text).map_err(|e| {
-            syntax_error(crate::json_path::path_at(text, e.line(), e.column()), &e)
-        })?;
+        let document: Value = serde_json::from_str(text)
+            .map_err(|e| syntax_error(crate::json_path::path_at(text, e.line(), e.column()), &e))?;
         let problems = shape_problems(&document);
         if !problems.is_empty() {
             return Err(SpecError::Invalid(problems));
@@ -443,7 +442,10 @@ fn label_problem(label: &str) -> Option<String> {
     if label.trim().is_empty() {
         Some("empty parameter name".into())
     } else if label.chars().count() > MAX_NAME_CHARS {
-        Some(format!("a parameter name of {} characters, more than {MAX_NAME_CHARS}", label.chars().count()))
+        Some(format!(
+            "a parameter name of {} characters, more than {MAX_NAME_CHARS}",
+            label.chars().count()
+        ))
     } else if ENGINE_DRIVEN.contains(&label) {
         Some(format!(
             "`{label}` is set by the engine from the notes played ({}), not by a spec",

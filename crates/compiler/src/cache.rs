@@ -304,10 +304,8 @@ fn verify(entry: &Path) -> Result<PathBuf, String> {
 /// removes it.
 fn move_aside(path: &Path, root: &Path) {
     let doomed = root.join(format!("{STAGING_PREFIX}evicted-{}", unique_suffix()));
-    if fs::rename(path, &doomed).is_ok() {
-        if fs::remove_dir_all(&doomed).is_err() {
-            let _ = fs::remove_file(&doomed);
-        }
+    if fs::rename(path, &doomed).is_ok() && fs::remove_dir_all(&doomed).is_err() {
+        let _ = fs::remove_file(&doomed);
     }
 }
 

@@ -147,6 +147,8 @@ impl Arena {
             });
         }
         let started = Instant::now();
+        // Reaped below with `wait4`, which also reports its peak memory.
+        #[allow(clippy::zombie_processes)]
         let child = cmd.spawn().expect("mephisto starts");
         let pid = child.id() as libc::pid_t;
         let mut outcome = Outcome::default();

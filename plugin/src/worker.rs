@@ -5,7 +5,7 @@
 //! line what each job is doing, keeps the live patch's spec for the DAW project, and
 //! records every patch that went live in the history.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -107,6 +107,8 @@ pub struct WorkerShared {
     /// provider and ONNX Runtime), for the window; `None` until one was built.
     pub neural_execution: Mutex<Option<String>>,
     next_job: AtomicU64,
+    /// Set when a request arrives: the compile running for an older one stops.
+    cancel_compile: Arc<AtomicBool>,
 }
 
 /// Handle to the worker thread; dropping it stops the thread.
@@ -140,9 +142,10 @@ impl Worker {
             history,
             neural_execution: Mutex::new(None),
             next_job: AtomicU64::new(1),
+            cancel_compile: Arc::new(AtomicBool::new(false)),
         });
         let mut state = WorkerThread {
-            compiler: Compiler::new(compiler),
+            compiler: Compiler::new(compiler).with_cancel_flag(shared.cancel_compile.clone()),
             limits,
             sample_rate,
             offline,
@@ -173,7 +176,7 @@ impl Worker {
     /// supersedes it.
     pub fn design(&self, request: DesignRequest, designer: Designer) -> u64 {
         let id = self.queue(request.prompt.trim().to_string());
-        let _ = self.jobs.send(Request::Design {
+        self.submit(Request::Design {
             id,
             request,
             designer,
@@ -227,11 +230,18 @@ impl Worker {
 
     fn play_as(&self, spec: PatchSpec, origin: Origin) -> u64 {
         let id = self.queue(spec.name.clone());
-        let _ = self.jobs.send(Request::Play { id, spec, origin });
+        self.submit(Request::Play { id, spec, origin });
         id
     }
 
     /// Numbers a new job and shows it as queued; from now on the status is this job's.
+    /// Sends a request, then stops the running compile (its `faust` or `rustc` is killed):
+    /// the new request supersedes it.
+    fn submit(&self, request: Request) {
+        let _ = self.jobs.send(request);
+        self.shared.cancel_compile.store(true, Ordering::Release);
+    }
+
     fn queue(&self, title: String) -> u64 {
         let id = self.shared.next_job.fetch_add(1, Ordering::Relaxed);
         *self.shared.status.lock() = JobStatus::new(id, title, Stage::Queued);
@@ -260,7 +270,7 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.jobs.send(Request::Shutdown);
+        self.submit(Request::Shutdown);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -342,7 +352,10 @@ impl WorkerThread {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            // A newer request supersedes the ones queued before it.
+            // A newer request supersedes the ones queued before it. The cancel flag is
+            // cleared before the queue is drained, so a request that arrives after the drain
+            // stops this job's compile.
+            self.shared.cancel_compile.store(false, Ordering::Release);
             let job = job.map(|first| jobs.try_iter().fold(first, |_, newer| newer));
             match job {
                 Some(Request::Shutdown) => return,

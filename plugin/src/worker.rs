@@ -135,8 +135,12 @@ impl Worker {
         } = settings;
         let (ports, audio_ports) = patch_rings(RING_CAPACITY);
         let (jobs, job_rx) = crossbeam_channel::unbounded();
+        let compiler = Compiler::new(compiler);
+        // Said once, before any job: the compilers run without the Landlock sandbox here.
+        let mut idle = JobStatus::new(0, String::new(), Stage::Idle);
+        idle.notes.extend(compiler.sandbox_status().note());
         let shared = Arc::new(WorkerShared {
-            status: Mutex::new(JobStatus::new(0, String::new(), Stage::Idle)),
+            status: Mutex::new(idle),
             live_variant: Arc::new(AtomicU64::new(0)),
             saved,
             history,
@@ -145,7 +149,7 @@ impl Worker {
             cancel_compile: Arc::new(AtomicBool::new(false)),
         });
         let mut state = WorkerThread {
-            compiler: Compiler::new(compiler).with_cancel_flag(shared.cancel_compile.clone()),
+            compiler: compiler.with_cancel_flag(shared.cancel_compile.clone()),
             limits,
             sample_rate,
             offline,
@@ -450,6 +454,10 @@ impl WorkerThread {
             program,
         } = built;
         let compiled = program.compiled().cloned();
+        if let Some(variant) = &compiled {
+            // A damaged cache entry that was rebuilt.
+            self.add_notes(id, variant.notes().to_vec());
+        }
         if let Some(neural) = instance.neural_voices() {
             *self.shared.neural_execution.lock() = Some(neural.execution().to_string());
         }

@@ -53,6 +53,9 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
         None => Designer::Offline,
     };
     let compiler = Compiler::new(CompilerOptions::default());
+    if let Some(note) = compiler.sandbox_status().note() {
+        eprintln!("note: {note}");
+    }
     let started = Instant::now();
     let builder = Builder {
         compiler: &compiler,

@@ -344,7 +344,11 @@ fn compile_file(file: &Path) -> Result<CompiledVariant, String> {
         mephisto_compiler::MAX_SOURCE_BYTES as u64,
         "the program",
     )?;
-    let variant = Compiler::new(CompilerOptions::default())
+    let compiler = Compiler::new(CompilerOptions::default());
+    if let Some(note) = compiler.sandbox_status().note() {
+        eprintln!("note: {note}");
+    }
+    let variant = compiler
         .compile(&source)
         .map_err(|e| format!("{}: {e}", file.display()))?;
     for note in variant.notes() {

@@ -120,6 +120,7 @@ impl Drop for Group {
 pub fn kill_all() {
     for slot in &GROUPS {
         let pid = slot.load(Ordering::Acquire);
+        #[cfg(unix)]
         if pid > 0 {
             // SAFETY: see `Group::kill_group`.
             unsafe {

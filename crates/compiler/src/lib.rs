@@ -11,6 +11,10 @@ mod error;
 mod lexer;
 pub mod limits;
 mod pipeline;
+#[cfg(target_os = "linux")]
+pub mod sandbox;
+#[cfg(not(target_os = "linux"))]
+#[path = "sandbox_fallback.rs"]
 pub mod sandbox;
 mod screen;
 mod toolchain;
@@ -19,7 +23,7 @@ mod wrapper;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,8 +86,6 @@ pub struct Compiler {
     tools: Mutex<Option<(Tool, Tool)>>,
     /// Set by whoever supersedes the running compile: its compilers are killed.
     cancel: Option<Arc<AtomicBool>>,
-    /// Whether the "no Landlock" note was given (it is given once per compiler).
-    sandbox_noted: AtomicBool,
 }
 
 impl Compiler {
@@ -92,7 +94,6 @@ impl Compiler {
             options,
             tools: Mutex::new(None),
             cancel: None,
-            sandbox_noted: AtomicBool::new(false),
         }
     }
 
@@ -103,15 +104,10 @@ impl Compiler {
         self
     }
 
-    /// Whether the compilers run inside the Landlock sandbox on this machine.
+    /// Whether the compilers run inside the Landlock sandbox on this machine; its `note()`
+    /// is what to tell the producer (once, in the status) when they do not.
     pub fn sandbox_status(&self) -> &'static sandbox::SandboxStatus {
         sandbox::status()
-    }
-
-    /// The note that the sandbox is unavailable, the first time only.
-    fn sandbox_note(&self) -> Option<String> {
-        let note = sandbox::status().note()?;
-        (!self.sandbox_noted.swap(true, Ordering::AcqRel)).then_some(note)
     }
 
     pub fn options(&self) -> &CompilerOptions {
@@ -215,7 +211,7 @@ impl CompiledVariant {
     }
 
     /// What the producer should know about this compile although it succeeded: a damaged
-    /// cache entry that was rebuilt, compilers running without the sandbox.
+    /// cache entry that was rebuilt.
     pub fn notes(&self) -> &[String] {
         &self.notes
     }

@@ -65,7 +65,7 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     let cache = Cache::open(compiler.options.cache_dir.as_deref())?;
     let key = cache_key(source, &screened, &faust, &rustc);
     times.toolchain = stage.elapsed();
-    let mut notes: Vec<String> = compiler.sandbox_note().into_iter().collect();
+    let mut notes: Vec<String> = Vec::new();
 
     match cache.lookup(&key) {
         Lookup::Hit(library) => {

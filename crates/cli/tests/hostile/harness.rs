@@ -39,6 +39,8 @@ pub struct Case {
     pub limit: u64,
     /// A signal sent this long after the start (an interrupted compile).
     pub interrupt: Option<(Duration, i32)>,
+    /// Extra environment variables.
+    pub env: Vec<(&'static str, &'static str)>,
 }
 
 impl Case {
@@ -55,6 +57,7 @@ impl Case {
             expect,
             limit: 90,
             interrupt: None,
+            env: Vec::new(),
         }
     }
 }
@@ -129,6 +132,7 @@ impl Arena {
             .env(CACHE_DIR_ENV, self.cache())
             .env("HOME", self.root.join("home"))
             .env("MEPHISTO_HOSTILE_TAG", &tag)
+            .envs(case.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_path).unwrap())
             .stderr(std::fs::File::create(&stderr_path).unwrap())

@@ -141,6 +141,24 @@ fn screening_cases(arena: &Arena) -> Vec<Case> {
         &["compile", &file],
         Expect::Ok("sanity: peak"),
     ));
+    // Where the kernel cannot enforce Landlock: said once, and imports refused by name.
+    let mut no_landlock = Case::new(
+        "screening and lexer desyncs",
+        "without Landlock, the note is given",
+        &["compile", &file],
+        Expect::Ok("run without the Landlock sandbox"),
+    );
+    no_landlock.env.push(("MEPHISTO_NO_LANDLOCK", "1"));
+    cases.push(no_landlock);
+    let file = dsp(arena, "nolandlock", "import(\"{canary}\");\nprocess = 0;");
+    let mut no_landlock = Case::new(
+        "screening and lexer desyncs",
+        "without Landlock, a local import is refused by name",
+        &["compile", &file],
+        Expect::Error("only the standard Faust libraries"),
+    );
+    no_landlock.env.push(("MEPHISTO_NO_LANDLOCK", "1"));
+    cases.push(no_landlock);
     cases
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use mephisto_compiler::{CompiledVariant, Compiler, CompilerOptions};
+use mephisto_compiler::{limits, CompiledVariant, Compiler, CompilerOptions};
 use mephisto_dsp::controls::{Control, ControlKind, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto_dsp::{builtin_patches, find_builtin};
@@ -388,6 +388,15 @@ fn compile(file: &Path, sr: u32, cpu_budget: f32) -> Result<(), String> {
         "channels: process {} in / {} out; shared effect: {effect}",
         variant.voice_inputs(),
         variant.voice_outputs()
+    );
+    let memory = variant.footprint();
+    println!(
+        "memory: {} per voice, {} for the effect; {} for {} voices (budget {})",
+        limits::bytes(memory.voice),
+        limits::bytes(memory.effect),
+        limits::bytes(memory.bank()),
+        limits::BANK_VOICES,
+        limits::bytes(limits::MAX_BANK_BYTES)
     );
     let t = variant.times();
     println!(

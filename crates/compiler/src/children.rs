@@ -49,9 +49,10 @@ impl Group {
             return Ok(None);
         }
         self.kill_group();
+        // Unregistered before the leader is reaped: once it is, its id may be reused.
+        self.release();
         let status = self.child.wait()?;
         self.reaped = true;
-        self.release();
         Ok(Some(status))
     }
 
@@ -81,22 +82,24 @@ impl Group {
         Ok(self.child.try_wait()?.is_some())
     }
 
-    /// Kills the whole group and reaps the leader.
+    /// Kills the whole group and reaps the leader (nothing once the leader was reaped: its
+    /// id, and so the group's, may belong to another process by then).
     pub fn kill(&mut self) {
-        self.kill_group();
-        if !self.reaped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            self.reaped = true;
+        if self.reaped {
+            return;
         }
+        self.kill_group();
         self.release();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reaped = true;
     }
 
     fn kill_group(&self) {
         #[cfg(unix)]
         if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
             // SAFETY: `kill` has no memory-safety preconditions; the group is the child's own
-            // (its id is the leader's, which we have not reaped yet or just reaped).
+            // (its id is the leader's, not yet reaped, so it cannot have been reused).
             unsafe {
                 libc::kill(-pid, libc::SIGKILL);
             }

@@ -247,6 +247,11 @@ impl CompiledVariant {
         self.loaded.voice.outputs()
     }
 
+    /// The memory its DSPs take: one voice, the effect (static tables not counted).
+    pub fn footprint(&self) -> limits::Footprint {
+        self.loaded.footprint
+    }
+
     /// Whether the library came from the cache rather than from the compilers.
     pub fn from_cache(&self) -> bool {
         self.from_cache

@@ -12,11 +12,12 @@ use mephisto_rt::engine::DEFAULT_VOICES;
 ///
 /// Why 64 MiB: a patch lives in the DAW's own process next to dozens of other plugins, and
 /// the plugin keeps up to two variants alive while it crossfades (plus one being checked).
-/// The heaviest built-in (`warm_pad`, effect included) needs well under 1 MiB for 16
-/// voices and Faust's `zitaRev` effect 0.4 MiB, so 64 MiB is a hundred times what real
-/// patches use, yet it holds a 2-second delay line at 192 kHz in every one of 16 voices
-/// (16 × 1.5 MiB) or a 16-million-sample table. What is over it (`rwtable(5e7, …)`, a
-/// delay of 2^30 samples) is a mistake or an attack, and would take gigabytes.
+/// The heaviest built-ins (`saw_lead`, `nylon_pluck`, effects included) need 2.6 MiB for
+/// 16 voices, and Faust's `zitaRev` played as 16 instances 14.6 MiB (`mephisto compile`
+/// prints the figure), so 64 MiB is four times the heaviest real program, yet it holds a
+/// 2-second delay line at 192 kHz in every one of 16 voices (16 × 1.5 MiB) or a
+/// 16-million-sample table. What is over it (`rwtable(5e7, …)`, a delay of 2^30 samples)
+/// is a mistake or an attack, and would take gigabytes.
 pub const MAX_BANK_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Voices in a bank: every instance the plugin builds has the engine's voice count.

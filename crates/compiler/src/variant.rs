@@ -32,6 +32,9 @@ impl Describe for Description {
 
 /// A loaded, checked library.
 pub struct LoadedVariant {
+    /// The memory one voice and the effect take (static tables not counted: they were
+    /// checked from Faust's output before the library was built).
+    pub footprint: Footprint,
     pub voice: Arc<ForeignClass>,
     pub effect: Option<Arc<ForeignClass>>,
     library: Arc<ForeignLibrary>,
@@ -91,6 +94,7 @@ impl LoadedVariant {
             None => None,
         };
         Ok(LoadedVariant {
+            footprint,
             voice,
             effect,
             library,

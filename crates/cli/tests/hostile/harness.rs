@@ -11,6 +11,21 @@ use std::time::{Duration, Instant};
 
 use mephisto_compiler::CACHE_DIR_ENV;
 
+/// The command under attack: this build's, or the one `MEPHISTO_HOSTILE_BIN` names (to
+/// run the suite against an older build for comparison).
+pub fn binary() -> String {
+    std::env::var("MEPHISTO_HOSTILE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mephisto").to_string())
+}
+
+/// Seconds before a case counts as a hang: 90, or `MEPHISTO_HOSTILE_LIMIT`.
+fn default_limit() -> u64 {
+    std::env::var("MEPHISTO_HOSTILE_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(90)
+}
+
 /// What the canary file holds: a Faust definition, so an import that reached it would put
 /// the word into Faust's messages.
 pub const CANARY_WORD: &str = "canarysecret7f3a";
@@ -55,7 +70,7 @@ impl Case {
             name: name.into(),
             args: args.iter().map(|a| a.to_string()).collect(),
             expect,
-            limit: 90,
+            limit: default_limit(),
             interrupt: None,
             env: Vec::new(),
         }
@@ -127,7 +142,7 @@ impl Arena {
             .collect();
         let stdout_path = out_dir.join("stdout");
         let stderr_path = out_dir.join("stderr");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mephisto"));
+        let mut cmd = Command::new(binary());
         cmd.args(&args)
             .env(CACHE_DIR_ENV, self.cache())
             .env("HOME", self.root.join("home"))

@@ -974,6 +974,61 @@ fn llm_cases(arena: &Arena, servers: &mut Vec<(String, Server)>) -> Vec<Case> {
     cases
 }
 
+/// The cases `scripts/hostile.sh` adds (`MEPHISTO_HOSTILE_SLOW=1`): each takes tens of
+/// seconds.
+fn slow_cases(arena: &Arena) -> Vec<Case> {
+    let f = "slow cases (scripts/hostile.sh)";
+    let slow = dsp(arena, "slow_alone", SLOW);
+    let wide = dsp(
+        arena,
+        "wide",
+        "import(\"stdfaust.lib\");\nprocess = par(i, 3000, os.osc(100 + i)) :> _ * button(\"gate\") * 0.0001;",
+    );
+    let deep = dsp(
+        arena,
+        "deep",
+        "import(\"stdfaust.lib\");\nprocess = os.osc(440) * button(\"gate\") : seq(i, 3000, fi.lowpass(2, 1000 + i));",
+    );
+    let mut cases = vec![
+        Case::new(
+            f,
+            "faust until its 20 s limit",
+            &["compile", &slow],
+            Expect::Error("timed out after 20 s"),
+        ),
+        Case::new(
+            f,
+            "3000 oscillators",
+            &["compile", &wide],
+            Expect::Error(""),
+        ),
+        Case::new(
+            f,
+            "3000 filters in a row",
+            &["compile", &deep],
+            Expect::Error(""),
+        ),
+        Case::new(
+            f,
+            "the longest render at 48 kHz (30 min)",
+            &[
+                "render",
+                "--patch",
+                "warm_pad",
+                "--seconds",
+                "1800",
+                "--out",
+                "{out}/long.wav",
+            ],
+            Expect::Ok("wrote"),
+        ),
+    ];
+    for case in &mut cases {
+        case.limit = case.limit.max(180);
+    }
+    cases
+}
+
 fn interrupt_cases(arena: &Arena) -> Vec<Case> {
     let file = dsp(arena, "slow", SLOW);
     [
@@ -999,7 +1054,7 @@ fn interrupt_cases(arena: &Arena) -> Vec<Case> {
 /// The cache cases: each damages the entry of [`CACHED`] and compiles it again.
 fn cache_damage(arena: &Arena, how: &str) {
     let program = arena.path("cached.dsp");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_mephisto"))
+    let status = std::process::Command::new(harness::binary())
         .args(["compile", &program])
         .env(mephisto_compiler::CACHE_DIR_ENV, arena.cache())
         .output()
@@ -1043,7 +1098,9 @@ fn cache_damage(arena: &Arena, how: &str) {
             std::fs::remove_dir_all(&entry).unwrap();
             std::fs::write(&entry, b"not a folder").unwrap();
         }
-        "manifest removed" => std::fs::remove_file(entry.join("manifest")).unwrap(),
+        "manifest removed" => {
+            let _ = std::fs::remove_file(entry.join("manifest"));
+        }
         "manifest forged for a truncated library" => {
             let f = std::fs::OpenOptions::new()
                 .write(true)
@@ -1105,6 +1162,9 @@ fn hostile_inputs_end_in_clear_errors_without_crashes_hangs_or_leaks() {
     cases.extend(special_file_cases(&arena));
     cases.extend(llm_cases(&arena, &mut servers));
     cases.extend(interrupt_cases(&arena));
+    if std::env::var_os("MEPHISTO_HOSTILE_SLOW").is_some() {
+        cases.extend(slow_cases(&arena));
+    }
     let cache_from = cases.len();
     let cached = arena.path("cached.dsp");
     for how in CACHE_DAMAGE {

@@ -239,11 +239,12 @@ impl Worker {
     }
 
     /// Numbers a new job and shows it as queued; from now on the status is this job's.
-    /// Sends a request, then stops the running compile (its `faust` or `rustc` is killed):
-    /// the new request supersedes it.
+    /// Stops the running compile (its `faust` or `rustc` is killed), then sends a request
+    /// that supersedes it. In this order, the flag can only stop a job that started before
+    /// the request was sent: the worker clears it before taking the queue.
     fn submit(&self, request: Request) {
-        let _ = self.jobs.send(request);
         self.shared.cancel_compile.store(true, Ordering::Release);
+        let _ = self.jobs.send(request);
     }
 
     fn queue(&self, title: String) -> u64 {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::cache::{Cache, Key, Lookup};
 use super::limits::{cut, ChildLimits, Footprint};
 use super::sandbox::{Allowed, Confinement};
-use super::screen::{is_allowed_library, screen, Screened, MEPHISTO_LIB};
+use super::screen::{is_faust_library_file, screen, Screened, MEPHISTO_LIB};
 use super::toolchain::{run_limited, RunOptions, Tool};
 use super::variant::LoadedVariant;
 use super::wrapper::{template_text, wrapper_source, ABI_VERSION};
@@ -278,7 +278,7 @@ fn check_files_used(
         let name = name.to_string_lossy();
         let in_job = fs::canonicalize(dir).is_ok_and(|d| d == parent) || parent == dir;
         (in_job && (name == PATCH_FILE || name == MEPHISTO_LIB))
-            || (libraries.iter().any(|l| l == parent) && is_allowed_library(&name))
+            || (libraries.iter().any(|l| l == parent) && is_faust_library_file(&name))
     };
     for line in list.lines().map(str::trim) {
         if line.is_empty() || line.chars().all(|c| c == '-') {
@@ -504,6 +504,14 @@ mod tests {
             &libs
         )
         .is_ok());
+        // `all.lib` reads `soundfiles.lib` (Faust's own); the same name elsewhere is refused.
+        assert!(check_files_used(
+            &list(&["patch.dsp", "/usr/share/faust/all.lib", "/usr/share/faust/soundfiles.lib"]),
+            &dir,
+            &libs
+        )
+        .is_ok());
+        assert!(check_files_used(&list(&["patch.dsp", "/tmp/soundfiles.lib"]), &dir, &libs).is_err());
         let err = check_files_used(&list(&["patch.dsp", "/etc/passwd"]), &dir, &libs)
             .unwrap_err()
             .to_string();

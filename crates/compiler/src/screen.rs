@@ -145,6 +145,14 @@ pub fn is_allowed_library(name: &str) -> bool {
     name == MEPHISTO_LIB || STANDARD_LIBRARIES.contains(&name)
 }
 
+/// Whether Faust may read the library file `name` from its own library folders while it
+/// compiles: what a program may import, and `soundfiles.lib`, which `all.lib` imports.
+/// Reading it is harmless (it is Faust's own file); what would use a sound file, the
+/// `soundfile` primitive, is refused in the program by the screen.
+pub fn is_faust_library_file(name: &str) -> bool {
+    is_allowed_library(name) || name == "soundfiles.lib"
+}
+
 fn forbidden_reason(word: &str) -> Option<&'static str> {
     Some(match word {
         "ffunction" => "calling C functions is not allowed in patches",

@@ -26,8 +26,9 @@ fn default_limit() -> u64 {
         .unwrap_or(90)
 }
 
-/// What the canary file holds: a Faust definition, so an import that reached it would put
-/// the word into Faust's messages.
+/// The word the canary file holds, defined twice: Faust's "multiple definitions" error
+/// quotes the whole file, so an import that reached it puts the word into Faust's message
+/// (and, through the repair rounds, into the requests to the model).
 pub const CANARY_WORD: &str = "canarysecret7f3a";
 
 /// The most memory the command may map (its compilers have their own, lower limits).
@@ -105,7 +106,7 @@ impl Arena {
         std::fs::create_dir_all(root.join("home")).unwrap();
         std::fs::write(
             root.join("canary.lib"),
-            format!("{CANARY_WORD} = 1;\nprocess = {CANARY_WORD};\n"),
+            format!("{CANARY_WORD} = 1;\n{CANARY_WORD} = 2;\n"),
         )
         .unwrap();
         std::fs::write(root.join("canary.txt"), format!("{CANARY_WORD}\n")).unwrap();
@@ -224,7 +225,7 @@ impl Arena {
         outcome.memory = (usage.ru_maxrss as u64) * 1024 > MAX_RSS_BYTES;
         // Give a killed group a moment to go, then look for anything with our tag.
         std::thread::sleep(Duration::from_millis(50));
-        outcome.orphan = tagged_processes(&tag) > 0;
+        outcome.orphan = kill_tagged_processes(&tag) > 0;
         let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
         match (&case.expect, code) {
             _ if expected_signal => outcome.clear_error = true,
@@ -301,8 +302,10 @@ fn files_contain(dir: &Path, needle: &str) -> bool {
     })
 }
 
-/// Processes whose environment carries `tag` (a case's command and anything it started).
-pub fn tagged_processes(tag: &str) -> usize {
+/// Kills the processes whose environment carries `tag` (a case's command and anything it
+/// started, left behind) and says how many there were, so that a run against a build that
+/// leaves orphans does not leave them on the machine.
+pub fn kill_tagged_processes(tag: &str) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
     };
@@ -318,6 +321,11 @@ pub fn tagged_processes(tag: &str) -> usize {
         .filter(|e| {
             std::fs::read(e.path().join("environ"))
                 .is_ok_and(|env| env.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<libc::pid_t>().ok())
+        .inspect(|&pid| {
+            // SAFETY: a signal to a process this case started (it carries the case's tag).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         })
         .count()
 }

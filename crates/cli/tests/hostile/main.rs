@@ -190,8 +190,8 @@ fn memory_cases(arena: &Arena) -> Vec<Case> {
             Case::new("memory and CPU bombs", *name, &["compile", &file], expect)
         })
         .chain({
-            let file = dsp(arena, "cpu", "import(\"stdfaust.lib\");\nprocess = os.osc(440) * button(\"gate\") : seq(i, 60, fi.lowpass(8, 1000 + i));");
-            let cpu = Case::new("memory and CPU bombs", "a very heavy filter chain", &["compile", &file, "--cpu-budget", "0.001"], Expect::Error("the budget is"));
+            let file = dsp(arena, "cpu", "import(\"stdfaust.lib\");\nprocess = os.osc(440) * button(\"gate\") : seq(i, 8, fi.lowpass(8, 1000 + i));");
+            let cpu = Case::new("memory and CPU bombs", "a filter chain over a tiny CPU budget", &["compile", &file, "--cpu-budget", "0.001"], Expect::Error("the budget is"));
             [cpu]
         })
         .collect()
@@ -1051,8 +1051,11 @@ fn interrupt_cases(arena: &Arena) -> Vec<Case> {
     .collect()
 }
 
-/// The cache cases: each damages the entry of [`CACHED`] and compiles it again.
+/// The cache cases: each damages the entry of [`CACHED`] and compiles it again. Each starts
+/// from an empty cache and a healthy entry, so one case's damage never decides the next
+/// (a build that never repairs its cache is still judged case by case).
 fn cache_damage(arena: &Arena, how: &str) {
+    let _ = std::fs::remove_dir_all(arena.cache());
     let program = arena.path("cached.dsp");
     let status = std::process::Command::new(harness::binary())
         .args(["compile", &program])
@@ -1210,11 +1213,15 @@ fn hostile_inputs_end_in_clear_errors_without_crashes_hangs_or_leaks() {
     }
     // No request to the model carried the canary's content (the repair rounds quote errors).
     for (name, server) in &servers {
-        for body in server.requests() {
-            assert!(
-                !body.contains(harness::CANARY_WORD),
-                "{name}: the canary reached the model"
-            );
+        if server
+            .requests()
+            .iter()
+            .any(|body| body.contains(harness::CANARY_WORD))
+        {
+            if let Some((_, row)) = table.iter_mut().find(|(f, _)| *f == "hostile LLM server") {
+                row.leaks += 1;
+            }
+            failures.push(format!("[hostile LLM server] {name}: the canary reached the model"));
         }
     }
     println!("| family | cases | clear errors | correct results | crashes | hangs | leaks | memory blow-ups | processes left |");

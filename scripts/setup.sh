@@ -4,10 +4,12 @@
 #   g++     – builds the oracle's C++ reference renderer
 #   sox     – audio inspection in the docs and scripts
 #   libasound2-dev, libjack-jackd2-dev, pkg-config – the standalone build (ALSA/JACK)
+#   timgm6mb-soundfont – real instrument recordings (an oboe) the CLAP host test plays into
+#                        Mephisto FX; read where Debian installs it, never copied
 set -euo pipefail
 
 source "$(dirname "$0")/debian_packages.sh"
-ensure_debian_packages faust g++ sox pkg-config libasound2-dev libjack-jackd2-dev
+ensure_debian_packages faust g++ sox pkg-config libasound2-dev libjack-jackd2-dev timgm6mb-soundfont
 
 command -v cargo >/dev/null || { echo "setup: Rust is missing; install it from https://rustup.rs" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt

@@ -173,10 +173,11 @@ def yin_f0(
     lo_hz: float = 40.0,
     hi_hz: float = 1200.0,
     threshold: float = 0.15,
+    fill: bool = True,
 ) -> np.ndarray:
     """Per-frame f0 by YIN (de Cheveigné & Kawahara, 2002) on windows centred on the frames.
     Frames without a clear period, or not `audible` (near-silent tails fool YIN), take the f0
-    of the nearest frame that has one."""
+    of the nearest frame that has one (`fill`), or are NaN."""
     frames = len(audio) // HOP
     tau_max = int(SAMPLE_RATE / lo_hz)
     tau_min = max(2, int(SAMPLE_RATE / hi_hz))
@@ -203,6 +204,8 @@ def yin_f0(
         a, b, c = cmnd[i, tau - 1], cmnd[i, tau], cmnd[i, tau + 1]
         shift = 0.5 * (a - c) / (a - 2 * b + c) if abs(a - 2 * b + c) > 1e-12 else 0.0
         f0[i] = SAMPLE_RATE / (tau + float(np.clip(shift, -1, 1)))
+    if not fill:
+        return f0.astype(np.float32)
     voiced = np.nonzero(~np.isnan(f0))[0]
     if len(voiced) == 0:
         raise ValueError("no pitched frames found: the file needs a clear, monophonic pitch")

@@ -7,7 +7,7 @@ A processor has two halves:
   controls, never raw network outputs.
 * `get_signal` turns controls, and other processors' audio, into audio. This half runs in
   PyTorch for training and checking, and in the plugin's Rust synthesiser at play time, so
-  every formula here is one the Rust side must match (docs: onnx/GRAPH_NOTES.md).
+  every formula here is one the Rust side must match (docs/NEURAL.md §10).
 
 Each kind declares the raw decoder outputs it needs (`control_sizes`: name -> size; the names
 are the ONNX outputs), how many audio inputs it takes, and its settings with their defaults.
@@ -192,7 +192,7 @@ class Reverb(Processor):
     at lr 1e-3: the training loss rose from 3.2 to 5.3 in 200 steps, held-out ratio 0.38 ->
     0.52), and samples scaled by a fixed envelope did not change the IR's level or decay in
     200 steps, because the spectral loss's gradient is noise-like sample by sample; the two
-    scalars learn the level and decay within those steps (onnx/GRAPH_NOTES.md).
+    scalars learn the level and decay within those steps (docs/NEURAL.md §10).
     ir[0] is held at 0: the direct sound is the dry path's, so the two cannot trade places.
     `dry` and `wet` are fixed gains, not trained: the IR's own level is the learned wet level,
     and the runtime may move `wet` (a Space control) without retraining.

@@ -27,7 +27,7 @@ use mephisto_tuning::calibration::calibrate;
 
 use support::rig::{audio_thread, Rig, BLOCK, SR};
 
-const MODELS: [&str; 3] = ["tine_keys", "warm_pad", "saw_lead"];
+const MODELS: [&str; 4] = ["tine_keys", "warm_pad", "saw_lead", "nylon_pluck"];
 const CHORD: [u8; 3] = [48, 52, 55];
 
 fn model_path(name: &str) -> PathBuf {

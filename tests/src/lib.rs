@@ -1,1 +1,2 @@
 //! Shared helpers for the workspace tests.
+pub mod sf2;

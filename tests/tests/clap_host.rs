@@ -17,11 +17,15 @@ use std::sync::OnceLock;
 use std::thread::{self, ThreadId};
 
 use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
+use clack_extensions::latency::PluginLatency;
 use clack_extensions::note_ports::{NoteDialect, NotePortInfoBuffer, PluginNotePorts};
 use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
     ParamInfoFlags, ParamRescanFlags, PluginParams,
 };
+use clack_extensions::preset_discovery::preset_data::Location;
+use clack_extensions::preset_discovery::PluginPresetLoad;
+use clack_extensions::remote_controls::{PluginRemoteControls, RemoteControlsPageBuffer};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_extensions::thread_check::{HostThreadCheck, HostThreadCheckImpl};
@@ -265,74 +269,101 @@ struct Mephisto {
     held: RefCell<HashMap<u8, u32>>,
 }
 
+/// Stops processing (on an audio thread, as CLAP asks) and deactivates.
+fn stop(instance: &mut PluginInstance<TestHost>, mut processor: PluginAudioProcessor<TestHost>) {
+    thread::scope(|s| {
+        s.spawn(|| {
+            IS_AUDIO_THREAD.with(|a| a.set(true));
+            processor.ensure_processing_stopped();
+        })
+        .join()
+        .expect("stop_processing panicked");
+    });
+    instance.deactivate(processor.into_stopped());
+}
+
+/// Instantiates and initialises plugin `id` of the bundle (checking its name), with its
+/// params and state extensions and every parameter's range by name.
+fn instantiate(
+    id: &CStr,
+    name: &CStr,
+) -> (
+    PluginInstance<TestHost>,
+    PluginParams,
+    PluginState,
+    HashMap<String, ParamMeta>,
+) {
+    let entry = load_entry();
+    let factory = entry
+        .get_plugin_factory()
+        .expect("the entry has no CLAP plugin factory");
+    let ids: Vec<String> = factory
+        .plugin_descriptors()
+        .filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned()))
+        .collect();
+    let descriptor = factory
+        .plugin_descriptors()
+        .find(|d| d.id() == Some(id))
+        .unwrap_or_else(|| panic!("plugin {id:?} not in the factory (found {ids:?})"));
+    assert_eq!(descriptor.name(), Some(name));
+
+    let host_info = HostInfo::new(
+        "mephisto-tests",
+        "Mephisto",
+        "https://example.invalid",
+        "0.1.0",
+    )
+    .unwrap();
+    let main_thread = thread::current().id();
+    let mut instance = PluginInstance::<TestHost>::new(
+        |_| Shared {
+            main_thread,
+            callback_requested: AtomicBool::new(false),
+            restart_requested: AtomicBool::new(false),
+            process_requested: AtomicBool::new(false),
+            flush_requested: AtomicBool::new(false),
+        },
+        |_| MainThread::default(),
+        &entry,
+        id,
+        &host_info,
+    )
+    .expect("failed to instantiate + init the plugin");
+
+    let shared_handle = instance.plugin_shared_handle();
+    let params: PluginParams = shared_handle
+        .get_extension()
+        .expect("plugin does not expose the CLAP params extension");
+    let state: PluginState = shared_handle
+        .get_extension()
+        .expect("plugin does not expose the CLAP state extension");
+
+    let mut param_meta = HashMap::new();
+    {
+        let handle = instance.plugin_handle();
+        let mut buf = ParamInfoBuffer::new();
+        for i in 0..params.count(&handle) {
+            let info = params
+                .get_info(&handle, i, &mut buf)
+                .unwrap_or_else(|| panic!("params.get_info({i}) failed"));
+            let name = String::from_utf8_lossy(info.name).into_owned();
+            let meta = ParamMeta {
+                id: info.id,
+                min: info.min_value,
+                max: info.max_value,
+                default: info.default_value,
+                stepped: info.flags.contains(ParamInfoFlags::IS_STEPPED),
+            };
+            param_meta.insert(name, meta);
+        }
+    }
+    (instance, params, state, param_meta)
+}
+
 impl Mephisto {
     /// Instantiates and initialises a new (inactive) plugin instance.
     fn new() -> Self {
-        let entry = load_entry();
-        let factory = entry
-            .get_plugin_factory()
-            .expect("the entry has no CLAP plugin factory");
-        let ids: Vec<String> = factory
-            .plugin_descriptors()
-            .filter_map(|d| d.id().map(|id| id.to_string_lossy().into_owned()))
-            .collect();
-        let descriptor = factory
-            .plugin_descriptors()
-            .find(|d| d.id() == Some(PLUGIN_ID))
-            .unwrap_or_else(|| panic!("plugin {PLUGIN_ID:?} not in the factory (found {ids:?})"));
-        assert_eq!(descriptor.name(), Some(c"Mephisto"));
-
-        let host_info = HostInfo::new(
-            "mephisto-tests",
-            "Mephisto",
-            "https://example.invalid",
-            "0.1.0",
-        )
-        .unwrap();
-        let main_thread = thread::current().id();
-        let mut instance = PluginInstance::<TestHost>::new(
-            |_| Shared {
-                main_thread,
-                callback_requested: AtomicBool::new(false),
-                restart_requested: AtomicBool::new(false),
-                process_requested: AtomicBool::new(false),
-                flush_requested: AtomicBool::new(false),
-            },
-            |_| MainThread::default(),
-            &entry,
-            PLUGIN_ID,
-            &host_info,
-        )
-        .expect("failed to instantiate + init the plugin");
-
-        let shared_handle = instance.plugin_shared_handle();
-        let params: PluginParams = shared_handle
-            .get_extension()
-            .expect("plugin does not expose the CLAP params extension");
-        let state: PluginState = shared_handle
-            .get_extension()
-            .expect("plugin does not expose the CLAP state extension");
-
-        let mut param_meta = HashMap::new();
-        {
-            let handle = instance.plugin_handle();
-            let mut buf = ParamInfoBuffer::new();
-            for i in 0..params.count(&handle) {
-                let info = params
-                    .get_info(&handle, i, &mut buf)
-                    .unwrap_or_else(|| panic!("params.get_info({i}) failed"));
-                let name = String::from_utf8_lossy(info.name).into_owned();
-                let meta = ParamMeta {
-                    id: info.id,
-                    min: info.min_value,
-                    max: info.max_value,
-                    default: info.default_value,
-                    stepped: info.flags.contains(ParamInfoFlags::IS_STEPPED),
-                };
-                param_meta.insert(name, meta);
-            }
-        }
-
+        let (instance, params, state, param_meta) = instantiate(PLUGIN_ID, c"Mephisto");
         Mephisto {
             instance,
             processor: None,
@@ -380,17 +411,8 @@ impl Mephisto {
     }
 
     fn deactivate(&mut self) {
-        let mut processor = self.processor.take().expect("not active");
-        // stop_processing is an audio-thread call
-        thread::scope(|s| {
-            s.spawn(|| {
-                IS_AUDIO_THREAD.with(|a| a.set(true));
-                processor.ensure_processing_stopped();
-            })
-            .join()
-            .expect("stop_processing panicked");
-        });
-        self.instance.deactivate(processor.into_stopped());
+        let processor = self.processor.take().expect("not active");
+        stop(&mut self.instance, processor);
         self.held.borrow_mut().clear();
         self.service_main_thread();
     }
@@ -653,6 +675,104 @@ fn exposes_ports_and_parameters() {
         assert_close(p.value(name), 0.5, 1e-6, &format!("{name} initial value"));
     }
     let _ = p.meta("Master Gain");
+}
+
+#[test]
+fn one_remote_controls_page_holds_the_six_macros_and_the_master_gain() {
+    let mut p = Mephisto::new();
+    let pages: PluginRemoteControls = p
+        .instance
+        .plugin_shared_handle()
+        .get_extension()
+        .expect("no remote-controls extension");
+    let handle = p.instance.plugin_handle();
+    assert_eq!(pages.count(&handle), 1);
+    let mut buf = RemoteControlsPageBuffer::new();
+    let page = pages.get(&handle, 0, &mut buf).expect("page 0");
+    assert_eq!(page.page_name, b"Macros");
+    let mut expected: Vec<Option<ClapId>> = MACROS.iter().map(|m| Some(p.meta(m).id)).collect();
+    expected.push(None);
+    expected.push(Some(p.meta("Master Gain").id));
+    assert_eq!(page.param_ids.to_vec(), expected);
+}
+
+#[test]
+fn bypass_fades_the_output_to_silence_and_back() {
+    let mut p = Mephisto::new_active();
+    let bypass = p.meta("Bypass");
+    assert_eq!((bypass.min, bypass.max, bypass.default), (0.0, 1.0, 0.0));
+    let playing = p.render(secs(0.3), &[512], &[(0, Ev::NoteOn(60))]);
+    let level = playing.slice(secs(0.2), secs(0.3)).rms();
+    assert!(level > SILENCE_RMS, "{level}");
+    let bypassed = p.render(secs(0.3), ODD_BLOCKS, &[(0, Ev::Param("Bypass", 1.0))]);
+    assert!(
+        bypassed.slice(0, 64).rms() > 0.3 * level,
+        "the fade starts from the playing level"
+    );
+    assert_eq!(bypassed.slice(secs(0.05), secs(0.3)).peak(), 0.0);
+    let back = p.render(secs(0.3), &[512], &[(0, Ev::Param("Bypass", 0.0))]);
+    assert!(
+        back.slice(secs(0.1), secs(0.3)).rms() > 0.5 * level,
+        "the held note sounds again"
+    );
+}
+
+/// A preset the host loads after activating the plugin (as Ardour loads a project) plays:
+/// a built-in by its load key, and a PatchSpec file from the user's patch folder.
+#[test]
+fn presets_load_built_ins_and_patch_files_after_activation() {
+    let names: Vec<&str> = mephisto_dsp::builtin_patches()
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    let preset_load = |p: &mut Mephisto, location: Location, key: Option<&CStr>| {
+        let ext: PluginPresetLoad = p
+            .instance
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("no preset-load extension");
+        let result = ext.load_from_location(&p.instance.plugin_handle(), location, key);
+        p.service_main_thread();
+        result
+    };
+
+    let mut p = Mephisto::new_active();
+    let key = std::ffi::CString::new(names[BRIGHT_PATCH as usize]).unwrap();
+    preset_load(&mut p, Location::Plugin, Some(&key)).expect("a built-in preset loads");
+    assert_eq!(p.value("Patch").round() as i32, BRIGHT_PATCH);
+    let held = p.render(secs(0.2), &[512], &[(0, Ev::NoteOn(69))]);
+    assert!(held.brightness() > 0.02, "{}", held.brightness());
+    drop(p);
+    let mut p = Mephisto::new_active();
+    assert!(
+        preset_load(&mut p, Location::Plugin, Some(c"no_such_patch")).is_err(),
+        "an unknown built-in is refused"
+    );
+
+    let _serial = COMPILER_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("mephisto-presets-{}", std::process::id()));
+    std::env::set_var("MEPHISTO_CACHE_DIR", dir.join("cache"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("test_sine.json");
+    let spec = serde_json::json!({
+        "version": 1, "name": "test sine", "archetype": "lead", "faust": SINE_VARIANT
+    });
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    preset_load(&mut p, Location::File { path: &path }, None).expect("a patch file loads");
+    let mut held = p.render(secs(0.1), &[512], &[(0, Ev::NoteOn(69))]);
+    let started = std::time::Instant::now();
+    while held.brightness() > 0.01 || held.rms() < SILENCE_RMS {
+        assert!(
+            started.elapsed().as_secs() < 180,
+            "the preset's patch never played"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        held = p.render(secs(0.1), &[512], &[]);
+    }
+    assert_eq!(saved_variant_source(&mut p).as_deref(), Some(SINE_VARIANT));
+    std::env::remove_var("MEPHISTO_CACHE_DIR");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -1033,10 +1153,15 @@ fn power_at(samples: &[f32], hz: f64) -> f64 {
 #[test]
 fn a_saved_neural_patch_plays_a_chord_in_an_offline_render() {
     // A project whose patch is the shipped tine_keys model: the worker loads the ONNX decoder
-    // (ONNX Runtime from the project's venv) and swaps it in; the audio thread then renders
-    // the neural voices, polyphonically, inside the allocation-checked process(). This host
+    // (ONNX Runtime from the bundle) and swaps it in; the audio thread then renders the
+    // neural voices, polyphonically, inside the allocation-checked process(). This host
     // renders far faster than real time, as a DAW's export does, so it says so: live, the
     // decoder could not keep up with it and the voices would hold silent frames.
+    neural_chord_plays();
+}
+
+/// Opens a project whose patch is the tine_keys model and checks that a chord plays.
+fn neural_chord_plays() {
     let spec = serde_json::json!({
         "version": 1,
         "name": "tine_keys_neural",
@@ -1091,6 +1216,100 @@ fn a_saved_neural_patch_plays_a_chord_in_an_offline_render() {
     );
 }
 
+/// The fresh-machine check: the bundle, copied alone into an empty folder, plays a neural
+/// model in a process that has no venv, no `ORT_DYLIB_PATH`, no `python3` on its `PATH`
+/// and an empty `HOME` (so no settings). It runs in a child process of this test binary
+/// (`fresh_machine_child`), since a process loads ONNX Runtime once and the other tests
+/// here may have loaded it already.
+#[test]
+fn a_copied_bundle_plays_a_neural_model_without_a_venv() {
+    let built = bundle_path();
+    let support = built.with_file_name("Mephisto.support");
+    let carries_runtime = std::fs::read_dir(&support)
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("libonnxruntime.so")
+            })
+        })
+        .unwrap_or(false);
+    assert!(
+        carries_runtime,
+        "{} carries no ONNX Runtime: run `bash scripts/setup_python.sh`, then bundle again",
+        support.display()
+    );
+    let root = std::env::temp_dir().join(format!("mephisto-fresh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let plugins = root.join("plugins");
+    let (home, empty_path) = (root.join("home"), root.join("bin"));
+    for dir in [&plugins, &home, &empty_path] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let copied = plugins.join("Mephisto.clap");
+    std::fs::copy(&built, &copied).unwrap();
+    copy_tree(&support, &plugins.join("Mephisto.support"));
+
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "fresh_machine_child", "--ignored", "--nocapture"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", &empty_path)
+        .env("MEPHISTO_CLAP", &copied)
+        .env("MEPHISTO_CACHE_DIR", root.join("cache"))
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the test binary runs itself");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the fresh-machine check failed:\n{text}"
+    );
+    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "the child of a_copied_bundle_plays_a_neural_model_without_a_venv"]
+fn fresh_machine_child() {
+    for var in ["MEPHISTO_VENV", "ORT_DYLIB_PATH", "XDG_CONFIG_HOME"] {
+        assert!(std::env::var_os(var).is_none(), "{var} is set");
+    }
+    neural_chord_plays();
+    // The ONNX Runtime this process mapped is the one beside the copied bundle.
+    let beside = std::fs::canonicalize(bundle_path().with_file_name("Mephisto.support")).unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let runtime: Vec<&str> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| path.contains("libonnxruntime"))
+        .collect();
+    assert!(!runtime.is_empty(), "no ONNX Runtime is loaded");
+    assert!(
+        runtime
+            .iter()
+            .all(|path| path.starts_with(beside.to_str().unwrap())),
+        "ONNX Runtime came from {runtime:?}, not from {}",
+        beside.display()
+    );
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
 #[test]
 fn a_variant_that_cannot_be_compiled_keeps_its_source_and_a_built_in_plays() {
     let _serial = COMPILER_ENV.lock().unwrap_or_else(|e| e.into_inner());
@@ -1138,5 +1357,375 @@ fn an_unreadable_saved_patch_is_kept_verbatim_and_a_built_in_plays() {
         saved_spec(&mut plugin),
         Some(future),
         "the project keeps what it could not read, unchanged"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mephisto FX: the effect in the same bundle, on a recorded input
+// ---------------------------------------------------------------------------------------------
+
+const FX_ID: &CStr = c"com.mephisto-audio.mephisto-fx";
+
+/// Mephisto FX loaded from the bundle and activated at 48 kHz / 512, rendering offline (a
+/// bounce: the neural voice's frames are waited for, so the result does not depend on how
+/// fast this machine is).
+struct Fx {
+    instance: PluginInstance<TestHost>,
+    processor: Option<PluginAudioProcessor<TestHost>>,
+    param_meta: HashMap<String, ParamMeta>,
+    steady_time: u64,
+}
+
+impl Fx {
+    fn new_active(state: Option<&[u8]>) -> Fx {
+        let (mut instance, _, plugin_state, param_meta) = instantiate(FX_ID, c"Mephisto FX");
+        if let Some(bytes) = state {
+            plugin_state
+                .load(&instance.plugin_handle(), &mut &bytes[..])
+                .expect("state.load failed");
+        }
+        let render: PluginRender = instance
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("Mephisto FX has no CLAP render extension");
+        render
+            .set(&instance.plugin_handle(), RenderMode::Offline)
+            .expect("the plugin refused offline rendering");
+        let config = PluginAudioConfiguration {
+            sample_rate: SAMPLE_RATE,
+            min_frames_count: 1,
+            max_frames_count: MAX_BLOCK as u32,
+        };
+        let stopped = instance
+            .activate(|_, _| (), config)
+            .expect("Mephisto FX activation failed");
+        Fx {
+            instance,
+            processor: Some(stopped.into()),
+            param_meta,
+            steady_time: 0,
+        }
+    }
+
+    /// The latency the plugin reports to the host.
+    fn latency(&mut self) -> usize {
+        let latency: PluginLatency = self
+            .instance
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("Mephisto FX has no CLAP latency extension");
+        latency.get(&self.instance.plugin_handle()) as usize
+    }
+
+    /// Processes `input` (and `sidechain` on the second input port) in blocks cycling
+    /// through `blocks`; `params` (name, plain value) are set in the first block.
+    fn process(
+        &mut self,
+        input: &Stereo,
+        sidechain: Option<&Stereo>,
+        blocks: &[usize],
+        params: &[(&str, f64)],
+    ) -> Stereo {
+        let mut first_events = EventBuffer::with_capacity(params.len());
+        for (name, value) in params {
+            let id = self.param_meta[*name].id;
+            first_events.push(&ParamValueEvent::new(0, id, Pckn::match_all(), *value));
+        }
+        let silence = Stereo {
+            l: vec![0.0; input.len()],
+            r: vec![0.0; input.len()],
+        };
+        let side = sidechain.unwrap_or(&silence).clone();
+        let input = input.clone();
+        let processor = self.processor.as_mut().expect("active");
+        let steady_start = self.steady_time;
+        let out = thread::scope(|s| {
+            s.spawn(move || {
+                IS_AUDIO_THREAD.with(|a| a.set(true));
+                let processor = processor
+                    .ensure_processing_started()
+                    .expect("start_processing failed");
+                let mut in_ports = AudioPorts::with_capacity(4, 2);
+                let mut out_ports = AudioPorts::with_capacity(2, 1);
+                let mut buffers = [vec![0.0f32; MAX_BLOCK], vec![0.0f32; MAX_BLOCK]];
+                let mut side_buffers = [vec![0.0f32; MAX_BLOCK], vec![0.0f32; MAX_BLOCK]];
+                let mut out = Stereo::default();
+                let (mut start, mut i) = (0, 0);
+                while start < input.len() {
+                    let len = blocks[i % blocks.len()].min(input.len() - start);
+                    let [l, r] = &mut buffers;
+                    l[..len].copy_from_slice(&input.l[start..start + len]);
+                    r[..len].copy_from_slice(&input.r[start..start + len]);
+                    let [sl, sr] = &mut side_buffers;
+                    sl[..len].copy_from_slice(&side.l[start..start + len]);
+                    sr[..len].copy_from_slice(&side.r[start..start + len]);
+                    let mut left = vec![f32::NAN; len];
+                    let mut right = vec![f32::NAN; len];
+                    {
+                        let inputs = in_ports.with_input_buffers([
+                            AudioPortBuffer {
+                                latency: 0,
+                                channels: AudioPortBufferType::f32_input_only(
+                                    [
+                                        InputChannel::variable(&mut l[..len]),
+                                        InputChannel::variable(&mut r[..len]),
+                                    ]
+                                    .into_iter(),
+                                ),
+                            },
+                            AudioPortBuffer {
+                                latency: 0,
+                                channels: AudioPortBufferType::f32_input_only(
+                                    [
+                                        InputChannel::variable(&mut sl[..len]),
+                                        InputChannel::variable(&mut sr[..len]),
+                                    ]
+                                    .into_iter(),
+                                ),
+                            },
+                        ]);
+                        let mut outputs = out_ports.with_output_buffers([AudioPortBuffer {
+                            latency: 0,
+                            channels: AudioPortBufferType::f32_output_only(
+                                [&mut left[..], &mut right[..]].into_iter(),
+                            ),
+                        }]);
+                        let empty = EventBuffer::new();
+                        let events = if i == 0 { &first_events } else { &empty };
+                        processor
+                            .process(
+                                &inputs,
+                                &mut outputs,
+                                &events.as_input(),
+                                &mut OutputEvents::void(),
+                                Some(steady_start + start as u64),
+                                None,
+                            )
+                            .expect("Mephisto FX process() returned an error");
+                    }
+                    out.l.extend_from_slice(&left);
+                    out.r.extend_from_slice(&right);
+                    start += len;
+                    i += 1;
+                }
+                out
+            })
+            .join()
+            .expect("audio thread panicked")
+        });
+        self.steady_time += out.len() as u64;
+        out
+    }
+}
+
+impl Drop for Fx {
+    fn drop(&mut self) {
+        if let Some(processor) = self.processor.take() {
+            if !thread::panicking() {
+                stop(&mut self.instance, processor);
+            }
+        }
+    }
+}
+
+/// A phrase of a real oboe: Debian's timgm6mb-soundfont samples "Oboe C#" (C#4) and
+/// "Oboe F#" (F#4), each held 1.2 s (looped as a sampler plays them) with rests, at 48 kHz,
+/// in both channels; with each note's start, end and recorded pitch.
+fn oboe_phrase() -> (Stereo, Vec<(usize, usize, f64)>) {
+    let path = std::path::Path::new(mephisto_tests::sf2::TIMGM6MB);
+    let mut mono = vec![0.0f32; secs(0.3)];
+    let mut notes = Vec::new();
+    for name in ["Oboe C#", "Oboe F#"] {
+        let sample = mephisto_tests::sf2::read_sample(path, name).unwrap();
+        let start = mono.len();
+        mono.extend(sample.held(1.2, SAMPLE_RATE as u32));
+        notes.push((start, mono.len(), sample.pitch_hz));
+        mono.extend(vec![0.0; secs(0.4)]);
+    }
+    (
+        Stereo {
+            l: mono.clone(),
+            r: mono,
+        },
+        notes,
+    )
+}
+
+/// The pitch of 10 ms frames of `x`: `(frame start, Hz)` where YIN finds one.
+fn pitch_track(x: &[f32]) -> Vec<(usize, f32)> {
+    let mut yin = mephisto_analysis::Yin::with_range(SAMPLE_RATE as f32, 50.0, 2000.0);
+    let len = yin.frame_len();
+    (0..x.len().saturating_sub(len))
+        .step_by(secs(0.01))
+        .filter_map(|start| Some((start, yin.estimate(&x[start..start + len])?)))
+        .collect()
+}
+
+/// Median |cents| between `output` (delayed by `latency`) and `input` over the frames where
+/// both are voiced and inside a note (its first and last 100 ms left out), and how many.
+fn following_error(
+    input: &[f32],
+    output: &[f32],
+    latency: usize,
+    notes: &[(usize, usize, f64)],
+) -> (f32, usize) {
+    let heard: HashMap<usize, f32> = pitch_track(&output[latency..]).into_iter().collect();
+    let inside = |at: usize| {
+        notes
+            .iter()
+            .any(|&(s, e, _)| at >= s + secs(0.1) && at + secs(0.14) < e)
+    };
+    let mut errors: Vec<f32> = pitch_track(input)
+        .into_iter()
+        .filter(|(at, _)| inside(*at))
+        .filter_map(|(at, hz)| Some((1200.0 * (heard.get(&at)? / hz).log2()).abs()))
+        .collect();
+    assert!(
+        !errors.is_empty(),
+        "no frame where input and output are both voiced"
+    );
+    errors.sort_by(f32::total_cmp);
+    (errors[errors.len() / 2], errors.len())
+}
+
+#[test]
+fn mephisto_fx_is_an_effect_with_a_sidechain_and_reports_its_latency() {
+    let mut fx = Fx::new_active(None);
+    let entry = load_entry();
+    let factory = entry.get_plugin_factory().unwrap();
+    let desc = factory
+        .plugin_descriptors()
+        .find(|d| d.id() == Some(FX_ID))
+        .unwrap();
+    let features: Vec<_> = desc.features().collect();
+    assert!(features.contains(&c"audio-effect"), "{features:?}");
+    let ports: PluginAudioPorts = fx.instance.plugin_shared_handle().get_extension().unwrap();
+    let handle = fx.instance.plugin_handle();
+    assert_eq!(ports.count(&handle, true), 2, "main input and sidechain");
+    assert_eq!(ports.count(&handle, false), 1);
+    let mut buf = AudioPortInfoBuffer::new();
+    for (index, input) in [(0, true), (1, true), (0, false)] {
+        let port = ports.get(&handle, index, input, &mut buf).unwrap();
+        assert_eq!(
+            port.channel_count, 2,
+            "port {index} (input {input}) is stereo"
+        );
+    }
+    for name in [
+        "Patch",
+        "Octave",
+        "Pitch Confidence",
+        "Loudness Offset",
+        "Dry/Wet",
+        "Pitch Source",
+    ]
+    .iter()
+    .chain(MACROS)
+    {
+        assert!(fx.param_meta.contains_key(*name), "no parameter {name}");
+    }
+    // 48 kHz, blocks of at most 512: 25 ms of lookahead, a frame and two blocks, in frames.
+    assert_eq!(fx.latency(), 2640);
+}
+
+#[test]
+fn mephisto_fx_turns_a_recorded_oboe_into_the_tine_keys_model_at_its_pitch() {
+    let (input, notes) = oboe_phrase();
+    let mut fx = Fx::new_active(None);
+    let latency = fx.latency();
+    // The known pitch: the recording is where its SoundFont says.
+    for &(start, end, hz) in &notes {
+        let track = pitch_track(&input.l[start + secs(0.1)..end - secs(0.1)]);
+        let mut cents: Vec<f32> = track
+            .iter()
+            .map(|(_, f)| 1200.0 * (f64::from(*f) / hz).log2() as f32)
+            .collect();
+        cents.sort_by(f32::total_cmp);
+        assert!(
+            cents[cents.len() / 2].abs() < 30.0,
+            "the sample at {hz} Hz: {cents:?}"
+        );
+    }
+    // Let the worker build the default voice (tine_keys_neural) while silence plays.
+    let silence = Stereo {
+        l: vec![0.0; secs(0.02)],
+        r: vec![0.0; secs(0.02)],
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        fx.process(&silence, None, &[512], &[]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let tail = Stereo {
+        l: vec![0.0; latency],
+        r: vec![0.0; latency],
+    };
+    let mut whole = input.clone();
+    whole.l.extend(&tail.l);
+    whole.r.extend(&tail.r);
+    let out = fx.process(&whole, None, ODD_BLOCKS, &[("Dry/Wet", 1.0)]);
+    assert_finite(&out, "Mephisto FX output");
+    let voice = out.slice(latency, out.len());
+    assert!(
+        voice.slice(secs(0.5), secs(1.4)).rms() > SILENCE_RMS,
+        "the voice sounds"
+    );
+    // It is the model, not the input passing through: far from the oboe sample by sample.
+    let dry = input.slice(secs(0.5), secs(1.4));
+    assert!(voice.slice(secs(0.5), secs(1.4)).rms_difference(&dry) > 0.3 * dry.rms());
+    let (median, frames) = following_error(&input.l, &out.l, latency, &notes);
+    println!(
+        "tine_keys_neural on the oboe: median pitch error {median:.2} cents over {frames} frames"
+    );
+    assert!(frames >= 100, "voiced frames: {frames}");
+    assert!(median < 30.0, "median pitch error {median} cents");
+}
+
+#[test]
+fn mephisto_fx_follows_its_sidechain_with_a_faust_patch_and_mixes_dry() {
+    let (oboe, notes) = oboe_phrase();
+    let noise = Stereo {
+        l: (0..oboe.len())
+            .map(|n| ((n * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.1)
+            .collect(),
+        r: (0..oboe.len())
+            .map(|n| ((n * 104_729 % 1000) as f32 / 1000.0 - 0.5) * 0.1)
+            .collect(),
+    };
+    let patch = mephisto_dsp::find_builtin("nylon_pluck").unwrap().0 as f64;
+    let mut fx = Fx::new_active(None);
+    let latency = fx.latency();
+    // The selector moves to a Faust patch and the pitch comes from the sidechain; the
+    // worker builds the voice while the first second plays.
+    let warm_up = Stereo {
+        l: vec![0.0; secs(0.02)],
+        r: vec![0.0; secs(0.02)],
+    };
+    fx.process(
+        &warm_up,
+        None,
+        &[512],
+        &[("Patch", patch), ("Pitch Source", 1.0), ("Dry/Wet", 1.0)],
+    );
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(500) {
+        fx.process(&warm_up, None, &[512], &[]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = fx.process(&noise, Some(&oboe), ODD_BLOCKS, &[]);
+    let (median, frames) = following_error(&oboe.l, &out.l, latency, &notes);
+    println!("nylon_pluck following the sidechain: median pitch error {median:.2} cents over {frames} frames");
+    assert!(frames >= 20, "voiced frames: {frames}");
+    assert!(median < 30.0, "median pitch error {median} cents");
+    // Dry only: the main input, delayed by exactly the reported latency.
+    let mut dry = fx.process(&noise, Some(&oboe), ODD_BLOCKS, &[("Dry/Wet", 0.0)]);
+    // The mix glides for 20 ms; the rest is the input delayed.
+    let skip = secs(0.05);
+    dry = dry.slice(skip + latency, dry.len());
+    let expected = noise.slice(skip, noise.len() - latency);
+    assert!(
+        dry.max_abs_diff(&expected) < 1e-6,
+        "{}",
+        dry.max_abs_diff(&expected)
     );
 }

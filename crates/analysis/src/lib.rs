@@ -11,4 +11,4 @@ pub mod yin;
 pub use features::{Analyzer, Features, FEATURE_NAMES};
 pub use loss::MultiScaleLoss;
 pub use stft::Stft;
-pub use yin::Yin;
+pub use yin::{Pitch, Yin};

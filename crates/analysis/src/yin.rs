@@ -1,6 +1,7 @@
 //! YIN fundamental-frequency estimation (de Cheveigné & Kawahara, 2002) of single frames. The
 //! difference function comes from an FFT cross-correlation, planned once in [`Yin::new`], so an
-//! estimate allocates nothing and stays fast in debug builds.
+//! estimate allocates nothing and stays fast in debug builds: the audio thread may call
+//! [`Yin::analyse`] (Mephisto FX tracks its input's pitch with it).
 
 use std::sync::Arc;
 
@@ -37,10 +38,26 @@ pub struct Yin {
     cmnd: Vec<f32>,
 }
 
+/// A frame's best period candidate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pitch {
+    pub hz: f32,
+    /// The cumulative mean normalised difference at the period: 0 for a perfectly periodic
+    /// frame, about 1 for noise. `1 - aperiodicity` is the pitch's confidence.
+    pub aperiodicity: f32,
+}
+
 impl Yin {
+    /// Searches fundamentals from [`F0_MIN_HZ`] to [`F0_MAX_HZ`].
     pub fn new(sample_rate: f32) -> Self {
-        let tau_max = (sample_rate / F0_MIN_HZ).ceil().max(4.0) as usize;
-        let tau_min = ((sample_rate / F0_MAX_HZ).floor() as usize).clamp(2, tau_max - 2);
+        Self::with_range(sample_rate, F0_MIN_HZ, F0_MAX_HZ)
+    }
+
+    /// Searches fundamentals from `min_hz` to `max_hz`: a higher `min_hz` needs shorter frames
+    /// (less latency for a tracker).
+    pub fn with_range(sample_rate: f32, min_hz: f32, max_hz: f32) -> Self {
+        let tau_max = (sample_rate / min_hz).ceil().max(4.0) as usize;
+        let tau_min = ((sample_rate / max_hz).floor() as usize).clamp(2, tau_max - 2);
         let window = tau_max;
         let fft_size = (window + tau_max + 1).next_power_of_two();
         let mut planner = FftPlanner::new();
@@ -76,6 +93,16 @@ impl Yin {
     /// The fundamental of `frame` in Hz, or `None` when it is unvoiced (no lag is periodic
     /// enough) or shorter than [`Yin::frame_len`].
     pub fn estimate(&mut self, frame: &[f32]) -> Option<f32> {
+        self.analyse(frame)
+            .filter(|p| p.aperiodicity < THRESHOLD)
+            .map(|p| p.hz)
+    }
+
+    /// The best period candidate of `frame`: the first dip of the cumulative mean normalised
+    /// difference below [`THRESHOLD`] (at its local minimum), else its lowest point, with how
+    /// aperiodic the frame is there. `None` for a frame shorter than [`Yin::frame_len`] or
+    /// silence. Allocation-free.
+    pub fn analyse(&mut self, frame: &[f32]) -> Option<Pitch> {
         let frame = frame.get(..self.frame_len())?;
         let (window, tau_max) = (self.window, self.tau_max);
 
@@ -114,8 +141,16 @@ impl Yin {
             };
         }
 
+        if energy_head == 0.0 {
+            return None;
+        }
         let cmnd = &self.cmnd;
-        let mut tau = (self.tau_min..=tau_max).find(|&tau| cmnd[tau] < THRESHOLD)?;
+        let mut tau = match (self.tau_min..=tau_max).find(|&tau| cmnd[tau] < THRESHOLD) {
+            Some(tau) => tau,
+            None => (self.tau_min..=tau_max)
+                .min_by(|&a, &b| cmnd[a].total_cmp(&cmnd[b]))
+                .unwrap_or(self.tau_min),
+        };
         while tau < tau_max && cmnd[tau + 1] < cmnd[tau] {
             tau += 1;
         }
@@ -126,7 +161,10 @@ impl Yin {
         } else {
             0.0
         };
-        Some(self.sample_rate / (tau as f32 + offset))
+        Some(Pitch {
+            hz: self.sample_rate / (tau as f32 + offset),
+            aperiodicity: at.clamp(0.0, 1.0),
+        })
     }
 }
 
@@ -160,5 +198,23 @@ mod tests {
         assert_eq!(yin.estimate(&noise), None);
         assert_eq!(yin.estimate(&noise[..10]), None, "too short");
         assert_eq!(yin.estimate(&vec![0.0; yin.frame_len()]), None, "silence");
+        let noisy = yin.analyse(&noise).expect("noise has a best candidate");
+        assert!(noisy.aperiodicity > 0.5, "{noisy:?}");
+    }
+
+    #[test]
+    fn a_narrow_range_finds_a_sine_to_a_cent_with_high_confidence() {
+        let sample_rate = 48_000.0;
+        let mut yin = Yin::with_range(sample_rate, 50.0, 2000.0);
+        assert_eq!(yin.frame_len(), 960 + 960 + 1);
+        for hz in [55.0f32, 196.0, 440.0, 1318.5] {
+            let sine: Vec<f32> = (0..yin.frame_len())
+                .map(|n| (std::f32::consts::TAU * hz * n as f32 / sample_rate).sin() * 0.3)
+                .collect();
+            let pitch = yin.analyse(&sine).unwrap();
+            let cents = 1200.0 * (pitch.hz / hz).log2();
+            assert!(cents.abs() < 1.0, "{hz} Hz: {cents} cents");
+            assert!(pitch.aperiodicity < 0.01, "{hz} Hz: {pitch:?}");
+        }
     }
 }

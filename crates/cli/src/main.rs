@@ -8,6 +8,7 @@ mod design;
 mod macros;
 mod matching;
 mod neural;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -134,6 +135,41 @@ enum Command {
     Eval {
         /// The suite, e.g. tests/data/prompts.json.
         suite: PathBuf,
+    },
+    /// Run a monophonic recording through Mephisto FX offline: its pitch and loudness play a
+    /// neural model (timbre transfer) or a Faust patch. Writes a stereo float WAV at the
+    /// input's rate and length.
+    Transfer {
+        /// The recording (WAV, any rate; stereo is mixed to mono for tracking).
+        #[arg(long, value_name = "IN.wav")]
+        input: PathBuf,
+        /// A built-in patch name, a shipped model's name, a MODEL.onnx (with MODEL.json
+        /// beside it) or a PatchSpec (SPEC.json).
+        #[arg(long, value_name = "NAME|MODEL.onnx|SPEC.json")]
+        patch: String,
+        /// Where to write the WAV file.
+        #[arg(long, value_name = "OUT.wav")]
+        out: PathBuf,
+        /// Octaves to shift the input's pitch by (-4..4).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        octave: i32,
+        /// Frames whose pitch confidence is below this are unvoiced (0..1).
+        #[arg(long, default_value_t = 0.8)]
+        confidence: f32,
+        /// Decibels added to the input's loudness before the voice follows it.
+        #[arg(
+            long,
+            value_name = "DB",
+            default_value_t = 0.0,
+            allow_hyphen_values = true
+        )]
+        loudness_offset: f32,
+        /// 0: only the input, 1: only the voice.
+        #[arg(long, default_value_t = 1.0)]
+        mix: f32,
+        /// A macro value, e.g. --macro bright=0.8 (repeatable).
+        #[arg(long = "macro", value_name = "NAME=VALUE")]
+        macros: Vec<String>,
     },
     /// Check that each semantic macro moves its descriptor (Bright the centroid, Warm the
     /// low-mid share, …) monotonically and audibly; prints a Markdown table per patch.
@@ -293,6 +329,25 @@ fn run(cli: Cli) -> Result<(), String> {
             render,
         }),
         Command::Eval { suite } => design::eval(&suite),
+        Command::Transfer {
+            input,
+            patch,
+            out,
+            octave,
+            confidence,
+            loudness_offset,
+            mix,
+            macros,
+        } => transfer::transfer(transfer::TransferArgs {
+            input: &input,
+            patch: &patch,
+            out: &out,
+            octave,
+            confidence,
+            loudness_offset_db: loudness_offset,
+            mix,
+            macros: parse_macros(&macros)?,
+        }),
         Command::Macros { patch, all, sweeps } => macros::macros(patch.as_deref(), all, sweeps),
         Command::Match {
             patch,

@@ -16,6 +16,8 @@ use crate::{Controls, HARMONICS, NOISE_BANDS};
 /// The model's inputs and outputs, by the contract's names.
 const F0_INPUT: &str = "f0_hz";
 const LOUDNESS_INPUT: &str = "loudness_db";
+/// The timbre input of a model with an encoder (sidecar version 2), [B, T, z_dims].
+const Z_INPUT: &str = "z";
 const AMPLITUDE_OUTPUT: &str = "amplitude";
 const HARMONICS_OUTPUT: &str = "harmonics";
 const NOISE_OUTPUT: &str = "noise";
@@ -117,6 +119,10 @@ pub struct Decoder {
     provider_note: Option<String>,
     /// The last answer; its buffers are reused by the next call.
     frames: Frames,
+    /// A model with an encoder: the z fed to every frame (the sidecar's `z_mean`), and the
+    /// batch of it the last call used.
+    z_mean: Option<Vec<f32>>,
+    z: Vec<f32>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -143,9 +149,12 @@ impl Decoder {
         let runtime = runtime::load(options.library.as_deref())?;
         let (session, provider, provider_note) =
             open_session(runtime, model, options).map_err(NeuralError::Model)?;
-        check_signature(&session)
+        let z_mean = info.encoder().map(|e| e.z_mean.clone());
+        check_signature(&session, z_mean.is_some())
             .map_err(|e| NeuralError::Model(format!("`{}`: {e}", model.display())))?;
         Ok(Decoder {
+            z_mean,
+            z: Vec::new(),
             session,
             info,
             path: model.to_path_buf(),
@@ -179,7 +188,8 @@ impl Decoder {
     }
 
     /// Runs the decoder on `voices` × `frames` of raw f0 (Hz) and loudness (dBFS), both
-    /// voice-major (`[voice * frames + frame]`), in one call.
+    /// voice-major (`[voice * frames + frame]`), in one call. A model with a timbre encoder
+    /// is given its sidecar's `z_mean` for every frame (there is no audio to encode).
     pub fn infer(
         &mut self,
         f0_hz: &[f32],
@@ -187,6 +197,47 @@ impl Decoder {
         voices: usize,
         frames: usize,
     ) -> Result<&Frames, String> {
+        let mut z = std::mem::take(&mut self.z);
+        z.clear();
+        if let Some(z_mean) = &self.z_mean {
+            for _ in 0..voices * frames {
+                z.extend_from_slice(z_mean);
+            }
+        }
+        let result = self.run(
+            f0_hz,
+            loudness_db,
+            self.z_mean.is_some().then_some(&z[..]),
+            voices,
+            frames,
+        );
+        self.z = z;
+        result?;
+        Ok(&self.frames)
+    }
+
+    /// Like [`Decoder::infer`] with each frame's own timbre `z` ([voice, frame, z_dims],
+    /// flattened), for a model with an encoder.
+    pub fn infer_with_z(
+        &mut self,
+        f0_hz: &[f32],
+        loudness_db: &[f32],
+        z: &[f32],
+        voices: usize,
+        frames: usize,
+    ) -> Result<&Frames, String> {
+        self.run(f0_hz, loudness_db, Some(z), voices, frames)?;
+        Ok(&self.frames)
+    }
+
+    fn run(
+        &mut self,
+        f0_hz: &[f32],
+        loudness_db: &[f32],
+        z: Option<&[f32]>,
+        voices: usize,
+        frames: usize,
+    ) -> Result<(), String> {
         let n = voices * frames;
         if n == 0 || f0_hz.len() != n || loudness_db.len() != n {
             return Err(format!(
@@ -202,10 +253,26 @@ impl Decoder {
         let f0 = TensorRef::from_array_view((shape, f0_hz)).map_err(|e| fail(F0_INPUT, e))?;
         let loudness = TensorRef::from_array_view((shape, loudness_db))
             .map_err(|e| fail(LOUDNESS_INPUT, e))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![F0_INPUT => f0, LOUDNESS_INPUT => loudness])
-            .map_err(|e| fail("inference failed", e))?;
+        let outputs = match (z, &self.z_mean) {
+            (None, None) => self
+                .session
+                .run(ort::inputs![F0_INPUT => f0, LOUDNESS_INPUT => loudness]),
+            (Some(z), Some(z_mean)) if z.len() == n * z_mean.len() => {
+                let z = TensorRef::from_array_view(([voices, frames, z_mean.len()], z))
+                    .map_err(|e| fail(Z_INPUT, e))?;
+                self.session
+                    .run(ort::inputs![F0_INPUT => f0, LOUDNESS_INPUT => loudness, Z_INPUT => z])
+            }
+            _ => {
+                let dims = self.z_mean.as_ref().map_or(0, Vec::len);
+                return Err(format!(
+                    "`{}`: the model takes {dims} z values per frame; got {}",
+                    path.display(),
+                    z.map_or(0, <[f32]>::len) / n.max(1)
+                ));
+            }
+        }
+        .map_err(|e| fail("inference failed", e))?;
         let frames_out = &mut self.frames;
         frames_out.voices = voices;
         frames_out.frames = frames;
@@ -231,7 +298,7 @@ impl Decoder {
             buffer.clear();
             buffer.extend_from_slice(data);
         }
-        Ok(&self.frames)
+        Ok(())
     }
 }
 
@@ -287,11 +354,17 @@ fn builder(
     builder.with_inter_threads(1).map_err(|e| e.to_string())
 }
 
-/// Checks that the model has the contract's inputs and outputs.
-fn check_signature(session: &Session) -> Result<(), String> {
+/// Checks that the model has the contract's inputs and outputs (and `z` when its sidecar
+/// says it has an encoder).
+fn check_signature(session: &Session, encoder: bool) -> Result<(), String> {
     let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
     let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-    for name in [F0_INPUT, LOUDNESS_INPUT] {
+    let expected: &[&str] = if encoder {
+        &[F0_INPUT, LOUDNESS_INPUT, Z_INPUT]
+    } else {
+        &[F0_INPUT, LOUDNESS_INPUT]
+    };
+    for &name in expected {
         if !inputs.contains(&name) {
             return Err(format!(
                 "not a Mephisto neural decoder: it has no input `{name}` (inputs: {})",

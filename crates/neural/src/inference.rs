@@ -6,6 +6,7 @@
 //! or in lockstep with an offline render ([`Lockstep`]), where the same input must give the
 //! same samples.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -31,6 +32,17 @@ struct NoteState {
     released_at: Option<u64>,
     /// The next frame to compute.
     next_index: u32,
+    /// The note follows the contour the audio side sends (timbre transfer), not the
+    /// sidecar's envelope.
+    following: bool,
+}
+
+/// One point of a following note's contour: frame `index` plays `hz` at `loudness_db`.
+#[derive(Clone, Copy, Debug)]
+struct ContourPoint {
+    index: u32,
+    hz: f32,
+    loudness_db: f32,
 }
 
 /// The worker side: the decoder, the notes as the worker knows them, and batch buffers.
@@ -38,6 +50,8 @@ pub struct NeuralInference {
     decoder: Decoder,
     ports: InferencePorts,
     notes: Vec<NoteState>,
+    /// Each voice's contour points not yet computed, for a following note.
+    contours: Vec<VecDeque<ContourPoint>>,
     envelope: LoudnessEnvelope,
     f0_range: [f32; 2],
     sample_rate: f64,
@@ -58,10 +72,11 @@ impl NeuralInference {
         NeuralInference {
             ports,
             notes: vec![NoteState::default(); voices],
+            contours: vec![VecDeque::new(); voices],
             envelope: info.loudness,
             f0_range: info.f0_range_hz,
             sample_rate: sr,
-            hop: info.frame_seconds() * sr,
+            hop: settings.frame_seconds.unwrap_or(info.frame_seconds()) * sr,
             max_block: settings.max_block,
             lead: settings.lead.as_secs_f64() * sr,
             poll: settings.poll,
@@ -95,7 +110,37 @@ impl NeuralInference {
                             velocity,
                             released_at: None,
                             next_index: 1,
+                            following: false,
                         };
+                        self.contours[voice].clear();
+                    }
+                }
+                NoteEvent::Follow { voice, note, at } => {
+                    if let Some(n) = self.notes.get_mut(voice) {
+                        *n = NoteState {
+                            active: true,
+                            note,
+                            start: at,
+                            next_index: 1,
+                            following: true,
+                            ..NoteState::default()
+                        };
+                        self.contours[voice].clear();
+                    }
+                }
+                NoteEvent::Contour {
+                    voice,
+                    note,
+                    index,
+                    hz,
+                    loudness_db,
+                } => {
+                    if self.notes.get(voice).is_some_and(|n| n.note == note) {
+                        self.contours[voice].push_back(ContourPoint {
+                            index,
+                            hz,
+                            loudness_db,
+                        });
                     }
                 }
                 NoteEvent::Off { voice, note, at } => {
@@ -108,7 +153,10 @@ impl NeuralInference {
                         n.hz = hz;
                     }
                 }
-                NoteEvent::Reset => self.notes.iter_mut().for_each(|n| n.active = false),
+                NoteEvent::Reset => {
+                    self.notes.iter_mut().for_each(|n| n.active = false);
+                    self.contours.iter_mut().for_each(VecDeque::clear);
+                }
             }
         }
     }
@@ -123,6 +171,7 @@ impl NeuralInference {
         let attack_scale = self.ports.attack_scale();
         let mut envelope = self.envelope;
         envelope.attack_s = (envelope.attack_s * attack_scale).max(1e-4);
+        envelope.release_s = (envelope.release_s * self.ports.release_scale()).max(1e-4);
         let mut sent = 0;
         loop {
             self.batch.clear();
@@ -139,6 +188,26 @@ impl NeuralInference {
                 let due = n.start as f64 + f64::from(n.next_index - 1) * self.hop;
                 // Never further ahead than the audio side has slots to file frames in.
                 let room = current + (SLOTS - 1) as f64;
+                if n.following {
+                    // The contour says what to compute, as far as it has come.
+                    let contour = &mut self.contours[voice];
+                    while contour.front().is_some_and(|p| p.index < n.next_index) {
+                        contour.pop_front();
+                    }
+                    let Some(point) = contour.front() else {
+                        continue;
+                    };
+                    n.next_index = point.index;
+                    if f64::from(n.next_index) >= room || n.released_at.is_some() {
+                        continue;
+                    }
+                    n.hz = point.hz;
+                    self.batch.push(voice);
+                    self.f0
+                        .push(point.hz.clamp(self.f0_range[0], self.f0_range[1]));
+                    self.loudness.push(point.loudness_db);
+                    continue;
+                }
                 if due > horizon || f64::from(n.next_index) >= room {
                     continue;
                 }
@@ -171,7 +240,7 @@ impl NeuralInference {
                 let released = n
                     .released_at
                     .map(|off| off.saturating_sub(n.start) as f64 / self.sample_rate);
-                if envelope.finished(t, released) {
+                if envelope.finished(t, released) && !n.following {
                     n.active = false;
                 }
                 n.next_index += 1;

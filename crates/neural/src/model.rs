@@ -5,12 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
+use mephisto_rt::neural::graph::{GraphSpec, NodeKind, NodeSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{HARMONICS, NOISE_BANDS};
 
-/// The sidecar format this code reads.
-pub const SIDECAR_VERSION: u32 = 1;
+/// The newest sidecar format this code reads: version 2 is a model with a timbre encoder
+/// (a third ONNX input, `z`); version 1 is every other model, with or without a graph.
+pub const SIDECAR_VERSION: u32 = 2;
 
 /// Everything the sidecar says about a model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +33,111 @@ pub struct ModelInfo {
     /// How well it trained; shown to the user, not used to play.
     #[serde(default)]
     pub quality: Option<Quality>,
+    /// The synthesis graph (docs/NEURAL.md §10); none: harmonic + noise, added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphConfig>,
+}
+
+/// The sidecar's `"graph"`: processors, the audio edges between them, and the optional
+/// timbre encoder. Settings only training uses (`initial_*`, `seed`, `normalize`,
+/// `initial_bias`) are not read here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GraphConfig {
+    pub nodes: Vec<NodeConfig>,
+    pub output: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<EncoderConfig>,
+}
+
+/// One processor of a [`GraphConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    pub name: String,
+    /// `harmonic`, `filtered_noise`, `add` or `reverb`.
+    pub kind: String,
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// `add`: one gain per input (all 1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gains: Option<Vec<f32>>,
+    /// `reverb`: the learned impulse response, at `ir_sample_rate` Hz.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ir: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ir_sample_rate: Option<f64>,
+    /// `reverb`: the gains of the input and of the convolved input (1 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wet: Option<f32>,
+}
+
+/// A timbre encoder the model was trained with (DDSP's autoencoder). The plugin has no
+/// audio to encode at play time, so it feeds the mean `z` of the training audio.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncoderConfig {
+    pub kind: String,
+    pub z_dims: usize,
+    /// The training audio's mean z, what every frame of every voice is given.
+    #[serde(default)]
+    pub z_mean: Vec<f32>,
+}
+
+impl GraphConfig {
+    /// The graph as the audio side plans it; errors name the node and what is missing.
+    pub fn spec(&self) -> Result<GraphSpec, String> {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let kind = match n.kind.as_str() {
+                    "harmonic" => NodeKind::Harmonic,
+                    "filtered_noise" => NodeKind::FilteredNoise,
+                    "add" => NodeKind::Add {
+                        gains: n.gains.clone().unwrap_or_else(|| vec![1.0; n.inputs.len()]),
+                    },
+                    "reverb" => {
+                        let (Some(ir), Some(rate)) = (&n.ir, n.ir_sample_rate) else {
+                            return Err(format!(
+                                "node `{}` (reverb) has no learned `ir` and `ir_sample_rate` \
+                                 (train.py writes them when it exports the model)",
+                                n.name
+                            ));
+                        };
+                        if rate.is_nan() || rate < 1000.0 || ir.iter().any(|x| !x.is_finite()) {
+                            return Err(format!(
+                                "node `{}` (reverb): `ir_sample_rate` {rate} or its `ir` is not \
+                                 a usable impulse response",
+                                n.name
+                            ));
+                        }
+                        NodeKind::Reverb {
+                            ir: ir.clone(),
+                            ir_sample_rate: rate,
+                            dry: n.dry.unwrap_or(1.0),
+                            wet: n.wet.unwrap_or(1.0),
+                        }
+                    }
+                    other => {
+                        return Err(format!(
+                            "node `{}` has kind `{other}`; this build plays harmonic, \
+                             filtered_noise, add and reverb",
+                            n.name
+                        ))
+                    }
+                };
+                Ok(NodeSpec {
+                    name: n.name.clone(),
+                    kind,
+                    inputs: n.inputs.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(GraphSpec {
+            nodes,
+            output: self.output.clone(),
+        })
+    }
 }
 
 /// The loudness contour of a note, in dBFS, linear in dB between its points.
@@ -118,12 +225,36 @@ impl ModelInfo {
     }
 
     fn check(&self) -> Result<(), String> {
-        if self.version != SIDECAR_VERSION {
+        if !(1..=SIDECAR_VERSION).contains(&self.version) {
             return Err(format!(
-                "sidecar version {} is not supported (this build reads version \
+                "sidecar version {} is not supported (this build reads versions 1 to \
                  {SIDECAR_VERSION})",
                 self.version
             ));
+        }
+        let encoder = self.encoder();
+        if self.version == 2 && encoder.is_none() {
+            return Err("sidecar version 2 is a model with a timbre encoder, but \
+                        `graph.encoder` is missing"
+                .to_string());
+        }
+        if let Some(e) = encoder {
+            if self.version < 2 {
+                return Err("a model with a timbre encoder needs sidecar version 2".to_string());
+            }
+            if e.z_dims == 0 || e.z_mean.len() != e.z_dims {
+                return Err(format!(
+                    "`graph.encoder.z_mean` has {} values for `z_dims` {}",
+                    e.z_mean.len(),
+                    e.z_dims
+                ));
+            }
+        }
+        if let Some(graph) = &self.graph {
+            graph
+                .spec()
+                .and_then(|spec| spec.check())
+                .map_err(|e| format!("`graph`: {e}"))?;
         }
         if self.sample_rate < 1000 {
             return Err(format!(
@@ -185,6 +316,24 @@ impl ModelInfo {
             ));
         }
         Ok(())
+    }
+
+    /// The timbre encoder the model was trained with, if any.
+    pub fn encoder(&self) -> Option<&EncoderConfig> {
+        self.graph.as_ref().and_then(|g| g.encoder.as_ref())
+    }
+
+    /// The synthesis graph to play: the sidecar's, or harmonic + noise added.
+    pub fn graph_spec(&self) -> Result<GraphSpec, String> {
+        match &self.graph {
+            Some(graph) => graph.spec(),
+            None => Ok(GraphSpec::default_graph()),
+        }
+    }
+
+    /// Whether the model's graph has a learned room (a reverb node).
+    pub fn has_room(&self) -> bool {
+        self.graph_spec().is_ok_and(|g| g.has_reverb())
     }
 
     /// Seconds per frame.
@@ -277,6 +426,46 @@ mod tests {
         assert!(err.contains("not a model sidecar"), "{err}");
         let text = EXAMPLE.replace("\"harmonics\":60", "\"harmonics\":100");
         assert!(ModelInfo::parse(&text).unwrap_err().contains("harmonics"));
+    }
+
+    #[test]
+    fn reads_a_graph_and_an_encoder_and_refuses_bad_ones() {
+        let graph = r#", "graph": {"nodes": [
+            {"name": "harmonic", "kind": "harmonic", "inputs": [], "normalize": "softmax"},
+            {"name": "noise", "kind": "filtered_noise"},
+            {"name": "voice", "kind": "add", "inputs": ["harmonic", "noise"], "gains": [1, 0.5]},
+            {"name": "room", "kind": "reverb", "inputs": ["voice"], "seed": 0,
+             "ir_sample_rate": 16000, "ir": [0, 0.5, 0.25], "dry": 1, "wet": 0.8}],
+            "output": "room"}}"#;
+        let text = EXAMPLE.trim_end().strip_suffix('}').unwrap().to_string() + graph;
+        let info = ModelInfo::parse(&text).unwrap();
+        assert!(info.has_room());
+        assert!(info.encoder().is_none());
+        let spec = info.graph_spec().unwrap();
+        assert_eq!(
+            spec.nodes[2].kind,
+            NodeKind::Add {
+                gains: vec![1.0, 0.5]
+            }
+        );
+        assert!(!ModelInfo::parse(EXAMPLE).unwrap().has_room());
+
+        let err = ModelInfo::parse(&text.replace("\"noise\"]", "\"nose\"]")).unwrap_err();
+        assert!(err.contains("`graph`") && err.contains("missing"), "{err}");
+        let err = ModelInfo::parse(&text.replace("\"reverb\"", "\"chorus\"")).unwrap_err();
+        assert!(err.contains("kind `chorus`"), "{err}");
+
+        let encoder = r#", "encoder": {"kind": "mfcc_gru", "z_dims": 2, "z_mean": [0.1, -0.2]}}}"#;
+        let with_encoder = text.strip_suffix("}}").unwrap().to_string() + encoder;
+        let err = ModelInfo::parse(&with_encoder).unwrap_err();
+        assert!(err.contains("version 2"), "{err}");
+        let v2 = with_encoder.replace("\"version\":1", "\"version\":2");
+        let info = ModelInfo::parse(&v2).unwrap();
+        assert_eq!(info.encoder().unwrap().z_mean, vec![0.1, -0.2]);
+        let err = ModelInfo::parse(&v2.replace("[0.1, -0.2]", "[0.1]")).unwrap_err();
+        assert!(err.contains("z_mean"), "{err}");
+        let err = ModelInfo::parse(&EXAMPLE.replace("\"version\":1", "\"version\":2")).unwrap_err();
+        assert!(err.contains("encoder"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use mephisto_dsp::{find_builtin, DspBox};
 use mephisto_rt::neural::bank::{ModelTiming, NeuralVoiceBank, OfflineFlag, StreamSettings};
-use mephisto_rt::neural::NeuralVoices;
+use mephisto_rt::neural::graph::SynthGraph;
+use mephisto_rt::neural::{FrameFeed, NeuralVoices};
 
 use crate::decoder::{Decoder, DecoderOptions, ProviderChoice};
 use crate::inference::{Lockstep, NeuralInference};
@@ -27,8 +28,15 @@ pub fn load_live(
     let mut settings = StreamSettings::new(voices, sample_rate);
     settings.offline = offline.clone();
     let (bank, inference, info, execution) = connect(decoder, &settings);
+    let graph = plan_graph(&info, sample_rate)?;
     let thread = inference.spawn().map_err(NeuralError::Runtime)?;
-    let voices = NeuralVoices::new(bank, Some(Box::new(thread)), info.name.clone(), execution);
+    let voices = NeuralVoices::new(
+        bank,
+        graph,
+        Some(Box::new(thread)),
+        info.name.clone(),
+        execution,
+    );
     Ok((voices, info))
 }
 
@@ -47,8 +55,53 @@ pub fn load_lockstep(
     let decoder = Decoder::load(model, &options)?;
     let settings = StreamSettings::new(voices, sample_rate);
     let (bank, inference, info, execution) = connect(decoder, &settings);
-    let voices = NeuralVoices::new(bank, None, info.name.clone(), execution);
+    let graph = plan_graph(&info, sample_rate)?;
+    let voices = NeuralVoices::new(bank, graph, None, info.name.clone(), execution);
     Ok((voices, info, Lockstep::new(inference)))
+}
+
+/// A model loaded to follow a contour (timbre transfer, `NeuralVoiceBank::follow`): one
+/// voice whose frames come every `frame_seconds`. Live (`offline` given: the decoder on a
+/// thread of its own, CUDA when there is one) or stepped in lockstep by an offline render
+/// (`None`: the CPU, and the [`Lockstep`] is returned).
+pub fn load_following(
+    model: &Path,
+    sample_rate: f32,
+    frame_seconds: f64,
+    offline: Option<&OfflineFlag>,
+) -> Result<(NeuralVoices, ModelInfo, Option<Lockstep>), NeuralError> {
+    let providers = match offline {
+        Some(_) => ProviderChoice::Auto,
+        None => ProviderChoice::CpuOnly,
+    };
+    let options = DecoderOptions {
+        providers,
+        ..DecoderOptions::default()
+    };
+    let decoder = Decoder::load(model, &options)?;
+    let mut settings = StreamSettings::new(1, sample_rate);
+    settings.frame_seconds = Some(frame_seconds);
+    if let Some(offline) = offline {
+        settings.offline = offline.clone();
+    }
+    let (bank, inference, info, execution) = connect(decoder, &settings);
+    let graph = plan_graph(&info, sample_rate)?;
+    let (feed, lockstep): (Option<Box<dyn FrameFeed>>, _) = match offline {
+        Some(_) => (
+            Some(Box::new(inference.spawn().map_err(NeuralError::Runtime)?)),
+            None,
+        ),
+        None => (None, Some(Lockstep::new(inference))),
+    };
+    let voices = NeuralVoices::new(bank, graph, feed, info.name.clone(), execution);
+    Ok((voices, info, lockstep))
+}
+
+/// The model's synthesis graph planned for `sample_rate` (a learned room's IR made for it).
+fn plan_graph(info: &ModelInfo, sample_rate: f32) -> Result<SynthGraph, NeuralError> {
+    info.graph_spec()
+        .and_then(|spec| SynthGraph::new(&spec, sample_rate))
+        .map_err(|e| NeuralError::Model(format!("model `{}`: graph: {e}", info.name)))
 }
 
 /// The bank and the inference for one decoder, connected by their rings, with the
@@ -78,19 +131,26 @@ pub fn timing(info: &ModelInfo) -> ModelTiming {
 
 /// The effect of the built-in patch a model was trained on (its sidecar's `trained_on` is
 /// `patch NAME`), when that patch has one: the model learned the voice, and this gives a
-/// neural patch the same room (and Space a reverb to move).
+/// neural patch the same room (and Space a reverb to move). None for a model whose graph
+/// learned a room of its own: its reverb already plays the patch's room (the training audio
+/// held it), and the effect's reverb on top would be a second room (docs/NEURAL.md §10).
 pub fn trained_on_effect(info: &ModelInfo) -> Option<fn() -> DspBox> {
+    if info.has_room() {
+        return None;
+    }
     let name = info.trained_on.strip_prefix("patch ")?;
     find_builtin(name).and_then(|(_, patch)| patch.new_effect)
 }
 
-/// The folders searched for a shipped model, in order: `$MEPHISTO_MODELS`, `models/` beside
-/// the executable, then the repository's `onnx/models`.
+/// The folders searched for a shipped model, in order: `$MEPHISTO_MODELS`, the models the
+/// plugin's bundle carries ([`crate::bundle::model_dirs`]), `models/` beside the
+/// executable, then the repository's `onnx/models`.
 pub fn model_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os("MEPHISTO_MODELS") {
         dirs.push(PathBuf::from(dir));
     }
+    dirs.extend(crate::bundle::model_dirs());
     if let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|p| p.join("models")))

@@ -28,11 +28,15 @@ fn onnx_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../onnx")
 }
 
-/// Every parity file; none is a failure (they ship with the models).
+/// Every parity file; none is a failure (they ship with the models), and the test model
+/// with a timbre encoder (`testdata/encoder/`, not shipped).
 fn parity_files() -> Vec<(PathBuf, Value)> {
     let dir = onnx_dir().join("testdata");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+    let mut files: Vec<PathBuf> = [dir.clone(), dir.join("encoder")]
+        .iter()
+        .flat_map(|dir| {
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        })
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy();
@@ -72,12 +76,17 @@ fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// The model a parity file is about: shipped in `onnx/models`, or the encoder test model.
 fn model_of(data: &Value) -> PathBuf {
-    onnx_dir().join("models").join(
-        data["model"]
-            .as_str()
-            .expect("`model` names the .onnx file"),
-    )
+    let name = data["model"]
+        .as_str()
+        .expect("`model` names the .onnx file");
+    let shipped = onnx_dir().join("models").join(name);
+    if shipped.is_file() {
+        shipped
+    } else {
+        onnx_dir().join("testdata/encoder").join(name)
+    }
 }
 
 fn cpu() -> DecoderOptions {
@@ -98,7 +107,13 @@ fn the_decoder_gives_pytorchs_numbers() {
         let loudness = flat(&d["loudness_db"]);
         let voices = d["f0_hz"].as_array().unwrap().len();
         let frames = f0.len() / voices;
-        let out = decoder.infer(&f0, &loudness, voices, frames).unwrap();
+        let out = match d.get("z") {
+            // A model with an encoder: each frame's own timbre.
+            Some(z) => decoder
+                .infer_with_z(&f0, &loudness, &flat(z), voices, frames)
+                .unwrap(),
+            None => decoder.infer(&f0, &loudness, voices, frames).unwrap(),
+        };
         let mut got = (Vec::new(), Vec::new(), Vec::new());
         for v in 0..voices {
             for t in 0..frames {
@@ -223,9 +238,52 @@ fn broken_model_files_are_named_with_the_problem() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A model with a timbre encoder (sidecar version 2) plays the training audio's mean z; a
+/// version-1 sidecar for it, or a z of the wrong size, is refused with the reason.
+#[test]
+fn an_encoder_model_plays_its_mean_timbre() {
+    let (_, data) = parity_files()
+        .into_iter()
+        .find(|(_, d)| d["decoder"].get("z").is_some())
+        .expect("the encoder test model's parity file");
+    let model = model_of(&data);
+    let mut decoder = Decoder::load(&model, &cpu()).unwrap();
+    let z_mean = decoder.info().encoder().unwrap().z_mean.clone();
+    let (f0, loudness) = ([220.0, 440.0], [-20.0, -30.0]);
+    let mean: Vec<f32> = z_mean.iter().chain(&z_mean).copied().collect();
+    let with_mean = decoder
+        .infer_with_z(&f0, &loudness, &mean, 2, 1)
+        .unwrap()
+        .clone();
+    let played = decoder.infer(&f0, &loudness, 2, 1).unwrap();
+    for v in 0..2 {
+        assert_eq!(played.harmonics(v, 0), with_mean.harmonics(v, 0));
+        assert_eq!(played.amplitude(v, 0), with_mean.amplitude(v, 0));
+    }
+    let err = decoder
+        .infer_with_z(&f0, &loudness, &z_mean, 2, 1)
+        .unwrap_err();
+    assert!(err.contains("16 z values per frame"), "{err}");
+
+    let dir = std::env::temp_dir().join(format!("mephisto-encoder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&model, dir.join("m.onnx")).unwrap();
+    let sidecar = std::fs::read_to_string(model.with_extension("json")).unwrap();
+    std::fs::write(
+        dir.join("m.json"),
+        sidecar.replacen("\"version\": 2", "\"version\": 1", 1),
+    )
+    .unwrap();
+    let err = Decoder::load(&dir.join("m.onnx"), &cpu())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("version 2"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_note_streams_through_the_decoder_and_ends() {
-    let (_, data) = parity_files().remove(0);
+    let (_, data) = parity_files().pop().unwrap();
     let decoder = Decoder::load(&model_of(&data), &cpu()).unwrap();
     let release = decoder.info().loudness.release_s;
     let settings = StreamSettings::new(4, 48_000.0);
@@ -262,7 +320,7 @@ fn a_note_streams_through_the_decoder_and_ends() {
 #[test]
 fn the_default_provider_is_cuda_or_the_cpu_with_the_reason() {
     use mephisto_neural::runtime::Provider;
-    let (_, data) = parity_files().remove(0);
+    let (_, data) = parity_files().pop().unwrap();
     let decoder = Decoder::load(&model_of(&data), &DecoderOptions::default()).unwrap();
     match decoder.provider() {
         Provider::Cuda => assert!(decoder.provider_note().is_none()),

@@ -171,7 +171,7 @@ impl Program {
 
 /// An instance whose voices are a neural model's, followed by `effect`'s `effect` (its
 /// `process` is not played).
-fn neural_instance(
+pub(crate) fn neural_instance(
     name: &str,
     voices: NeuralVoices,
     effect: Option<&Program>,
@@ -263,7 +263,12 @@ impl BuildSpec for PatchSpec {
             name: format!("{}_neural", info.name),
             prompt: String::new(),
             archetype: builtin.map_or("lead", |p| p.archetype).to_string(),
-            faust: builtin.map_or("", |p| p.source).to_string(),
+            // A model with a learned room plays without the patch's effect: its own reverb
+            // already is that room (`trained_on_effect`).
+            faust: builtin
+                .filter(|_| !info.has_room())
+                .map_or("", |p| p.source)
+                .to_string(),
             params: BTreeMap::new(),
             macros: Default::default(),
             voices: DEFAULT_VOICES,

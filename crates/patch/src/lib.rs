@@ -20,6 +20,7 @@ pub mod render;
 pub mod sanity;
 pub mod score;
 pub mod spec;
+pub mod transfer;
 
 pub use build::{BuildSpec, Builder, Built, OfflinePatch, Program};
 pub use error::{BuildError, Setting};

@@ -15,7 +15,6 @@ use mephisto_dsp::controls::{Control, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroMap, MacroValues};
 use mephisto_dsp::{builtin_patches, DspBox};
 
-use crate::neural::shaping::shaping_controls;
 use crate::neural::NeuralVoices;
 
 /// Voice controls the engine sets itself (the Faust polyphony convention).
@@ -170,13 +169,14 @@ impl PatchInstance {
         sample_rate: f32,
     ) -> Result<Box<Self>, String> {
         let effect = make_effect(name, new_effect, sample_rate.round() as i32)?;
+        let controls = voices.controls();
         Ok(Self::assemble(
             name,
             Voices {
                 faust: Vec::new(),
                 neural: Some(Box::new(voices)),
                 outputs: 1,
-                controls: shaping_controls(),
+                controls,
             },
             effect,
             sample_rate,
@@ -425,6 +425,25 @@ impl PatchInstance {
         v.retrigger = false;
     }
 
+    /// Makes a neural instance's `voice` follow a contour from now on (timbre transfer);
+    /// false for Faust voices, which follow notes instead.
+    pub fn follow(&mut self, voice: usize) -> bool {
+        match &mut self.neural {
+            Some(neural) => {
+                neural.bank_mut().follow(voice);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frame `index` of the contour a neural `voice` follows: `hz` at `loudness_db`.
+    pub fn contour(&mut self, voice: usize, index: u32, hz: f32, loudness_db: f32) {
+        if let Some(neural) = &mut self.neural {
+            neural.bank_mut().contour(voice, index, hz, loudness_db);
+        }
+    }
+
     /// Changes a sounding voice's pitch (pitch bend).
     pub fn set_voice_pitch(&mut self, voice: usize, hz: f32) {
         if let Some(neural) = &mut self.neural {
@@ -437,7 +456,7 @@ impl PatchInstance {
     /// Silences everything and clears all DSP state (filters, delay lines, envelopes).
     pub fn reset(&mut self) {
         if let Some(neural) = &mut self.neural {
-            neural.bank_mut().reset();
+            neural.reset();
         }
         for v in &mut self.voices {
             v.dsp.instance_clear();
@@ -676,6 +695,16 @@ impl Playable {
     /// Changes a sounding voice's pitch (pitch bend).
     pub fn set_voice_pitch(&mut self, voice: usize, hz: f32) {
         self.0.set_voice_pitch(voice, hz);
+    }
+
+    /// See [`PatchInstance::follow`].
+    pub fn follow(&mut self, voice: usize) -> bool {
+        self.0.follow(voice)
+    }
+
+    /// See [`PatchInstance::contour`].
+    pub fn contour(&mut self, voice: usize, index: u32, hz: f32, loudness_db: f32) {
+        self.0.contour(voice, index, hz, loudness_db);
     }
 
     /// Silences everything and clears all DSP state.

@@ -5,7 +5,7 @@
 //! variants to the worker, which drops them). Wait-free: it only moves boxes through
 //! fixed-size rings.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::engine::Engine;
@@ -39,6 +39,21 @@ pub fn patch_rings(capacity: usize) -> (WorkerPorts, AudioPorts) {
     )
 }
 
+impl AudioPorts {
+    /// The next instance the worker sent, if any. Wait-free.
+    pub fn receive(&mut self) -> Option<Playable> {
+        self.from_worker.pop().ok()
+    }
+
+    /// Hands an instance back to the worker to be dropped; returns it when the ring is
+    /// full (keep it and try again: never drop it on the audio thread). Wait-free.
+    pub fn give_back(&mut self, instance: Playable) -> Result<(), Playable> {
+        self.to_worker
+            .push(instance)
+            .map_err(|rtrb::PushError::Full(p)| p)
+    }
+}
+
 impl WorkerPorts {
     /// Sends a built instance to the audio thread; hands it back when the ring is full (the
     /// audio thread is not taking them: the plugin is not processing).
@@ -66,6 +81,9 @@ pub struct PatchSwitcher {
     unreturned: Option<Playable>,
     /// The variant playing now (0: a built-in), for the worker.
     live_variant: Arc<AtomicU64>,
+    /// Set by the worker to bring the selected built-in back without a selector move (the
+    /// host loaded a project or preset that names no designed patch).
+    play_builtin: Arc<AtomicBool>,
 }
 
 impl PatchSwitcher {
@@ -75,6 +93,7 @@ impl PatchSwitcher {
         playing: usize,
         ports: AudioPorts,
         live_variant: Arc<AtomicU64>,
+        play_builtin: Arc<AtomicBool>,
     ) -> Self {
         PatchSwitcher {
             bank,
@@ -83,6 +102,7 @@ impl PatchSwitcher {
             waiting: None,
             unreturned: None,
             live_variant,
+            play_builtin,
         }
     }
 
@@ -97,7 +117,8 @@ impl PatchSwitcher {
             }
         }
         if !engine.is_swapping() {
-            if selected != self.selector_seen {
+            let asked = self.play_builtin.swap(false, Ordering::AcqRel);
+            if selected != self.selector_seen || asked {
                 if let Some(next) = self.bank.get_mut(selected).and_then(Option::take) {
                     match engine.begin_swap(next) {
                         Ok(()) => self.selector_seen = selected,
@@ -106,7 +127,7 @@ impl PatchSwitcher {
                 }
             } else {
                 if self.waiting.is_none() {
-                    self.waiting = self.ports.from_worker.pop().ok();
+                    self.waiting = self.ports.receive();
                 }
                 if let Some(next) = self.waiting.take() {
                     if next.voice_count() == engine.voice_slots() {
@@ -125,11 +146,7 @@ impl PatchSwitcher {
     fn return_instance(&mut self, instance: Playable) {
         match instance.builtin_index {
             Some(i) => self.bank[i] = Some(instance),
-            None => {
-                if let Err(rtrb::PushError::Full(instance)) = self.ports.to_worker.push(instance) {
-                    self.unreturned = Some(instance);
-                }
-            }
+            None => self.unreturned = self.ports.give_back(instance).err(),
         }
     }
 }

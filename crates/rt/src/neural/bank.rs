@@ -78,6 +78,9 @@ pub struct StreamSettings {
     /// Whether the host renders offline; then the audio side waits for its frames (see the
     /// module notes).
     pub offline: OfflineFlag,
+    /// Seconds between frames, when not the model's own (a transfer follows its input
+    /// every few ms; the decoder is per frame, so any rate plays the same model).
+    pub frame_seconds: Option<f64>,
 }
 
 /// Whether the host renders offline (a bounce or an export). The plugin sets it when the
@@ -104,6 +107,7 @@ impl StreamSettings {
             lead: Duration::from_millis(5),
             poll: Duration::from_micros(500),
             offline: OfflineFlag::default(),
+            frame_seconds: None,
         }
     }
 }
@@ -128,6 +132,21 @@ pub enum NoteEvent {
         note: u32,
         hz: f32,
     },
+    /// A note that follows a contour (timbre transfer): its frames come from the
+    /// [`NoteEvent::Contour`] points the audio side sends, not from the sidecar's envelope.
+    Follow {
+        voice: usize,
+        note: u32,
+        at: u64,
+    },
+    /// Frame `index` of a following note plays `hz` at `loudness_db`.
+    Contour {
+        voice: usize,
+        note: u32,
+        index: u32,
+        hz: f32,
+        loudness_db: f32,
+    },
     Reset,
 }
 
@@ -148,6 +167,8 @@ struct Shared {
     block: AtomicU32,
     /// [`Shaping::attack`] as f32 bits: the worker scales the envelope's attack by it.
     attack_scale: AtomicU32,
+    /// [`Shaping::release`] as f32 bits: the worker scales the envelope's release by it.
+    release_scale: AtomicU32,
 }
 
 /// The worker's ends of the rings, made by [`NeuralVoiceBank::new`].
@@ -176,6 +197,11 @@ impl InferencePorts {
     /// The factor [`Shaping::attack`] asks the loudness contour's attack to be scaled by.
     pub fn attack_scale(&self) -> f32 {
         f32::from_bits(self.shared.attack_scale.load(Ordering::Relaxed))
+    }
+
+    /// The factor [`Shaping::release`] asks the loudness contour's release to be scaled by.
+    pub fn release_scale(&self) -> f32 {
+        f32::from_bits(self.shared.release_scale.load(Ordering::Relaxed))
     }
 
     /// How many frames fit in the ring now.
@@ -213,8 +239,10 @@ struct Voice {
     /// That frame was not there when needed: holding the previous one.
     waiting: bool,
     /// The current pitch; frames play it rather than the pitch they were computed for, so
-    /// bends are heard at once.
+    /// bends are heard at once (a following note's frames play their own).
     hz: f32,
+    /// The note follows a contour ([`NeuralVoiceBank::follow`]).
+    following: bool,
     /// The current note received a frame.
     has_frame: bool,
     slots: [Option<Slot>; FRAME_SLOTS],
@@ -237,6 +265,8 @@ pub struct NeuralVoiceBank {
     /// Numbers notes so that late frames of a voice's previous note are dropped.
     next_note: u32,
     scratch: Vec<f32>,
+    /// One voice's noise part, apart from its harmonic part in `scratch`.
+    scratch_noise: Vec<f32>,
     /// Segment boundaries reached without the next frame, after a note's first frame.
     late_frames: u64,
     /// Events dropped because the ring was full.
@@ -262,8 +292,10 @@ impl NeuralVoiceBank {
             clock: AtomicU64::new(0),
             block: AtomicU32::new(0),
             attack_scale: AtomicU32::new(1f32.to_bits()),
+            release_scale: AtomicU32::new(1f32.to_bits()),
         });
         let sr = f64::from(settings.sample_rate);
+        let frame_seconds = settings.frame_seconds.unwrap_or(model.frame_seconds);
         let bank = NeuralVoiceBank {
             voices: (0..voices)
                 .map(|i| Voice {
@@ -276,6 +308,7 @@ impl NeuralVoiceBank {
                     next_index: 1,
                     waiting: true,
                     hz: 0.0,
+                    following: false,
                     has_frame: false,
                     slots: [None; FRAME_SLOTS],
                     level: 0.0,
@@ -285,14 +318,15 @@ impl NeuralVoiceBank {
             frames: frame_rx,
             shared: shared.clone(),
             clock: 0,
-            hop: model.frame_seconds * sr,
+            hop: frame_seconds * sr,
             release: f64::from(model.release_s) * sr,
             next_note: 1,
             scratch: vec![0.0; CHUNK],
+            scratch_noise: vec![0.0; CHUNK],
             late_frames: 0,
             dropped_events: 0,
             shaping: Shaping::NEUTRAL,
-            frame_seconds: model.frame_seconds,
+            frame_seconds,
             noise_band_hz: model.nyquist_hz / (NOISE_BANDS - 1) as f32,
             offline: settings.offline.clone(),
         };
@@ -346,6 +380,9 @@ impl NeuralVoiceBank {
         self.shared
             .attack_scale
             .store(shaping.attack.max(0.0).to_bits(), Ordering::Relaxed);
+        self.shared
+            .release_scale
+            .store(shaping.release.max(0.0).to_bits(), Ordering::Relaxed);
     }
 
     fn send(&mut self, event: NoteEvent) {
@@ -356,6 +393,45 @@ impl NeuralVoiceBank {
 
     /// Starts (or restarts) a note on `voice` at the current sample.
     pub fn note_on(&mut self, voice: usize, hz: f32, velocity: f32) {
+        let note = self.start_note(voice, hz, false);
+        let at = self.clock;
+        self.send(NoteEvent::On {
+            voice,
+            note,
+            hz,
+            velocity,
+            at,
+        });
+    }
+
+    /// Starts a note on `voice` at the current sample that follows a contour: frame `k` of
+    /// it (at this sample plus `k` frame periods) plays the pitch and loudness that
+    /// [`NeuralVoiceBank::contour`] gives for `k`, for as long as it is not released.
+    pub fn follow(&mut self, voice: usize) {
+        let note = self.start_note(voice, 0.0, true);
+        let at = self.clock;
+        self.send(NoteEvent::Follow { voice, note, at });
+    }
+
+    /// Frame `index` of the note `voice` follows plays `hz` at `loudness_db`: send it a few
+    /// frames before it is due (the decoder computes it on its thread).
+    pub fn contour(&mut self, voice: usize, index: u32, hz: f32, loudness_db: f32) {
+        let v = &self.voices[voice];
+        if !(v.active && v.following) {
+            return;
+        }
+        let note = v.note;
+        self.send(NoteEvent::Contour {
+            voice,
+            note,
+            index,
+            hz,
+            loudness_db,
+        });
+    }
+
+    /// Makes `voice` play a new note (numbered, returned) from the current sample.
+    fn start_note(&mut self, voice: usize, hz: f32, following: bool) -> u32 {
         let note = self.next_note;
         self.next_note = self.next_note.wrapping_add(1).max(1);
         let clock = self.clock;
@@ -372,15 +448,10 @@ impl NeuralVoiceBank {
         v.next_index = 1;
         v.waiting = true;
         v.hz = hz;
+        v.following = following;
         v.has_frame = false;
         v.slots = [None; FRAME_SLOTS];
-        self.send(NoteEvent::On {
-            voice,
-            note,
-            hz,
-            velocity,
-            at: clock,
-        });
+        note
     }
 
     /// Releases `voice`: the contour falls to the floor over the sidecar's release time.
@@ -449,39 +520,72 @@ impl NeuralVoiceBank {
 
     /// Renders all voices, summed, into `out` (overwriting it), and advances the clock.
     pub fn render(&mut self, out: &mut [f32]) {
+        self.render_parts(out, None);
+    }
+
+    /// Like [`NeuralVoiceBank::render`], with the voices' harmonic parts summed into
+    /// `harmonic` and their noise into `noise` (same length), for a synthesis graph.
+    pub fn render_split(&mut self, harmonic: &mut [f32], noise: &mut [f32]) {
+        self.render_parts(harmonic, Some(noise));
+    }
+
+    /// Renders into `out`, with the noise apart in `noise` when given, else added to `out`.
+    fn render_parts(&mut self, out: &mut [f32], mut noise: Option<&mut [f32]>) {
         self.receive_frames();
         self.shared
             .block
             .fetch_max(out.len().min(u32::MAX as usize) as u32, Ordering::Relaxed);
         out.fill(0.0);
+        if let Some(noise) = noise.as_deref_mut() {
+            noise.fill(0.0);
+        }
         for v in &mut self.voices {
             v.level = 0.0;
         }
-        for block in out.chunks_mut(CHUNK) {
+        let mut start = 0;
+        while start < out.len() {
+            let end = (start + CHUNK).min(out.len());
+            let len = end - start;
             if self.offline.get() {
-                self.wait_for_frames(self.clock + block.len() as u64);
+                self.wait_for_frames(self.clock + len as u64);
             }
             for v in self.voices.iter_mut().filter(|v| v.active) {
-                let scratch = &mut self.scratch[..block.len()];
+                let harmonic = &mut self.scratch[..len];
+                let voice_noise = &mut self.scratch_noise[..len];
                 render_voice(
                     v,
                     Timing {
                         clock: self.clock,
                         hop: self.hop,
-                        release: self.release,
+                        release: self.release * f64::from(self.shaping.release),
                         frame_seconds: self.frame_seconds,
                         noise_band_hz: self.noise_band_hz,
                     },
                     &self.shaping,
-                    scratch,
+                    harmonic,
+                    voice_noise,
                     &mut self.late_frames,
                 );
-                for (o, s) in block.iter_mut().zip(scratch.iter()) {
-                    *o += s;
-                    v.level = v.level.max(s.abs());
+                let block = &mut out[start..end];
+                for ((o, h), z) in block
+                    .iter_mut()
+                    .zip(harmonic.iter())
+                    .zip(voice_noise.iter())
+                {
+                    v.level = v.level.max((h + z).abs());
+                    *o += h;
+                    if noise.is_none() {
+                        *o += z;
+                    }
+                }
+                if let Some(noise) = noise.as_deref_mut() {
+                    for (o, z) in noise[start..end].iter_mut().zip(voice_noise.iter()) {
+                        *o += z;
+                    }
                 }
             }
-            self.clock += block.len() as u64;
+            self.clock += len as u64;
+            start = end;
         }
         self.shared.clock.store(self.clock, Ordering::Release);
     }
@@ -493,7 +597,7 @@ impl NeuralVoiceBank {
         let started = Instant::now();
         loop {
             self.receive_frames();
-            let (hop, release) = (self.hop, self.release);
+            let (hop, release) = (self.hop, self.release * f64::from(self.shaping.release));
             let missing = self.voices.iter().any(|v| {
                 let boundary = v.start as f64 + f64::from(v.next_index) * hop;
                 let index = if boundary < chunk_end as f64 {
@@ -538,6 +642,7 @@ fn render_voice(
     timing: Timing,
     shaping: &Shaping,
     out: &mut [f32],
+    noise: &mut [f32],
     late_frames: &mut u64,
 ) {
     let Timing {
@@ -564,6 +669,7 @@ fn render_voice(
                 if v.synth.is_holding() {
                     v.active = false;
                     out[from..].fill(0.0);
+                    noise[from..].fill(0.0);
                     return;
                 }
             } else if finished {
@@ -586,7 +692,9 @@ fn render_voice(
             }
         }
         let stop = (segment_end.ceil() as u64).clamp(position + 1, end);
-        v.synth.render(&mut out[from..(stop - clock) as usize]);
+        let to = (stop - clock) as usize;
+        v.synth
+            .render_split(&mut out[from..to], &mut noise[from..to]);
         position = stop;
     }
 }
@@ -597,7 +705,9 @@ fn take_slot(v: &mut Voice, index: u32, shaping: &Shaping, timing: &Timing) -> O
     match slot.take() {
         Some(s) if s.index == index && s.note == v.note => {
             let mut controls = s.controls;
-            controls.f0_hz = v.hz;
+            if !v.following {
+                controls.f0_hz = v.hz;
+            }
             let t = f64::from(index) * timing.frame_seconds;
             shaping.apply(&mut controls, t, timing.noise_band_hz);
             Some(controls)

@@ -7,13 +7,22 @@
 //! * [`bank`] is the voice bank: it sends notes and receives frames through wait-free rings
 //!   whose other ends ([`bank::InferencePorts`]) the decoder's driver holds.
 //! * [`shaping`] is how a patch's macros reshape the frames.
+//! * [`graph`] runs the model's synthesis graph on the voices' summed parts (a learned
+//!   reverb, [`reverb`], among its processors).
 
 pub mod bank;
+pub mod graph;
+pub mod reverb;
 pub mod shaping;
 pub mod synth;
 
 use bank::NeuralVoiceBank;
-use shaping::Shaping;
+use graph::SynthGraph;
+use mephisto_dsp::controls::ControlSet;
+use shaping::{shaping_controls, Shaping, ROOM};
+
+/// Samples of the voices' parts rendered per step before the graph runs on them.
+const PART_BLOCK: usize = 256;
 
 /// Harmonics per frame, fixed by the contract.
 pub const HARMONICS: usize = 60;
@@ -57,10 +66,13 @@ pub trait FrameFeed: Send {
     fn error(&self) -> Option<String>;
 }
 
-/// The voices of a neural patch as an instance plays them: the bank, the synthesis
-/// controls its macros move, and what feeds the bank.
+/// The voices of a neural patch as an instance plays them: the bank, the synthesis graph
+/// after it, the synthesis controls its macros move, and what feeds the bank.
 pub struct NeuralVoices {
     bank: NeuralVoiceBank,
+    graph: SynthGraph,
+    /// The voices' summed harmonic and noise parts, before the graph.
+    parts: [Vec<f32>; 2],
     shaping: Shaping,
     /// `None` when the feed is driven from outside the instance (an offline render steps
     /// the decoder itself, in lockstep with the audio).
@@ -73,16 +85,19 @@ pub struct NeuralVoices {
 }
 
 impl NeuralVoices {
-    /// Voices playing `bank`, fed by `feed`, with every synthesis control at its designed
-    /// value.
+    /// Voices playing `bank` through `graph`, fed by `feed`, with every synthesis control
+    /// at its designed value.
     pub fn new(
         bank: NeuralVoiceBank,
+        graph: SynthGraph,
         feed: Option<Box<dyn FrameFeed>>,
         model: String,
         execution: String,
     ) -> NeuralVoices {
         let mut voices = NeuralVoices {
             bank,
+            graph,
+            parts: [vec![0.0; PART_BLOCK], vec![0.0; PART_BLOCK]],
             shaping: Shaping::designed(),
             feed,
             model,
@@ -115,14 +130,38 @@ impl NeuralVoices {
         self.feed.as_ref().and_then(|f| f.error())
     }
 
-    /// Sets synthesis control `index` of [`shaping::shaping_controls`]. Wait-free.
+    /// The synthesis controls these voices have (`room` only with a learned reverb).
+    pub fn controls(&self) -> ControlSet {
+        shaping_controls(self.graph.has_reverb())
+    }
+
+    /// Sets synthesis control `index` of [`NeuralVoices::controls`]. Wait-free.
     pub fn set_control(&mut self, index: i32, value: f32) {
+        if index == ROOM {
+            self.graph.set_room(value);
+            return;
+        }
         self.shaping.set(index, value);
         self.bank.set_shaping(self.shaping);
     }
 
-    /// Renders the summed voices into `out` (mono). Wait-free.
+    /// Silences the voices and the graph's rooms at once. Wait-free.
+    pub fn reset(&mut self) {
+        self.bank.reset();
+        self.graph.reset();
+    }
+
+    /// Renders the summed voices through the synthesis graph into `out` (mono). Wait-free.
     pub fn render(&mut self, out: &mut [f32]) {
-        self.bank.render(out);
+        let [harmonic, noise] = &mut self.parts;
+        let mut start = 0;
+        while start < out.len() {
+            let end = (start + PART_BLOCK).min(out.len());
+            let n = end - start;
+            self.bank.render_split(&mut harmonic[..n], &mut noise[..n]);
+            self.graph
+                .process(&harmonic[..n], &noise[..n], &mut out[start..end]);
+            start = end;
+        }
     }
 }

@@ -38,6 +38,9 @@ pub struct Shaping {
     pub vibrato: f32,
     /// Multiplies the sidecar's attack time (applied by the worker side's loudness contour).
     pub attack: f32,
+    /// Multiplies the sidecar's release time (the worker's contour and the audio side's end
+    /// of a released voice).
+    pub release: f32,
     /// Gain at the note-on, in dB, dying away over 50 ms: up is a harder transient.
     pub transient: f32,
 }
@@ -49,6 +52,7 @@ impl Shaping {
         noise_gain: 1.0,
         vibrato: 0.0,
         attack: 1.0,
+        release: 1.0,
         transient: 0.0,
     };
 
@@ -102,6 +106,10 @@ const NOISE_GAIN: i32 = 2;
 const VIBRATO: i32 = 3;
 const ATTACK: i32 = 4;
 const TRANSIENT: i32 = 5;
+/// Not a frame shaping: the wet gain of the synthesis graph's reverb, applied by
+/// [`super::NeuralVoices`]; listed only for a graph that has a reverb.
+pub(crate) const ROOM: i32 = 6;
+const RELEASE: i32 = 7;
 
 /// One synthesis control as [`shaping_controls`] declares it.
 struct ShapingControl {
@@ -173,14 +181,44 @@ const SHAPING_CONTROLS: [ShapingControl; 6] = [
     },
 ];
 
+/// The controls of a model whose synthesis graph has a learned reverb, both moved by Space
+/// (a patch's effect reverb is what Space moves otherwise, and such a model has none):
+/// `room` multiplies the reverb's `wet` gain (0: dry, 1: as learned, 5.5 at Space 1, +15
+/// dB: a learned room is quiet, nylon_pluck's is 23 dB below the direct sound), and
+/// `release` the sidecar's release time (×0.125 to ×8), since a room that quiet left the
+/// probe's release tail unchanged below Space 0.5.
+const ROOM_CONTROLS: [ShapingControl; 2] = [
+    ShapingControl {
+        label: "room",
+        index: ROOM,
+        init: 1.0,
+        range: [0.0, 6.0],
+        log_scale: false,
+        unit: "",
+        depths: &[(Macro::Space, 0.75)],
+    },
+    ShapingControl {
+        label: "release",
+        index: RELEASE,
+        init: 1.0,
+        range: [0.125, 8.0],
+        log_scale: true,
+        unit: "",
+        depths: &[(Macro::Space, 0.5)],
+    },
+];
+
 /// The synthesis controls of a neural patch with their designed values and macro depths:
 /// Bright tilts the harmonics, Warm raises a low-mid bell (250 Hz), Grit scales the noise, Motion
-/// adds vibrato, Punch shortens the attack and hardens the transient. Space has no voice
-/// control; it moves the effect's reverb when the patch has an effect.
-pub fn shaping_controls() -> ControlSet {
+/// adds vibrato, Punch shortens the attack and hardens the transient. With `room` (a model
+/// whose graph has a learned reverb) Space moves that room's level; otherwise Space has no
+/// voice control and moves the effect's reverb when the patch has an effect.
+pub fn shaping_controls(room: bool) -> ControlSet {
+    let room: &[ShapingControl] = if room { &ROOM_CONTROLS } else { &[] };
     ControlSet {
         controls: SHAPING_CONTROLS
             .iter()
+            .chain(room)
             .map(|c| Control {
                 label: c.label.to_string(),
                 index: c.index,
@@ -207,6 +245,7 @@ impl Shaping {
             NOISE_GAIN => self.noise_gain = value,
             VIBRATO => self.vibrato = value,
             ATTACK => self.attack = value,
+            RELEASE => self.release = value,
             TRANSIENT => self.transient = value,
             _ => {}
         }

@@ -139,18 +139,24 @@ impl NeuralSynth {
 
     /// Renders harmonics plus noise into `out` (overwriting it).
     pub fn render(&mut self, out: &mut [f32]) {
-        self.render_parts(out, true);
+        self.render_parts(out, Noise::Mixed);
     }
 
     /// Renders only the harmonic part (what the parity test compares).
     pub fn render_harmonic(&mut self, out: &mut [f32]) {
-        self.render_parts(out, false);
+        self.render_parts(out, Noise::Skipped);
     }
 
-    fn render_parts(&mut self, out: &mut [f32], with_noise: bool) {
+    /// Renders the harmonic part into `harmonic` and the noise into `noise` (same length),
+    /// for a synthesis graph that treats them apart.
+    pub fn render_split(&mut self, harmonic: &mut [f32], noise: &mut [f32]) {
+        self.render_parts(harmonic, Noise::Apart(noise));
+    }
+
+    fn render_parts(&mut self, out: &mut [f32], mut noise: Noise) {
         let nyquist = self.sample_rate / 2.0;
         let step = TAU / self.sample_rate;
-        for sample in out.iter_mut() {
+        for (n, sample) in out.iter_mut().enumerate() {
             let t = self.progress();
             let (from, to) = (&self.from, &self.to);
             let f0 = f64::from(from.f0_hz) + (f64::from(to.f0_hz) - f64::from(from.f0_hz)) * t;
@@ -172,7 +178,7 @@ impl NeuralSynth {
                         &self.weight_steps,
                     );
             }
-            if with_noise {
+            if !matches!(noise, Noise::Skipped) {
                 if self.noise.needs_window() {
                     let t = t as f32;
                     for (band, (a, b)) in self
@@ -184,7 +190,11 @@ impl NeuralSynth {
                     }
                     self.noise.next_window(&self.bands);
                 }
-                y += f64::from(self.noise.next_sample());
+                let z = self.noise.next_sample();
+                match &mut noise {
+                    Noise::Apart(buffer) => buffer[n] = z,
+                    _ => y += f64::from(z),
+                }
             }
             *sample = y as f32;
             if self.position < self.length {
@@ -192,6 +202,16 @@ impl NeuralSynth {
             }
         }
     }
+}
+
+/// Where [`NeuralSynth::render_parts`] puts the noise.
+enum Noise<'a> {
+    /// Not rendered.
+    Skipped,
+    /// Added to the harmonic part.
+    Mixed,
+    /// Into a buffer of its own.
+    Apart(&'a mut [f32]),
 }
 
 /// `Σ w_k sin(k φ) / Σ w_k` over the harmonics below Nyquist, with `w = weights + t * steps`.
@@ -278,6 +298,7 @@ pub fn render_frames(
     samples: usize,
     noise: bool,
 ) -> Vec<f32> {
+    let mode = |noise| if noise { Noise::Mixed } else { Noise::Skipped };
     let mut out = vec![0.0; samples];
     let Some(first) = frames.first() else {
         return out;
@@ -288,10 +309,10 @@ pub fn render_frames(
     for (i, frame) in frames.iter().enumerate().skip(1) {
         let end = ((i as f64 * hop).round() as usize).min(samples);
         synth.set_frame(frame, (end - start) as f64);
-        synth.render_parts(&mut out[start..end], noise);
+        synth.render_parts(&mut out[start..end], mode(noise));
         start = end;
     }
-    synth.render_parts(&mut out[start..], noise);
+    synth.render_parts(&mut out[start..], mode(noise));
     out
 }
 

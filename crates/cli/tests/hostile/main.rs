@@ -728,6 +728,9 @@ fn special_file_cases(arena: &Arena) -> Vec<Case> {
         path
     };
     let (fifo_dsp, fifo_json, fifo_wav) = (fifo("fifo.dsp"), fifo("fifo.json"), fifo("fifo.wav"));
+    let mut quiet = wav_header(1, 48_000, 16, 4_800 * 2);
+    quiet.extend(std::iter::repeat_n(0u8, 4_800 * 2));
+    let quiet = arena.write("quiet.wav", &quiet);
     let effect = dsp(arena, "effect_special", EFFECT);
     let link = arena.path("zero.dsp");
     let _ = std::os::unix::fs::symlink("/dev/zero", &link);
@@ -746,6 +749,14 @@ fn special_file_cases(arena: &Arena) -> Vec<Case> {
             f,
             "a FIFO as the PatchSpec",
             &["render", "--patch", &fifo_json, "--out", out],
+            Expect::Error("named pipe (FIFO)"),
+        ),
+        Case::new(
+            f,
+            "a FIFO as transfer's PatchSpec",
+            &[
+                "transfer", "--input", &quiet, "--patch", &fifo_json, "--out", out,
+            ],
             Expect::Error("named pipe (FIFO)"),
         ),
         Case::new(

@@ -506,12 +506,18 @@ mod tests {
         .is_ok());
         // `all.lib` reads `soundfiles.lib` (Faust's own); the same name elsewhere is refused.
         assert!(check_files_used(
-            &list(&["patch.dsp", "/usr/share/faust/all.lib", "/usr/share/faust/soundfiles.lib"]),
+            &list(&[
+                "patch.dsp",
+                "/usr/share/faust/all.lib",
+                "/usr/share/faust/soundfiles.lib"
+            ]),
             &dir,
             &libs
         )
         .is_ok());
-        assert!(check_files_used(&list(&["patch.dsp", "/tmp/soundfiles.lib"]), &dir, &libs).is_err());
+        assert!(
+            check_files_used(&list(&["patch.dsp", "/tmp/soundfiles.lib"]), &dir, &libs).is_err()
+        );
         let err = check_files_used(&list(&["patch.dsp", "/etc/passwd"]), &dir, &libs)
             .unwrap_err()
             .to_string();

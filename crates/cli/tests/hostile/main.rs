@@ -1232,7 +1232,9 @@ fn hostile_inputs_end_in_clear_errors_without_crashes_hangs_or_leaks() {
             if let Some((_, row)) = table.iter_mut().find(|(f, _)| *f == "hostile LLM server") {
                 row.leaks += 1;
             }
-            failures.push(format!("[hostile LLM server] {name}: the canary reached the model"));
+            failures.push(format!(
+                "[hostile LLM server] {name}: the canary reached the model"
+            ));
         }
     }
     println!("| family | cases | clear errors | correct results | crashes | hangs | leaks | memory blow-ups | processes left |");

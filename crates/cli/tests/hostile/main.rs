@@ -907,7 +907,7 @@ fn llm_cases(arena: &Arena, servers: &mut Vec<(String, Server)>) -> Vec<Case> {
         (
             "a reply claiming 100 MB",
             vec![Answer::Raw(huge)],
-            "over 256 KiB",
+            "grew past 256 KiB",
         ),
         (
             "a redirect to file://",
@@ -927,7 +927,7 @@ fn llm_cases(arena: &Arena, servers: &mut Vec<(String, Server)>) -> Vec<Case> {
         (
             "a server that stalls",
             vec![Answer::Stall(Duration::from_secs(30))],
-            "did not answer",
+            "sent nothing for",
         ),
     ];
     let mut cases = Vec::new();
@@ -942,6 +942,8 @@ fn llm_cases(arena: &Arena, servers: &mut Vec<(String, Server)>) -> Vec<Case> {
                 "--llm",
                 &server.url,
                 "--timeout",
+                "3",
+                "--first-token-timeout",
                 "3",
                 "--out",
                 "{out}/s.json",

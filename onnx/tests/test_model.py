@@ -8,6 +8,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 
@@ -17,6 +18,7 @@ from ddsp import HOP, SAMPLE_RATE  # noqa: E402
 from ddsp.graph import DEFAULT_CONFIG, load_config  # noqa: E402
 from ddsp.mfcc import dct_matrix, mel_filterbank, mfcc  # noqa: E402
 from ddsp.model import Voice  # noqa: E402
+import train  # noqa: E402
 
 GRAPHS = Path(__file__).resolve().parents[1] / "graphs"
 DEFAULT_INITIALIZERS = 50430
@@ -122,6 +124,20 @@ class Models(unittest.TestCase):
                 model.encoder.fit_normalisation(coefficients)
                 z = model.encoder(coefficients)
                 self.assertEqual(tuple(z.shape), (2, 12, 8))
+
+    def test_a_fraction_of_the_frames_learns_the_mean_z(self):
+        # Crops of 3 and 2 frames (the second padded to 3), 2 z dims.
+        encoded = torch.arange(12, dtype=torch.float32).reshape(2, 3, 2)
+        rows, columns = np.array([0, 0, 0, 1, 1]), np.array([0, 1, 2, 0, 1])
+        mean = encoded[torch.from_numpy(rows), torch.from_numpy(columns)].mean(dim=0)
+        z = torch.full((4000, 2), -1.0)
+        out = train.with_mean_z(z, encoded, rows, columns, np.random.default_rng(0))
+        replaced = (out == mean).all(dim=1).float().mean().item()
+        kept = (out == z).all(dim=1).float().mean().item()
+        self.assertAlmostEqual(replaced, train.MEAN_Z_FRACTION, delta=0.03)
+        self.assertAlmostEqual(replaced + kept, 1.0, places=6)
+        # The padding (crop 2's third frame: 10, 11) is not part of the mean.
+        torch.testing.assert_close(mean, torch.tensor([4.0, 5.0]))
 
 
 if __name__ == "__main__":

@@ -15,10 +15,13 @@
 //! Nyquist), and the white noise is scaled by `sqrt(sr / model rate)`, so the power per Hz the
 //! model learned is unchanged; a frame lasts the model's 20 ms.
 //!
-//! Streaming with no latency: a block's filter is needed `N/2` samples before the block starts
-//! (the removed delay looks ahead), so [`FirNoise::due`] says how far ahead of the current
-//! sample the bands must be read. Everything is allocated in [`FirNoise::new`]; rendering
-//! allocates nothing.
+//! Streaming with no latency and an even load: each output sample is the FIR's dot product
+//! with the white noise before it (two, in a block's first `N - 1` samples, whose taps still
+//! reach into the previous block and use its filter), so the cost is `N` multiply-adds a
+//! sample, every sample. The removed delay looks `N/2` samples ahead, so a block's filter is
+//! needed `N/2` samples before the block starts: [`FirNoise::due`] says how far ahead of the
+//! current sample the bands must be read. Everything is allocated in [`FirNoise::new`];
+//! rendering allocates nothing.
 
 use std::f64::consts::TAU;
 
@@ -47,12 +50,17 @@ pub struct FirNoise {
     /// The zero-phase impulse response `x[0..=N/2]` (the rest mirrors it).
     impulse: Vec<f64>,
     filter: Vec<f32>,
+    /// The filters of the current block and of the one before, reversed (tap `N - 1` first)
+    /// so that a sample is a forward dot product, and whether each is silent (all 0).
+    current: Vec<f32>,
+    previous: Vec<f32>,
+    current_silent: bool,
+    previous_silent: bool,
+    /// White noise (scaled) of the previous block and then the current one.
     white: Vec<f32>,
-    /// Overlap-add of the filtered blocks; `accumulator[read]` is the next sample to play.
-    accumulator: Vec<f32>,
-    read: usize,
-    /// Where in `accumulator` the next block starts.
-    next_block: usize,
+    /// Where in the current block the next filtered sample (before the delay is removed) is;
+    /// `None` before the first block.
+    position: Option<usize>,
     rng: u64,
     seed: u64,
 }
@@ -64,7 +72,8 @@ impl FirNoise {
         let sr = f64::from(sample_rate);
         let spacing = f64::from(model_nyquist_hz) / (NOISE_BANDS - 1) as f64;
         let taps = ((sr / spacing).round() as usize).max(4);
-        let hop = ((sr * FRAME_SECONDS).round() as usize).max(taps / 2 + 1);
+        // A block at least as long as the filter: a tap reaches back one block at most.
+        let hop = ((sr * FRAME_SECONDS).round() as usize).max(taps);
         let bins = (0..=taps / 2)
             .map(|k| {
                 let position = k as f64 * sr / taps as f64 / spacing;
@@ -96,10 +105,12 @@ impl FirNoise {
             magnitudes: vec![0.0; taps / 2 + 1],
             impulse: vec![0.0; taps / 2 + 1],
             filter: vec![0.0; taps],
-            white: vec![0.0; hop],
-            accumulator: vec![0.0; 2 * hop + taps],
-            read: delay,
-            next_block: 0,
+            current: vec![0.0; taps],
+            previous: vec![0.0; taps],
+            current_silent: true,
+            previous_silent: true,
+            white: vec![0.0; 2 * hop],
+            position: None,
             rng: seed,
             seed,
         }
@@ -107,9 +118,10 @@ impl FirNoise {
 
     /// Silence, and the white noise starts again from the seed.
     pub fn reset(&mut self) {
-        self.accumulator.fill(0.0);
-        self.read = self.delay;
-        self.next_block = 0;
+        self.current_silent = true;
+        self.previous_silent = true;
+        self.white.fill(0.0);
+        self.position = None;
         self.rng = self.seed;
     }
 
@@ -126,44 +138,76 @@ impl FirNoise {
     /// When the next block must start before the next sample: how many samples after the
     /// current one that block begins (its bands are the controls of that instant).
     pub fn due(&self) -> Option<usize> {
-        (self.read >= self.next_block).then(|| self.next_block + self.delay - self.read)
+        match self.position {
+            None => Some(0),
+            Some(p) if p >= self.hop => Some(self.delay),
+            Some(_) => None,
+        }
     }
 
     /// Starts the next block with `bands`, filtering this voice's own white noise.
     pub fn start_block(&mut self, bands: &[f32; NOISE_BANDS]) {
-        for w in self.white.iter_mut() {
+        let hop = self.hop;
+        self.white.copy_within(hop.., 0);
+        for w in self.white[hop..].iter_mut() {
             self.rng ^= self.rng >> 12;
             self.rng ^= self.rng << 25;
             self.rng ^= self.rng >> 27;
             let bits = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-            *w = 2.0 * (bits as f32 / (1u64 << 24) as f32) - 1.0;
+            *w = (2.0 * (bits as f32 / (1u64 << 24) as f32) - 1.0) * self.white_gain;
         }
-        self.filter_block(bands);
+        self.begin_block(bands);
     }
 
     /// Starts the next block with `bands`, filtering the given white noise (`hop` samples;
     /// missing ones are 0): how a test feeds PyTorch's noise.
     pub fn start_block_with(&mut self, bands: &[f32; NOISE_BANDS], white: &[f32]) {
-        self.white.fill(0.0);
-        let n = white.len().min(self.hop);
-        self.white[..n].copy_from_slice(&white[..n]);
-        self.filter_block(bands);
+        let hop = self.hop;
+        self.white.copy_within(hop.., 0);
+        self.white[hop..].fill(0.0);
+        for (w, x) in self.white[hop..].iter_mut().zip(white) {
+            *w = x * self.white_gain;
+        }
+        self.begin_block(bands);
     }
 
     /// The next sample. Call [`FirNoise::due`] first: a due block must have been started.
     pub fn next_sample(&mut self) -> f32 {
-        let s = self.accumulator[self.read];
-        self.read += 1;
-        if self.read >= self.hop {
-            // Drop the played block: everything moves one hop towards the start.
-            let hop = self.hop;
-            self.accumulator.copy_within(hop.., 0);
-            let len = self.accumulator.len();
-            self.accumulator[len - hop..].fill(0.0);
-            self.read -= hop;
-            self.next_block -= hop;
+        let Some(i) = self.position else {
+            return 0.0;
+        };
+        self.position = Some(i + 1);
+        let n = self.taps;
+        // Filtered sample i of the block: Σ_m f[m] x[i - m], x indexed from the previous
+        // block's start; reversed filters make it Σ_m' g[m'] white[p + m'].
+        let p = self.hop + i + 1 - n;
+        let split = (n - 1).saturating_sub(i);
+        let mut y = 0.0;
+        if !self.previous_silent && split > 0 {
+            y += dot(&self.previous[..split], &self.white[p..p + split]);
         }
-        s
+        if !self.current_silent {
+            y += dot(&self.current[split..], &self.white[p + split..p + n]);
+        }
+        y
+    }
+
+    /// The current filter becomes the previous one and the block's filter the current one.
+    fn begin_block(&mut self, bands: &[f32; NOISE_BANDS]) {
+        std::mem::swap(&mut self.current, &mut self.previous);
+        self.previous_silent = self.current_silent;
+        self.current_silent = bands.iter().all(|&b| b <= 0.0);
+        if !self.current_silent {
+            self.design(bands);
+            for (r, f) in self.current.iter_mut().rev().zip(&self.filter) {
+                *r = *f;
+            }
+        }
+        // The first block's filtered samples before its delay are never played.
+        self.position = Some(match self.position {
+            None => self.delay,
+            Some(_) => 0,
+        });
     }
 
     /// The FIR for `bands` (see the module's notes): `N` taps, the block's filter.
@@ -214,23 +258,24 @@ impl FirNoise {
         }
         &self.filter
     }
+}
 
-    /// Designs the block's filter and overlap-adds the filtered white noise at `next_block`.
-    fn filter_block(&mut self, bands: &[f32; NOISE_BANDS]) {
-        let start = self.next_block;
-        self.next_block += self.hop;
-        if bands.iter().all(|&b| b <= 0.0) {
-            return;
-        }
-        self.design(bands);
-        let out = &mut self.accumulator[start..start + self.hop + self.taps - 1];
-        for (j, &w) in self.white.iter().enumerate() {
-            let x = w * self.white_gain;
-            for (o, f) in out[j..j + self.taps].iter_mut().zip(&self.filter) {
-                *o += x * f;
-            }
+/// `Σ a[i] b[i]` in eight running sums (which the compiler turns into vector arithmetic).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    let mut sums = [0.0f32; 8];
+    for (x, y) in a8.zip(b8) {
+        for k in 0..8 {
+            sums[k] += x[k] * y[k];
         }
     }
+    sums.iter().sum::<f32>() + tail
 }
 
 /// Filters `white` by `frames` of band magnitudes as the training synth does (frame `b` for

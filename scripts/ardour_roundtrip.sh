@@ -20,8 +20,13 @@
 #         `mephisto render` of the spec), the two renders must match, and the state Ardour
 #         saved must still hold the PatchSpec, with the history the plugin records.
 # Diagnostics (printed, not counted): the same reopen with the MIDI sustain pedal and mod
-# wheel reset first, and, when gdb is installed, the order of the host's calls into the
-# plugin while a session opens.
+# wheel reset first (Ardour re-sends nice-plug's hidden controller parameters as 0.5 after
+# loading; the plugin ignores that value, docs/ARCHITECTURE.md, MIDI), and, when gdb is
+# installed, the order of the host's calls into the plugin while a session opens (Ardour
+# activates, then loads the state; the plugin's worker follows the load).
+#
+# Not in CI: it installs Ardour (about 200 MB of Debian packages) and takes 1-2 minutes;
+# its last result is in docs/BENCHMARKS.md.
 #
 # Ardour 7.3's session tool sometimes dies of heap corruption after an export (an Ardour
 # bug: it happens without Mephisto too); a step that dies before finishing is run again,
@@ -67,7 +72,7 @@ if [ ! -f "$vst3/Contents/x86_64-linux/Mephisto.so" ]; then
 fi
 if [ ! -x "$cli" ]; then
     [ -z "${MEPHISTO_BIN:-}" ] || die "$cli is not executable"
-    nice -n 19 cargo build --release -p mephisto --bin mephisto
+    nice -n 19 cargo build --release -p mephisto-cli --bin mephisto
 fi
 echo "plugin: $vst3 ($(stat -c '%y' "$vst3/Contents/x86_64-linux/Mephisto.so" | cut -d. -f1))"
 
@@ -245,7 +250,7 @@ if command -v gdb >/dev/null && nm -C "$so" >/dev/null 2>&1; then
             --args "$ardour_libdir/luasession" "$lua" render "$sessions/trace" keys "$renders" trace 1 1 0 \
             >"$work/logs/call_order.log" 2>&1 || true
         grep -E '^>>> |^session\.lua: loaded' "$work/logs/call_order.log" | head -n 12 || true
-        echo "(build_engine runs inside setActive(1); a setState after it is state the plugin does not replay)"
+        echo "(build_engine runs inside setActive(1); the worker plays the state a later setState loads)"
     fi
 else
     echo "(gdb not installed: call-order trace skipped)"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The main job: set up, build the plugin bundles (CLAP, VST3) and the command-line tool in
+# The main job: set up, build the plugin bundles (CLAP, VST3, the standalone app, each with
+# the ONNX Runtime library of the venv's onnxruntime wheel) and the command-line tool in
 # release mode, design a patch from a prompt with the offline designer (PatchSpec in
 # out/demo.json), and render it playing a chord to out/demo.wav.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The bundles carry ONNX Runtime: only its wheel is needed here (scripts/test.sh installs
+# the rest of the Python environment).
+bash scripts/setup_python.sh --runtime-only >/dev/null
 cargo xtask bundle mephisto --release
 cargo build --release -p mephisto-cli --bin mephisto
 mkdir -p out

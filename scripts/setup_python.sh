@@ -4,6 +4,10 @@
 # The venv lives outside the repository (${MEPHISTO_VENV:-~/.cache/mephisto/venv}) so that
 # every clone on the machine shares one multi-GB install. Requirements are installed only
 # when the venv does not already satisfy onnx/requirements.txt, so a second run is fast.
+#
+#   bash scripts/setup_python.sh                 # everything onnx/ needs (torch: ~6.7 GB)
+#   bash scripts/setup_python.sh --runtime-only  # only the onnxruntime wheel (~20 MB), the
+#                                                # library `cargo xtask bundle` ships
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +27,18 @@ fi
 # A venv left without pip (an interrupted first run) is made again.
 if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
     "$python" -m venv --clear "$venv"
+fi
+
+# Only ONNX Runtime, at the version requirements.txt pins, unless the venv has it already.
+if [ "${1:-}" = "--runtime-only" ]; then
+    pin=$(grep -E '^onnxruntime==' "$requirements")
+    if ! "$venv/bin/python" -m pip show --disable-pip-version-check onnxruntime 2>/dev/null |
+        grep -qx "Version: ${pin#onnxruntime==}"; then
+        echo "setup_python: installing $pin into $venv" >&2
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir "$pin" >&2
+    fi
+    echo "$venv/bin/python"
+    exit 0
 fi
 
 # The requirements' hash is stamped into the venv after a successful install: when it

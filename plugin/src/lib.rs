@@ -3,18 +3,21 @@
 //! stereo audio out), its window, and the worker that builds patches beside the audio
 //! thread. What the audio thread runs is `mephisto-rt`; docs/ARCHITECTURE.md has the map.
 
+mod clap_export;
 pub mod editor;
 pub mod fx;
 pub mod history;
+pub mod midi;
 pub mod params;
+pub mod presets;
 pub mod stored;
 pub mod worker;
 
 use std::sync::Arc;
 
-use mephisto_designer::Failure;
 use mephisto_dsp::builtin_patches;
-use mephisto_rt::engine::{Automation, Engine, EngineEvent, DEFAULT_VOICES};
+use mephisto_dsp::macros::Macro;
+use mephisto_rt::engine::{Automation, Engine, DEFAULT_VOICES};
 use mephisto_rt::instance::{PatchInstance, Playable};
 use mephisto_rt::neural::bank::OfflineFlag;
 use mephisto_rt::swap::PatchSwitcher;
@@ -25,7 +28,6 @@ use editor::scope::GuiTaps;
 use editor::settings::Settings;
 use editor::EditorLink;
 use params::MephistoParams;
-use stored::Stored;
 use worker::{Worker, WorkerSettings};
 
 pub struct Mephisto {
@@ -70,8 +72,9 @@ impl Default for Mephisto {
 
 impl Mephisto {
     /// Builds every built-in patch instance for `sample_rate`, starts the engine on the
-    /// patch the selector names and the worker beside it, and asks the worker to restore
-    /// the project's runtime variant if it has one (the built-in plays until it is ready).
+    /// patch the selector names and the worker beside it. The worker restores the project's
+    /// designed patch if it has one (the built-in plays until it is ready), now and
+    /// whenever the host loads state later.
     fn build_engine(&mut self, sample_rate: f32) -> Result<(), String> {
         let mut bank = (0..builtin_patches().len())
             .map(|i| {
@@ -88,29 +91,22 @@ impl Mephisto {
         settings.compiler = machine.compiler_options();
         settings.onnxruntime = machine.onnxruntime_path;
         settings.offline = self.offline.clone();
+        settings.project_loads = self.params.patch_spec.load_counter();
         let (worker, ports) = Worker::spawn(
             settings,
-            self.params.patch_spec.clone(),
-            self.params.history.clone(),
+            self.params.patch_spec.shared(),
+            self.params.history.shared(),
         );
-        let live = worker.shared().live_variant.clone();
-        let saved = self.params.patch_spec.read().clone();
-        match saved {
-            Stored::Value(Some(spec)) => {
-                worker.play(spec);
-            }
-            Stored::Value(None) => {}
-            Stored::Unreadable { reason, .. } => worker.report_failure(
-                "saved patch",
-                Failure::new(format!(
-                    "the project's saved patch cannot be read ({reason}); it is kept in the \
-                     project unchanged and the selected built-in plays — a newer Mephisto may \
-                     read it"
-                )),
-            ),
-        }
+        let shared = worker.shared();
+        let switcher = PatchSwitcher::new(
+            bank,
+            selected,
+            ports,
+            shared.live_variant.clone(),
+            shared.play_builtin.clone(),
+        );
         self.engine = Some(Engine::new(current, sample_rate));
-        self.switcher = Some(PatchSwitcher::new(bank, selected, ports, live));
+        self.switcher = Some(switcher);
         let worker = Arc::new(worker);
         self.editor_link.connect(&worker, sample_rate);
         self.worker = Some(worker);
@@ -120,28 +116,6 @@ impl Mephisto {
 
     fn selected_patch(&self) -> usize {
         (self.params.patch.value().max(0) as usize).min(builtin_patches().len() - 1)
-    }
-}
-
-/// Translates a host note event into the engine's terms; `None` for events it ignores.
-fn engine_event(event: &NoteEvent<()>) -> Option<EngineEvent> {
-    match *event {
-        NoteEvent::NoteOn { key, velocity, .. } => key
-            .number()
-            .map(|note| EngineEvent::NoteOn { note, velocity }),
-        NoteEvent::NoteOff { key, .. } | NoteEvent::Choke { key, .. } => {
-            key.number().map(|note| EngineEvent::NoteOff { note })
-        }
-        NoteEvent::MidiPitchBend { value, .. } => Some(EngineEvent::PitchBend(value * 2.0 - 1.0)),
-        NoteEvent::MidiCC { cc, value, .. } => match cc {
-            control_change::MODULATION_MSB => Some(EngineEvent::ModWheel(value)),
-            control_change::DAMPER_PEDAL => Some(EngineEvent::Sustain(value >= 0.5)),
-            control_change::ALL_NOTES_OFF | control_change::ALL_SOUND_OFF => {
-                Some(EngineEvent::AllNotesOff)
-            }
-            _ => None,
-        },
-        _ => None,
     }
 }
 
@@ -212,6 +186,7 @@ impl Plugin for Mephisto {
             return ProcessStatus::Error("the engine was not activated");
         };
         switcher.service(engine, selected);
+        engine.set_bypass(self.params.bypass.value());
 
         let [left, right] = buffer.as_slice() else {
             return ProcessStatus::Error("Mephisto needs a stereo output");
@@ -238,7 +213,7 @@ impl Plugin for Mephisto {
                 );
                 position = at;
             }
-            if let Some(e) = engine_event(&event) {
+            if let Some(e) = midi::engine_event(&event) {
                 engine.handle(e);
             }
         }
@@ -263,6 +238,20 @@ impl ClapPlugin for Mephisto {
         ClapFeature::Synthesizer,
         ClapFeature::Stereo,
     ];
+
+    /// One page for controller surfaces: the six macros, a gap, the master gain.
+    fn remote_controls(&self, context: &mut impl RemoteControlsContext) {
+        let params = &self.params;
+        context.add_section("Mephisto", |section| {
+            section.add_page("Macros", |page| {
+                for m in Macro::ALL {
+                    page.add_param(params.macro_param(m));
+                }
+                page.add_spacer();
+                page.add_param(&params.master_gain);
+            });
+        });
+    }
 }
 
 impl Vst3Plugin for Mephisto {
@@ -271,6 +260,7 @@ impl Vst3Plugin for Mephisto {
         &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
 }
 
-// One library, two plugins: the instrument and Mephisto FX (src/fx).
-nice_export_clap!(Mephisto, fx::MephistoFx);
+// One library, two plugins: the instrument and Mephisto FX (src/fx). The CLAP entry point is
+// `clap_export::clap_entry`: nice-plug's two plugins plus preset discovery and loading for the
+// instrument, which `nice_export_clap!` does not offer.
 nice_export_vst3!(Mephisto, fx::MephistoFx);

@@ -1,13 +1,14 @@
 //! The host-visible parameters. Their string ids are stable: DAW projects and automation
 //! refer to them, so never rename one.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
 use parking_lot::RwLock;
 
 use crate::history::History;
-use crate::stored::Stored;
+use crate::stored::{HostLoaded, Stored};
 use mephisto_dsp::macros::{Macro, MacroValues};
 use mephisto_dsp::{builtin_patches, find_builtin};
 use mephisto_patch::PatchSpec;
@@ -38,14 +39,18 @@ pub struct MephistoParams {
     /// Output level after the patch and before the safety limiter.
     #[id = "gain"]
     pub master_gain: FloatParam,
+    /// The host's bypass: the engine fades its output to silence (and back) over 30 ms.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
     /// The PatchSpec of the designed (or loaded) patch playing, if any: saved with the
     /// project so re-opening it restores the exact patch (from the cache, or by
-    /// recompiling). `None` while a built-in chosen with the selector plays.
+    /// recompiling). `None` while a built-in chosen with the selector plays. The host may
+    /// load it after activation too; the worker then plays it.
     #[persist = "patch_spec"]
-    pub patch_spec: Arc<RwLock<Stored<Option<PatchSpec>>>>,
+    pub patch_spec: HostLoaded<Stored<Option<PatchSpec>>>,
     /// Every patch that went live, for undo/redo and A/B.
     #[persist = "history"]
-    pub history: Arc<RwLock<Stored<History>>>,
+    pub history: HostLoaded<Stored<History>>,
     /// The plugin window's size at 100 % scale (logical points), so it reopens as it was left.
     #[persist = "editor_size"]
     pub editor_size: Arc<RwLock<(u32, u32)>>,
@@ -54,6 +59,7 @@ pub struct MephistoParams {
 impl Default for MephistoParams {
     fn default() -> Self {
         let last = builtin_patches().len() as i32 - 1;
+        let loads = Arc::new(AtomicU64::new(0));
         MephistoParams {
             patch: IntParam::new("Patch", 0, IntRange::Linear { min: 0, max: last })
                 .with_value_to_string(Arc::new(|i| {
@@ -83,8 +89,9 @@ impl Default for MephistoParams {
             .with_unit(" dB")
             .with_step_size(0.1)
             .with_smoother(SmoothingStyle::Linear(SMOOTHING_MS)),
-            patch_spec: Arc::new(RwLock::new(Stored::default())),
-            history: Arc::new(RwLock::new(Stored::default())),
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
+            patch_spec: HostLoaded::new(Stored::default(), loads.clone()),
+            history: HostLoaded::new(Stored::default(), loads),
             editor_size: Arc::new(RwLock::new(DEFAULT_EDITOR_SIZE)),
         }
     }

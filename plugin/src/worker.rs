@@ -5,7 +5,7 @@
 //! line what each job is doing, keeps the live patch's spec for the DAW project, and
 //! records every patch that went live in the history.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -97,6 +97,10 @@ pub struct WorkerShared {
     pub status: Mutex<JobStatus>,
     /// The runtime variant now playing (0: a built-in), written by the audio thread.
     pub live_variant: Arc<AtomicU64>,
+    /// Set by the worker when the project (or a preset) the host loaded names no designed
+    /// patch: the audio thread then plays the selected built-in even if the selector did
+    /// not move.
+    pub play_builtin: Arc<AtomicBool>,
     /// The spec of the patch playing, saved with the DAW project; `None` while a built-in
     /// selected with the patch selector plays. Kept when a restore fails, so a project
     /// opened where `faust` is missing loses nothing.
@@ -130,12 +134,14 @@ impl Worker {
             sample_rate,
             onnxruntime,
             offline,
+            project_loads,
         } = settings;
         let (ports, audio_ports) = patch_rings(RING_CAPACITY);
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(WorkerShared {
             status: Mutex::new(JobStatus::new(0, String::new(), Stage::Idle)),
             live_variant: Arc::new(AtomicU64::new(0)),
+            play_builtin: Arc::new(AtomicBool::new(false)),
             saved,
             history,
             neural_execution: Mutex::new(None),
@@ -151,6 +157,9 @@ impl Worker {
             next_variant: 1,
             sent: Vec::new(),
             last_live: 0,
+            project_loads,
+            loads_seen: None,
+            load_settling: None,
         };
         let thread = std::thread::Builder::new()
             .name("mephisto-worker".into())
@@ -231,22 +240,13 @@ impl Worker {
         id
     }
 
-    /// Numbers a new job and shows it as queued; from now on the status is this job's.
     fn queue(&self, title: String) -> u64 {
-        let id = self.shared.next_job.fetch_add(1, Ordering::Relaxed);
-        *self.shared.status.lock() = JobStatus::new(id, title, Stage::Queued);
-        id
+        self.shared.queue(title)
     }
 
-    /// Shows a failure that happened outside a job (an unreadable saved patch) the way a
-    /// failed job is shown.
+    /// Shows a failure that happened outside a job the way a failed job is shown.
     pub fn report_failure(&self, title: &str, failure: Failure) {
-        let id = self.queue(title.to_string());
-        let mut status = self.shared.status.lock();
-        if status.job == id {
-            status.stage = Stage::Failed(failure);
-            status.took = Some(Duration::ZERO);
-        }
+        self.shared.report_failure(title, failure)
     }
 
     pub fn status(&self) -> JobStatus {
@@ -255,6 +255,24 @@ impl Worker {
 
     pub fn shared(&self) -> &Arc<WorkerShared> {
         &self.shared
+    }
+}
+
+impl WorkerShared {
+    /// Numbers a new job and shows it as queued; from now on the status is this job's.
+    fn queue(&self, title: String) -> u64 {
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        *self.status.lock() = JobStatus::new(id, title, Stage::Queued);
+        id
+    }
+
+    fn report_failure(&self, title: &str, failure: Failure) {
+        let id = self.queue(title.to_string());
+        let mut status = self.status.lock();
+        if status.job == id {
+            status.stage = Stage::Failed(failure);
+            status.took = Some(Duration::ZERO);
+        }
     }
 }
 
@@ -279,6 +297,9 @@ pub struct WorkerSettings {
     pub onnxruntime: Option<std::path::PathBuf>,
     /// Whether the host renders offline, for the neural patches the worker builds.
     pub offline: OfflineFlag,
+    /// Counts the host's loads of the project's fields (`stored::HostLoaded`): the worker
+    /// plays the saved spec when it starts and again after every load.
+    pub project_loads: Arc<AtomicU64>,
 }
 
 impl WorkerSettings {
@@ -290,6 +311,7 @@ impl WorkerSettings {
             sample_rate,
             onnxruntime: None,
             offline: OfflineFlag::default(),
+            project_loads: Arc::default(),
         }
     }
 }
@@ -314,6 +336,12 @@ struct WorkerThread {
     sent: Vec<Sent>,
     /// The newest variant seen live; 0 until one has played.
     last_live: u64,
+    project_loads: Arc<AtomicU64>,
+    /// The count of host loads the saved spec was last restored for; `None` before the
+    /// first restore (when the worker starts).
+    loads_seen: Option<u64>,
+    /// A new count seen on the previous tick, acted on when it still holds.
+    load_settling: Option<u64>,
 }
 
 impl WorkerThread {
@@ -336,6 +364,7 @@ impl WorkerThread {
     }
 
     fn run(&mut self, jobs: Receiver<Request>) {
+        self.follow_project_loads();
         loop {
             let job = match jobs.recv_timeout(TICK) {
                 Ok(job) => Some(job),
@@ -356,7 +385,57 @@ impl WorkerThread {
             }
             self.collect_returned();
             self.watch_live();
+            self.follow_project_loads();
         }
+    }
+
+    /// Plays the project's saved patch when the worker starts and after the host loads new
+    /// state (a project opened after activation, a preset). A load writes several fields
+    /// one after another, so it is acted on one tick after the count last moved.
+    fn follow_project_loads(&mut self) {
+        let loads = self.project_loads.load(Ordering::Acquire);
+        match self.loads_seen {
+            None => {}
+            Some(seen) if seen == loads => return,
+            Some(_) if self.load_settling != Some(loads) => {
+                self.load_settling = Some(loads);
+                return;
+            }
+            Some(_) => {}
+        }
+        self.load_settling = None;
+        self.loads_seen = Some(loads);
+        let saved = self.shared.saved.read().clone();
+        match saved {
+            Stored::Value(Some(spec)) => {
+                if self.live_spec() != Some(&spec) {
+                    let id = self.shared.queue(spec.name.clone());
+                    self.play(id, spec, Origin::New { previous: None });
+                }
+            }
+            Stored::Value(None) => {
+                if self.shared.live_variant.load(Ordering::Acquire) != 0 {
+                    self.shared.play_builtin.store(true, Ordering::Release);
+                }
+            }
+            Stored::Unreadable { reason, .. } => self.shared.report_failure(
+                "saved patch",
+                Failure::new(format!(
+                    "the project's saved patch cannot be read ({reason}); it is kept in the \
+                     project unchanged and the selected built-in plays — a newer Mephisto may \
+                     read it"
+                )),
+            ),
+        }
+    }
+
+    /// The spec of the variant playing now, if one is.
+    fn live_spec(&self) -> Option<&PatchSpec> {
+        let live = self.shared.live_variant.load(Ordering::Acquire);
+        self.sent
+            .iter()
+            .find(|s| live != 0 && s.variant_id == live)
+            .map(|s| &s.spec)
     }
 
     /// Moves job `id` to `stage`, unless a newer job has taken the status over.

@@ -312,3 +312,58 @@ fn designs_go_live_and_the_history_undoes_redoes_and_compares_them() {
         "the project saves the patch playing"
     );
 }
+
+#[test]
+fn state_the_host_loads_after_activation_plays_and_keeps_its_history() {
+    use mephisto::history::History;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let loads = Arc::new(AtomicU64::new(0));
+    let counter = loads.clone();
+    let mut rig = Rig::with_settings("host-load", |s| s.project_loads = counter);
+    rig.engine.handle(EngineEvent::NoteOn {
+        note: 60,
+        velocity: 0.8,
+    });
+    rig.seconds(0.1);
+    // What a host does when it loads a project into an active plugin (Ardour: activate,
+    // then load): the persisted fields are replaced, each load counted.
+    let mut designed = PatchSpec::from_builtin(2).unwrap();
+    designed.name = "from_the_project".into();
+    let mut history = History::default();
+    history.record(PatchSpec::from_builtin(1).unwrap());
+    history.record(designed.clone());
+    let shared = rig.worker.shared().clone();
+    *shared.history.write() = Stored::Value(history.clone());
+    *shared.saved.write() = Stored::Value(Some(designed.clone()));
+    loads.fetch_add(2, Ordering::AcqRel);
+    rig.until("the loaded patch plays", |rig| {
+        rig.engine.current().name == "from_the_project" && !rig.engine.is_swapping()
+    });
+    assert!(rig.rms_of_last(0.05) > 0.001, "the held note carries over");
+    // The worker records what went live on its next ticks (every 20 ms).
+    let live_since = Instant::now();
+    rig.until("the worker recorded the live patch", |_| {
+        live_since.elapsed() > Duration::from_millis(200)
+    });
+    assert_eq!(
+        shared.history.read().value(),
+        Some(&history),
+        "the project's history is kept as it was loaded"
+    );
+    assert_eq!(
+        shared.saved.read().value().cloned().flatten(),
+        Some(designed)
+    );
+
+    // A state that names no designed patch brings the selected built-in back, although
+    // the selector did not move.
+    *shared.saved.write() = Stored::Value(None);
+    loads.fetch_add(1, Ordering::AcqRel);
+    let builtin = PatchSpec::from_builtin(rig.selected).unwrap().name;
+    rig.until("the selected built-in plays", |rig| {
+        rig.engine.current().name == builtin && !rig.engine.is_swapping()
+    });
+    assert_eq!(rig.engine.current().variant_id, None);
+}

@@ -23,6 +23,9 @@ use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
     ParamInfoFlags, ParamRescanFlags, PluginParams,
 };
+use clack_extensions::preset_discovery::preset_data::Location;
+use clack_extensions::preset_discovery::PluginPresetLoad;
+use clack_extensions::remote_controls::{PluginRemoteControls, RemoteControlsPageBuffer};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_extensions::thread_check::{HostThreadCheck, HostThreadCheckImpl};
@@ -675,6 +678,104 @@ fn exposes_ports_and_parameters() {
 }
 
 #[test]
+fn one_remote_controls_page_holds_the_six_macros_and_the_master_gain() {
+    let mut p = Mephisto::new();
+    let pages: PluginRemoteControls = p
+        .instance
+        .plugin_shared_handle()
+        .get_extension()
+        .expect("no remote-controls extension");
+    let handle = p.instance.plugin_handle();
+    assert_eq!(pages.count(&handle), 1);
+    let mut buf = RemoteControlsPageBuffer::new();
+    let page = pages.get(&handle, 0, &mut buf).expect("page 0");
+    assert_eq!(page.page_name, b"Macros");
+    let mut expected: Vec<Option<ClapId>> = MACROS.iter().map(|m| Some(p.meta(m).id)).collect();
+    expected.push(None);
+    expected.push(Some(p.meta("Master Gain").id));
+    assert_eq!(page.param_ids.to_vec(), expected);
+}
+
+#[test]
+fn bypass_fades_the_output_to_silence_and_back() {
+    let mut p = Mephisto::new_active();
+    let bypass = p.meta("Bypass");
+    assert_eq!((bypass.min, bypass.max, bypass.default), (0.0, 1.0, 0.0));
+    let playing = p.render(secs(0.3), &[512], &[(0, Ev::NoteOn(60))]);
+    let level = playing.slice(secs(0.2), secs(0.3)).rms();
+    assert!(level > SILENCE_RMS, "{level}");
+    let bypassed = p.render(secs(0.3), ODD_BLOCKS, &[(0, Ev::Param("Bypass", 1.0))]);
+    assert!(
+        bypassed.slice(0, 64).rms() > 0.3 * level,
+        "the fade starts from the playing level"
+    );
+    assert_eq!(bypassed.slice(secs(0.05), secs(0.3)).peak(), 0.0);
+    let back = p.render(secs(0.3), &[512], &[(0, Ev::Param("Bypass", 0.0))]);
+    assert!(
+        back.slice(secs(0.1), secs(0.3)).rms() > 0.5 * level,
+        "the held note sounds again"
+    );
+}
+
+/// A preset the host loads after activating the plugin (as Ardour loads a project) plays:
+/// a built-in by its load key, and a PatchSpec file from the user's patch folder.
+#[test]
+fn presets_load_built_ins_and_patch_files_after_activation() {
+    let names: Vec<&str> = mephisto_dsp::builtin_patches()
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    let preset_load = |p: &mut Mephisto, location: Location, key: Option<&CStr>| {
+        let ext: PluginPresetLoad = p
+            .instance
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("no preset-load extension");
+        let result = ext.load_from_location(&p.instance.plugin_handle(), location, key);
+        p.service_main_thread();
+        result
+    };
+
+    let mut p = Mephisto::new_active();
+    let key = std::ffi::CString::new(names[BRIGHT_PATCH as usize]).unwrap();
+    preset_load(&mut p, Location::Plugin, Some(&key)).expect("a built-in preset loads");
+    assert_eq!(p.value("Patch").round() as i32, BRIGHT_PATCH);
+    let held = p.render(secs(0.2), &[512], &[(0, Ev::NoteOn(69))]);
+    assert!(held.brightness() > 0.02, "{}", held.brightness());
+    drop(p);
+    let mut p = Mephisto::new_active();
+    assert!(
+        preset_load(&mut p, Location::Plugin, Some(c"no_such_patch")).is_err(),
+        "an unknown built-in is refused"
+    );
+
+    let _serial = COMPILER_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("mephisto-presets-{}", std::process::id()));
+    std::env::set_var("MEPHISTO_CACHE_DIR", dir.join("cache"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("test_sine.json");
+    let spec = serde_json::json!({
+        "version": 1, "name": "test sine", "archetype": "lead", "faust": SINE_VARIANT
+    });
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    preset_load(&mut p, Location::File { path: &path }, None).expect("a patch file loads");
+    let mut held = p.render(secs(0.1), &[512], &[(0, Ev::NoteOn(69))]);
+    let started = std::time::Instant::now();
+    while held.brightness() > 0.01 || held.rms() < SILENCE_RMS {
+        assert!(
+            started.elapsed().as_secs() < 180,
+            "the preset's patch never played"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        held = p.render(secs(0.1), &[512], &[]);
+    }
+    assert_eq!(saved_variant_source(&mut p).as_deref(), Some(SINE_VARIANT));
+    std::env::remove_var("MEPHISTO_CACHE_DIR");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn notes_sound_and_decay_across_odd_block_sizes() {
     let mut p = Mephisto::new_active();
     let hold = secs(0.8);
@@ -1052,10 +1153,15 @@ fn power_at(samples: &[f32], hz: f64) -> f64 {
 #[test]
 fn a_saved_neural_patch_plays_a_chord_in_an_offline_render() {
     // A project whose patch is the shipped tine_keys model: the worker loads the ONNX decoder
-    // (ONNX Runtime from the project's venv) and swaps it in; the audio thread then renders
-    // the neural voices, polyphonically, inside the allocation-checked process(). This host
+    // (ONNX Runtime from the bundle) and swaps it in; the audio thread then renders the
+    // neural voices, polyphonically, inside the allocation-checked process(). This host
     // renders far faster than real time, as a DAW's export does, so it says so: live, the
     // decoder could not keep up with it and the voices would hold silent frames.
+    neural_chord_plays();
+}
+
+/// Opens a project whose patch is the tine_keys model and checks that a chord plays.
+fn neural_chord_plays() {
     let spec = serde_json::json!({
         "version": 1,
         "name": "tine_keys_neural",
@@ -1108,6 +1214,100 @@ fn a_saved_neural_patch_plays_a_chord_in_an_offline_render() {
         (&spec["name"], &spec["neural"]),
         "the project keeps the neural patch"
     );
+}
+
+/// The fresh-machine check: the bundle, copied alone into an empty folder, plays a neural
+/// model in a process that has no venv, no `ORT_DYLIB_PATH`, no `python3` on its `PATH`
+/// and an empty `HOME` (so no settings). It runs in a child process of this test binary
+/// (`fresh_machine_child`), since a process loads ONNX Runtime once and the other tests
+/// here may have loaded it already.
+#[test]
+fn a_copied_bundle_plays_a_neural_model_without_a_venv() {
+    let built = bundle_path();
+    let support = built.with_file_name("Mephisto.support");
+    let carries_runtime = std::fs::read_dir(&support)
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("libonnxruntime.so")
+            })
+        })
+        .unwrap_or(false);
+    assert!(
+        carries_runtime,
+        "{} carries no ONNX Runtime: run `bash scripts/setup_python.sh`, then bundle again",
+        support.display()
+    );
+    let root = std::env::temp_dir().join(format!("mephisto-fresh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let plugins = root.join("plugins");
+    let (home, empty_path) = (root.join("home"), root.join("bin"));
+    for dir in [&plugins, &home, &empty_path] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let copied = plugins.join("Mephisto.clap");
+    std::fs::copy(&built, &copied).unwrap();
+    copy_tree(&support, &plugins.join("Mephisto.support"));
+
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "fresh_machine_child", "--ignored", "--nocapture"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", &empty_path)
+        .env("MEPHISTO_CLAP", &copied)
+        .env("MEPHISTO_CACHE_DIR", root.join("cache"))
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the test binary runs itself");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the fresh-machine check failed:\n{text}"
+    );
+    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "the child of a_copied_bundle_plays_a_neural_model_without_a_venv"]
+fn fresh_machine_child() {
+    for var in ["MEPHISTO_VENV", "ORT_DYLIB_PATH", "XDG_CONFIG_HOME"] {
+        assert!(std::env::var_os(var).is_none(), "{var} is set");
+    }
+    neural_chord_plays();
+    // The ONNX Runtime this process mapped is the one beside the copied bundle.
+    let beside = std::fs::canonicalize(bundle_path().with_file_name("Mephisto.support")).unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let runtime: Vec<&str> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| path.contains("libonnxruntime"))
+        .collect();
+    assert!(!runtime.is_empty(), "no ONNX Runtime is loaded");
+    assert!(
+        runtime
+            .iter()
+            .all(|path| path.starts_with(beside.to_str().unwrap())),
+        "ONNX Runtime came from {runtime:?}, not from {}",
+        beside.display()
+    );
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
 }
 
 #[test]

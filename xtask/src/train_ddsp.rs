@@ -5,6 +5,8 @@
 
 use std::process::Command;
 
+use crate::run_step;
+
 pub fn run(args: Vec<String>) -> Result<(), String> {
     if !args
         .iter()
@@ -28,22 +30,18 @@ pub fn run(args: Vec<String>) -> Result<(), String> {
     }
     let python = String::from_utf8_lossy(&setup.stdout).trim().to_string();
     run_step(
-        Command::new("cargo").args(["build", "--release", "-p", "mephisto", "--bin", "mephisto"]),
+        Command::new("cargo").args([
+            "build",
+            "--release",
+            "-p",
+            "mephisto-cli",
+            "--bin",
+            "mephisto",
+        ]),
         "building the mephisto command line",
     )?;
     run_step(
         Command::new(&python).arg("onnx/train.py").args(&args),
         "onnx/train.py",
     )
-}
-
-fn run_step(command: &mut Command, what: &str) -> Result<(), String> {
-    let status = command
-        .status()
-        .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
 }

@@ -3,6 +3,7 @@
 //! amplitude, a harmonic distribution and noise-band magnitudes, which the audio side
 //! (`mephisto_rt::neural`) synthesises.
 //!
+//! * [`bundle`] says where a plugin bundle carries ONNX Runtime and the models.
 //! * [`runtime`] finds and loads ONNX Runtime (no download, no link-time dependency) and
 //!   picks the execution provider.
 //! * [`model`] reads and checks the sidecar `MODEL.json` next to `MODEL.onnx`.
@@ -11,6 +12,7 @@
 //!   lockstep offline.
 //! * [`voices`] loads a model as a patch's voices and finds shipped models.
 
+pub mod bundle;
 pub mod decoder;
 pub mod inference;
 pub mod model;

@@ -1,10 +1,11 @@
 //! Finds ONNX Runtime on the machine and loads it, once per process. The plugin links no ONNX
-//! Runtime and downloads nothing: the library comes from the user's setting, from
-//! `ORT_DYLIB_PATH`, from beside the plugin, or from the `onnxruntime` Python wheel (the
-//! project's venv, then whatever `python3` imports). A missing or unusable library is an
+//! Runtime and downloads nothing: the library comes from beside the plugin (the one its
+//! bundle carries, see [`crate::bundle`]), from the user's setting, from `ORT_DYLIB_PATH`,
+//! or from the `onnxruntime` Python wheel (the project's venv, then whatever `python3`
+//! imports). A missing or unusable library is an
 //! `Err` that says where we looked and what to install, never a panic.
 
-use std::ffi::{c_char, CStr, OsStr};
+use std::ffi::{c_char, CStr};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +33,8 @@ pub enum LibrarySource {
     Setting,
     /// `ORT_DYLIB_PATH`.
     EnvironmentVariable,
-    /// Beside the plugin binary (or the executable).
+    /// Carried by the plugin's bundle: beside the plugin binary (or the executable), or in
+    /// its `NAME.support` folder.
     BesidePlugin,
     /// The project's Python venv (`$MEPHISTO_VENV`, else `~/.cache/mephisto/venv`).
     ProjectVenv,
@@ -176,12 +178,20 @@ fn load_library(explicit: Option<&Path>) -> Result<&'static Runtime, String> {
     }))
 }
 
-/// Finds the ONNX Runtime shared library, in order: `explicit` (the user's setting),
-/// `ORT_DYLIB_PATH`, beside the plugin binary, the project's venv
-/// (`$MEPHISTO_VENV`, else `~/.cache/mephisto/venv`), and the `onnxruntime` package that
-/// `python3` imports. A setting or variable naming a file that does not exist is an error
-/// (not a reason to look elsewhere): the user asked for that file.
+/// Finds the ONNX Runtime shared library, in order: the one the plugin's bundle carries
+/// (beside the plugin binary, [`crate::bundle::library_dirs`]: the library the plugin was
+/// built and tested against), `explicit` (the user's setting), `ORT_DYLIB_PATH`, the
+/// project's venv (`$MEPHISTO_VENV`, else `~/.cache/mephisto/venv`), and the `onnxruntime`
+/// package that `python3` imports. A setting or variable naming a file that does not exist
+/// is an error (not a reason to look elsewhere): the user asked for that file.
 pub fn find_library(explicit: Option<&Path>) -> Result<(PathBuf, LibrarySource), String> {
+    let mut searched = Vec::new();
+    for dir in crate::bundle::library_dirs() {
+        if let Some(found) = library_in(&dir) {
+            return Ok((found, LibrarySource::BesidePlugin));
+        }
+        searched.push(format!("`{}`", dir.display()));
+    }
     if let Some(path) = explicit {
         return if path.is_file() {
             Ok((path.to_path_buf(), LibrarySource::Setting))
@@ -204,13 +214,6 @@ pub fn find_library(explicit: Option<&Path>) -> Result<(PathBuf, LibrarySource),
                 path.display()
             ))
         };
-    }
-    let mut searched = Vec::new();
-    for dir in plugin_dirs() {
-        if let Some(found) = library_in(&dir) {
-            return Ok((found, LibrarySource::BesidePlugin));
-        }
-        searched.push(format!("`{}`", dir.display()));
     }
     let venv = venv_dir();
     for capi in venv_capi_dirs(&venv) {
@@ -278,51 +281,6 @@ fn version_key(name: &str) -> Vec<u32> {
     name.split('.')
         .filter_map(|part| part.parse::<u32>().ok())
         .collect()
-}
-
-/// The folders beside the binary holding this code (the plugin's `.so` inside a bundle, or
-/// the `mephisto` executable) and beside the executable of the process (a standalone build).
-fn plugin_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(dir) = this_binary().and_then(|p| p.parent().map(Path::to_path_buf)) {
-        dirs.push(dir);
-    }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-    {
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
-    }
-    dirs
-}
-
-/// The file of the shared object (or executable) that contains this function.
-#[cfg(unix)]
-fn this_binary() -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut info = libc::Dl_info {
-        dli_fname: std::ptr::null(),
-        dli_fbase: std::ptr::null_mut(),
-        dli_sname: std::ptr::null(),
-        dli_saddr: std::ptr::null_mut(),
-    };
-    // SAFETY: dladdr only reads the address and fills `info`; the name it returns points into
-    // the loader's own tables and is copied before we return.
-    let found = unsafe { libc::dladdr(this_binary as *const libc::c_void, &mut info) };
-    if found == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dladdr succeeded, so `dli_fname` is a NUL-terminated path.
-    let name = unsafe { CStr::from_ptr(info.dli_fname) };
-    let path = PathBuf::from(OsStr::from_bytes(name.to_bytes()));
-    std::fs::canonicalize(&path).ok().or(Some(path))
-}
-
-#[cfg(not(unix))]
-fn this_binary() -> Option<PathBuf> {
-    None
 }
 
 /// `$MEPHISTO_VENV`, else `~/.cache/mephisto/venv` (where `scripts/setup_python.sh` puts it).

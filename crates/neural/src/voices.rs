@@ -142,13 +142,15 @@ pub fn trained_on_effect(info: &ModelInfo) -> Option<fn() -> DspBox> {
     find_builtin(name).and_then(|(_, patch)| patch.new_effect)
 }
 
-/// The folders searched for a shipped model, in order: `$MEPHISTO_MODELS`, `models/` beside
-/// the executable, then the repository's `onnx/models`.
+/// The folders searched for a shipped model, in order: `$MEPHISTO_MODELS`, the models the
+/// plugin's bundle carries ([`crate::bundle::model_dirs`]), `models/` beside the
+/// executable, then the repository's `onnx/models`.
 pub fn model_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os("MEPHISTO_MODELS") {
         dirs.push(PathBuf::from(dir));
     }
+    dirs.extend(crate::bundle::model_dirs());
     if let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|p| p.join("models")))

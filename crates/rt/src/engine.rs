@@ -4,6 +4,7 @@
 
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 
+use crate::bypass::BypassFade;
 use crate::instance::{Playable, CHUNK};
 use crate::limiter::SafetyLimiter;
 
@@ -87,6 +88,7 @@ pub struct Engine {
     sustain: bool,
     master_gain: f32,
     limiter: SafetyLimiter,
+    bypass: BypassFade,
     /// Chunks in which a DSP produced NaN/Inf and was reset; shown to the user.
     faults: u32,
     mix: [Vec<f32>; 2],
@@ -108,6 +110,7 @@ impl Engine {
             sustain: false,
             master_gain: 1.0,
             limiter: SafetyLimiter::new(sample_rate),
+            bypass: BypassFade::new(sample_rate),
             faults: 0,
             mix: [vec![0.0; CHUNK], vec![0.0; CHUNK]],
         }
@@ -127,6 +130,12 @@ impl Engine {
 
     pub fn set_master_gain(&mut self, gain: f32) {
         self.master_gain = gain;
+    }
+
+    /// The host's bypass: the output fades to silence (or back) over 30 ms; while fully
+    /// bypassed no voice is rendered, but notes are still tracked.
+    pub fn set_bypass(&mut self, bypassed: bool) {
+        self.bypass.set(bypassed);
     }
 
     /// True while a previous patch is still fading out or waiting to be taken.
@@ -177,6 +186,7 @@ impl Engine {
             self.retired = Some(fade.from);
         }
         self.limiter.reset();
+        self.bypass.settle();
     }
 
     pub fn handle(&mut self, event: EngineEvent) {
@@ -242,6 +252,12 @@ impl Engine {
     }
 
     fn render_chunk(&mut self, left: &mut [f32], right: &mut [f32]) {
+        // A swap still fading finishes even when bypassed, so the next one can start.
+        if self.bypass.is_silent() && self.fade.is_none() {
+            left.fill(0.0);
+            right.fill(0.0);
+            return;
+        }
         let n = left.len();
         let macros = self.effective_macros();
         self.current.apply_macros(&macros);
@@ -281,6 +297,7 @@ impl Engine {
             self.faults += 1;
         }
         self.limiter.process(left, right);
+        self.bypass.apply(left, right);
     }
 
     fn effective_macros(&self) -> MacroValues {
@@ -701,6 +718,40 @@ mod tests {
             "voice counts must match"
         );
     }
+
+    #[test]
+    fn bypass_fades_to_silence_keeps_notes_and_fades_back() {
+        let mut e = engine(4);
+        e.handle(EngineEvent::NoteOn {
+            note: 60,
+            velocity: 0.8,
+        });
+        let (playing, _) = render(&mut e, 4800);
+        let level = peak(&playing[2400..]);
+        assert!(level > 0.1, "{level}");
+        e.set_bypass(true);
+        let fade = (crate::bypass::BYPASS_FADE_SECONDS * SR) as usize;
+        let (l, r) = render(&mut e, fade + 4800);
+        assert!(peak(&l[..64]) > 0.5 * level, "fades, does not cut");
+        assert_eq!(peak(&l[fade..]), 0.0);
+        assert_eq!(peak(&r[fade..]), 0.0);
+        // Held through the bypass: the note sounds again when it ends.
+        e.set_bypass(false);
+        let (l, _) = render(&mut e, fade + 4800);
+        assert!(peak(&l[..64]) < 0.1 * level, "fades in: {}", peak(&l[..64]));
+        assert!(
+            peak(&l[fade..]) > 0.9 * level,
+            "{} vs {level}",
+            peak(&l[fade..])
+        );
+        // A key released during the bypass is released.
+        e.set_bypass(true);
+        render(&mut e, fade + 64);
+        e.handle(EngineEvent::NoteOff { note: 60 });
+        e.set_bypass(false);
+        let (l, _) = render(&mut e, 48_000);
+        assert_eq!(peak(&l[40_000..]), 0.0);
+    }
 }
 
 /// Proof that the audio-thread path allocates nothing: with the `assert_process_allocs`
@@ -743,6 +794,11 @@ mod allocation_tests {
                 }
                 engine.handle(EngineEvent::Sustain(false));
                 engine.render(&mut l[..1], &mut r[..1]);
+                engine.set_bypass(true);
+                engine.render(&mut l, &mut r);
+                engine.render(&mut l, &mut r);
+                engine.set_bypass(false);
+                engine.render(&mut l, &mut r);
                 (swap.is_ok(), engine.take_retired())
             });
             assert!(outcome.0, "swap accepted");

@@ -1,5 +1,5 @@
 //! Everything that runs on the audio thread: the engine (notes, voices, crossfaded patch
-//! swaps, the safety limiter), patch instances as the audio thread plays them, the rings that
+//! swaps, the host's bypass, the safety limiter), patch instances as the audio thread plays them, the rings that
 //! carry instances to and from the worker, the taps the plugin window reads, the audio side
 //! of the neural voice, and the DSP that calls into a runtime-compiled library.
 //!
@@ -16,6 +16,7 @@
 //! allocation tests (feature `assert_process_allocs`, debug builds) prove the rules for the
 //! engine and the neural bank.
 
+pub mod bypass;
 pub mod engine;
 pub mod foreign;
 pub mod fx;

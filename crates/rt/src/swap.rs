@@ -5,7 +5,7 @@
 //! variants to the worker, which drops them). Wait-free: it only moves boxes through
 //! fixed-size rings.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::engine::Engine;
@@ -81,6 +81,9 @@ pub struct PatchSwitcher {
     unreturned: Option<Playable>,
     /// The variant playing now (0: a built-in), for the worker.
     live_variant: Arc<AtomicU64>,
+    /// Set by the worker to bring the selected built-in back without a selector move (the
+    /// host loaded a project or preset that names no designed patch).
+    play_builtin: Arc<AtomicBool>,
 }
 
 impl PatchSwitcher {
@@ -90,6 +93,7 @@ impl PatchSwitcher {
         playing: usize,
         ports: AudioPorts,
         live_variant: Arc<AtomicU64>,
+        play_builtin: Arc<AtomicBool>,
     ) -> Self {
         PatchSwitcher {
             bank,
@@ -98,6 +102,7 @@ impl PatchSwitcher {
             waiting: None,
             unreturned: None,
             live_variant,
+            play_builtin,
         }
     }
 
@@ -112,7 +117,8 @@ impl PatchSwitcher {
             }
         }
         if !engine.is_swapping() {
-            if selected != self.selector_seen {
+            let asked = self.play_builtin.swap(false, Ordering::AcqRel);
+            if selected != self.selector_seen || asked {
                 if let Some(next) = self.bank.get_mut(selected).and_then(Option::take) {
                     match engine.begin_swap(next) {
                         Ok(()) => self.selector_seen = selected,

@@ -106,7 +106,14 @@ impl Rig {
             Arc::new(RwLock::new(Stored::default())),
             Arc::new(RwLock::new(Stored::default())),
         );
-        let switcher = PatchSwitcher::new(bank, 0, ports, worker.shared().live_variant.clone());
+        let shared = worker.shared();
+        let switcher = PatchSwitcher::new(
+            bank,
+            0,
+            ports,
+            shared.live_variant.clone(),
+            shared.play_builtin.clone(),
+        );
         Rig {
             engine,
             switcher,

@@ -5,6 +5,7 @@ import json
 import math
 import sys
 import tempfile
+import types
 import unittest
 from pathlib import Path
 
@@ -124,6 +125,28 @@ class Models(unittest.TestCase):
                 model.encoder.fit_normalisation(coefficients)
                 z = model.encoder(coefficients)
                 self.assertEqual(tuple(z.shape), (2, 12, 8))
+
+    def test_quiet_frames_are_played_softer_with_their_targets(self):
+        frames = 50
+        targets = types.SimpleNamespace(
+            f0=np.full(frames, 220.0, dtype=np.float32),
+            rms=np.full(frames, 0.1, dtype=np.float32),
+            harmonics=np.ones((frames, 60), dtype=np.float32),
+            noise=np.ones((frames, 65), dtype=np.float32),
+        )
+        model = Voice(DEFAULT_CONFIG)
+        for quiet, low, high in ((0.0, -6.0, 2.0), (1.0, -60.0, -6.0)):
+            with self.subTest(quiet=quiet):
+                _, loudness, _, harmonics, _ = train.frame_batch(
+                    model, targets, 2000, np.random.default_rng(1), quiet
+                )
+                level = loudness.flatten() + 20.0  # the original frames are at -20 dB
+                self.assertGreaterEqual(level.min().item(), low - 1e-3)
+                self.assertLessEqual(level.max().item(), high + 1e-3)
+                self.assertLess(level.min().item(), low + 1.0)
+                # The targets follow the level (the loudness adds 1e-7 to the RMS).
+                gain = harmonics[0, :, 0]
+                torch.testing.assert_close(20.0 * torch.log10(gain), level, atol=0.02, rtol=0)
 
     def test_a_fraction_of_the_frames_learns_the_mean_z(self):
         # Crops of 3 and 2 frames (the second padded to 3), 2 z dims.

@@ -226,9 +226,10 @@ impl FirNoise {
         // + X_(N/2) cos(πj) for even N) / N, over the bins below the model's Nyquist (the
         // rest are 0). x is even (x[j] = x[N - j]), so half of it is computed.
         let audible = self.bins.iter().take_while(|b| b.is_some()).count();
-        let last = if n % 2 == 0 { n / 2 - 1 } else { n / 2 };
+        let even = n.is_multiple_of(2);
+        let last = if even { n / 2 - 1 } else { n / 2 };
         let top = last.min(audible.saturating_sub(1));
-        let nyquist = if n % 2 == 0 && audible > n / 2 {
+        let nyquist = if even && audible > n / 2 {
             self.magnitudes[n / 2]
         } else {
             0.0
@@ -244,7 +245,7 @@ impl FirNoise {
                 }
                 x += 2.0 * self.magnitudes[k] * self.cosines[index];
             }
-            if j % 2 == 0 {
+            if j.is_multiple_of(2) {
                 x += nyquist;
             } else {
                 x -= nyquist;

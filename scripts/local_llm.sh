@@ -13,6 +13,14 @@
 #   scripts/local_llm.sh stop                     stop it (nothing to do is not an error)
 #   scripts/local_llm.sh status                   print the base URL if it runs, else exit 1
 #   scripts/local_llm.sh model                    print the path of the .gguf file
+#   scripts/local_llm.sh run [--prompts FILE] [--out FILE]
+#                                                 design each prompt of FILE (default
+#                                                 scripts/local_llm_prompts.txt) with
+#                                                 `mephisto design --llm` against the server
+#                                                 (started if none runs, stopped afterwards
+#                                                 if this started it) with the default
+#                                                 settings; writes the table to FILE
+#                                                 (default docs/LLM.md)
 #
 # Environment: MEPHISTO_LLM_VENV (default ~/.cache/mephisto/llm-venv), MEPHISTO_LLM_RUN (the
 # run dir with the pid file and the log; default ~/.cache/mephisto/llm-run), PYTHON.
@@ -48,7 +56,7 @@ die() {
 }
 
 usage() {
-    sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '7,24p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -203,6 +211,165 @@ stop_server() {
     rm -f "$pid_file" "$url_file"
 }
 
+# --- run -----------------------------------------------------------------------------------
+
+# One table cell: no line breaks or pipes, at most 200 characters.
+cell() {
+    printf '%s' "$1" | tr '\n|' '  ' | cut -c1-200
+}
+
+run_prompts() {
+    local prompts="scripts/local_llm_prompts.txt" out="docs/LLM.md"
+    while (($#)); do
+        case "$1" in
+            --prompts) prompts="${2:?--prompts needs a file}"; shift 2 ;;
+            --out) out="${2:?--out needs a file}"; shift 2 ;;
+            *) usage ;;
+        esac
+    done
+    [ -f "$prompts" ] || die "no prompt file $prompts"
+
+    # The release CLI, as a producer would run it (nice: the machine is shared).
+    echo "local_llm: building the release CLI" >&2
+    nice -n 10 cargo build --release -q -p mephisto-cli --bin mephisto
+    local bin="target/release/mephisto"
+
+    local url
+    if running_pid >/dev/null; then
+        url=$(cut -d' ' -f1 "$url_file")
+        echo "local_llm: using the server that runs at $url" >&2
+    else
+        url=$(start_server)
+        # Stopped again however the run ends: the script leaves nothing running it started.
+        trap stop_server EXIT
+    fi
+    local context
+    context=$(sed -n 's/.* ctx=\([0-9]*\).*/\1/p' "$url_file")
+
+    local results log_start
+    results="$run_dir/results-$(date +%Y%m%d-%H%M%S)"
+    mkdir -p "$results"
+    log_start=$(wc -l <"$log_file")
+    local rows="" live=0 total=0 cut_total=0 started_at load
+    started_at=$(date -u +"%Y-%m-%d %H:%M UTC")
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    while IFS= read -r prompt || [ -n "$prompt" ]; do
+        [[ -z "${prompt// }" || "$prompt" == \#* ]] && continue
+        total=$((total + 1))
+        local n="$total" t0 t1 rc=0
+        echo "local_llm: [$n] $prompt" >&2
+        t0=$(date +%s.%N)
+        nice -n 10 "$bin" design "$prompt" --llm "$url" --model "$model_alias" \
+            --out "$results/$n.json" --transcript "$results/$n" \
+            >"$results/$n.out" 2>"$results/$n.err" </dev/null || rc=$?
+        t1=$(date +%s.%N)
+        local seconds form="–" rounds="–" outcome line
+        seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+        line=$(grep '^live: ' "$results/$n.out" | tail -n 1 || true)
+        if [ "$rc" = 0 ] && [[ "$line" == *"by the model ("* ]]; then
+            # `by the model (graph form, round 2 of 4)`
+            form=$(sed -n 's/.*by the model (\([A-Za-z]*\) form, .*/\1/p' <<<"$line")
+            rounds=$(sed -n 's/.*form, round \([0-9]*\) of \([0-9]*\)).*/\2 (live: \1)/p' <<<"$line")
+            outcome="live from the model: $(sed -n 's/^live: \(`[^`]*`\).*/\1/p' <<<"$line")"
+            if grep -q 'the rounds ran out' "$results/$n.err"; then
+                outcome="$outcome, the closest to the words"
+            else
+                outcome="$outcome, meets the words' targets"
+            fi
+            live=$((live + 1))
+        elif [ "$rc" = 0 ]; then
+            outcome="not the model's: $(cell "${line#live: }")"
+        else
+            outcome="failed: $(cell "$(grep '^error: ' "$results/$n.err" | tail -n 1 | sed 's/^error: //')")"
+        fi
+        local cut
+        cut=$(grep -c 'cut off at' "$results/$n.err" || true)
+        cut_total=$((cut_total + cut))
+        [ "$cut" != 0 ] && outcome="$outcome ($cut answer(s) cut off)"
+        rows+="| $n | $(cell "$prompt") | $form | $rounds | $seconds | $outcome |"$'\n'
+    done <"$prompts"
+
+    # What the server saw: requests it refused (HTTP 400, e.g. too long for its context)
+    # and the largest prompt it read, from its own log.
+    local refused largest
+    refused=$(tail -n +"$((log_start + 1))" "$log_file" | grep -c '" 400' || true)
+    largest=$(tail -n +"$((log_start + 1))" "$log_file" |
+        sed -n 's/.*prompt eval time.*\/ *\([0-9]*\) tokens.*/\1/p' | sort -n | tail -n 1)
+    local compact largest_request
+    compact=$(prompt_tokens "$url" "$results/1/round1.json" first || echo "?")
+    largest_request=$(prompt_tokens "$url" "$results"/*/round*.json || echo "?")
+
+    local section
+    section=$(cat <<EOF_SECTION
+<!-- scripts/local_llm.sh run: begin (generated; run it again to replace) -->
+Run: \`scripts/local_llm.sh run\` on $started_at, $(nproc) cores, load average $load at the
+start; server \`$llama_req\`, model \`$model_req\` (SmolLM2-135M-Instruct, Q4_1), context
+$context tokens, one thread, \`nice -n 19\`; the release CLI with the default settings.
+
+| # | prompt | form | rounds (the live patch's) | seconds | outcome |
+| --- | --- | --- | --- | --- | --- |
+${rows}
+**$live of $total prompts went live from the model's own answer.** Requests the server
+refused (HTTP 400): ${refused:-0}; answers cut off at their budget: $cut_total.
+Largest request: $largest_request tokens by the model's tokenizer (every message, plus 5 per
+message for the chat template) of the $context-token context; the compact graph
+instructions alone: $compact tokens. Most prompt tokens the server evaluated at once:
+${largest:-?} (later rounds reuse the instructions it already read).
+<!-- scripts/local_llm.sh run: end -->
+EOF_SECTION
+)
+    write_section "$out" "$section"
+    echo "local_llm: $live of $total prompts went live from the model; wrote $out" \
+        "(transcripts in $results)" >&2
+}
+
+# Tokens by the model's own tokenizer (the server's /extras/tokenize/count): with `first`
+# last, of the first message of one transcript (the system prompt); else the most of any
+# transcript's whole request (every message, plus 5 per message for the chat template).
+prompt_tokens() {
+    local url="$1"
+    shift
+    "$venv/bin/python" - "${url%/v1}/extras/tokenize/count" "$@" <<'EOF_PY'
+import json, sys, urllib.request
+url, args = sys.argv[1], sys.argv[2:]
+first_only = args[-1:] == ["first"]
+files = args[:-1] if first_only else args
+def count(text):
+    body = json.dumps({"input": text}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request, timeout=120))["count"]
+most = 0
+for path in files:
+    messages = json.load(open(path))["messages"]
+    if first_only:
+        messages = messages[:1]
+        most = max(most, count(messages[0]["content"]))
+    else:
+        most = max(most, sum(count(m["content"]) + 5 for m in messages))
+print(most)
+EOF_PY
+}
+
+# Replaces the generated section of a Markdown file (between the begin and end markers),
+# or appends it.
+write_section() {
+    local file="$1" section="$2"
+    [ -f "$file" ] || printf '# The LLM designer with a local model\n\n' >"$file"
+    "$venv/bin/python" - "$file" "$section" <<'EOF_PY'
+import sys
+path, section = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin, end = "<!-- scripts/local_llm.sh run: begin", "<!-- scripts/local_llm.sh run: end -->"
+if begin in text and end in text:
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    text = head + section + tail
+else:
+    text = text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
+EOF_PY
+}
+
 case "${1:-}" in
     install) install_llm ;;
     model) model_path ;;
@@ -212,8 +379,6 @@ case "${1:-}" in
         running_pid >/dev/null || { echo "local_llm: not running" >&2; exit 1; }
         cut -d' ' -f1 "$url_file"
         ;;
-    # run) — to come: `mephisto design --llm` over a list of prompts against this server. It
-    # should start the server only if none runs, and stop it on exit (trap) only if it
-    # started it, so that the script stays idle-safe.
+    run) shift; run_prompts "$@" ;;
     *) usage ;;
 esac

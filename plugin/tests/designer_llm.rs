@@ -1,9 +1,10 @@
 //! The LLM designer end to end: a design job goes from the worker through the client to a
-//! replaying OpenAI-compatible server on 127.0.0.1 and back through parsing, repair rounds,
-//! compiling and the sanity check to the engine, while a note is held on the patch that was
-//! live before (a runtime variant). A job that succeeds becomes the engine's patch, the
-//! project's and the history's newest; one that fails says why, in words a producer can act
-//! on, and leaves the previous patch playing. Needs `faust` and `rustc` on `PATH`.
+//! replaying OpenAI-compatible server on 127.0.0.1 and back through parsing (a PatchSpec or
+//! a synth graph), repair rounds, compiling, the sanity check, calibration and measured
+//! feedback to the engine, while a note is held on the patch that was live before (a
+//! runtime variant). A job that succeeds becomes the engine's patch, the project's and the
+//! history's newest; one that fails says why, in words a producer can act on, and leaves the
+//! previous patch playing. Needs `faust` and `rustc` on `PATH`.
 
 mod support;
 
@@ -12,14 +13,16 @@ use std::time::Duration;
 
 use mephisto::stored::Stored;
 use mephisto::worker::JobStatus;
-use mephisto_designer::llm::{ApiKeyVar, Backoff, ChatMessage, LlmClient, LlmConfig, Role};
-use mephisto_designer::prompt::{example_spec, EXAMPLE_FAUST};
+use mephisto_designer::llm::{
+    ApiKeyVar, Backoff, ChatMessage, LlmClient, LlmConfig, ReplyForm, Role,
+};
+use mephisto_designer::prompt::{example_spec, EXAMPLE_FAUST, EXAMPLE_GRAPH};
 use mephisto_designer::Failure;
 use mephisto_designer::Stage;
 use mephisto_designer::{DesignRequest, Designer, MAX_REPAIR_ROUNDS};
 use mephisto_patch::PatchSpec;
 use mephisto_rt::engine::EngineEvent;
-use support::replay_server::{RecordedRequest, ReplayServer, Reply};
+use support::replay_server::{smollm2_answer, RecordedRequest, ReplayServer, Reply};
 use support::rig::{spec, Rig, BLOCK, SINE, SR};
 
 /// Retry waits short enough that retries take milliseconds.
@@ -188,14 +191,24 @@ impl Rig {
     }
 }
 
-/// The job's only note is the calibration's, and every macro passed.
+/// The job's last note is the calibration's, and every macro passed.
 fn assert_all_macros_pass(status: &JobStatus) {
-    assert_eq!(status.notes.len(), 1, "{:?}", status.notes);
+    let last = status.notes.last().expect("the job has notes");
     assert!(
-        status.notes[0].starts_with("macros calibrated: 6/6 pass ("),
+        last.starts_with("macros calibrated: 6/6 pass ("),
         "{:?}",
         status.notes
     );
+}
+
+/// The note on round `round` (1 for the first answer).
+fn round_note(status: &JobStatus, round: u32) -> &str {
+    let start = format!("round {round}: ");
+    status
+        .notes
+        .iter()
+        .find(|n| n.starts_with(&start))
+        .unwrap_or_else(|| panic!("no note on round {round}: {:?}", status.notes))
 }
 
 /// Asks for [`PROMPT`] with the model answering `replies` in turn; returns the rig (the job
@@ -205,10 +218,20 @@ fn ask(
     replies: Vec<Reply>,
     adjust: impl FnOnce(&mut LlmConfig),
 ) -> (Rig, JobStatus, Vec<RecordedRequest>) {
+    ask_for(name, PROMPT, replies, adjust)
+}
+
+/// Asks for `prompt` with the model answering `replies` in turn.
+fn ask_for(
+    name: &str,
+    prompt: &str,
+    replies: Vec<Reply>,
+    adjust: impl FnOnce(&mut LlmConfig),
+) -> (Rig, JobStatus, Vec<RecordedRequest>) {
     let mut rig = Rig::playing_previous(name);
     let server = ReplayServer::start(replies);
     let status = rig.design(
-        DesignRequest::new(PROMPT),
+        DesignRequest::new(prompt),
         Designer::Llm(client(&server, adjust)),
     );
     let requests = server.requests();
@@ -339,15 +362,19 @@ fn invalid_json_every_time_fails_after_the_repair_rounds() {
     );
     assert!(message.contains("not valid JSON"), "{message}");
 
-    // Each repair round sends the whole conversation: the model's answer, then what was wrong.
-    for (round, request) in requests.iter().enumerate() {
-        assert_eq!(messages(request).len(), 2 + 2 * round);
+    // Each repair round sends the instructions and the request as before (byte for byte,
+    // so a server reuses what it read), then only the last answer and what was wrong.
+    let first = messages(&requests[0]);
+    assert_eq!(first.len(), 2);
+    for request in &requests[1..] {
+        let sent = messages(request);
+        assert_eq!(sent.len(), 4);
+        assert_eq!(sent[..2], first[..]);
+        assert_eq!(sent[2].role, Role::Assistant);
+        assert_eq!(sent[2].content, broken);
     }
-    let second = messages(&requests[1]);
-    assert_eq!(second[2].role, Role::Assistant);
-    assert_eq!(second[2].content, broken);
     let repair = last_user_message(&requests[1]);
-    assert!(repair.contains("could not use that PatchSpec"), "{repair}");
+    assert!(repair.contains("could not use that answer"), "{repair}");
     assert!(repair.contains("not valid JSON"), "{repair}");
 }
 
@@ -387,10 +414,12 @@ fn a_faust_syntax_error_is_repaired_and_the_key_stays_in_the_header() {
     let status = rig.design(DesignRequest::new(PROMPT), Designer::Llm(client));
     rig.went_live(&status, EXAMPLE);
     assert!(
-        status
-            .notes
-            .iter()
-            .any(|n| n.contains("fixed its patch in 1 repair round")),
+        round_note(&status, 1).contains("Faust error"),
+        "{:?}",
+        status.notes
+    );
+    assert!(
+        round_note(&status, 2).contains("builds"),
         "{:?}",
         status.notes
     );
@@ -456,7 +485,13 @@ fn server_errors_on_every_attempt_fail_without_the_offline_designer() {
     let (message, _) = ask_and_fail("http-500", replies, |c| c.max_retries = 3, 4);
     assert!(message.contains("HTTP 500"), "{message}");
     assert!(message.contains("the model crashed"), "{message}");
-    assert!(!message.contains("offline"), "{message}");
+    // The server is there: the job fails (saying how to get a patch anyway) rather than
+    // quietly answering with the offline designer.
+    assert!(!message.contains("answered instead"), "{message}");
+    assert!(
+        message.contains("the offline designer gives a patch"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -481,10 +516,11 @@ fn a_model_slower_than_the_timeout_fails() {
             Reply::chat(&example_spec()).delayed(Duration::from_secs(3)),
             Reply::chat(&example_spec()),
         ],
-        |c| c.timeout = Duration::from_secs(1),
+        |c| c.first_token_timeout = Duration::from_secs(1),
         1,
     );
-    assert!(message.contains("did not answer within 1 s"), "{message}");
+    assert!(message.contains("sent nothing for 1 s"), "{message}");
+    assert!(message.contains("first-token time-out"), "{message}");
 }
 
 #[test]
@@ -499,7 +535,7 @@ fn an_oversized_reply_fails() {
         1,
     );
     assert!(
-        message.contains("the model's reply is over 4 KiB"),
+        message.contains("the model's answer grew past 4 KiB"),
         "{message}"
     );
 }
@@ -540,7 +576,7 @@ fn refining_through_the_model_sends_the_current_spec() {
     let server = ReplayServer::start(vec![Reply::chat(&example_spec())]);
     let status = rig.design(
         DesignRequest::refine("warmer", previous_spec()),
-        Designer::Llm(client(&server, |_| {})),
+        Designer::Llm(client(&server, |c| c.form = ReplyForm::Faust)),
     );
     rig.went_live(&status, EXAMPLE);
 
@@ -582,4 +618,349 @@ fn a_newer_request_supersedes_one_waiting_for_the_model() {
     assert_eq!(rig.saved_name(), Some(name.clone()));
     assert_eq!(rig.history(), (vec![PREVIOUS.to_string(), name], Some(1)));
     assert_no_authorization(&server.requests());
+}
+
+/// A synth graph named `name` with these nodes and no modulators or effects.
+fn graph(name: &str, archetype: &str, nodes: serde_json::Value) -> String {
+    serde_json::json!({
+        "name": name, "archetype": archetype, "nodes": nodes,
+        "envelope": {"attack": 0.005, "decay": 1.2, "sustain": 0.3, "release": 1.0},
+        "modulators": [], "effects": [],
+        "macros": {"warm": "body", "bright": "tone", "grit": "drive", "space": "reverb",
+                   "motion": "vibrato", "punch": "attack"},
+        "velocity": "level"
+    })
+    .to_string()
+}
+
+/// A dull bell: a sine under a low-pass at 300 Hz.
+fn dull_bell() -> String {
+    graph(
+        "dull_bell",
+        "bell",
+        serde_json::json!([
+            {"type": "sine", "input": 0, "frequency": 1, "amount": 0.8},
+            {"type": "lowpass", "input": 0, "frequency": 300, "amount": 0.1}
+        ]),
+    )
+}
+
+/// A bright bell: FM partials high above the note, through a high-pass.
+fn bright_bell() -> String {
+    graph(
+        "bright_bell",
+        "bell",
+        serde_json::json!([
+            {"type": "saw", "input": 0, "frequency": 4, "amount": 0.6},
+            {"type": "fm", "input": 0, "frequency": 3.5, "amount": 0.8},
+            {"type": "highpass", "input": 1, "frequency": 3000, "amount": 0.2}
+        ]),
+    )
+}
+
+/// The spec the project holds.
+fn saved_spec(rig: &Rig) -> PatchSpec {
+    let saved = rig.worker.shared().saved.read().value().cloned().flatten();
+    saved.expect("the project holds a patch")
+}
+
+#[test]
+fn a_synth_graph_goes_live_with_the_faust_mephisto_wrote_for_it() {
+    let (mut rig, status, requests) = ask(
+        "graph",
+        vec![Reply::streamed_chat(EXAMPLE_GRAPH, "stop")],
+        |_| {},
+    );
+    rig.went_live(&status, "warm_analog_pad");
+    assert!(
+        round_note(&status, 1).contains("a graph patch `warm_analog_pad` that builds"),
+        "{:?}",
+        status.notes
+    );
+    let saved = saved_spec(&rig);
+    assert_eq!(
+        mephisto_patch::graph::SynthGraph::of_spec(&saved),
+        Some(mephisto_patch::graph::SynthGraph::from_json(EXAMPLE_GRAPH).unwrap()),
+        "the project holds the program Mephisto wrote for the graph"
+    );
+    assert!(saved.faust.contains("mp.lp("), "{}", saved.faust);
+    assert!(saved.params.contains_key("level"));
+
+    // A small context and a model of unknown size: the graph form, its schema, its budget.
+    assert_eq!(requests.len(), 1);
+    let body = requests[0].json();
+    assert_eq!(body["max_tokens"], 1024);
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["response_format"]["type"], "json_schema");
+    let schema = &body["response_format"]["json_schema"]["schema"];
+    assert_eq!(schema["properties"]["nodes"]["maxItems"], 8);
+    let system = &messages(&requests[0])[0];
+    assert!(system.content.contains("# Synth graph"));
+    assert!(!system.content.contains("# Reference"));
+}
+
+#[test]
+fn measured_feedback_goes_back_to_the_model_and_its_revision_goes_live() {
+    let prompt = "bright glassy bell";
+    let mut replies = vec![
+        Reply::streamed_chat(&dull_bell(), "stop"),
+        Reply::streamed_chat(&bright_bell(), "stop"),
+    ];
+    // Spare answers, so a test that fails here fails on what was sent, not on a server
+    // with nothing left to say.
+    replies.extend(vec![Reply::streamed_chat(&bright_bell(), "stop"); 2]);
+    let (mut rig, status, requests) = ask_for("feedback", prompt, replies, |_| {});
+    rig.went_live(&status, "bright_bell");
+    assert_eq!(requests.len(), 2, "{:?}", status.notes);
+
+    // Round 1's measurement is in the notes, and the same figures went to the model.
+    let first = round_note(&status, 1);
+    let measured = centroid_in(first);
+    let asked = first
+        .split("asked ≥ ")
+        .nth(1)
+        .and_then(|rest| rest.split(" Hz").next())
+        .unwrap_or_else(|| panic!("round 1 has no target: {first}"));
+    let feedback = last_user_message(&requests[1]);
+    for needle in [
+        "It does not yet sound like the request",
+        "brighter",
+        &format!("at least {asked} Hz"),
+        &format!("yours measures {measured} Hz"),
+    ] {
+        assert!(feedback.contains(needle), "{needle}: {feedback}");
+    }
+    let sent = messages(&requests[1]);
+    assert_eq!(
+        sent[2].content,
+        dull_bell(),
+        "the answer the feedback is about"
+    );
+    assert!(
+        round_note(&status, 2).contains("bright_bell"),
+        "{:?}",
+        status.notes
+    );
+}
+
+#[test]
+fn when_the_rounds_run_out_the_closest_patch_goes_live() {
+    let replies = vec![Reply::streamed_chat(&dull_bell(), "stop"); 1 + MAX_REPAIR_ROUNDS as usize];
+    let (mut rig, status, requests) = ask_for("no-closer", "bright glassy bell", replies, |_| {});
+    rig.went_live(&status, "dull_bell");
+    assert_eq!(requests.len(), 1 + MAX_REPAIR_ROUNDS as usize);
+    assert!(
+        status
+            .notes
+            .iter()
+            .any(|n| n.contains("the rounds ran out") && n.contains("went live (round")),
+        "{:?}",
+        status.notes
+    );
+    for request in &requests[1..] {
+        assert!(last_user_message(request).contains("spectral centroid"));
+    }
+}
+
+#[test]
+fn a_context_too_small_is_refused_before_anything_is_sent() {
+    let mut rig = Rig::playing_previous("small-context");
+    let server = ReplayServer::start(vec![Reply::chat(&example_spec())]);
+    let status = rig.design(
+        DesignRequest::new(PROMPT),
+        Designer::Llm(client(&server, |c| c.context_tokens = 1024)),
+    );
+    let message = rig.failure(&status);
+    assert!(server.requests().is_empty(), "nothing was sent");
+    for needle in [
+        "the model's context, 1024 tokens (from the settings), is too small",
+        "raise the context setting to at least",
+        "Settings → LLM → Context",
+        "the offline designer gives a patch",
+    ] {
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let Stage::Failed(failure) = &status.stage else {
+        unreachable!("checked by failure()")
+    };
+    assert_eq!(failure.setting, Some(mephisto_patch::Setting::Llm));
+}
+
+#[test]
+fn a_cut_off_answer_is_called_cut_off() {
+    let spec = example_spec();
+    let cut = &spec[..spec.len() / 3];
+    let replies = vec![Reply::streamed_chat(cut, "length"); 1 + MAX_REPAIR_ROUNDS as usize];
+    let (message, requests) =
+        ask_and_fail("cut-off", replies, |_| {}, 1 + MAX_REPAIR_ROUNDS as usize);
+    assert!(message.contains("cut off at"), "{message}");
+    assert!(message.contains("raise the answer budget"), "{message}");
+    assert!(!message.contains("no JSON"), "{message}");
+    let repair = last_user_message(&requests[1]);
+    assert!(repair.contains("the answer was cut off at"), "{repair}");
+}
+
+#[test]
+fn a_graph_patch_is_refined_through_its_graph() {
+    let mut rig = Rig::playing_previous("refine-graph");
+    let current = mephisto_patch::graph::SynthGraph::from_json(EXAMPLE_GRAPH)
+        .unwrap()
+        .to_spec("a warm analog pad");
+    let server = ReplayServer::start(vec![Reply::streamed_chat(&bright_bell(), "stop")]);
+    let status = rig.design(
+        DesignRequest::refine("more metallic", current),
+        Designer::Llm(client(&server, |_| {})),
+    );
+    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    rig.until_playing("bright_bell");
+    let refine = last_user_message(&server.requests()[0]);
+    assert!(refine.contains("current patch's synth graph"), "{refine}");
+    assert!(refine.contains("\"warm_analog_pad\""), "{refine}");
+    assert!(!refine.contains("process ="), "{refine}");
+    assert_eq!(saved_spec(&rig).prompt, "a warm analog pad; more metallic");
+}
+
+/// A reply SmolLM2-135M-Instruct gave through llama-cpp-python's server, as recorded in
+/// `scripts/local_llm_samples/` (the whole HTTP body, served as it was).
+fn recorded(name: &str) -> Reply {
+    let path = format!(
+        "{}/../scripts/local_llm_samples/{name}.reply.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Reply::new(
+        200,
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+    )
+}
+
+#[test]
+fn real_small_model_answers_that_are_no_patch_go_back_with_what_was_wrong() {
+    let replies = vec![
+        // Prose about "ampressobes", no JSON at all.
+        recorded("04_no_schema_prose_only"),
+        // Fenced pseudo-JSON with `"refines:" 2`, the answer to the old 12 KB prompt.
+        recorded("06_patchspec_designer_invalid_json"),
+        // A string running away until max_tokens.
+        recorded("03_json_object_runaway_cut_off"),
+        // The right shape for another schema: ids and connections this graph does not have.
+        recorded("01_schema_shape_ok_dangling_ids"),
+    ];
+    let (message, requests) = ask_and_fail(
+        "recorded-bad",
+        replies,
+        |_| {},
+        1 + MAX_REPAIR_ROUNDS as usize,
+    );
+    let repairs: Vec<String> = requests[1..].iter().map(last_user_message).collect();
+    assert!(
+        repairs[0].contains("contains no JSON object"),
+        "{}",
+        repairs[0]
+    );
+    assert!(repairs[1].contains("not valid JSON"), "{}", repairs[1]);
+    assert!(
+        repairs[2].contains("the answer was cut off at"),
+        "{}",
+        repairs[2]
+    );
+    assert!(
+        message.contains("the synth graph is not valid"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`nodes[0].id`: unknown field"),
+        "{message}"
+    );
+}
+
+/// An answer SmolLM2-135M-Instruct gave (`crates/designer/tests/data/smollm2/`): the prompt
+/// it answered, and the answer streamed back as the server streamed it.
+fn smollm2(name: &str) -> (String, Reply) {
+    let designer = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/designer");
+    let (prompt, _, reply) = smollm2_answer(designer, name);
+    (prompt, reply)
+}
+
+/// Asks a recorded prompt with the model answering its recorded `first` answer, then its
+/// `then` answer in every later round.
+fn ask_smollm2(name: &str, first: &str, then: &str) -> (Rig, JobStatus, Vec<RecordedRequest>) {
+    let (prompt, first) = smollm2(first);
+    let (_, then) = smollm2(then);
+    let mut replies = vec![first];
+    replies.extend(vec![then; MAX_REPAIR_ROUNDS as usize]);
+    let (rig, status, requests) = ask_for(name, &prompt, replies, |_| {});
+    assert!(matches!(status.stage, Stage::Live { .. }), "{status:?}");
+    (rig, status, requests)
+}
+
+/// The centroid a round's note records, as written.
+fn centroid_in(note: &str) -> &str {
+    note.split("spectral centroid ")
+        .nth(1)
+        .and_then(|rest| rest.split(" Hz").next())
+        .unwrap_or_else(|| panic!("not measured: {note}"))
+}
+
+#[test]
+fn a_real_small_models_graph_takes_the_measured_feedback() {
+    let (mut rig, status, requests) = ask_smollm2(
+        "smollm2-lead",
+        "bright_saw_lead_round1",
+        "bright_saw_lead_round2",
+    );
+    let name = status.patch.clone().expect("a patch went live");
+    rig.until_playing(&name);
+    let first_note = round_note(&status, 1);
+    assert!(
+        first_note.contains("a graph patch `a_bright_saw_lead` that builds"),
+        "{first_note}"
+    );
+    let measured = centroid_in(first_note);
+    let feedback = last_user_message(&requests[1]);
+    assert!(feedback.contains("brighter"), "{feedback}");
+    assert!(
+        feedback.contains(&format!("yours measures {measured} Hz")),
+        "{feedback}"
+    );
+}
+
+#[test]
+fn a_real_small_models_revision_that_meets_the_words_goes_live() {
+    let (mut rig, status, requests) =
+        ask_smollm2("smollm2-snare", "noisy_snare_round1", "noisy_snare_round2");
+    // Its envelope swells over 0.8 s: the held note is not checked for sound here.
+    assert_eq!(status.patch.as_deref(), Some("mephisto"));
+    rig.until_playing("mephisto");
+    assert_eq!(requests.len(), 2, "{:?}", status.notes);
+    assert!(round_note(&status, 1).contains("`snare_drum` that builds"));
+    let feedback = last_user_message(&requests[1]);
+    assert!(
+        feedback.starts_with("Mephisto built and measured that patch"),
+        "{feedback}"
+    );
+    assert!(!status.notes.iter().any(|n| n.contains("rounds ran out")));
+}
+
+#[test]
+fn a_server_context_smaller_than_the_setting_is_learned_and_planned_for() {
+    let refusal = Reply::error(
+        400,
+        "This model's maximum context length is 4096 tokens. However, you requested 9041 \
+         tokens (1017 in the messages, 8024 in the completion).",
+    );
+    let (mut rig, status, requests) = ask(
+        "learned-context",
+        vec![refusal, Reply::streamed_chat(EXAMPLE_GRAPH, "stop")],
+        |c| c.context_tokens = 32768,
+    );
+    rig.went_live(&status, "warm_analog_pad");
+    assert_eq!(requests.len(), 2);
+    assert!(
+        status
+            .notes
+            .iter()
+            .any(|n| n.contains("too long for its 4096-token context; planned again")),
+        "{:?}",
+        status.notes
+    );
 }

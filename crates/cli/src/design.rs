@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use mephisto_compiler::{Compiler, CompilerOptions};
 use mephisto_designer::eval::{PromptSuite, EVAL_RATE};
-use mephisto_designer::llm::{ApiKeyVar, LlmClient, LlmConfig};
+use mephisto_designer::llm::{
+    ApiKeyVar, ChatMessage, ChatReply, Finish, LlmClient, LlmConfig, ReplyForm,
+};
 use mephisto_designer::{
     self as designer, DesignRequest, DesignedBy, Designer, Job, JobControl, Stage,
 };
@@ -17,23 +19,96 @@ use mephisto_patch::{BuildError, BuildSpec, Builder, PatchSpec};
 use mephisto_rt::engine::DEFAULT_VOICES;
 use mephisto_rt::neural::bank::OfflineFlag;
 
-/// A design job in the calling thread: its stages are printed with the time since the start.
+/// A design job in the calling thread: its stages are printed with the time since the start;
+/// while the model answers, its progress at most every [`PROGRESS_EVERY`].
 struct PrintStages {
     started: Instant,
+    /// The model's round last printed, and when.
+    last_round: Option<(u32, Instant)>,
+    /// Where each round's request and answer are written, if anywhere.
+    transcript: Option<PathBuf>,
 }
+
+/// How often the model's progress is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 impl JobControl for PrintStages {
     fn stage(&mut self, stage: Stage) {
+        if let Stage::AskingModel { round, .. } = stage {
+            let same_round = self.last_round.is_some_and(|(r, _)| r == round);
+            let recent = self
+                .last_round
+                .is_some_and(|(_, at)| at.elapsed() < PROGRESS_EVERY);
+            if same_round && recent {
+                return;
+            }
+            self.last_round = Some((round, Instant::now()));
+        } else {
+            self.last_round = None;
+        }
         eprintln!("[{:6.2} s] {stage}", self.started.elapsed().as_secs_f64());
+    }
+
+    fn answered(&mut self, round: u32, messages: &[ChatMessage], reply: &ChatReply) {
+        let finish = match &reply.finish {
+            Finish::Stop => "stop".to_string(),
+            Finish::Length => "length".to_string(),
+            Finish::Other(other) => other.clone(),
+        };
+        // Every round's whole answer is said, even when it came faster than the progress
+        // lines are printed.
+        let first_token = reply
+            .first_token
+            .map(|d| format!(", the first after {:.1} s", d.as_secs_f64()))
+            .unwrap_or_default();
+        eprintln!(
+            "[{:6.2} s] the model answered (round {}): {} tokens in {:.1} s{first_token}; \
+             finish_reason {finish}",
+            self.started.elapsed().as_secs_f64(),
+            round + 1,
+            reply.tokens,
+            reply.elapsed.as_secs_f64(),
+        );
+        self.last_round = None;
+        let Some(dir) = &self.transcript else {
+            return;
+        };
+        let record = serde_json::json!({
+            "round": round + 1,
+            "messages": messages,
+            "answer": reply.text,
+            "finish_reason": finish,
+            "tokens": reply.tokens,
+            "seconds": reply.elapsed.as_secs_f64(),
+            "first_token_seconds": reply.first_token.map(|d| d.as_secs_f64()),
+            "structured_output": reply.structured.describe(),
+        });
+        let path = dir.join(format!("round{}.json", round + 1));
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&record).unwrap_or_default(),
+            )
+        });
+        if let Err(e) = written {
+            eprintln!("cannot write {}: {e}", path.display());
+        }
     }
 }
 
-/// Where the model is, when `--llm` is given.
+/// Where the model is, when `--llm` is given, and what the command line changes of the
+/// LLM settings' defaults.
 pub struct LlmArgs {
     pub base_url: String,
     pub model: Option<String>,
     pub api_key_env: Option<String>,
+    /// Seconds of silence in the middle of an answer.
     pub timeout: Option<f64>,
+    /// Seconds to wait for the first token.
+    pub first_token_timeout: Option<f64>,
+    pub context: Option<u32>,
+    pub max_answer_tokens: Option<u32>,
+    pub form: Option<ReplyForm>,
 }
 
 pub struct DesignArgs {
@@ -42,6 +117,8 @@ pub struct DesignArgs {
     pub llm: Option<LlmArgs>,
     pub out: PathBuf,
     pub render: Option<PathBuf>,
+    /// A folder for each round's request and answer (`roundN.json`).
+    pub transcript: Option<PathBuf>,
 }
 
 /// `mephisto design`: designs (or, with `--from`, refines) a patch, builds it as the plugin
@@ -61,7 +138,11 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
         // The command line never plays the instance it builds.
         offline: OfflineFlag::default(),
     };
-    let mut stages = PrintStages { started };
+    let mut stages = PrintStages {
+        started,
+        last_round: None,
+        transcript: args.transcript,
+    };
     let request = match current {
         Some(current) => DesignRequest::refine(&args.prompt, current),
         None => DesignRequest::new(&args.prompt),
@@ -79,7 +160,11 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
     let by = match designed.by {
         DesignedBy::Offline => "the offline designer".to_string(),
         DesignedBy::OfflineFallback => "the offline designer (the model was unreachable)".into(),
-        DesignedBy::Llm { repairs } => format!("the model ({repairs} repair rounds)"),
+        DesignedBy::Llm {
+            rounds,
+            round,
+            form,
+        } => format!("the model ({form} form, round {round} of {rounds})"),
     };
     println!(
         "live: `{}` ({}) by {by} in {:.2} s; wrote {}",
@@ -106,18 +191,29 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
 fn llm_config(args: LlmArgs) -> Result<LlmConfig, String> {
     let defaults = LlmConfig::default();
     let api_key_env = args.api_key_env.map(ApiKeyVar::try_from).transpose()?;
-    let timeout = match args.timeout {
+    let seconds = |flag: &str, value: Option<f64>, default: Duration| match value {
         Some(s) => Duration::try_from_secs_f64(s)
             .ok()
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("--timeout {s} must be a positive number of seconds"))?,
-        None => defaults.timeout,
+            .ok_or_else(|| format!("{flag} {s} must be a positive number of seconds")),
+        None => Ok(default),
     };
+    if args.context == Some(0) || args.max_answer_tokens == Some(0) {
+        return Err("--context and --max-answer-tokens must be more than 0".into());
+    }
     Ok(LlmConfig {
         base_url: args.base_url,
-        model: args.model.unwrap_or(defaults.model),
+        model: args.model.unwrap_or(defaults.model.clone()),
         api_key_env,
-        timeout,
+        timeout: seconds("--timeout", args.timeout, defaults.timeout)?,
+        first_token_timeout: seconds(
+            "--first-token-timeout",
+            args.first_token_timeout,
+            defaults.first_token_timeout,
+        )?,
+        context_tokens: args.context.unwrap_or(defaults.context_tokens),
+        max_answer_tokens: args.max_answer_tokens.unwrap_or(defaults.max_answer_tokens),
+        form: args.form.unwrap_or(defaults.form),
         ..defaults
     })
 }

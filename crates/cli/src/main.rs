@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use mephisto_compiler::{CompiledVariant, Compiler, CompilerOptions};
+use mephisto_designer::llm::ReplyForm;
 use mephisto_dsp::controls::{Control, ControlKind, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto_dsp::{builtin_patches, find_builtin};
@@ -116,15 +117,33 @@ enum Command {
         /// The environment variable holding the API key (never the key itself).
         #[arg(long, value_name = "VAR", requires = "llm")]
         api_key_env: Option<String>,
-        /// Seconds to wait for the model's answer (default 60).
+        /// Seconds the model may stay silent in the middle of its answer (default 60).
         #[arg(long, requires = "llm")]
         timeout: Option<f64>,
+        /// Seconds the model may take to read the request before its first token (default
+        /// 300).
+        #[arg(long, requires = "llm")]
+        first_token_timeout: Option<f64>,
+        /// The model's context size in tokens, when the server does not report it (default
+        /// 8192; Ollama is asked to load this much).
+        #[arg(long, value_name = "TOKENS", requires = "llm")]
+        context: Option<u32>,
+        /// The most tokens one answer may have (default 2048; 1024 for a synth graph).
+        #[arg(long, value_name = "TOKENS", requires = "llm")]
+        max_answer_tokens: Option<u32>,
+        /// What the model answers with: auto (a synth graph for small models and contexts),
+        /// graph, faust or either.
+        #[arg(long, value_parser = parse_form, requires = "llm")]
+        form: Option<ReplyForm>,
         /// Where to write the PatchSpec.
         #[arg(long, value_name = "SPEC.json")]
         out: PathBuf,
         /// Also render the default probe (C3 for 1 s in 3 s) to this WAV file.
         #[arg(long, value_name = "OUT.wav")]
         render: Option<PathBuf>,
+        /// Write each round's request and the model's answer to DIR/roundN.json.
+        #[arg(long, value_name = "DIR", requires = "llm")]
+        transcript: Option<PathBuf>,
     },
     /// Score the offline designer on a prompt suite: design and render every prompt,
     /// measure, and check the expected relations.
@@ -229,6 +248,12 @@ enum Command {
     },
 }
 
+/// `--form`: what the model answers with.
+fn parse_form(text: &str) -> Result<ReplyForm, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_ascii_lowercase()))
+        .map_err(|_| format!("`{text}` is not a form: auto, graph, faust or either"))
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -307,8 +332,13 @@ fn run(cli: Cli) -> Result<(), String> {
             model,
             api_key_env,
             timeout,
+            first_token_timeout,
+            context,
+            max_answer_tokens,
+            form,
             out,
             render,
+            transcript,
         } => design::design(design::DesignArgs {
             prompt,
             from,
@@ -317,9 +347,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 model,
                 api_key_env,
                 timeout,
+                first_token_timeout,
+                context,
+                max_answer_tokens,
+                form,
             }),
             out,
             render,
+            transcript,
         }),
         Command::Eval { suite } => design::eval(&suite),
         Command::Transfer {

@@ -1,12 +1,18 @@
 //! The `mephisto` command line as a user meets it: listing, rendering built-in patches and
 //! Faust programs (instruments and effect programs) to WAV, compiling programs, and one
 //! clear `error:` line with exit status 1 for every mistake. `compile` and `.dsp` renders
-//! need `faust` and `rustc` (scripts/setup.sh).
+//! need `faust` and `rustc` (scripts/setup.sh). `design --llm` talks to the designer's
+//! replayed model server.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use mephisto_compiler::CACHE_DIR_ENV;
+
+#[path = "../../designer/tests/support/replay_server.rs"]
+#[allow(dead_code)]
+mod replay_server;
+use replay_server::{smollm2_answer, ReplayServer, Reply};
 
 const INSTRUMENT: &str = r#"import("stdfaust.lib");
 freq = hslider("freq", 440, 20, 20000, 1);
@@ -451,4 +457,107 @@ fn render_writes_audible_audio_for_a_model_file() {
         "renders are deterministic"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The designer's crate, whose tests hold the recorded answers of a real small model.
+const DESIGNER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../designer");
+
+#[test]
+fn design_with_a_model_prints_each_answer_and_keeps_the_transcript() {
+    let scratch = Scratch::new("design-llm");
+    let (prompt, _, first) = smollm2_answer(DESIGNER_DIR, "noisy_snare_round1");
+    let (_, revised_answer, revised) = smollm2_answer(DESIGNER_DIR, "noisy_snare_round2");
+    // Spare answers: a test that fails here fails on what was sent and printed.
+    let server = ReplayServer::start(vec![first, revised.clone(), revised.clone(), revised]);
+    let out = scratch.path("snare.json");
+    let transcript = scratch.path("transcript");
+    let output = scratch.run(&[
+        "design",
+        &prompt,
+        "--llm",
+        &server.base_url(),
+        "--model",
+        "smollm2-135m-instruct",
+        "--out",
+        out.to_str().unwrap(),
+        "--transcript",
+        transcript.to_str().unwrap(),
+    ]);
+    assert_success(&output);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{}", stderr(&output));
+
+    // Each round's answer is said with its tokens and seconds, however fast it came.
+    let err = stderr(&output);
+    for round in 1..=2 {
+        let said = format!("the model answered (round {round}): ");
+        let line = err
+            .lines()
+            .find(|l| l.contains(&said))
+            .unwrap_or_else(|| panic!("round {round} not said: {err}"));
+        let tokens: u32 = line
+            .split(&said)
+            .nth(1)
+            .and_then(|rest| rest.split(" tokens in ").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no token count: {line}"));
+        assert!(tokens > 50, "{line}");
+        assert!(line.contains("finish_reason stop"), "{line}");
+    }
+    assert!(
+        stdout(&output).contains("by the model (graph form, round 2 of 2)"),
+        "{}",
+        stdout(&output)
+    );
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(spec["name"], "mephisto", "round 2's graph went live");
+
+    // The transcript holds what the model was sent and said: round 2 was told what
+    // round 1's patch measured.
+    let round2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(transcript.join("round2.json")).unwrap())
+            .unwrap();
+    let sent = round2["messages"].as_array().unwrap();
+    let feedback = sent.last().unwrap()["content"].as_str().unwrap();
+    assert!(
+        feedback.starts_with("Mephisto built and measured that patch"),
+        "{feedback}"
+    );
+    assert_eq!(round2["answer"], revised_answer.as_str());
+    assert_eq!(round2["finish_reason"], "stop");
+    assert!(transcript.join("round1.json").is_file());
+    assert!(!transcript.join("round3.json").exists());
+}
+
+#[test]
+fn design_with_a_context_too_small_names_the_flag_and_sends_nothing() {
+    let scratch = Scratch::new("design-small-context");
+    let server = ReplayServer::start(vec![Reply::streamed_chat("{}", "stop")]);
+    let out = scratch.path("x.json");
+    let line = assert_one_error_line(&scratch.run(&[
+        "design",
+        "a warm pad",
+        "--llm",
+        &server.base_url(),
+        "--model",
+        "smollm2-135m-instruct",
+        "--context",
+        "2048",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    for needle in [
+        "context, 2048 tokens",
+        "raise the context setting to at least",
+        "--context",
+        "the offline designer gives a patch at once",
+    ] {
+        assert!(line.contains(needle), "{needle}: {line}");
+    }
+    assert!(
+        server.requests().is_empty(),
+        "nothing is sent to be refused"
+    );
+    assert!(!out.exists());
 }

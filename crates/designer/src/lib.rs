@@ -1,11 +1,14 @@
 //! The sound designer: turns a producer's words (or a request to change the current patch)
 //! into a PatchSpec that plays. `offline` needs nothing but the built-in patches; `llm`
-//! talks to an OpenAI-compatible model and `prompt` writes what it is told. [`run`] is the
-//! whole job, shared by the worker (plugin) and the command line: ask, build, repair,
-//! calibrate. It builds through a [`Builder`] it is given and reports through a
-//! [`JobControl`]; it never calls back into whoever runs it.
+//! talks to a model, `prompt` writes what it is told, `conversation` is the model's side of
+//! a job (rounds, budget, measured feedback from `feedback`). [`run`] is the whole job,
+//! shared by the worker (plugin) and the command line: ask, build, repair, calibrate. It
+//! builds through a [`Builder`] it is given and reports through a [`JobControl`]; it never
+//! calls back into whoever runs it.
 
+pub mod conversation;
 pub mod eval;
+mod feedback;
 pub mod lexicon;
 pub mod llm;
 pub mod offline;
@@ -13,16 +16,21 @@ pub mod prompt;
 
 use std::fmt;
 
-use llm::{extract_json, ChatMessage, LlmClient, LlmError};
+use llm::{ContextSize, LlmClient, LlmError};
 use mephisto_compiler::SourceLine;
 use mephisto_patch::build::BuildStep;
 use mephisto_patch::spec::SpecError;
 use mephisto_patch::{BuildError, Builder, Built, PatchSpec, Setting};
 use mephisto_tuning::calibration::{calibrate_built, CalibrationReport};
 
-/// Repair rounds after the model's first answer: the diagnostics of a patch that does not
-/// build go back at most this many times.
+/// Rounds after the model's first answer, shared by repairs (an answer that does not build
+/// goes back with what was wrong) and revisions (a patch that builds but misses what the
+/// words asked goes back with its measurements).
 pub const MAX_REPAIR_ROUNDS: u32 = 3;
+
+/// How to get a patch when the model gives none; every failure of the LLM path says it.
+pub const OFFLINE_ADVICE: &str = "the offline designer gives a patch at once (Settings → \
+                                  Designer, or `mephisto design` without --llm)";
 
 /// Which designer answers a request.
 #[derive(Debug, Clone)]
@@ -77,9 +85,12 @@ pub enum Stage {
     Queued,
     /// The offline designer is reading the prompt and shaping the template.
     Designing,
-    /// Waiting for the model; round 0 is the first answer, later rounds are repairs.
+    /// Waiting for the model; round 0 is the first answer, later rounds are repairs and
+    /// revisions. `tokens` of the answer have arrived after `seconds`.
     AskingModel {
         round: u32,
+        tokens: u32,
+        seconds: f32,
     },
     Compiling,
     /// Running the sanity probe (levels, NaN, CPU) before the patch may play.
@@ -176,9 +187,20 @@ impl fmt::Display for Stage {
             Stage::Idle => f.write_str("idle"),
             Stage::Queued => f.write_str("queued"),
             Stage::Designing => f.write_str("designing offline"),
-            Stage::AskingModel { round: 0 } => f.write_str("asking the model"),
-            Stage::AskingModel { round } => {
-                write!(f, "asking the model (repair {round}/{MAX_REPAIR_ROUNDS})")
+            Stage::AskingModel {
+                round,
+                tokens,
+                seconds,
+            } => {
+                f.write_str("asking the model")?;
+                if *round > 0 {
+                    write!(f, " (round {} of {})", round + 1, MAX_REPAIR_ROUNDS + 1)?;
+                }
+                match (tokens, seconds) {
+                    (0, s) if *s >= 1.0 => write!(f, ": reading the request, {s:.0} s"),
+                    (0, _) => Ok(()),
+                    (t, s) => write!(f, ": {t} tokens in {s:.1} s"),
+                }
             }
             Stage::Compiling => f.write_str("compiling"),
             Stage::Checking => f.write_str("checking"),
@@ -190,13 +212,34 @@ impl fmt::Display for Stage {
     }
 }
 
+/// What a model answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerForm {
+    /// A synth graph, which Mephisto turned into Faust.
+    Graph,
+    /// A PatchSpec with its own Faust program.
+    Faust,
+}
+
+impl fmt::Display for AnswerForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AnswerForm::Graph => "graph",
+            AnswerForm::Faust => "Faust",
+        })
+    }
+}
+
 /// Who made a patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DesignedBy {
     Offline,
-    /// The model, after this many repair rounds.
+    /// The model, answering with `form`: `rounds` rounds were asked (1: only the first
+    /// answer), and the patch that went live is round `round`'s.
     Llm {
-        repairs: u32,
+        rounds: u32,
+        round: u32,
+        form: AnswerForm,
     },
     /// The offline designer, because the model could not be reached.
     OfflineFallback,
@@ -225,12 +268,28 @@ pub enum DesignError {
     OfflineBuild(BuildError),
     /// The model could not be asked (beyond an unreachable server on the first round,
     /// which falls back to the offline designer).
-    #[error("{0}; the current patch keeps playing")]
+    #[error("{0}; the current patch keeps playing — {OFFLINE_ADVICE}")]
     Model(LlmError),
-    /// The model's patch still failed after every repair round.
+    /// The model's context cannot hold the instructions, the request and an answer: said
+    /// before anything is sent.
     #[error(
-        "the model's patch still failed after {MAX_REPAIR_ROUNDS} repair rounds: {0} — the \
-         current patch keeps playing; try rephrasing, or a stronger model"
+        "the model's context, {context}, is too small for the designer's instructions and \
+         the request (about {prompt} tokens) plus an answer ({answer} tokens): raise the \
+         context setting to at least {suggested} tokens (Settings → LLM → Context, or \
+         --context) and start the server with that context (llama.cpp: --ctx-size; Ollama \
+         gets it with each request); the current patch keeps playing — {OFFLINE_ADVICE}"
+    )]
+    ContextTooSmall {
+        context: ContextSize,
+        prompt: u32,
+        answer: u32,
+        suggested: u32,
+    },
+    /// The model's patch still failed after every round.
+    #[error(
+        "the model's answer still failed after {MAX_REPAIR_ROUNDS} repair rounds: {0} — the \
+         current patch keeps playing; {advice} — {OFFLINE_ADVICE}",
+        advice = .0.advice()
     )]
     ModelPatch(ReplyProblem),
 }
@@ -246,7 +305,8 @@ impl DesignError {
     /// The setting that fixes the failure, when one does.
     pub fn setting(&self) -> Option<Setting> {
         match self {
-            DesignError::Model(_) => Some(Setting::Llm),
+            DesignError::Model(_) | DesignError::ContextTooSmall { .. } => Some(Setting::Llm),
+            DesignError::ModelPatch(ReplyProblem::CutOff { .. }) => Some(Setting::Llm),
             _ => self.build_error().and_then(BuildError::setting),
         }
     }
@@ -264,15 +324,46 @@ impl DesignError {
 /// What was wrong with a model's reply; said to the model in a repair round.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplyProblem {
+    /// The answer reached its token budget before it was complete.
+    #[error(
+        "the answer was cut off at {tokens} tokens, the answer budget, before it was \
+         complete; write a shorter one"
+    )]
+    CutOff { tokens: u32 },
     /// No JSON object could be found in the reply.
     #[error("the reply holds no PatchSpec: {0}")]
     NoSpec(String),
+    /// The JSON is not a valid synth graph.
+    #[error("the synth graph is not valid:\n{0}")]
+    InvalidGraph(SpecError),
     /// The JSON is not a valid PatchSpec.
     #[error("the PatchSpec is not valid:\n{0}")]
     InvalidSpec(SpecError),
     /// The spec did not build: refused, not compiling, or failing the sanity gate.
     #[error("{0}")]
     Build(BuildError),
+}
+
+impl ReplyProblem {
+    /// Which way to change things when the model keeps failing this way.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            ReplyProblem::CutOff { .. } => {
+                "raise the answer budget (max_answer_tokens, --max-answer-tokens), or ask for \
+                 the graph form, whose answers are short"
+            }
+            ReplyProblem::NoSpec(_)
+            | ReplyProblem::InvalidGraph(_)
+            | ReplyProblem::InvalidSpec(_) => {
+                "keep structured output on, ask for the graph form, or try a model that follows \
+                 JSON instructions"
+            }
+            ReplyProblem::Build(_) => {
+                "ask for the graph form (a valid graph always compiles), rephrase, or try a \
+                 model that writes Faust well"
+            }
+        }
+    }
 }
 
 /// How a design job reports where it is, and learns that a newer request replaced it.
@@ -283,6 +374,9 @@ pub trait JobControl {
     fn superseded(&self) -> bool {
         false
     }
+    /// The model answered round `round` (0 for the first answer) of a conversation: what it
+    /// was sent and what it said (`mephisto design --transcript` keeps them).
+    fn answered(&mut self, _round: u32, _messages: &[llm::ChatMessage], _reply: &llm::ChatReply) {}
 }
 
 /// What a design job works with: the builder it compiles, checks and instantiates with, and
@@ -293,19 +387,19 @@ pub struct Job<'a> {
 }
 
 impl Job<'_> {
-    fn stage(&mut self, stage: Stage) {
+    pub(crate) fn stage(&mut self, stage: Stage) {
         self.control.stage(stage);
     }
 
     /// Compiles and checks a spec (reporting the steps); the error is what the model is
     /// told in a repair round.
-    fn build(&mut self, spec: &PatchSpec) -> Result<Built, BuildError> {
+    pub(crate) fn build(&mut self, spec: &PatchSpec) -> Result<Built, BuildError> {
         let control = &mut *self.control;
         self.builder
             .build(spec, &mut |step| control.stage(step.into()))
     }
 
-    fn check_superseded(&self) -> Result<(), DesignError> {
+    pub(crate) fn check_superseded(&self) -> Result<(), DesignError> {
         if self.control.superseded() {
             Err(DesignError::Superseded)
         } else {
@@ -320,10 +414,19 @@ pub fn run(
     request: &DesignRequest,
     job: &mut Job,
 ) -> Result<Designed, DesignError> {
-    let mut designed = match designer {
-        Designer::Offline => run_offline(request, job, DesignedBy::Offline, Vec::new()),
-        Designer::Llm(client) => run_llm(client, request, job),
-    }?;
+    match designer {
+        Designer::Offline => {
+            let designed = run_offline(request, job, DesignedBy::Offline, Vec::new())?;
+            calibrated(designed, job)
+        }
+        // The model's side calibrates each patch it builds: the result is part of what it
+        // is told.
+        Designer::Llm(client) => conversation::run(client, request, job),
+    }
+}
+
+/// `designed` with its macros calibrated (and a note on how they did).
+fn calibrated(mut designed: Designed, job: &mut Job) -> Result<Designed, DesignError> {
     job.check_superseded()?;
     job.stage(Stage::Calibrating);
     // A patch whose macros cannot be measured still plays: its sound is what was asked
@@ -342,7 +445,7 @@ pub fn run(
 
 /// One line on the calibration: how many macros pass, how long it took, and which ones do
 /// not do what they say on this patch.
-fn calibration_note(report: &CalibrationReport) -> String {
+pub(crate) fn calibration_note(report: &CalibrationReport) -> String {
     let failing: Vec<String> = report
         .rows
         .iter()
@@ -363,7 +466,7 @@ fn calibration_note(report: &CalibrationReport) -> String {
     note
 }
 
-fn run_offline(
+pub(crate) fn run_offline(
     request: &DesignRequest,
     job: &mut Job,
     by: DesignedBy,
@@ -391,70 +494,4 @@ fn run_offline(
         by,
         notes,
     })
-}
-
-fn run_llm(
-    client: &LlmClient,
-    request: &DesignRequest,
-    job: &mut Job,
-) -> Result<Designed, DesignError> {
-    let mut messages = vec![
-        ChatMessage::system(prompt::system_prompt()),
-        match request.to_refine() {
-            Some(current) => prompt::refine_message(&current.to_json_pretty(), &request.prompt),
-            None => prompt::design_message(&request.prompt),
-        },
-    ];
-    let mut notes = Vec::new();
-    for round in 0..=MAX_REPAIR_ROUNDS {
-        job.check_superseded()?;
-        job.stage(Stage::AskingModel { round });
-        let reply = match client.chat(&messages) {
-            Ok(reply) => reply,
-            Err(LlmError::Unreachable { url, reason }) if round == 0 => {
-                let note = format!(
-                    "the model at {url} could not be reached ({reason}); the offline designer \
-                     answered instead — check the LLM settings to use the model"
-                );
-                return run_offline(request, job, DesignedBy::OfflineFallback, vec![note]);
-            }
-            Err(e) => return Err(DesignError::Model(e)),
-        };
-        messages.push(ChatMessage::assistant(reply.clone()));
-        job.check_superseded()?;
-        let problem = match parse_reply(&reply, &request.prompt) {
-            Ok(spec) => match job.build(&spec) {
-                Ok(built) => {
-                    if round > 0 {
-                        notes.push(format!(
-                            "the model fixed its patch in {round} repair round(s)"
-                        ));
-                    }
-                    return Ok(Designed {
-                        spec,
-                        built,
-                        by: DesignedBy::Llm { repairs: round },
-                        notes,
-                    });
-                }
-                Err(e) => ReplyProblem::Build(e),
-            },
-            Err(e) => e,
-        };
-        if round == MAX_REPAIR_ROUNDS {
-            return Err(DesignError::ModelPatch(problem));
-        }
-        messages.push(prompt::repair_message(&problem.to_string()));
-    }
-    unreachable!("the loop returns in its last round")
-}
-
-/// The PatchSpec in a model's reply, or what is wrong with it (said so the model can fix it).
-fn parse_reply(reply: &str, prompt: &str) -> Result<PatchSpec, ReplyProblem> {
-    let json = extract_json(reply).map_err(|e| ReplyProblem::NoSpec(e.to_string()))?;
-    let mut spec = PatchSpec::from_json(&json).map_err(ReplyProblem::InvalidSpec)?;
-    if spec.prompt.trim().is_empty() {
-        spec.prompt = prompt.trim().to_string();
-    }
-    Ok(spec)
 }

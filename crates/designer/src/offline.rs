@@ -425,3 +425,50 @@ fn join_prompts(first: &str, change: &str) -> String {
         (first, change) => format!("{first}; {change}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Shared with the LLM designer's measured feedback (`crate::feedback`): the same targets
+// the analysis check above uses, for a patch the model wrote.
+
+/// One measured target the words set: the axis, what is measured, and how far from the
+/// reference the words ask it to move (in the descriptor's own scale, signed).
+pub(crate) struct AskedTarget {
+    pub axis: Axis,
+    pub descriptor: &'static str,
+    pub measure: fn(&Features) -> f32,
+    pub wanted: f32,
+}
+
+/// The targets the analysis check would aim at for `axes` (words of weight under 0.1 ask
+/// nothing), a new design reaching as far as the offline designer's, a refinement a step.
+pub(crate) fn asked_targets(axes: &AxisWeights, refinement: bool) -> Vec<AskedTarget> {
+    let reach = if refinement {
+        REFINE_REACH
+    } else {
+        DESIGN_REACH
+    };
+    TARGETS
+        .iter()
+        .filter(|t| axes[t.axis.index()].abs() >= 0.1)
+        .map(|t| AskedTarget {
+            axis: t.axis,
+            descriptor: t.descriptor,
+            measure: t.measure,
+            wanted: t.per_weight * axes[t.axis.index()] * reach,
+        })
+        .collect()
+}
+
+/// The template the offline designer would start from for `archetype`, as designed: the
+/// reference a new patch's targets are measured from.
+pub(crate) fn template_spec(archetype: &str) -> Result<PatchSpec, String> {
+    PatchSpec::from_builtin(template_for(archetype))
+}
+
+/// The analysis check's probe (middle C), rendered and measured.
+pub(crate) fn measure(
+    spec: &PatchSpec,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+) -> Result<Features, String> {
+    probe(spec, build)
+}

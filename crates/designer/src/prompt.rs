@@ -1,17 +1,24 @@
-//! What the LLM designer tells the model: the system prompt (Faust conventions, the PatchSpec
-//! v1 shape, an example and two built-in patches as style references), the user message for a
-//! new patch, the one for refining the current patch, and the repair message that sends
-//! compiler and screening diagnostics back.
+//! What the LLM designer tells the model. The system prompt comes in a compact form (the
+//! answer's shape, the rules, one short example: at most [`COMPACT_PROMPT_TOKENS`] by the
+//! conservative estimate) for small contexts, and with a reference (a complete example,
+//! `mephisto.lib`'s building blocks, two built-in patches) when the context has room. The
+//! answer is a synth graph (docs/PATCHSPEC.md), which Mephisto turns into Faust itself, or
+//! a PatchSpec with a Faust program, or either ([`Form`]). Then: the message asking for a
+//! new patch, the one for changing the current patch, the repair message (what was wrong
+//! with the last answer) and the feedback message (what the last patch measured against what
+//! the words asked).
 
 use serde_json::json;
 
 use mephisto_compiler::MAX_SOURCE_BYTES;
 use mephisto_dsp::find_builtin;
 use mephisto_dsp::macros::Macro;
+use mephisto_patch::graph::{schema_text, SynthGraph};
 use mephisto_patch::spec::ARCHETYPES;
+use mephisto_patch::PatchSpec;
 use mephisto_rt::engine::DEFAULT_VOICES;
 
-use crate::llm::ChatMessage;
+use crate::llm::{ChatMessage, ReplySchema};
 
 /// The built-in patches shown as style references: a subtractive pad and an additive bell, so
 /// the model sees two different ways of building a voice.
@@ -19,7 +26,79 @@ const STYLE_REFERENCES: [&str; 2] = ["warm_pad", "glass_bell"];
 
 /// Diagnostics beyond this are cut from a repair message: the first errors are the useful
 /// ones, and a local model's context is small.
-const MAX_REPAIR_CHARS: usize = 6000;
+pub const MAX_REPAIR_CHARS: usize = 1500;
+
+/// The most tokens (by [`estimate_tokens`]) a compact system prompt may have.
+pub const COMPACT_PROMPT_TOKENS: u32 = 1500;
+
+/// Characters per token assumed by [`estimate_tokens`]: below what small models' tokenizers
+/// reach on code and JSON (SmolLM2: 2.4 on the designer's old prompt), so estimates run
+/// high.
+pub const CHARS_PER_TOKEN: f32 = 2.0;
+
+/// Tokens a chat template adds around each message.
+pub const TOKENS_PER_MESSAGE: u32 = 8;
+
+/// A conservative estimate of the tokens `text` takes: one per [`CHARS_PER_TOKEN`]
+/// characters, rounded up.
+pub fn estimate_tokens(text: &str) -> u32 {
+    (text.chars().count() as f32 / CHARS_PER_TOKEN).ceil() as u32
+}
+
+/// The estimated tokens of a conversation, with each message's template overhead.
+pub fn estimate_messages(messages: &[ChatMessage]) -> u32 {
+    messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content) + TOKENS_PER_MESSAGE)
+        .sum()
+}
+
+/// What the model is asked to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// A synth graph.
+    Graph,
+    /// A PatchSpec with a Faust program.
+    Faust,
+    /// Either one.
+    Either,
+}
+
+impl Form {
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Graph => "graph",
+            Form::Faust => "Faust",
+            Form::Either => "graph or Faust",
+        }
+    }
+
+    /// The JSON schema the answer must follow.
+    pub fn schema(self) -> ReplySchema {
+        let graph = SynthGraph::model_schema();
+        match self {
+            Form::Graph => ReplySchema {
+                name: "synth_graph",
+                text: schema_text(&graph),
+                strict: true,
+            },
+            Form::Faust => ReplySchema {
+                name: "patch_spec",
+                text: schema_text(&PatchSpec::json_schema().to_value()),
+                strict: false,
+            },
+            Form::Either => ReplySchema {
+                name: "synth_graph_or_patch_spec",
+                text: format!(
+                    "{{\"anyOf\":[{},{}]}}",
+                    schema_text(&graph),
+                    schema_text(&PatchSpec::json_schema().to_value())
+                ),
+                strict: false,
+            },
+        }
+    }
+}
 
 /// A complete patch that follows every rule, written with the standard libraries only. It is
 /// the example the model is shown, so it must keep compiling (see the tests).
@@ -112,73 +191,128 @@ pub fn example_spec() -> String {
     serde_json::to_string_pretty(&spec).expect("a json! value always serializes")
 }
 
-/// The system prompt for every designer conversation.
-pub fn system_prompt() -> String {
+/// The example graph shown in every graph prompt. It must stay a valid graph (see the
+/// tests).
+pub const EXAMPLE_GRAPH: &str = r#"{"name": "warm_analog_pad", "archetype": "pad", "nodes": [{"type": "saw", "input": 0, "frequency": 1, "amount": 0.7}, {"type": "saw", "input": 0, "frequency": 1.006, "amount": 0.7}, {"type": "lowpass", "input": 1, "frequency": 1400, "amount": 0.2}], "envelope": {"attack": 0.8, "decay": 1.5, "sustain": 0.8, "release": 2.0}, "modulators": [{"type": "lfo", "target": 2, "rate": 0.3, "depth": 0.15}], "effects": [{"type": "chorus", "mix": 0.4, "size": 0.5}, {"type": "reverb", "mix": 0.3, "size": 0.6}], "macros": {"warm": "body", "bright": "tone", "grit": "drive", "space": "reverb", "motion": "modulation", "punch": "attack"}, "velocity": "level"}"#;
+
+/// The prompt the example graph answers.
+const EXAMPLE_GRAPH_PROMPT: &str = "a warm analog pad that moves slowly";
+
+/// The synth-graph section: the graph's shape and the example.
+fn graph_section() -> String {
+    format!(
+        r#"# Synth graph
+
+A synth graph is one JSON object:
+- "name": a short snake_case name for the sound.
+- "archetype": one of {archetypes}.
+- "nodes": 1 to 8 audio nodes, in order. Refer to a node by its position (0 is the first). Each node is {{"type", "input", "frequency", "amount"}}:
+  - sine, triangle, saw, square, pulse, supersaw: oscillators. "frequency" is a multiple of the played note (1 the note, 0.5 an octave down, 2 an octave up, 1.005 slightly detuned); "amount" is the level, 0 to 1.
+  - noise: white noise; "amount" is the level.
+  - fm: a sine whose phase node "input" moves (bells, metallic tones); "frequency" and "amount" as for oscillators.
+  - lowpass, highpass, bandpass: filter node "input"; "frequency" is the cutoff in Hz (100 to 12000); "amount" is the resonance, 0 to 1.
+  - drive, fold: saturate or fold node "input"; "amount" is how hard, 0 to 1.
+  Every node that no other node takes as its input is heard.
+- "envelope": the volume's "attack", "decay" and "release" in seconds and "sustain" 0 to 1. Plucks and drums: sustain 0, short decay. Pads: slow attack, long release.
+- "modulators": 0 to 4 of {{"type": lfo, envelope or drift, "target": a node's position, "rate", "depth"}}. An lfo or drift "rate" is in Hz (0.1 to 10); an envelope's "rate" is the seconds it takes to fall. "depth" is -1 to 1: it moves an oscillator's pitch (1 = an octave), a filter's cutoff (1 = 3 octaves), noise's level or a shaper's amount.
+- "effects": 0 to 3 of {{"type": chorus, delay or reverb, "mix" 0 to 1, "size" 0 to 1}}.
+- "macros": which control each of the six macro knobs moves: "warm", "bright", "grit", "space", "motion" and "punch", each one of tone, body, drive, attack, release, reverb, vibrato, modulation. Usually warm: body, bright: tone, grit: drive, space: reverb, motion: vibrato or modulation, punch: attack.
+- "velocity": level, or level_and_tone (harder notes are also brighter).
+Numbers outside their ranges are clamped. Mephisto writes the program and sets the volume.
+
+Example, for "{example_prompt}":
+{example}
+"#,
+        archetypes = ARCHETYPES.join(", "),
+        example_prompt = EXAMPLE_GRAPH_PROMPT,
+        example = EXAMPLE_GRAPH,
+    )
+}
+
+/// A short complete patch for the compact Faust prompt: its sliders carry their macro
+/// metadata and designed values, so the spec needs neither `params` nor `macros`.
+pub const SHORT_EXAMPLE_FAUST: &str = r#"import("stdfaust.lib");
+freq = hslider("freq", 440, 20, 20000, 0.01);
+gain = hslider("gain", 0.5, 0, 1, 0.01);
+gate = button("gate");
+cutoff = hslider("cutoff[unit:Hz][scale:log][bright:0.7][warm:-0.3]", 1500, 80, 12000, 1) : si.smoo;
+body = hslider("body[unit:dB][warm:0.8]", 0, -12, 12, 0.1) : si.smoo;
+drive = hslider("drive[grit:0.8]", 0.1, 0, 1, 0.01) : si.smoo;
+vibrato = hslider("vibrato[motion:0.7]", 0.1, 0, 1, 0.01) : si.smoo;
+attack = hslider("attack[unit:s][scale:log][punch:-0.6]", 0.01, 0.001, 2, 0.001);
+release = hslider("release[unit:s][scale:log][space:0.6]", 0.4, 0.01, 4, 0.001);
+env = en.adsr(attack, 0.3, 0.7, release, gate);
+f = freq * (1 + 0.01 * vibrato * os.osc(5));
+process = os.sawtooth(f) : fi.resonlp(min(cutoff, 0.45 * ma.SR), 2, 1) : fi.peak_eq(body, 250, 200) : ef.cubicnl_nodc(drive, 0) : *(env * gain * 0.4);
+"#;
+
+/// The short example as a PatchSpec.
+pub fn short_example_spec() -> String {
+    let spec = json!({
+        "version": 1,
+        "name": "simple_saw_lead",
+        "prompt": "a simple saw lead",
+        "archetype": "lead",
+        "faust": SHORT_EXAMPLE_FAUST,
+        "voices": 8
+    });
+    serde_json::to_string(&spec).expect("a json! value always serializes")
+}
+
+/// The PatchSpec section: its shape and the Faust rules.
+fn faust_section(example: &str) -> String {
     let macros = Macro::ALL
         .iter()
         .map(|m| m.key())
         .collect::<Vec<_>>()
         .join(", ");
-    let mut prompt = format!(
-        r#"You are the sound designer inside Mephisto, a polyphonic synthesizer plugin. A producer describes a sound; you design it as a Faust program and reply with a PatchSpec: exactly one JSON object, with no text before or after it.
+    format!(
+        r#"# PatchSpec with a Faust program
 
-# PatchSpec (version 1)
-
-- "version": 1
-- "name": a short snake_case name for the sound, e.g. "glass_shimmer_pad".
-- "prompt": the producer's words, as given.
-- "archetype": one of {archetypes}.
+A PatchSpec is one JSON object:
+- "version": 1; "name": a short snake_case name; "prompt": the producer's words; "archetype": one of {archetypes}.
 - "faust": the whole Faust program as one JSON string (escape line breaks as \n and quotes as \").
-- "params": initial values by slider label, e.g. {{"cutoff": 1200}}; each within its slider's range. List every slider except freq, gain and gate.
-- "macros": for each of {macros}, a list of {{"param": slider label, "depth": -1..1, "curve": "linear"}}. It must say the same as the macro metadata in the Faust source (below).
-- "voices": how many notes can sound at once, 1 to {max_voices} (1 for a monophonic lead or bass).
-- "notes": one or two sentences on how the sound is built, for the producer.
+- "params" (optional): designed values by slider label; left out, each slider's default is its designed value.
+- "macros" (optional): left out, the [macro:depth] metadata of the sliders is the macro map.
+- "voices": 1 to {max_voices} notes at once (1 for a mono lead or bass); "notes": one sentence on how the sound is built.
 
-# The Faust program
+Rules for the program:
+- `import("stdfaust.lib");` is the only import: os, no, fi, en, ef, de, re, si, ba, ma.
+- `process` is ONE voice: no inputs, 1 or 2 outputs, reading `freq = hslider("freq", 440, 20, 20000, 0.01);`, `gain = hslider("gain", 0.5, 0, 1, 0.01);` and `gate = button("gate");`. It must fall silent after the gate drops (a release envelope).
+- Optional `effect`: 2 inputs and 2 outputs, applied once after the voices (reverb, chorus, delay).
+- Other controls: hsliders with unique snake_case labels, `[scale:log]` for frequencies and times, `: si.smoo` when heard continuously.
+- Macros ({macros}): a slider joins one with metadata like `[bright:0.7]` (a depth from -1 to 1). Map each macro: warm = more 100-600 Hz body, bright = more highs, grit = distortion, space = longer tail, motion = movement, punch = sharper attack.
+- One note at gain 1 peaks near 0.5; filter cutoffs stay below 0.45 * ma.SR; at most {max_kib} KiB.
+- Refused: ffunction, fconstant, fvariable, soundfile, other imports or libraries.
 
-- `import("stdfaust.lib");` is the only import. Use the standard library prefixes: os (oscillators), no (noise), fi (filters), en (envelopes), ef (misc effects), de (delays), re (reverbs), si (signals), ba (basics), ma (maths).
-- `process` is ONE voice: no audio inputs, 1 (mono) or 2 (stereo) outputs. It reads these three controls, with exactly these labels:
-  freq = hslider("freq", 440, 20, 20000, 0.01);   // Hz, set from the MIDI note and pitch bend
-  gain = hslider("gain", 0.5, 0, 1, 0.01);        // note velocity
-  gate = button("gate");                          // 1 while the key is held, 0 after release
-  The voice must fall silent after the gate goes to 0 (a release envelope), and start again cleanly when the gate rises.
-- `effect` (optional) is applied once to the sum of all voices: exactly 2 inputs and 2 outputs. Put reverb, chorus and delay there, not in the voice.
-- Every other control is an hslider (or nentry/checkbox) with a short snake_case label, a sensible default, range and step, and metadata where it applies: `[unit:Hz]`, `[unit:s]`, `[unit:dB]`, and `[scale:log]` for frequencies and times. Labels are unique across `process` and `effect`. Smooth controls that are heard continuously with `: si.smoo`.
-- Keep the level sane: one note at gain 1 should peak around 0.5; nothing may blow up, go silent, or produce NaN at any note from 20 Hz to 5 kHz. Keep filter cutoffs below 0.45 * ma.SR.
-- At most {max_kib} KiB of source; a good patch is 1 to 3 KiB.
-
-# Macros
-
-Mephisto has six macro knobs: {macros}. 0.5 is the patch exactly as designed. A slider joins a macro through metadata whose key is the macro and whose value is a signed depth in -1..1, e.g. `hslider("cutoff[unit:Hz][scale:log][bright:0.7][warm:-0.3]", ...)`. Turning a macro up moves each of its sliders by depth × (macro − 0.5) × 2 of its range (log range for [scale:log]). Map every macro to at least one slider, so that turning it up does this:
-- warm: more low-mid (100–600 Hz) body; bright: more high frequencies (a higher spectral centroid); grit: more distortion, noise or inharmonic content; space: a longer tail (release, reverb); motion: more movement over time (vibrato, LFO depth, chorus); punch: a sharper attack and more transient.
-
-# Refused constructs
-
-The plugin refuses a program that uses any of: `ffunction`, `fconstant`, `fvariable`, `soundfile`, `component(...)` or `library(...)` of anything but the standard libraries, or an `import` other than "stdfaust.lib". It also refuses other channel counts than those above.
-
-# Example
-
-A complete, valid reply:
-
+Example:
 {example}
 "#,
         archetypes = ARCHETYPES.join(", "),
-        macros = macros,
         max_voices = DEFAULT_VOICES,
         max_kib = MAX_SOURCE_BYTES / 1024,
-        example = example_spec(),
-    );
+    )
+}
 
-    prompt.push_str(
-        r#"
-# Style references
-
-Two of Mephisto's built-in patches follow. Read them for layout, naming, parameter ranges and macro metadata. They call `mp.…` functions from Mephisto's private helper library (`mp = library("mephisto.lib")`), which generated patches cannot use: your program imports only "stdfaust.lib" and builds the same ideas from it (for example en.adsr, en.asr(a, 1, r, gate), fi.resonlp(fc, q, 1), fi.svf.lp(fc, q), fi.peak_eq(db, hz, bandwidth), os.sawtooth, os.pulsetrain(f, duty), os.osc, ef.cubicnl_nodc(drive, 0), de.fdelay(n, d), re.stereo_freeverb(fb1, fb2, damp, spread) (its output is loud: scale it by about 0.05), ba.cent2ratio, si.smoo).
-"#,
+/// The reference sent when the context has room: the complete example, `mephisto.lib`'s
+/// building blocks, and two built-in patches.
+fn reference_section() -> String {
+    let mut text = format!(
+        "# Reference\n\nA complete PatchSpec with macro targets listed explicitly:\n\n{}\n\n\
+         A program may also use Mephisto's helper library, `mp = library(\"mephisto.lib\");`: \
+         mp.adsr(a, d, s, r, gate), mp.perc(a, d, r, gate), mp.saw(f), mp.pulse(f, width), \
+         mp.tri(f), mp.sine(f), mp.unison(n, f, cents), mp.fmop(f, phase), mp.sub(f), \
+         mp.lp(fc, res), mp.lp4(fc, res), mp.hp(fc), mp.bp(fc, q), mp.keytrack(f, amount), \
+         mp.body(db), mp.air(db), mp.drive(amount), mp.fold(amount), mp.lfo(rate), \
+         mp.drift(rate), mp.vibrato(rate, cents), mp.tremolo(rate, depth), and in `effect` \
+         mp.chorus(rate, depth, mix), mp.ensemble(rate, depth, mix), mp.pingpong(time, \
+         feedback, mix), mp.reverb(t60, damp, mix), mp.plate(decay, damp, mix), \
+         mp.width(w). Two of Mephisto's built-in patches, for layout, naming and ranges:\n",
+        example_spec()
     );
     for name in STYLE_REFERENCES {
         if let Some((_, patch)) = find_builtin(name) {
-            prompt.push_str(&format!(
+            text.push_str(&format!(
                 "\n## {} ({})\n\n```faust\n{}\n```\n",
                 patch.name,
                 patch.archetype,
@@ -186,49 +320,120 @@ Two of Mephisto's built-in patches follow. Read them for layout, naming, paramet
             ));
         }
     }
+    text
+}
+
+/// The system prompt: what the model is, the answer's shape and rules, one example, and
+/// the reference when `reference` is set.
+pub fn system_prompt(form: Form, reference: bool) -> String {
+    let answer = match form {
+        Form::Graph => "a synth graph",
+        Form::Faust => "a PatchSpec with a Faust program",
+        Form::Either => "a synth graph or a PatchSpec with a Faust program",
+    };
+    let mut prompt = format!(
+        "You are the sound designer inside Mephisto, a polyphonic synthesizer plugin. A \
+         producer describes a sound; you answer with {answer}: exactly one JSON object, with \
+         no text before or after it.\n\n"
+    );
+    match form {
+        Form::Graph => prompt.push_str(&graph_section()),
+        Form::Faust => prompt.push_str(&faust_section(&short_example_spec())),
+        Form::Either => {
+            prompt.push_str(&graph_section());
+            prompt.push('\n');
+            prompt.push_str(&faust_section(&short_example_spec()));
+        }
+    }
+    if reference && form != Form::Graph {
+        prompt.push('\n');
+        prompt.push_str(&reference_section());
+    }
     prompt
 }
 
+/// What the answer is called in messages.
+fn answer_name(form: Form) -> &'static str {
+    match form {
+        Form::Graph => "synth graph",
+        Form::Faust => "PatchSpec",
+        Form::Either => "synth graph or PatchSpec",
+    }
+}
+
 /// The user message asking for a new patch.
-pub fn design_message(request: &str) -> ChatMessage {
+pub fn design_message(request: &str, form: Form) -> ChatMessage {
     ChatMessage::user(format!(
-        "Design a patch for: \"{}\"\nReply with the complete PatchSpec JSON object only; set \
-         \"prompt\" to those words.",
-        request.trim()
+        "Design a patch for: \"{}\"\nReply with the complete {} JSON object only.",
+        request.trim(),
+        answer_name(form)
     ))
 }
 
-/// The user message asking to change the current patch, e.g. "warmer" or "like before but
-/// with a longer tail". `current_spec` is the PatchSpec JSON as it is now (with the
-/// producer's edits).
-pub fn refine_message(current_spec: &str, request: &str) -> ChatMessage {
-    let spec = serde_json::from_str::<serde_json::Value>(current_spec)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| current_spec.trim().to_string());
+/// The user message asking to change the current patch, e.g. "warmer". A patch made from a
+/// graph (and not edited since) is sent as its graph; a Faust patch as its PatchSpec when
+/// the model may answer in Faust, else described in words (a graph replaces it).
+pub fn refine_message(current: &PatchSpec, request: &str, form: Form) -> ChatMessage {
+    let request = request.trim();
+    let keep = "Change only what the request is about and keep everything else";
+    if let Some(graph) = SynthGraph::of_spec(current).filter(|_| form != Form::Faust) {
+        return ChatMessage::user(format!(
+            "This is the current patch's synth graph:\n{}\n\nChange it as the producer asks: \
+             \"{request}\". {keep}. Reply with the complete new synth graph JSON object only.",
+            graph.to_json()
+        ));
+    }
+    if form == Form::Graph {
+        return ChatMessage::user(format!(
+            "The current patch is `{}` ({}): {}. It was asked for as: \"{}\".\nDesign a synth \
+             graph that sounds like it, changed as the producer asks: \"{request}\". Reply with \
+             the complete synth graph JSON object only.",
+            current.name,
+            current.archetype,
+            crate::llm::shorten(current.notes.trim(), 300),
+            current.prompt.trim()
+        ));
+    }
+    let spec = serde_json::to_string_pretty(current).unwrap_or_default();
     ChatMessage::user(format!(
         "This is the current patch:\n\n```json\n{spec}\n```\n\nChange it as the producer asks: \
-         \"{}\"\nChange only what the request is about and keep everything else: the name \
-         (unless the character of the sound changes), the slider labels (automation and \
-         macros use them) and the parts of the sound the request does not mention. Set \
-         \"prompt\" to the request. Reply with the complete new PatchSpec JSON object only.",
-        request.trim()
+         \"{request}\"\n{keep}: the name (unless the character of the sound changes), the \
+         slider labels (automation and macros use them) and the parts of the sound the \
+         request does not mention. Set \"prompt\" to the request. Reply with the complete new \
+         PatchSpec JSON object only."
     ))
 }
 
-/// The user message for a repair round: what the compiler or the screening said about the
-/// last PatchSpec, and the request for a corrected one.
-pub fn repair_message(errors: &str) -> ChatMessage {
-    let errors = errors.trim();
-    let errors = match errors.char_indices().nth(MAX_REPAIR_CHARS) {
-        Some((cut, _)) => format!("{}\n… (more errors cut)", &errors[..cut]),
-        None => errors.to_string(),
+/// The user message for a repair round: what was wrong with the last answer, cut to
+/// `max_chars`, and the request for a corrected one. A cut-off answer is said to be one.
+pub fn repair_message(problem: &str, form: Form, max_chars: usize) -> ChatMessage {
+    let problem = problem.trim();
+    let problem = match problem.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}\n… (more cut)", &problem[..cut]),
+        None => problem.to_string(),
     };
     ChatMessage::user(format!(
-        "Mephisto could not use that PatchSpec:\n\n```\n{errors}\n```\n\nFix these problems and \
-         reply with the corrected, complete PatchSpec JSON object only (the whole object, not a \
-         diff), still following every rule above."
+        "Mephisto could not use that answer:\n\n```\n{problem}\n```\n\nFix this and reply with \
+         the corrected, complete {} JSON object only (the whole object, not a diff).",
+        answer_name(form)
     ))
+}
+
+/// The user message for a feedback round: what the last patch measured against what the
+/// words asked, one line each, and the request to revise it.
+pub fn feedback_message(misses: &[String], form: Form) -> ChatMessage {
+    let lines: Vec<String> = misses.iter().map(|m| format!("- {m}")).collect();
+    ChatMessage::user(format!(
+        "Mephisto built and measured that patch. It does not yet sound like the request:\n{}\n\
+         Revise it and reply with the complete {} JSON object only.",
+        lines.join("\n"),
+        answer_name(form)
+    ))
+}
+
+/// Why a previous answer is not repeated in a round's request.
+pub fn omitted_answer(chars: usize) -> String {
+    format!("(my previous answer, {chars} characters, is left out to fit the context)")
 }
 
 #[cfg(test)]
@@ -276,10 +481,20 @@ mod tests {
     }
 
     #[test]
-    fn the_system_prompt_teaches_the_contract_and_shows_the_references() {
-        let prompt = system_prompt();
+    fn compact_prompts_fit_their_budget_and_the_reference_only_comes_with_room() {
+        for form in [Form::Graph, Form::Faust] {
+            let compact = system_prompt(form, false);
+            assert!(
+                estimate_tokens(&compact) <= COMPACT_PROMPT_TOKENS,
+                "the compact {} prompt is {} tokens",
+                form.name(),
+                estimate_tokens(&compact)
+            );
+            assert!(!compact.contains("# Reference"));
+        }
+        let full = system_prompt(Form::Faust, true);
+        assert!(estimate_tokens(&full) > COMPACT_PROMPT_TOKENS);
         for needle in [
-            "\"version\": 1",
             "stdfaust.lib",
             "ffunction",
             "soundfile",
@@ -287,23 +502,64 @@ mod tests {
             "[bright:0.7]",
             "warm, bright, grit, space, motion, punch",
             "effect",
+            "# Reference",
         ] {
-            assert!(prompt.contains(needle), "the prompt lacks {needle}");
+            assert!(full.contains(needle), "the prompt lacks {needle}");
         }
         for name in STYLE_REFERENCES {
             let (_, patch) = find_builtin(name).unwrap();
-            assert!(
-                prompt.contains(patch.source.trim_end()),
-                "{name} is missing"
-            );
+            assert!(full.contains(patch.source.trim_end()), "{name} is missing");
         }
         // The example shown is the one the tests check.
-        assert!(prompt.contains(&example_spec()));
+        assert!(full.contains(&example_spec()));
+        assert!(system_prompt(Form::Graph, false).contains(EXAMPLE_GRAPH));
+        let either = system_prompt(Form::Either, false);
+        assert!(either.contains("# Synth graph") && either.contains("# PatchSpec"));
+    }
+
+    #[test]
+    fn the_examples_are_what_they_teach() {
+        let graph = SynthGraph::from_json(EXAMPLE_GRAPH).unwrap();
+        assert_eq!(graph.to_json(), serde_json::to_string(&graph).unwrap());
+        let short = PatchSpec::from_json(&short_example_spec()).unwrap();
+        assert!(short.params.is_empty() && short.macros.is_empty());
+        let screened = screen(&short.faust).unwrap();
+        assert!(!screened.uses_mephisto_lib);
+        for m in Macro::ALL {
+            assert!(
+                SHORT_EXAMPLE_FAUST.contains(&format!("[{}:", m.key())),
+                "{} is unmapped",
+                m.key()
+            );
+        }
+    }
+
+    #[test]
+    fn a_graph_patch_is_refined_as_its_graph() {
+        let graph = SynthGraph::from_json(EXAMPLE_GRAPH).unwrap();
+        let spec = graph.to_spec("a warm pad");
+        let message = refine_message(&spec, " brighter ", Form::Graph);
+        assert!(
+            message.content.contains(&graph.to_json()),
+            "{}",
+            message.content
+        );
+        assert!(message.content.contains("\"brighter\""));
+        assert!(
+            !message.content.contains("process ="),
+            "no Faust for a graph"
+        );
+        // A Faust patch, asked for a graph: described, not pasted.
+        let faust = PatchSpec::from_json(&example_spec()).unwrap();
+        let message = refine_message(&faust, "warmer", Form::Graph);
+        assert!(message.content.contains("rubber_bass"));
+        assert!(!message.content.contains("process ="));
     }
 
     #[test]
     fn refine_message_carries_the_current_spec_and_the_request() {
-        let message = refine_message(&example_spec(), " warmer ");
+        let current = PatchSpec::from_json(&example_spec()).unwrap();
+        let message = refine_message(&current, " warmer ", Form::Faust);
         assert_eq!(message.role, Role::User);
         assert!(message.content.contains("\"warmer\""));
         assert!(message.content.contains("\"name\": \"rubber_bass\""));
@@ -314,11 +570,22 @@ mod tests {
 
     #[test]
     fn repair_message_carries_the_errors_and_cuts_long_ones() {
-        let message = repair_message("refused: `ffunction` at line 3");
+        let message = repair_message("refused: `ffunction` at line 3", Form::Faust, 1500);
         assert!(message.content.contains("refused: `ffunction` at line 3"));
         assert!(message.content.contains("complete PatchSpec"));
-        let long = repair_message(&"e".repeat(50_000));
-        assert!(long.content.len() < MAX_REPAIR_CHARS + 500);
-        assert!(long.content.contains("more errors cut"));
+        let long = repair_message(&"e".repeat(50_000), Form::Graph, 1500);
+        assert!(long.content.len() < 1500 + 300);
+        assert!(long.content.contains("more cut"));
+        assert!(long.content.contains("complete synth graph"));
+    }
+
+    #[test]
+    fn schemas_are_valid_json_and_graphs_are_strict() {
+        for form in [Form::Graph, Form::Faust, Form::Either] {
+            let schema = form.schema();
+            let value: serde_json::Value = serde_json::from_str(&schema.text).unwrap();
+            assert!(value.is_object());
+            assert_eq!(schema.strict, form == Form::Graph);
+        }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! * [`spec`]: PatchSpec, the JSON document a patch travels in (pure data: serde, schema,
 //!   validation);
+//! * [`graph`]: synth graphs, the small patch language Mephisto writes Faust for itself;
 //! * [`build`]: a spec's program (built-in, compiled or neural), its instances, and the
 //!   whole build a worker runs ([`build::Builder`]);
 //! * [`sanity`]: the gate a program passes before it may play;
@@ -12,6 +13,7 @@
 pub mod build;
 pub mod effect;
 pub mod error;
+pub mod graph;
 pub mod probe;
 pub mod render;
 pub mod sanity;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use mephisto_compiler::CompilerOptions;
-use mephisto_designer::llm::{ApiKeyVar, LlmClient, LlmConfig};
+use mephisto_designer::llm::{ApiKeyVar, LlmClient, LlmConfig, ReplyForm};
 use mephisto_designer::Designer;
 
 /// The settings file's name inside `mephisto/` in the user's configuration folder.
@@ -154,8 +154,14 @@ pub struct SettingsForm {
     pub base_url: String,
     pub model: String,
     pub api_key_env: String,
-    /// Seconds one model request may take.
+    /// Seconds the model may stay silent in the middle of an answer.
     pub timeout: String,
+    /// Seconds the model may take to read a request before its first token.
+    pub first_token_timeout: String,
+    /// The model's context size in tokens.
+    pub context: String,
+    /// What the model answers with.
+    pub reply_form: ReplyForm,
     pub faust_path: String,
     pub rustc_path: String,
     pub onnxruntime_path: String,
@@ -180,6 +186,9 @@ impl SettingsForm {
                 .map(|v| v.as_str().to_string())
                 .unwrap_or_default(),
             timeout: format!("{}", settings.llm.timeout.as_secs_f64()),
+            first_token_timeout: format!("{}", settings.llm.first_token_timeout.as_secs_f64()),
+            context: settings.llm.context_tokens.to_string(),
+            reply_form: settings.llm.form,
             faust_path: path(&settings.faust_path),
             rustc_path: path(&settings.rustc_path),
             onnxruntime_path: path(&settings.onnxruntime_path),
@@ -200,16 +209,34 @@ impl SettingsForm {
         } else {
             Some(ApiKeyVar::try_from(key_var.to_string())?)
         };
-        let timeout: f64 = self.timeout.trim().parse().map_err(|_| {
-            format!(
-                "the model timeout must be a number of seconds, not `{}`",
-                self.timeout.trim()
-            )
-        })?;
-        settings.llm.timeout = Duration::try_from_secs_f64(timeout)
+        let seconds = |text: &str, what: &str| -> Result<Duration, String> {
+            let value: f64 = text.trim().parse().map_err(|_| {
+                format!(
+                    "the {what} must be a number of seconds, not `{}`",
+                    text.trim()
+                )
+            })?;
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| format!("the {what} must be more than 0 seconds"))
+        };
+        settings.llm.timeout = seconds(&self.timeout, "model's silence time-out")?;
+        settings.llm.first_token_timeout =
+            seconds(&self.first_token_timeout, "model's first-token time-out")?;
+        settings.llm.context_tokens = self
+            .context
+            .trim()
+            .parse::<u32>()
             .ok()
-            .filter(|t| !t.is_zero())
-            .ok_or_else(|| "the model timeout must be more than 0 seconds".to_string())?;
+            .filter(|&n| n >= 512)
+            .ok_or_else(|| {
+                format!(
+                    "the model's context must be a number of tokens, at least 512, not `{}`",
+                    self.context.trim()
+                )
+            })?;
+        settings.llm.form = self.reply_form;
         if self.designer == DesignerKind::Llm {
             if settings.llm.base_url.is_empty() {
                 return Err(
@@ -255,6 +282,8 @@ mod tests {
         form.model = "gpt-4o".into();
         form.api_key_env = "OPENAI_API_KEY".into();
         form.timeout = "90".into();
+        form.context = "4096".into();
+        form.reply_form = ReplyForm::Graph;
         form.faust_path = "/opt/faust/bin/faust".into();
         form.ui_scale = 2.0;
         let settings = form.to_settings(&Settings::default()).unwrap();
@@ -263,6 +292,8 @@ mod tests {
         let back = Settings::load_from(&path).unwrap();
         assert_eq!(back, settings);
         assert_eq!(back.llm.timeout, Duration::from_secs(90));
+        assert_eq!(back.llm.context_tokens, 4096);
+        assert_eq!(back.llm.form, ReplyForm::Graph);
         assert_eq!(
             back.compiler_options().faust_path,
             Some(PathBuf::from("/opt/faust/bin/faust"))
@@ -293,6 +324,12 @@ mod tests {
             .to_settings(&Settings::default())
             .unwrap_err()
             .contains("number of seconds"));
+        let mut form = SettingsForm::from_settings(&Settings::default());
+        form.context = "lots".into();
+        assert!(form
+            .to_settings(&Settings::default())
+            .unwrap_err()
+            .contains("number of tokens"));
         let mut form = SettingsForm::from_settings(&Settings::default());
         form.designer = DesignerKind::Llm;
         form.model = " ".into();

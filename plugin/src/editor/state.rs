@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::worker::JobStatus;
 use mephisto_compiler::SourceLine;
 use mephisto_designer::llm::LlmConfig;
-use mephisto_designer::{DesignRequest, Failure, Stage, MAX_REPAIR_ROUNDS};
+use mephisto_designer::{DesignRequest, Failure, Stage};
 use mephisto_patch::{BuildSpec, PatchSpec};
 
 use super::settings::{Settings, SettingsForm};
@@ -118,10 +118,8 @@ pub fn status_line(status: Option<&JobStatus>) -> StatusLine {
         Stage::Idle => ("ready".to_string(), Tone::Quiet),
         Stage::Queued => busy("queued"),
         Stage::Designing => busy("designing (offline)"),
-        Stage::AskingModel { round: 0 } => busy("asking the model"),
-        Stage::AskingModel { round } => busy(&format!(
-            "asking the model (repair {round}/{MAX_REPAIR_ROUNDS})"
-        )),
+        // The stage says the round and how the answer comes along (tokens, seconds).
+        Stage::AskingModel { .. } => busy(&status.stage.to_string()),
         Stage::Compiling => busy("compiling"),
         Stage::Checking => busy("checking"),
         Stage::Calibrating => busy("calibrating the macros"),
@@ -512,12 +510,32 @@ mod tests {
     #[test]
     fn stages_read_as_words_with_the_time() {
         assert_eq!(status_line(None).headline, "not running yet");
-        let line = status_line(Some(&status(3, Stage::AskingModel { round: 2 })));
+        let asking = Stage::AskingModel {
+            round: 2,
+            tokens: 143,
+            seconds: 12.34,
+        };
+        let line = status_line(Some(&status(3, asking)));
         assert_eq!(
             line.headline,
-            "asking the model (repair 2/3) · 1.2 s — glassy bell"
+            "asking the model (round 3 of 4): 143 tokens in 12.3 s · 1.2 s — glassy bell"
         );
-        assert_eq!(line.short, "asking the model (repair 2/3) · 1.2 s");
+        assert_eq!(
+            line.short,
+            "asking the model (round 3 of 4): 143 tokens in 12.3 s · 1.2 s"
+        );
+        let reading = Stage::AskingModel {
+            round: 0,
+            tokens: 0,
+            seconds: 7.6,
+        };
+        let line = status_line(Some(&status(3, reading)));
+        assert!(
+            line.headline
+                .starts_with("asking the model: reading the request, 8 s · 1.2 s"),
+            "{}",
+            line.headline
+        );
         assert_eq!(line.tone, Tone::Busy);
         let mut live = status(3, Stage::Live { from_cache: true });
         live.patch = Some("glass_bell".into());

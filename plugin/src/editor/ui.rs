@@ -14,6 +14,7 @@ use super::settings::{DesignerKind, UI_SCALES};
 use super::state::{status_line, Command, EditorState, Notice, Tone, View};
 use super::MephistoApp;
 use crate::stored::Stored;
+use mephisto_designer::llm::ReplyForm;
 use mephisto_dsp::builtin_patches;
 use mephisto_dsp::macros::Macro;
 use mephisto_patch::{BuildSpec, PatchSpec};
@@ -756,8 +757,21 @@ impl MephistoApp {
                         field(ui, "Base URL", &mut form.base_url, "http://127.0.0.1:11434/v1");
                         field(ui, "Model", &mut form.model, "qwen2.5-coder:7b");
                         field(ui, "API key variable", &mut form.api_key_env, "OPENAI_API_KEY (empty for local servers)");
-                        field(ui, "Timeout (s)", &mut form.timeout, "60");
+                        field(ui, "Context (tokens)", &mut form.context, "8192 (used when the server does not say)");
+                        field(ui, "First token within (s)", &mut form.first_token_timeout, "300");
+                        field(ui, "Silence time-out (s)", &mut form.timeout, "60");
                     });
+                ui.horizontal(|ui| {
+                    ui.label("Answer form");
+                    for (value, label) in [
+                        (ReplyForm::Auto, "Auto (a synth graph for small models)"),
+                        (ReplyForm::Graph, "Synth graph"),
+                        (ReplyForm::Faust, "Faust"),
+                        (ReplyForm::Either, "Either"),
+                    ] {
+                        ui.radio_value(&mut form.reply_form, value, label);
+                    }
+                });
                 let var = form.api_key_env.trim();
                 if !var.is_empty() {
                     let set = std::env::var_os(var).is_some_and(|v| !v.is_empty());

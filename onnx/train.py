@@ -61,6 +61,18 @@ ENCODED_CROP_FRAMES = 100
 """With an encoder, each step's frames come from a crop of this many frames (2 s) of each of
 ENCODED_NOTES_PER_STEP notes, which the encoder reads from the crop's start (a GRU needs the
 frames before). Whole stretches of a file (8 s) made a step 10 times slower."""
+MEAN_Z_FRACTION = 0.25
+"""With an encoder, this fraction of each step's frames is given the mean z of the step's
+crops instead of its own, so the decoder also learns the best single timbre for a mean z, which
+is what the plugin plays (the sidecar's z_mean). Trained on each frame's own z only, warm_pad
+played its z_mean worse than a model without an encoder (held-out ratio 0.505 against 0.424)."""
+QUIET_DB = (-60.0, -6.0)
+"""`--quiet-frames` plays that fraction of the frames this many dB softer. The plugin's loudness
+contour starts every note and ends every release at -100 dB, below the quietest frames of a
+rendered note (a pad's 1-s tail ends near -60 dB), where the decoder only extrapolates; warm_pad
+with an encoder kept its level almost flat there (-58 to -51 dB for loudness -100 to -60 dB), so
+a swell longer than the probe's held note read as one that had already arrived (Punch
+calibration)."""
 PLAYABLE_OUTPUTS = ("amplitude", "harmonics", "noise")
 AUDIO_STEPS = 400
 """Steps through the rendered audio when the graph has processor parameters (a reverb)."""
@@ -94,10 +106,12 @@ def tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def frame_batch(model: Voice, targets: "Targets", size: int, rng: np.random.Generator) -> tuple:
+def frame_batch(
+    model: Voice, targets: "Targets", size: int, rng: np.random.Generator, quiet: float = 0.0
+) -> tuple:
     """`size` random frames, each at a random level within [-6, +2] dB of the original (the
     analysis targets scale with it) so the decoder sees loudness it will be asked for around
-    the rendered velocity's. Returns f0, loudness [1, size, 1], z [1, size, z_dims] (None
+    the rendered velocity's; a fraction `quiet` of them within QUIET_DB instead. Returns f0, loudness [1, size, 1], z [1, size, z_dims] (None
     without an encoder), harmonic amplitudes [1, size, 60] and noise magnitudes [1, size, 65].
 
     Without an encoder the frames come from all notes; with one, from crops of
@@ -107,7 +121,11 @@ def frame_batch(model: Voice, targets: "Targets", size: int, rng: np.random.Gene
         which = rng.integers(0, len(targets.f0), size=size)
     else:
         which, z = encoded_frames(model, targets, size, rng)
-    gain = 10.0 ** (rng.uniform(-6.0, 2.0, size=size) / 20.0).astype(np.float32)
+    level_db = rng.uniform(-6.0, 2.0, size=size)
+    if quiet > 0.0:
+        softer = rng.random(size) < quiet
+        level_db[softer] = rng.uniform(*QUIET_DB, size=int(softer.sum()))
+    gain = 10.0 ** (level_db / 20.0).astype(np.float32)
     return (
         tensor(targets.f0[which])[None, :, None],
         tensor(data.loudness_db(gain * targets.rms[which]))[None, :, None],
@@ -136,7 +154,16 @@ def encoded_frames(model: Voice, targets: "Targets", size: int, rng: np.random.G
     columns = np.concatenate([np.arange(b - a) for _, a, b in crops])
     position = rng.integers(0, len(frames), size=size)
     z = encoded[torch.from_numpy(rows[position]), torch.from_numpy(columns[position])]
-    return frames[position], z[None]
+    return frames[position], with_mean_z(z, encoded, rows, columns, rng)[None]
+
+
+def with_mean_z(z: torch.Tensor, encoded: torch.Tensor, rows, columns, rng) -> torch.Tensor:
+    """z [size, z_dims] with MEAN_Z_FRACTION of its frames (chosen at random) replaced by the
+    mean z over every frame of the crops (`encoded` [crops, frames, z_dims] at `rows`,
+    `columns`, which leaves out the padding)."""
+    mean = encoded[torch.from_numpy(rows), torch.from_numpy(columns)].mean(dim=0)
+    replaced = torch.from_numpy(rng.random(len(z)) < MEAN_Z_FRACTION)[:, None]
+    return torch.where(replaced, mean.expand_as(z), z)
 
 
 class Targets:
@@ -202,7 +229,8 @@ def train(model: Voice, notes: list, args) -> dict:
         progress = max(step / args.steps, (time.monotonic() - started) / args.seconds)
         for group in optimizer.param_groups:
             group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1.0 + np.cos(np.pi * min(progress, 1.0))))
-        loss = target_loss(model, *frame_batch(model, targets, args.batch, rng))
+        batch = frame_batch(model, targets, args.batch, rng, args.quiet_frames)
+        loss = target_loss(model, *batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -285,6 +313,12 @@ def parse_args(argv=None):
     parser.add_argument("--tail", type=float, default=1.0, help="seconds after note-off")
     parser.add_argument("--batch", type=int, default=1024, help="frames per step")
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument(
+        "--quiet-frames",
+        type=float,
+        default=0.0,
+        help="fraction of each step's frames played 6 to 60 dB softer (default 0)",
+    )
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (more only on idle cores)"

@@ -1,9 +1,9 @@
 """The harmonic-plus-filtered-noise synthesiser, differentiable so the decoder trains through it.
 
-The harmonic part follows docs/NEURAL.md to the letter, because the plugin's Rust synth must give
-the same samples (onnx/parity.py writes a reference the Rust tests compare against). It works in
-the dtype of its inputs: float32 for training, float64 for the parity reference. The noise part
-is only required to have the same spectrum in Rust, not the same samples.
+Both parts follow docs/NEURAL.md to the letter, because the plugin's Rust synth must give the
+same samples (onnx/parity.py writes references the Rust tests compare against; the noise part's
+filters the stored white noise). It works in the dtype of its inputs: float32 for training,
+float64 for the parity reference.
 """
 
 import math

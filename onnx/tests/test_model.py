@@ -5,9 +5,11 @@ import json
 import math
 import sys
 import tempfile
+import types
 import unittest
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 
@@ -17,6 +19,7 @@ from ddsp import HOP, SAMPLE_RATE  # noqa: E402
 from ddsp.graph import DEFAULT_CONFIG, load_config  # noqa: E402
 from ddsp.mfcc import dct_matrix, mel_filterbank, mfcc  # noqa: E402
 from ddsp.model import Voice  # noqa: E402
+import train  # noqa: E402
 
 GRAPHS = Path(__file__).resolve().parents[1] / "graphs"
 DEFAULT_INITIALIZERS = 50430
@@ -122,6 +125,42 @@ class Models(unittest.TestCase):
                 model.encoder.fit_normalisation(coefficients)
                 z = model.encoder(coefficients)
                 self.assertEqual(tuple(z.shape), (2, 12, 8))
+
+    def test_quiet_frames_are_played_softer_with_their_targets(self):
+        frames = 50
+        targets = types.SimpleNamespace(
+            f0=np.full(frames, 220.0, dtype=np.float32),
+            rms=np.full(frames, 0.1, dtype=np.float32),
+            harmonics=np.ones((frames, 60), dtype=np.float32),
+            noise=np.ones((frames, 65), dtype=np.float32),
+        )
+        model = Voice(DEFAULT_CONFIG)
+        for quiet, low, high in ((0.0, -6.0, 2.0), (1.0, -60.0, -6.0)):
+            with self.subTest(quiet=quiet):
+                _, loudness, _, harmonics, _ = train.frame_batch(
+                    model, targets, 2000, np.random.default_rng(1), quiet
+                )
+                level = loudness.flatten() + 20.0  # the original frames are at -20 dB
+                self.assertGreaterEqual(level.min().item(), low - 1e-3)
+                self.assertLessEqual(level.max().item(), high + 1e-3)
+                self.assertLess(level.min().item(), low + 1.0)
+                # The targets follow the level (the loudness adds 1e-7 to the RMS).
+                gain = harmonics[0, :, 0]
+                torch.testing.assert_close(20.0 * torch.log10(gain), level, atol=0.02, rtol=0)
+
+    def test_a_fraction_of_the_frames_learns_the_mean_z(self):
+        # Crops of 3 and 2 frames (the second padded to 3), 2 z dims.
+        encoded = torch.arange(12, dtype=torch.float32).reshape(2, 3, 2)
+        rows, columns = np.array([0, 0, 0, 1, 1]), np.array([0, 1, 2, 0, 1])
+        mean = encoded[torch.from_numpy(rows), torch.from_numpy(columns)].mean(dim=0)
+        z = torch.full((4000, 2), -1.0)
+        out = train.with_mean_z(z, encoded, rows, columns, np.random.default_rng(0))
+        replaced = (out == mean).all(dim=1).float().mean().item()
+        kept = (out == z).all(dim=1).float().mean().item()
+        self.assertAlmostEqual(replaced, train.MEAN_Z_FRACTION, delta=0.03)
+        self.assertAlmostEqual(replaced + kept, 1.0, places=6)
+        # The padding (crop 2's third frame: 10, 11) is not part of the mean.
+        torch.testing.assert_close(mean, torch.tensor([4.0, 5.0]))
 
 
 if __name__ == "__main__":

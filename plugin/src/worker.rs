@@ -115,6 +115,8 @@ pub struct WorkerShared {
     /// provider and ONNX Runtime), for the window; `None` until one was built.
     pub neural_execution: Mutex<Option<String>>,
     next_job: AtomicU64,
+    /// Set when a request arrives: the compile running for an older one stops.
+    cancel_compile: Arc<AtomicBool>,
 }
 
 /// Handle to the worker thread; dropping it stops the thread.
@@ -142,17 +144,22 @@ impl Worker {
         } = settings;
         let (ports, audio_ports) = patch_rings(RING_CAPACITY);
         let (jobs, job_rx) = crossbeam_channel::unbounded();
+        let compiler = Compiler::new(compiler);
+        // Said once, before any job: the compilers run without the Landlock sandbox here.
+        let mut idle = JobStatus::new(0, String::new(), Stage::Idle);
+        idle.notes.extend(compiler.sandbox_status().note());
         let shared = Arc::new(WorkerShared {
-            status: Mutex::new(JobStatus::new(0, String::new(), Stage::Idle)),
+            status: Mutex::new(idle),
             live_variant: Arc::new(AtomicU64::new(0)),
             play_builtin: Arc::new(AtomicBool::new(false)),
             saved,
             history,
             neural_execution: Mutex::new(None),
             next_job: AtomicU64::new(1),
+            cancel_compile: Arc::new(AtomicBool::new(false)),
         });
         let mut state = WorkerThread {
-            compiler: Compiler::new(compiler),
+            compiler: compiler.with_cancel_flag(shared.cancel_compile.clone()),
             limits,
             sample_rate,
             offline,
@@ -186,7 +193,7 @@ impl Worker {
     /// supersedes it.
     pub fn design(&self, request: DesignRequest, designer: Designer) -> u64 {
         let id = self.queue(request.prompt.trim().to_string());
-        let _ = self.jobs.send(Request::Design {
+        self.submit(Request::Design {
             id,
             request: Box::new(request),
             designer,
@@ -240,12 +247,20 @@ impl Worker {
 
     fn play_as(&self, spec: PatchSpec, origin: Origin) -> u64 {
         let id = self.queue(spec.name.clone());
-        let _ = self.jobs.send(Request::Play {
+        self.submit(Request::Play {
             id,
             spec: Box::new(spec),
             origin,
         });
         id
+    }
+
+    /// Stops the running compile (its `faust` or `rustc` is killed), then sends a request
+    /// that supersedes it. In this order, the flag can only stop a job that started before
+    /// the request was sent: the worker clears it before taking the queue.
+    fn submit(&self, request: Request) {
+        self.shared.cancel_compile.store(true, Ordering::Release);
+        let _ = self.jobs.send(request);
     }
 
     fn queue(&self, title: String) -> u64 {
@@ -286,7 +301,7 @@ impl WorkerShared {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.jobs.send(Request::Shutdown);
+        self.submit(Request::Shutdown);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -379,7 +394,10 @@ impl WorkerThread {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            // A newer request supersedes the ones queued before it.
+            // A newer request supersedes the ones queued before it. The cancel flag is
+            // cleared before the queue is drained, so a request that arrives after the drain
+            // stops this job's compile.
+            self.shared.cancel_compile.store(false, Ordering::Release);
             let job = job.map(|first| jobs.try_iter().fold(first, |_, newer| newer));
             match job {
                 Some(Request::Shutdown) => return,
@@ -602,6 +620,10 @@ impl WorkerThread {
             ..
         } = built;
         let compiled = program.compiled().cloned();
+        if let Some(variant) = &compiled {
+            // A damaged cache entry that was rebuilt.
+            self.add_notes(id, variant.notes().to_vec());
+        }
         if let Some(neural) = instance.neural_voices() {
             *self.shared.neural_execution.lock() = Some(neural.execution().to_string());
         }

@@ -130,6 +130,9 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
         None => Designer::Offline,
     };
     let compiler = Compiler::new(CompilerOptions::default());
+    if let Some(note) = compiler.sandbox_status().note() {
+        eprintln!("note: {note}");
+    }
     let started = Instant::now();
     let builder = Builder {
         compiler: &compiler,
@@ -211,7 +214,25 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// An `--llm` base URL must be an http(s) address with a host: anything else (a typo, a
+/// `file://` URL) is an error, never a silent fall-back to the offline designer.
+fn check_base_url(url: &str) -> Result<(), String> {
+    let shown = mephisto_compiler::limits::cut(url, 80);
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
+        .map(|authority| authority.rsplit('@').next().unwrap_or(""));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        _ => Err(format!(
+            "--llm `{shown}` is not an http:// or https:// address with a host (e.g. http://127.0.0.1:11434/v1)"
+        )),
+    }
+}
+
 fn llm_config(args: LlmArgs) -> Result<LlmConfig, String> {
+    check_base_url(args.base_url.trim())?;
     let defaults = LlmConfig::default();
     let api_key_env = args.api_key_env.map(ApiKeyVar::try_from).transpose()?;
     let seconds = |flag: &str, value: Option<f64>, default: Duration| match value {

@@ -16,14 +16,15 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use mephisto_compiler::{CompiledVariant, Compiler, CompilerOptions};
+use mephisto_compiler::{limits, CompiledVariant, Compiler, CompilerOptions};
 use mephisto_designer::llm::ReplyForm;
 use mephisto_dsp::controls::{Control, ControlKind, ControlSet};
 use mephisto_dsp::macros::{Macro, MacroValues, NEUTRAL_MACROS};
 use mephisto_dsp::{builtin_patches, find_builtin};
 use mephisto_patch::effect::{pink_noise, read_wav, render_effect};
 use mephisto_patch::render::{
-    default_seconds, render_score, write_wav, StereoAudio, DEFAULT_TAIL_SECONDS,
+    check_render_length, default_seconds, render_score, write_wav, StereoAudio,
+    DEFAULT_TAIL_SECONDS,
 };
 use mephisto_patch::sanity::{self, ProgramKind, SanityLimits};
 use mephisto_patch::score::{default_score, parse_score, ScoreNote};
@@ -37,6 +38,9 @@ const DEFAULT_RATE: u32 = 48_000;
 /// The pink noise an effect program plays when no `--input` is given: fixed, so two renders
 /// of one program are identical.
 const NOISE_SEED: u64 = 1;
+
+/// The longest `mephisto bench` run per patch, in seconds of audio.
+const MAX_BENCH_SECONDS: f64 = 600.0;
 
 /// How long an effect program processes pink noise when no `--seconds` is given.
 const DEFAULT_NOISE_SECONDS: f64 = 3.0;
@@ -259,6 +263,8 @@ fn parse_form(text: &str) -> Result<ReplyForm, String> {
 }
 
 fn main() -> ExitCode {
+    // Ctrl-C (or a SIGTERM) stops `faust` and `rustc` with the command.
+    mephisto_compiler::kill_children_on_interrupt();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -311,6 +317,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 let score = parse_notes(notes)?;
                 let sr = sr.unwrap_or(DEFAULT_RATE);
                 let seconds = seconds.unwrap_or_else(|| default_seconds(&score));
+                check_render_length(seconds, sr)?;
                 let instance = if patch.ends_with(".json") {
                     load_spec(Path::new(&patch), sr as f32)?
                 } else if patch.ends_with(".onnx") {
@@ -426,11 +433,22 @@ fn parse_notes(notes: Option<String>) -> Result<Vec<ScoreNote>, String> {
 
 /// Reads and compiles a Faust program with the default compiler options.
 fn compile_file(file: &Path) -> Result<CompiledVariant, String> {
-    let source = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
-    Compiler::new(CompilerOptions::default())
+    let source = mephisto_patch::files::read_text(
+        file,
+        mephisto_compiler::MAX_SOURCE_BYTES as u64,
+        "the program",
+    )?;
+    let compiler = Compiler::new(CompilerOptions::default());
+    if let Some(note) = compiler.sandbox_status().note() {
+        eprintln!("note: {note}");
+    }
+    let variant = compiler
         .compile(&source)
-        .map_err(|e| format!("{}: {e}", file.display()))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    for note in variant.notes() {
+        eprintln!("note: {note}");
+    }
+    Ok(variant)
 }
 
 /// `mephisto compile`: everything a patch author needs to know about a compiled program.
@@ -464,6 +482,15 @@ fn compile(file: &Path, sr: u32, cpu_budget: f32) -> Result<(), String> {
         "channels: process {} in / {} out; shared effect: {effect}",
         variant.voice_inputs(),
         variant.voice_outputs()
+    );
+    let memory = variant.footprint();
+    println!(
+        "memory: {} per voice, {} for the effect; {} for {} voices (budget {})",
+        limits::bytes(memory.voice),
+        limits::bytes(memory.effect),
+        limits::bytes(memory.bank()),
+        limits::BANK_VOICES,
+        limits::bytes(limits::MAX_BANK_BYTES)
     );
     let t = variant.times();
     println!(
@@ -571,6 +598,7 @@ fn render_program(
             let sr = sr.unwrap_or(DEFAULT_RATE);
             warn_if_refused(&variant, sr);
             let seconds = seconds.unwrap_or_else(|| default_seconds(&score));
+            check_render_length(seconds, sr)?;
             let instance = variant.instantiate(&name, DEFAULT_VOICES, sr as f32)?;
             Ok(render_score(instance, &score, macros, seconds, sr))
         }
@@ -595,15 +623,19 @@ fn render_program(
                     check_rate(audio.sample_rate)?;
                     audio
                 }
-                None => pink_noise(
-                    seconds.unwrap_or(DEFAULT_NOISE_SECONDS),
-                    sr.unwrap_or(DEFAULT_RATE),
-                    NOISE_SEED,
-                ),
+                None => {
+                    let (seconds, sr) = (
+                        seconds.unwrap_or(DEFAULT_NOISE_SECONDS),
+                        sr.unwrap_or(DEFAULT_RATE),
+                    );
+                    check_render_length(seconds, sr)?;
+                    pink_noise(seconds, sr, NOISE_SEED)
+                }
             };
             warn_if_refused(&variant, source.sample_rate);
             let input_seconds = source.left.len() as f64 / source.sample_rate as f64;
             let seconds = seconds.unwrap_or(input_seconds + DEFAULT_TAIL_SECONDS);
+            check_render_length(seconds, source.sample_rate)?;
             render_effect(&variant, &source, macros, seconds)
         }
     }
@@ -619,6 +651,17 @@ fn warn_if_refused(variant: &CompiledVariant, sr: u32) {
 /// Prints a Markdown table of render speed per built-in patch (for docs/BENCHMARKS.md).
 fn bench(voices: usize, seconds: f64) -> Result<(), String> {
     let sr = DEFAULT_RATE;
+    let max_voices = mephisto_patch::spec::MAX_VOICES as usize;
+    if !(1..=max_voices).contains(&voices) {
+        return Err(format!(
+            "--voices {voices} must be between 1 and {max_voices}"
+        ));
+    }
+    if !(seconds > 0.0 && seconds <= MAX_BENCH_SECONDS) {
+        return Err(format!(
+            "--seconds {seconds} must be between 0 and {MAX_BENCH_SECONDS} (seconds of audio per patch)"
+        ));
+    }
     let chord: Vec<ScoreNote> = (0..voices)
         .map(|i| ScoreNote {
             note: 36 + (i * 5 % 48) as u8,

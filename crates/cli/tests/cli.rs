@@ -183,7 +183,7 @@ fn mistakes_give_one_error_line_and_exit_status_1() {
 
     let line = assert_one_error_line(&scratch.run(&["compile", "missing.dsp"]));
     assert!(
-        line.starts_with("error: cannot read `missing.dsp`"),
+        line.starts_with("error: cannot read the program `missing.dsp`"),
         "{line}"
     );
 }

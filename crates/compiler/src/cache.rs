@@ -1,6 +1,13 @@
-//! The variant cache on disk: one folder per key holding the compiled library. Entries are
-//! built in a private staging folder and published with one atomic rename, so two processes
-//! compiling the same key never see each other's half-written files.
+//! The variant cache on disk: one folder per key holding the compiled library and its
+//! manifest (the library's size and SHA-256). Entries are built in a private staging folder
+//! and published with one atomic rename, so two processes compiling the same key never see
+//! each other's half-written files.
+//!
+//! Nothing in the cache is trusted: before a library is loaded its entry must be a folder,
+//! the library a regular file of the recorded size, and its content hash the recorded one.
+//! An entry that fails (a file cut short by a full disk, flipped bytes, a library from
+//! elsewhere, a file or a stray folder where the entry should be) is moved aside and
+//! rebuilt, and the compile says so.
 
 use std::env::consts::DLL_SUFFIX;
 use std::fs;
@@ -69,22 +76,25 @@ impl Cache {
         Ok(Cache { root })
     }
 
-    /// The library of a published entry, when there is one.
-    pub fn lookup(&self, key: &Key) -> Option<PathBuf> {
-        let library = library_in(&self.root.join(key.as_str()));
-        library.is_file().then_some(library)
+    /// The published entry of `key`: its verified library, nothing, or why the thing
+    /// found there cannot be used.
+    pub fn lookup(&self, key: &Key) -> Lookup {
+        let entry = self.root.join(key.as_str());
+        match fs::symlink_metadata(&entry) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Lookup::Miss,
+            Err(e) => Lookup::Damaged(format!("it cannot be read ({e})")),
+            Ok(meta) if !meta.is_dir() => Lookup::Damaged("it is not a folder".to_string()),
+            Ok(_) => match verify(&entry) {
+                Ok(library) => Lookup::Hit(library),
+                Err(why) => Lookup::Damaged(why),
+            },
+        }
     }
 
-    /// Removes an entry that exists but cannot be used (it is renamed away first, so a
-    /// process reading it at the same time sees either the whole entry or none).
+    /// Moves an entry that exists but cannot be used out of the way and removes it (it is
+    /// renamed first, so a process reading it at the same time sees the whole entry or none).
     pub fn evict(&self, key: &Key) {
-        let entry = self.root.join(key.as_str());
-        let doomed = self
-            .root
-            .join(format!("{STAGING_PREFIX}evicted-{}", unique_suffix()));
-        if fs::rename(&entry, &doomed).is_ok() {
-            let _ = fs::remove_dir_all(&doomed);
-        }
+        move_aside(&self.root.join(key.as_str()), &self.root);
     }
 
     /// Starts building an entry in a fresh staging folder next to the entries (same file
@@ -148,17 +158,37 @@ impl Staging {
         library_in(&self.dir)
     }
 
-    /// Makes the entry visible under its key and returns its library. When another process
-    /// published the same key first, its entry (built from the same inputs) is used.
+    /// Records the library's size and hash, makes the entry visible under its key and
+    /// returns its library. When another process published the same key first, its entry
+    /// (built from the same inputs) is used if it verifies; anything else in the way (a
+    /// damaged entry, a file) is moved aside and the rename tried again.
     pub fn publish(self) -> Result<PathBuf, CompileError> {
-        match fs::rename(&self.dir, &self.entry) {
-            Ok(()) => Ok(library_in(&self.entry)),
-            Err(_) if library_in(&self.entry).is_file() => Ok(library_in(&self.entry)),
-            Err(e) => Err(CompileError::Cache(format!(
-                "cannot publish the compiled variant to `{}`: {e}",
-                self.entry.display()
-            ))),
+        let manifest = Manifest::of(&self.library()).map_err(|e| {
+            CompileError::Cache(format!(
+                "cannot read the compiled variant to record it: {e}"
+            ))
+        })?;
+        fs::write(self.dir.join(MANIFEST), manifest.text()).map_err(|e| {
+            CompileError::Cache(format!("cannot write the variant's manifest: {e}"))
+        })?;
+        let mut last_error = None;
+        for _ in 0..2 {
+            match fs::rename(&self.dir, &self.entry) {
+                Ok(()) => return Ok(library_in(&self.entry)),
+                Err(e) => last_error = Some(e),
+            }
+            if let Ok(library) = verify(&self.entry) {
+                return Ok(library);
+            }
+            if let Some(root) = self.entry.parent() {
+                move_aside(&self.entry, root);
+            }
         }
+        Err(CompileError::Cache(format!(
+            "cannot publish the compiled variant to `{}`: {}",
+            self.entry.display(),
+            last_error.map(|e| e.to_string()).unwrap_or_default()
+        )))
     }
 }
 
@@ -172,6 +202,111 @@ impl Drop for Staging {
 
 fn library_in(dir: &Path) -> PathBuf {
     dir.join(format!("variant{DLL_SUFFIX}"))
+}
+
+/// What a lookup found under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A verified library.
+    Hit(PathBuf),
+    Miss,
+    /// Something that is not a usable entry, and what is wrong with it.
+    Damaged(String),
+}
+
+/// The file in an entry that records its library.
+const MANIFEST: &str = "manifest";
+
+/// Libraries larger than this are not hashed but refused (a variant is a few hundred KiB).
+const MAX_LIBRARY_BYTES: u64 = 256 << 20;
+
+/// An entry's record of its library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Manifest {
+    bytes: u64,
+    sha256: String,
+}
+
+impl Manifest {
+    fn of(library: &Path) -> std::io::Result<Manifest> {
+        let (bytes, sha256) = hash_file(library)?;
+        Ok(Manifest { bytes, sha256 })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "mephisto variant\nbytes {}\nsha256 {}\n",
+            self.bytes, self.sha256
+        )
+    }
+
+    fn parse(text: &str) -> Option<Manifest> {
+        let mut lines = text.lines();
+        if lines.next()? != "mephisto variant" {
+            return None;
+        }
+        let bytes = lines.next()?.strip_prefix("bytes ")?.parse().ok()?;
+        let sha256 = lines.next()?.strip_prefix("sha256 ")?.to_string();
+        (sha256.len() == 64).then_some(Manifest { bytes, sha256 })
+    }
+}
+
+/// The size and hex SHA-256 of a regular file (read whole, at most [`MAX_LIBRARY_BYTES`]).
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read;
+    let file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    let mut reader = file.take(MAX_LIBRARY_BYTES + 1);
+    loop {
+        let n = reader.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+    let digest = hasher.finalize();
+    Ok((total, digest.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// Checks a published entry and returns its library, or says what is wrong.
+fn verify(entry: &Path) -> Result<PathBuf, String> {
+    let library = library_in(entry);
+    let manifest = fs::read_to_string(entry.join(MANIFEST))
+        .ok()
+        .and_then(|text| Manifest::parse(&text))
+        .ok_or("its manifest is missing or unreadable")?;
+    let meta = fs::symlink_metadata(&library).map_err(|_| "its library is missing")?;
+    if !meta.is_file() {
+        return Err("its library is not a regular file".into());
+    }
+    if meta.len() != manifest.bytes {
+        return Err(format!(
+            "its library has {} bytes, {} were recorded",
+            meta.len(),
+            manifest.bytes
+        ));
+    }
+    if manifest.bytes > MAX_LIBRARY_BYTES {
+        return Err("its library is larger than any variant".into());
+    }
+    let (_, sha256) =
+        hash_file(&library).map_err(|e| format!("its library cannot be read ({e})"))?;
+    if sha256 != manifest.sha256 {
+        return Err("its library's content does not match the recorded hash".into());
+    }
+    Ok(library)
+}
+
+/// Renames `path` (an entry, or whatever is in its place) to a staging name in `root` and
+/// removes it.
+fn move_aside(path: &Path, root: &Path) {
+    let doomed = root.join(format!("{STAGING_PREFIX}evicted-{}", unique_suffix()));
+    if fs::rename(path, &doomed).is_ok() && fs::remove_dir_all(&doomed).is_err() {
+        let _ = fs::remove_file(&doomed);
+    }
 }
 
 fn default_root() -> PathBuf {
@@ -224,9 +359,9 @@ mod tests {
         let key = Key::new(&[("source", b"process = 0;")]);
         let staging = cache.stage(&key).unwrap();
         fs::write(staging.library(), b"half").unwrap();
-        assert!(cache.lookup(&key).is_none());
+        assert_eq!(cache.lookup(&key), Lookup::Miss);
         let library = staging.publish().unwrap();
-        assert_eq!(cache.lookup(&key), Some(library));
+        assert_eq!(cache.lookup(&key), Lookup::Hit(library));
 
         // A second builder of the same key loses the race quietly and uses the winner.
         let late = cache.stage(&key).unwrap();
@@ -237,7 +372,49 @@ mod tests {
         assert!(!late_dir.exists());
 
         cache.evict(&key);
-        assert!(cache.lookup(&key).is_none());
+        assert_eq!(cache.lookup(&key), Lookup::Miss);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn damaged_entries_are_found_and_a_leftover_does_not_block_publishing() {
+        let root = temp_root("damage");
+        let cache = Cache::open(Some(&root)).unwrap();
+        let key = Key::new(&[("source", b"x")]);
+        let publish = |content: &[u8]| {
+            let staging = cache.stage(&key).unwrap();
+            fs::write(staging.library(), content).unwrap();
+            staging.publish().unwrap()
+        };
+        let library = publish(b"a whole library");
+        fs::write(&library, b"a whole").unwrap();
+        assert_eq!(
+            cache.lookup(&key),
+            Lookup::Damaged("its library has 7 bytes, 15 were recorded".into())
+        );
+        fs::write(&library, b"a wholE library").unwrap();
+        assert_eq!(
+            cache.lookup(&key),
+            Lookup::Damaged("its library's content does not match the recorded hash".into())
+        );
+        // A damaged entry in the way of a new one is moved aside.
+        let library = publish(b"rebuilt");
+        assert_eq!(cache.lookup(&key), Lookup::Hit(library));
+        // A file, or a foreign non-empty folder, where the entry belongs.
+        cache.evict(&key);
+        let entry = root.join(key.as_str());
+        fs::write(&entry, b"not a folder").unwrap();
+        assert_eq!(
+            cache.lookup(&key),
+            Lookup::Damaged("it is not a folder".into())
+        );
+        let library = publish(b"again");
+        assert_eq!(cache.lookup(&key), Lookup::Hit(library));
+        cache.evict(&key);
+        fs::create_dir_all(entry.join("junk")).unwrap();
+        assert!(matches!(cache.lookup(&key), Lookup::Damaged(_)));
+        let library = publish(b"once more");
+        assert_eq!(cache.lookup(&key), Lookup::Hit(library));
         fs::remove_dir_all(root).unwrap();
     }
 }

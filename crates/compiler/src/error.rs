@@ -69,6 +69,12 @@ pub enum CompileError {
     /// The cache folder could not be created or written.
     #[error("{0}")]
     Cache(String),
+    /// The compilers' sandbox could not be set up, or Faust used a file outside it.
+    #[error("{0}")]
+    Sandbox(String),
+    /// A newer job superseded this compile; its compilers were stopped.
+    #[error("the compile was stopped: a newer request replaced it")]
+    Cancelled,
 }
 
 impl CompileError {

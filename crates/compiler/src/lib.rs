@@ -5,9 +5,17 @@
 //! only the DSPs' `compute` is meant for it.
 
 mod cache;
+mod children;
 mod description;
 mod error;
+mod lexer;
+pub mod limits;
 mod pipeline;
+#[cfg(target_os = "linux")]
+pub mod sandbox;
+#[cfg(not(target_os = "linux"))]
+#[path = "sandbox_fallback.rs"]
+pub mod sandbox;
 mod screen;
 mod toolchain;
 mod variant;
@@ -15,6 +23,7 @@ mod wrapper;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,8 +32,9 @@ use mephisto_rt::foreign::{ForeignClass, ForeignDsp};
 use mephisto_rt::instance::PatchInstance;
 
 pub use cache::CACHE_DIR_ENV;
+pub use children::{kill_children_on_interrupt, live_groups};
 pub use error::{CompileError, Refusal, SourceLine};
-pub use screen::{screen, Screened, MAX_SOURCE_BYTES};
+pub use screen::{is_allowed_library, screen, Screened, MAX_SOURCE_BYTES};
 pub use wrapper::ABI_VERSION;
 
 use toolchain::Tool;
@@ -74,6 +84,8 @@ pub struct Compiler {
     /// `faust` and `rustc` once located and asked their versions, so a compile that hits
     /// the cache starts no process at all.
     tools: Mutex<Option<(Tool, Tool)>>,
+    /// Set by whoever supersedes the running compile: its compilers are killed.
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Compiler {
@@ -81,7 +93,21 @@ impl Compiler {
         Compiler {
             options,
             tools: Mutex::new(None),
+            cancel: None,
         }
+    }
+
+    /// A compiler whose running compile stops (with [`CompileError::Cancelled`], its
+    /// compilers killed) once `flag` is set; the owner clears it before the next job.
+    pub fn with_cancel_flag(mut self, flag: Arc<AtomicBool>) -> Compiler {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Whether the compilers run inside the Landlock sandbox on this machine; its `note()`
+    /// is what to tell the producer (once, in the status) when they do not.
+    pub fn sandbox_status(&self) -> &'static sandbox::SandboxStatus {
+        sandbox::status()
     }
 
     pub fn options(&self) -> &CompilerOptions {
@@ -133,6 +159,7 @@ pub struct CompiledVariant {
     from_cache: bool,
     times: StageTimes,
     key: String,
+    notes: Vec<String>,
 }
 
 impl CompiledVariant {
@@ -143,6 +170,7 @@ impl CompiledVariant {
         from_cache: bool,
         times: StageTimes,
         key: cache::Key,
+        notes: Vec<String>,
     ) -> Result<CompiledVariant, CompileError> {
         let mut refusals = Vec::new();
         let (inputs, outputs) = (loaded.voice.inputs(), loaded.voice.outputs());
@@ -178,7 +206,14 @@ impl CompiledVariant {
             from_cache,
             times,
             key: key.as_str().to_string(),
+            notes,
         })
+    }
+
+    /// What the producer should know about this compile although it succeeded: a damaged
+    /// cache entry that was rebuilt.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// A new voice DSP (not yet initialised). A voice whose constructor panicked is
@@ -210,6 +245,11 @@ impl CompiledVariant {
 
     pub fn voice_outputs(&self) -> usize {
         self.loaded.voice.outputs()
+    }
+
+    /// The memory its DSPs take: one voice, the effect (static tables not counted).
+    pub fn footprint(&self) -> limits::Footprint {
+        self.loaded.footprint
     }
 
     /// Whether the library came from the cache rather than from the compilers.

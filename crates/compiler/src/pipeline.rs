@@ -1,15 +1,19 @@
-//! The compile pipeline: screen → cache lookup → `faust -lang rust` → wrapper crate →
-//! `rustc --crate-type cdylib` → load and check, each compiler run under its time limit,
-//! with their error messages turned into ones a producer can act on.
+//! The compile pipeline: screen → cache lookup (verified) → `faust -lang rust` in its
+//! sandbox → the files Faust used checked → the memory the DSPs will need checked →
+//! wrapper crate → `rustc --crate-type cdylib` in its sandbox → load and check, each
+//! compiler run under its limits, with their error messages turned into ones a producer can
+//! act on.
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::cache::{Cache, Key};
-use super::screen::{screen, Screened, MEPHISTO_LIB};
-use super::toolchain::{run_limited, Tool};
+use super::cache::{Cache, Key, Lookup};
+use super::limits::{cut, ChildLimits, Footprint};
+use super::sandbox::{Allowed, Confinement};
+use super::screen::{is_faust_library_file, screen, Screened, MEPHISTO_LIB};
+use super::toolchain::{run_limited, RunOptions, Tool};
 use super::variant::LoadedVariant;
 use super::wrapper::{template_text, wrapper_source, ABI_VERSION};
 use super::{CompileError, CompiledVariant, Compiler, Refusal, SourceLine, StageTimes};
@@ -19,7 +23,8 @@ use super::{CompileError, CompiledVariant, Compiler, Refusal, SourceLine, StageT
 const MEPHISTO_LIB_SOURCE: &str = include_str!("../../../faust/mephisto.lib");
 
 /// Faust flags shared by the voice and effect runs (the class and process names follow).
-const FAUST_FLAGS: &[&str] = &["-lang", "rust"];
+/// `-flist` prints the files Faust read, which are checked against the allowed libraries.
+const FAUST_FLAGS: &[&str] = &["-lang", "rust", "-flist"];
 
 /// rustc flags: an optimised `cdylib` that catches panics (the wrapper relies on unwinding),
 /// without debug info (smaller, faster to link), with warnings in generated code silenced.
@@ -60,18 +65,34 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     let cache = Cache::open(compiler.options.cache_dir.as_deref())?;
     let key = cache_key(source, &screened, &faust, &rustc);
     times.toolchain = stage.elapsed();
+    let mut notes: Vec<String> = Vec::new();
 
-    if let Some(library) = cache.lookup(&key) {
-        let stage = Instant::now();
-        match LoadedVariant::open(&library) {
-            Ok(loaded) => {
-                times.load = stage.elapsed();
-                return CompiledVariant::new(loaded, true, times, key);
+    match cache.lookup(&key) {
+        Lookup::Hit(library) => {
+            let stage = Instant::now();
+            match LoadedVariant::open(&library) {
+                Ok(loaded) => {
+                    times.load = stage.elapsed();
+                    return CompiledVariant::new(loaded, true, times, key, notes);
+                }
+                // A verified entry this Mephisto refuses (its memory, say) is refused again
+                // by the build; anything else unloadable is rebuilt.
+                Err(e @ CompileError::Refused(_)) => return Err(e),
+                Err(e) => {
+                    notes.push(format!(
+                        "the cached build of this program could not be loaded ({e}); it was moved aside and rebuilt"
+                    ));
+                    cache.evict(&key);
+                }
             }
-            // An entry that cannot be loaded (written by a build that crashed the machine,
-            // or damaged since) is rebuilt rather than reported.
-            Err(_) => cache.evict(&key),
         }
+        Lookup::Damaged(why) => {
+            notes.push(format!(
+                "the cached build of this program was damaged ({why}); it was moved aside and rebuilt"
+            ));
+            cache.evict(&key);
+        }
+        Lookup::Miss => {}
     }
 
     let staging = cache.stage(&key)?;
@@ -86,11 +107,22 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
 
     let stage = Instant::now();
     let limit = compiler.options.faust_time_limit;
+    let jail = Confinement::new(
+        &Allowed::faust(&faust.path, &faust.libraries, dir),
+        ChildLimits::faust(limit),
+    )?;
+    let faust_run = FaustRun {
+        faust: &faust,
+        dir,
+        limit,
+        jail: &jail,
+        cancel: compiler.cancel.as_deref(),
+    };
     let (voice, effect) = std::thread::scope(|scope| {
         let effect = screened
             .defines_effect
-            .then(|| scope.spawn(|| run_faust(&faust, dir, "Effect", Some("effect"), limit)));
-        let voice = run_faust(&faust, dir, "Voice", None, limit);
+            .then(|| scope.spawn(|| faust_run.run("Effect", Some("effect"))));
+        let voice = faust_run.run("Voice", None);
         let effect = effect.map(|handle| {
             handle.join().unwrap_or_else(|_| {
                 Err(CompileError::faust(
@@ -103,14 +135,25 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     let voice = voice?;
     let effect = effect.transpose()?;
     times.faust = stage.elapsed();
+    // Before rustc builds anything: the memory the DSPs would take.
+    Footprint::of_faust_output(&voice, effect.as_deref())
+        .check()
+        .map_err(|why| CompileError::Refused(vec![Refusal::new(None, why)]))?;
 
     let stage = Instant::now();
     write(WRAPPER_FILE, &wrapper_source(&voice, effect.as_deref()))?;
+    let limit = compiler.options.rustc_time_limit;
+    let jail = Confinement::new(&Allowed::rustc(&rustc.path, dir), ChildLimits::rustc(limit))?;
     run_rustc(
         &rustc,
-        dir,
         &staging.library(),
-        compiler.options.rustc_time_limit,
+        &RunOptions {
+            stage: "Rust compilation",
+            limit,
+            scratch: dir,
+            confinement: Some(&jail),
+            cancel: compiler.cancel.as_deref(),
+        },
     )?;
     times.rustc = stage.elapsed();
     // The entry keeps the program and the wrapper (which contains Faust's output) for
@@ -123,7 +166,7 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     let library = staging.publish()?;
     let loaded = LoadedVariant::open(&library)?;
     times.load = stage.elapsed();
-    CompiledVariant::new(loaded, false, times, key)
+    CompiledVariant::new(loaded, false, times, key, notes)
 }
 
 fn cache_key(source: &str, screened: &Screened, faust: &Tool, rustc: &Tool) -> Key {
@@ -149,46 +192,106 @@ fn cache_key(source: &str, screened: &Screened, faust: &Tool, rustc: &Tool) -> K
     ])
 }
 
-/// Runs Faust's Rust backend on the program in `dir`, for `process` or `process_name`.
-fn run_faust(
-    faust: &Tool,
-    dir: &Path,
-    class: &str,
-    process_name: Option<&str>,
+/// One program's Faust runs: where, with which limits and sandbox.
+struct FaustRun<'a> {
+    faust: &'a Tool,
+    dir: &'a Path,
     limit: Duration,
-) -> Result<String, CompileError> {
-    let output = format!("{}.rs", class.to_lowercase());
-    let mut cmd = Command::new(&faust.path);
-    cmd.current_dir(dir)
-        .args(FAUST_FLAGS)
-        .args(["-cn", class, "-o", &output]);
-    if let Some(name) = process_name {
-        cmd.args(["-pn", name]);
+    jail: &'a Confinement,
+    cancel: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl FaustRun<'_> {
+    /// Runs Faust's Rust backend on the program in `dir`, for `process` or `process_name`,
+    /// and checks the files it read.
+    fn run(&self, class: &str, process_name: Option<&str>) -> Result<String, CompileError> {
+        let output = format!("{}.rs", class.to_lowercase());
+        let mut cmd = Command::new(&self.faust.path);
+        cmd.current_dir(self.dir)
+            .env_remove("FAUST_LIB_PATH")
+            .args(FAUST_FLAGS)
+            .args(["-cn", class, "-o", &output]);
+        if let Some(name) = process_name {
+            cmd.args(["-pn", name]);
+        }
+        cmd.arg(PATCH_FILE);
+        let run = run_limited(
+            cmd,
+            &RunOptions {
+                stage: "Faust compilation",
+                limit: self.limit,
+                scratch: self.dir,
+                confinement: Some(self.jail),
+                cancel: self.cancel,
+            },
+        )?;
+        if !run.status.success() {
+            let what = process_name
+                .map(|n| format!(" (compiling `{n}`)"))
+                .unwrap_or_default();
+            let (message, lines) = faust_message(&run.stderr, &what);
+            return Err(CompileError::Faust { message, lines });
+        }
+        check_files_used(&run.stdout, self.dir, &self.faust.libraries)?;
+        let code = fs::read_to_string(self.dir.join(&output)).map_err(|e| {
+            CompileError::faust(format!(
+                "Faust error: the Faust compiler wrote no readable output ({e})"
+            ))
+        })?;
+        if code.contains("add_soundfile") {
+            return Err(CompileError::Refused(vec![Refusal::new(
+                None,
+                format!(
+                    "refused: `{}` uses a sound file through a library (patches cannot load sound files)",
+                    process_name.unwrap_or("process")
+                ),
+            )]));
+        }
+        Ok(code)
     }
-    cmd.arg(PATCH_FILE);
-    let run = run_limited(cmd, "Faust compilation", limit, dir)?;
-    if !run.status.success() {
-        let what = process_name
-            .map(|n| format!(" (compiling `{n}`)"))
-            .unwrap_or_default();
-        let (message, lines) = faust_message(&run.stderr, &what);
-        return Err(CompileError::Faust { message, lines });
+}
+
+/// Checks the files Faust says it read (`-flist`): the program, and allowed libraries from
+/// the build folder or Faust's library folders. Anything else means the sandbox and the
+/// screen both failed; the compile stops, and the message names the file but never
+/// quotes it.
+fn check_files_used(
+    stdout: &str,
+    dir: &Path,
+    libraries: &[std::path::PathBuf],
+) -> Result<(), CompileError> {
+    let Some((_, list)) = stdout.split_once("List of file dependencies :") else {
+        return Err(CompileError::Sandbox(
+            "Faust did not list the files it read, so they cannot be checked".into(),
+        ));
+    };
+    let allowed = |path: &Path| -> bool {
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            dir.join(path)
+        };
+        let path = fs::canonicalize(&path).unwrap_or(path);
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        let name = name.to_string_lossy();
+        let in_job = fs::canonicalize(dir).is_ok_and(|d| d == parent) || parent == dir;
+        (in_job && (name == PATCH_FILE || name == MEPHISTO_LIB))
+            || (libraries.iter().any(|l| l == parent) && is_faust_library_file(&name))
+    };
+    for line in list.lines().map(str::trim) {
+        if line.is_empty() || line.chars().all(|c| c == '-') {
+            continue;
+        }
+        if !allowed(Path::new(line)) {
+            return Err(CompileError::Sandbox(format!(
+                "refused: Faust read `{}`, which is not one of the allowed libraries; the program was stopped",
+                cut(line, 120)
+            )));
+        }
     }
-    let code = fs::read_to_string(dir.join(&output)).map_err(|e| {
-        CompileError::faust(format!(
-            "Faust error: the Faust compiler wrote no readable output ({e})"
-        ))
-    })?;
-    if code.contains("add_soundfile") {
-        return Err(CompileError::Refused(vec![Refusal::new(
-            None,
-            format!(
-                "refused: `{}` uses a sound file through a library (patches cannot load sound files)",
-                process_name.unwrap_or("process")
-            ),
-        )]));
-    }
-    Ok(code)
+    Ok(())
 }
 
 /// Rewrites Faust's `file : LINE : ERROR : message` lines to name the program's line (or
@@ -253,20 +356,16 @@ fn clip(lines: &[String]) -> String {
     text
 }
 
-/// Compiles the wrapper in `dir` into the library at `library`.
-fn run_rustc(
-    rustc: &Tool,
-    dir: &Path,
-    library: &Path,
-    limit: Duration,
-) -> Result<(), CompileError> {
+/// Compiles the wrapper in the build folder (`options.scratch`) into the library at
+/// `library`.
+fn run_rustc(rustc: &Tool, library: &Path, options: &RunOptions) -> Result<(), CompileError> {
     let mut cmd = Command::new(&rustc.path);
-    cmd.current_dir(dir)
+    cmd.current_dir(options.scratch)
         .args(RUSTC_FLAGS)
         .arg("-o")
         .arg(library)
         .arg(WRAPPER_FILE);
-    let run = run_limited(cmd, "Rust compilation", limit, dir)?;
+    let run = run_limited(cmd, options)?;
     if run.status.success() && library.is_file() {
         Ok(())
     } else {
@@ -348,6 +447,88 @@ mod tests {
         let (message, _) = faust_message(&format!("ERROR in sequential composition\n{long}\n"), "");
         assert!(message.starts_with("Faust error: ERROR in sequential composition\n"));
         assert!(message.chars().count() < MAX_MESSAGE_CHARS + 40);
+    }
+
+    /// Even with the screen out of the way, Faust in its sandbox cannot read a file outside
+    /// the libraries, and nothing of it reaches the message.
+    #[test]
+    fn faust_in_its_sandbox_cannot_read_a_planted_file() {
+        use crate::toolchain::ToolKind;
+        let root = std::env::temp_dir().join(format!(
+            "mephisto-faust-sandbox-{}",
+            crate::cache::unique_suffix()
+        ));
+        let job = root.join("job");
+        fs::create_dir_all(&job).unwrap();
+        let secret = root.join("secret.lib");
+        fs::write(&secret, "process = hunter2canary;\n").unwrap();
+        fs::write(
+            job.join(PATCH_FILE),
+            format!("import(\"{}\");\nprocess = 0;\n", secret.display()),
+        )
+        .unwrap();
+        let faust = Tool::locate(ToolKind::Faust, None).unwrap();
+        let jail = Confinement::new(
+            &Allowed::faust(&faust.path, &faust.libraries, &job),
+            ChildLimits::faust(Duration::from_secs(20)),
+        )
+        .unwrap();
+        let run = FaustRun {
+            faust: &faust,
+            dir: &job,
+            limit: Duration::from_secs(20),
+            jail: &jail,
+            cancel: None,
+        };
+        let err = run.run("Voice", None).unwrap_err().to_string();
+        assert!(!err.contains("hunter2canary"), "{err}");
+        if crate::sandbox::status().enforced() {
+            assert!(err.contains("unable to open file"), "{err}");
+        }
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn only_allowed_files_may_be_listed_by_faust() {
+        let dir = std::env::temp_dir();
+        let libs = [std::path::PathBuf::from("/usr/share/faust")];
+        let list = |files: &[&str]| {
+            format!(
+                "---\nList of file dependencies :\n---\n{}\n",
+                files.join("\n")
+            )
+        };
+        assert!(check_files_used(
+            &list(&["patch.dsp", "/usr/share/faust/stdfaust.lib"]),
+            &dir,
+            &libs
+        )
+        .is_ok());
+        // `all.lib` reads `soundfiles.lib` (Faust's own); the same name elsewhere is refused.
+        assert!(check_files_used(
+            &list(&[
+                "patch.dsp",
+                "/usr/share/faust/all.lib",
+                "/usr/share/faust/soundfiles.lib"
+            ]),
+            &dir,
+            &libs
+        )
+        .is_ok());
+        assert!(
+            check_files_used(&list(&["patch.dsp", "/tmp/soundfiles.lib"]), &dir, &libs).is_err()
+        );
+        let err = check_files_used(&list(&["patch.dsp", "/etc/passwd"]), &dir, &libs)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("refused: Faust read `/etc/passwd`"),
+            "{err}"
+        );
+        assert!(check_files_used("no list", &dir, &libs).is_err());
+        assert!(
+            check_files_used(&list(&["/usr/share/faust/../../../etc/x.lib"]), &dir, &libs).is_err()
+        );
     }
 
     #[test]

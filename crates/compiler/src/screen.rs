@@ -2,6 +2,7 @@
 //! reach outside the sandbox (C functions, files, non-standard libraries) and oversized
 //! sources, and notes what the pipeline needs to know (an `effect`, a `mephisto.lib` import).
 
+use crate::lexer::{tokenize, Kind, Token};
 use crate::Refusal;
 
 /// The largest source accepted. A patch that builds on the libraries is a few KiB (the
@@ -75,37 +76,47 @@ pub fn screen(source: &str) -> Result<Screened, Vec<Refusal>> {
             ),
         )]);
     }
+    if let Some(offset) = source.find('\0') {
+        let line = source[..offset].matches('\n').count() + 1;
+        return Err(vec![Refusal::new(
+            Some(line),
+            format!("refused: a NUL character at line {line} (a Faust program is text)"),
+        )]);
+    }
     let tokens = tokenize(source);
     let mut refusals = Vec::new();
     let mut screened = Screened::default();
     let mut depth = 0usize;
     for (i, token) in tokens.iter().enumerate() {
+        let mut refuse = |what: String| refusals.push(Refusal::new(Some(token.line), what));
         match &token.kind {
             Kind::Punct("{") => depth += 1,
             Kind::Punct("}") => depth = depth.saturating_sub(1),
+            Kind::Str {
+                terminated: false, ..
+            } => refuse(format!(
+                "refused: the string opened at line {} is never closed (add the closing `\"`)",
+                token.line
+            )),
+            Kind::Str { text, .. } if text.contains('\\') => refuse(format!(
+                "refused: a backslash in the string at line {} (Faust has no escapes in strings and copies them unchanged into the generated code; remove it)",
+                token.line
+            )),
             Kind::Ident(word) => {
                 if let Some(reason) = forbidden_reason(word) {
-                    refusals.push(Refusal::new(
-                        Some(token.line),
-                        format!("refused: `{word}` at line {} ({reason})", token.line),
-                    ));
+                    refuse(format!("refused: `{word}` at line {} ({reason})", token.line));
                 } else if matches!(word.as_str(), "import" | "library" | "component") {
                     match library_argument(&tokens[i + 1..]) {
                         Some(name) if name == MEPHISTO_LIB => screened.uses_mephisto_lib = true,
                         Some(name) if STANDARD_LIBRARIES.contains(&name) => {}
-                        Some(name) => refusals.push(Refusal::new(
-                            Some(token.line),
-                            format!(
-                                "refused: `{word}(\"{name}\")` at line {} (only the standard Faust libraries and {MEPHISTO_LIB} can be used)",
-                                token.line
-                            ),
+                        Some(name) => refuse(format!(
+                            "refused: `{word}(\"{}\")` at line {} (only the standard Faust libraries and {MEPHISTO_LIB} can be used)",
+                            crate::limits::cut(name, 80),
+                            token.line
                         )),
-                        None => refusals.push(Refusal::new(
-                            Some(token.line),
-                            format!(
-                                "refused: `{word}` at line {} (its argument must be a library name in quotes, e.g. `{word}(\"stdfaust.lib\")`)",
-                                token.line
-                            ),
+                        None => refuse(format!(
+                            "refused: `{word}` at line {} (its argument must be a library name in quotes, e.g. `{word}(\"stdfaust.lib\")`)",
+                            token.line
                         )),
                     }
                 } else if word == "effect"
@@ -128,6 +139,20 @@ pub fn screen(source: &str) -> Result<Screened, Vec<Refusal>> {
     }
 }
 
+/// Whether `name` is a library a program may import (a standard Faust library or
+/// `mephisto.lib`).
+pub fn is_allowed_library(name: &str) -> bool {
+    name == MEPHISTO_LIB || STANDARD_LIBRARIES.contains(&name)
+}
+
+/// Whether Faust may read the library file `name` from its own library folders while it
+/// compiles: what a program may import, and `soundfiles.lib`, which `all.lib` imports.
+/// Reading it is harmless (it is Faust's own file); what would use a sound file, the
+/// `soundfile` primitive, is refused in the program by the screen.
+pub fn is_faust_library_file(name: &str) -> bool {
+    is_allowed_library(name) || name == "soundfiles.lib"
+}
+
 fn forbidden_reason(word: &str) -> Option<&'static str> {
     Some(match word {
         "ffunction" => "calling C functions is not allowed in patches",
@@ -145,7 +170,11 @@ fn library_argument(tokens: &[Token]) -> Option<&str> {
             kind: Kind::Punct("("),
             ..
         }, Token {
-            kind: Kind::Str(name),
+            kind:
+                Kind::Str {
+                    text: name,
+                    terminated: true,
+                },
             ..
         }, Token {
             kind: Kind::Punct(")"),
@@ -153,103 +182,6 @@ fn library_argument(tokens: &[Token]) -> Option<&str> {
         }, ..] => Some(name.as_str()),
         _ => None,
     }
-}
-
-#[derive(Debug, PartialEq)]
-enum Kind {
-    Ident(String),
-    Str(String),
-    Punct(&'static str),
-    Other,
-}
-
-#[derive(Debug)]
-struct Token {
-    kind: Kind,
-    /// 1-based line where the token starts.
-    line: usize,
-}
-
-/// Splits Faust source into the tokens screening cares about, dropping comments so a word
-/// in a comment is never mistaken for code, and keeping strings whole so a word inside a
-/// label is never mistaken for a keyword.
-fn tokenize(source: &str) -> Vec<Token> {
-    let chars: Vec<char> = source.chars().collect();
-    let mut tokens = Vec::new();
-    let mut line = 1;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let start_line = line;
-        if c == '\n' {
-            line += 1;
-            i += 1;
-        } else if c.is_whitespace() {
-            i += 1;
-        } else if c == '/' && chars.get(i + 1) == Some(&'/') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
-                if chars[i] == '\n' {
-                    line += 1;
-                }
-                i += 1;
-            }
-            i += 2;
-        } else if c == '"' {
-            let mut text = String::new();
-            i += 1;
-            while i < chars.len() && chars[i] != '"' {
-                if chars[i] == '\\' && i + 1 < chars.len() {
-                    text.push(chars[i]);
-                    i += 1;
-                }
-                if chars[i] == '\n' {
-                    line += 1;
-                }
-                text.push(chars[i]);
-                i += 1;
-            }
-            i += 1;
-            tokens.push(Token {
-                kind: Kind::Str(text),
-                line: start_line,
-            });
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            let begin = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            tokens.push(Token {
-                kind: Kind::Ident(chars[begin..i].iter().collect()),
-                line: start_line,
-            });
-        } else {
-            let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-            let kind = match (c, two.as_str()) {
-                (_, "==" | "!=" | "<=" | ">=") => {
-                    i += 1;
-                    Kind::Other
-                }
-                ('(', _) => Kind::Punct("("),
-                (')', _) => Kind::Punct(")"),
-                ('{', _) => Kind::Punct("{"),
-                ('}', _) => Kind::Punct("}"),
-                ('=', _) => Kind::Punct("="),
-                (';', _) => Kind::Punct(";"),
-                _ => Kind::Other,
-            };
-            i += 1;
-            tokens.push(Token {
-                kind,
-                line: start_line,
-            });
-        }
-    }
-    tokens
 }
 
 #[cfg(test)]
@@ -293,8 +225,33 @@ mod tests {
     }
 
     #[test]
-    fn escaped_quotes_stay_inside_strings() {
-        assert!(screen("process = hslider(\"a \\\" soundfile\", 0, 0, 1, 0.1);").is_ok());
+    fn a_backslash_before_a_quote_does_not_hide_an_import() {
+        // Faust ends the string at `\"`: the import is code, and screening sees it.
+        let refusals =
+            screen("t = hslider(\"t\\\", 0, 0, 1, 0.1);\nimport(\"/etc/passwd\");\nprocess = t;")
+                .unwrap_err();
+        let text: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
+        assert!(
+            text[0].starts_with("refused: a backslash in the string at line 1"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("refused: `import(\"/etc/passwd\")` at line 2"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn open_strings_and_nul_bytes_are_refused() {
+        let refusals = screen("process = 0;\nx = \"open").unwrap_err();
+        assert!(
+            refusals[0].message.contains("line 2 is never closed"),
+            "{refusals:?}"
+        );
+        let refusals = screen("process = 0;\0import(\"x\");").unwrap_err();
+        assert!(refusals[0]
+            .message
+            .starts_with("refused: a NUL character at line 1"));
     }
 
     #[test]

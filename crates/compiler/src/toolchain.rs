@@ -4,11 +4,15 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::children::Group;
+use super::sandbox::Confinement;
 use super::CompileError;
 
 /// How long a `--version` query may take before the tool counts as broken.
@@ -70,6 +74,9 @@ pub struct Tool {
     pub path: PathBuf,
     /// `faust --version`'s first line, or `rustc -vV` whole.
     pub version: String,
+    /// Faust's standard library folders that exist (empty for rustc): the only folders
+    /// besides the build folder a program's imports may come from.
+    pub libraries: Vec<PathBuf>,
 }
 
 impl Tool {
@@ -85,21 +92,25 @@ impl Tool {
         let mut cmd = Command::new(&path);
         cmd.args(kind.version_args());
         let scratch = std::env::temp_dir();
-        let run =
-            run_limited(cmd, "version query", VERSION_TIME_LIMIT, &scratch).map_err(
-                |e| match e {
-                    CompileError::MissingTool { message: why, .. } => CompileError::MissingTool {
-                        tool: Some(kind),
-                        message: format!(
-                            "{} at `{}` does not run ({why}): {} or set its path in Settings",
-                            kind.description(),
-                            path.display(),
-                            kind.install_hint()
-                        ),
-                    },
-                    other => other,
-                },
-            )?;
+        let options = RunOptions {
+            stage: "version query",
+            limit: VERSION_TIME_LIMIT,
+            scratch: &scratch,
+            confinement: None,
+            cancel: None,
+        };
+        let run = run_limited(cmd, &options).map_err(|e| match e {
+            CompileError::MissingTool { message: why, .. } => CompileError::MissingTool {
+                tool: Some(kind),
+                message: format!(
+                    "{} at `{}` does not run ({why}): {} or set its path in Settings",
+                    kind.description(),
+                    path.display(),
+                    kind.install_hint()
+                ),
+            },
+            other => other,
+        })?;
         if !run.status.success() {
             return Err(CompileError::MissingTool {
                 tool: Some(kind),
@@ -118,8 +129,37 @@ impl Tool {
             ToolKind::Faust => first_line(&run.stdout).to_string(),
             ToolKind::Rustc => run.stdout.trim().to_string(),
         };
-        Ok(Tool { path, version })
+        let libraries = match kind {
+            ToolKind::Faust => faust_libraries(&path),
+            ToolKind::Rustc => Vec::new(),
+        };
+        Ok(Tool {
+            path,
+            version,
+            libraries,
+        })
     }
+}
+
+/// Where Faust looks for its standard libraries: beside its executable
+/// (`<prefix>/share/faust`), then the usual install folders.
+fn faust_libraries(faust: &Path) -> Vec<PathBuf> {
+    let real = std::fs::canonicalize(faust).unwrap_or_else(|_| faust.to_path_buf());
+    let beside = real
+        .parent()
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("share").join("faust"));
+    let mut found: Vec<PathBuf> = Vec::new();
+    for dir in beside
+        .into_iter()
+        .chain(["/usr/local/share/faust", "/usr/share/faust"].map(PathBuf::from))
+    {
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        if dir.join("stdfaust.lib").is_file() && !found.contains(&dir) {
+            found.push(dir);
+        }
+    }
+    found
 }
 
 fn first_line(text: &str) -> &str {
@@ -149,23 +189,35 @@ pub struct Finished {
     pub stderr: String,
 }
 
-/// Runs `cmd` to completion or until `limit` passes, then kills it with everything it
-/// started. Output goes through files in `scratch` so a chatty tool can never block on a
-/// full pipe while we wait for it.
-pub fn run_limited(
-    mut cmd: Command,
-    stage: &str,
-    limit: Duration,
-    scratch: &Path,
-) -> Result<Finished, CompileError> {
+/// How a compiler process runs: under a wall-clock limit, optionally confined (Landlock and
+/// kernel limits, [`Confinement`]) and stopped early when `cancel` is set.
+pub struct RunOptions<'a> {
+    /// Names the stage in messages ("Faust compilation").
+    pub stage: &'a str,
+    pub limit: Duration,
+    /// Where the output files go.
+    pub scratch: &'a Path,
+    pub confinement: Option<&'a Confinement>,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// Runs `cmd` to completion or until its limit passes or it is cancelled, then kills it with
+/// everything it started. Output goes through files in `scratch` so a chatty tool can never
+/// block on a full pipe while we wait for it; at most [`MAX_OUTPUT_BYTES`] of each is read.
+pub fn run_limited(mut cmd: Command, run: &RunOptions) -> Result<Finished, CompileError> {
+    let stage = run.stage;
     let program = cmd.get_program().to_os_string();
     let unique = super::cache::unique_suffix();
-    let out_path = scratch.join(format!(".{stage}-{unique}.out").replace(' ', "-"));
-    let err_path = scratch.join(format!(".{stage}-{unique}.err").replace(' ', "-"));
+    let out_path = run
+        .scratch
+        .join(format!(".{stage}-{unique}.out").replace(' ', "-"));
+    let err_path = run
+        .scratch
+        .join(format!(".{stage}-{unique}.err").replace(' ', "-"));
     let io_error = |what: &str, e: std::io::Error| {
         CompileError::Cache(format!(
             "cannot {what} for the {stage} in `{}`: {e}",
-            scratch.display()
+            run.scratch.display()
         ))
     };
     let stdout = File::create(&out_path).map_err(|e| io_error("create an output file", e))?;
@@ -173,13 +225,16 @@ pub fn run_limited(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr));
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let result = wait_limited(cmd, &program, stage, limit);
+    match run.confinement {
+        Some(confinement) => confinement.apply(&mut cmd),
+        None => {
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
+    }
+    let result = wait_limited(cmd, &program, run);
     let read = |path: &Path| {
-        let text = std::fs::read(path)
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default();
+        let text = read_capped(path);
         let _ = std::fs::remove_file(path);
         text
     };
@@ -191,14 +246,26 @@ pub fn run_limited(
     })
 }
 
+/// The most of a compiler's stdout or stderr that is read: its messages are cut to a few
+/// lines anyway, and a runaway one must not fill the memory.
+pub const MAX_OUTPUT_BYTES: u64 = 1 << 20;
+
+fn read_capped(path: &Path) -> String {
+    let mut bytes = Vec::new();
+    if let Ok(file) = File::open(path) {
+        let _ = file.take(MAX_OUTPUT_BYTES).read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 fn wait_limited(
     mut cmd: Command,
     program: &OsStr,
-    stage: &str,
-    limit: Duration,
+    run: &RunOptions,
 ) -> Result<ExitStatus, CompileError> {
+    let stage = run.stage;
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
+    let child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             CompileError::MissingTool {
                 tool: None,
@@ -217,13 +284,14 @@ fn wait_limited(
             }
         }
     })?;
+    // From here on, every way out (a return, a panic) kills the process group.
+    let mut child = Group::new(child);
     let mut pause = Duration::from_micros(500);
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Ok(status),
             Ok(None) => {}
             Err(e) => {
-                kill_group(&mut child);
                 return Err(CompileError::MissingTool {
                     tool: None,
                     message: format!(
@@ -233,31 +301,19 @@ fn wait_limited(
                 });
             }
         }
+        if run.cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            return Err(CompileError::Cancelled);
+        }
         let elapsed = started.elapsed();
-        if elapsed >= limit {
-            kill_group(&mut child);
+        if elapsed >= run.limit {
             return Err(CompileError::Timeout {
                 stage: stage.to_string(),
-                limit,
+                limit: run.limit,
             });
         }
-        thread::sleep(pause.min(limit - elapsed));
+        thread::sleep(pause.min(run.limit - elapsed));
         pause = (pause * 2).min(Duration::from_millis(20));
     }
-}
-
-/// Kills the child and whatever it spawned (the child leads its own process group), then
-/// reaps it so no zombie is left behind.
-fn kill_group(child: &mut std::process::Child) {
-    #[cfg(unix)]
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: `kill` has no memory-safety preconditions; the group is the child's own.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[cfg(test)]
@@ -282,13 +338,15 @@ mod tests {
             "-c",
             &format!("echo $$ > {}; exec sleep 30", pid_file.display()),
         ]);
-        let err = run_limited(
-            cmd,
-            "test stage",
-            Duration::from_millis(200),
-            &std::env::temp_dir(),
-        )
-        .unwrap_err();
+        let scratch = std::env::temp_dir();
+        let options = RunOptions {
+            stage: "test stage",
+            limit: Duration::from_millis(200),
+            scratch: &scratch,
+            confinement: None,
+            cancel: None,
+        };
+        let err = run_limited(cmd, &options).unwrap_err();
         assert!(matches!(err, CompileError::Timeout { ref stage, .. } if stage == "test stage"));
         // The command was killed and reaped, not waited out: its process is gone.
         let pid: i32 = std::fs::read_to_string(&pid_file)

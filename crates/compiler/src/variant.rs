@@ -13,8 +13,9 @@ use mephisto_rt::foreign::{
 };
 
 use super::description::Description;
+use super::limits::Footprint;
 use super::wrapper::{ABI_VERSION, MAX_CHANNELS};
-use super::CompileError;
+use super::{CompileError, Refusal};
 
 type DescribeFn = unsafe extern "C" fn(*mut usize) -> *const u8;
 type LastPanicFn = unsafe extern "C" fn(*mut u8, usize) -> usize;
@@ -31,6 +32,9 @@ impl Describe for Description {
 
 /// A loaded, checked library.
 pub struct LoadedVariant {
+    /// The memory one voice and the effect take (static tables not counted: they were
+    /// checked from Faust's output before the library was built).
+    pub footprint: Footprint,
     pub voice: Arc<ForeignClass>,
     pub effect: Option<Arc<ForeignClass>>,
     library: Arc<ForeignLibrary>,
@@ -68,6 +72,17 @@ impl LoadedVariant {
         } else {
             None
         };
+        // The memory the DSPs take is known before the first one is made.
+        let footprint = Footprint {
+            voice: unsafe { (voice.state_bytes)() } as u64,
+            effect: effect
+                .as_ref()
+                .map_or(0, |e| unsafe { (e.state_bytes)() } as u64),
+            statics: 0,
+        };
+        footprint
+            .check()
+            .map_err(|why| CompileError::Refused(vec![Refusal::new(None, why)]))?;
         let library = ForeignLibrary::new(Box::new(library));
         let voice = Arc::new(voice.into_class(&library, last_panic).map_err(load_error)?);
         let effect = match effect {
@@ -79,6 +94,7 @@ impl LoadedVariant {
             None => None,
         };
         Ok(LoadedVariant {
+            footprint,
             voice,
             effect,
             library,
@@ -126,6 +142,7 @@ unsafe fn symbol<T: Copy>(library: &Library, name: &str) -> Result<T, String> {
 /// The entry points of one class, before its description and channels are read.
 struct ClassSymbols {
     name: &'static str,
+    state_bytes: unsafe extern "C" fn() -> usize,
     create: CreateFn,
     destroy: DestroyFn,
     init: RateFn,
@@ -149,6 +166,7 @@ impl ClassSymbols {
         let entry = |what: &str| format!("mephisto_{name}_{what}");
         Ok(ClassSymbols {
             name,
+            state_bytes: symbol(library, &entry("state_bytes"))?,
             create: symbol(library, &entry("create"))?,
             destroy: symbol(library, &entry("destroy"))?,
             init: symbol(library, &entry("init"))?,

@@ -12,7 +12,8 @@
 //! | `mephisto_abi_version` | `() -> u32` |
 //! | `mephisto_has_effect` | `() -> u32` |
 //! | `mephisto_last_panic` | `(buf: *mut u8, cap: usize) -> usize`: copies the last panic message, returns its full length |
-//! | `mephisto_P_create` / `_destroy` | `() -> *mut c_void` (null if it panicked) / `(dsp)` |
+//! | `mephisto_P_state_bytes` | `() -> usize`: the size of one DSP instance, read before any is made |
+//! | `mephisto_P_create` / `_destroy` | `() -> *mut c_void` (null if it panicked or memory ran out) / `(dsp)` |
 //! | `mephisto_P_init`, `_instance_init`, `_instance_constants` | `(dsp, sample_rate: i32) -> i32` |
 //! | `mephisto_P_instance_reset_params`, `_instance_clear` | `(dsp) -> i32` |
 //! | `mephisto_P_num_inputs`, `_num_outputs`, `_sample_rate` | `(dsp) -> i32` (-1 if it panicked) |
@@ -22,7 +23,7 @@
 //! | `mephisto_P_describe` | `(len: *mut usize) -> *const u8`: the UI and metadata description (see `description.rs`), null if it panicked |
 
 /// Version of the C ABI above; a library reporting another version is not loaded.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Most audio channels one DSP may have on either side; fixed so `compute` needs no heap.
 pub use mephisto_rt::foreign::MAX_CHANNELS;
@@ -41,10 +42,16 @@ pub fn wrapper_source(voice_code: &str, effect_code: Option<&str>) -> String {
         source.push_str(&format!(
             "\nmod {module} {{\nuse super::faust_types::*;\n{code}\n}}\n"
         ));
+        let construct = if new_is_all_zero(code) {
+            "new_zeroed"
+        } else {
+            "new_on_stack"
+        };
         source.push_str(
             &DSP_TEMPLATE
                 .replace("__NAME__", name)
-                .replace("__TYPE__", ty),
+                .replace("__TYPE__", ty)
+                .replace("__CONSTRUCT__", construct),
         );
     };
     add_dsp("voice", "voice_dsp", voice_code, "voice_dsp::Voice");
@@ -52,6 +59,36 @@ pub fn wrapper_source(voice_code: &str, effect_code: Option<&str>) -> String {
         add_dsp("effect", "effect_dsp", code, "effect_dsp::Effect");
     }
     source
+}
+
+/// Whether every field Faust's `fn new()` sets is a zero (`0`, `0.0`, `[0.0;N]`, `false`):
+/// then an instance can be made as zeroed heap memory, never passing through the stack,
+/// whatever its size (a DSP with long delay lines is megabytes, more than a thread's stack).
+fn new_is_all_zero(code: &str) -> bool {
+    let mut bodies = code.split("fn new() ->").skip(1).peekable();
+    if bodies.peek().is_none() {
+        return false;
+    }
+    bodies.all(|rest| {
+        let Some(body) = rest.split("\n\t}").next() else {
+            return false;
+        };
+        body.lines().skip(2).all(|line| {
+            let line = line.trim().trim_end_matches(',');
+            match line.split_once(':') {
+                Some((_, value)) => {
+                    let value = value.trim();
+                    let zero = |v: &str| matches!(v, "0" | "0.0" | "false");
+                    zero(value)
+                        || value
+                            .strip_prefix('[')
+                            .and_then(|v| v.split_once(';'))
+                            .is_some_and(|(v, _)| zero(v.trim()))
+                }
+                None => matches!(line, "" | "}" | "{"),
+            }
+        })
+    })
 }
 
 /// Everything in the generated source that does not come from Faust; part of the cache key,
@@ -201,6 +238,25 @@ fn quiet_panics() {
     });
 }
 
+/// An instance as zeroed heap memory: for DSPs whose `new()` sets every field to zero (the
+/// generator checked), the same value, made without a stack copy of any size. `None` when
+/// the memory is not there.
+fn new_zeroed<T>() -> Option<Box<T>> {
+    let layout = std::alloc::Layout::new::<T>();
+    if layout.size() == 0 {
+        return None;
+    }
+    // SAFETY: the layout is not empty; all-zero bytes are a valid value of every field.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
+        (!ptr.is_null()).then(|| Box::from_raw(ptr))
+    }
+}
+
+fn new_on_stack<T: FaustDsp>() -> Option<Box<T>> {
+    Some(Box::new(T::new()))
+}
+
 fn status<T>(result: std::thread::Result<T>) -> i32 {
     if result.is_ok() { 0 } else { 1 }
 }
@@ -296,10 +352,18 @@ impl UI<f32> for Describer {
 
 const DSP_TEMPLATE: &str = r#"
 #[no_mangle]
+pub extern "C" fn mephisto___NAME___state_bytes() -> usize {
+    std::mem::size_of::<__TYPE__>()
+}
+
+#[no_mangle]
 pub extern "C" fn mephisto___NAME___create() -> *mut c_void {
     quiet_panics();
-    catch_unwind(|| Box::into_raw(Box::new(<__TYPE__>::new())) as *mut c_void)
-        .unwrap_or(std::ptr::null_mut())
+    catch_unwind(|| match __CONSTRUCT__::<__TYPE__>() {
+        Some(dsp) => Box::into_raw(dsp) as *mut c_void,
+        None => std::ptr::null_mut(),
+    })
+    .unwrap_or(std::ptr::null_mut())
 }
 
 #[no_mangle]
@@ -414,7 +478,9 @@ pub unsafe extern "C" fn mephisto___NAME___describe(len: *mut usize) -> *const u
         catch_unwind(|| {
             let mut describer = Describer { out: String::new() };
             <__TYPE__>::build_user_interface_static(&mut describer);
-            Box::new(<__TYPE__>::new()).metadata(&mut describer);
+            if let Some(dsp) = __CONSTRUCT__::<__TYPE__>() {
+                dsp.metadata(&mut describer);
+            }
             describer.out
         })
         .ok()

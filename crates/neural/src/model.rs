@@ -167,6 +167,9 @@ pub struct Quality {
     pub ratio: Option<f32>,
 }
 
+/// The largest sidecar read.
+const MAX_SIDECAR_BYTES: u64 = 1 << 20;
+
 impl ModelInfo {
     /// The sidecar of `model` (`MODEL.onnx` → `MODEL.json`).
     pub fn sidecar_path(model: &Path) -> PathBuf {
@@ -176,6 +179,24 @@ impl ModelInfo {
     /// Reads and checks the sidecar of `model`; errors name the file and what is wrong.
     pub fn load_for(model: &Path) -> Result<Self, String> {
         let path = Self::sidecar_path(model);
+        // A sidecar is a few KiB: anything that is not a small regular file (a FIFO would
+        // block the worker for ever, a device never end) is refused before it is read.
+        match std::fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(format!(
+                    "the model's sidecar `{}` is not a regular file",
+                    path.display()
+                ))
+            }
+            Ok(meta) if meta.len() > MAX_SIDECAR_BYTES => {
+                return Err(format!(
+                    "the model's sidecar `{}` is {} bytes, more than a sidecar has ({MAX_SIDECAR_BYTES})",
+                    path.display(),
+                    meta.len()
+                ))
+            }
+            _ => {}
+        }
         let text = std::fs::read_to_string(&path).map_err(|e| {
             format!(
                 "cannot read the model's sidecar `{}`: {e} (onnx/export.py writes it next to \

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use mephisto_neural::model::{GraphConfig, NodeConfig};
+use mephisto_rt::neural::fir_noise::{filter_white_noise, FirNoise};
 use mephisto_rt::neural::graph::{add_scaled, GraphSpec, NodeKind, NodeSpec, SynthGraph};
 use mephisto_rt::neural::reverb::resample_ir;
 use mephisto_rt::neural::synth::render_frames;
@@ -49,6 +50,7 @@ fn assert_close(ours: &[f32], theirs: &[f32], tolerance: f32, what: &str) {
         .zip(theirs)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
+    println!("{what}: largest difference {worst:e}");
     assert!(worst <= tolerance, "{what}: largest difference {worst}");
     let scale = theirs.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     assert!(
@@ -94,6 +96,50 @@ fn the_harmonic_processor_is_pytorch_s() {
         false,
     );
     assert_close(&ours, &flat(&s["output"]), tolerance(&data), "harmonic");
+}
+
+/// Frames of noise-band magnitudes from a flat list.
+fn band_frames(values: &[f32]) -> Vec<[f32; NOISE_BANDS]> {
+    assert_eq!(values.len() % NOISE_BANDS, 0);
+    values
+        .chunks(NOISE_BANDS)
+        .map(|c| c.try_into().unwrap())
+        .collect()
+}
+
+/// The voices' noise (`FirNoise`) on the file's white noise: each frame's FIR and the
+/// filtered signal are PyTorch's.
+#[test]
+fn the_filtered_noise_processor_is_pytorch_s() {
+    let data = processor_file("filtered_noise");
+    let s = &data["signal"];
+    let sample_rate = s["sample_rate"].as_f64().unwrap() as f32;
+    let frames = band_frames(&flat(&s["noise"]));
+    let mut noise = FirNoise::new(sample_rate, sample_rate / 2.0, 1);
+    assert_eq!(noise.hop() as u64, s["hop"].as_u64().unwrap());
+    let filters: Vec<f32> = frames
+        .iter()
+        .flat_map(|bands| noise.design(bands).to_vec())
+        .collect();
+    assert_close(
+        &filters,
+        &flat(&data["filters"]),
+        tolerance(&data),
+        "filters",
+    );
+    let ours = filter_white_noise(
+        &frames,
+        &flat(&s["white"]),
+        sample_rate,
+        sample_rate / 2.0,
+        s["samples"].as_u64().unwrap() as usize,
+    );
+    assert_close(
+        &ours,
+        &flat(&s["output"]),
+        tolerance(&data),
+        "filtered noise",
+    );
 }
 
 #[test]
@@ -195,8 +241,15 @@ fn a_whole_graph_is_pytorch_s_node_by_node() {
         false,
     );
     assert_close(&harmonic, &flat(&signals["harmonic"]), tol, "harmonic");
-    // The noise is the file's: the plugin's noise has the trained spectrum, not its samples.
-    let noise = flat(&signals["noise"]);
+    // The noise part from the file's white noise, as the voices filter theirs.
+    let noise = filter_white_noise(
+        &band_frames(&flat(&c["noise"])),
+        &flat(&data["white"]["noise"]),
+        sample_rate,
+        sample_rate / 2.0,
+        samples,
+    );
+    assert_close(&noise, &flat(&signals["noise"]), tol, "noise");
     // Every node's output: the graph cut at that node.
     for name in ["voice", "room"] {
         let mut cut = spec.clone();

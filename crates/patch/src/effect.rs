@@ -79,8 +79,32 @@ pub fn pink_noise(seconds: f64, sample_rate: u32, seed: u64) -> StereoAudio {
 /// file is copied to both channels; more than two channels are refused.
 pub fn read_wav(path: &Path) -> Result<StereoAudio, String> {
     let fail = |e: hound::Error| format!("cannot read `{}`: {e}", path.display());
-    let mut reader = hound::WavReader::open(path).map_err(fail)?;
+    let (file, _) = crate::files::open_regular(path, crate::files::MAX_WAV_BYTES, "the WAV file")?;
+    let mut reader = hound::WavReader::new(std::io::BufReader::new(file)).map_err(fail)?;
     let spec = reader.spec();
+    // Checked from the header, before any sample is read.
+    if !(1..=2).contains(&spec.channels) {
+        return Err(format!(
+            "`{}` has {} channels; use a mono or stereo file",
+            path.display(),
+            spec.channels
+        ));
+    }
+    if !(1_000..=384_000).contains(&spec.sample_rate) {
+        return Err(format!(
+            "`{}` is at {} Hz; Mephisto reads WAV files from 1000 to 384000 Hz",
+            path.display(),
+            spec.sample_rate
+        ));
+    }
+    if u64::from(reader.duration()) > MAX_WAV_FRAMES {
+        return Err(format!(
+            "`{}` is {:.0} s long at {} Hz; Mephisto reads at most {MAX_WAV_FRAMES} frames (10 minutes at 48 kHz)",
+            path.display(),
+            f64::from(reader.duration()) / f64::from(spec.sample_rate),
+            spec.sample_rate
+        ));
+    }
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader
             .samples::<f32>()
@@ -111,6 +135,9 @@ pub fn read_wav(path: &Path) -> Result<StereoAudio, String> {
         sample_rate: spec.sample_rate,
     })
 }
+
+/// The most frames read from a WAV file: 10 minutes at 48 kHz.
+pub const MAX_WAV_FRAMES: u64 = 600 * 48_000;
 
 /// One instance of an effect program (and its `effect`, if it defines one) with the
 /// buffers to map a stereo signal onto its channels. Built off the audio thread; `process`

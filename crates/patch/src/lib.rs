@@ -9,12 +9,15 @@
 //! * [`level`]: the loudness every designed patch is levelled to, through its output trim;
 //! * [`probe`]: the notes played on a patch to measure it;
 //! * [`render`], [`effect`], [`score`]: offline rendering of scores and effect programs,
-//!   WAV files, the score syntax.
+//!   WAV files, the score syntax;
+//! * [`files`]: reading a user's files (regular files only, size checked first).
 
 pub mod build;
 pub mod effect;
 pub mod error;
+pub mod files;
 pub mod graph;
+mod json_path;
 pub mod level;
 pub mod probe;
 pub mod render;

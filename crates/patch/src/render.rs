@@ -51,6 +51,28 @@ pub fn render_default_probe(
     .mono()
 }
 
+/// The most frames one render may produce: 1 GiB of stereo float samples, 46 minutes at
+/// 48 kHz or 5.8 minutes at 384 kHz.
+pub const MAX_RENDER_FRAMES: u64 = 1 << 27;
+
+/// Refuses a render longer than [`MAX_RENDER_FRAMES`] (or not a positive length) before
+/// anything is allocated.
+pub fn check_render_length(seconds: f64, sample_rate: u32) -> Result<(), String> {
+    let frames = seconds * f64::from(sample_rate);
+    if !(seconds > 0.0 && frames.is_finite()) {
+        return Err(format!(
+            "the render length {seconds} s must be a positive number of seconds"
+        ));
+    }
+    if frames > MAX_RENDER_FRAMES as f64 {
+        return Err(format!(
+            "{seconds} s at {sample_rate} Hz is {frames:.0} frames; a render may have at most {MAX_RENDER_FRAMES} ({:.0} s at this rate)",
+            MAX_RENDER_FRAMES as f64 / f64::from(sample_rate)
+        ));
+    }
+    Ok(())
+}
+
 /// Seconds rendered after the last note ends when no length is given.
 pub const DEFAULT_TAIL_SECONDS: f64 = 2.0;
 

@@ -1,8 +1,21 @@
 //! The sanity gate: before a compiled variant is accepted, a short
 //! probe is rendered from it and the variant is refused when it produces NaN/Inf, runs away
-//! in level, stays silent, panics, or needs more CPU than the budget allows. Levels are
-//! measured on the instance's raw output, before the engine's safety limiter. Runs on a
-//! worker thread (or the CLI); it allocates and takes about a second.
+//! in level, stays silent, outputs only a constant (DC), keeps its voices sounding after
+//! note-off, panics, or needs more CPU than the budget allows. Levels are measured on the
+//! instance's raw output, before the engine's safety limiter. Runs on a worker thread (or
+//! the CLI); it allocates and takes about a second.
+//!
+//! How the two behaviour checks decide:
+//!
+//! * **DC only.** The output moves within a 64-sample chunk in fewer than 10 % of the chunks
+//!   rendered while notes are held (a chunk "moves" when its peak-to-peak half-range is above
+//!   the silence threshold, −80 dBFS): a constant, or a constant switched by `gate` (which
+//!   moves only at the switch), is refused; any tone moves in every chunk.
+//! * **Voices that never end.** After the probe's last note-off the instance is rendered
+//!   on (no new notes) until every voice has ended by the engine's own rule (below −100 dBFS
+//!   for 50 ms), for at most [`MAX_RELEASE_SECONDS`] of audio; a voice still sounding then
+//!   ignores `gate` (a drone, an oscillator without an envelope) and would play, and cost
+//!   CPU, for ever.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -30,6 +43,14 @@ const CPU_WARMUP_SECONDS: f64 = 0.05;
 /// very heavy program is judged in bounded time.
 const CPU_AUDIO_SECONDS: f64 = 0.5;
 const CPU_TIME_CAP: Duration = Duration::from_millis(500);
+
+/// How long voices may keep sounding after note-off before the gate refuses the patch: far
+/// beyond any designed tail (the longest built-in's is 2.3 s), short enough to judge in a
+/// few seconds.
+pub const MAX_RELEASE_SECONDS: f64 = 15.0;
+
+/// The share of held chunks in which the output must move (see the module's notes).
+const MIN_MOVING_SHARE: f64 = 0.1;
 
 /// The thresholds a variant must meet.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,6 +159,11 @@ pub enum SanityError {
         kind: ProgramKind,
         voices: usize,
     },
+    /// The output is a constant while notes are held: in `moving` of `chunks` chunks did it
+    /// change.
+    DcOnly { moving: usize, chunks: usize },
+    /// A voice still sounded `seconds` after note-off, at `level_dbfs`.
+    NeverEnds { seconds: f64, level_dbfs: f32 },
 }
 
 impl fmt::Display for SanityError {
@@ -174,6 +200,18 @@ impl fmt::Display for SanityError {
                     dbfs(*limit_dbfs)
                 )
             }
+            SanityError::DcOnly { moving, chunks } => write!(
+                f,
+                "the patch outputs only a constant level (DC): its output changed in {moving} of {chunks} 64-sample chunks while notes were held (at least 10% must); make it produce a sound"
+            ),
+            SanityError::NeverEnds {
+                seconds,
+                level_dbfs,
+            } => write!(
+                f,
+                "the patch's voices never end: {seconds:.0} s after note-off a voice still sounds at {} (a voice ends below -100 dBFS); make its level follow `gate`, e.g. with `en.adsr(a, d, s, r, gate)`",
+                dbfs(*level_dbfs)
+            ),
             SanityError::OverBudget {
                 share,
                 budget,
@@ -303,6 +341,9 @@ fn probe_instrument(
     let frames = |seconds: f64| (seconds * sample_rate as f64).round() as usize;
     let mut position = 0;
     let mut peak = 0.0f32;
+    // Chunks rendered while a note was held, and those in which the output moved.
+    let (mut held_chunks, mut moving_chunks) = (0usize, 0usize);
+    let moving_floor = 10f32.powf(limits.silence_dbfs / 20.0);
     // Each note on its own voice, in turn: [`Probe::sanity`].
     let probe = Probe::sanity();
     let mut loudest = format!("note {}", note_name(probe.notes[0]));
@@ -326,12 +367,52 @@ fn probe_instrument(
                     peak = chunk_peak;
                     loudest.clone_from(&during);
                 }
+                if release {
+                    held_chunks += 1;
+                    let (low, high) = left
+                        .iter()
+                        .chain(right)
+                        .fold((f32::MAX, f32::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+                    if (high - low) / 2.0 > moving_floor {
+                        moving_chunks += 1;
+                    }
+                }
                 position += n;
             }
             if release {
                 instance.note_off(voice);
             }
         }
+    }
+    let silent = peak < moving_floor;
+    if !silent && (moving_chunks as f64) < MIN_MOVING_SHARE * held_chunks as f64 {
+        return Err(SanityError::DcOnly {
+            moving: moving_chunks,
+            chunks: held_chunks,
+        });
+    }
+    // Render on, without notes, until every voice has ended by the engine's rule.
+    let tail_end = position + frames(MAX_RELEASE_SECONDS);
+    let sounding =
+        |instance: &OfflinePatch| (0..instance.voice_count()).any(|v| instance.is_voice_active(v));
+    while sounding(&instance) && position < tail_end {
+        instance
+            .render(CHUNK)
+            .ok_or_else(|| SanityError::NonFinite {
+                seconds: position as f64 / sample_rate as f64,
+                during: "after note-off".to_string(),
+            })?;
+        position += CHUNK;
+    }
+    if !silent && sounding(&instance) {
+        let level = (0..instance.voice_count())
+            .filter(|&v| instance.is_voice_active(v))
+            .map(|v| instance.voice_level(v))
+            .fold(0.0f32, f32::max);
+        return Err(SanityError::NeverEnds {
+            seconds: MAX_RELEASE_SECONDS,
+            level_dbfs: to_dbfs(level),
+        });
     }
     Ok((peak, loudest))
 }
@@ -614,6 +695,33 @@ process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
                 }
             ),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_constant_output_is_refused() {
+        let variant = compile("dc", "process = 0.5 * button(\"gate\");");
+        let err = check(&variant, 48_000.0).unwrap_err();
+        assert!(matches!(err, SanityError::DcOnly { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("the patch outputs only a constant level (DC)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn voices_that_ignore_the_gate_are_refused() {
+        let variant = compile(
+            "drone",
+            "import(\"stdfaust.lib\");\nprocess = os.osc(hslider(\"freq\", 440, 20, 20000, 1)) * 0.1;",
+        );
+        let err = check(&variant, 48_000.0).unwrap_err();
+        assert!(matches!(err, SanityError::NeverEnds { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("the patch's voices never end: 15 s after note-off a voice still sounds at -20.0 dBFS"),
+            "{err}"
         );
     }
 

@@ -12,6 +12,12 @@ pub struct ScoreNote {
     pub velocity: f32,
 }
 
+/// The most entries a score may have: a few minutes of dense playing.
+pub const MAX_SCORE_NOTES: usize = 1000;
+
+/// The latest a score's note may end, in seconds (the longest render is an hour).
+pub const MAX_SCORE_SECONDS: f64 = 3600.0;
+
 /// Velocity of score notes: a firm but not maximal key press.
 pub const SCORE_VELOCITY: f32 = 0.8;
 
@@ -23,12 +29,19 @@ pub fn default_score() -> Vec<ScoreNote> {
 
 /// Parses a score, naming the entry that is wrong.
 pub fn parse_score(text: &str) -> Result<Vec<ScoreNote>, String> {
+    let entries = text.split(',').count();
+    if entries > MAX_SCORE_NOTES {
+        return Err(format!(
+            "the score has {entries} entries; at most {MAX_SCORE_NOTES} are played"
+        ));
+    }
     let mut notes = Vec::new();
     let mut next_start = 0.0;
     for entry in text.split(',').map(str::trim) {
+        let shown = mephisto_compiler::limits::cut(entry, 40);
         let bad = |why: &str| {
             format!(
-                "bad score entry `{entry}`: {why} (expected NOTE:SECONDS[@START][*VELOCITY], \
+                "bad score entry `{shown}`: {why} (expected NOTE:SECONDS[@START][*VELOCITY], \
                  e.g. C3:1, 60:0.5@2 or C3:1*0.4)"
             )
         };
@@ -53,6 +66,11 @@ pub fn parse_score(text: &str) -> Result<Vec<ScoreNote>, String> {
             None => next_start,
         };
         next_start = start + duration;
+        if next_start > MAX_SCORE_SECONDS {
+            return Err(bad(&format!(
+                "it ends at {next_start} s, after the {MAX_SCORE_SECONDS} s a score may last"
+            )));
+        }
         notes.push(ScoreNote {
             note,
             start,
@@ -71,21 +89,33 @@ fn parse_velocity(text: &str) -> Result<f32, String> {
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
+    let shown = mephisto_compiler::limits::cut(text.trim(), 20);
     match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
-        _ => Err(format!("`{}` is not a number of seconds", text.trim())),
+        Ok(s) if s.is_finite() && (0.0..=MAX_SCORE_SECONDS).contains(&s) => Ok(s),
+        Ok(s) if s.is_finite() && s > MAX_SCORE_SECONDS => Err(format!(
+            "{shown} s is longer than the {MAX_SCORE_SECONDS} s a score may last"
+        )),
+        _ => Err(format!("`{shown}` is not a number of seconds")),
     }
 }
 
 /// Parses a note name (`C3`, `F#4`, `Eb-1`) or a MIDI number (`48`).
 pub fn parse_note(text: &str) -> Result<u8, String> {
     let text = text.trim();
-    if let Ok(number) = text.parse::<i32>() {
-        return u8::try_from(number)
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return text
+            .parse::<i64>()
             .ok()
+            .and_then(|n| u8::try_from(n).ok())
             .filter(|n| *n <= 127)
-            .ok_or_else(|| format!("MIDI note {number} is outside 0..127"));
+            .ok_or_else(|| {
+                format!(
+                    "MIDI note {} is outside 0..127",
+                    mephisto_compiler::limits::cut(text, 20)
+                )
+            });
     }
+    let shown = mephisto_compiler::limits::cut(text, 20);
     let mut chars = text.chars();
     let letter = chars.next().ok_or("empty note")?;
     let base = match letter.to_ascii_uppercase() {
@@ -96,7 +126,7 @@ pub fn parse_note(text: &str) -> Result<u8, String> {
         'G' => 7,
         'A' => 9,
         'B' => 11,
-        _ => return Err(format!("`{text}` is not a note name")),
+        _ => return Err(format!("`{shown}` is not a note name")),
     };
     let rest = chars.as_str();
     let (accidental, octave_text) = match rest.chars().next() {
@@ -104,14 +134,17 @@ pub fn parse_note(text: &str) -> Result<u8, String> {
         Some('b') => (-1, &rest[1..]),
         _ => (0, rest),
     };
-    let octave: i32 = octave_text
+    // Checked arithmetic: a huge octave must not wrap round to a playable note.
+    let octave: i64 = octave_text
         .parse()
-        .map_err(|_| format!("`{text}` has no octave number"))?;
-    let midi = (octave + 1) * 12 + base + accidental;
-    u8::try_from(midi)
-        .ok()
+        .map_err(|_| format!("`{shown}` has no octave number"))?;
+    octave
+        .checked_add(1)
+        .and_then(|o| o.checked_mul(12))
+        .and_then(|n| n.checked_add(base + accidental))
+        .and_then(|midi| u8::try_from(midi).ok())
         .filter(|n| *n <= 127)
-        .ok_or_else(|| format!("`{text}` is outside the MIDI range"))
+        .ok_or_else(|| format!("`{shown}` is outside the MIDI range"))
 }
 
 #[cfg(test)]
@@ -157,6 +190,27 @@ mod tests {
         let err = parse_score("C3:1*1.5").unwrap_err();
         assert!(err.contains("not a velocity"), "{err}");
         assert!(parse_score("C3:1*").is_err());
+    }
+
+    #[test]
+    fn user_lengths_are_bounded() {
+        assert!(parse_note("C1073741828").is_err());
+        assert!(parse_note("C99999999999999999999").is_err());
+        assert!(parse_note("4294967356").is_err());
+        let err = parse_score("C3:1e30").unwrap_err();
+        assert!(err.contains("longer than the 3600 s"), "{err}");
+        let long: Vec<String> = (0..MAX_SCORE_NOTES + 1).map(|_| "C3:0.1".into()).collect();
+        assert!(parse_score(&long.join(","))
+            .unwrap_err()
+            .contains("at most 1000"));
+        let err = parse_score(&["C3:4"; 1000].join(",")).map(|s| s.len());
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| e.contains("after the 3600 s a score may last")),
+            "{err:?}"
+        );
+        let err = parse_score(&format!("{}:1", "X".repeat(100_000))).unwrap_err();
+        assert!(err.len() < 400, "{}", err.len());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use mephisto_compiler::limits::cut;
 use mephisto_compiler::MAX_SOURCE_BYTES;
 use mephisto_dsp::builtin_patches;
 use mephisto_dsp::controllers::{ControllerMap, Source, Target, MAX_BEND_RANGE};
@@ -22,6 +23,15 @@ pub const SPEC_VERSION: u32 = 1;
 
 /// Voices a spec gets when it names none (the engine's default).
 pub const DEFAULT_VOICES: u32 = mephisto_rt::engine::DEFAULT_VOICES as u32;
+
+/// The longest `name` (characters): it names the patch in the window and in file names.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The longest `prompt` and `notes` (bytes).
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// The most `params` a spec may set: more than any program has controls.
+pub const MAX_PARAMS: usize = 512;
 
 /// The most voices a spec may ask for: each is a whole DSP, built off the audio thread.
 pub const MAX_VOICES: u32 = 64;
@@ -331,7 +341,18 @@ impl PatchSpec {
     /// Parses and validates a spec. Refuses unknown fields and anything named like an API
     /// key; every message names the field to fix.
     pub fn from_json(text: &str) -> Result<PatchSpec, SpecError> {
-        let document: Value = serde_json::from_str(text).map_err(|e| syntax_error(None, &e))?;
+        if text.len() as u64 > crate::files::MAX_SPEC_BYTES {
+            return Err(SpecError::Invalid(vec![Problem {
+                field: "(document)".into(),
+                message: format!(
+                    "{} bytes, more than the {} a PatchSpec may have",
+                    text.len(),
+                    mephisto_compiler::limits::bytes(crate::files::MAX_SPEC_BYTES)
+                ),
+            }]));
+        }
+        let document: Value = serde_json::from_str(text)
+            .map_err(|e| syntax_error(crate::json_path::path_at(text, e.line(), e.column()), &e))?;
         let problems = shape_problems(&document);
         if !problems.is_empty() {
             return Err(SpecError::Invalid(problems));
@@ -348,8 +369,7 @@ impl PatchSpec {
 
     /// Reads and validates a spec file; the message starts with the file's path.
     pub fn from_file(path: &Path) -> Result<PatchSpec, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = crate::files::read_text(path, crate::files::MAX_SPEC_BYTES, "the PatchSpec")?;
         PatchSpec::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -377,13 +397,36 @@ impl PatchSpec {
         }
         if self.name.trim().is_empty() {
             problem("name".into(), "empty".into());
+        } else if self.name.chars().count() > MAX_NAME_CHARS {
+            problem(
+                "name".into(),
+                format!(
+                    "{} characters (`{}`), more than {MAX_NAME_CHARS}",
+                    self.name.chars().count(),
+                    cut(&self.name, 40)
+                ),
+            );
+        }
+        for (field, text) in [("prompt", &self.prompt), ("notes", &self.notes)] {
+            if text.len() > MAX_TEXT_BYTES {
+                problem(
+                    field.into(),
+                    format!("{} bytes, more than {MAX_TEXT_BYTES}", text.len()),
+                );
+            }
+        }
+        if self.params.len() > MAX_PARAMS {
+            problem(
+                "params".into(),
+                format!("{} parameters, more than {MAX_PARAMS}", self.params.len()),
+            );
         }
         if !ARCHETYPES.contains(&self.archetype.as_str()) {
             problem(
                 "archetype".into(),
                 format!(
                     "`{}` is not an archetype ({})",
-                    self.archetype,
+                    cut(&self.archetype, 40),
                     ARCHETYPES.join(", ")
                 ),
             );
@@ -415,8 +458,8 @@ impl PatchSpec {
                 format!("{} is outside 1..={MAX_VOICES}", self.voices),
             );
         }
-        for (label, value) in &self.params {
-            let field = format!("params.{label}");
+        for (label, value) in self.params.iter().take(MAX_PARAMS) {
+            let field = format!("params.{}", cut(label, 60));
             if let Some(message) = label_problem(label) {
                 problem(field, message);
             } else if !value.is_finite() {
@@ -433,7 +476,7 @@ impl PatchSpec {
                 } else if targets[..i].iter().any(|t| t.param == target.param) {
                     problem(
                         format!("{field}.param"),
-                        format!("`{}` is already listed for {key}", target.param),
+                        format!("`{}` is already listed for {key}", cut(&target.param, 60)),
                     );
                 }
                 if !(-1.0..=1.0).contains(&target.depth) {
@@ -514,6 +557,11 @@ impl PatchSpec {
 fn label_problem(label: &str) -> Option<String> {
     if label.trim().is_empty() {
         Some("empty parameter name".into())
+    } else if label.chars().count() > MAX_NAME_CHARS {
+        Some(format!(
+            "a parameter name of {} characters, more than {MAX_NAME_CHARS}",
+            label.chars().count()
+        ))
     } else if ENGINE_DRIVEN.contains(&label) {
         Some(format!(
             "`{label}` is set by the engine from the notes played ({}), not by a spec",
@@ -530,7 +578,18 @@ fn syntax_error(field: Option<String>, error: &serde_json::Error) -> SpecError {
     let (line, column) = (error.line(), error.column());
     let text = error.to_string();
     let suffix = format!(" at line {line} column {column}");
-    let message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
+    let message = text.strip_suffix(&suffix).unwrap_or(&text);
+    // serde quotes the value it could not read; a credential's value is never repeated, and
+    // a long one is cut.
+    let secret = field
+        .as_deref()
+        .and_then(|f| f.rsplit(['.', '[']).next())
+        .is_some_and(names_a_secret);
+    let message = if secret {
+        "the value is not shown: the field's name looks like a credential".to_string()
+    } else {
+        cut(message, 200)
+    };
     SpecError::Syntax {
         field,
         line,
@@ -586,6 +645,16 @@ fn shape_problems(document: &Value) -> Vec<Problem> {
             }
         }
     }
+    if let Some(Value::Object(params)) = fields.get("params") {
+        for name in params.keys().filter(|name| names_a_secret(name)) {
+            problems.push(Problem {
+                field: format!("params.{}", cut(name, 60)),
+                message: "refused: a parameter named like a credential; its value is not \
+                          shown and never goes into a PatchSpec (remove it)"
+                    .into(),
+            });
+        }
+    }
     for (field, what) in REQUIRED {
         if !fields.contains_key(field) {
             problems.push(Problem {
@@ -599,7 +668,7 @@ fn shape_problems(document: &Value) -> Vec<Problem> {
             if Macro::from_key(key).is_none_or(|m| m.key() != key) {
                 let keys: Vec<&str> = Macro::ALL.iter().map(|m| m.key()).collect();
                 problems.push(Problem {
-                    field: format!("macros.{key}"),
+                    field: format!("macros.{}", cut(key, 60)),
                     message: format!("not a macro ({})", keys.join(", ")),
                 });
                 continue;
@@ -642,7 +711,7 @@ fn check_fields(
             continue;
         };
         problems.push(Problem {
-            field: format!("{prefix}{name}"),
+            field: format!("{prefix}{}", cut(name, 60)),
             message,
         });
     }

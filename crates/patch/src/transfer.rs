@@ -32,8 +32,13 @@ pub fn spec_for(patch: &str) -> Result<PatchSpec, String> {
         return PatchSpec::from_model(model);
     }
     if patch.ends_with(".json") {
-        let text = std::fs::read_to_string(patch)
-            .map_err(|e| format!("cannot read the PatchSpec `{patch}`: {e}"))?;
+        // A regular file within the spec's cap, checked before a byte is read (a FIFO or a
+        // device would block or never end).
+        let text = crate::files::read_text(
+            std::path::Path::new(patch),
+            crate::files::MAX_SPEC_BYTES,
+            "the PatchSpec",
+        )?;
         return PatchSpec::from_json(&text).map_err(|e| format!("`{patch}`: {e}"));
     }
     if let Some((index, _)) = find_builtin(patch) {

@@ -271,6 +271,8 @@ fn play(variant: &CompiledVariant) -> Outcome {
         Err(SanityError::Runaway { .. }) => "runaway level",
         Err(SanityError::Silent { .. }) => "silent",
         Err(SanityError::OverBudget { .. }) => "over the CPU budget",
+        Err(SanityError::DcOnly { .. }) => "DC only",
+        Err(SanityError::NeverEnds { .. }) => "voices never end",
     };
     Outcome::Passed { kind, gate }
 }
@@ -299,6 +301,12 @@ fn classify_error(error: CompileError) -> Outcome {
             }
             if first.contains("KiB limit") {
                 return screening("source size");
+            }
+            if first.starts_with("refused: the patch needs") {
+                return Outcome::Refused("memory budget".to_string());
+            }
+            if first.contains("backslash in the string") || first.contains("is never closed") {
+                return screening("a string Faust would copy unchanged");
             }
             if first.starts_with("refused: `effect` has ") {
                 return Outcome::Refused(

@@ -303,7 +303,9 @@ fn wrong_types_name_the_field_and_the_position() {
 fn broken_json_says_where() {
     let error = PatchSpec::from_json("{\n  \"version\": 1,\n  \"name\": \n}").unwrap_err();
     let message = error.to_string();
-    assert!(message.starts_with("line 4, column 1: "), "{message}");
+    // The field the error is in comes first, then where it is.
+    assert!(message.starts_with("`name`: "), "{message}");
+    assert!(message.contains("(line 4, column 1)"), "{message}");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! noise-band magnitudes; here a harmonic-plus-noise synthesiser turns those frames into
 //! audio (the numbers follow the contract in docs/NEURAL.md, shared with `onnx/`).
 //!
-//! * [`synth`] is the per-voice harmonic-plus-noise synthesiser.
+//! * [`synth`] is the per-voice harmonic-plus-noise synthesiser; its noise is
+//!   [`fir_noise`], the training synth's filtered noise.
 //! * [`bank`] is the voice bank: it sends notes and receives frames through wait-free rings
 //!   whose other ends ([`bank::InferencePorts`]) the decoder's driver holds.
 //! * [`shaping`] is how a patch's macros reshape the frames.
@@ -11,6 +12,7 @@
 //!   reverb, [`reverb`], among its processors).
 
 pub mod bank;
+pub mod fir_noise;
 pub mod graph;
 pub mod reverb;
 pub mod shaping;

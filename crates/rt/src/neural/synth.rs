@@ -9,28 +9,14 @@
 //! `2π f0[n] / sr` (in f64, wrapped to [0, 2π)) and the output is
 //! `amplitude[n] * Σ w_k[n] sin(k φ[n])`.
 //!
-//! Noise part (the spectrum of `onnx/ddsp/synth.py`, not its samples): white noise shaped by
-//! the 65 band magnitudes, made by spectral synthesis. Every half window a random-phase
-//! spectrum whose magnitudes follow the bands (linear between band centres, zero above the
-//! model's Nyquist) is inverse-transformed, sine-windowed and overlap-added. Sine windows at
-//! 50 % overlap keep the noise power constant, and the level matches the training synth's
-//! power per Hz (uniform white noise in [-1, 1] at the model's rate through a filter with
-//! those magnitudes).
+//! Noise part: the training synth's filtered noise ([`FirNoise`]: white noise through a
+//! 128-tap linear-phase FIR per 20-ms frame at 16 kHz, the same design at the playing rate),
+//! with the bands the glide reaches at the instant each block starts.
 
 use std::f64::consts::TAU;
-use std::sync::Arc;
 
-use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
-
+use super::fir_noise::FirNoise;
 use super::{Controls, HARMONICS, NOISE_BANDS};
-
-/// The variance of uniform white noise in [-1, 1], the training synth's noise source.
-const WHITE_VARIANCE: f64 = 1.0 / 3.0;
-
-/// The noise window's length in seconds (rounded up to a power of two in samples): short
-/// enough to follow 20 ms frames, long enough to resolve the 125 Hz band spacing.
-const NOISE_WINDOW_SECONDS: f32 = 0.01;
 
 /// One voice's synthesiser.
 pub struct NeuralSynth {
@@ -47,8 +33,8 @@ pub struct NeuralSynth {
     length: f64,
     /// φ of the last sample, in [0, 2π).
     phase: f64,
-    noise: FilteredNoise,
-    /// The noise bands at the current instant, computed when the noise needs a new window.
+    noise: FirNoise,
+    /// The noise bands at the start of the noise's next block.
     bands: [f32; NOISE_BANDS],
 }
 
@@ -65,7 +51,7 @@ impl NeuralSynth {
             position: 0.0,
             length: 0.0,
             phase: 0.0,
-            noise: FilteredNoise::new(sample_rate, model_nyquist_hz, seed),
+            noise: FirNoise::new(sample_rate, model_nyquist_hz, seed),
             bands: [0.0; NOISE_BANDS],
         }
     }
@@ -130,10 +116,17 @@ impl NeuralSynth {
 
     /// How far through the glide this sample is, 0..=1.
     fn progress(&self) -> f64 {
-        if self.position >= self.length {
+        self.progress_ahead(0.0)
+    }
+
+    /// How far through the glide the sample `ahead` samples after this one will be, 0..=1,
+    /// if no new frame comes before it.
+    fn progress_ahead(&self, ahead: f64) -> f64 {
+        let position = self.position + ahead;
+        if position >= self.length {
             1.0
         } else {
-            self.position / self.length
+            position / self.length
         }
     }
 
@@ -179,8 +172,8 @@ impl NeuralSynth {
                     );
             }
             if !matches!(noise, Noise::Skipped) {
-                if self.noise.needs_window() {
-                    let t = t as f32;
+                if let Some(ahead) = self.noise.due() {
+                    let t = self.progress_ahead(ahead as f64) as f32;
                     for (band, (a, b)) in self
                         .bands
                         .iter_mut()
@@ -188,7 +181,7 @@ impl NeuralSynth {
                     {
                         *band = a + (b - a) * t;
                     }
-                    self.noise.next_window(&self.bands);
+                    self.noise.start_block(&self.bands);
                 }
                 let z = self.noise.next_sample();
                 match &mut noise {
@@ -316,137 +309,6 @@ pub fn render_frames(
     out
 }
 
-/// White noise shaped by band magnitudes, by overlap-added inverse FFTs of random-phase
-/// spectra (see the module's notes).
-struct FilteredNoise {
-    size: usize,
-    fft: Arc<dyn Fft<f32>>,
-    spectrum: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
-    window: Vec<f32>,
-    /// Overlap-add accumulator: the first `size / 2` samples are ready to play.
-    accumulator: Vec<f32>,
-    /// Next sample of the ready half to play; `size / 2` means a new window is due.
-    read: usize,
-    /// For each bin up to `size / 2`: the band below it and the fraction towards the next,
-    /// or `None` above the model's Nyquist.
-    bins: Vec<Option<(usize, f32)>>,
-    /// Scales band magnitudes so the noise has the training synth's power density.
-    gain: f32,
-    rng: u64,
-    seed: u64,
-}
-
-impl FilteredNoise {
-    fn new(sample_rate: f32, model_nyquist_hz: f32, seed: u64) -> Self {
-        let size = ((sample_rate * NOISE_WINDOW_SECONDS) as usize)
-            .next_power_of_two()
-            .max(16);
-        let fft = FftPlanner::new().plan_fft_inverse(size);
-        let scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
-        let window = (0..size)
-            .map(|n| (std::f32::consts::PI * (n as f32 + 0.5) / size as f32).sin())
-            .collect();
-        let band_spacing = model_nyquist_hz / (NOISE_BANDS - 1) as f32;
-        let bins = (0..=size / 2)
-            .map(|k| {
-                let position = k as f32 * sample_rate / size as f32 / band_spacing;
-                if position > (NOISE_BANDS - 1) as f32 {
-                    None
-                } else {
-                    let below = (position as usize).min(NOISE_BANDS - 2);
-                    Some((below, position - below as f32))
-                }
-            })
-            .collect();
-        // Var(x) = Σ_k |X_k|² for the unnormalised inverse FFT; matching the density of
-        // white noise of variance 1/3 at the model's rate gives this gain (see module notes).
-        let model_rate = 2.0 * f64::from(model_nyquist_hz);
-        let gain = (WHITE_VARIANCE * f64::from(sample_rate) / (size as f64 * model_rate)).sqrt();
-        let seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        FilteredNoise {
-            size,
-            fft,
-            spectrum: vec![Complex::default(); size],
-            scratch,
-            window,
-            accumulator: vec![0.0; size],
-            read: size / 2,
-            bins,
-            gain: gain as f32,
-            rng: seed,
-            seed,
-        }
-    }
-
-    fn reset(&mut self) {
-        self.accumulator.fill(0.0);
-        self.read = self.size / 2;
-        self.rng = self.seed;
-    }
-
-    fn needs_window(&self) -> bool {
-        self.read >= self.size / 2
-    }
-
-    fn next_sample(&mut self) -> f32 {
-        let s = self.accumulator[self.read];
-        self.read += 1;
-        s
-    }
-
-    /// xorshift64*: plenty for noise, and allocation- and lock-free.
-    fn random(&mut self) -> f32 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let bits = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-        bits as f32 / (1u64 << 24) as f32
-    }
-
-    /// Shifts the played half out and overlap-adds a new window shaped by `bands`.
-    fn next_window(&mut self, bands: &[f32; NOISE_BANDS]) {
-        let half = self.size / 2;
-        self.accumulator.copy_within(half.., 0);
-        self.accumulator[half..].fill(0.0);
-        self.read = 0;
-        if bands.iter().all(|&b| b <= 0.0) {
-            return;
-        }
-        for k in 0..=half {
-            let magnitude = match self.bins[k] {
-                Some((band, fraction)) => {
-                    let (a, b) = (bands[band].max(0.0), bands[band + 1].max(0.0));
-                    (a + (b - a) * fraction) * self.gain
-                }
-                None => 0.0,
-            };
-            let value = if k == 0 || k == half {
-                // DC and Nyquist bins are real: a random sign keeps their power.
-                let sign = if self.random() < 0.5 { -1.0 } else { 1.0 };
-                Complex::new(magnitude * sign, 0.0)
-            } else {
-                let angle = std::f32::consts::TAU * self.random();
-                Complex::from_polar(magnitude, angle)
-            };
-            self.spectrum[k] = value;
-            if k != 0 && k != half {
-                self.spectrum[self.size - k] = value.conj();
-            }
-        }
-        self.fft
-            .process_with_scratch(&mut self.spectrum, &mut self.scratch);
-        for ((acc, x), w) in self
-            .accumulator
-            .iter_mut()
-            .zip(&self.spectrum)
-            .zip(&self.window)
-        {
-            *acc += x.re * w;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +401,44 @@ mod tests {
         assert!((out[0] - before).abs() < 0.02, "{before} → {}", out[0]);
     }
 
+    /// Offline, block `b` of the noise is filtered by frame `b`'s bands exactly (the synth
+    /// reads them half a FIR ahead, where its glide already reaches the frame), as in the
+    /// training synth.
+    #[test]
+    fn the_noise_of_a_voice_is_the_processor_on_its_frames() {
+        let (sr, hop) = (16_000.0, 320);
+        let frames: Vec<Controls> = (0..6)
+            .map(|i| {
+                let mut c = frame(200.0 + 30.0 * i as f32, 0.3, 1 + i);
+                for (k, b) in c.noise.iter_mut().enumerate() {
+                    *b = 0.05 * (1.0 + ((k + 7 * i) as f32 * 0.4).sin());
+                }
+                c
+            })
+            .collect();
+        let samples = 6 * hop;
+        let both = render_frames(&frames, sr, 8000.0, hop as f64, samples, true);
+        let tone = render_frames(&frames, sr, 8000.0, hop as f64, samples, false);
+        // The same noise source (render_frames seeds its synth with 1), driven frame by frame.
+        let mut noise = FirNoise::new(sr, 8000.0, 1);
+        let mut block = 0;
+        let mut worst = 0.0f32;
+        for n in 0..samples {
+            if noise.due().is_some() {
+                noise.start_block(&frames[block.min(5)].noise);
+                block += 1;
+            }
+            worst = worst.max((both[n] - tone[n] - noise.next_sample()).abs());
+        }
+        assert!(worst < 1e-6, "largest difference {worst}");
+        let power = both
+            .iter()
+            .zip(&tone)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>();
+        assert!(power > 0.01, "the noise is heard ({power})");
+    }
+
     #[test]
     fn noise_follows_the_bands_and_has_the_training_level() {
         let sr = 48_000.0;
@@ -564,10 +464,11 @@ mod tests {
             (variance - expected).abs() < 0.1 * expected,
             "{variance} vs {expected}"
         );
-        // Silence stays silent once the last window has played out.
+        // Silence stays silent once the last block (960 samples and the 384-tap FIR's tail)
+        // has played out.
         c.noise = [0.0; NOISE_BANDS];
         synth.jump_to(&c);
-        synth.render(&mut out[..2048]);
-        assert!(out[1024..2048].iter().all(|s| *s == 0.0));
+        synth.render(&mut out[..4096]);
+        assert!(out[2048..4096].iter().all(|s| *s == 0.0));
     }
 }

@@ -202,7 +202,7 @@ impl fmt::Display for SanityError {
             }
             SanityError::DcOnly { moving, chunks } => write!(
                 f,
-                "the patch outputs only a constant level (DC): its output changed in {moving} of {chunks} 64-sample chunks while notes were held (at least 10% must); make it produce a sound"
+                "the patch outputs only a constant level (DC): its output moved above the silence floor in {moving} of {chunks} 64-sample chunks while notes were held (at least 10% must); make it produce a sound"
             ),
             SanityError::NeverEnds {
                 seconds,

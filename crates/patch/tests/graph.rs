@@ -124,7 +124,7 @@ fn extremes() -> Vec<Value> {
 }
 
 #[test]
-fn every_graph_compiles_plays_at_the_target_level_and_passes_the_sanity_gate() {
+fn every_graph_compiles_plays_at_the_target_level_and_passes_the_sanity_gate_if_audible() {
     let compiler = Compiler::new(CompilerOptions {
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("graph-cache")),
         ..CompilerOptions::default()
@@ -153,10 +153,17 @@ fn every_graph_compiles_plays_at_the_target_level_and_passes_the_sanity_gate() {
             (peak / TARGET_PEAK).log10().abs() * 20.0 < 1.5 || trim == 40.0,
             "graph {i}: peak {peak} with a trim of {trim} dB"
         );
-        let built = builder
-            .build(&spec, &mut |_| {})
-            .unwrap_or_else(|e| panic!("graph {i} fails the gate: {e}\n{value}"));
-        assert_eq!(built.instance.name, spec.name);
+        match builder.build(&spec, &mut |_| {}) {
+            Ok(built) => assert_eq!(built.instance.name, spec.name),
+            // What even +40 dB cannot lift stays under the gate's silence floor in most
+            // chunks: the gate refuses it as making no sound, which is the right answer
+            // (the model is told, and the current patch keeps playing).
+            Err(e) if trim == 40.0 => assert!(
+                e.to_string().contains("make it produce a sound"),
+                "graph {i}: an inaudible graph is refused for the wrong reason: {e}"
+            ),
+            Err(e) => panic!("graph {i} fails the gate: {e}\n{value}"),
+        }
     }
     assert_eq!(
         kinds_seen.len(),

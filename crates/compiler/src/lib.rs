@@ -16,6 +16,7 @@ pub mod sandbox;
 #[cfg(not(target_os = "linux"))]
 #[path = "sandbox_fallback.rs"]
 pub mod sandbox;
+mod sandbox_status;
 mod screen;
 mod toolchain;
 mod variant;

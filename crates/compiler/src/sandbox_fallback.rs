@@ -12,26 +12,7 @@ use crate::CompileError;
 /// See the Linux module; never read here.
 pub const NO_LANDLOCK_ENV: &str = "MEPHISTO_NO_LANDLOCK";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SandboxStatus {
-    Enforced { abi: i32 },
-    Unavailable(String),
-}
-
-impl SandboxStatus {
-    pub fn enforced(&self) -> bool {
-        matches!(self, SandboxStatus::Enforced { .. })
-    }
-
-    pub fn note(&self) -> Option<String> {
-        match self {
-            SandboxStatus::Enforced { .. } => None,
-            SandboxStatus::Unavailable(why) => Some(format!(
-                "the compilers run without the Landlock sandbox ({why}); programs may import only the standard Faust libraries and mephisto.lib, by name"
-            )),
-        }
-    }
-}
+pub use crate::sandbox_status::SandboxStatus;
 
 pub fn status() -> &'static SandboxStatus {
     static STATUS: std::sync::OnceLock<SandboxStatus> = std::sync::OnceLock::new();

@@ -76,6 +76,11 @@ impl Cache {
         Ok(Cache { root })
     }
 
+    /// The cache folder (absolute); the compilers' identity records live here too.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The published entry of `key`: its verified library, nothing, or why the thing
     /// found there cannot be used.
     pub fn lookup(&self, key: &Key) -> Lookup {

@@ -8,6 +8,7 @@ mod cache;
 mod children;
 mod description;
 mod error;
+mod identity;
 mod lexer;
 pub mod limits;
 mod pipeline;
@@ -25,7 +26,7 @@ mod wrapper;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mephisto_dsp::DspBox;
@@ -82,9 +83,6 @@ impl Default for CompilerOptions {
 /// Compiles Faust programs into variants; cheap to keep and share between compiles.
 pub struct Compiler {
     options: CompilerOptions,
-    /// `faust` and `rustc` once located and asked their versions, so a compile that hits
-    /// the cache starts no process at all.
-    tools: Mutex<Option<(Tool, Tool)>>,
     /// Set by whoever supersedes the running compile: its compilers are killed.
     cancel: Option<Arc<AtomicBool>>,
 }
@@ -93,7 +91,6 @@ impl Compiler {
     pub fn new(options: CompilerOptions) -> Compiler {
         Compiler {
             options,
-            tools: Mutex::new(None),
             cancel: None,
         }
     }
@@ -121,16 +118,13 @@ impl Compiler {
         pipeline::compile(self, source)
     }
 
-    /// The located `faust` and `rustc` (a failure is not remembered, so installing the
-    /// missing tool fixes the next compile).
-    fn tools(&self) -> Result<(Tool, Tool), CompileError> {
-        let mut tools = self.tools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = tools.as_ref() {
-            return Ok(found.clone());
-        }
-        let faust = Tool::locate(ToolKind::Faust, self.options.faust_path.as_deref())?;
-        let rustc = Tool::locate(ToolKind::Rustc, self.options.rustc_path.as_deref())?;
-        *tools = Some((faust.clone(), rustc.clone()));
+    /// The located `faust` and `rustc`, their versions from the identity records in the
+    /// cache folder `records` while the executables are unchanged (so a compile that hits
+    /// the cache starts no process at all), else asked. Nothing is remembered in memory: a
+    /// compiler updated while the plugin runs is noticed at the next compile.
+    fn tools(&self, records: &std::path::Path) -> Result<(Tool, Tool), CompileError> {
+        let faust = Tool::locate(ToolKind::Faust, self.options.faust_path.as_deref(), records)?;
+        let rustc = Tool::locate(ToolKind::Rustc, self.options.rustc_path.as_deref(), records)?;
         Ok((faust, rustc))
     }
 }
@@ -139,7 +133,8 @@ impl Compiler {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
     pub screen: Duration,
-    /// Locating the compilers (first compile only), opening the cache, hashing the key.
+    /// Opening the cache, locating the compilers (their versions from the identity records,
+    /// asked only when an executable is new or changed), hashing the key.
     pub toolchain: Duration,
     pub faust: Duration,
     pub rustc: Duration,

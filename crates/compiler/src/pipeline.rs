@@ -61,8 +61,8 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     times.screen = started.elapsed();
 
     let stage = Instant::now();
-    let (faust, rustc) = compiler.tools()?;
     let cache = Cache::open(compiler.options.cache_dir.as_deref())?;
+    let (faust, rustc) = compiler.tools(cache.root())?;
     let key = cache_key(source, &screened, &faust, &rustc);
     times.toolchain = stage.elapsed();
     let mut notes: Vec<String> = Vec::new();
@@ -467,7 +467,7 @@ mod tests {
             format!("import(\"{}\");\nprocess = 0;\n", secret.display()),
         )
         .unwrap();
-        let faust = Tool::locate(ToolKind::Faust, None).unwrap();
+        let faust = Tool::locate(ToolKind::Faust, None, &root).unwrap();
         let jail = Confinement::new(
             &Allowed::faust(&faust.path, &faust.libraries, &job),
             ChildLimits::faust(Duration::from_secs(20)),

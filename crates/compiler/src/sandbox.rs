@@ -105,11 +105,8 @@ impl Allowed {
     pub fn rustc(rustc: &Path, job: &Path) -> Allowed {
         let real = canonical(rustc);
         let mut read = vec![real.clone()];
-        let is_rustup = real
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("rustup"));
-        if is_rustup {
-            read.push(rustup_home());
+        if crate::toolchain::is_rustup_proxy(&real) {
+            read.push(crate::toolchain::rustup_home());
         } else if let Some(prefix) = real.parent().and_then(Path::parent) {
             read.push(prefix.to_path_buf());
         }
@@ -124,14 +121,6 @@ impl Allowed {
 
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-fn rustup_home() -> PathBuf {
-    std::env::var_os("RUSTUP_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))
-        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
 }
 
 /// A Landlock ruleset and kernel limits, ready to apply to a child process.

@@ -139,9 +139,19 @@ fn two_compilers_racing_on_one_key_both_succeed() {
         results[0].as_ref().unwrap().key(),
         results[1].as_ref().unwrap().key()
     );
-    // Only the published entry remains: no staging folders are left behind.
-    let entries: Vec<_> = std::fs::read_dir(&sandbox.dir).unwrap().flatten().collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
+    // Only the published entry remains besides the compilers' identity records (one per
+    // compiler): no staging folders or half-written records are left behind.
+    let names: Vec<String> = std::fs::read_dir(&sandbox.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let (records, entries): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|n| n.starts_with(".toolchain-"));
+    assert_eq!(entries.len(), 1, "{names:?}");
+    assert!(!entries[0].starts_with('.'), "{names:?}");
+    assert!(records.iter().all(|n| !n.contains("tmp")), "{names:?}");
+    assert!(records.len() <= 2, "{names:?}");
 }
 
 #[test]

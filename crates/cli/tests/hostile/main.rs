@@ -9,6 +9,7 @@
 mod harness;
 mod llm_server;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use harness::{Arena, Case, Expect, Outcome};
@@ -1135,9 +1136,81 @@ fn cache_damage(arena: &Arena, how: &str) {
             std::fs::remove_dir_all(&entry).unwrap();
             std::os::unix::fs::symlink("/", &entry).unwrap();
         }
-        _ => unreachable!("{how}"),
+        _ => damage_toolchain_records(arena, how),
     }
 }
+
+/// Damages the compilers' identity records next to the cache entries (`.toolchain-*`). A
+/// record the compiler accepted wrongly would change the cache key (a miss, then a compile
+/// with whatever it names), so each case must still end in a cache hit.
+fn damage_toolchain_records(arena: &Arena, how: &str) {
+    let records: Vec<PathBuf> = std::fs::read_dir(arena.cache())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".toolchain-")
+        })
+        .collect();
+    assert_eq!(records.len(), 2, "one record per compiler: {records:?}");
+    for record in records {
+        let text = std::fs::read_to_string(&record).unwrap();
+        match how {
+            "toolchain records cut short" => {
+                std::fs::write(&record, &text[..text.len() / 3]).unwrap()
+            }
+            "toolchain records are folders" => {
+                std::fs::remove_file(&record).unwrap();
+                std::fs::create_dir_all(record.join("inside")).unwrap();
+            }
+            "toolchain records are FIFOs" => {
+                std::fs::remove_file(&record).unwrap();
+                let c = std::ffi::CString::new(record.display().to_string()).unwrap();
+                // SAFETY: a valid, NUL-terminated path.
+                unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+            }
+            "toolchain records name another program" => {
+                // A well-formed record whose compiler is a program planted in the arena,
+                // with its true size and time and a forged version.
+                let planted = arena.path("planted-compiler");
+                std::fs::write(&planted, "#!/bin/sh\necho forged\n").unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).unwrap();
+                let meta = std::fs::metadata(&planted).unwrap();
+                let mtime = meta
+                    .modified()
+                    .unwrap()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos();
+                let forged: Vec<String> = text
+                    .lines()
+                    .map(|line| {
+                        if line.starts_with("real ") {
+                            format!("real {planted}\t{}\t{mtime}", meta.len())
+                        } else if line.starts_with("version ") {
+                            "version forged 1.0".to_string()
+                        } else {
+                            line.to_string()
+                        }
+                    })
+                    .collect();
+                std::fs::write(&record, forged.join("\n") + "\n").unwrap();
+            }
+            _ => unreachable!("{how}"),
+        }
+    }
+}
+
+const TOOLCHAIN_RECORD_DAMAGE: [&str; 4] = [
+    "toolchain records cut short",
+    "toolchain records are folders",
+    "toolchain records are FIFOs",
+    "toolchain records name another program",
+];
 
 const CACHE_DAMAGE: [&str; 9] = [
     "truncated",
@@ -1189,6 +1262,14 @@ fn hostile_inputs_end_in_clear_errors_without_crashes_hangs_or_leaks() {
             how,
             &["compile", &cached],
             Expect::Ok("was moved aside and rebuilt"),
+        ));
+    }
+    for how in TOOLCHAIN_RECORD_DAMAGE {
+        cases.push(Case::new(
+            "damaged toolchain records",
+            how,
+            &["compile", &cached],
+            Expect::Ok("loaded from the variant cache"),
         ));
     }
     assert!(cases.len() >= 120, "only {} cases", cases.len());

@@ -13,6 +13,7 @@ use super::cache::{Cache, Key, Lookup};
 use super::limits::{cut, ChildLimits, Footprint};
 use super::sandbox::{Allowed, Confinement};
 use super::screen::{is_faust_library_file, screen, Screened, MEPHISTO_LIB};
+use super::target;
 use super::toolchain::{run_limited, RunOptions, Tool};
 use super::variant::LoadedVariant;
 use super::wrapper::{template_text, wrapper_source, ABI_VERSION};
@@ -28,13 +29,18 @@ const FAUST_FLAGS: &[&str] = &["-lang", "rust", "-flist"];
 
 /// rustc flags: an optimised `cdylib` that catches panics (the wrapper relies on unwinding),
 /// without debug info (smaller, faster to link), with warnings in generated code silenced.
+/// `opt-level=2` without the local ThinLTO pass compiles faster than `opt-level=3` and plays
+/// as fast (the measured table is in docs/BENCHMARKS.md); [`target::NATIVE_FLAGS`] follow
+/// where the CPU can be identified.
 const RUSTC_FLAGS: &[&str] = &[
     "--crate-type",
     "cdylib",
     "--edition",
     "2021",
     "-C",
-    "opt-level=3",
+    "opt-level=2",
+    "-C",
+    "lto=off",
     "-C",
     "panic=unwind",
     "-C",
@@ -63,7 +69,8 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     let stage = Instant::now();
     let cache = Cache::open(compiler.options.cache_dir.as_deref())?;
     let (faust, rustc) = compiler.tools(cache.root())?;
-    let key = cache_key(source, &screened, &faust, &rustc);
+    let cpu = target::native_cpu();
+    let key = cache_key(source, &screened, &faust, &rustc, cpu.as_deref());
     times.toolchain = stage.elapsed();
     let mut notes: Vec<String> = Vec::new();
 
@@ -146,6 +153,7 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     let jail = Confinement::new(&Allowed::rustc(&rustc.path, dir), ChildLimits::rustc(limit))?;
     run_rustc(
         &rustc,
+        cpu.is_some(),
         &staging.library(),
         &RunOptions {
             stage: "Rust compilation",
@@ -169,11 +177,23 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     CompiledVariant::new(loaded, false, times, key, notes)
 }
 
-fn cache_key(source: &str, screened: &Screened, faust: &Tool, rustc: &Tool) -> Key {
+/// Everything that shapes the compiled library; `cpu` is the CPU's identity when the library
+/// is built for it ([`target::native_cpu`]).
+fn cache_key(
+    source: &str,
+    screened: &Screened,
+    faust: &Tool,
+    rustc: &Tool,
+    cpu: Option<&str>,
+) -> Key {
     let [prelude, dsp_template] = template_text();
     let abi = ABI_VERSION.to_le_bytes();
     let faust_flags = FAUST_FLAGS.join(" ");
     let rustc_flags = RUSTC_FLAGS.join(" ");
+    let (native_flags, cpu) = match cpu {
+        Some(cpu) => (target::NATIVE_FLAGS.join(" "), cpu),
+        None => (String::new(), "generic"),
+    };
     let library: &[u8] = if screened.uses_mephisto_lib {
         MEPHISTO_LIB_SOURCE.as_bytes()
     } else {
@@ -187,6 +207,8 @@ fn cache_key(source: &str, screened: &Screened, faust: &Tool, rustc: &Tool) -> K
         ("rustc version", rustc.version.as_bytes()),
         ("faust flags", faust_flags.as_bytes()),
         ("rustc flags", rustc_flags.as_bytes()),
+        ("native flags", native_flags.as_bytes()),
+        ("target cpu", cpu.as_bytes()),
         ("source", source.as_bytes()),
         (MEPHISTO_LIB, library),
     ])
@@ -357,14 +379,19 @@ fn clip(lines: &[String]) -> String {
 }
 
 /// Compiles the wrapper in the build folder (`options.scratch`) into the library at
-/// `library`.
-fn run_rustc(rustc: &Tool, library: &Path, options: &RunOptions) -> Result<(), CompileError> {
+/// `library`, for this machine's CPU when `native`.
+fn run_rustc(
+    rustc: &Tool,
+    native: bool,
+    library: &Path,
+    options: &RunOptions,
+) -> Result<(), CompileError> {
     let mut cmd = Command::new(&rustc.path);
-    cmd.current_dir(options.scratch)
-        .args(RUSTC_FLAGS)
-        .arg("-o")
-        .arg(library)
-        .arg(WRAPPER_FILE);
+    cmd.current_dir(options.scratch).args(RUSTC_FLAGS);
+    if native {
+        cmd.args(target::NATIVE_FLAGS);
+    }
+    cmd.arg("-o").arg(library).arg(WRAPPER_FILE);
     let run = run_limited(cmd, options)?;
     if run.status.success() && library.is_file() {
         Ok(())
@@ -529,6 +556,25 @@ mod tests {
         assert!(
             check_files_used(&list(&["/usr/share/faust/../../../etc/x.lib"]), &dir, &libs).is_err()
         );
+    }
+
+    /// A library built for one CPU is never found under another CPU's key, nor under the
+    /// key of a generic build.
+    #[test]
+    fn the_target_cpu_is_part_of_the_cache_key() {
+        let source = "process = 0;";
+        let screened = screen(source).unwrap();
+        let tool = |version: &str| Tool {
+            path: "/usr/bin/x".into(),
+            version: version.into(),
+            libraries: Vec::new(),
+        };
+        let (faust, rustc) = (tool("faust 1"), tool("rustc 1"));
+        let key = |cpu| cache_key(source, &screened, &faust, &rustc, cpu);
+        assert_eq!(key(Some("cpu a")), key(Some("cpu a")));
+        assert_ne!(key(Some("cpu a")), key(Some("cpu b")));
+        assert_ne!(key(Some("cpu a")), key(None));
+        assert_ne!(key(Some("generic")), key(None), "a CPU named `generic` is not the generic build");
     }
 
     #[test]

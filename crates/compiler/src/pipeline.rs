@@ -574,7 +574,11 @@ mod tests {
         assert_eq!(key(Some("cpu a")), key(Some("cpu a")));
         assert_ne!(key(Some("cpu a")), key(Some("cpu b")));
         assert_ne!(key(Some("cpu a")), key(None));
-        assert_ne!(key(Some("generic")), key(None), "a CPU named `generic` is not the generic build");
+        assert_ne!(
+            key(Some("generic")),
+            key(None),
+            "a CPU named `generic` is not the generic build"
+        );
     }
 
     #[test]

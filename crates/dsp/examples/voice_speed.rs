@@ -46,6 +46,10 @@ fn main() {
         }
         let ns = start.elapsed().as_secs_f64() * 1e9 / frames as f64;
         // The sum keeps the work from being optimised away.
-        println!("{} {ns:.2} {}", patch.name, if sink.is_nan() { "nan" } else { "ok" });
+        println!(
+            "{} {ns:.2} {}",
+            patch.name,
+            if sink.is_nan() { "nan" } else { "ok" }
+        );
     }
 }

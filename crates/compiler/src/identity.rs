@@ -295,6 +295,31 @@ mod tests {
         fs::remove_dir_all(root).unwrap();
     }
 
+    /// The compiler behind a proxy (a toolchain's own `rustc`) removed or updated: the record
+    /// no longer counts, so the proxy is asked again.
+    #[test]
+    fn a_record_whose_real_compiler_moved_is_not_recalled() {
+        let root = temp_root("moved");
+        let proxy = root.join("proxy");
+        let real = root.join("toolchain-rustc");
+        fs::write(&proxy, b"proxy").unwrap();
+        fs::write(&real, b"real compiler").unwrap();
+        let identity = Identity {
+            configured: Stamp::of(&proxy).unwrap(),
+            context: String::new(),
+            real: Stamp::of(&real).unwrap(),
+            version: "rustc 1.0".into(),
+        };
+        remember(&root, "rustc", &identity);
+        let recall_now = || recall(&root, "rustc", &identity.configured, "", |_| true);
+        assert_eq!(recall_now().as_ref(), Some(&identity));
+        fs::write(&real, b"an updated compiler").unwrap();
+        assert!(recall_now().is_none(), "updated");
+        fs::remove_file(&real).unwrap();
+        assert!(recall_now().is_none(), "removed");
+        fs::remove_dir_all(root).unwrap();
+    }
+
     #[test]
     fn a_damaged_or_hostile_record_is_ignored() {
         let root = temp_root("damaged");

@@ -1,6 +1,7 @@
-//! A compiled DSP's UI and metadata, read once from the library's description text (lines
-//! of tab-separated, backslash-escaped fields written by the wrapper) and replayed into any
-//! `UI` or `Meta`, so `ControlSet::of` sees a runtime DSP exactly as a built-in one.
+//! A compiled DSP's UI and metadata, read once from the library (its `describe` entry hands
+//! each UI call and metadata entry to [`DescriptionText::push`], which writes them as lines of
+//! tab-separated, backslash-escaped fields) and replayed into any `UI` or `Meta`, so
+//! `ControlSet::of` sees a runtime DSP exactly as a built-in one.
 
 use faust_types::{Meta, ParamIndex, UI};
 
@@ -125,6 +126,53 @@ impl Description {
     }
 }
 
+/// The description as the library hands it over, call by call, in the text [`Description::parse`]
+/// reads.
+#[derive(Debug, Default)]
+pub struct DescriptionText(pub String);
+
+impl DescriptionText {
+    /// One call: `kind` (`meta`, a box, `close_box`, a widget or `declare`), the parameter
+    /// `index` (-1 for none), the widget's `values`, the label or key `a`, the value `b`.
+    pub fn push(&mut self, kind: &str, index: i32, values: &[f32], a: &str, b: &str) {
+        let index_text = if index < 0 {
+            "-".to_string()
+        } else {
+            index.to_string()
+        };
+        let numbers: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        let mut fields: Vec<&str> = vec![kind];
+        match kind {
+            "meta" => fields.extend([a, b]),
+            "close_box" => {}
+            "declare" => fields.extend([index_text.as_str(), a, b]),
+            k if k.starts_with("open_") => fields.push(a),
+            _ => {
+                fields.push(&index_text);
+                fields.extend(numbers.iter().map(String::as_str));
+                fields.push(a);
+            }
+        }
+        let line: Vec<String> = fields.iter().map(|f| escape(f)).collect();
+        self.0.push_str(&line.join("\t"));
+        self.0.push('\n');
+    }
+}
+
+fn escape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    for ch in field.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
 fn unescape(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
     let mut chars = field.chars();
@@ -218,6 +266,43 @@ mod tests {
                 "declare Some(0) scale=log",
                 "hslider cut\\off 0 2000 50 16000 1",
                 "button gate 1",
+                "declare None x=y",
+                "close",
+            ]
+        );
+        assert_eq!(d.meta, vec![("name".to_string(), "tab\there".to_string())]);
+    }
+
+    /// The calls a library hands over come back out of the parsed description unchanged,
+    /// labels with tabs, newlines and backslashes included.
+    #[test]
+    fn pushed_calls_replay_as_they_came() {
+        let mut text = DescriptionText::default();
+        text.push("meta", -1, &[], "name", "tab\there");
+        text.push("open_vertical_box", -1, &[], "patch", "");
+        text.push("declare", 0, &[], "scale", "log");
+        text.push(
+            "horizontal_slider",
+            0,
+            &[2000.0, 50.0, 16000.0, 0.5],
+            "cut\\off\nx",
+            "",
+        );
+        text.push("button", 1, &[], "gate", "");
+        text.push("vertical_bargraph", 2, &[-1.0, 1.0], "level", "");
+        text.push("declare", -1, &[], "x", "y");
+        text.push("close_box", -1, &[], "", "");
+        let d = Description::parse(&text.0).unwrap();
+        let mut rec = Recorder::default();
+        d.replay_ui(&mut rec);
+        assert_eq!(
+            rec.0,
+            vec![
+                "vbox patch",
+                "declare Some(0) scale=log",
+                "hslider cut\\off\nx 0 2000 50 16000 0.5",
+                "button gate 1",
+                "vbar level 2 -1 1",
                 "declare None x=y",
                 "close",
             ]

@@ -2,6 +2,7 @@
 //! checked, and one [`ForeignClass`] per DSP class, from which the engine's DSPs
 //! ([`ForeignDsp`](mephisto_rt::foreign::ForeignDsp)) are made.
 
+use std::ffi::c_void;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,12 +13,65 @@ use mephisto_rt::foreign::{
     GetParamFn, PlainFn, RateFn, SetParamFn,
 };
 
-use super::description::Description;
+use super::description::{Description, DescriptionText};
 use super::limits::Footprint;
 use super::wrapper::{ABI_VERSION, MAX_CHANNELS};
 use super::{CompileError, Refusal};
 
-type DescribeFn = unsafe extern "C" fn(*mut usize) -> *const u8;
+/// The library's `describe` entry and the host's sink it calls (wrapper.rs has the ABI).
+type DescribeSink = unsafe extern "C" fn(
+    *mut c_void,
+    *const u8,
+    usize,
+    i32,
+    *const f32,
+    usize,
+    *const u8,
+    usize,
+    *const u8,
+    usize,
+);
+type DescribeFn = unsafe extern "C" fn(*mut c_void, DescribeSink) -> i32;
+
+/// Receives one description call from the library into the `DescriptionText` behind `ctx`.
+/// Nothing may unwind out of it into the library.
+unsafe extern "C" fn collect_description(
+    ctx: *mut c_void,
+    kind: *const u8,
+    kind_len: usize,
+    index: i32,
+    values: *const f32,
+    value_count: usize,
+    a: *const u8,
+    a_len: usize,
+    b: *const u8,
+    b_len: usize,
+) {
+    let text = |ptr: *const u8, len: usize| {
+        if ptr.is_null() || len == 0 {
+            return String::new();
+        }
+        // SAFETY: the library passes `len` valid bytes for the duration of the call.
+        String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(ptr, len) }).into_owned()
+    };
+    let values: &[f32] = if values.is_null() || value_count == 0 || value_count > 4 {
+        &[]
+    } else {
+        // SAFETY: as above, `value_count` (at most 4) numbers.
+        unsafe { std::slice::from_raw_parts(values, value_count) }
+    };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `ctx` is the `DescriptionText` `into_class` passed for this call.
+        let out = unsafe { &mut *(ctx as *mut DescriptionText) };
+        out.push(
+            &text(kind, kind_len),
+            index,
+            values,
+            &text(a, a_len),
+            &text(b, b_len),
+        );
+    }));
+}
 type LastPanicFn = unsafe extern "C" fn(*mut u8, usize) -> usize;
 
 impl Describe for Description {
@@ -194,16 +248,19 @@ impl ClassSymbols {
             let message = last_panic_message(last_panic).unwrap_or_default();
             format!("the {name}'s {what} panicked: {message}")
         };
-        let mut len = 0usize;
-        // SAFETY: `describe` returns a pointer to `len` bytes that live as long as the library.
-        let text = unsafe {
-            let ptr = (self.describe)(&mut len);
-            if ptr.is_null() {
-                return Err(panicked("description"));
-            }
-            String::from_utf8_lossy(std::slice::from_raw_parts(ptr, len)).into_owned()
+        let mut text = DescriptionText::default();
+        // SAFETY: the sink and its context outlive the call; the library calls the sink only
+        // during it.
+        let status = unsafe {
+            (self.describe)(
+                &mut text as *mut DescriptionText as *mut c_void,
+                collect_description,
+            )
         };
-        let description = Description::parse(&text)
+        if status != 0 {
+            return Err(panicked("description"));
+        }
+        let description = Description::parse(&text.0)
             .map_err(|e| format!("the {name}'s description is malformed at {e}"))?;
         // SAFETY: a created instance is used once and destroyed by the same library.
         let (inputs, outputs) = unsafe {

@@ -64,6 +64,16 @@ const MAX_LEVEL_LOSS_DB: f32 = 12.0;
 /// words put them unless moving them buys a target.
 const RIDGE: f32 = 0.05;
 
+/// The sample rate the check plays its tries at: half the level probe's, so each of up to
+/// eleven tries costs half the rendering and half the analysis (the first sound waits for
+/// them). Every descriptor it compares is measured the same way on the reference and the
+/// tries, and 12 kHz holds what brightness, warmth and noisiness move; the final design is
+/// played once more at the level probe's rate for its level.
+pub const CHECK_RATE: u32 = 24_000;
+
+/// Makes a one-voice offline instance of a spec at a sample rate, for measuring it.
+pub type Build<'a> = &'a dyn Fn(&PatchSpec, f32) -> Result<OfflinePatch, BuildError>;
+
 /// Each control's normalised shift from the template's designed position, aligned with
 /// the controls.
 pub type Shifts = Vec<f32>;
@@ -244,6 +254,8 @@ struct Try {
     shifts: Shifts,
     played: Played,
     values: Vec<f32>,
+    /// Its loudness (the probe's loudest momentary loudness), LUFS.
+    lufs: f32,
 }
 
 /// Checks `spec` (its params are `params(controls, shifts)`) against `reference` (the
@@ -256,8 +268,9 @@ pub fn check(
     axes: &AxisWeights,
     reach: f32,
     reference: &dyn Fn() -> Result<Features, String>,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+    build: Build,
 ) -> Result<Checked, String> {
+    let level_rate = probe_rate();
     let mut analyzer = Analyzer::new();
     let probe = Probe::level();
     let active: Vec<&Target> = TARGETS
@@ -279,14 +292,21 @@ pub fn check(
         reference()?
     };
     let base: Vec<f32> = active.iter().map(|t| (t.measure)(&reference)).collect();
+    // With nothing to measure, the one try is the level's own render.
+    let rate = if active.is_empty() {
+        level_rate
+    } else {
+        CHECK_RATE
+    };
     let mut play = |shifts: &Shifts| -> Result<Try, String> {
         let mut trial = spec.clone();
         trial.params = params(controls, shifts);
-        let played = level::play(build(&trial)?);
+        let played = level::play_at(build(&trial, rate as f32)?, rate);
         let f = features(&played, &mut analyzer);
         Ok(Try {
             shifts: shifts.clone(),
             values: active.iter().map(|t| (t.measure)(&f)).collect(),
+            lufs: f.level_lufs,
             played,
         })
     };
@@ -305,7 +325,10 @@ pub fn check(
     };
     // A try that lost most of its level (a filter closed on the fundamental) is no answer
     // whatever its descriptors say.
-    let audible = |t: &Try| t.played.loudness().lufs > reference.level_lufs - MAX_LEVEL_LOSS_DB;
+    let audible = |t: &Try| t.lufs > reference.level_lufs - MAX_LEVEL_LOSS_DB;
+    // A try that meets every target cannot be bettered (no standing scores above met), so
+    // the search stops there: later tries would only cost renders.
+    let settled = |t: &Try| state(&t.values).iter().all(Standing::settled);
     let mut best = first.clone();
     if !active.is_empty() && state(&first.values).iter().any(|s| !s.settled()) {
         // What each control the words moved most does to every measured axis: the slope
@@ -317,6 +340,9 @@ pub fn check(
         candidates.truncate(MAX_CANDIDATES);
         let mut slopes = Vec::with_capacity(candidates.len());
         for &i in &candidates {
+            if settled(&best) {
+                break;
+            }
             let mut without = shifts.clone();
             without[i] = 0.0;
             let t = play(&without)?;
@@ -330,6 +356,8 @@ pub fn check(
                 best = t;
             }
         }
+        // The controls measured (all of them unless a try met every target first).
+        candidates.truncate(slopes.len());
         // A coarse step first that trusts only the signs of the slopes (the lines are
         // straight only near where they were measured): each control that helps the
         // short axes on balance goes twice as far as the words put it, each that hurts
@@ -349,7 +377,11 @@ pub fn check(
                 0.0
             };
         }
-        let coarse = play(&coarse)?;
+        let coarse = if settled(&best) {
+            best.clone()
+        } else {
+            play(&coarse)?
+        };
         if audible(&coarse) && closeness(&coarse.values) > closeness(&best.values) {
             best = coarse;
         }
@@ -422,11 +454,28 @@ pub fn check(
     } else {
         format!("analysis check: {}", moved.join(", "))
     };
+    let played = if rate == level_rate {
+        best.played
+    } else {
+        level::play_at(build(spec, level_rate as f32)?, level_rate)
+    };
     Ok(Checked {
         note,
         misses,
-        played: best.played,
+        played,
     })
+}
+
+/// The level probe's sample rate.
+fn probe_rate() -> u32 {
+    Probe::level().sample_rate
+}
+
+/// The check's reference (the patch before the words) played and measured as the tries
+/// are: at [`CHECK_RATE`].
+pub fn measure_reference(spec: &PatchSpec, build: Build) -> Result<Features, String> {
+    let played = level::play_at(build(spec, CHECK_RATE as f32)?, CHECK_RATE);
+    Ok(features(&played, &mut Analyzer::new()))
 }
 
 /// Where one axis stands against its target.

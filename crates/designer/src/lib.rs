@@ -524,7 +524,9 @@ pub(crate) fn run_offline(
     job.stage(Stage::Designing);
     let builder = job.builder;
     let design = match request.to_refine() {
-        Some(current) => offline::refine(current, &request.prompt, &|s| builder.probe(s)),
+        Some(current) => offline::refine(current, &request.prompt, &|s, rate| {
+            builder.probe_at(s, rate)
+        }),
         None => offline::design(&request.prompt),
     }
     .map_err(|e| DesignError::Offline(e.to_string()))?;

@@ -204,20 +204,21 @@ fn graph_section() -> String {
         r#"# Synth graph
 
 A synth graph is one JSON object:
-- "name": a short snake_case name for the sound.
+- "name": a short snake_case name.
 - "archetype": one of {archetypes}.
-- "nodes": 1 to 8 audio nodes, in order. Refer to a node by its position (0 is the first). Each node is {{"type", "input", "frequency", "amount"}}:
-  - sine, triangle, saw, square, pulse, supersaw: oscillators. "frequency" is a multiple of the played note (1 the note, 0.5 an octave down, 2 an octave up, 1.005 slightly detuned); "amount" is the level, 0 to 1.
+- "nodes": 1 to 8 audio nodes, in order, each {{"type", "input", "frequency", "amount"}}; "input" is an earlier node's position (0 is the first):
+  - sine, triangle, saw, square, pulse, supersaw: oscillators. "frequency" is a multiple of the note (1 the note, 0.5 an octave down, 1.005 slightly detuned); "amount" is the level, 0 to 1.
   - noise: white noise; "amount" is the level.
-  - fm: a sine whose phase node "input" moves (bells, metallic tones); "frequency" and "amount" as for oscillators.
-  - lowpass, highpass, bandpass: filter node "input"; "frequency" is the cutoff in Hz (100 to 12000); "amount" is the resonance, 0 to 1.
-  - drive, fold: saturate or fold node "input"; "amount" is how hard, 0 to 1.
-  Every node that no other node takes as its input is heard.
-- "envelope": the volume's "attack", "decay" and "release" in seconds and "sustain" 0 to 1. Plucks and drums: sustain 0, short decay. Pads: slow attack, long release.
-- "modulators": 0 to 4 of {{"type": lfo, envelope or drift, "target": a node's position, "rate", "depth"}}. An lfo or drift "rate" is in Hz (0.1 to 10); an envelope's "rate" is the seconds it takes to fall. "depth" is -1 to 1: it moves an oscillator's pitch (1 = an octave), a filter's cutoff (1 = 3 octaves), noise's level or a shaper's amount.
+  - fm: a sine whose phase node "input" moves (bells, metallic tones); like oscillators.
+  - lowpass, highpass, bandpass: filter node "input"; "frequency" is the cutoff in Hz (100 to 12000); "amount" the resonance, 0 to 1.
+  - drive, fold: shape node "input"; "amount" is how hard, 0 to 1.
+  Nodes no other node takes as input are heard.
+- "envelope": "attack", "decay", "release" in seconds, "sustain" 0 to 1. Plucks and drums: sustain 0, short decay. Pads: slow attack, long release.
+- "modulators": 0 to 4 of {{"type": lfo, envelope or drift, "target": a node's position, "rate", "depth"}}. lfo and drift "rate": Hz (0.1 to 10); envelope "rate": seconds to fall. "depth" -1 to 1 moves an oscillator's pitch (1 = an octave), a filter's cutoff (1 = 3 octaves), noise's level or a shaper's amount.
 - "effects": 0 to 3 of {{"type": chorus, delay or reverb, "mix" 0 to 1, "size" 0 to 1}}.
-- "macros": which control each of the six macro knobs moves: "warm", "bright", "grit", "space", "motion" and "punch", each one of tone, body, drive, attack, release, reverb, vibrato, modulation. Usually warm: body, bright: tone, grit: drive, space: reverb, motion: vibrato or modulation, punch: attack.
-- "velocity": level, or level_and_tone (harder notes are also brighter).
+- "macros": the control each macro knob ("warm", "bright", "grit", "space", "motion", "punch") moves: tone, body, drive, attack, release, reverb, vibrato or modulation. Usually warm: body, bright: tone, grit: drive, space: reverb, motion: vibrato, punch: attack.
+- "velocity": level, or level_and_tone (harder notes brighter).
+- "controllers": macros the "mod_wheel", "velocity" (playing harder) and "aftertouch" push, lists of {{"macro", "depth" -1 to 1}}, empty unless the words ask: "growls when I push the mod wheel" is "mod_wheel": [{{"macro": "grit", "depth": 0.8}}]. "bend_range": pitch wheel semitones, 2.
 Numbers outside their ranges are clamped. Mephisto writes the program and sets the volume.
 
 Example, for "{example_prompt}":
@@ -275,6 +276,8 @@ A PatchSpec is one JSON object:
 - "params" (optional): designed values by slider label; left out, each slider's default is its designed value.
 - "macros" (optional): left out, the [macro:depth] metadata of the sliders is the macro map.
 - "voices": 1 to {max_voices} notes at once (1 for a mono lead or bass); "notes": one sentence on how the sound is built.
+- "controllers" (optional), only when the words name one: "mod_wheel", "velocity" (playing harder), "aftertouch": lists of {{"macro": a macro or "param": a slider, "depth" -1 to 1}}; "bend_range": semitones. "brighter when I play harder": {{"velocity": [{{"macro": "bright", "depth": 0.7}}]}}. Without "mod_wheel" the wheel moves motion.
+- "trim_db" (optional): output gain in dB; left out, Mephisto levels the patch.
 
 Rules for the program:
 - `import("stdfaust.lib");` is the only import: os, no, fi, en, ef, de, re, si, ba, ma.

@@ -61,6 +61,13 @@ impl OfflinePatch {
         self.instance.render(frames)
     }
 
+    /// Renders `frames` of the voices alone (`PatchInstance::render_voices`); whether they
+    /// stayed finite.
+    pub fn render_voices(&mut self, frames: usize) -> bool {
+        self.step();
+        self.instance.render_voices(frames)
+    }
+
     /// Computes the decoder frames the next chunk needs (nothing for a Faust patch).
     pub fn step(&mut self) {
         if let Some(lockstep) = &mut self.lockstep {
@@ -505,6 +512,11 @@ impl Builder<'_> {
     /// A one-voice offline instance of a spec, for measuring it (the offline designer's
     /// checks).
     pub fn probe(&self, spec: &PatchSpec) -> Result<OfflinePatch, BuildError> {
-        spec.instantiate(self.compiler, self.sample_rate)
+        self.probe_at(spec, self.sample_rate)
+    }
+
+    /// [`Builder::probe`] at another sample rate.
+    pub fn probe_at(&self, spec: &PatchSpec, sample_rate: f32) -> Result<OfflinePatch, BuildError> {
+        spec.instantiate(self.compiler, sample_rate)
     }
 }

@@ -657,6 +657,7 @@ process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
 
     #[test]
     fn a_built_in_program_is_gated_without_timing_its_cpu() {
+        use crate::build::BuildSpec;
         let spec = PatchSpec::from_builtin(0).unwrap();
         let limits = SanityLimits::default();
         let report = check_spec(&Program::Builtin(0), &spec, 48_000.0, &limits).unwrap();

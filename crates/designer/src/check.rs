@@ -64,16 +64,6 @@ const MAX_LEVEL_LOSS_DB: f32 = 12.0;
 /// words put them unless moving them buys a target.
 const RIDGE: f32 = 0.05;
 
-/// The sample rate the check plays its tries at: half the level probe's, so each of up to
-/// eleven tries costs half the rendering and half the analysis (the first sound waits for
-/// them). Every descriptor it compares is measured the same way on the reference and the
-/// tries, and 12 kHz holds what brightness, warmth and noisiness move; the final design is
-/// played once more at the level probe's rate for its level.
-pub const CHECK_RATE: u32 = 24_000;
-
-/// Makes a one-voice offline instance of a spec at a sample rate, for measuring it.
-pub type Build<'a> = &'a dyn Fn(&PatchSpec, f32) -> Result<OfflinePatch, BuildError>;
-
 /// Each control's normalised shift from the template's designed position, aligned with
 /// the controls.
 pub type Shifts = Vec<f32>;
@@ -268,9 +258,8 @@ pub fn check(
     axes: &AxisWeights,
     reach: f32,
     reference: &dyn Fn() -> Result<Features, String>,
-    build: Build,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
 ) -> Result<Checked, String> {
-    let level_rate = probe_rate();
     let mut analyzer = Analyzer::new();
     let probe = Probe::level();
     let active: Vec<&Target> = TARGETS
@@ -292,16 +281,10 @@ pub fn check(
         reference()?
     };
     let base: Vec<f32> = active.iter().map(|t| (t.measure)(&reference)).collect();
-    // With nothing to measure, the one try is the level's own render.
-    let rate = if active.is_empty() {
-        level_rate
-    } else {
-        CHECK_RATE
-    };
     let mut play = |shifts: &Shifts| -> Result<Try, String> {
         let mut trial = spec.clone();
         trial.params = params(controls, shifts);
-        let played = level::play_at(build(&trial, rate as f32)?, rate);
+        let played = level::play(build(&trial)?);
         let f = features(&played, &mut analyzer);
         Ok(Try {
             shifts: shifts.clone(),
@@ -454,28 +437,11 @@ pub fn check(
     } else {
         format!("analysis check: {}", moved.join(", "))
     };
-    let played = if rate == level_rate {
-        best.played
-    } else {
-        level::play_at(build(spec, level_rate as f32)?, level_rate)
-    };
     Ok(Checked {
         note,
         misses,
-        played,
+        played: best.played,
     })
-}
-
-/// The level probe's sample rate.
-fn probe_rate() -> u32 {
-    Probe::level().sample_rate
-}
-
-/// The check's reference (the patch before the words) played and measured as the tries
-/// are: at [`CHECK_RATE`].
-pub fn measure_reference(spec: &PatchSpec, build: Build) -> Result<Features, String> {
-    let played = level::play_at(build(spec, CHECK_RATE as f32)?, CHECK_RATE);
-    Ok(features(&played, &mut Analyzer::new()))
 }
 
 /// Where one axis stands against its target.

@@ -524,9 +524,7 @@ pub(crate) fn run_offline(
     job.stage(Stage::Designing);
     let builder = job.builder;
     let design = match request.to_refine() {
-        Some(current) => offline::refine(current, &request.prompt, &|s, rate| {
-            builder.probe_at(s, rate)
-        }),
+        Some(current) => offline::refine(current, &request.prompt, &|s| builder.probe(s)),
         None => offline::design(&request.prompt),
     }
     .map_err(|e| DesignError::Offline(e.to_string()))?;

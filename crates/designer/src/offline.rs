@@ -85,7 +85,7 @@ const DEFAULT_TEMPLATES: [(&str, &str); 4] = [
 pub fn refine(
     current: &PatchSpec,
     request: &str,
-    build: check::Build,
+    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
 ) -> Result<OfflineDesign, String> {
     let asked = lexicon::read(request);
     let prompt = join_prompts(&current.prompt, request);
@@ -100,11 +100,12 @@ pub fn refine(
         combined.reinterpreted = asked.reinterpreted;
         return design_reading(&prompt, &combined, archetype);
     }
-    let instantiate = |spec: &PatchSpec, rate: f32| match spec.instantiate_builtin(1, rate) {
-        Some(result) => result,
-        None => build(spec, rate),
-    };
-    let instance = instantiate(current, Probe::level().sample_rate as f32)?;
+    let instantiate =
+        |spec: &PatchSpec| match spec.instantiate_builtin(1, Probe::level().sample_rate as f32) {
+            Some(result) => result,
+            None => build(spec),
+        };
+    let instance = instantiate(current)?;
     let controls: Vec<Control> = instance.controls().map(|(c, _)| c.clone()).collect();
     let mut spec = current.clone();
     spec.prompt = prompt;
@@ -158,8 +159,8 @@ fn design_reading(
     if !reinterpreted.is_empty() {
         notes.push(reinterpreted);
     }
-    let build = |s: &PatchSpec, rate: f32| {
-        s.instantiate_builtin(1, rate)
+    let build = |s: &PatchSpec| {
+        s.instantiate_builtin(1, Probe::level().sample_rate as f32)
             .expect("the spec carries the template's program")
     };
     let reference = spec.clone();
@@ -199,11 +200,17 @@ impl Shaping<'_> {
         spec: &mut PatchSpec,
         reference: &PatchSpec,
         notes: &mut Vec<String>,
-        build: check::Build,
+        build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
     ) -> Result<Vec<String>, String> {
         let mut shifts = shifts(self.controls, self.axes, self.reach);
         spec.params = check::params(self.controls, &shifts);
-        let before = || check::measure_reference(reference, build);
+        let before = || {
+            let played = level::play(build(reference)?);
+            Ok(check::features(
+                &played,
+                &mut mephisto_analysis::Analyzer::new(),
+            ))
+        };
         let checked = check::check(
             spec,
             self.controls,

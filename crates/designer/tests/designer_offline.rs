@@ -46,7 +46,7 @@ fn measure(spec: &PatchSpec) -> Features {
 }
 
 fn refine(current: &PatchSpec, request: &str) -> OfflineDesign {
-    offline::refine(current, request, &|_, _| {
+    offline::refine(current, request, &|_| {
         unreachable!("built-in programs need no compiler")
     })
     .unwrap_or_else(|e| panic!("`{request}`: {e}"))

@@ -512,11 +512,6 @@ impl Builder<'_> {
     /// A one-voice offline instance of a spec, for measuring it (the offline designer's
     /// checks).
     pub fn probe(&self, spec: &PatchSpec) -> Result<OfflinePatch, BuildError> {
-        self.probe_at(spec, self.sample_rate)
-    }
-
-    /// [`Builder::probe`] at another sample rate.
-    pub fn probe_at(&self, spec: &PatchSpec, sample_rate: f32) -> Result<OfflinePatch, BuildError> {
-        spec.instantiate(self.compiler, sample_rate)
+        spec.instantiate(self.compiler, self.sample_rate)
     }
 }

@@ -69,15 +69,9 @@ impl Played {
 }
 
 /// Plays the level probe on `patch` (its trim included, every macro at 0.5).
-pub fn play(patch: OfflinePatch) -> Played {
-    play_at(patch, Probe::level().sample_rate)
-}
-
-/// Plays the level probe's notes on `patch`, an instance made for `sample_rate` (the
-/// offline designer's analysis check plays its tries at a lower rate than the level's).
-pub fn play_at(mut patch: OfflinePatch, sample_rate: u32) -> Played {
+pub fn play(mut patch: OfflinePatch) -> Played {
     let probe = Probe::level();
-    let frames = |seconds: f64| (seconds * sample_rate as f64).round() as usize;
+    let frames = |seconds: f64| (seconds * probe.sample_rate as f64).round() as usize;
     let (held, total) = (frames(probe.held_s), frames(probe.seconds()));
     patch.apply_macros(&NEUTRAL_MACROS);
     patch.note_on(0, note_to_hz(probe.notes[0] as f32), probe.velocity);
@@ -103,7 +97,7 @@ pub fn play_at(mut patch: OfflinePatch, sample_rate: u32) -> Played {
     Played {
         mono,
         peak,
-        sample_rate,
+        sample_rate: probe.sample_rate,
         note_off_s: probe.held_s,
     }
 }

@@ -457,7 +457,6 @@ impl FaustDsp for SubBassVoice {
         ui_interface.declare(Some(ParamIndex(1)), "unit", "dB");
         ui_interface.declare(Some(ParamIndex(1)), "warm", "0.6");
         ui_interface.add_horizontal_slider("body", ParamIndex(1), 2.0, -12.0, 12.0, 0.1);
-        ui_interface.declare(Some(ParamIndex(2)), "bright", "0.3");
         ui_interface.declare(Some(ParamIndex(2)), "punch", "0.6");
         ui_interface.add_horizontal_slider("click", ParamIndex(2), 0.3, 0.0, 1.0, 0.01);
         ui_interface.declare(Some(ParamIndex(3)), "bright", "0.6");

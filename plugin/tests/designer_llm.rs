@@ -979,3 +979,87 @@ fn a_server_context_smaller_than_the_setting_is_learned_and_planned_for() {
         status.notes
     );
 }
+
+/// How rough the recording's last `seconds` are: the RMS of its sample-to-sample steps over
+/// its RMS (more harmonics, more roughness).
+fn roughness(rig: &Rig, seconds: f32) -> f32 {
+    let n = (seconds * SR) as usize;
+    let tail = &rig.recording[rig.recording.len() - n..];
+    let rms = |xs: &mut dyn Iterator<Item = f32>| {
+        let (sum, count) = xs.fold((0.0f32, 0usize), |(s, c), x| (s + x * x, c + 1));
+        (sum / count.max(1) as f32).sqrt()
+    };
+    rms(&mut tail.windows(2).map(|w| w[1] - w[0])) / rms(&mut tail.iter().copied())
+}
+
+#[test]
+fn controllers_a_model_writes_reach_the_live_spec_and_the_engine() {
+    use mephisto_dsp::controllers::{Route, Target};
+    use mephisto_dsp::macros::{Macro, NEUTRAL_MACROS};
+    use mephisto_rt::modulation::ControllerValues;
+
+    // A sine through the graph's drive: the Grit macro (the drive) adds harmonics.
+    let mut answer: serde_json::Value = serde_json::from_str(&graph(
+        "growl_sine",
+        "lead",
+        serde_json::json!([{"type": "sine", "input": 0, "frequency": 1, "amount": 0.8}]),
+    ))
+    .unwrap();
+    answer["envelope"]["sustain"] = 1.0.into();
+    answer["controllers"] = serde_json::json!({
+        "mod_wheel": [{"macro": "grit", "depth": 0.9}],
+        "velocity": [{"macro": "bright", "depth": 0.7}],
+        "aftertouch": [],
+        "bend_range": 12
+    });
+    let answer = answer.to_string();
+    // The same answer for every round the measured feedback may ask for.
+    let replies = vec![Reply::streamed_chat(&answer, "stop"); 1 + MAX_REPAIR_ROUNDS as usize];
+    let (mut rig, status, _) = ask_for(
+        "controllers",
+        "a sine lead that growls when I push the mod wheel and is brighter when I play harder",
+        replies,
+        |_| {},
+    );
+    rig.went_live(&status, "growl_sine");
+
+    // The project's spec holds the model's controllers …
+    let saved = saved_spec(&rig);
+    let route = |m: Macro, depth: f32| Route {
+        target: Target::Macro(m),
+        depth,
+    };
+    assert_eq!(
+        saved.controllers.mod_wheel,
+        Some(vec![route(Macro::Grit, 0.9)])
+    );
+    assert_eq!(saved.controllers.velocity, vec![route(Macro::Bright, 0.7)]);
+    assert_eq!(saved.controllers.bend_range, Some(12.0));
+    // … and so does the instance the engine plays.
+    let live = rig.engine.current();
+    assert_eq!(live.controller_map(), &saved.controllers);
+    assert_eq!(live.bend_range(), 12.0);
+    let modulation = live.modulation();
+    assert!(modulation.follows_velocity());
+    let wheel_up = ControllerValues {
+        mod_wheel: 1.0,
+        aftertouch: 0.0,
+    };
+    let pushed = modulation.global_macros(&NEUTRAL_MACROS, wheel_up);
+    assert!(
+        (pushed[Macro::Grit.index()] - 0.95).abs() < 1e-4,
+        "{pushed:?}"
+    );
+    assert_eq!(pushed[Macro::Motion.index()], 0.5, "the wheel left Motion");
+
+    // The wheel is heard: the held note grows rougher as it goes up.
+    rig.seconds(0.3);
+    let at_rest = roughness(&rig, 0.2);
+    rig.engine.handle(EngineEvent::ModWheel(1.0));
+    rig.seconds(0.3);
+    let pushed_up = roughness(&rig, 0.2);
+    assert!(
+        pushed_up > 1.2 * at_rest,
+        "roughness {at_rest:.4} at rest, {pushed_up:.4} with the wheel up"
+    );
+}

@@ -358,6 +358,89 @@ pub fn eval(suite_path: &Path, macros: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// A design job nobody watches: `mephisto eval --first-sound` times it.
+struct Unwatched;
+
+impl JobControl for Unwatched {
+    fn stage(&mut self, _: Stage) {}
+}
+
+/// `mephisto eval --first-sound`: every distinct prompt of the suite through the design job
+/// as `mephisto design` runs it up to first sound (design, level, sanity gate, the live
+/// instance), timed by the wall clock and by this thread's CPU time; prints the slowest
+/// prompts and the median, 95th percentile and maximum of both.
+pub fn first_sound(suite_path: &Path) -> Result<(), String> {
+    let suite = PromptSuite::from_file(suite_path)?;
+    let mut prompts: Vec<&str> = suite.prompts.iter().map(|p| p.prompt.as_str()).collect();
+    prompts.sort_unstable();
+    prompts.dedup();
+    let compiler = Compiler::new(CompilerOptions::default());
+    let builder = Builder {
+        compiler: &compiler,
+        limits: SanityLimits::default(),
+        sample_rate: EVAL_RATE as f32,
+        offline: OfflineFlag::default(),
+    };
+    // (wall ms, CPU ms, the design's CPU ms, prompt)
+    let mut times: Vec<(f64, f64, f64, &str)> = Vec::with_capacity(prompts.len());
+    for prompt in &prompts {
+        let mut control = Unwatched;
+        let mut job = Job {
+            builder: &builder,
+            control: &mut control,
+        };
+        // The design alone (reading, the analysis check, the level), timed apart so the
+        // figures show where the time goes; the job below designs again, then gates.
+        let design_before = thread_cpu_ns();
+        designer::offline::design(prompt)?;
+        let design_cpu = thread_cpu_ns()
+            .zip(design_before)
+            .map_or(f64::NAN, |(after, before)| (after - before) as f64 / 1e6);
+        let cpu_before = thread_cpu_ns();
+        let started = Instant::now();
+        designer::run(&Designer::Offline, &DesignRequest::new(prompt), &mut job)
+            .map_err(|e| format!("\"{prompt}\": {e}"))?;
+        let wall = started.elapsed().as_secs_f64() * 1e3;
+        let cpu = thread_cpu_ns()
+            .zip(cpu_before)
+            .map_or(f64::NAN, |(after, before)| (after - before) as f64 / 1e6);
+        times.push((wall, cpu, design_cpu, prompt));
+    }
+    times.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("| slowest prompts (CPU) | wall ms | CPU ms | of which the design, CPU ms |");
+    println!("| --- | --- | --- | --- |");
+    for (wall, cpu, design, prompt) in times.iter().take(10) {
+        println!("| {prompt} | {wall:.1} | {cpu:.1} | {design:.1} |");
+    }
+    let stats = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.95), at(1.0))
+    };
+    let (wall, cpu, design) = (
+        stats(times.iter().map(|t| t.0).collect()),
+        stats(times.iter().map(|t| t.1).collect()),
+        stats(times.iter().map(|t| t.2).collect()),
+    );
+    println!();
+    println!(
+        "first sound over {} prompts: wall median {:.1} ms, 95th percentile {:.1} ms, max {:.1} ms; \
+         CPU median {:.1} ms, 95th percentile {:.1} ms, max {:.1} ms (the design alone: \
+         CPU median {:.1} ms, 95th percentile {:.1} ms, max {:.1} ms)",
+        times.len(),
+        wall.0,
+        wall.1,
+        wall.2,
+        cpu.0,
+        cpu.1,
+        cpu.2,
+        design.0,
+        design.1,
+        design.2
+    );
+    Ok(())
+}
+
 /// The CPU time this thread has run, in nanoseconds (Linux: the first field of
 /// `/proc/thread-self/schedstat`); `None` where it cannot be read.
 fn thread_cpu_ns() -> Option<u64> {

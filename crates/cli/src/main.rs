@@ -158,6 +158,11 @@ enum Command {
         /// seconds per prompt).
         #[arg(long)]
         macros: bool,
+        /// Instead of scoring, time each distinct prompt's design job to first sound (design,
+        /// level, sanity gate, instance; what `mephisto design` reports) and print the median,
+        /// 95th percentile and maximum, wall and CPU.
+        #[arg(long, conflicts_with = "macros")]
+        first_sound: bool,
     },
     /// Run a monophonic recording through Mephisto FX offline: its pitch and loudness play a
     /// neural model (timbre transfer) or a Faust patch. Writes a stereo float WAV at the
@@ -367,7 +372,12 @@ fn run(cli: Cli) -> Result<(), String> {
             render,
             transcript,
         }),
-        Command::Eval { suite, macros } => design::eval(&suite, macros),
+        Command::Eval {
+            suite,
+            first_sound: true,
+            ..
+        } => design::first_sound(&suite),
+        Command::Eval { suite, macros, .. } => design::eval(&suite, macros),
         Command::Transfer {
             input,
             patch,

@@ -561,3 +561,45 @@ fn design_with_a_context_too_small_names_the_flag_and_sends_nothing() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn eval_first_sound_times_every_distinct_prompt_and_prints_the_percentiles() {
+    let scratch = Scratch::new("first-sound");
+    let suite = scratch.write(
+        "suite.json",
+        r#"{"prompts": [
+            {"id": "a", "prompt": "marimba"},
+            {"id": "b", "prompt": "dark pad"},
+            {"id": "c", "prompt": "marimba", "velocity": 0.3}
+        ], "relations": [
+            {"lower": "b", "higher": "a", "descriptor": "centroid", "category": "basics", "why": "-"}
+        ]}"#,
+    );
+    let output = scratch.run(&["eval", suite.to_str().unwrap(), "--first-sound"]);
+    assert_success(&output);
+    let out = stdout(&output);
+    // One row per distinct prompt, with its wall and CPU times and the design's share.
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("| marimba |") || l.starts_with("| dark pad |"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for row in rows {
+        let ms: Vec<f64> = row
+            .split('|')
+            .skip(2)
+            .filter_map(|cell| cell.trim().parse().ok())
+            .collect();
+        assert_eq!(ms.len(), 3, "{row}");
+        assert!(ms.iter().all(|&t| t > 0.0), "{row}");
+    }
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("first sound over 2 prompts: wall median "))
+        .unwrap_or_else(|| panic!("{out}"));
+    for part in ["95th percentile", "max", "CPU median", "the design alone"] {
+        assert!(summary.contains(part), "{summary}");
+    }
+    // Timing is not scoring: no relation table.
+    assert!(!out.contains("| relation |"), "{out}");
+}

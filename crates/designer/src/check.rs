@@ -244,6 +244,8 @@ struct Try {
     shifts: Shifts,
     played: Played,
     values: Vec<f32>,
+    /// Its loudness (the probe's loudest momentary loudness), LUFS.
+    lufs: f32,
 }
 
 /// Checks `spec` (its params are `params(controls, shifts)`) against `reference` (the
@@ -287,6 +289,7 @@ pub fn check(
         Ok(Try {
             shifts: shifts.clone(),
             values: active.iter().map(|t| (t.measure)(&f)).collect(),
+            lufs: f.level_lufs,
             played,
         })
     };
@@ -305,7 +308,10 @@ pub fn check(
     };
     // A try that lost most of its level (a filter closed on the fundamental) is no answer
     // whatever its descriptors say.
-    let audible = |t: &Try| t.played.loudness().lufs > reference.level_lufs - MAX_LEVEL_LOSS_DB;
+    let audible = |t: &Try| t.lufs > reference.level_lufs - MAX_LEVEL_LOSS_DB;
+    // A try that meets every target cannot be bettered (no standing scores above met), so
+    // the search stops there: later tries would only cost renders.
+    let settled = |t: &Try| state(&t.values).iter().all(Standing::settled);
     let mut best = first.clone();
     if !active.is_empty() && state(&first.values).iter().any(|s| !s.settled()) {
         // What each control the words moved most does to every measured axis: the slope
@@ -317,6 +323,9 @@ pub fn check(
         candidates.truncate(MAX_CANDIDATES);
         let mut slopes = Vec::with_capacity(candidates.len());
         for &i in &candidates {
+            if settled(&best) {
+                break;
+            }
             let mut without = shifts.clone();
             without[i] = 0.0;
             let t = play(&without)?;
@@ -330,6 +339,8 @@ pub fn check(
                 best = t;
             }
         }
+        // The controls measured (all of them unless a try met every target first).
+        candidates.truncate(slopes.len());
         // A coarse step first that trusts only the signs of the slopes (the lines are
         // straight only near where they were measured): each control that helps the
         // short axes on balance goes twice as far as the words put it, each that hurts
@@ -349,7 +360,11 @@ pub fn check(
                 0.0
             };
         }
-        let coarse = play(&coarse)?;
+        let coarse = if settled(&best) {
+            best.clone()
+        } else {
+            play(&coarse)?
+        };
         if audible(&coarse) && closeness(&coarse.values) > closeness(&best.values) {
             best = coarse;
         }

@@ -204,21 +204,22 @@ fn graph_section() -> String {
         r#"# Synth graph
 
 A synth graph is one JSON object:
-- "name": a short snake_case name for the sound.
+- "name": a short snake_case name.
 - "archetype": one of {archetypes}.
-- "nodes": 1 to 8 audio nodes, in order. Refer to a node by its position (0 is the first). Each node is {{"type", "input", "frequency", "amount"}}:
-  - sine, triangle, saw, square, pulse, supersaw: oscillators. "frequency" is a multiple of the played note (1 the note, 0.5 an octave down, 2 an octave up, 1.005 slightly detuned); "amount" is the level, 0 to 1.
-  - noise: white noise; "amount" is the level.
-  - fm: a sine whose phase node "input" moves (bells, metallic tones); "frequency" and "amount" as for oscillators.
-  - lowpass, highpass, bandpass: filter node "input"; "frequency" is the cutoff in Hz (100 to 12000); "amount" is the resonance, 0 to 1.
-  - drive, fold: saturate or fold node "input"; "amount" is how hard, 0 to 1.
-  Every node that no other node takes as its input is heard.
-- "envelope": the volume's "attack", "decay" and "release" in seconds and "sustain" 0 to 1. Plucks and drums: sustain 0, short decay. Pads: slow attack, long release.
-- "modulators": 0 to 4 of {{"type": lfo, envelope or drift, "target": a node's position, "rate", "depth"}}. An lfo or drift "rate" is in Hz (0.1 to 10); an envelope's "rate" is the seconds it takes to fall. "depth" is -1 to 1: it moves an oscillator's pitch (1 = an octave), a filter's cutoff (1 = 3 octaves), noise's level or a shaper's amount.
+- "nodes": 1 to 8 audio nodes, in order, each {{"type", "input", "frequency", "amount"}}; "input" is an earlier node's position (0 is the first):
+  - sine, triangle, saw, square, pulse, supersaw: oscillators. "frequency" is a multiple of the note (1 the note, 0.5 an octave down, 1.005 slightly detuned); "amount" is the level, 0 to 1.
+  - noise: white noise, "amount" its level.
+  - fm: a sine whose phase node "input" moves (bells, metallic tones); like oscillators.
+  - lowpass, highpass, bandpass: filter node "input"; "frequency" is the cutoff in Hz (100 to 12000); "amount" the resonance, 0 to 1.
+  - drive, fold: shape node "input"; "amount" is how hard, 0 to 1.
+  Nodes no other node takes as input are heard.
+- "envelope": "attack", "decay", "release" in seconds, "sustain" 0 to 1. Plucks and drums: sustain 0, short decay. Pads: slow attack, long release.
+- "modulators": 0 to 4 of {{"type": lfo, envelope or drift, "target": a node's position, "rate", "depth"}}. lfo and drift "rate": Hz (0.1 to 10); envelope "rate": seconds to fall. "depth" -1 to 1 moves an oscillator's pitch (1 = an octave), a filter's cutoff (1 = 3 octaves), noise's level or a shaper's amount.
 - "effects": 0 to 3 of {{"type": chorus, delay or reverb, "mix" 0 to 1, "size" 0 to 1}}.
-- "macros": which control each of the six macro knobs moves: "warm", "bright", "grit", "space", "motion" and "punch", each one of tone, body, drive, attack, release, reverb, vibrato, modulation. Usually warm: body, bright: tone, grit: drive, space: reverb, motion: vibrato or modulation, punch: attack.
-- "velocity": level, or level_and_tone (harder notes are also brighter).
-Numbers outside their ranges are clamped. Mephisto writes the program and sets the volume.
+- "macros": the control each macro knob ("warm", "bright", "grit", "space", "motion", "punch") moves: tone, body, drive, attack, release, reverb, vibrato or modulation.
+- "velocity": level or level_and_tone (harder notes brighter).
+- "controllers": macros the "mod_wheel", "velocity" (playing harder) and "aftertouch" push, lists of {{"macro", "depth" -1 to 1}}, empty unless the words ask: "growls when I push the mod wheel" is "mod_wheel": [{{"macro": "grit", "depth": 0.8}}]. "bend_range": pitch wheel semitones, 2.
+Numbers out of range are clamped; Mephisto writes the program and sets the volume.
 
 Example, for "{example_prompt}":
 {example}
@@ -272,16 +273,17 @@ fn faust_section(example: &str) -> String {
 A PatchSpec is one JSON object:
 - "version": 1; "name": a short snake_case name; "prompt": the producer's words; "archetype": one of {archetypes}.
 - "faust": the whole Faust program as one JSON string (escape line breaks as \n and quotes as \").
-- "params" (optional): designed values by slider label; left out, each slider's default is its designed value.
-- "macros" (optional): left out, the [macro:depth] metadata of the sliders is the macro map.
-- "voices": 1 to {max_voices} notes at once (1 for a mono lead or bass); "notes": one sentence on how the sound is built.
+- "params", "macros" (optional): left out, slider defaults and [macro:depth] metadata are used.
+- "voices": 1 to {max_voices} (1 for a mono lead or bass); "notes": one sentence on how it is built.
+- "controllers", only when the words name one: "mod_wheel", "velocity" (playing harder), "aftertouch": lists of {{"macro" or "param": a slider, "depth" -1 to 1}}; "bend_range": semitones. Brighter when played harder: {{"velocity": [{{"macro": "bright", "depth": 0.7}}]}}.
+- "trim_db": leave it out; Mephisto sets the level.
 
 Rules for the program:
 - `import("stdfaust.lib");` is the only import: os, no, fi, en, ef, de, re, si, ba, ma.
-- `process` is ONE voice: no inputs, 1 or 2 outputs, reading `freq = hslider("freq", 440, 20, 20000, 0.01);`, `gain = hslider("gain", 0.5, 0, 1, 0.01);` and `gate = button("gate");`. It must fall silent after the gate drops (a release envelope).
-- Optional `effect`: 2 inputs and 2 outputs, applied once after the voices (reverb, chorus, delay).
-- Other controls: hsliders with unique snake_case labels, `[scale:log]` for frequencies and times, `: si.smoo` when heard continuously.
-- Macros ({macros}): a slider joins one with metadata like `[bright:0.7]` (a depth from -1 to 1). Map each macro: warm = more 100-600 Hz body, bright = more highs, grit = distortion, space = longer tail, motion = movement, punch = sharper attack.
+- `process` is ONE voice: no inputs, 1 or 2 outputs, reading `freq`, `gain` and `gate` declared as in the example. It must fall silent after the gate drops.
+- Optional `effect`: 2 in, 2 out, once after the voices (reverb, chorus, delay).
+- Other controls: hsliders, unique snake_case labels, `[scale:log]` for frequencies and times, `: si.smoo` if heard continuously.
+- Macros ({macros}): a slider joins one with metadata like `[bright:0.7]` (depth -1 to 1). Map each: warm = 100-600 Hz body, bright = highs, grit = distortion, space = tail, motion = movement, punch = attack.
 - One note at gain 1 peaks near 0.5; filter cutoffs stay below 0.45 * ma.SR; at most {max_kib} KiB.
 - Refused: ffunction, fconstant, fvariable, soundfile, other imports or libraries.
 
@@ -515,6 +517,57 @@ mod tests {
         assert!(system_prompt(Form::Graph, false).contains(EXAMPLE_GRAPH));
         let either = system_prompt(Form::Either, false);
         assert!(either.contains("# Synth graph") && either.contains("# PatchSpec"));
+    }
+
+    #[test]
+    fn compact_prompts_teach_controllers_and_the_trim() {
+        let graph = system_prompt(Form::Graph, false);
+        let faust = system_prompt(Form::Faust, false);
+        for (prompt, needles) in [
+            (
+                &graph,
+                &[
+                    "\"controllers\"",
+                    "\"mod_wheel\"",
+                    "\"velocity\" (playing harder)",
+                    "\"aftertouch\"",
+                    "\"bend_range\"",
+                ][..],
+            ),
+            (
+                &faust,
+                &[
+                    "\"controllers\"",
+                    "\"mod_wheel\"",
+                    "\"aftertouch\"",
+                    "\"param\"",
+                    "\"bend_range\"",
+                    "\"trim_db\"",
+                ][..],
+            ),
+        ] {
+            for needle in needles {
+                assert!(
+                    prompt.contains(needle),
+                    "the prompt lacks {needle}:\n{prompt}"
+                );
+            }
+        }
+        // The routes they show are what the types read.
+        let shown = |prompt: &str, from: &str| {
+            let start = prompt.find(from).unwrap();
+            let end = start + prompt[start..].find("}]").unwrap() + 2;
+            format!("{{{}}}", &prompt[start..end])
+        };
+        let wheel: mephisto_patch::graph::Controllers =
+            serde_json::from_str(&shown(&graph, "\"mod_wheel\": [")).unwrap();
+        assert_eq!(
+            wheel.mod_wheel[0].target,
+            mephisto_patch::graph::MacroName::Grit
+        );
+        let velocity: mephisto_dsp::controllers::ControllerMap =
+            serde_json::from_str(&shown(&faust, "\"velocity\": [")).unwrap();
+        assert_eq!(velocity.velocity.len(), 1);
     }
 
     #[test]

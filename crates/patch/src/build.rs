@@ -61,6 +61,13 @@ impl OfflinePatch {
         self.instance.render(frames)
     }
 
+    /// Renders `frames` of the voices alone (`PatchInstance::render_voices`); whether they
+    /// stayed finite.
+    pub fn render_voices(&mut self, frames: usize) -> bool {
+        self.step();
+        self.instance.render_voices(frames)
+    }
+
     /// Computes the decoder frames the next chunk needs (nothing for a Faust patch).
     pub fn step(&mut self) {
         if let Some(lockstep) = &mut self.lockstep {

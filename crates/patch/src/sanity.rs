@@ -114,22 +114,27 @@ pub struct SanityReport {
     pub peak_dbfs: f32,
     /// Where the peak was: `note C4`, or `pink noise`.
     pub loudest: String,
-    /// Share of one core at 48 kHz for `cpu_voices` held voices (1 for an effect program).
-    pub cpu_share: f32,
+    /// Share of one core at 48 kHz for `cpu_voices` held voices (1 for an effect program);
+    /// `None` when the program was not timed: one of Mephisto's compiled-in built-ins,
+    /// whose code, and so its cost, is the same whatever values a spec gives its controls
+    /// (their 16-voice figures are in docs/BENCHMARKS.md, `mephisto bench`).
+    pub cpu_share: Option<f32>,
     pub cpu_voices: usize,
     pub cpu_budget: f32,
 }
 
 impl fmt::Display for SanityReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "peak {} ({}); {} of one core at 48 kHz (budget {})",
-            dbfs(self.peak_dbfs),
-            self.loudest,
-            cpu_need(self.kind, self.cpu_voices, self.cpu_share),
-            percent(self.cpu_budget)
-        )
+        write!(f, "peak {} ({}); ", dbfs(self.peak_dbfs), self.loudest)?;
+        match self.cpu_share {
+            Some(share) => write!(
+                f,
+                "{} of one core at 48 kHz (budget {})",
+                cpu_need(self.kind, self.cpu_voices, share),
+                percent(self.cpu_budget)
+            ),
+            None => f.write_str("CPU not timed (a compiled-in built-in program)"),
+        }
     }
 }
 
@@ -245,7 +250,7 @@ pub fn check_with(
             .instantiate("sanity probe", voices, sample_rate)
             .map(OfflinePatch::from)
     };
-    check_instances(Some(variant), &make, sample_rate, limits)
+    check_instances(Some(variant), &make, sample_rate, limits, CpuTiming::Timed)
 }
 
 /// Probes `program` played as `spec` says (its designed values and macro map), which is
@@ -261,7 +266,22 @@ pub fn check_spec(
             .instantiate(spec, voices, sample_rate)
             .map_err(|e| e.to_string())
     };
-    check_instances(program.compiled(), &make, sample_rate, limits)
+    // A compiled-in built-in's cost does not depend on the values: it is not timed again
+    // for every design (the 16-voice chord still plays, for NaN, but not for 0.5 s).
+    let timing = match program {
+        Program::Builtin(_) => CpuTiming::Untimed,
+        _ => CpuTiming::Timed,
+    };
+    check_instances(program.compiled(), &make, sample_rate, limits, timing)
+}
+
+/// Whether the gate times a program's CPU cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CpuTiming {
+    Timed,
+    /// Mephisto's own compiled-in program: its cost is known and the same whatever the
+    /// spec's values.
+    Untimed,
 }
 
 /// The gate, with instrument instances of a given voice count made by `make`. `variant` is
@@ -272,6 +292,7 @@ fn check_instances(
     make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
     sample_rate: f32,
     limits: &SanityLimits,
+    timing: CpuTiming,
 ) -> Result<SanityReport, SanityError> {
     let kind = variant.map_or(ProgramKind::Instrument, ProgramKind::of);
     let (peak, loudest) = match (kind, variant) {
@@ -295,11 +316,14 @@ fn check_instances(
         });
     }
     let (cpu_share, cpu_voices) = match (kind, variant) {
-        (ProgramKind::Effect, Some(v)) => (cpu_effect(v, sample_rate)?, 1),
-        _ => (cpu_instrument(make, sample_rate, limits)?, limits.voices),
+        (ProgramKind::Effect, Some(v)) => (Some(cpu_effect(v, sample_rate)?), 1),
+        _ => (
+            cpu_instrument(make, sample_rate, limits, timing)?,
+            limits.voices,
+        ),
     };
     check_panic(variant)?;
-    if cpu_share > limits.cpu_budget {
+    if let Some(cpu_share) = cpu_share.filter(|&share| share > limits.cpu_budget) {
         return Err(SanityError::OverBudget {
             share: cpu_share,
             budget: limits.cpu_budget,
@@ -391,17 +415,18 @@ fn probe_instrument(
             chunks: held_chunks,
         });
     }
-    // Render on, without notes, until every voice has ended by the engine's rule.
+    // Render the voices on, without notes, until every one has ended by the engine's rule
+    // (the effect's output, a reverb's tail, has no say in that, and costs most here).
     let tail_end = position + frames(MAX_RELEASE_SECONDS);
     let sounding =
         |instance: &OfflinePatch| (0..instance.voice_count()).any(|v| instance.is_voice_active(v));
     while sounding(&instance) && position < tail_end {
-        instance
-            .render(CHUNK)
-            .ok_or_else(|| SanityError::NonFinite {
+        if !instance.render_voices(CHUNK) {
+            return Err(SanityError::NonFinite {
                 seconds: position as f64 / sample_rate as f64,
                 during: "after note-off".to_string(),
-            })?;
+            });
+        }
         position += CHUNK;
     }
     if !silent && sounding(&instance) {
@@ -445,12 +470,14 @@ fn probe_effect(variant: &CompiledVariant, sample_rate: f32) -> Result<(f32, Str
 }
 
 /// Times a held chord of `limits.voices` notes spread over C2..C6 and returns the share of
-/// one core it needs at 48 kHz.
+/// one core it needs at 48 kHz; [`CpuTiming::Untimed`] plays only the warm-up (the chord
+/// must stay finite) and returns `None`.
 fn cpu_instrument(
     make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
     sample_rate: f32,
     limits: &SanityLimits,
-) -> Result<f32, SanityError> {
+    timing: CpuTiming,
+) -> Result<Option<f32>, SanityError> {
     let mut instance = make(limits.voices).map_err(SanityError::Unplayable)?;
     instance.apply_macros(&NEUTRAL_MACROS);
     let voices = instance.voice_count();
@@ -459,7 +486,7 @@ fn cpu_instrument(
         instance.note_on(voice, note_to_hz(note as f32), Probe::sanity().velocity);
     }
     let chord = format!("on a {voices}-note chord");
-    time_render(sample_rate, |position| {
+    let render_chunk = |position: usize| {
         instance
             .render(CHUNK)
             .map(|_| ())
@@ -467,7 +494,8 @@ fn cpu_instrument(
                 seconds: position as f64 / sample_rate as f64,
                 during: chord.clone(),
             })
-    })
+    };
+    time_render(sample_rate, timing, render_chunk)
 }
 
 /// Times one effect-program instance processing pink noise.
@@ -475,24 +503,30 @@ fn cpu_effect(variant: &CompiledVariant, sample_rate: f32) -> Result<f32, Sanity
     let mut player = EffectPlayer::new(variant, sample_rate).map_err(SanityError::Unplayable)?;
     let mut noise = PinkNoise::new(NOISE_SEED);
     let (mut input, mut out_l, mut out_r) = ([0.0f32; CHUNK], [0.0f32; CHUNK], [0.0f32; CHUNK]);
-    time_render(sample_rate, |_| {
+    let share = time_render(sample_rate, CpuTiming::Timed, |_| {
         input.iter_mut().for_each(|s| *s = noise.next_sample());
         player.process(&input, &input, &mut out_l, &mut out_r);
         Ok(())
-    })
+    })?;
+    Ok(share.expect("a timed render has a share"))
 }
 
 /// Calls `render_chunk` (which renders [`CHUNK`] frames, given the frames rendered before)
-/// through a warm-up, then times it and extrapolates the share of one core at 48 kHz.
+/// through a warm-up, then, when `timing` asks, times it and extrapolates the share of one
+/// core at 48 kHz.
 fn time_render(
     sample_rate: f32,
+    timing: CpuTiming,
     mut render_chunk: impl FnMut(usize) -> Result<(), SanityError>,
-) -> Result<f32, SanityError> {
+) -> Result<Option<f32>, SanityError> {
     let sr = sample_rate as f64;
     let mut rendered = 0;
     while rendered < (CPU_WARMUP_SECONDS * sr) as usize {
         render_chunk(rendered)?;
         rendered += CHUNK;
+    }
+    if timing == CpuTiming::Untimed {
+        return Ok(None);
     }
     let timed_from = rendered;
     let target = timed_from + (CPU_AUDIO_SECONDS * sr) as usize;
@@ -503,7 +537,7 @@ fn time_render(
     }
     let audio_seconds = (rendered - timed_from) as f64 / sr;
     let share = clock.elapsed().as_secs_f64() / audio_seconds * (REFERENCE_RATE / sr);
-    Ok(share as f32)
+    Ok(Some(share as f32))
 }
 
 /// Measures the CPU time of the calling thread, so other processes competing for the
@@ -622,6 +656,17 @@ process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
 "#;
 
     #[test]
+    fn a_built_in_program_is_gated_without_timing_its_cpu() {
+        use crate::build::BuildSpec;
+        let spec = PatchSpec::from_builtin(0).unwrap();
+        let limits = SanityLimits::default();
+        let report = check_spec(&Program::Builtin(0), &spec, 48_000.0, &limits).unwrap();
+        assert_eq!(report.cpu_share, None, "{report:?}");
+        assert!(report.peak_dbfs > limits.silence_dbfs, "{report:?}");
+        assert!(report.to_string().contains("CPU not timed"), "{report}");
+    }
+
+    #[test]
     fn a_reasonable_instrument_passes_with_its_figures() {
         let variant = compile("good", GOOD);
         let report = check(&variant, 48_000.0).unwrap();
@@ -629,7 +674,7 @@ process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
         // Full velocity × 0.5: -6 dBFS.
         assert!((report.peak_dbfs + 6.0).abs() < 0.5, "{report:?}");
         assert!(
-            report.cpu_share > 0.0 && report.cpu_share < 0.5,
+            report.cpu_share.is_some_and(|s| s > 0.0 && s < 0.5),
             "{report:?}"
         );
         assert_eq!(report.cpu_voices, 16);

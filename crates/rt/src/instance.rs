@@ -616,6 +616,50 @@ impl PatchInstance {
     /// produced NaN or infinity, so one blown-up filter cannot poison the output.
     pub fn render(&mut self, frames: usize) -> Option<(&[f32], &[f32])> {
         let n = frames.min(CHUNK);
+        self.mix_voices(n);
+        let [bus_l, bus_r] = &mut self.bus;
+        let [out_l, out_r] = &mut self.output;
+        match &mut self.effect {
+            Some(fx) => {
+                let inputs: [&[f32]; 2] = [&bus_l[..n], &bus_r[..n]];
+                let mut outputs: [&mut [f32]; 2] = [&mut out_l[..n], &mut out_r[..n]];
+                fx.compute(n as i32, &inputs, &mut outputs);
+            }
+            None => {
+                out_l[..n].copy_from_slice(&bus_l[..n]);
+                out_r[..n].copy_from_slice(&bus_r[..n]);
+            }
+        }
+        if self.output_gain != 1.0 {
+            for s in out_l[..n].iter_mut().chain(&mut out_r[..n]) {
+                *s *= self.output_gain;
+            }
+        }
+        let finite = out_l[..n].iter().chain(&out_r[..n]).all(|s| s.is_finite());
+        if !finite {
+            self.reset();
+            return None;
+        }
+        Some((&self.output[0][..n], &self.output[1][..n]))
+    }
+
+    /// Renders `frames` (at most [`CHUNK`]) of the voices alone, without the effect, and
+    /// says whether they stayed finite (resetting the instance when not): for following
+    /// voices to their end after note-off (the sanity gate), where the effect's output is
+    /// not what is asked.
+    pub fn render_voices(&mut self, frames: usize) -> bool {
+        let n = frames.min(CHUNK);
+        self.mix_voices(n);
+        let [bus_l, bus_r] = &self.bus;
+        let finite = bus_l[..n].iter().chain(&bus_r[..n]).all(|s| s.is_finite());
+        if !finite {
+            self.reset();
+        }
+        finite
+    }
+
+    /// Sums `n` frames of every active voice into the bus and follows each voice's level.
+    fn mix_voices(&mut self, n: usize) {
         let [bus_l, bus_r] = &mut self.bus;
         bus_l[..n].fill(0.0);
         bus_r[..n].fill(0.0);
@@ -651,29 +695,6 @@ impl PatchInstance {
                 v.quiet_frames = 0;
             }
         }
-        let [out_l, out_r] = &mut self.output;
-        match &mut self.effect {
-            Some(fx) => {
-                let inputs: [&[f32]; 2] = [&bus_l[..n], &bus_r[..n]];
-                let mut outputs: [&mut [f32]; 2] = [&mut out_l[..n], &mut out_r[..n]];
-                fx.compute(n as i32, &inputs, &mut outputs);
-            }
-            None => {
-                out_l[..n].copy_from_slice(&bus_l[..n]);
-                out_r[..n].copy_from_slice(&bus_r[..n]);
-            }
-        }
-        if self.output_gain != 1.0 {
-            for s in out_l[..n].iter_mut().chain(&mut out_r[..n]) {
-                *s *= self.output_gain;
-            }
-        }
-        let finite = out_l[..n].iter().chain(&out_r[..n]).all(|s| s.is_finite());
-        if !finite {
-            self.reset();
-            return None;
-        }
-        Some((&self.output[0][..n], &self.output[1][..n]))
     }
 }
 

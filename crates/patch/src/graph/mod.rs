@@ -8,8 +8,8 @@
 //! A graph is the voice's audio nodes (oscillators, noise, FM, filters, shapers), each
 //! processor taking an earlier node as its input; an amplitude envelope; modulators
 //! (LFOs, envelopes, random drift) that move a node; stereo effects after the voices are
-//! summed (chorus, delay, reverb); which control each of the six macros moves; and what the
-//! key velocity moves. [`SynthGraph::to_spec`] writes the PatchSpec: the generated program
+//! summed (chorus, delay, reverb); which control each of the six macros moves; what the
+//! key velocity moves; and which macros the mod wheel, velocity and aftertouch push. [`SynthGraph::to_spec`] writes the PatchSpec: the generated program
 //! (with the graph itself in a comment, so a refinement can send the graph back), every
 //! control's designed value and the macro map.
 
@@ -19,6 +19,7 @@ mod level;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use mephisto_dsp::controllers::{ControllerMap, Route, Target, DEFAULT_BEND_RANGE, MAX_BEND_RANGE};
 use mephisto_dsp::macros::{Macro, MacroMap};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,8 @@ pub const MAX_NODES: usize = 8;
 pub const MAX_MODULATORS: usize = 4;
 /// The most effects after the voices.
 pub const MAX_EFFECTS: usize = 3;
+/// The most macros one controller pushes.
+pub const MAX_ROUTES: usize = 3;
 /// The longest name kept (longer ones are cut).
 pub const MAX_NAME_CHARS: usize = 40;
 
@@ -72,6 +75,107 @@ pub struct SynthGraph {
     /// What the key velocity moves.
     #[serde(default)]
     pub velocity: Velocity,
+    /// Which macros the player's controllers push, and the pitch wheel's range.
+    #[serde(default, skip_serializing_if = "Controllers::is_default")]
+    pub controllers: Controllers,
+}
+
+/// What the player's controllers do in a graph: the mod wheel, velocity (how hard a note is
+/// played, per note) and aftertouch each push up to [`MAX_ROUTES`] macros by a depth
+/// (docs/PATCHSPEC.md, `controllers`), and the pitch wheel bends by `bend_range`. An empty
+/// `mod_wheel` leaves the wheel on Motion, as on every patch (a graph cannot switch it off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Controllers {
+    #[serde(default)]
+    #[schemars(length(max = 3))]
+    pub mod_wheel: Vec<ControllerRoute>,
+    #[serde(default)]
+    #[schemars(length(max = 3))]
+    pub velocity: Vec<ControllerRoute>,
+    #[serde(default)]
+    #[schemars(length(max = 3))]
+    pub aftertouch: Vec<ControllerRoute>,
+    /// Semitones each way.
+    #[serde(default = "default_bend_range")]
+    #[schemars(range(min = 0.0, max = 48.0))]
+    pub bend_range: f64,
+}
+
+fn default_bend_range() -> f64 {
+    DEFAULT_BEND_RANGE as f64
+}
+
+impl Default for Controllers {
+    fn default() -> Self {
+        Controllers {
+            mod_wheel: Vec::new(),
+            velocity: Vec::new(),
+            aftertouch: Vec::new(),
+            bend_range: default_bend_range(),
+        }
+    }
+}
+
+/// One macro a controller pushes, and how far (−1…1; clamped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerRoute {
+    #[serde(rename = "macro")]
+    pub target: MacroName,
+    #[schemars(range(min = -1.0, max = 1.0))]
+    pub depth: f64,
+}
+
+/// A macro, by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MacroName {
+    Warm,
+    Bright,
+    Grit,
+    Space,
+    Motion,
+    Punch,
+}
+
+impl MacroName {
+    pub fn to_macro(self) -> Macro {
+        match self {
+            MacroName::Warm => Macro::Warm,
+            MacroName::Bright => Macro::Bright,
+            MacroName::Grit => Macro::Grit,
+            MacroName::Space => Macro::Space,
+            MacroName::Motion => Macro::Motion,
+            MacroName::Punch => Macro::Punch,
+        }
+    }
+}
+
+impl Controllers {
+    /// Whether the graph leaves every controller as on any patch.
+    pub fn is_default(&self) -> bool {
+        *self == Controllers::default()
+    }
+
+    /// The PatchSpec's controller map: depths and the bend range clamped into their ranges.
+    pub fn to_map(&self) -> ControllerMap {
+        let routes = |list: &[ControllerRoute]| -> Vec<Route> {
+            list.iter()
+                .map(|r| Route {
+                    target: Target::Macro(r.target.to_macro()),
+                    depth: ranges::DEPTH.clamp(r.depth) as f32,
+                })
+                .collect()
+        };
+        let bend = self.bend_range.clamp(0.0, MAX_BEND_RANGE as f64) as f32;
+        ControllerMap {
+            mod_wheel: (!self.mod_wheel.is_empty()).then(|| routes(&self.mod_wheel)),
+            velocity: routes(&self.velocity),
+            aftertouch: routes(&self.aftertouch),
+            bend_range: (bend != DEFAULT_BEND_RANGE).then_some(bend),
+        }
+    }
 }
 
 /// One audio node. `frequency` and `amount` mean different things for different types
@@ -502,6 +606,24 @@ impl SynthGraph {
             ("nodes", self.nodes.len(), 1, MAX_NODES),
             ("modulators", self.modulators.len(), 0, MAX_MODULATORS),
             ("effects", self.effects.len(), 0, MAX_EFFECTS),
+            (
+                "controllers.mod_wheel",
+                self.controllers.mod_wheel.len(),
+                0,
+                MAX_ROUTES,
+            ),
+            (
+                "controllers.velocity",
+                self.controllers.velocity.len(),
+                0,
+                MAX_ROUTES,
+            ),
+            (
+                "controllers.aftertouch",
+                self.controllers.aftertouch.len(),
+                0,
+                MAX_ROUTES,
+            ),
         ] {
             if !(min..=max).contains(&len) {
                 problem(
@@ -562,6 +684,11 @@ impl SynthGraph {
             let control = self.macros.of(m);
             macros.push(m, control.label(), control.depth_for(m));
         }
+        let controllers = self.controllers.to_map();
+        let mut notes = format!("A synth graph: {}.", self.describe());
+        if !controllers.is_default() {
+            notes.push_str(&format!(" Controllers: {}.", controllers.describe()));
+        }
         PatchSpec {
             version: SPEC_VERSION,
             name: self.patch_name(),
@@ -571,9 +698,9 @@ impl SynthGraph {
             params: program.params,
             macros,
             voices: DEFAULT_VOICES,
-            notes: format!("A synth graph: {}.", self.describe()),
+            notes,
             neural: None,
-            controllers: Default::default(),
+            controllers,
             // Levelled when it is built (`Levelling::Design`).
             trim_db: None,
         }
@@ -684,7 +811,7 @@ fn inline_refs(schema: Value) -> Value {
 }
 
 /// The order a model writes keys in: what a value is before the numbers that qualify it.
-const KEY_ORDER: [&str; 26] = [
+const KEY_ORDER: [&str; 31] = [
     "name",
     "archetype",
     "nodes",
@@ -692,8 +819,13 @@ const KEY_ORDER: [&str; 26] = [
     "modulators",
     "effects",
     "macros",
+    "mod_wheel",
     "velocity",
+    "controllers",
+    "aftertouch",
+    "bend_range",
     "type",
+    "macro",
     "input",
     "target",
     "frequency",

@@ -222,3 +222,54 @@ fn faust_numbers_have_a_point_and_no_exponent() {
     assert_eq!(faust::number(16000.0), "16000.0");
     assert_eq!(faust::number(1e-9), "0.0");
 }
+
+#[test]
+fn controllers_reach_the_spec_clamped_and_survive_the_round_trip() {
+    let mut value = pad();
+    value["controllers"] = json!({
+        "mod_wheel": [{"macro": "grit", "depth": 0.8}, {"macro": "motion", "depth": 3.0}],
+        "velocity": [{"macro": "bright", "depth": 0.7}],
+        "aftertouch": [],
+        "bend_range": 99
+    });
+    let g = graph(value);
+    let spec = g.to_spec("growls when I push the mod wheel");
+    let map = &spec.controllers;
+    let wheel: Vec<(Target, f32)> = map
+        .routes(mephisto_dsp::controllers::Source::ModWheel)
+        .iter()
+        .map(|r| (r.target.clone(), r.depth))
+        .collect();
+    assert_eq!(
+        wheel,
+        [
+            (Target::Macro(Macro::Grit), 0.8),
+            (Target::Macro(Macro::Motion), 1.0)
+        ]
+    );
+    assert_eq!(map.velocity[0].target, Target::Macro(Macro::Bright));
+    assert!(map.aftertouch.is_empty());
+    assert_eq!(map.bend_range, Some(MAX_BEND_RANGE));
+    assert!(spec.notes.contains("Mod wheel → Grit"), "{}", spec.notes);
+    spec.validate().unwrap();
+    // The program carries the graph with its controllers, so a refinement sends them back.
+    assert_eq!(SynthGraph::of_spec(&spec), Some(g));
+
+    // Left out (or all empty), the wheel stays on Motion and nothing is written.
+    let plain = graph(pad());
+    assert!(plain.controllers.is_default());
+    assert!(plain.to_spec("").controllers.is_default());
+    assert!(!plain.to_json().contains("controllers"));
+
+    // More routes than a controller takes are refused, naming the field.
+    let mut crowded = pad();
+    crowded["controllers"] = json!({"velocity": [
+        {"macro": "warm", "depth": 0.1}, {"macro": "bright", "depth": 0.1},
+        {"macro": "grit", "depth": 0.1}, {"macro": "space", "depth": 0.1}
+    ]});
+    let error = SynthGraph::from_json(&crowded.to_string()).unwrap_err();
+    assert!(
+        error.to_string().contains("controllers.velocity"),
+        "{error}"
+    );
+}

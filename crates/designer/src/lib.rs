@@ -509,6 +509,9 @@ pub(crate) fn calibration_note(report: &CalibrationReport) -> String {
         report.rows.len(),
         report.elapsed.as_secs_f64()
     );
+    if !report.repairs.is_empty() {
+        note.push_str(&format!("; repaired {}", report.repairs.join("; ")));
+    }
     if !failing.is_empty() {
         note.push_str(&format!("; not noticeable here — {}", failing.join("; ")));
     }

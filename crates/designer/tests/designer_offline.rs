@@ -344,3 +344,23 @@ fn refinement_reads_and_writes_the_controllers() {
     assert_eq!(lead.archetype, "lead");
     assert!(!lead.controllers.routes(Source::Aftertouch).is_empty());
 }
+
+/// Designs whose macros failed calibration before the per-link repair and the template
+/// fixes (docs/MACROS.md, "Auto-calibration"): words that pushed `body` to its limit left
+/// Warm's `cutoff` link taking the low-mid share away as the macro rose ("warm lush analog
+/// pad", was ρ 0.26; "tuba", ρ 0.39); keys whose only Motion was an auto-pan the mono
+/// probe cannot hear ("funk clav", ρ 0.55). Each now passes all six as the worker
+/// calibrates it.
+#[test]
+fn formerly_failing_designs_pass_all_six_macros() {
+    for prompt in ["warm lush analog pad", "tuba", "funk clav"] {
+        let spec = design(prompt).spec;
+        let program = Program::Builtin(spec.builtin_index().expect("a built-in's program"));
+        let calibrated = mephisto_designer::calibrate(&spec, &program);
+        assert!(
+            calibrated.note.starts_with("macros calibrated: 6/6"),
+            "`{prompt}`: {}",
+            calibrated.note
+        );
+    }
+}

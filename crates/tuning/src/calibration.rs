@@ -306,6 +306,9 @@ impl MacroRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationReport {
     pub rows: Vec<MacroRow>,
+    /// What [`auto_calibrate`] changed, one entry per repaired macro ("Warm: dropped
+    /// cutoff"); empty for a plain calibration.
+    pub repairs: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -373,6 +376,7 @@ pub fn calibrate_with(
     let rows = Meter::new(probe).calibrate(make_instance)?;
     Ok(CalibrationReport {
         rows,
+        repairs: Vec::new(),
         elapsed: started.elapsed(),
     })
 }
@@ -389,12 +393,17 @@ pub fn calibrate_macro(
     Meter::new(probe).sweep(m, make_instance)
 }
 
-/// Calibrates `spec` on the standard probe and repairs the macros that fail where it can:
-/// a macro that moves its descriptor the wrong way (ρ ≤ −[`MIN_RHO`]) gets its depths'
-/// signs flipped, one that moves it too little gets them scaled by [`DEPTH_SCALES`] (clamped
-/// to −1..1), flipped first when needed. A change is kept only when the macro then passes.
+/// Calibrates `spec` on the standard probe and repairs the macros that fail where it can,
+/// first through the whole macro: one that moves its descriptor the wrong way
+/// (ρ ≤ −[`MIN_RHO`]) gets its depths' signs flipped, one that moves it too little gets them
+/// scaled by [`DEPTH_SCALES`] (clamped to −1..1), flipped first when needed. When that does
+/// not help and the macro moves several controls, link by link ([`repair_links`]): each link
+/// is swept alone, and the links that work against the macro's descriptor on this patch are
+/// dropped (a cutoff link lowering the low-mid share that a body link raises), or the one
+/// link that passes alone is kept. A change is kept only when the macro then passes.
 /// Returns the spec with its whole macro map written out (adjusted or not) and the final
-/// report. Deterministic: the same spec gives the same result.
+/// report, whose `repairs` say what changed. Deterministic: the same spec gives the same
+/// result.
 pub fn auto_calibrate(
     spec: &PatchSpec,
     make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
@@ -417,32 +426,180 @@ pub fn auto_calibrate_with(
     // whatever its depths.
     let mut meter = Meter::new(probe);
     let mut rows = meter.calibrate(&|| make(&spec))?;
+    let mut repairs = Vec::new();
     for m in Macro::ALL {
         let row = &rows[m.index()];
         if row.pass || row.sweep.is_none() {
             continue;
         }
-        let flip = if row.rho <= -MIN_RHO { -1.0 } else { 1.0 };
-        let factors = std::iter::once(flip)
-            .filter(|&f| f < 0.0)
-            .chain(DEPTH_SCALES.iter().map(|s| flip * s));
-        for factor in factors {
-            let Some(candidate) = scaled(&spec, m, factor) else {
-                continue;
-            };
-            let row = meter.sweep(m, &|| make(&candidate))?;
-            if row.pass {
-                spec = candidate;
-                rows[m.index()] = row;
-                break;
-            }
+        let repaired = match repair_whole(&mut meter, &spec, row, make)? {
+            Some(found) => Some(found),
+            None => repair_links(&mut meter, &spec, m, make)?,
+        };
+        if let Some(Repair {
+            spec: fixed,
+            row,
+            what,
+        }) = repaired
+        {
+            spec = fixed;
+            rows[m.index()] = row;
+            repairs.push(format!("{}: {what}", m.display_name()));
         }
     }
     let report = CalibrationReport {
         rows,
+        repairs,
         elapsed: started.elapsed(),
     };
     Ok((spec, report))
+}
+
+/// A repaired macro: the spec with its new map, the macro's passing row, and what changed
+/// ("depths ×1.5", "dropped cutoff").
+struct Repair {
+    spec: PatchSpec,
+    row: MacroRow,
+    what: String,
+}
+
+/// The first of: the failing macro's depths flipped (when it moves its descriptor the
+/// wrong way), then scaled by [`DEPTH_SCALES`], that makes it pass.
+fn repair_whole(
+    meter: &mut Meter,
+    spec: &PatchSpec,
+    row: &MacroRow,
+    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+) -> Result<Option<Repair>, String> {
+    let m = row.m;
+    let flip = if row.rho <= -MIN_RHO { -1.0 } else { 1.0 };
+    let factors = std::iter::once(flip)
+        .filter(|&f| f < 0.0)
+        .chain(DEPTH_SCALES.iter().map(|s| flip * s));
+    for factor in factors {
+        let Some(candidate) = scaled(spec, m, factor) else {
+            continue;
+        };
+        let row = meter.sweep(m, &|| make(&candidate))?;
+        if row.pass {
+            let what = format!("depths ×{factor}");
+            return Ok(Some(Repair {
+                spec: candidate,
+                row,
+                what,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The least Spearman ρ with which a link, swept alone, counts as helping its macro: it
+/// moves the descriptor the right way over most of the sweep, even if not by enough alone.
+const HELPING_RHO: f32 = 0.5;
+
+/// Repairs a failing macro that moves several controls, link by link. Each link is swept
+/// alone (the other links of the macro dropped). Then, in order, each taken as it is and
+/// then scaled by [`DEPTH_SCALES`]: the map without the links that fight the macro (alone
+/// they move its descriptor the wrong way, ρ ≤ −[`HELPING_RHO`]); the links that help
+/// (ρ ≥ [`HELPING_RHO`] and a rise) by themselves; failing that, the link that passes alone
+/// with the largest ρ. The first that passes is kept. A link that fights its macro on one
+/// patch is often right on another (a cutoff lowering the low-mid share on a pad the words
+/// made dark, raising it on the template), so links are dropped only where the sweep shows
+/// it.
+fn repair_links(
+    meter: &mut Meter,
+    spec: &PatchSpec,
+    m: Macro,
+    make: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+) -> Result<Option<Repair>, String> {
+    let links: Vec<(String, f32)> = spec
+        .macros
+        .of(m)
+        .map(|l| (l.param.clone(), l.depth))
+        .collect();
+    if links.len() < 2 {
+        return Ok(None);
+    }
+    let with_links = |kept: &[&(String, f32)]| {
+        let mut candidate = spec.clone();
+        candidate
+            .macros
+            .set(m, kept.iter().map(|(p, d)| (p.clone(), *d)));
+        candidate
+    };
+    let mut alone = Vec::with_capacity(links.len());
+    for link in &links {
+        let candidate = with_links(&[link]);
+        alone.push(meter.sweep(m, &|| make(&candidate))?);
+    }
+    let kept_where = |keep: &dyn Fn(&MacroRow) -> bool| -> Vec<&(String, f32)> {
+        links
+            .iter()
+            .zip(&alone)
+            .filter(|(_, row)| keep(row))
+            .map(|(link, _)| link)
+            .collect()
+    };
+    let rises = |row: &MacroRow| row.change > neutral_change(row.descriptor);
+    let not_fighting = kept_where(&|row| row.rho > -HELPING_RHO);
+    let helping = kept_where(&|row| row.rho >= HELPING_RHO && rises(row));
+    let dropped = |kept: &[&(String, f32)]| {
+        let names: Vec<&str> = links
+            .iter()
+            .filter(|l| !kept.contains(l))
+            .map(|(p, _)| p.as_str())
+            .collect();
+        format!("dropped {}", names.join(", "))
+    };
+    let mut tried: Vec<Vec<&(String, f32)>> = Vec::new();
+    for kept in [not_fighting, helping] {
+        if kept.is_empty() || kept.len() == links.len() || tried.contains(&kept) {
+            continue;
+        }
+        let base = with_links(&kept);
+        for factor in std::iter::once(1.0).chain(DEPTH_SCALES) {
+            let candidate = if factor == 1.0 {
+                base.clone()
+            } else {
+                match scaled(&base, m, factor) {
+                    Some(candidate) => candidate,
+                    None => continue,
+                }
+            };
+            let row = meter.sweep(m, &|| make(&candidate))?;
+            if row.pass {
+                let mut what = dropped(&kept);
+                if factor != 1.0 {
+                    what.push_str(&format!(", depths ×{factor}"));
+                }
+                return Ok(Some(Repair {
+                    spec: candidate,
+                    row,
+                    what,
+                }));
+            }
+        }
+        tried.push(kept);
+    }
+    let best_alone = links
+        .iter()
+        .zip(alone)
+        .filter(|(_, row)| row.pass)
+        .max_by(|(_, a), (_, b)| a.rho.total_cmp(&b.rho));
+    Ok(best_alone.map(|(link, row)| Repair {
+        spec: with_links(&[link]),
+        what: dropped(&[link]),
+        row,
+    }))
+}
+
+/// The [`Descriptor::change`] of a sweep that changes nothing: 1 for the ratios, 0 for the
+/// differences.
+fn neutral_change(d: Descriptor) -> f32 {
+    match d {
+        Descriptor::Flatness | Descriptor::Flux => 1.0,
+        Descriptor::Centroid | Descriptor::LowMid | Descriptor::Tail | Descriptor::Punch => 0.0,
+    }
 }
 
 /// Voices of the instances a calibration renders: its probe plays one note at a time.
@@ -817,6 +974,40 @@ mod tests {
         assert!(report.row(Macro::Bright).pass, "{report:?}");
         assert_eq!(fixed.macros, designed.macros);
         assert_eq!(report.passed(), 1, "the other macros map nothing");
+    }
+
+    /// A macro whose links fight on the designed sound: on a warm_pad made dark (its
+    /// cutoff near the bottom), Warm's `cutoff` link lowers the low-mid share that its
+    /// `body` link raises. No flip or scale of the whole macro makes it pass; the per-link
+    /// repair sweeps each link alone, drops `cutoff` and keeps `body`.
+    #[test]
+    fn a_link_that_fights_its_macro_is_dropped() {
+        let mut fighting = only(&builtin_spec("warm_pad"), Macro::Warm);
+        fighting.params.insert("cutoff".into(), 230.0);
+        fighting
+            .macros
+            .set(Macro::Warm, [("body".into(), 0.7), ("cutoff".into(), -0.6)]);
+        let probe = test_probe();
+        let before = calibrate_macro(Macro::Warm, &|| make(&fighting), &probe).unwrap();
+        assert!(
+            !before.pass,
+            "the fighting map must fail to begin with: {before:?}"
+        );
+        for factor in [-1.0, 1.5, 2.0, -1.5, -2.0] {
+            let candidate = scaled(&fighting, Macro::Warm, factor).unwrap();
+            let row = calibrate_macro(Macro::Warm, &|| make(&candidate), &probe).unwrap();
+            assert!(!row.pass, "depths ×{factor} alone repair it: {row:?}");
+        }
+
+        let (fixed, report) = auto_calibrate_with(&fighting, &make, &probe).unwrap();
+        assert!(report.row(Macro::Warm).pass, "{report:?}");
+        let links: Vec<(&str, f32)> = fixed
+            .macros
+            .of(Macro::Warm)
+            .map(|l| (l.param.as_str(), l.depth))
+            .collect();
+        assert_eq!(links, vec![("body", 0.7)]);
+        assert_eq!(report.repairs, vec!["Warm: dropped cutoff".to_string()]);
     }
 
     /// A designed hit (a short kick) has died before the probe's note-off, so its tail

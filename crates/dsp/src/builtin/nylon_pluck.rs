@@ -17,8 +17,8 @@
 use faust_types::*;
 
 pub struct NylonPluckVoiceSIG0 {
-    iVec2: [i32; 2],
-    iRec23: [i32; 2],
+    iVec1: [i32; 2],
+    iRec3: [i32; 2],
 }
 
 impl NylonPluckVoiceSIG0 {
@@ -30,35 +30,35 @@ impl NylonPluckVoiceSIG0 {
     }
 
     fn instance_initNylonPluckVoiceSIG0(&mut self, sample_rate: i32) {
-        for l12 in 0..2 {
-            self.iVec2[(l12) as usize] = 0;
+        for l1 in 0..2 {
+            self.iVec1[(l1) as usize] = 0;
         }
-        for l13 in 0..2 {
-            self.iRec23[(l13) as usize] = 0;
+        for l2 in 0..2 {
+            self.iRec3[(l2) as usize] = 0;
         }
     }
 
     fn fillNylonPluckVoiceSIG0(&mut self, count: i32, table: &mut [F32]) {
         for i1 in 0..count {
-            self.iVec2[0] = 1;
-            self.iRec23[0] = (i32::wrapping_add(self.iVec2[1], self.iRec23[1])) % 65536;
-            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec23[0]) as F32));
-            self.iVec2[1] = self.iVec2[0];
-            self.iRec23[1] = self.iRec23[0];
+            self.iVec1[0] = 1;
+            self.iRec3[0] = (i32::wrapping_add(self.iVec1[1], self.iRec3[1])) % 65536;
+            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec3[0]) as F32));
+            self.iVec1[1] = self.iVec1[0];
+            self.iRec3[1] = self.iRec3[0];
         }
     }
 }
 
 pub fn newNylonPluckVoiceSIG0() -> NylonPluckVoiceSIG0 {
     NylonPluckVoiceSIG0 {
-        iVec2: [0; 2],
-        iRec23: [0; 2],
+        iVec1: [0; 2],
+        iRec3: [0; 2],
     }
 }
+static mut ftbl0NylonPluckVoiceSIG0: [F32; 65536] = [0.0; 65536];
 fn NylonPluckVoice_faustpower2_f(value: F32) -> F32 {
     return value * value;
 }
-static mut ftbl0NylonPluckVoiceSIG0: [F32; 65536] = [0.0; 65536];
 
 #[derive(default_boxed::DefaultBoxed)]
 pub struct NylonPluckVoice {
@@ -66,64 +66,70 @@ pub struct NylonPluckVoice {
     fSampleRate: i32,
     fConst0: F32,
     fConst1: F32,
-    fHslider0: F32,
-    fRec1: [F32; 2],
+    fRec4: [F32; 2],
     fConst2: F32,
-    fHslider1: F32,
-    fRec6: [F32; 2],
-    iRec11: [i32; 2],
-    fButton0: F32,
-    iVec1: [i32; 2],
     fConst3: F32,
-    fRec12: [F32; 2],
     fConst4: F32,
+    fHslider0: F32,
+    fRec6: [F32; 2],
     fConst5: F32,
+    fHslider1: F32,
+    fRec11: [F32; 2],
+    iRec16: [i32; 2],
+    fButton0: F32,
+    iVec2: [i32; 2],
+    fConst6: F32,
+    fRec17: [F32; 2],
     fConst7: F32,
-    fRec7: [F32; 2],
-    fConst8: F32,
-    fRec8: [F32; 2],
     fConst9: F32,
+    fRec12: [F32; 2],
+    fConst10: F32,
+    fRec13: [F32; 2],
+    fConst11: F32,
     fHslider2: F32,
     fHslider3: F32,
     fHslider4: F32,
-    fConst10: F32,
     fHslider5: F32,
-    iRec19: [i32; 2],
-    fRec18: [F32; 3],
+    iRec24: [i32; 2],
+    fRec23: [F32; 3],
     fHslider6: F32,
     fHslider7: F32,
-    fConst11: F32,
     fConst12: F32,
     fConst13: F32,
-    fRec20: [F32; 2],
-    iRec21: [i32; 2],
-    IOTA0: i32,
-    fHslider8: F32,
     fConst14: F32,
-    fConst15: F32,
-    fRec24: [F32; 2],
-    fConst16: F32,
-    fConst17: F32,
     fRec25: [F32; 2],
     iRec26: [i32; 2],
+    IOTA0: i32,
+    fHslider8: F32,
+    fConst15: F32,
     fHslider9: F32,
+    fConst16: F32,
+    fRec28: [F32; 2],
+    fConst17: F32,
     fConst18: F32,
-    fRec22: [F32; 2],
-    fRec17: [F32; 16384],
-    fConst19: F32,
-    fConst21: F32,
-    fRec13: [F32; 2],
-    fConst22: F32,
-    fRec14: [F32; 2],
-    fConst23: F32,
+    fRec29: [F32; 2],
+    iRec30: [i32; 2],
     fHslider10: F32,
     fRec27: [F32; 2],
+    fRec22: [F32; 16384],
+    fConst19: F32,
+    fConst21: F32,
+    fRec18: [F32; 2],
+    fConst22: F32,
+    fRec19: [F32; 2],
+    fConst23: F32,
+    fHslider11: F32,
+    fRec31: [F32; 2],
     fVec3: [F32; 2],
-    fRec5: [F32; 2],
-    fRec2: [F32; 2],
-    fRec3: [F32; 2],
+    fRec10: [F32; 2],
+    fRec7: [F32; 2],
+    fRec8: [F32; 2],
     fVec4: [F32; 2],
+    fRec5: [F32; 2],
     fRec0: [F32; 2],
+    fRec1: [F32; 2],
+    fHslider12: F32,
+    fRec32: [F32; 2],
 }
 
 impl FaustDsp for NylonPluckVoice {
@@ -135,64 +141,70 @@ impl FaustDsp for NylonPluckVoice {
             fSampleRate: 0,
             fConst0: 0.0,
             fConst1: 0.0,
-            fHslider0: 0.0,
-            fRec1: [0.0; 2],
+            fRec4: [0.0; 2],
             fConst2: 0.0,
-            fHslider1: 0.0,
-            fRec6: [0.0; 2],
-            iRec11: [0; 2],
-            fButton0: 0.0,
-            iVec1: [0; 2],
             fConst3: 0.0,
-            fRec12: [0.0; 2],
             fConst4: 0.0,
+            fHslider0: 0.0,
+            fRec6: [0.0; 2],
             fConst5: 0.0,
+            fHslider1: 0.0,
+            fRec11: [0.0; 2],
+            iRec16: [0; 2],
+            fButton0: 0.0,
+            iVec2: [0; 2],
+            fConst6: 0.0,
+            fRec17: [0.0; 2],
             fConst7: 0.0,
-            fRec7: [0.0; 2],
-            fConst8: 0.0,
-            fRec8: [0.0; 2],
             fConst9: 0.0,
+            fRec12: [0.0; 2],
+            fConst10: 0.0,
+            fRec13: [0.0; 2],
+            fConst11: 0.0,
             fHslider2: 0.0,
             fHslider3: 0.0,
             fHslider4: 0.0,
-            fConst10: 0.0,
             fHslider5: 0.0,
-            iRec19: [0; 2],
-            fRec18: [0.0; 3],
+            iRec24: [0; 2],
+            fRec23: [0.0; 3],
             fHslider6: 0.0,
             fHslider7: 0.0,
-            fConst11: 0.0,
             fConst12: 0.0,
             fConst13: 0.0,
-            fRec20: [0.0; 2],
-            iRec21: [0; 2],
-            IOTA0: 0,
-            fHslider8: 0.0,
             fConst14: 0.0,
-            fConst15: 0.0,
-            fRec24: [0.0; 2],
-            fConst16: 0.0,
-            fConst17: 0.0,
             fRec25: [0.0; 2],
             iRec26: [0; 2],
+            IOTA0: 0,
+            fHslider8: 0.0,
+            fConst15: 0.0,
             fHslider9: 0.0,
+            fConst16: 0.0,
+            fRec28: [0.0; 2],
+            fConst17: 0.0,
             fConst18: 0.0,
-            fRec22: [0.0; 2],
-            fRec17: [0.0; 16384],
-            fConst19: 0.0,
-            fConst21: 0.0,
-            fRec13: [0.0; 2],
-            fConst22: 0.0,
-            fRec14: [0.0; 2],
-            fConst23: 0.0,
+            fRec29: [0.0; 2],
+            iRec30: [0; 2],
             fHslider10: 0.0,
             fRec27: [0.0; 2],
+            fRec22: [0.0; 16384],
+            fConst19: 0.0,
+            fConst21: 0.0,
+            fRec18: [0.0; 2],
+            fConst22: 0.0,
+            fRec19: [0.0; 2],
+            fConst23: 0.0,
+            fHslider11: 0.0,
+            fRec31: [0.0; 2],
             fVec3: [0.0; 2],
-            fRec5: [0.0; 2],
-            fRec2: [0.0; 2],
-            fRec3: [0.0; 2],
+            fRec10: [0.0; 2],
+            fRec7: [0.0; 2],
+            fRec8: [0.0; 2],
             fVec4: [0.0; 2],
+            fRec5: [0.0; 2],
             fRec0: [0.0; 2],
+            fRec1: [0.0; 2],
+            fHslider12: 0.0,
+            fRec32: [0.0; 2],
         }
     }
     fn metadata(&self, m: &mut dyn Meta) {
@@ -319,114 +331,128 @@ impl FaustDsp for NylonPluckVoice {
         self.fHslider6 = 0.25;
         self.fHslider7 = 1.6;
         self.fHslider8 = 0.45;
-        self.fHslider9 = 4.0;
-        self.fHslider10 = 0.08;
+        self.fHslider9 = 5.0;
+        self.fHslider10 = 4.0;
+        self.fHslider11 = 0.08;
+        self.fHslider12 = 0.0;
     }
     fn instance_clear(&mut self) {
         for l0 in 0..2 {
             self.iVec0[(l0) as usize] = 0;
         }
-        for l1 in 0..2 {
-            self.fRec1[(l1) as usize] = 0.0;
-        }
-        for l2 in 0..2 {
-            self.fRec6[(l2) as usize] = 0.0;
-        }
         for l3 in 0..2 {
-            self.iRec11[(l3) as usize] = 0;
+            self.fRec4[(l3) as usize] = 0.0;
         }
         for l4 in 0..2 {
-            self.iVec1[(l4) as usize] = 0;
+            self.fRec6[(l4) as usize] = 0.0;
         }
         for l5 in 0..2 {
-            self.fRec12[(l5) as usize] = 0.0;
+            self.fRec11[(l5) as usize] = 0.0;
         }
         for l6 in 0..2 {
-            self.fRec7[(l6) as usize] = 0.0;
+            self.iRec16[(l6) as usize] = 0;
         }
         for l7 in 0..2 {
-            self.fRec8[(l7) as usize] = 0.0;
+            self.iVec2[(l7) as usize] = 0;
         }
         for l8 in 0..2 {
-            self.iRec19[(l8) as usize] = 0;
+            self.fRec17[(l8) as usize] = 0.0;
         }
-        for l9 in 0..3 {
-            self.fRec18[(l9) as usize] = 0.0;
+        for l9 in 0..2 {
+            self.fRec12[(l9) as usize] = 0.0;
         }
         for l10 in 0..2 {
-            self.fRec20[(l10) as usize] = 0.0;
+            self.fRec13[(l10) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.iRec21[(l11) as usize] = 0;
+            self.iRec24[(l11) as usize] = 0;
+        }
+        for l12 in 0..3 {
+            self.fRec23[(l12) as usize] = 0.0;
+        }
+        for l13 in 0..2 {
+            self.fRec25[(l13) as usize] = 0.0;
+        }
+        for l14 in 0..2 {
+            self.iRec26[(l14) as usize] = 0;
         }
         self.IOTA0 = 0;
-        for l14 in 0..2 {
-            self.fRec24[(l14) as usize] = 0.0;
-        }
         for l15 in 0..2 {
-            self.fRec25[(l15) as usize] = 0.0;
+            self.fRec28[(l15) as usize] = 0.0;
         }
         for l16 in 0..2 {
-            self.iRec26[(l16) as usize] = 0;
+            self.fRec29[(l16) as usize] = 0.0;
         }
         for l17 in 0..2 {
-            self.fRec22[(l17) as usize] = 0.0;
+            self.iRec30[(l17) as usize] = 0;
         }
-        for l18 in 0..16384 {
-            self.fRec17[(l18) as usize] = 0.0;
+        for l18 in 0..2 {
+            self.fRec27[(l18) as usize] = 0.0;
         }
-        for l19 in 0..2 {
-            self.fRec13[(l19) as usize] = 0.0;
+        for l19 in 0..16384 {
+            self.fRec22[(l19) as usize] = 0.0;
         }
         for l20 in 0..2 {
-            self.fRec14[(l20) as usize] = 0.0;
+            self.fRec18[(l20) as usize] = 0.0;
         }
         for l21 in 0..2 {
-            self.fRec27[(l21) as usize] = 0.0;
+            self.fRec19[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
-            self.fVec3[(l22) as usize] = 0.0;
+            self.fRec31[(l22) as usize] = 0.0;
         }
         for l23 in 0..2 {
-            self.fRec5[(l23) as usize] = 0.0;
+            self.fVec3[(l23) as usize] = 0.0;
         }
         for l24 in 0..2 {
-            self.fRec2[(l24) as usize] = 0.0;
+            self.fRec10[(l24) as usize] = 0.0;
         }
         for l25 in 0..2 {
-            self.fRec3[(l25) as usize] = 0.0;
+            self.fRec7[(l25) as usize] = 0.0;
         }
         for l26 in 0..2 {
-            self.fVec4[(l26) as usize] = 0.0;
+            self.fRec8[(l26) as usize] = 0.0;
         }
         for l27 in 0..2 {
-            self.fRec0[(l27) as usize] = 0.0;
+            self.fVec4[(l27) as usize] = 0.0;
+        }
+        for l28 in 0..2 {
+            self.fRec5[(l28) as usize] = 0.0;
+        }
+        for l29 in 0..2 {
+            self.fRec0[(l29) as usize] = 0.0;
+        }
+        for l30 in 0..2 {
+            self.fRec1[(l30) as usize] = 0.0;
+        }
+        for l31 in 0..2 {
+            self.fRec32[(l31) as usize] = 0.0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
         self.fSampleRate = sample_rate;
         self.fConst0 = F32::min(1.92e+05, F32::max(1.0, ((self.fSampleRate) as F32)));
-        self.fConst1 = F32::exp(0.0 - 1e+02 / self.fConst0);
-        self.fConst2 = F32::tan(785.3982 / self.fConst0);
-        self.fConst3 = F32::exp(0.0 - 1151.3 / self.fConst0);
-        self.fConst4 = 0.45 * self.fConst0;
-        self.fConst5 =
-            F32::tan(3.1415927 * (F32::max(2e+01, F32::min(3e+03, self.fConst4)) / self.fConst0));
-        let mut fConst6: F32 = self.fConst5 * (self.fConst5 + 1.4142271) + 1.0;
-        self.fConst7 = 2.0 / fConst6;
-        self.fConst8 = self.fConst5 / fConst6;
-        self.fConst9 = 1.0 / fConst6;
-        self.fConst10 = 3.1415927 / self.fConst0;
-        self.fConst11 = 4.6151 / self.fConst0;
-        self.fConst12 = 1.0 - F32::exp(0.0 - 6.9078 / self.fConst0);
-        self.fConst13 = 1.0 - F32::exp(0.0 - 2932.6 / self.fConst0);
-        self.fConst14 = 6.2831855 / self.fConst0;
-        self.fConst15 = F32::max(0.0, F32::min(0.49, 5.0 / self.fConst0));
-        self.fConst16 = 1.0 - F32::exp(0.0 - 92.302 / self.fConst0);
-        self.fConst17 = 1.0 - F32::exp(0.0 - 14.663 / self.fConst0);
-        self.fConst18 = 1.0 / self.fConst0;
+        self.fConst1 = F32::max(0.0, F32::min(0.49, 3.0 / self.fConst0));
+        self.fConst2 = 0.45 * self.fConst0;
+        self.fConst3 = 3.1415927 / self.fConst0;
+        self.fConst4 = F32::exp(0.0 - 1e+02 / self.fConst0);
+        self.fConst5 = F32::tan(785.3982 / self.fConst0);
+        self.fConst6 = F32::exp(0.0 - 1151.3 / self.fConst0);
+        self.fConst7 =
+            F32::tan(3.1415927 * (F32::max(2e+01, F32::min(3e+03, self.fConst2)) / self.fConst0));
+        let mut fConst8: F32 = self.fConst7 * (self.fConst7 + 1.4142271) + 1.0;
+        self.fConst9 = 2.0 / fConst8;
+        self.fConst10 = self.fConst7 / fConst8;
+        self.fConst11 = 1.0 / fConst8;
+        self.fConst12 = 4.6151 / self.fConst0;
+        self.fConst13 = 1.0 - F32::exp(0.0 - 6.9078 / self.fConst0);
+        self.fConst14 = 1.0 - F32::exp(0.0 - 2932.6 / self.fConst0);
+        self.fConst15 = 6.2831855 / self.fConst0;
+        self.fConst16 = 1.0 / self.fConst0;
+        self.fConst17 = 1.0 - F32::exp(0.0 - 92.302 / self.fConst0);
+        self.fConst18 = 1.0 - F32::exp(0.0 - 14.663 / self.fConst0);
         self.fConst19 =
-            F32::tan(3.1415927 * (F32::max(2e+01, F32::min(2.5e+03, self.fConst4)) / self.fConst0));
+            F32::tan(3.1415927 * (F32::max(2e+01, F32::min(2.5e+03, self.fConst2)) / self.fConst0));
         let mut fConst20: F32 = self.fConst19 * (self.fConst19 + 1.4142271) + 1.0;
         self.fConst21 = 2.0 / fConst20;
         self.fConst22 = self.fConst19 / fConst20;
@@ -487,6 +513,12 @@ impl FaustDsp for NylonPluckVoice {
         ui_interface.declare(Some(ParamIndex(11)), "motion", "0.9");
         ui_interface.declare(Some(ParamIndex(11)), "unit", "cent");
         ui_interface.add_horizontal_slider("vibrato_depth", ParamIndex(11), 4.0, 0.0, 6e+01, 0.1);
+        ui_interface.declare(Some(ParamIndex(12)), "motion", "0.3");
+        ui_interface.declare(Some(ParamIndex(12)), "scale", "log");
+        ui_interface.declare(Some(ParamIndex(12)), "unit", "Hz");
+        ui_interface.add_horizontal_slider("vibrato_rate", ParamIndex(12), 5.0, 1.0, 1e+01, 0.01);
+        ui_interface.declare(Some(ParamIndex(13)), "motion", "0.7");
+        ui_interface.add_horizontal_slider("wah", ParamIndex(13), 0.0, 0.0, 1.0, 0.01);
         ui_interface.close_box();
     }
 
@@ -495,7 +527,9 @@ impl FaustDsp for NylonPluckVoice {
             7 => Some(self.fButton0),
             0 => Some(self.fHslider0),
             4 => Some(self.fHslider1),
-            1 => Some(self.fHslider10),
+            11 => Some(self.fHslider10),
+            1 => Some(self.fHslider11),
+            13 => Some(self.fHslider12),
             8 => Some(self.fHslider2),
             6 => Some(self.fHslider3),
             9 => Some(self.fHslider4),
@@ -503,7 +537,7 @@ impl FaustDsp for NylonPluckVoice {
             10 => Some(self.fHslider6),
             3 => Some(self.fHslider7),
             2 => Some(self.fHslider8),
-            11 => Some(self.fHslider9),
+            12 => Some(self.fHslider9),
             _ => None,
         }
     }
@@ -513,7 +547,9 @@ impl FaustDsp for NylonPluckVoice {
             7 => self.fButton0 = value,
             0 => self.fHslider0 = value,
             4 => self.fHslider1 = value,
-            1 => self.fHslider10 = value,
+            11 => self.fHslider10 = value,
+            1 => self.fHslider11 = value,
+            13 => self.fHslider12 = value,
             8 => self.fHslider2 = value,
             6 => self.fHslider3 = value,
             9 => self.fHslider4 = value,
@@ -521,7 +557,7 @@ impl FaustDsp for NylonPluckVoice {
             10 => self.fHslider6 = value,
             3 => self.fHslider7 = value,
             2 => self.fHslider8 = value,
-            11 => self.fHslider9 = value,
+            12 => self.fHslider9 = value,
             _ => {}
         }
     }
@@ -540,7 +576,7 @@ impl FaustDsp for NylonPluckVoice {
         let mut fSlow4: F32 = self.fHslider3;
         let mut fSlow5: F32 = fSlow4 + 1.0;
         let mut fSlow6: F32 = F32::tan(
-            self.fConst10 * F32::max(2e+01, F32::min(0.5 * self.fHslider4 * fSlow5, self.fConst4)),
+            self.fConst3 * F32::max(2e+01, F32::min(0.5 * self.fHslider4 * fSlow5, self.fConst2)),
         );
         let mut fSlow7: F32 = 2.0 * (1.0 - 1.0 / NylonPluckVoice_faustpower2_f(fSlow6));
         let mut fSlow8: F32 = 1.0 / fSlow6;
@@ -564,233 +600,271 @@ impl FaustDsp for NylonPluckVoice {
                     0.01,
                 ),
         );
-        let mut fSlow17: F32 = 1.0 - F32::exp(0.0 - self.fConst11 / F32::max(fSlow15, 0.001));
+        let mut fSlow17: F32 = 1.0 - F32::exp(0.0 - self.fConst12 / F32::max(fSlow15, 0.001));
         let mut fSlow18: F32 = F32::max(
             2e+01,
             F32::min(
                 fSlow11 * F32::powf(2.0, 6.0 * (1.0 - self.fHslider8) + 1.0),
-                self.fConst4,
+                self.fConst2,
             ),
         );
-        let mut fSlow19: F32 = F32::exp(0.0 - self.fConst14 * fSlow18);
-        let mut fSlow20: F32 = self.fConst14 * fSlow12;
+        let mut fSlow19: F32 = F32::exp(0.0 - self.fConst15 * fSlow18);
+        let mut fSlow20: F32 = self.fConst15 * fSlow12;
         let mut fSlow21: F32 = F32::sin(fSlow20);
         let mut fSlow22: F32 = F32::cos(fSlow20);
         let mut fSlow23: F32 = 0.15915494 * F32::atan2(fSlow21 * fSlow19, 1.0 - fSlow22 * fSlow19);
-        let mut fSlow24: F32 = 0.00083333335 * self.fHslider9;
-        let mut fSlow25: F32 = F32::exp(self.fConst18 * (0.0 - 6.2831855 * fSlow18));
-        let mut fSlow26: F32 = 0.15915494 * F32::atan2(fSlow25 * fSlow21, 1.0 - fSlow25 * fSlow22);
-        let mut fSlow27: F32 = 1.0 - fSlow25;
-        let mut fSlow28: F32 = self.fHslider10;
-        let mut fSlow29: F32 = 1.3 * fSlow4;
+        let mut fSlow24: F32 = F32::max(0.0, F32::min(0.49, self.fConst16 * self.fHslider9));
+        let mut fSlow25: F32 = 0.00083333335 * self.fHslider10;
+        let mut fSlow26: F32 = F32::exp(self.fConst16 * (0.0 - 6.2831855 * fSlow18));
+        let mut fSlow27: F32 = 0.15915494 * F32::atan2(fSlow26 * fSlow21, 1.0 - fSlow26 * fSlow22);
+        let mut fSlow28: F32 = 1.0 - fSlow26;
+        let mut fSlow29: F32 = self.fHslider11;
+        let mut fSlow30: F32 = self.fHslider12;
+        let mut fSlow31: F32 = 1.3 * fSlow4;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
-            let mut fTemp0: F32 = ((self.iVec0[1]) as F32);
-            let mut fTemp1: F32 = 1.0 - self.fConst1 * fTemp0;
-            self.fRec1[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec1[1];
-            let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec1[0]);
-            self.fRec6[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec6[1];
-            let mut fTemp3: F32 = NylonPluckVoice_faustpower2_f(
-                24.0 * NylonPluckVoice_faustpower2_f(self.fRec6[0]) + 1.0,
+            self.fRec4[0] = self.fConst1
+                + (self.fRec4[1] - ((((self.fConst1 + self.fRec4[1]) >= 1.0) as i32) as F32));
+            let mut fTemp0: F32 = F32::tan(
+                self.fConst3
+                    * F32::max(
+                        2e+01,
+                        F32::min(
+                            7e+02
+                                * F32::powf(
+                                    2.0,
+                                    1.5 * (unsafe {
+                                        ftbl0NylonPluckVoiceSIG0[(((65536.0
+                                            * (self.fRec4[0]
+                                                - (((self.fRec4[0] >= 1.0) as i32) as F32)))
+                                            as i32)
+                                            & 65535)
+                                            as usize]
+                                    } + 1.0),
+                                ),
+                            self.fConst2,
+                        ),
+                    ),
             );
-            self.iRec11[0] =
-                i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec11[1]), 12345);
-            let mut fTemp4: F32 = ((self.iRec11[0]) as F32);
-            self.iVec1[0] = iSlow2;
-            let mut iTemp5: i32 = ((iSlow2 > self.iVec1[1]) as i32);
-            let mut iTemp6: i32 = ((iTemp5 > 0) as i32);
-            self.fRec12[0] = if (iTemp6 as i32 != 0) {
+            let mut fTemp1: F32 = fTemp0 * (fTemp0 + 0.5) + 1.0;
+            let mut fTemp2: F32 = ((self.iVec0[1]) as F32);
+            let mut fTemp3: F32 = 1.0 - self.fConst4 * fTemp2;
+            self.fRec6[0] = fSlow0 * fTemp3 + self.fConst4 * fTemp2 * self.fRec6[1];
+            let mut fTemp4: F32 = F32::powf(1e+01, 0.025 * self.fRec6[0]);
+            self.fRec11[0] = fSlow1 * fTemp3 + self.fConst4 * fTemp2 * self.fRec11[1];
+            let mut fTemp5: F32 = NylonPluckVoice_faustpower2_f(
+                24.0 * NylonPluckVoice_faustpower2_f(self.fRec11[0]) + 1.0,
+            );
+            self.iRec16[0] =
+                i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec16[1]), 12345);
+            let mut fTemp6: F32 = ((self.iRec16[0]) as F32);
+            self.iVec2[0] = iSlow2;
+            let mut iTemp7: i32 = ((iSlow2 > self.iVec2[1]) as i32);
+            let mut iTemp8: i32 = ((iTemp7 > 0) as i32);
+            self.fRec17[0] = if (iTemp8 as i32 != 0) {
                 1.0
             } else {
-                self.fConst3 * self.fRec12[1] * (((self.fRec12[1] > 1e-06) as i32) as F32)
+                self.fConst6 * self.fRec17[1] * (((self.fRec17[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp7: F32 = 4.656613e-10 * self.fRec12[0] * fTemp4;
-            let mut fTemp8: F32 = self.fRec7[1] + self.fConst5 * (fTemp7 - self.fRec8[1]);
-            self.fRec7[0] = self.fConst7 * fTemp8 - self.fRec7[1];
-            let mut fTemp9: F32 = self.fRec8[1] + self.fConst8 * fTemp8;
-            self.fRec8[0] = 2.0 * fTemp9 - self.fRec8[1];
-            let mut fRec9: F32 = self.fConst9 * fTemp8;
-            let mut fRec10: F32 = fTemp9;
-            self.iRec19[0] = if (iTemp6 as i32 != 0) {
+            let mut fTemp9: F32 = 4.656613e-10 * self.fRec17[0] * fTemp6;
+            let mut fTemp10: F32 = self.fRec12[1] + self.fConst7 * (fTemp9 - self.fRec13[1]);
+            self.fRec12[0] = self.fConst9 * fTemp10 - self.fRec12[1];
+            let mut fTemp11: F32 = self.fRec13[1] + self.fConst10 * fTemp10;
+            self.fRec13[0] = 2.0 * fTemp11 - self.fRec13[1];
+            let mut fRec14: F32 = self.fConst11 * fTemp10;
+            let mut fRec15: F32 = fTemp11;
+            self.iRec24[0] = if (iTemp8 as i32 != 0) {
                 0
             } else {
                 std::cmp::min(
                     i32::wrapping_add(
                         i32::wrapping_add(
                             i32::wrapping_mul(100000000, i32::wrapping_sub(1, self.iVec0[1])),
-                            self.iRec19[1],
+                            self.iRec24[1],
                         ),
                         1,
                     ),
                     100000000,
                 )
             };
-            self.fRec18[0] =
-                fSlow14 * fTemp4 * (((((self.iRec19[0]) as F32) < fSlow13) as i32) as F32)
-                    - fSlow10 * (fSlow9 * self.fRec18[2] + fSlow7 * self.fRec18[1]);
-            let mut iTemp10: i32 =
-                iSlow2 & (iTemp5 | (self.iRec21[1] & ((self.fRec20[1] < 1.0) as i32)));
-            self.fRec20[0] = if (iSlow2 as i32 != 0) {
-                if (iTemp10 as i32 != 0) {
-                    F32::min(1.0, self.fRec20[1] + self.fConst13 * (1.3 - self.fRec20[1]))
+            self.fRec23[0] =
+                fSlow14 * fTemp6 * (((((self.iRec24[0]) as F32) < fSlow13) as i32) as F32)
+                    - fSlow10 * (fSlow9 * self.fRec23[2] + fSlow7 * self.fRec23[1]);
+            let mut iTemp12: i32 =
+                iSlow2 & (iTemp7 | (self.iRec26[1] & ((self.fRec25[1] < 1.0) as i32)));
+            self.fRec25[0] = if (iSlow2 as i32 != 0) {
+                if (iTemp12 as i32 != 0) {
+                    F32::min(1.0, self.fRec25[1] + self.fConst14 * (1.3 - self.fRec25[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec20[1] + self.fConst12 * (0.9999 - self.fRec20[1]),
+                        self.fRec25[1] + self.fConst13 * (0.9999 - self.fRec25[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec20[1] + fSlow17 * (-0.01 - self.fRec20[1]))
+                F32::max(0.0, self.fRec25[1] + fSlow17 * (-0.01 - self.fRec25[1]))
             };
-            self.iRec21[0] = iTemp10;
-            self.fRec24[0] = self.fConst15
-                + (self.fRec24[1] - ((((self.fConst15 + self.fRec24[1]) >= 1.0) as i32) as F32));
-            let mut iTemp11: i32 =
-                iSlow2 & (iTemp5 | (self.iRec26[1] & ((self.fRec25[1] < 1.0) as i32)));
-            self.fRec25[0] = if (iSlow2 as i32 != 0) {
-                if (iTemp11 as i32 != 0) {
-                    F32::min(1.0, self.fRec25[1] + self.fConst17 * (1.3 - self.fRec25[1]))
+            self.iRec26[0] = iTemp12;
+            self.fRec28[0] =
+                fSlow24 + (self.fRec28[1] - ((((fSlow24 + self.fRec28[1]) >= 1.0) as i32) as F32));
+            let mut iTemp13: i32 =
+                iSlow2 & (iTemp7 | (self.iRec30[1] & ((self.fRec29[1] < 1.0) as i32)));
+            self.fRec29[0] = if (iSlow2 as i32 != 0) {
+                if (iTemp13 as i32 != 0) {
+                    F32::min(1.0, self.fRec29[1] + self.fConst18 * (1.3 - self.fRec29[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec25[1] + self.fConst12 * (0.9999 - self.fRec25[1]),
+                        self.fRec29[1] + self.fConst13 * (0.9999 - self.fRec29[1]),
                     )
                 }
             } else {
                 F32::max(
                     0.0,
-                    self.fRec25[1] + self.fConst16 * (-0.01 - self.fRec25[1]),
+                    self.fRec29[1] + self.fConst17 * (-0.01 - self.fRec29[1]),
                 )
             };
-            self.iRec26[0] = iTemp11;
-            let mut fTemp12: F32 = 1.0
+            self.iRec30[0] = iTemp13;
+            let mut fTemp14: F32 = 1.0
                 / F32::powf(
                     2.0,
-                    fSlow24
-                        * self.fRec25[0]
+                    fSlow25
+                        * self.fRec29[0]
                         * unsafe {
                             ftbl0NylonPluckVoiceSIG0[(((65536.0
-                                * (self.fRec24[0] - (((self.fRec24[0] >= 1.0) as i32) as F32)))
+                                * (self.fRec28[0] - (((self.fRec28[0] >= 1.0) as i32) as F32)))
                                 as i32)
                                 & 65535)
                                 as usize]
                         },
                 );
-            let mut iTemp13: i32 =
-                ((F32::max(1.0, fSlow13 * (fTemp12 - fSlow23) + -1.0) + -0.999995) as i32);
-            let mut fTemp14: F32 = F32::max(1.0, fSlow13 * (fTemp12 - fSlow26) + -1.0);
-            let mut fTemp15: F32 = F32::floor(fTemp14 + -0.999995);
-            let mut fTemp16: F32 = fTemp14 + (-2.0 - fTemp15);
-            let mut fTemp17: F32 = fTemp14 + (-1.0 - fTemp15);
-            let mut fTemp18: F32 = fTemp14 + (-3.0 - fTemp15);
-            self.fRec22[0] = fSlow25 * self.fRec22[1]
-                + fSlow27
-                    * (self.fRec17[((i32::wrapping_sub(
+            let mut iTemp15: i32 =
+                ((F32::max(1.0, fSlow13 * (fTemp14 - fSlow23) + -1.0) + -0.999995) as i32);
+            let mut fTemp16: F32 = F32::max(1.0, fSlow13 * (fTemp14 - fSlow27) + -1.0);
+            let mut fTemp17: F32 = F32::floor(fTemp16 + -0.999995);
+            let mut fTemp18: F32 = fTemp16 + (-2.0 - fTemp17);
+            let mut fTemp19: F32 = fTemp16 + (-1.0 - fTemp17);
+            let mut fTemp20: F32 = fTemp16 + (-3.0 - fTemp17);
+            self.fRec27[0] = fSlow26 * self.fRec27[1]
+                + fSlow28
+                    * (self.fRec22[((i32::wrapping_sub(
                         self.IOTA0,
-                        i32::wrapping_add(std::cmp::min(8192, std::cmp::max(0, iTemp13)), 1),
+                        i32::wrapping_add(std::cmp::min(8192, std::cmp::max(0, iTemp15)), 1),
                     )) & 16383) as usize]
-                        * (0.0 - fTemp17)
-                        * (0.0 - 0.5 * fTemp16)
-                        * (0.0 - 0.33333334 * fTemp18)
-                        + (fTemp14 - fTemp15)
-                            * (self.fRec17[((i32::wrapping_sub(
+                        * (0.0 - fTemp19)
+                        * (0.0 - 0.5 * fTemp18)
+                        * (0.0 - 0.33333334 * fTemp20)
+                        + (fTemp16 - fTemp17)
+                            * (self.fRec22[((i32::wrapping_sub(
                                 self.IOTA0,
                                 i32::wrapping_add(
                                     std::cmp::min(
                                         8192,
-                                        std::cmp::max(0, i32::wrapping_add(iTemp13, 1)),
+                                        std::cmp::max(0, i32::wrapping_add(iTemp15, 1)),
                                     ),
                                     1,
                                 ),
                             )) & 16383) as usize]
-                                * (0.0 - fTemp16)
-                                * (0.0 - 0.5 * fTemp18)
+                                * (0.0 - fTemp18)
+                                * (0.0 - 0.5 * fTemp20)
                                 + 0.5
-                                    * fTemp17
-                                    * self.fRec17[((i32::wrapping_sub(
+                                    * fTemp19
+                                    * self.fRec22[((i32::wrapping_sub(
                                         self.IOTA0,
                                         i32::wrapping_add(
                                             std::cmp::min(
                                                 8192,
-                                                std::cmp::max(0, i32::wrapping_add(iTemp13, 2)),
+                                                std::cmp::max(0, i32::wrapping_add(iTemp15, 2)),
                                             ),
                                             1,
                                         ),
                                     )) & 16383)
                                         as usize]
-                                    * (0.0 - fTemp18)
+                                    * (0.0 - fTemp20)
                                 + 0.16666667
-                                    * fTemp17
-                                    * fTemp16
-                                    * self.fRec17[((i32::wrapping_sub(
+                                    * fTemp19
+                                    * fTemp18
+                                    * self.fRec22[((i32::wrapping_sub(
                                         self.IOTA0,
                                         i32::wrapping_add(
                                             std::cmp::min(
                                                 8192,
-                                                std::cmp::max(0, i32::wrapping_add(iTemp13, 3)),
+                                                std::cmp::max(0, i32::wrapping_add(iTemp15, 3)),
                                             ),
                                             1,
                                         ),
                                     )) & 16383)
                                         as usize]));
-            self.fRec17[(self.IOTA0 & 16383) as usize] =
-                self.fRec22[0] * ((((self.fRec20[0] > 0.0) as i32) | iSlow2) as F32) * fSlow16
-                    + fSlow10 * (self.fRec18[2] + self.fRec18[0] + 2.0 * self.fRec18[1]);
-            let mut fTemp19: F32 = self.fRec17[(self.IOTA0 & 16383) as usize];
-            let mut fTemp20: F32 = 4.656613e-10 * fTemp19 * fTemp4;
-            let mut fTemp21: F32 = self.fRec13[1] + self.fConst19 * (fTemp20 - self.fRec14[1]);
-            self.fRec13[0] = self.fConst21 * fTemp21 - self.fRec13[1];
-            let mut fTemp22: F32 = self.fRec14[1] + self.fConst22 * fTemp21;
-            self.fRec14[0] = 2.0 * fTemp22 - self.fRec14[1];
-            let mut fRec15: F32 = self.fConst23 * fTemp21;
-            let mut fRec16: F32 = fTemp22;
-            self.fRec27[0] = fSlow28 * fTemp1 + self.fConst1 * fTemp0 * self.fRec27[1];
-            let mut fTemp23: F32 = fTemp19
-                + 2.0 * self.fRec27[0] * (fTemp20 - (fRec16 + 1.4142271 * fRec15))
-                + fSlow3 * (fTemp7 - (fRec10 + 1.4142271 * fRec9));
-            let mut fTemp24: F32 = fTemp23 * F32::sqrt(0.25 * fTemp3 + 1.0)
-                / F32::sqrt(NylonPluckVoice_faustpower2_f(fTemp23) * fTemp3 + 1.0);
-            self.fVec3[0] = fTemp24;
-            self.fRec5[0] = 0.995 * self.fRec5[1] + fTemp24 - self.fVec3[1];
-            let mut fTemp25: F32 = (self.fRec2[1] + self.fConst2 * (self.fRec5[0] - self.fRec3[1]))
-                / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec2[0] = 2.0 * fTemp25 - self.fRec2[1];
-            let mut fTemp26: F32 = self.fRec3[1] + self.fConst2 * fTemp25;
-            self.fRec3[0] = 2.0 * fTemp26 - self.fRec3[1];
-            let mut fRec4: F32 = fTemp25;
-            let mut fTemp27: F32 =
-                1.6666666 * (fRec4 * (NylonPluckVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2);
-            self.fVec4[0] = self.fRec5[0] + fTemp27;
-            self.fRec0[0] = fTemp27 + self.fRec5[0] + 0.995 * self.fRec0[1] - self.fVec4[1];
-            *output0 = fSlow29 * self.fRec20[0] * self.fRec0[0];
+            self.fRec22[(self.IOTA0 & 16383) as usize] =
+                self.fRec27[0] * ((((self.fRec25[0] > 0.0) as i32) | iSlow2) as F32) * fSlow16
+                    + fSlow10 * (self.fRec23[2] + self.fRec23[0] + 2.0 * self.fRec23[1]);
+            let mut fTemp21: F32 = self.fRec22[(self.IOTA0 & 16383) as usize];
+            let mut fTemp22: F32 = 4.656613e-10 * fTemp21 * fTemp6;
+            let mut fTemp23: F32 = self.fRec18[1] + self.fConst19 * (fTemp22 - self.fRec19[1]);
+            self.fRec18[0] = self.fConst21 * fTemp23 - self.fRec18[1];
+            let mut fTemp24: F32 = self.fRec19[1] + self.fConst22 * fTemp23;
+            self.fRec19[0] = 2.0 * fTemp24 - self.fRec19[1];
+            let mut fRec20: F32 = self.fConst23 * fTemp23;
+            let mut fRec21: F32 = fTemp24;
+            self.fRec31[0] = fSlow29 * fTemp3 + self.fConst4 * fTemp2 * self.fRec31[1];
+            let mut fTemp25: F32 = fTemp21
+                + 2.0 * self.fRec31[0] * (fTemp22 - (fRec21 + 1.4142271 * fRec20))
+                + fSlow3 * (fTemp9 - (fRec15 + 1.4142271 * fRec14));
+            let mut fTemp26: F32 = fTemp25 * F32::sqrt(0.25 * fTemp5 + 1.0)
+                / F32::sqrt(NylonPluckVoice_faustpower2_f(fTemp25) * fTemp5 + 1.0);
+            self.fVec3[0] = fTemp26;
+            self.fRec10[0] = 0.995 * self.fRec10[1] + fTemp26 - self.fVec3[1];
+            let mut fTemp27: F32 = (self.fRec7[1]
+                + self.fConst5 * (self.fRec10[0] - self.fRec8[1]))
+                / (self.fConst5 * (self.fConst5 + 1.6666666 / fTemp4) + 1.0);
+            self.fRec7[0] = 2.0 * fTemp27 - self.fRec7[1];
+            let mut fTemp28: F32 = self.fRec8[1] + self.fConst5 * fTemp27;
+            self.fRec8[0] = 2.0 * fTemp28 - self.fRec8[1];
+            let mut fRec9: F32 = fTemp27;
+            let mut fTemp29: F32 =
+                1.6666666 * (fRec9 * (NylonPluckVoice_faustpower2_f(fTemp4) + -1.0) / fTemp4);
+            self.fVec4[0] = self.fRec10[0] + fTemp29;
+            self.fRec5[0] = fTemp29 + self.fRec10[0] + 0.995 * self.fRec5[1] - self.fVec4[1];
+            let mut fTemp30: F32 = self.fRec0[1] + fTemp0 * (self.fRec5[0] - self.fRec1[1]);
+            let mut fTemp31: F32 = fTemp30 / fTemp1;
+            self.fRec0[0] = 2.0 * fTemp31 - self.fRec0[1];
+            let mut fTemp32: F32 = self.fRec1[1] + fTemp0 * fTemp30 / fTemp1;
+            self.fRec1[0] = 2.0 * fTemp32 - self.fRec1[1];
+            let mut fRec2: F32 = fTemp31;
+            self.fRec32[0] = fSlow30 * fTemp3 + self.fConst4 * fTemp2 * self.fRec32[1];
+            *output0 = fSlow31 * self.fRec25[0] * (self.fRec5[0] + 3.0 * self.fRec32[0] * fRec2);
             self.iVec0[1] = self.iVec0[0];
-            self.fRec1[1] = self.fRec1[0];
+            self.fRec4[1] = self.fRec4[0];
             self.fRec6[1] = self.fRec6[0];
-            self.iRec11[1] = self.iRec11[0];
-            self.iVec1[1] = self.iVec1[0];
+            self.fRec11[1] = self.fRec11[0];
+            self.iRec16[1] = self.iRec16[0];
+            self.iVec2[1] = self.iVec2[0];
+            self.fRec17[1] = self.fRec17[0];
             self.fRec12[1] = self.fRec12[0];
-            self.fRec7[1] = self.fRec7[0];
-            self.fRec8[1] = self.fRec8[0];
-            self.iRec19[1] = self.iRec19[0];
-            self.fRec18[2] = self.fRec18[1];
-            self.fRec18[1] = self.fRec18[0];
-            self.fRec20[1] = self.fRec20[0];
-            self.iRec21[1] = self.iRec21[0];
-            self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec24[1] = self.fRec24[0];
+            self.fRec13[1] = self.fRec13[0];
+            self.iRec24[1] = self.iRec24[0];
+            self.fRec23[2] = self.fRec23[1];
+            self.fRec23[1] = self.fRec23[0];
             self.fRec25[1] = self.fRec25[0];
             self.iRec26[1] = self.iRec26[0];
-            self.fRec22[1] = self.fRec22[0];
-            self.fRec13[1] = self.fRec13[0];
-            self.fRec14[1] = self.fRec14[0];
+            self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
+            self.fRec28[1] = self.fRec28[0];
+            self.fRec29[1] = self.fRec29[0];
+            self.iRec30[1] = self.iRec30[0];
             self.fRec27[1] = self.fRec27[0];
+            self.fRec18[1] = self.fRec18[0];
+            self.fRec19[1] = self.fRec19[0];
+            self.fRec31[1] = self.fRec31[0];
             self.fVec3[1] = self.fVec3[0];
-            self.fRec5[1] = self.fRec5[0];
-            self.fRec2[1] = self.fRec2[0];
-            self.fRec3[1] = self.fRec3[0];
+            self.fRec10[1] = self.fRec10[0];
+            self.fRec7[1] = self.fRec7[0];
+            self.fRec8[1] = self.fRec8[0];
             self.fVec4[1] = self.fVec4[0];
+            self.fRec5[1] = self.fRec5[0];
             self.fRec0[1] = self.fRec0[0];
+            self.fRec1[1] = self.fRec1[0];
+            self.fRec32[1] = self.fRec32[0];
         }
     }
 }

@@ -70,35 +70,38 @@ pub struct TineKeysVoice {
     fConst2: F32,
     fHslider1: F32,
     fRec5: [F32; 2],
-    fHslider2: F32,
     fConst3: F32,
-    fRec7: [F32; 2],
-    fConst4: F32,
     fRec8: [F32; 2],
-    fButton0: F32,
-    iVec2: [i32; 2],
+    fHslider2: F32,
+    fHslider3: F32,
+    fConst4: F32,
+    fRec7: [F32; 2],
     fConst5: F32,
     fRec9: [F32; 2],
+    fButton0: F32,
+    iVec2: [i32; 2],
     fConst6: F32,
-    fConst7: F32,
-    fHslider3: F32,
-    fHslider4: F32,
-    fConst8: F32,
     fRec10: [F32; 2],
+    fConst7: F32,
+    fConst8: F32,
+    fHslider4: F32,
     fHslider5: F32,
     fConst9: F32,
     fRec11: [F32; 2],
     fHslider6: F32,
+    fConst10: F32,
+    fRec12: [F32; 2],
+    fHslider7: F32,
     fVec3: [F32; 2],
     fRec4: [F32; 2],
     fRec1: [F32; 2],
     fRec2: [F32; 2],
-    fHslider7: F32,
-    fConst10: F32,
     fHslider8: F32,
     fConst11: F32,
-    fRec12: [F32; 2],
-    iRec13: [i32; 2],
+    fHslider9: F32,
+    fConst12: F32,
+    fRec13: [F32; 2],
+    iRec14: [i32; 2],
 }
 
 impl FaustDsp for TineKeysVoice {
@@ -114,35 +117,38 @@ impl FaustDsp for TineKeysVoice {
             fConst2: 0.0,
             fHslider1: 0.0,
             fRec5: [0.0; 2],
-            fHslider2: 0.0,
             fConst3: 0.0,
-            fRec7: [0.0; 2],
-            fConst4: 0.0,
             fRec8: [0.0; 2],
-            fButton0: 0.0,
-            iVec2: [0; 2],
+            fHslider2: 0.0,
+            fHslider3: 0.0,
+            fConst4: 0.0,
+            fRec7: [0.0; 2],
             fConst5: 0.0,
             fRec9: [0.0; 2],
+            fButton0: 0.0,
+            iVec2: [0; 2],
             fConst6: 0.0,
-            fConst7: 0.0,
-            fHslider3: 0.0,
-            fHslider4: 0.0,
-            fConst8: 0.0,
             fRec10: [0.0; 2],
+            fConst7: 0.0,
+            fConst8: 0.0,
+            fHslider4: 0.0,
             fHslider5: 0.0,
             fConst9: 0.0,
             fRec11: [0.0; 2],
             fHslider6: 0.0,
+            fConst10: 0.0,
+            fRec12: [0.0; 2],
+            fHslider7: 0.0,
             fVec3: [0.0; 2],
             fRec4: [0.0; 2],
             fRec1: [0.0; 2],
             fRec2: [0.0; 2],
-            fHslider7: 0.0,
-            fConst10: 0.0,
             fHslider8: 0.0,
             fConst11: 0.0,
-            fRec12: [0.0; 2],
-            iRec13: [0; 2],
+            fHslider9: 0.0,
+            fConst12: 0.0,
+            fRec13: [0.0; 2],
+            iRec14: [0; 2],
         }
     }
     fn metadata(&self, m: &mut dyn Meta) {
@@ -221,14 +227,15 @@ impl FaustDsp for TineKeysVoice {
     fn instance_reset_params(&mut self) {
         self.fHslider0 = 2.0;
         self.fHslider1 = 0.2;
-        self.fHslider2 = 4.4e+02;
+        self.fHslider2 = 0.0;
+        self.fHslider3 = 4.4e+02;
         self.fButton0 = 0.0;
-        self.fHslider3 = 0.5;
-        self.fHslider4 = 0.4;
-        self.fHslider5 = 3.5;
-        self.fHslider6 = 0.35;
+        self.fHslider4 = 0.5;
+        self.fHslider5 = 0.4;
+        self.fHslider6 = 3.5;
         self.fHslider7 = 0.35;
-        self.fHslider8 = 0.002;
+        self.fHslider8 = 0.35;
+        self.fHslider9 = 0.002;
     }
     fn instance_clear(&mut self) {
         for l0 in 0..2 {
@@ -241,16 +248,16 @@ impl FaustDsp for TineKeysVoice {
             self.fRec5[(l2) as usize] = 0.0;
         }
         for l5 in 0..2 {
-            self.fRec7[(l5) as usize] = 0.0;
+            self.fRec8[(l5) as usize] = 0.0;
         }
         for l6 in 0..2 {
-            self.fRec8[(l6) as usize] = 0.0;
+            self.fRec7[(l6) as usize] = 0.0;
         }
         for l7 in 0..2 {
-            self.iVec2[(l7) as usize] = 0;
+            self.fRec9[(l7) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.fRec9[(l8) as usize] = 0.0;
+            self.iVec2[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
             self.fRec10[(l9) as usize] = 0.0;
@@ -259,22 +266,25 @@ impl FaustDsp for TineKeysVoice {
             self.fRec11[(l10) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.fVec3[(l11) as usize] = 0.0;
+            self.fRec12[(l11) as usize] = 0.0;
         }
         for l12 in 0..2 {
-            self.fRec4[(l12) as usize] = 0.0;
+            self.fVec3[(l12) as usize] = 0.0;
         }
         for l13 in 0..2 {
-            self.fRec1[(l13) as usize] = 0.0;
+            self.fRec4[(l13) as usize] = 0.0;
         }
         for l14 in 0..2 {
-            self.fRec2[(l14) as usize] = 0.0;
+            self.fRec1[(l14) as usize] = 0.0;
         }
         for l15 in 0..2 {
-            self.fRec12[(l15) as usize] = 0.0;
+            self.fRec2[(l15) as usize] = 0.0;
         }
         for l16 in 0..2 {
-            self.iRec13[(l16) as usize] = 0;
+            self.fRec13[(l16) as usize] = 0.0;
+        }
+        for l17 in 0..2 {
+            self.iRec14[(l17) as usize] = 0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
@@ -282,15 +292,16 @@ impl FaustDsp for TineKeysVoice {
         let mut fConst0: F32 = F32::min(1.92e+05, F32::max(1.0, ((self.fSampleRate) as F32)));
         self.fConst1 = F32::exp(0.0 - 1e+02 / fConst0);
         self.fConst2 = F32::tan(785.3982 / fConst0);
-        self.fConst3 = 1.0 / fConst0;
-        self.fConst4 = 14.0 / fConst0;
-        self.fConst5 = F32::exp(0.0 - 27.6312 / fConst0);
-        self.fConst6 = 0.45 * fConst0;
-        self.fConst7 = 2e+01 / fConst0;
-        self.fConst8 = F32::exp(0.0 - 5.7565 / fConst0);
-        self.fConst9 = 6.9078 / fConst0;
-        self.fConst10 = 4.6151 / fConst0;
-        self.fConst11 = 1.4663 / fConst0;
+        self.fConst3 = F32::max(0.0, F32::min(0.49, 6.0 / fConst0));
+        self.fConst4 = 1.0 / fConst0;
+        self.fConst5 = 14.0 / fConst0;
+        self.fConst6 = F32::exp(0.0 - 27.6312 / fConst0);
+        self.fConst7 = 0.45 * fConst0;
+        self.fConst8 = 2e+01 / fConst0;
+        self.fConst9 = F32::exp(0.0 - 5.7565 / fConst0);
+        self.fConst10 = 6.9078 / fConst0;
+        self.fConst11 = 4.6151 / fConst0;
+        self.fConst12 = 1.4663 / fConst0;
     }
     fn instance_init(&mut self, sample_rate: i32) {
         self.instance_constants(sample_rate);
@@ -334,6 +345,9 @@ impl FaustDsp for TineKeysVoice {
         ui_interface.declare(Some(ParamIndex(9)), "bright", "0.2");
         ui_interface.declare(Some(ParamIndex(9)), "punch", "0.5");
         ui_interface.add_horizontal_slider("tine", ParamIndex(9), 0.4, 0.0, 1.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(10)), "motion", "0.8");
+        ui_interface.declare(Some(ParamIndex(10)), "unit", "cent");
+        ui_interface.add_horizontal_slider("vibrato", ParamIndex(10), 0.0, 0.0, 6e+01, 0.1);
         ui_interface.close_box();
     }
 
@@ -342,13 +356,14 @@ impl FaustDsp for TineKeysVoice {
             7 => Some(self.fButton0),
             2 => Some(self.fHslider0),
             4 => Some(self.fHslider1),
-            5 => Some(self.fHslider2),
-            6 => Some(self.fHslider3),
-            9 => Some(self.fHslider4),
-            3 => Some(self.fHslider5),
-            1 => Some(self.fHslider6),
-            8 => Some(self.fHslider7),
-            0 => Some(self.fHslider8),
+            10 => Some(self.fHslider2),
+            5 => Some(self.fHslider3),
+            6 => Some(self.fHslider4),
+            9 => Some(self.fHslider5),
+            3 => Some(self.fHslider6),
+            1 => Some(self.fHslider7),
+            8 => Some(self.fHslider8),
+            0 => Some(self.fHslider9),
             _ => None,
         }
     }
@@ -358,13 +373,14 @@ impl FaustDsp for TineKeysVoice {
             7 => self.fButton0 = value,
             2 => self.fHslider0 = value,
             4 => self.fHslider1 = value,
-            5 => self.fHslider2 = value,
-            6 => self.fHslider3 = value,
-            9 => self.fHslider4 = value,
-            3 => self.fHslider5 = value,
-            1 => self.fHslider6 = value,
-            8 => self.fHslider7 = value,
-            0 => self.fHslider8 = value,
+            10 => self.fHslider2 = value,
+            5 => self.fHslider3 = value,
+            6 => self.fHslider4 = value,
+            9 => self.fHslider5 = value,
+            3 => self.fHslider6 = value,
+            1 => self.fHslider7 = value,
+            8 => self.fHslider8 = value,
+            0 => self.fHslider9 = value,
             _ => {}
         }
     }
@@ -378,27 +394,28 @@ impl FaustDsp for TineKeysVoice {
         };
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
-        let mut fSlow2: F32 = self.fHslider2;
-        let mut fSlow3: F32 = F32::max(0.0, F32::min(0.49, self.fConst3 * fSlow2));
-        let mut fSlow4: F32 = F32::max(0.0, F32::min(0.49, self.fConst4 * fSlow2));
-        let mut iSlow5: i32 = ((self.fButton0 > 0.0) as i32);
-        let mut fSlow6: F32 = self.fHslider3;
-        let mut fSlow7: F32 = 0.1908
-            * self.fHslider4
-            * (0.7 * fSlow6 + 0.3)
+        let mut fSlow2: F32 = 0.00083333335 * self.fHslider2;
+        let mut fSlow3: F32 = self.fHslider3;
+        let mut fSlow4: F32 = self.fConst4 * fSlow3;
+        let mut fSlow5: F32 = self.fConst5 * fSlow3;
+        let mut iSlow6: i32 = ((self.fButton0 > 0.0) as i32);
+        let mut fSlow7: F32 = self.fHslider4;
+        let mut fSlow8: F32 = 0.1908
+            * self.fHslider5
+            * (0.7 * fSlow7 + 0.3)
             * F32::max(
                 0.0,
-                F32::min(1.0, self.fConst7 * (self.fConst6 - 14.0 * fSlow2)),
+                F32::min(1.0, self.fConst8 * (self.fConst7 - 14.0 * fSlow3)),
             );
-        let mut fSlow8: F32 = F32::powf(261.63 / F32::max(fSlow2, 2e+01), 0.35) * self.fHslider5;
-        let mut fSlow9: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.5 * fSlow8, 0.0005));
-        let mut fSlow10: F32 = 0.6 * fSlow6;
-        let mut fSlow11: F32 = 0.477 * self.fHslider6 * (fSlow10 + 0.4);
-        let mut fSlow12: F32 =
-            1.0 - F32::exp(0.0 - self.fConst10 / F32::max(self.fHslider7, 0.001));
-        let mut fSlow13: F32 = 1.0 - F32::exp(0.0 - self.fConst9 / F32::max(fSlow8, 0.001));
-        let mut fSlow14: F32 =
-            1.0 - F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider8, 0.0005));
+        let mut fSlow9: F32 = F32::powf(261.63 / F32::max(fSlow3, 2e+01), 0.35) * self.fHslider6;
+        let mut fSlow10: F32 = F32::exp(0.0 - self.fConst10 / F32::max(0.5 * fSlow9, 0.0005));
+        let mut fSlow11: F32 = 0.6 * fSlow7;
+        let mut fSlow12: F32 = 0.477 * self.fHslider7 * (fSlow11 + 0.4);
+        let mut fSlow13: F32 =
+            1.0 - F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider8, 0.001));
+        let mut fSlow14: F32 = 1.0 - F32::exp(0.0 - self.fConst10 / F32::max(fSlow9, 0.001));
+        let mut fSlow15: F32 =
+            1.0 - F32::exp(0.0 - self.fConst12 / F32::max(self.fHslider9, 0.0005));
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
@@ -410,102 +427,115 @@ impl FaustDsp for TineKeysVoice {
             let mut fTemp3: F32 = TineKeysVoice_faustpower2_f(
                 24.0 * TineKeysVoice_faustpower2_f(self.fRec5[0]) + 1.0,
             );
-            self.fRec7[0] =
-                fSlow3 + (self.fRec7[1] - ((((fSlow3 + self.fRec7[1]) >= 1.0) as i32) as F32));
-            let mut fTemp4: F32 = (((self.fRec7[0] >= 1.0) as i32) as F32);
-            self.fRec8[0] =
-                fSlow4 + (self.fRec8[1] - ((((fSlow4 + self.fRec8[1]) >= 1.0) as i32) as F32));
-            self.iVec2[0] = iSlow5;
-            let mut iTemp5: i32 = ((iSlow5 > self.iVec2[1]) as i32);
-            let mut iTemp6: i32 = ((iTemp5 > 0) as i32);
-            self.fRec9[0] = if (iTemp6 as i32 != 0) {
+            self.fRec8[0] = self.fConst3
+                + (self.fRec8[1] - ((((self.fConst3 + self.fRec8[1]) >= 1.0) as i32) as F32));
+            let mut fTemp4: F32 = F32::powf(
+                2.0,
+                fSlow2
+                    * unsafe {
+                        ftbl0TineKeysVoiceSIG0[(((65536.0
+                            * (self.fRec8[0] - (((self.fRec8[0] >= 1.0) as i32) as F32)))
+                            as i32)
+                            & 65535) as usize]
+                    },
+            );
+            let mut fTemp5: F32 = self.fRec7[1] + F32::max(0.0, F32::min(0.49, fSlow4 * fTemp4));
+            self.fRec7[0] = fTemp5 - (((fTemp5 >= 1.0) as i32) as F32);
+            let mut fTemp6: F32 = (((self.fRec7[0] >= 1.0) as i32) as F32);
+            let mut fTemp7: F32 = self.fRec9[1] + F32::max(0.0, F32::min(0.49, fSlow5 * fTemp4));
+            self.fRec9[0] = fTemp7 - (((fTemp7 >= 1.0) as i32) as F32);
+            self.iVec2[0] = iSlow6;
+            let mut iTemp8: i32 = ((iSlow6 > self.iVec2[1]) as i32);
+            let mut iTemp9: i32 = ((iTemp8 > 0) as i32);
+            self.fRec10[0] = if (iTemp9 as i32 != 0) {
                 1.0
             } else {
-                self.fConst5 * self.fRec9[1] * (((self.fRec9[1] > 1e-06) as i32) as F32)
+                self.fConst6 * self.fRec10[1] * (((self.fRec10[1] > 1e-06) as i32) as F32)
             };
-            self.fRec10[0] = if (iTemp6 as i32 != 0) {
+            self.fRec11[0] = if (iTemp9 as i32 != 0) {
                 1.0
             } else {
-                self.fConst8 * self.fRec10[1] * (((self.fRec10[1] > 1e-06) as i32) as F32)
+                self.fConst9 * self.fRec11[1] * (((self.fRec11[1] > 1e-06) as i32) as F32)
             };
-            self.fRec11[0] = if (iTemp6 as i32 != 0) {
+            self.fRec12[0] = if (iTemp9 as i32 != 0) {
                 1.0
             } else {
-                fSlow9 * self.fRec11[1] * (((self.fRec11[1] > 1e-06) as i32) as F32)
+                fSlow10 * self.fRec12[1] * (((self.fRec12[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp7: F32 =
+            let mut fTemp10: F32 =
                 0.8 * unsafe {
                     ftbl0TineKeysVoiceSIG0[(((65536.0
                         * (self.fRec7[0]
-                            + fSlow11
-                                * self.fRec11[0]
+                            + fSlow12
+                                * self.fRec12[0]
                                 * unsafe {
-                                    ftbl0TineKeysVoiceSIG0[(((65536.0 * (self.fRec7[0] - fTemp4))
+                                    ftbl0TineKeysVoiceSIG0[(((65536.0 * (self.fRec7[0] - fTemp6))
                                         as i32)
                                         & 65535)
                                         as usize]
                                 }
-                            - fTemp4)) as i32)
+                            - fTemp6)) as i32)
                         & 65535) as usize]
                 } + 0.35
-                    * self.fRec10[0]
+                    * self.fRec11[0]
                     * unsafe {
                         ftbl0TineKeysVoiceSIG0[(((65536.0
                             * (self.fRec7[0]
-                                + fSlow7
-                                    * self.fRec9[0]
+                                + fSlow8
+                                    * self.fRec10[0]
                                     * unsafe {
                                         ftbl0TineKeysVoiceSIG0[(((65536.0
-                                            * (self.fRec8[0]
-                                                - (((self.fRec8[0] >= 1.0) as i32) as F32)))
+                                            * (self.fRec9[0]
+                                                - (((self.fRec9[0] >= 1.0) as i32) as F32)))
                                             as i32)
                                             & 65535)
                                             as usize]
                                     }
-                                - fTemp4)) as i32)
+                                - fTemp6)) as i32)
                             & 65535) as usize]
                     };
-            let mut fTemp8: F32 = fTemp7 * F32::sqrt(0.25 * fTemp3 + 1.0)
-                / F32::sqrt(TineKeysVoice_faustpower2_f(fTemp7) * fTemp3 + 1.0);
-            self.fVec3[0] = fTemp8;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp8 - self.fVec3[1];
-            let mut fTemp9: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
+            let mut fTemp11: F32 = fTemp10 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(TineKeysVoice_faustpower2_f(fTemp10) * fTemp3 + 1.0);
+            self.fVec3[0] = fTemp11;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp11 - self.fVec3[1];
+            let mut fTemp12: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp9 - self.fRec1[1];
-            let mut fTemp10: F32 = self.fRec2[1] + self.fConst2 * fTemp9;
-            self.fRec2[0] = 2.0 * fTemp10 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp9;
-            let mut iTemp11: i32 =
-                iSlow5 & (iTemp5 | (self.iRec13[1] & ((self.fRec12[1] < 1.0) as i32)));
-            self.fRec12[0] = if (iSlow5 as i32 != 0) {
-                if (iTemp11 as i32 != 0) {
-                    F32::min(1.0, self.fRec12[1] + fSlow14 * (1.3 - self.fRec12[1]))
+            self.fRec1[0] = 2.0 * fTemp12 - self.fRec1[1];
+            let mut fTemp13: F32 = self.fRec2[1] + self.fConst2 * fTemp12;
+            self.fRec2[0] = 2.0 * fTemp13 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp12;
+            let mut iTemp14: i32 =
+                iSlow6 & (iTemp8 | (self.iRec14[1] & ((self.fRec13[1] < 1.0) as i32)));
+            self.fRec13[0] = if (iSlow6 as i32 != 0) {
+                if (iTemp14 as i32 != 0) {
+                    F32::min(1.0, self.fRec13[1] + fSlow15 * (1.3 - self.fRec13[1]))
                 } else {
-                    F32::max(0.0, self.fRec12[1] + fSlow13 * (-0.0001 - self.fRec12[1]))
+                    F32::max(0.0, self.fRec13[1] + fSlow14 * (-0.0001 - self.fRec13[1]))
                 }
             } else {
-                F32::max(0.0, self.fRec12[1] + fSlow12 * (-0.01 - self.fRec12[1]))
+                F32::max(0.0, self.fRec13[1] + fSlow13 * (-0.01 - self.fRec13[1]))
             };
-            self.iRec13[0] = iTemp11;
-            *output0 = fSlow10
-                * self.fRec12[0]
+            self.iRec14[0] = iTemp14;
+            *output0 = fSlow11
+                * self.fRec13[0]
                 * (self.fRec4[0]
                     + 1.6666666 * (fRec3 * (TineKeysVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec5[1] = self.fRec5[0];
-            self.fRec7[1] = self.fRec7[0];
             self.fRec8[1] = self.fRec8[0];
-            self.iVec2[1] = self.iVec2[0];
+            self.fRec7[1] = self.fRec7[0];
             self.fRec9[1] = self.fRec9[0];
+            self.iVec2[1] = self.iVec2[0];
             self.fRec10[1] = self.fRec10[0];
             self.fRec11[1] = self.fRec11[0];
+            self.fRec12[1] = self.fRec12[0];
             self.fVec3[1] = self.fVec3[0];
             self.fRec4[1] = self.fRec4[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];
-            self.fRec12[1] = self.fRec12[0];
-            self.iRec13[1] = self.iRec13[0];
+            self.fRec13[1] = self.fRec13[0];
+            self.iRec14[1] = self.iRec14[0];
         }
     }
 }

@@ -38,13 +38,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 # 1. Code to sound.
-cat > "$work/small.dsp" <<'DSP'
-import("stdfaust.lib");
-freq = hslider("freq", 440, 20, 20000, 0.01);
-gain = hslider("gain", 0.5, 0, 1, 0.01);
-gate = button("gate");
-process = os.osc(freq) * en.asr(0.01, 1, 0.2, gate) * gain;
-DSP
+cp scripts/bench_compare/small.dsp "$work/small.dsp"
 programs=("$work/small.dsp" /usr/share/faust/examples/reverb/zitaRev.dsp)
 parts=${BENCH_PARTS:-all}
 seed=$(mktemp -d)

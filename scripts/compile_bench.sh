@@ -9,13 +9,7 @@ set -euo pipefail
 before=$1 after=$2 runs=${3:-9}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/small.dsp" <<'DSP'
-import("stdfaust.lib");
-freq = hslider("freq", 440, 20, 20000, 0.01);
-gain = hslider("gain", 0.5, 0, 1, 0.01);
-gate = button("gate");
-process = os.osc(freq) * en.asr(0.01, 1, 0.2, gate) * gain;
-DSP
+cp "$(dirname "${BASH_SOURCE[0]}")/bench_compare/small.dsp" "$work/small.dsp"
 programs=("$work/small.dsp" /usr/share/faust/examples/reverb/zitaRev.dsp)
 for _ in $(seq "$runs"); do
     for program in "${programs[@]}"; do

@@ -12,13 +12,7 @@ trap 'rm -rf "$work"' EXIT
 nice -n 10 cargo build --release -q -p mephisto-cli --bin mephisto
 cc -O2 scripts/bench_compare/variant_speed.c -o "$work/variant_speed" -ldl
 rustc=$(rustc --print sysroot)/bin/rustc
-cat > "$work/small.dsp" <<'DSP'
-import("stdfaust.lib");
-freq = hslider("freq", 440, 20, 20000, 0.01);
-gain = hslider("gain", 0.5, 0, 1, 0.01);
-gate = button("gate");
-process = os.osc(freq) * en.asr(0.01, 1, 0.2, gate) * gain;
-DSP
+cp scripts/bench_compare/small.dsp "$work/small.dsp"
 for program in "$work/small.dsp" /usr/share/faust/examples/reverb/zitaRev.dsp; do
     name=$(basename "$program" .dsp)
     MEPHISTO_CACHE_DIR="$work/cache-$name" target/release/mephisto compile "$program" > /dev/null

@@ -3,6 +3,7 @@
 //! tab-separated, backslash-escaped fields) and replayed into any `UI` or `Meta`, so
 //! `ControlSet::of` sees a runtime DSP exactly as a built-in one.
 
+use crate::tab_fields::{escape, unescape};
 use faust_types::{Meta, ParamIndex, UI};
 
 /// One recorded `UI` call.
@@ -34,8 +35,9 @@ impl Description {
     pub fn parse(text: &str) -> Result<Description, String> {
         let mut description = Description::default();
         for (n, line) in text.lines().enumerate() {
-            let fields: Vec<String> = line.split('\t').map(unescape).collect();
+            let fields: Option<Vec<String>> = line.split('\t').map(unescape).collect();
             let bad = |why: &str| format!("line {} `{line}`: {why}", n + 1);
+            let fields = fields.ok_or_else(|| bad("a damaged escape"))?;
             let field = |i: usize| fields.get(i).cloned().ok_or_else(|| bad("too few fields"));
             let index = |i: usize| -> Result<i32, String> {
                 field(i)?
@@ -157,39 +159,6 @@ impl DescriptionText {
         self.0.push_str(&line.join("\t"));
         self.0.push('\n');
     }
-}
-
-fn escape(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    for ch in field.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            _ => out.push(ch),
-        }
-    }
-    out
-}
-
-fn unescape(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

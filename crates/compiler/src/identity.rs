@@ -16,6 +16,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use crate::tab_fields::{escape, unescape};
 use sha2::{Digest, Sha256};
 
 /// The first line of an identity file; a new layout gets a new number.
@@ -178,39 +179,6 @@ pub fn remember(root: &Path, tool: &str, identity: &Identity) {
         return;
     }
     let _ = fs::remove_file(&temp);
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            _ => out.push(ch),
-        }
-    }
-    out
-}
-
-fn unescape(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(ch) = chars.next() {
-        if ch != '\\' {
-            out.push(ch);
-            continue;
-        }
-        out.push(match chars.next()? {
-            '\\' => '\\',
-            't' => '\t',
-            'n' => '\n',
-            'r' => '\r',
-            _ => return None,
-        });
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -392,13 +360,5 @@ mod tests {
         remember(&root, "rustc", &identity);
         assert_eq!(recall_now(), Some(identity));
         fs::remove_dir_all(root).unwrap();
-    }
-
-    #[test]
-    fn escaping_round_trips() {
-        for text in ["", "a\tb\nc\\d\re", "plain", "\\\\t"] {
-            assert_eq!(unescape(&escape(text)).as_deref(), Some(text));
-        }
-        assert_eq!(unescape("trailing\\"), None);
     }
 }

@@ -19,6 +19,7 @@ pub mod sandbox;
 pub mod sandbox;
 mod sandbox_status;
 mod screen;
+mod tab_fields;
 mod target;
 mod toolchain;
 mod variant;

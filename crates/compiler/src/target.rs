@@ -19,6 +19,14 @@ pub fn native_cpu() -> Option<String> {
 mod imp {
     use std::arch::x86_64::{__cpuid_count, CpuidResult};
 
+    /// What a leaf the CPU does not have contributes to the identity.
+    const NO_LEAF: CpuidResult = CpuidResult {
+        eax: 0,
+        ebx: 0,
+        ecx: 0,
+        edx: 0,
+    };
+
     pub fn native_cpu() -> Option<String> {
         // SAFETY: CPUID exists on every x86_64 CPU; leaves above the maximum return zeros or
         // the highest leaf's values, which still identify the CPU consistently. (Newer Rust
@@ -31,30 +39,12 @@ mod imp {
         let (structured, structured_1) = if max >= 7 {
             (leaf(7, 0), leaf(7, 1))
         } else {
-            (
-                CpuidResult {
-                    eax: 0,
-                    ebx: 0,
-                    ecx: 0,
-                    edx: 0,
-                },
-                CpuidResult {
-                    eax: 0,
-                    ebx: 0,
-                    ecx: 0,
-                    edx: 0,
-                },
-            )
+            (NO_LEAF, NO_LEAF)
         };
         let extended = if max_extended >= 0x8000_0001 {
             leaf(0x8000_0001, 0)
         } else {
-            CpuidResult {
-                eax: 0,
-                ebx: 0,
-                ecx: 0,
-                edx: 0,
-            }
+            NO_LEAF
         };
         // Leaf 1's EBX holds the core's APIC id, which differs between cores: left out.
         Some(format!(

@@ -127,7 +127,9 @@ pub struct ControllerRoute {
     pub depth: f64,
 }
 
-/// A macro, by its key.
+/// A macro, by its key. It mirrors [`Macro`] because the graph's JSON schema is derived from
+/// these types and `mephisto-dsp` (where `Macro` lives, read by the audio thread) carries no
+/// schema dependency; [`MacroName::to_macro`] is the one way across.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MacroName {

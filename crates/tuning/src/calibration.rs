@@ -501,7 +501,8 @@ const HELPING_RHO: f32 = 0.5;
 /// alone (the other links of the macro dropped). Then, in order, each taken as it is and
 /// then scaled by [`DEPTH_SCALES`]: the map without the links that fight the macro (alone
 /// they move its descriptor the wrong way, ρ ≤ −[`HELPING_RHO`]); the links that help
-/// (ρ ≥ [`HELPING_RHO`] and a rise) by themselves; failing that, the link that passes alone
+/// (ρ ≥ [`HELPING_RHO`] and a rise) by themselves; the map without the one link that helps
+/// least, when alone it has ρ < [`HELPING_RHO`]; failing that, the link that passes alone
 /// with the largest ρ. The first that passes is kept. A link that fights its macro on one
 /// patch is often right on another (a cutoff lowering the low-mid share on a pad the words
 /// made dark, raising it on the template), so links are dropped only where the sweep shows
@@ -543,6 +544,21 @@ fn repair_links(
     let rises = |row: &MacroRow| row.change > neutral_change(row.descriptor);
     let not_fighting = kept_where(&|row| row.rho > -HELPING_RHO);
     let helping = kept_where(&|row| row.rho >= HELPING_RHO && rises(row));
+    // The link that helps least, when it does not help: alone it neither fights nor helps
+    // (|ρ| < HELPING_RHO), so neither map above leaves out just it, yet its wobble can be
+    // what breaks the order (a chorus that a pluck's reverb smears into the mono mix).
+    let weakest = alone
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| a.rho.total_cmp(&b.rho))
+        .filter(|(_, row)| row.rho < HELPING_RHO)
+        .map(|(i, _)| i);
+    let without_weakest: Vec<&(String, f32)> = links
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| Some(i) != weakest)
+        .map(|(_, link)| link)
+        .collect();
     let dropped = |kept: &[&(String, f32)]| {
         let names: Vec<&str> = links
             .iter()
@@ -552,7 +568,7 @@ fn repair_links(
         format!("dropped {}", names.join(", "))
     };
     let mut tried: Vec<Vec<&(String, f32)>> = Vec::new();
-    for kept in [not_fighting, helping] {
+    for kept in [not_fighting, helping, without_weakest] {
         if kept.is_empty() || kept.len() == links.len() || tried.contains(&kept) {
             continue;
         }

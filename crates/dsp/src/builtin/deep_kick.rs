@@ -334,7 +334,7 @@ impl FaustDsp for DeepKickVoice {
         ui_interface.add_horizontal_slider("freq", ParamIndex(5), 4.4e+02, 2e+01, 2e+04, 0.01);
         ui_interface.add_horizontal_slider("gain", ParamIndex(6), 0.5, 0.0, 1.0, 0.01);
         ui_interface.add_button("gate", ParamIndex(7));
-        ui_interface.declare(Some(ParamIndex(8)), "motion", "0.6");
+        ui_interface.declare(Some(ParamIndex(8)), "motion", "0.3");
         ui_interface.declare(Some(ParamIndex(8)), "scale", "log");
         ui_interface.declare(Some(ParamIndex(8)), "unit", "s");
         ui_interface.add_horizontal_slider("pitch_decay", ParamIndex(8), 0.06, 0.005, 0.5, 0.001);
@@ -343,6 +343,7 @@ impl FaustDsp for DeepKickVoice {
         ui_interface.declare(Some(ParamIndex(9)), "unit", "s");
         ui_interface.add_horizontal_slider("release", ParamIndex(9), 0.4, 0.01, 3.0, 0.001);
         ui_interface.declare(Some(ParamIndex(10)), "bright", "0.3");
+        ui_interface.declare(Some(ParamIndex(10)), "motion", "0.5");
         ui_interface.declare(Some(ParamIndex(10)), "punch", "0.3");
         ui_interface.declare(Some(ParamIndex(10)), "unit", "x");
         ui_interface.add_horizontal_slider("sweep", ParamIndex(10), 5.0, 0.0, 12.0, 0.01);

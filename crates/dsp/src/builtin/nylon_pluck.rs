@@ -432,7 +432,7 @@ impl FaustDsp for NylonPluckVoice {
     fn instance_constants(&mut self, sample_rate: i32) {
         self.fSampleRate = sample_rate;
         self.fConst0 = F32::min(1.92e+05, F32::max(1.0, ((self.fSampleRate) as F32)));
-        self.fConst1 = F32::max(0.0, F32::min(0.49, 3.0 / self.fConst0));
+        self.fConst1 = F32::max(0.0, F32::min(0.49, 8.0 / self.fConst0));
         self.fConst2 = 0.45 * self.fConst0;
         self.fConst3 = 3.1415927 / self.fConst0;
         self.fConst4 = F32::exp(0.0 - 1e+02 / self.fConst0);

@@ -18,7 +18,7 @@ use faust_types::*;
 
 pub struct SubBassVoiceSIG0 {
     iVec2: [i32; 2],
-    iRec22: [i32; 2],
+    iRec23: [i32; 2],
 }
 
 impl SubBassVoiceSIG0 {
@@ -30,21 +30,21 @@ impl SubBassVoiceSIG0 {
     }
 
     fn instance_initSubBassVoiceSIG0(&mut self, sample_rate: i32) {
-        for l11 in 0..2 {
-            self.iVec2[(l11) as usize] = 0;
-        }
         for l12 in 0..2 {
-            self.iRec22[(l12) as usize] = 0;
+            self.iVec2[(l12) as usize] = 0;
+        }
+        for l13 in 0..2 {
+            self.iRec23[(l13) as usize] = 0;
         }
     }
 
     fn fillSubBassVoiceSIG0(&mut self, count: i32, table: &mut [F32]) {
         for i1 in 0..count {
             self.iVec2[0] = 1;
-            self.iRec22[0] = (i32::wrapping_add(self.iVec2[1], self.iRec22[1])) % 65536;
-            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec22[0]) as F32));
+            self.iRec23[0] = (i32::wrapping_add(self.iVec2[1], self.iRec23[1])) % 65536;
+            table[(i1) as usize] = F32::sin(9.58738e-05 * ((self.iRec23[0]) as F32));
             self.iVec2[1] = self.iVec2[0];
-            self.iRec22[1] = self.iRec22[0];
+            self.iRec23[1] = self.iRec23[0];
         }
     }
 }
@@ -52,7 +52,7 @@ impl SubBassVoiceSIG0 {
 pub fn newSubBassVoiceSIG0() -> SubBassVoiceSIG0 {
     SubBassVoiceSIG0 {
         iVec2: [0; 2],
-        iRec22: [0; 2],
+        iRec23: [0; 2],
     }
 }
 fn SubBassVoice_faustpower2_f(value: F32) -> F32 {
@@ -62,77 +62,82 @@ static mut ftbl0SubBassVoiceSIG0: [F32; 65536] = [0.0; 65536];
 
 #[derive(default_boxed::DefaultBoxed)]
 pub struct SubBassVoice {
+    fButton0: F32,
     iVec0: [i32; 2],
+    iVec1: [i32; 2],
     fSampleRate: i32,
     fConst1: F32,
+    fRec0: [F32; 2],
     fHslider0: F32,
-    fRec4: [F32; 2],
     fConst2: F32,
-    fConst4: F32,
-    fConst6: F32,
-    fConst7: F32,
-    iRec9: [i32; 2],
     fHslider1: F32,
-    fRec11: [F32; 2],
-    fHslider2: F32,
-    fRec15: [F32; 2],
+    fRec5: [F32; 2],
+    fConst3: F32,
+    fConst5: F32,
+    fConst7: F32,
     fConst8: F32,
-    fConst9: F32,
-    fButton0: F32,
-    iVec1: [i32; 2],
-    fConst10: F32,
-    fRec16: [F32; 2],
+    iRec10: [i32; 2],
+    fHslider2: F32,
     fRec12: [F32; 2],
-    fRec13: [F32; 2],
     fHslider3: F32,
-    fHslider4: F32,
+    fRec16: [F32; 2],
+    fConst9: F32,
+    fConst10: F32,
+    fConst11: F32,
     fRec17: [F32; 2],
+    fRec13: [F32; 2],
+    fRec14: [F32; 2],
+    fHslider4: F32,
     fHslider5: F32,
     fRec18: [F32; 2],
     fHslider6: F32,
-    fConst11: F32,
-    fRec23: [F32; 2],
+    fRec19: [F32; 2],
     fHslider7: F32,
+    fConst12: F32,
     fRec24: [F32; 2],
     fHslider8: F32,
-    fConst12: F32,
+    fRec25: [F32; 2],
     fHslider9: F32,
     fConst13: F32,
-    fConst14: F32,
-    fRec25: [F32; 2],
-    iRec26: [i32; 2],
     fHslider10: F32,
-    fHslider11: F32,
+    fConst14: F32,
     fConst15: F32,
-    fRec30: [F32; 2],
+    fRec26: [F32; 2],
+    iRec27: [i32; 2],
+    fHslider11: F32,
+    fHslider12: F32,
     fConst16: F32,
     fRec31: [F32; 2],
-    fRec27: [F32; 2],
-    fRec28: [F32; 2],
-    fRec19: [F32; 2],
-    fRec20: [F32; 2],
+    fConst17: F32,
     fRec32: [F32; 2],
-    fHslider12: F32,
-    fRec33: [F32; 2],
-    fHslider13: F32,
+    fRec28: [F32; 2],
+    fRec29: [F32; 2],
+    fRec20: [F32; 2],
+    fRec21: [F32; 2],
     fRec34: [F32; 2],
     fVec3: [F32; 2],
-    fRec10: [F32; 2],
-    fRec8: [F32; 3],
-    fRec5: [F32; 2],
+    fRec33: [F32; 2],
+    fHslider13: F32,
+    fRec35: [F32; 2],
+    fHslider14: F32,
+    fRec36: [F32; 2],
+    fVec4: [F32; 2],
+    fRec11: [F32; 2],
+    fRec9: [F32; 3],
     fRec6: [F32; 2],
-    fConst17: F32,
-    fConst19: F32,
-    fRec0: [F32; 2],
+    fRec7: [F32; 2],
+    fConst18: F32,
     fConst20: F32,
     fRec1: [F32; 2],
     fConst21: F32,
+    fRec2: [F32; 2],
     fConst22: F32,
-    fHslider14: F32,
     fConst23: F32,
-    fRec35: [F32; 2],
-    iRec36: [i32; 2],
     fHslider15: F32,
+    fConst24: F32,
+    fRec37: [F32; 2],
+    iRec38: [i32; 2],
+    fHslider16: F32,
 }
 
 impl FaustDsp for SubBassVoice {
@@ -140,77 +145,82 @@ impl FaustDsp for SubBassVoice {
 
     fn new() -> SubBassVoice {
         SubBassVoice {
+            fButton0: 0.0,
             iVec0: [0; 2],
+            iVec1: [0; 2],
             fSampleRate: 0,
             fConst1: 0.0,
+            fRec0: [0.0; 2],
             fHslider0: 0.0,
-            fRec4: [0.0; 2],
             fConst2: 0.0,
-            fConst4: 0.0,
-            fConst6: 0.0,
-            fConst7: 0.0,
-            iRec9: [0; 2],
             fHslider1: 0.0,
-            fRec11: [0.0; 2],
-            fHslider2: 0.0,
-            fRec15: [0.0; 2],
+            fRec5: [0.0; 2],
+            fConst3: 0.0,
+            fConst5: 0.0,
+            fConst7: 0.0,
             fConst8: 0.0,
-            fConst9: 0.0,
-            fButton0: 0.0,
-            iVec1: [0; 2],
-            fConst10: 0.0,
-            fRec16: [0.0; 2],
+            iRec10: [0; 2],
+            fHslider2: 0.0,
             fRec12: [0.0; 2],
-            fRec13: [0.0; 2],
             fHslider3: 0.0,
-            fHslider4: 0.0,
+            fRec16: [0.0; 2],
+            fConst9: 0.0,
+            fConst10: 0.0,
+            fConst11: 0.0,
             fRec17: [0.0; 2],
+            fRec13: [0.0; 2],
+            fRec14: [0.0; 2],
+            fHslider4: 0.0,
             fHslider5: 0.0,
             fRec18: [0.0; 2],
             fHslider6: 0.0,
-            fConst11: 0.0,
-            fRec23: [0.0; 2],
+            fRec19: [0.0; 2],
             fHslider7: 0.0,
+            fConst12: 0.0,
             fRec24: [0.0; 2],
             fHslider8: 0.0,
-            fConst12: 0.0,
+            fRec25: [0.0; 2],
             fHslider9: 0.0,
             fConst13: 0.0,
-            fConst14: 0.0,
-            fRec25: [0.0; 2],
-            iRec26: [0; 2],
             fHslider10: 0.0,
-            fHslider11: 0.0,
+            fConst14: 0.0,
             fConst15: 0.0,
-            fRec30: [0.0; 2],
+            fRec26: [0.0; 2],
+            iRec27: [0; 2],
+            fHslider11: 0.0,
+            fHslider12: 0.0,
             fConst16: 0.0,
             fRec31: [0.0; 2],
-            fRec27: [0.0; 2],
-            fRec28: [0.0; 2],
-            fRec19: [0.0; 2],
-            fRec20: [0.0; 2],
+            fConst17: 0.0,
             fRec32: [0.0; 2],
-            fHslider12: 0.0,
-            fRec33: [0.0; 2],
-            fHslider13: 0.0,
+            fRec28: [0.0; 2],
+            fRec29: [0.0; 2],
+            fRec20: [0.0; 2],
+            fRec21: [0.0; 2],
             fRec34: [0.0; 2],
             fVec3: [0.0; 2],
-            fRec10: [0.0; 2],
-            fRec8: [0.0; 3],
-            fRec5: [0.0; 2],
+            fRec33: [0.0; 2],
+            fHslider13: 0.0,
+            fRec35: [0.0; 2],
+            fHslider14: 0.0,
+            fRec36: [0.0; 2],
+            fVec4: [0.0; 2],
+            fRec11: [0.0; 2],
+            fRec9: [0.0; 3],
             fRec6: [0.0; 2],
-            fConst17: 0.0,
-            fConst19: 0.0,
-            fRec0: [0.0; 2],
+            fRec7: [0.0; 2],
+            fConst18: 0.0,
             fConst20: 0.0,
             fRec1: [0.0; 2],
             fConst21: 0.0,
+            fRec2: [0.0; 2],
             fConst22: 0.0,
-            fHslider14: 0.0,
             fConst23: 0.0,
-            fRec35: [0.0; 2],
-            iRec36: [0; 2],
             fHslider15: 0.0,
+            fConst24: 0.0,
+            fRec37: [0.0; 2],
+            iRec38: [0; 2],
+            fHslider16: 0.0,
         }
     }
     fn metadata(&self, m: &mut dyn Meta) {
@@ -267,6 +277,18 @@ impl FaustDsp for SubBassVoice {
             "Copyright (C) 2020 Oleg Nesterov <oleg@redhat.com>",
         );
         m.declare("filters.lib/svf:license", "MIT-style STK-4.3 license");
+        m.declare("filters.lib/tf1:author", "Julius O. Smith III");
+        m.declare(
+            "filters.lib/tf1:copyright",
+            "Copyright (C) 2003-2019 by Julius O. Smith III <jos@ccrma.stanford.edu>",
+        );
+        m.declare("filters.lib/tf1:license", "MIT-style STK-4.3 license");
+        m.declare("filters.lib/tf1s:author", "Julius O. Smith III");
+        m.declare(
+            "filters.lib/tf1s:copyright",
+            "Copyright (C) 2003-2019 by Julius O. Smith III <jos@ccrma.stanford.edu>",
+        );
+        m.declare("filters.lib/tf1s:license", "MIT-style STK-4.3 license");
         m.declare("filters.lib/tf2:author", "Julius O. Smith III");
         m.declare(
             "filters.lib/tf2:copyright",
@@ -323,60 +345,61 @@ impl FaustDsp for SubBassVoice {
         sig0.fillSubBassVoiceSIG0(65536, unsafe { &mut ftbl0SubBassVoiceSIG0 });
     }
     fn instance_reset_params(&mut self) {
-        self.fHslider0 = 2.0;
-        self.fHslider1 = 0.3;
-        self.fHslider2 = 5e+02;
         self.fButton0 = 0.0;
-        self.fHslider3 = 0.3;
-        self.fHslider4 = 0.25;
-        self.fHslider5 = 0.5;
-        self.fHslider6 = 2.0;
-        self.fHslider7 = 0.4;
-        self.fHslider8 = 0.15;
-        self.fHslider9 = 0.25;
-        self.fHslider10 = 2.5;
-        self.fHslider11 = 4.4e+02;
-        self.fHslider12 = 0.3;
-        self.fHslider13 = 0.7;
-        self.fHslider14 = 0.003;
-        self.fHslider15 = 0.5;
+        self.fHslider0 = 0.0;
+        self.fHslider1 = 2.0;
+        self.fHslider2 = 0.3;
+        self.fHslider3 = 5e+02;
+        self.fHslider4 = 0.3;
+        self.fHslider5 = 0.25;
+        self.fHslider6 = 0.5;
+        self.fHslider7 = 2.0;
+        self.fHslider8 = 0.4;
+        self.fHslider9 = 0.15;
+        self.fHslider10 = 0.25;
+        self.fHslider11 = 2.5;
+        self.fHslider12 = 4.4e+02;
+        self.fHslider13 = 0.3;
+        self.fHslider14 = 0.7;
+        self.fHslider15 = 0.003;
+        self.fHslider16 = 0.5;
     }
     fn instance_clear(&mut self) {
         for l0 in 0..2 {
             self.iVec0[(l0) as usize] = 0;
         }
         for l1 in 0..2 {
-            self.fRec4[(l1) as usize] = 0.0;
+            self.iVec1[(l1) as usize] = 0;
         }
         for l2 in 0..2 {
-            self.iRec9[(l2) as usize] = 0;
+            self.fRec0[(l2) as usize] = 0.0;
         }
         for l3 in 0..2 {
-            self.fRec11[(l3) as usize] = 0.0;
+            self.fRec5[(l3) as usize] = 0.0;
         }
         for l4 in 0..2 {
-            self.fRec15[(l4) as usize] = 0.0;
+            self.iRec10[(l4) as usize] = 0;
         }
         for l5 in 0..2 {
-            self.iVec1[(l5) as usize] = 0;
+            self.fRec12[(l5) as usize] = 0.0;
         }
         for l6 in 0..2 {
             self.fRec16[(l6) as usize] = 0.0;
         }
         for l7 in 0..2 {
-            self.fRec12[(l7) as usize] = 0.0;
+            self.fRec17[(l7) as usize] = 0.0;
         }
         for l8 in 0..2 {
             self.fRec13[(l8) as usize] = 0.0;
         }
         for l9 in 0..2 {
-            self.fRec17[(l9) as usize] = 0.0;
+            self.fRec14[(l9) as usize] = 0.0;
         }
         for l10 in 0..2 {
             self.fRec18[(l10) as usize] = 0.0;
         }
-        for l13 in 0..2 {
-            self.fRec23[(l13) as usize] = 0.0;
+        for l11 in 0..2 {
+            self.fRec19[(l11) as usize] = 0.0;
         }
         for l14 in 0..2 {
             self.fRec24[(l14) as usize] = 0.0;
@@ -385,90 +408,100 @@ impl FaustDsp for SubBassVoice {
             self.fRec25[(l15) as usize] = 0.0;
         }
         for l16 in 0..2 {
-            self.iRec26[(l16) as usize] = 0;
+            self.fRec26[(l16) as usize] = 0.0;
         }
         for l17 in 0..2 {
-            self.fRec30[(l17) as usize] = 0.0;
+            self.iRec27[(l17) as usize] = 0;
         }
         for l18 in 0..2 {
             self.fRec31[(l18) as usize] = 0.0;
         }
         for l19 in 0..2 {
-            self.fRec27[(l19) as usize] = 0.0;
+            self.fRec32[(l19) as usize] = 0.0;
         }
         for l20 in 0..2 {
             self.fRec28[(l20) as usize] = 0.0;
         }
         for l21 in 0..2 {
-            self.fRec19[(l21) as usize] = 0.0;
+            self.fRec29[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
             self.fRec20[(l22) as usize] = 0.0;
         }
         for l23 in 0..2 {
-            self.fRec32[(l23) as usize] = 0.0;
+            self.fRec21[(l23) as usize] = 0.0;
         }
         for l24 in 0..2 {
-            self.fRec33[(l24) as usize] = 0.0;
+            self.fRec34[(l24) as usize] = 0.0;
         }
         for l25 in 0..2 {
-            self.fRec34[(l25) as usize] = 0.0;
+            self.fVec3[(l25) as usize] = 0.0;
         }
         for l26 in 0..2 {
-            self.fVec3[(l26) as usize] = 0.0;
+            self.fRec33[(l26) as usize] = 0.0;
         }
         for l27 in 0..2 {
-            self.fRec10[(l27) as usize] = 0.0;
+            self.fRec35[(l27) as usize] = 0.0;
         }
-        for l28 in 0..3 {
-            self.fRec8[(l28) as usize] = 0.0;
+        for l28 in 0..2 {
+            self.fRec36[(l28) as usize] = 0.0;
         }
         for l29 in 0..2 {
-            self.fRec5[(l29) as usize] = 0.0;
+            self.fVec4[(l29) as usize] = 0.0;
         }
         for l30 in 0..2 {
-            self.fRec6[(l30) as usize] = 0.0;
+            self.fRec11[(l30) as usize] = 0.0;
         }
-        for l31 in 0..2 {
-            self.fRec0[(l31) as usize] = 0.0;
+        for l31 in 0..3 {
+            self.fRec9[(l31) as usize] = 0.0;
         }
         for l32 in 0..2 {
-            self.fRec1[(l32) as usize] = 0.0;
+            self.fRec6[(l32) as usize] = 0.0;
         }
         for l33 in 0..2 {
-            self.fRec35[(l33) as usize] = 0.0;
+            self.fRec7[(l33) as usize] = 0.0;
         }
         for l34 in 0..2 {
-            self.iRec36[(l34) as usize] = 0;
+            self.fRec1[(l34) as usize] = 0.0;
+        }
+        for l35 in 0..2 {
+            self.fRec2[(l35) as usize] = 0.0;
+        }
+        for l36 in 0..2 {
+            self.fRec37[(l36) as usize] = 0.0;
+        }
+        for l37 in 0..2 {
+            self.iRec38[(l37) as usize] = 0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
         self.fSampleRate = sample_rate;
         let mut fConst0: F32 = F32::min(1.92e+05, F32::max(1.0, ((self.fSampleRate) as F32)));
-        self.fConst1 = F32::exp(0.0 - 1e+02 / fConst0);
-        self.fConst2 = F32::tan(785.3982 / fConst0);
-        let mut fConst3: F32 = F32::tan(4712.389 / fConst0);
-        self.fConst4 = 2.0 * (1.0 - 1.0 / SubBassVoice_faustpower2_f(fConst3));
-        let mut fConst5: F32 = 1.0 / fConst3;
-        self.fConst6 = (fConst5 + -1.4142135) / fConst3 + 1.0;
-        self.fConst7 = 1.0 / ((fConst5 + 1.4142135) / fConst3 + 1.0);
-        self.fConst8 = 0.45 * fConst0;
-        self.fConst9 = 3.1415927 / fConst0;
-        self.fConst10 = F32::exp(0.0 - 575.65 / fConst0);
-        self.fConst11 = 1.0 / fConst0;
-        self.fConst12 = 4.6151 / fConst0;
-        self.fConst13 = 6.9078 / fConst0;
-        self.fConst14 = 1.0 - F32::exp(0.0 - 1466.3 / fConst0);
-        self.fConst15 = 1.0040516 / fConst0;
-        self.fConst16 = 0.9959648 / fConst0;
-        self.fConst17 =
-            F32::tan(3.1415927 * (F32::max(2e+01, F32::min(25.0, self.fConst8)) / fConst0));
-        let mut fConst18: F32 = self.fConst17 * (self.fConst17 + 1.4142271) + 1.0;
-        self.fConst19 = 2.0 / fConst18;
-        self.fConst20 = self.fConst17 / fConst18;
-        self.fConst21 = 1.0 / fConst18;
-        self.fConst22 = 1.0 - F32::exp(0.0 - 11.513 / fConst0);
-        self.fConst23 = 1.4663 / fConst0;
+        self.fConst1 = F32::exp(0.0 - 23.026 / fConst0);
+        self.fConst2 = F32::exp(0.0 - 1e+02 / fConst0);
+        self.fConst3 = F32::tan(785.3982 / fConst0);
+        let mut fConst4: F32 = F32::tan(4712.389 / fConst0);
+        self.fConst5 = 2.0 * (1.0 - 1.0 / SubBassVoice_faustpower2_f(fConst4));
+        let mut fConst6: F32 = 1.0 / fConst4;
+        self.fConst7 = (fConst6 + -1.4142135) / fConst4 + 1.0;
+        self.fConst8 = 1.0 / ((fConst6 + 1.4142135) / fConst4 + 1.0);
+        self.fConst9 = 0.45 * fConst0;
+        self.fConst10 = 3.1415927 / fConst0;
+        self.fConst11 = F32::exp(0.0 - 575.65 / fConst0);
+        self.fConst12 = 1.0 / fConst0;
+        self.fConst13 = 4.6151 / fConst0;
+        self.fConst14 = 6.9078 / fConst0;
+        self.fConst15 = 1.0 - F32::exp(0.0 - 1466.3 / fConst0);
+        self.fConst16 = 1.0040516 / fConst0;
+        self.fConst17 = 0.9959648 / fConst0;
+        self.fConst18 =
+            F32::tan(3.1415927 * (F32::max(2e+01, F32::min(25.0, self.fConst9)) / fConst0));
+        let mut fConst19: F32 = self.fConst18 * (self.fConst18 + 1.4142271) + 1.0;
+        self.fConst20 = 2.0 / fConst19;
+        self.fConst21 = self.fConst18 / fConst19;
+        self.fConst22 = 1.0 / fConst19;
+        self.fConst23 = 1.0 - F32::exp(0.0 - 11.513 / fConst0);
+        self.fConst24 = 1.4663 / fConst0;
     }
     fn instance_init(&mut self, sample_rate: i32) {
         self.instance_constants(sample_rate);
@@ -529,28 +562,31 @@ impl FaustDsp for SubBassVoice {
         ui_interface.declare(Some(ParamIndex(15)), "warm", "0.5");
         ui_interface.add_horizontal_slider("sub_level", ParamIndex(15), 0.7, 0.0, 1.0, 0.01);
         ui_interface.add_horizontal_slider("sub_shape", ParamIndex(16), 0.3, 0.0, 1.0, 0.01);
+        ui_interface.declare(Some(ParamIndex(17)), "punch", "0.6");
+        ui_interface.add_horizontal_slider("thump", ParamIndex(17), 0.0, 0.0, 1.0, 0.01);
         ui_interface.close_box();
     }
 
     fn get_param(&self, param: ParamIndex) -> Option<Self::T> {
         match param.0 {
             9 => Some(self.fButton0),
-            1 => Some(self.fHslider0),
-            4 => Some(self.fHslider1),
-            6 => Some(self.fHslider10),
-            7 => Some(self.fHslider11),
-            16 => Some(self.fHslider12),
-            15 => Some(self.fHslider13),
-            0 => Some(self.fHslider14),
-            8 => Some(self.fHslider15),
-            3 => Some(self.fHslider2),
-            2 => Some(self.fHslider3),
-            13 => Some(self.fHslider4),
-            14 => Some(self.fHslider5),
-            11 => Some(self.fHslider6),
-            10 => Some(self.fHslider7),
-            12 => Some(self.fHslider8),
-            5 => Some(self.fHslider9),
+            17 => Some(self.fHslider0),
+            1 => Some(self.fHslider1),
+            5 => Some(self.fHslider10),
+            6 => Some(self.fHslider11),
+            7 => Some(self.fHslider12),
+            16 => Some(self.fHslider13),
+            15 => Some(self.fHslider14),
+            0 => Some(self.fHslider15),
+            8 => Some(self.fHslider16),
+            4 => Some(self.fHslider2),
+            3 => Some(self.fHslider3),
+            2 => Some(self.fHslider4),
+            13 => Some(self.fHslider5),
+            14 => Some(self.fHslider6),
+            11 => Some(self.fHslider7),
+            10 => Some(self.fHslider8),
+            12 => Some(self.fHslider9),
             _ => None,
         }
     }
@@ -558,22 +594,23 @@ impl FaustDsp for SubBassVoice {
     fn set_param(&mut self, param: ParamIndex, value: Self::T) {
         match param.0 {
             9 => self.fButton0 = value,
-            1 => self.fHslider0 = value,
-            4 => self.fHslider1 = value,
-            6 => self.fHslider10 = value,
-            7 => self.fHslider11 = value,
-            16 => self.fHslider12 = value,
-            15 => self.fHslider13 = value,
-            0 => self.fHslider14 = value,
-            8 => self.fHslider15 = value,
-            3 => self.fHslider2 = value,
-            2 => self.fHslider3 = value,
-            13 => self.fHslider4 = value,
-            14 => self.fHslider5 = value,
-            11 => self.fHslider6 = value,
-            10 => self.fHslider7 = value,
-            12 => self.fHslider8 = value,
-            5 => self.fHslider9 = value,
+            17 => self.fHslider0 = value,
+            1 => self.fHslider1 = value,
+            5 => self.fHslider10 = value,
+            6 => self.fHslider11 = value,
+            7 => self.fHslider12 = value,
+            16 => self.fHslider13 = value,
+            15 => self.fHslider14 = value,
+            0 => self.fHslider15 = value,
+            8 => self.fHslider16 = value,
+            4 => self.fHslider2 = value,
+            3 => self.fHslider3 = value,
+            2 => self.fHslider4 = value,
+            13 => self.fHslider5 = value,
+            14 => self.fHslider6 = value,
+            11 => self.fHslider7 = value,
+            10 => self.fHslider8 = value,
+            12 => self.fHslider9 = value,
             _ => {}
         }
     }
@@ -585,256 +622,272 @@ impl FaustDsp for SubBassVoice {
         } else {
             panic!("wrong number of outputs");
         };
-        let mut fSlow0: F32 = self.fHslider0;
-        let mut fSlow1: F32 = self.fHslider1;
-        let mut fSlow2: F32 = self.fHslider2;
-        let mut iSlow3: i32 = ((self.fButton0 > 0.0) as i32);
-        let mut fSlow4: F32 = 1.5 * self.fHslider3;
-        let mut fSlow5: F32 = self.fHslider4;
+        let mut iSlow0: i32 = ((self.fButton0 > 0.0) as i32);
+        let mut fSlow1: F32 = 1.5 * self.fHslider0;
+        let mut fSlow2: F32 = self.fHslider1;
+        let mut fSlow3: F32 = self.fHslider2;
+        let mut fSlow4: F32 = self.fHslider3;
+        let mut fSlow5: F32 = 1.5 * self.fHslider4;
         let mut fSlow6: F32 = self.fHslider5;
-        let mut fSlow7: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * self.fHslider6));
-        let mut fSlow8: F32 = self.fHslider7;
-        let mut fSlow9: F32 = 1.0 - F32::exp(0.0 - self.fConst12 / F32::max(self.fHslider8, 0.001));
+        let mut fSlow7: F32 = self.fHslider6;
+        let mut fSlow8: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * self.fHslider7));
+        let mut fSlow9: F32 = self.fHslider8;
         let mut fSlow10: F32 =
             1.0 - F32::exp(0.0 - self.fConst13 / F32::max(self.fHslider9, 0.001));
-        let mut fSlow11: F32 = self.fHslider10;
+        let mut fSlow11: F32 =
+            1.0 - F32::exp(0.0 - self.fConst14 / F32::max(self.fHslider10, 0.001));
         let mut fSlow12: F32 = self.fHslider11;
-        let mut fSlow13: F32 = F32::sqrt(0.0038221916 * fSlow12);
-        let mut fSlow14: F32 = self.fConst15 * fSlow12;
-        let mut fSlow15: F32 = F32::max(0.0, F32::min(0.49, fSlow14));
-        let mut fSlow16: F32 = self.fConst16 * fSlow12;
-        let mut fSlow17: F32 = F32::max(0.0, F32::min(0.49, fSlow16));
-        let mut fSlow18: F32 = F32::max(1e-06, F32::min(0.5, fSlow14));
-        let mut fSlow19: F32 = 1.0 - fSlow18;
-        let mut fSlow20: F32 = 1.0 / fSlow18;
-        let mut fSlow21: F32 = F32::max(1e-06, F32::min(0.5, fSlow16));
-        let mut fSlow22: F32 = 1.0 - fSlow21;
-        let mut fSlow23: F32 = 1.0 / fSlow21;
-        let mut fSlow24: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow12));
-        let mut fSlow25: F32 = self.fHslider12;
-        let mut fSlow26: F32 = self.fHslider13;
-        let mut fSlow27: F32 =
-            1.0 - F32::exp(0.0 - self.fConst23 / F32::max(self.fHslider14, 0.0005));
-        let mut fSlow28: F32 = 0.75 * self.fHslider15;
+        let mut fSlow13: F32 = self.fHslider12;
+        let mut fSlow14: F32 = F32::sqrt(0.0038221916 * fSlow13);
+        let mut fSlow15: F32 = self.fConst16 * fSlow13;
+        let mut fSlow16: F32 = F32::max(0.0, F32::min(0.49, fSlow15));
+        let mut fSlow17: F32 = self.fConst17 * fSlow13;
+        let mut fSlow18: F32 = F32::max(0.0, F32::min(0.49, fSlow17));
+        let mut fSlow19: F32 = F32::max(1e-06, F32::min(0.5, fSlow15));
+        let mut fSlow20: F32 = 1.0 - fSlow19;
+        let mut fSlow21: F32 = 1.0 / fSlow19;
+        let mut fSlow22: F32 = F32::max(1e-06, F32::min(0.5, fSlow17));
+        let mut fSlow23: F32 = 1.0 - fSlow22;
+        let mut fSlow24: F32 = 1.0 / fSlow22;
+        let mut fSlow25: F32 = 4.0 * fSlow14;
+        let mut fSlow26: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow13));
+        let mut fSlow27: F32 = self.fHslider13;
+        let mut fSlow28: F32 = self.fHslider14;
+        let mut fSlow29: F32 =
+            1.0 - F32::exp(0.0 - self.fConst24 / F32::max(self.fHslider15, 0.0005));
+        let mut fSlow30: F32 = 0.75 * self.fHslider16;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
-            self.iVec0[0] = 1;
-            let mut fTemp0: F32 = ((self.iVec0[1]) as F32);
-            let mut fTemp1: F32 = 1.0 - self.fConst1 * fTemp0;
-            self.fRec4[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec4[1];
-            let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec4[0]);
-            self.iRec9[0] = i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec9[1]), 12345);
-            let mut fTemp3: F32 = ((self.iRec9[0]) as F32);
-            self.fRec11[0] = fSlow1 * fTemp1 + self.fConst1 * fTemp0 * self.fRec11[1];
-            let mut fTemp4: F32 = SubBassVoice_faustpower2_f(self.fRec11[0]);
-            let mut fTemp5: F32 = SubBassVoice_faustpower2_f(24.0 * fTemp4 + 1.0);
-            self.fRec15[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
-            let mut fTemp6: F32 = F32::tan(
-                self.fConst9
-                    * F32::max(
-                        2e+01,
-                        F32::min(
-                            F32::max(2e+01, F32::min(5.0 * self.fRec15[0], self.fConst8)),
-                            self.fConst8,
-                        ),
-                    ),
-            );
-            let mut fTemp7: F32 = fTemp6 * (fTemp6 + 1.1111112) + 1.0;
-            self.iVec1[0] = iSlow3;
-            let mut iTemp8: i32 = ((iSlow3 > self.iVec1[1]) as i32);
-            self.fRec16[0] = if (((iTemp8 > 0) as i32) as i32 != 0) {
+            self.iVec0[0] = iSlow0;
+            self.iVec1[0] = 1;
+            let mut iTemp0: i32 = ((iSlow0 > self.iVec0[1]) as i32);
+            let mut iTemp1: i32 = ((iTemp0 > 0) as i32);
+            self.fRec0[0] = if (iTemp1 as i32 != 0) {
                 1.0
             } else {
-                self.fConst10 * self.fRec16[1] * (((self.fRec16[1] > 1e-06) as i32) as F32)
+                self.fConst1 * self.fRec0[1] * (((self.fRec0[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp9: F32 = 4.656613e-10 * self.fRec16[0] * fTemp3;
-            let mut fTemp10: F32 = self.fRec12[1] + fTemp6 * (fTemp9 - self.fRec13[1]);
-            let mut fTemp11: F32 = fTemp10 / fTemp7;
-            self.fRec12[0] = 2.0 * fTemp11 - self.fRec12[1];
-            let mut fTemp12: F32 = self.fRec13[1] + fTemp6 * fTemp10 / fTemp7;
-            self.fRec13[0] = 2.0 * fTemp12 - self.fRec13[1];
-            let mut fRec14: F32 = fTemp11;
-            self.fRec17[0] = fSlow5 * fTemp1 + self.fConst1 * fTemp0 * self.fRec17[1];
-            let mut fTemp13: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec17[0])));
-            self.fRec18[0] = fSlow6 * fTemp1 + self.fConst1 * fTemp0 * self.fRec18[1];
-            self.fRec23[0] =
-                fSlow7 + (self.fRec23[1] - ((((fSlow7 + self.fRec23[1]) >= 1.0) as i32) as F32));
-            self.fRec24[0] = fSlow8 * fTemp1 + self.fConst1 * fTemp0 * self.fRec24[1];
-            let mut iTemp14: i32 =
-                iSlow3 & (iTemp8 | (self.iRec26[1] & ((self.fRec25[1] < 1.0) as i32)));
-            self.fRec25[0] = if (iSlow3 as i32 != 0) {
-                if (iTemp14 as i32 != 0) {
-                    F32::min(1.0, self.fRec25[1] + self.fConst14 * (1.3 - self.fRec25[1]))
-                } else {
-                    F32::max(0.0, self.fRec25[1] + fSlow10 * (-0.0001 - self.fRec25[1]))
-                }
-            } else {
-                F32::max(0.0, self.fRec25[1] + fSlow9 * (-0.01 - self.fRec25[1]))
-            };
-            self.iRec26[0] = iTemp14;
-            let mut fTemp15: F32 = F32::tan(
-                self.fConst9
+            let mut fTemp2: F32 = ((self.iVec1[1]) as F32);
+            let mut fTemp3: F32 = 1.0 - self.fConst2 * fTemp2;
+            self.fRec5[0] = fSlow2 * fTemp3 + self.fConst2 * fTemp2 * self.fRec5[1];
+            let mut fTemp4: F32 = F32::powf(1e+01, 0.025 * self.fRec5[0]);
+            self.iRec10[0] =
+                i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec10[1]), 12345);
+            let mut fTemp5: F32 = ((self.iRec10[0]) as F32);
+            self.fRec12[0] = fSlow3 * fTemp3 + self.fConst2 * fTemp2 * self.fRec12[1];
+            let mut fTemp6: F32 = SubBassVoice_faustpower2_f(self.fRec12[0]);
+            let mut fTemp7: F32 = SubBassVoice_faustpower2_f(24.0 * fTemp6 + 1.0);
+            self.fRec16[0] = fSlow4 * fTemp3 + self.fConst2 * fTemp2 * self.fRec16[1];
+            let mut fTemp8: F32 = F32::tan(
+                self.fConst10
                     * F32::max(
                         2e+01,
                         F32::min(
-                            fSlow13
-                                * self.fRec15[0]
-                                * F32::powf(
-                                    2.0,
-                                    fSlow11 * self.fRec25[0]
-                                        + self.fRec24[0]
-                                            * unsafe {
-                                                ftbl0SubBassVoiceSIG0[(((65536.0
-                                                    * (self.fRec23[0]
-                                                        - (((self.fRec23[0] >= 1.0) as i32)
-                                                            as F32)))
-                                                    as i32)
-                                                    & 65535)
-                                                    as usize]
-                                            },
-                                ),
-                            self.fConst8,
+                            F32::max(2e+01, F32::min(5.0 * self.fRec16[0], self.fConst9)),
+                            self.fConst9,
                         ),
                     ),
             );
-            let mut fTemp16: F32 = fTemp15 * (fTemp15 + 2.0 / fTemp13) + 1.0;
-            let mut fTemp17: F32 = fTemp15 * (fTemp15 + 1.8518518) + 1.0;
-            self.fRec30[0] =
-                fSlow15 + (self.fRec30[1] - ((((fSlow15 + self.fRec30[1]) >= 1.0) as i32) as F32));
-            let mut fTemp18: F32 = ((((self.fRec30[0] + 0.618034) >= 1.0) as i32) as F32);
-            let mut fTemp19: F32 = self.fRec30[0] + (0.618034 - fTemp18);
+            let mut fTemp9: F32 = fTemp8 * (fTemp8 + 1.1111112) + 1.0;
+            self.fRec17[0] = if (iTemp1 as i32 != 0) {
+                1.0
+            } else {
+                self.fConst11 * self.fRec17[1] * (((self.fRec17[1] > 1e-06) as i32) as F32)
+            };
+            let mut fTemp10: F32 = 4.656613e-10 * self.fRec17[0] * fTemp5;
+            let mut fTemp11: F32 = self.fRec13[1] + fTemp8 * (fTemp10 - self.fRec14[1]);
+            let mut fTemp12: F32 = fTemp11 / fTemp9;
+            self.fRec13[0] = 2.0 * fTemp12 - self.fRec13[1];
+            let mut fTemp13: F32 = self.fRec14[1] + fTemp8 * fTemp11 / fTemp9;
+            self.fRec14[0] = 2.0 * fTemp13 - self.fRec14[1];
+            let mut fRec15: F32 = fTemp12;
+            self.fRec18[0] = fSlow6 * fTemp3 + self.fConst2 * fTemp2 * self.fRec18[1];
+            let mut fTemp14: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec18[0])));
+            self.fRec19[0] = fSlow7 * fTemp3 + self.fConst2 * fTemp2 * self.fRec19[1];
+            self.fRec24[0] =
+                fSlow8 + (self.fRec24[1] - ((((fSlow8 + self.fRec24[1]) >= 1.0) as i32) as F32));
+            self.fRec25[0] = fSlow9 * fTemp3 + self.fConst2 * fTemp2 * self.fRec25[1];
+            let mut iTemp15: i32 =
+                iSlow0 & (iTemp0 | (self.iRec27[1] & ((self.fRec26[1] < 1.0) as i32)));
+            self.fRec26[0] = if (iSlow0 as i32 != 0) {
+                if (iTemp15 as i32 != 0) {
+                    F32::min(1.0, self.fRec26[1] + self.fConst15 * (1.3 - self.fRec26[1]))
+                } else {
+                    F32::max(0.0, self.fRec26[1] + fSlow11 * (-0.0001 - self.fRec26[1]))
+                }
+            } else {
+                F32::max(0.0, self.fRec26[1] + fSlow10 * (-0.01 - self.fRec26[1]))
+            };
+            self.iRec27[0] = iTemp15;
+            let mut fTemp16: F32 = self.fRec16[0]
+                * F32::powf(
+                    2.0,
+                    fSlow12 * self.fRec26[0]
+                        + self.fRec25[0]
+                            * unsafe {
+                                ftbl0SubBassVoiceSIG0[(((65536.0
+                                    * (self.fRec24[0] - (((self.fRec24[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
+                            },
+                );
+            let mut fTemp17: F32 = F32::tan(
+                self.fConst10 * F32::max(2e+01, F32::min(fSlow14 * fTemp16, self.fConst9)),
+            );
+            let mut fTemp18: F32 = fTemp17 * (fTemp17 + 2.0 / fTemp14) + 1.0;
+            let mut fTemp19: F32 = fTemp17 * (fTemp17 + 1.8518518) + 1.0;
             self.fRec31[0] =
-                fSlow17 + (self.fRec31[1] - ((((fSlow17 + self.fRec31[1]) >= 1.0) as i32) as F32));
-            let mut fTemp20: F32 = (((self.fRec31[0] >= 1.0) as i32) as F32);
-            let mut fTemp21: F32 = self.fRec31[0] - fTemp20;
-            let mut fTemp22: F32 = self.fRec30[0] + (-0.381966 - fTemp18);
-            let mut fTemp23: F32 = self.fRec31[0] + (-1.0 - fTemp20);
-            let mut fTemp24: F32 = 0.70710677
-                * (0.0
-                    - (if (((fTemp21 < fSlow21) as i32) as i32 != 0) {
-                        fSlow23 * fTemp21 * (2.0 - fSlow23 * fTemp21) + -1.0
-                    } else {
-                        if (((fTemp21 > fSlow22) as i32) as i32 != 0) {
-                            fSlow23 * fTemp23 * (fSlow23 * fTemp23 + 2.0) + 1.0
-                        } else {
-                            0.0
-                        }
-                    } + if (((fTemp19 < fSlow18) as i32) as i32 != 0) {
-                        fSlow20 * fTemp19 * (2.0 - fSlow20 * fTemp19) + -1.0
-                    } else {
-                        if (((fTemp19 > fSlow19) as i32) as i32 != 0) {
-                            fSlow20 * fTemp22 * (fSlow20 * fTemp22 + 2.0) + 1.0
-                        } else {
-                            0.0
-                        }
-                    } + 2.0 * (1.0 - (fTemp21 + fTemp19))));
-            let mut fTemp25: F32 = self.fRec27[1] + fTemp15 * (fTemp24 - self.fRec28[1]);
-            let mut fTemp26: F32 = fTemp25 / fTemp17;
-            self.fRec27[0] = 2.0 * fTemp26 - self.fRec27[1];
-            let mut fTemp27: F32 = self.fRec28[1] + fTemp15 * fTemp25 / fTemp17;
-            self.fRec28[0] = 2.0 * fTemp27 - self.fRec28[1];
-            let mut fRec29: F32 = fTemp27;
-            let mut fTemp28: F32 = self.fRec19[1] + fTemp15 * (fRec29 - self.fRec20[1]);
-            let mut fTemp29: F32 = fTemp28 / fTemp16;
-            self.fRec19[0] = 2.0 * fTemp29 - self.fRec19[1];
-            let mut fTemp30: F32 = self.fRec20[1] + fTemp15 * fTemp28 / fTemp16;
-            self.fRec20[0] = 2.0 * fTemp30 - self.fRec20[1];
-            let mut fRec21: F32 = fTemp30;
+                fSlow16 + (self.fRec31[1] - ((((fSlow16 + self.fRec31[1]) >= 1.0) as i32) as F32));
+            let mut fTemp20: F32 = ((((self.fRec31[0] + 0.618034) >= 1.0) as i32) as F32);
+            let mut fTemp21: F32 = self.fRec31[0] + (0.618034 - fTemp20);
             self.fRec32[0] =
-                fSlow24 + (self.fRec32[1] - ((((fSlow24 + self.fRec32[1]) >= 1.0) as i32) as F32));
-            self.fRec33[0] = fSlow25 * fTemp1 + self.fConst1 * fTemp0 * self.fRec33[1];
-            self.fRec34[0] = fSlow26 * fTemp1 + self.fConst1 * fTemp0 * self.fRec34[1];
-            let mut fTemp31: F32 = self.fRec34[0]
-                * ((1.0 - self.fRec33[0])
+                fSlow18 + (self.fRec32[1] - ((((fSlow18 + self.fRec32[1]) >= 1.0) as i32) as F32));
+            let mut fTemp22: F32 = (((self.fRec32[0] >= 1.0) as i32) as F32);
+            let mut fTemp23: F32 = self.fRec32[0] - fTemp22;
+            let mut fTemp24: F32 = self.fRec31[0] + (-0.381966 - fTemp20);
+            let mut fTemp25: F32 = self.fRec32[0] + (-1.0 - fTemp22);
+            let mut fTemp26: F32 = 0.70710677
+                * (0.0
+                    - (if (((fTemp23 < fSlow22) as i32) as i32 != 0) {
+                        fSlow24 * fTemp23 * (2.0 - fSlow24 * fTemp23) + -1.0
+                    } else {
+                        if (((fTemp23 > fSlow23) as i32) as i32 != 0) {
+                            fSlow24 * fTemp25 * (fSlow24 * fTemp25 + 2.0) + 1.0
+                        } else {
+                            0.0
+                        }
+                    } + if (((fTemp21 < fSlow19) as i32) as i32 != 0) {
+                        fSlow21 * fTemp21 * (2.0 - fSlow21 * fTemp21) + -1.0
+                    } else {
+                        if (((fTemp21 > fSlow20) as i32) as i32 != 0) {
+                            fSlow21 * fTemp24 * (fSlow21 * fTemp24 + 2.0) + 1.0
+                        } else {
+                            0.0
+                        }
+                    } + 2.0 * (1.0 - (fTemp23 + fTemp21))));
+            let mut fTemp27: F32 = self.fRec28[1] + fTemp17 * (fTemp26 - self.fRec29[1]);
+            let mut fTemp28: F32 = fTemp27 / fTemp19;
+            self.fRec28[0] = 2.0 * fTemp28 - self.fRec28[1];
+            let mut fTemp29: F32 = self.fRec29[1] + fTemp17 * fTemp27 / fTemp19;
+            self.fRec29[0] = 2.0 * fTemp29 - self.fRec29[1];
+            let mut fRec30: F32 = fTemp29;
+            let mut fTemp30: F32 = self.fRec20[1] + fTemp17 * (fRec30 - self.fRec21[1]);
+            let mut fTemp31: F32 = fTemp30 / fTemp18;
+            self.fRec20[0] = 2.0 * fTemp31 - self.fRec20[1];
+            let mut fTemp32: F32 = self.fRec21[1] + fTemp17 * fTemp30 / fTemp18;
+            self.fRec21[0] = 2.0 * fTemp32 - self.fRec21[1];
+            let mut fRec22: F32 = fTemp32;
+            let mut fTemp33: F32 = 1.0
+                / F32::tan(
+                    self.fConst10
+                        * F32::max(
+                            2e+01,
+                            F32::min(F32::max(2e+02, fSlow25 * fTemp16), self.fConst9),
+                        ),
+                );
+            self.fRec34[0] =
+                fSlow26 + (self.fRec34[1] - ((((fSlow26 + self.fRec34[1]) >= 1.0) as i32) as F32));
+            let mut fTemp34: F32 =
+                4.0 * F32::abs(
+                    self.fRec34[0] + (-0.25 - ((((self.fRec34[0] + 0.25) >= 1.0) as i32) as F32)),
+                ) + -1.0;
+            self.fVec3[0] = fTemp34;
+            self.fRec33[0] = 0.0
+                - (self.fRec33[1] * (1.0 - fTemp33) - (fTemp34 + self.fVec3[1])) / (fTemp33 + 1.0);
+            self.fRec35[0] = fSlow27 * fTemp3 + self.fConst2 * fTemp2 * self.fRec35[1];
+            self.fRec36[0] = fSlow28 * fTemp3 + self.fConst2 * fTemp2 * self.fRec36[1];
+            let mut fTemp35: F32 = self.fRec36[0]
+                * ((1.0 - self.fRec35[0])
                     * unsafe {
                         ftbl0SubBassVoiceSIG0[(((65536.0
-                            * (self.fRec32[0] - (((self.fRec32[0] >= 1.0) as i32) as F32)))
+                            * (self.fRec34[0] - (((self.fRec34[0] >= 1.0) as i32) as F32)))
                             as i32)
                             & 65535) as usize]
                     }
-                    + self.fRec33[0]
-                        * (4.0
-                            * F32::abs(
-                                self.fRec32[0]
-                                    + (-0.25 - ((((self.fRec32[0] + 0.25) >= 1.0) as i32) as F32)),
-                            )
-                            + -1.0))
+                    + self.fRec35[0] * self.fRec33[0])
                 + 0.8
-                    * (fRec21 * self.fRec18[0]
-                        / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp13)) + 1.0))
-                + fSlow4 * fRec14;
-            let mut fTemp32: F32 = fTemp31 * F32::sqrt(0.25 * fTemp5 + 1.0)
-                / F32::sqrt(SubBassVoice_faustpower2_f(fTemp31) * fTemp5 + 1.0);
-            self.fVec3[0] = fTemp32;
-            self.fRec10[0] = 0.995 * self.fRec10[1] + fTemp32 - self.fVec3[1];
-            self.fRec8[0] = 1.3969839e-10 * fTemp4 * F32::abs(self.fRec10[0]) * fTemp3
-                - self.fConst7 * (self.fConst6 * self.fRec8[2] + self.fConst4 * self.fRec8[1]);
-            let mut fTemp33: F32 = self.fRec10[0]
-                + self.fConst7 * (self.fRec8[2] + self.fRec8[0] + 2.0 * self.fRec8[1]);
-            let mut fTemp34: F32 = (self.fRec5[1] + self.fConst2 * (fTemp33 - self.fRec6[1]))
-                / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec5[0] = 2.0 * fTemp34 - self.fRec5[1];
-            let mut fTemp35: F32 = self.fRec6[1] + self.fConst2 * fTemp34;
-            self.fRec6[0] = 2.0 * fTemp35 - self.fRec6[1];
-            let mut fRec7: F32 = fTemp34;
-            let mut fTemp36: F32 = fTemp33
-                + 1.6666666 * (fRec7 * (SubBassVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2);
-            let mut fTemp37: F32 = self.fRec0[1] + self.fConst17 * (fTemp36 - self.fRec1[1]);
-            self.fRec0[0] = self.fConst19 * fTemp37 - self.fRec0[1];
-            let mut fTemp38: F32 = self.fRec1[1] + self.fConst20 * fTemp37;
-            self.fRec1[0] = 2.0 * fTemp38 - self.fRec1[1];
-            let mut fRec2: F32 = self.fConst21 * fTemp37;
-            let mut fRec3: F32 = fTemp38;
-            let mut iTemp39: i32 =
-                iSlow3 & (iTemp8 | (self.iRec36[1] & ((self.fRec35[1] < 1.0) as i32)));
-            self.fRec35[0] = if (iSlow3 as i32 != 0) {
-                if (iTemp39 as i32 != 0) {
-                    F32::min(1.0, self.fRec35[1] + fSlow27 * (1.3 - self.fRec35[1]))
+                    * (fRec22 * self.fRec19[0]
+                        / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp14)) + 1.0))
+                + fSlow5 * fRec15;
+            let mut fTemp36: F32 = fTemp35 * F32::sqrt(0.25 * fTemp7 + 1.0)
+                / F32::sqrt(SubBassVoice_faustpower2_f(fTemp35) * fTemp7 + 1.0);
+            self.fVec4[0] = fTemp36;
+            self.fRec11[0] = 0.995 * self.fRec11[1] + fTemp36 - self.fVec4[1];
+            self.fRec9[0] = 1.3969839e-10 * fTemp6 * F32::abs(self.fRec11[0]) * fTemp5
+                - self.fConst8 * (self.fConst7 * self.fRec9[2] + self.fConst5 * self.fRec9[1]);
+            let mut fTemp37: F32 = self.fRec11[0]
+                + self.fConst8 * (self.fRec9[2] + self.fRec9[0] + 2.0 * self.fRec9[1]);
+            let mut fTemp38: F32 = (self.fRec6[1] + self.fConst3 * (fTemp37 - self.fRec7[1]))
+                / (self.fConst3 * (self.fConst3 + 1.6666666 / fTemp4) + 1.0);
+            self.fRec6[0] = 2.0 * fTemp38 - self.fRec6[1];
+            let mut fTemp39: F32 = self.fRec7[1] + self.fConst3 * fTemp38;
+            self.fRec7[0] = 2.0 * fTemp39 - self.fRec7[1];
+            let mut fRec8: F32 = fTemp38;
+            let mut fTemp40: F32 = fTemp37
+                + 1.6666666 * (fRec8 * (SubBassVoice_faustpower2_f(fTemp4) + -1.0) / fTemp4);
+            let mut fTemp41: F32 = self.fRec1[1] + self.fConst18 * (fTemp40 - self.fRec2[1]);
+            self.fRec1[0] = self.fConst20 * fTemp41 - self.fRec1[1];
+            let mut fTemp42: F32 = self.fRec2[1] + self.fConst21 * fTemp41;
+            self.fRec2[0] = 2.0 * fTemp42 - self.fRec2[1];
+            let mut fRec3: F32 = self.fConst22 * fTemp41;
+            let mut fRec4: F32 = fTemp42;
+            let mut iTemp43: i32 =
+                iSlow0 & (iTemp0 | (self.iRec38[1] & ((self.fRec37[1] < 1.0) as i32)));
+            self.fRec37[0] = if (iSlow0 as i32 != 0) {
+                if (iTemp43 as i32 != 0) {
+                    F32::min(1.0, self.fRec37[1] + fSlow29 * (1.3 - self.fRec37[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec35[1] + self.fConst22 * (0.7999 - self.fRec35[1]),
+                        self.fRec37[1] + self.fConst23 * (0.7999 - self.fRec37[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec35[1] + fSlow9 * (-0.01 - self.fRec35[1]))
+                F32::max(0.0, self.fRec37[1] + fSlow10 * (-0.01 - self.fRec37[1]))
             };
-            self.iRec36[0] = iTemp39;
-            *output0 = fSlow28 * self.fRec35[0] * (fTemp36 - (fRec3 + 1.4142271 * fRec2));
+            self.iRec38[0] = iTemp43;
+            *output0 = fSlow30
+                * self.fRec37[0]
+                * (fTemp40 - (fRec4 + 1.4142271 * fRec3))
+                * (fSlow1 * self.fRec0[0] + 1.0);
             self.iVec0[1] = self.iVec0[0];
-            self.fRec4[1] = self.fRec4[0];
-            self.iRec9[1] = self.iRec9[0];
-            self.fRec11[1] = self.fRec11[0];
-            self.fRec15[1] = self.fRec15[0];
             self.iVec1[1] = self.iVec1[0];
-            self.fRec16[1] = self.fRec16[0];
+            self.fRec0[1] = self.fRec0[0];
+            self.fRec5[1] = self.fRec5[0];
+            self.iRec10[1] = self.iRec10[0];
             self.fRec12[1] = self.fRec12[0];
-            self.fRec13[1] = self.fRec13[0];
+            self.fRec16[1] = self.fRec16[0];
             self.fRec17[1] = self.fRec17[0];
+            self.fRec13[1] = self.fRec13[0];
+            self.fRec14[1] = self.fRec14[0];
             self.fRec18[1] = self.fRec18[0];
-            self.fRec23[1] = self.fRec23[0];
+            self.fRec19[1] = self.fRec19[0];
             self.fRec24[1] = self.fRec24[0];
             self.fRec25[1] = self.fRec25[0];
-            self.iRec26[1] = self.iRec26[0];
-            self.fRec30[1] = self.fRec30[0];
+            self.fRec26[1] = self.fRec26[0];
+            self.iRec27[1] = self.iRec27[0];
             self.fRec31[1] = self.fRec31[0];
-            self.fRec27[1] = self.fRec27[0];
-            self.fRec28[1] = self.fRec28[0];
-            self.fRec19[1] = self.fRec19[0];
-            self.fRec20[1] = self.fRec20[0];
             self.fRec32[1] = self.fRec32[0];
-            self.fRec33[1] = self.fRec33[0];
+            self.fRec28[1] = self.fRec28[0];
+            self.fRec29[1] = self.fRec29[0];
+            self.fRec20[1] = self.fRec20[0];
+            self.fRec21[1] = self.fRec21[0];
             self.fRec34[1] = self.fRec34[0];
             self.fVec3[1] = self.fVec3[0];
-            self.fRec10[1] = self.fRec10[0];
-            self.fRec8[2] = self.fRec8[1];
-            self.fRec8[1] = self.fRec8[0];
-            self.fRec5[1] = self.fRec5[0];
-            self.fRec6[1] = self.fRec6[0];
-            self.fRec0[1] = self.fRec0[0];
-            self.fRec1[1] = self.fRec1[0];
+            self.fRec33[1] = self.fRec33[0];
             self.fRec35[1] = self.fRec35[0];
-            self.iRec36[1] = self.iRec36[0];
+            self.fRec36[1] = self.fRec36[0];
+            self.fVec4[1] = self.fVec4[0];
+            self.fRec11[1] = self.fRec11[0];
+            self.fRec9[2] = self.fRec9[1];
+            self.fRec9[1] = self.fRec9[0];
+            self.fRec6[1] = self.fRec6[0];
+            self.fRec7[1] = self.fRec7[0];
+            self.fRec1[1] = self.fRec1[0];
+            self.fRec2[1] = self.fRec2[0];
+            self.fRec37[1] = self.fRec37[0];
+            self.iRec38[1] = self.iRec38[0];
         }
     }
 }

@@ -355,12 +355,24 @@ fn refinement_reads_and_writes_the_controllers() {
 fn formerly_failing_designs_pass_all_six_macros() {
     // The sub_bass pair failed Grit (flatness dipped as a little drive squashed the click
     // riding on the sine) until the drive stage gained its fizz (faust/patches/sub_bass.dsp).
+    // Then (docs/MACROS.md): "trap 808" failed Punch (ρ 0.43, +1.6 dB: attack at its shortest, click and
+    // filter envelope squashed by the drive) until sub_bass gained its `thump` accent;
+    // "techno kick" failed Motion (ρ 0.83: `pitch_decay` alone, past the short hit at the
+    // top) until Motion also deepened deep_kick's `sweep`; "pluck with tons of reverb"
+    // failed Motion (ρ 0.72: a 3 Hz wah hardly moved under the reverb's wash) until the
+    // wah swept at 8 Hz; "super short pluck" failed Motion (ρ 0.64, then 0.72 with the
+    // faster wah: the chorus wobbled the lower half) until the repair learnt to drop the
+    // link that helps least.
     for prompt in [
         "warm lush analog pad",
         "tuba",
         "funk clav",
         "dark growling bass",
         "muddy bass",
+        "trap 808",
+        "techno kick",
+        "pluck with tons of reverb",
+        "super short pluck",
     ] {
         let spec = design(prompt).spec;
         let program = Program::Builtin(spec.builtin_index().expect("a built-in's program"));

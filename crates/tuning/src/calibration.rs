@@ -546,7 +546,7 @@ fn repair_links(
     let helping = kept_where(&|row| row.rho >= HELPING_RHO && rises(row));
     // The link that helps least, when it does not help: alone it neither fights nor helps
     // (|ρ| < HELPING_RHO), so neither map above leaves out just it, yet its wobble can be
-    // what breaks the order (a chorus that a pluck's reverb smears into the mono mix).
+    // what breaks the order (the chorus on a very short pluck: "super short pluck").
     let weakest = alone
         .iter()
         .enumerate()

@@ -161,6 +161,8 @@ pub struct Analyzer {
     f0_estimates: Vec<f32>,
     /// What depends on the sample rate; rebuilt when it changes.
     rate: Option<RateDependent>,
+    /// Whether the fundamental is estimated (YIN); without it `f0_hz` reads 0.
+    pitch: bool,
 }
 
 /// The parts of an [`Analyzer`] that depend on the sample rate.
@@ -186,6 +188,17 @@ impl Analyzer {
             previous_shape: vec![0.0; bins],
             f0_estimates: Vec::new(),
             rate: None,
+            pitch: true,
+        }
+    }
+
+    /// An analyzer that leaves the fundamental out (`f0_hz` reads 0) and measures every
+    /// other descriptor exactly as [`Analyzer::new`]'s does: for callers that never read
+    /// the pitch (the offline designer's analysis check), YIN is a tenth of the analysis.
+    pub fn without_pitch() -> Self {
+        Self {
+            pitch: false,
+            ..Self::new()
         }
     }
 
@@ -271,7 +284,11 @@ impl Analyzer {
             // A swell whose attack lasts the whole note still has its second half measured.
             (attack_end - onset).min((held_end - onset) / 2),
         );
-        let f0_hz = self.fundamental(audio, onset..held_end, silence);
+        let f0_hz = if self.pitch {
+            self.fundamental(audio, onset..held_end, silence)
+        } else {
+            0.0
+        };
 
         Features {
             rms_db,
@@ -816,6 +833,18 @@ mod tests {
             analyzer.measure(&audio, RATE, Some(0.15)),
             Features::measure(&audio, RATE, Some(0.15))
         );
+    }
+
+    #[test]
+    fn without_pitch_every_other_descriptor_is_the_same() {
+        let saw: Vec<f32> = (0..seconds(0.5))
+            .map(|n| 0.5 * (2.0 * (n as f32 * 220.0 / RATE).fract() - 1.0))
+            .collect();
+        let full = Features::measure(&saw, RATE, Some(0.4));
+        let timbre = Analyzer::without_pitch().measure(&saw, RATE, Some(0.4));
+        assert!(full.f0_hz > 200.0, "the full measure has the pitch");
+        assert_eq!(timbre.f0_hz, 0.0);
+        assert_eq!(timbre, Features { f0_hz: 0.0, ..full });
     }
 
     #[test]

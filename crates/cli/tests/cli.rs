@@ -578,7 +578,8 @@ fn eval_first_sound_times_every_distinct_prompt_and_prints_the_percentiles() {
     let output = scratch.run(&["eval", suite.to_str().unwrap(), "--first-sound"]);
     assert_success(&output);
     let out = stdout(&output);
-    // One row per distinct prompt, with its wall and CPU times and the design's share.
+    // One row per distinct prompt, with its wall time, its CPU time on all threads and on
+    // the job's own thread, and the design's share.
     let rows: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with("| marimba |") || l.starts_with("| dark pad |"))
@@ -590,14 +591,23 @@ fn eval_first_sound_times_every_distinct_prompt_and_prints_the_percentiles() {
             .skip(2)
             .filter_map(|cell| cell.trim().parse().ok())
             .collect();
-        assert_eq!(ms.len(), 3, "{row}");
+        assert_eq!(ms.len(), 4, "{row}");
         assert!(ms.iter().all(|&t| t > 0.0), "{row}");
+        // The job's own thread is part of all the threads.
+        assert!(ms[2] <= ms[1] + 0.5, "{row}");
     }
     let summary = out
         .lines()
         .find(|l| l.starts_with("first sound over 2 prompts: wall median "))
         .unwrap_or_else(|| panic!("{out}"));
-    for part in ["95th percentile", "max", "CPU median", "the design alone"] {
+    for part in [
+        "95th percentile",
+        "max",
+        "CPU median",
+        "(all threads)",
+        "CPU of the job's thread median",
+        "the design alone",
+    ] {
         assert!(summary.contains(part), "{summary}");
     }
     // Timing is not scoring: no relation table.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use mephisto_analysis::{Analyzer, Features};
 use mephisto_dsp::controls::Control;
-use mephisto_patch::level::{self, Played};
+use mephisto_patch::level::{self, Loudness, Played};
 use mephisto_patch::probe::Probe;
 use mephisto_patch::{BuildError, OfflinePatch, PatchSpec};
 use mephisto_rt::engine::note_to_hz;
@@ -225,8 +225,9 @@ pub struct Checked {
     pub note: String,
     /// Axes still short of what was asked, for the status: "darker: −0.31 of −0.90 oct".
     pub misses: Vec<String>,
-    /// The level probe as the final design played it, for levelling.
-    pub played: Played,
+    /// How loud the final design played the level probe (its trim included), for
+    /// levelling.
+    pub loudness: Loudness,
 }
 
 /// Measures a played probe.
@@ -249,18 +250,22 @@ struct Try {
 }
 
 /// Checks `spec` (its params are `params(controls, shifts)`) against `reference` (the
-/// template as it was, measured only when the words ask for an axis the check measures) on the axes `axes` ask for at `reach`, correcting `shifts` and the
-/// spec's params; see the module documentation.
+/// template as it was, measured only when the words ask for an axis the check measures)
+/// on the axes `axes` ask for at `reach`, correcting `shifts` and the spec's params; see
+/// the module documentation. Up to `lanes` independent tries play at once ([`lanes`]);
+/// the result is the same for any number.
+#[allow(clippy::too_many_arguments)]
 pub fn check(
     spec: &mut PatchSpec,
     controls: &[Control],
     shifts: &mut Shifts,
     axes: &AxisWeights,
     reach: f32,
-    reference: &dyn Fn() -> Result<Features, String>,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+    reference: &(dyn Fn() -> Result<Features, String> + Sync),
+    build: &Build<'_>,
+    lanes: usize,
 ) -> Result<Checked, String> {
-    let mut analyzer = Analyzer::new();
+    let mut analyzer = Analyzer::without_pitch();
     let probe = Probe::level();
     let active: Vec<&Target> = TARGETS
         .iter()
@@ -275,25 +280,21 @@ pub fn check(
         .iter()
         .map(|t| t.per_weight * axes[t.axis.index()] * reach)
         .collect();
-    let reference = if active.is_empty() {
-        Features::SILENT
+    let player = Player {
+        spec,
+        controls,
+        active: &active,
+        build,
+        lanes: lanes.max(1),
+    };
+    // The reference and the words' own try are independent: played side by side.
+    let (reference, first) = if active.is_empty() {
+        (Ok(Features::SILENT), player.play(shifts, &mut analyzer))
     } else {
-        reference()?
+        player.beside(reference, || player.play(shifts, &mut analyzer))
     };
+    let (reference, first) = (reference?, first?);
     let base: Vec<f32> = active.iter().map(|t| (t.measure)(&reference)).collect();
-    let mut play = |shifts: &Shifts| -> Result<Try, String> {
-        let mut trial = spec.clone();
-        trial.params = params(controls, shifts);
-        let played = level::play(build(&trial)?);
-        let f = features(&played, &mut analyzer);
-        Ok(Try {
-            shifts: shifts.clone(),
-            values: active.iter().map(|t| (t.measure)(&f)).collect(),
-            lufs: f.level_lufs,
-            played,
-        })
-    };
-    let first = play(shifts)?;
     let state = |values: &[f32]| -> Vec<Standing> {
         (0..active.len())
             .map(|a| standing(active[a], &probe, base[a], values[a], wanted[a]))
@@ -322,21 +323,35 @@ pub fn check(
         candidates.sort_by(|&a, &b| shifts[b].abs().total_cmp(&shifts[a].abs()));
         candidates.truncate(MAX_CANDIDATES);
         let mut slopes = Vec::with_capacity(candidates.len());
-        for &i in &candidates {
+        // Played `lanes` at a time and taken in order, so the search stops exactly where
+        // playing them one by one would (a try of a batch after one that met every target
+        // is played for nothing and left out).
+        'batches: for batch in candidates.chunks(player.lanes) {
             if settled(&best) {
                 break;
             }
-            let mut without = shifts.clone();
-            without[i] = 0.0;
-            let t = play(&without)?;
-            slopes.push(
-                (0..active.len())
-                    .map(|a| (first.values[a] - t.values[a]) / shifts[i])
-                    .collect::<Vec<f32>>(),
-            );
-            // Leaving the cause where the template had it may be the answer itself.
-            if audible(&t) && closeness(&t.values) > closeness(&best.values) {
-                best = t;
+            let tries: Vec<Shifts> = batch
+                .iter()
+                .map(|&i| {
+                    let mut without = shifts.clone();
+                    without[i] = 0.0;
+                    without
+                })
+                .collect();
+            for (&i, t) in batch.iter().zip(player.play_all(&tries, &mut analyzer)) {
+                if settled(&best) {
+                    break 'batches;
+                }
+                let t = t?;
+                slopes.push(
+                    (0..active.len())
+                        .map(|a| (first.values[a] - t.values[a]) / shifts[i])
+                        .collect::<Vec<f32>>(),
+                );
+                // Leaving the cause where the template had it may be the answer itself.
+                if audible(&t) && closeness(&t.values) > closeness(&best.values) {
+                    best = t;
+                }
             }
         }
         // The controls measured (all of them unless a try met every target first).
@@ -345,36 +360,28 @@ pub fn check(
         // straight only near where they were measured): each control that helps the
         // short axes on balance goes twice as far as the words put it, each that hurts
         // them goes back to the template's value.
-        let short = state(&best.values);
-        let mut coarse = best.shifts.clone();
-        for (k, &i) in candidates.iter().enumerate() {
-            let help: f32 = (0..active.len())
-                .filter(|&a| !short[a].settled())
-                .map(|a| importance[a] * slopes[k][a] * wanted[a].signum() / wanted[a].abs())
-                .sum();
-            let (low, high) = bounds(&controls[i]);
-            let designed = controls[i].normalize(controls[i].init);
-            coarse[i] = if help > 0.0 {
-                (2.0 * shifts[i]).clamp(low - designed, high - designed)
-            } else {
-                0.0
-            };
-        }
-        let coarse = if settled(&best) {
-            best.clone()
-        } else {
-            play(&coarse)?
-        };
-        if audible(&coarse) && closeness(&coarse.values) > closeness(&best.values) {
-            best = coarse;
-        }
-        // Each round steps from the best try so far; a step that did not help is halved.
-        let mut scale = 1.0;
-        for _ in 0..ROUNDS {
-            let standing = state(&best.values);
-            if standing.iter().all(Standing::settled) {
-                break;
+        let coarse_step = |best: &Try| -> Shifts {
+            let short = state(&best.values);
+            let mut coarse = best.shifts.clone();
+            for (k, &i) in candidates.iter().enumerate() {
+                let help: f32 = (0..active.len())
+                    .filter(|&a| !short[a].settled())
+                    .map(|a| importance[a] * slopes[k][a] * wanted[a].signum() / wanted[a].abs())
+                    .sum();
+                let (low, high) = bounds(&controls[i]);
+                let designed = controls[i].normalize(controls[i].init);
+                coarse[i] = if help > 0.0 {
+                    (2.0 * shifts[i]).clamp(low - designed, high - designed)
+                } else {
+                    0.0
+                };
             }
+            coarse
+        };
+        // Then rounds that each step from the best try so far by a regularised
+        // least-squares correction; a step that did not help is halved.
+        let round_step = |best: &Try, scale: f32| -> Shifts {
+            let standing = state(&best.values);
             // Residuals in units of each axis's target: hold settled axes where they are,
             // aim short ones a little past their target, pull overshot ones back.
             let residual: Vec<f32> = (0..active.len())
@@ -398,11 +405,53 @@ pub fn check(
                 let designed = controls[i].normalize(controls[i].init);
                 next[i] = (next[i] + scale * step[k]).clamp(low - designed, high - designed);
             }
-            let current = play(&next)?;
+            next
+        };
+        // Step `k` (0: the coarse step, then the rounds) from `best` at `scale`; none once
+        // every target is met (no try can do better).
+        let steps = 1 + ROUNDS;
+        let next_try = |k: usize, best: &Try, scale: f32| -> Option<Shifts> {
+            if settled(best) {
+                None
+            } else if k == 0 {
+                Some(coarse_step(best))
+            } else {
+                Some(round_step(best, scale))
+            }
+        };
+        // What a step that did not help leaves for the next: the rounds halve the scale.
+        let after_loss = |k: usize, scale: f32| if k == 0 { scale } else { 0.5 * scale };
+        let mut scale = 1.0;
+        // The next step's try, played beside this one on the guess that this one will not
+        // help (then the next starts from the same best try): used only when the guess
+        // held, so the search is the one a single thread makes.
+        let mut guessed: Option<Result<Try, String>> = None;
+        for k in 0..steps {
+            let Some(this) = next_try(k, &best, scale) else {
+                break;
+            };
+            let current = match guessed.take() {
+                Some(current) => current?,
+                None => {
+                    let guess = (player.lanes > 1 && k + 1 < steps)
+                        .then(|| next_try(k + 1, &best, after_loss(k, scale)))
+                        .flatten();
+                    match guess {
+                        Some(guess) => {
+                            let mut both = player.play_all(&[this, guess], &mut analyzer);
+                            guessed = both.pop();
+                            both.pop().expect("two tries were played")?
+                        }
+                        None => player.play(&this, &mut analyzer)?,
+                    }
+                }
+            };
             if audible(&current) && closeness(&current.values) > closeness(&best.values) {
                 best = current;
+                // The guess started from the old best: of no use now.
+                guessed = None;
             } else {
-                scale *= 0.5;
+                scale = after_loss(k, scale);
             }
         }
     }
@@ -440,8 +489,98 @@ pub fn check(
     Ok(Checked {
         note,
         misses,
-        played: best.played,
+        loudness: Loudness {
+            lufs: best.lufs,
+            peak_dbfs: best.played.peak_dbfs(),
+        },
     })
+}
+
+/// Makes a one-voice instance of a spec for the check's probe; shared by the threads that
+/// play the tries.
+pub type Build<'a> = dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError> + Sync + 'a;
+
+/// The most tries the check plays at once: the calling thread and one more. The tries are
+/// independent renders; a second thread shortens the wait for them (first sound) on a
+/// machine with a core to spare and costs the same CPU time in all (the helper runs at the
+/// worker's priority, below a host's real-time audio thread).
+pub const MAX_LANES: usize = 2;
+
+/// How many tries play at once here: [`MAX_LANES`], or fewer when the machine has fewer
+/// cores.
+pub fn lanes() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_LANES)
+}
+
+/// Plays tries of one design: its spec with other shifts, on the level probe.
+struct Player<'a> {
+    spec: &'a PatchSpec,
+    controls: &'a [Control],
+    active: &'a [&'a Target],
+    build: &'a Build<'a>,
+    /// How many tries may play at once.
+    lanes: usize,
+}
+
+impl Player<'_> {
+    /// Plays and measures the spec with `shifts`.
+    fn play(&self, shifts: &Shifts, analyzer: &mut Analyzer) -> Result<Try, String> {
+        let mut trial = self.spec.clone();
+        trial.params = params(self.controls, shifts);
+        let played = level::play((self.build)(&trial)?);
+        let f = features(&played, analyzer);
+        Ok(Try {
+            shifts: shifts.clone(),
+            values: self.active.iter().map(|t| (t.measure)(&f)).collect(),
+            lufs: f.level_lufs,
+            played,
+        })
+    }
+
+    /// Plays every shift set of `batch`, up to [`Player::lanes`] at once; the results in
+    /// the batch's order.
+    fn play_all(&self, batch: &[Shifts], analyzer: &mut Analyzer) -> Vec<Result<Try, String>> {
+        match batch {
+            [] => Vec::new(),
+            [only] => vec![self.play(only, analyzer)],
+            [first, rest @ ..] => {
+                let (rest, first) = self.beside(
+                    || {
+                        let mut analyzer = Analyzer::without_pitch();
+                        rest.iter()
+                            .map(|s| self.play(s, &mut analyzer))
+                            .collect::<Vec<_>>()
+                    },
+                    || self.play(first, analyzer),
+                );
+                std::iter::once(first).chain(rest).collect()
+            }
+        }
+    }
+
+    /// Runs `other` on a second thread while `here` runs on this one, when there are two
+    /// lanes; one after the other when there is one.
+    fn beside<A: Send, B>(
+        &self,
+        other: impl FnOnce() -> A + Send,
+        here: impl FnOnce() -> B,
+    ) -> (A, B) {
+        if self.lanes < 2 {
+            let here = here();
+            return (other(), here);
+        }
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(other);
+            let here = here();
+            let other = match helper.join() {
+                Ok(other) => other,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (other, here)
+        })
+    }
 }
 
 /// Where one axis stands against its target.

@@ -61,11 +61,17 @@ pub struct OfflineDesign {
 /// Designs a new patch from `prompt`. Always returns a playable patch: without any known
 /// word it is the default template as designed.
 pub fn design(prompt: &str) -> Result<OfflineDesign, String> {
+    design_with_lanes(prompt, check::lanes())
+}
+
+/// [`design`], with the analysis check playing up to `lanes` tries at once (the design is
+/// the same for any number).
+pub fn design_with_lanes(prompt: &str, lanes: usize) -> Result<OfflineDesign, String> {
     let reading = lexicon::read(prompt);
     let archetype = reading
         .archetype()
         .unwrap_or_else(|| archetype_from_shape(&reading.axes));
-    design_reading(prompt, &reading, archetype)
+    design_reading(prompt, &reading, archetype, lanes)
 }
 
 /// The built-in that plays an archetype when the prompt names no particular template;
@@ -85,7 +91,7 @@ const DEFAULT_TEMPLATES: [(&str, &str); 4] = [
 pub fn refine(
     current: &PatchSpec,
     request: &str,
-    build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+    build: &check::Build<'_>,
 ) -> Result<OfflineDesign, String> {
     let asked = lexicon::read(request);
     let prompt = join_prompts(&current.prompt, request);
@@ -98,7 +104,7 @@ pub fn refine(
         combined.unknown = asked.unknown;
         combined.template_votes = asked.template_votes;
         combined.reinterpreted = asked.reinterpreted;
-        return design_reading(&prompt, &combined, archetype);
+        return design_reading(&prompt, &combined, archetype, check::lanes());
     }
     let instantiate =
         |spec: &PatchSpec| match spec.instantiate_builtin(1, Probe::level().sample_rate as f32) {
@@ -124,6 +130,7 @@ pub fn refine(
         axes: &asked.axes,
         reach: REFINE_REACH,
         level,
+        lanes: check::lanes(),
     };
     let misses = shaping.apply(&mut spec, current, &mut notes, &instantiate)?;
     Ok(OfflineDesign {
@@ -138,6 +145,7 @@ fn design_reading(
     prompt: &str,
     reading: &Reading,
     archetype: &str,
+    lanes: usize,
 ) -> Result<OfflineDesign, String> {
     let index = template_for(archetype, reading);
     let template = &builtin_patches()[index];
@@ -169,6 +177,7 @@ fn design_reading(
         axes: &reading.axes,
         reach: DESIGN_REACH,
         level: reading.axis(Axis::Level),
+        lanes,
     };
     let misses = shaping.apply(&mut spec, &reference, &mut notes, &build)?;
     spec.notes = format!("{} {}", template.description, notes.join("; "));
@@ -188,6 +197,8 @@ struct Shaping<'a> {
     reach: f32,
     /// The Level axis's weight ("loud", "quiet").
     level: f32,
+    /// How many of the analysis check's tries play at once.
+    lanes: usize,
 }
 
 impl Shaping<'_> {
@@ -200,7 +211,7 @@ impl Shaping<'_> {
         spec: &mut PatchSpec,
         reference: &PatchSpec,
         notes: &mut Vec<String>,
-        build: &dyn Fn(&PatchSpec) -> Result<OfflinePatch, BuildError>,
+        build: &check::Build<'_>,
     ) -> Result<Vec<String>, String> {
         let mut shifts = shifts(self.controls, self.axes, self.reach);
         spec.params = check::params(self.controls, &shifts);
@@ -208,7 +219,7 @@ impl Shaping<'_> {
             let played = level::play(build(reference)?);
             Ok(check::features(
                 &played,
-                &mut mephisto_analysis::Analyzer::new(),
+                &mut mephisto_analysis::Analyzer::without_pitch(),
             ))
         };
         let checked = check::check(
@@ -219,6 +230,7 @@ impl Shaping<'_> {
             self.reach,
             &before,
             build,
+            self.lanes,
         )?;
         if !checked.note.is_empty() {
             notes.push(checked.note);
@@ -226,7 +238,7 @@ impl Shaping<'_> {
         if !checked.misses.is_empty() {
             notes.push(format!("still short: {}", checked.misses.join("; ")));
         }
-        notes.push(level_design(spec, self.level, checked.played.loudness()));
+        notes.push(level_design(spec, self.level, checked.loudness));
         Ok(checked.misses)
     }
 }

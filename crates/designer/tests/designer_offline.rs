@@ -108,6 +108,39 @@ fn designs_are_deterministic_and_report_unknown_words() {
     );
 }
 
+/// The analysis check plays its independent tries side by side (first sound); taken in
+/// order, they must choose exactly the try that playing them one by one chooses, on the
+/// prompts whose check corrects the most axes.
+#[test]
+fn the_check_chooses_the_same_try_on_one_thread_or_several() {
+    for prompt in [
+        "dark evolving drone",
+        "warm lush analog pad",
+        "dark distorted bass",
+        "dark detuned bass that growls when I push the mod wheel",
+        "dark muted pluck",
+        // Prompts whose coarse step or first round wins (the guess played beside it is
+        // dropped).
+        "extremely bright lead",
+        "fat warm analog lead",
+        "xylophone",
+    ] {
+        let alone = offline::design_with_lanes(prompt, 1).unwrap();
+        assert!(
+            alone.notes.iter().any(|n| n.starts_with("analysis check:")),
+            "{prompt}: the check measured nothing: {:?}",
+            alone.notes
+        );
+        for lanes in [2, 3] {
+            assert_eq!(
+                offline::design_with_lanes(prompt, lanes).unwrap(),
+                alone,
+                "{prompt} on {lanes} lanes"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_archetype_picks_the_template() {
     for (prompt, archetype) in [

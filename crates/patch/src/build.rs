@@ -478,19 +478,43 @@ impl Builder<'_> {
             spec.to_mut().trim_db = Some(trim);
             trim_db = Some(trim);
         }
-        match sanity::check_spec(&program, &spec, self.sample_rate, &self.limits) {
+        let live = |spec: &PatchSpec| {
+            program.instantiate_live(spec, ENGINE_VOICES, self.sample_rate, &self.offline)
+        };
+        // A compiled-in built-in's live instance does not wait for the gate: it is made on
+        // a second thread while the gate plays (and dropped if the gate refuses the spec).
+        // Anything else is made after, as before (a compiled program's gate times its CPU;
+        // a neural one starts a decoder thread).
+        let (checked, early) = match program {
+            Program::Builtin(_) => std::thread::scope(|scope| {
+                let early = scope.spawn(|| live(&spec));
+                let checked = sanity::check_spec(&program, &spec, self.sample_rate, &self.limits);
+                let early = early
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (checked, Some(early))
+            }),
+            _ => (
+                sanity::check_spec(&program, &spec, self.sample_rate, &self.limits),
+                None,
+            ),
+        };
+        let instance = match checked {
             Err(sanity::SanityError::Runaway { .. }) => {
                 let trim = self.level(&program, &spec)?;
                 spec.to_mut().trim_db = Some(trim);
                 trim_db = Some(trim);
                 sanity::check_spec(&program, &spec, self.sample_rate, &self.limits)?;
+                live(&spec)?
             }
             checked => {
                 checked?;
+                match early {
+                    Some(instance) => instance?,
+                    None => live(&spec)?,
+                }
             }
-        }
-        let instance =
-            program.instantiate_live(&spec, ENGINE_VOICES, self.sample_rate, &self.offline)?;
+        };
         Ok(Built {
             instance,
             program,

@@ -59,11 +59,16 @@ impl Played {
     pub fn loudness(&self) -> Loudness {
         Loudness {
             lufs: momentary_max_lufs(&self.mono, self.sample_rate as f32),
-            peak_dbfs: if self.peak > 0.0 {
-                20.0 * self.peak.log10()
-            } else {
-                FLOOR_DB
-            },
+            peak_dbfs: self.peak_dbfs(),
+        }
+    }
+
+    /// Its peak, dBFS.
+    pub fn peak_dbfs(&self) -> f32 {
+        if self.peak > 0.0 {
+            20.0 * self.peak.log10()
+        } else {
+            FLOOR_DB
         }
     }
 }

@@ -15,7 +15,12 @@
 //!   on (no new notes) until every voice has ended by the engine's own rule (below −100 dBFS
 //!   for 50 ms), for at most [`MAX_RELEASE_SECONDS`] of audio; a voice still sounding then
 //!   ignores `gate` (a drone, an oscillator without an envelope) and would play, and cost
-//!   CPU, for ever.
+//!   CPU, for ever. A compiled-in built-in (whose envelopes release to exactly zero) is
+//!   followed only until its fall shows where it ends ([`ends_by_its_fall`]): every
+//!   sounding voice's peak fell in each of the last [`FALLING_BLOCKS`] blocks of
+//!   [`TAIL_BLOCK_SECONDS`], and at the rate of that fall its level reaches the engine's
+//!   silence (−100 dBFS) within the limit. A voice that holds its level, or falls too
+//!   slowly to end in time, is followed as before.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -51,6 +56,15 @@ pub const MAX_RELEASE_SECONDS: f64 = 15.0;
 
 /// The share of held chunks in which the output must move (see the module's notes).
 const MIN_MOVING_SHARE: f64 = 0.1;
+
+/// A compiled-in built-in's tail is judged in blocks this long: long enough that a block's
+/// peak holds whole periods of the lowest probe note (C2, 15 ms).
+pub const TAIL_BLOCK_SECONDS: f64 = 0.1;
+/// How many blocks in a row every sounding voice's peak must fall before its fall is
+/// trusted to go on.
+pub const FALLING_BLOCKS: usize = 3;
+/// The level at which the engine stops computing a voice (its `SILENCE`), dBFS.
+const VOICE_SILENCE_DBFS: f32 = -100.0;
 
 /// The thresholds a variant must meet.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,6 +135,10 @@ pub struct SanityReport {
     pub cpu_share: Option<f32>,
     pub cpu_voices: usize,
     pub cpu_budget: f32,
+    /// How long the voices were followed after the last note-off, seconds: until they
+    /// ended, or (a compiled-in built-in) until their fall showed they will
+    /// ([`ends_by_its_fall`]); 0 for an effect program.
+    pub tail_s: f64,
 }
 
 impl fmt::Display for SanityReport {
@@ -289,16 +307,32 @@ enum CpuTiming {
 /// is one); `None` for a compiled-in instrument.
 fn check_instances(
     variant: Option<&CompiledVariant>,
-    make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
+    make: &(dyn Fn(usize) -> Result<OfflinePatch, String> + Sync),
     sample_rate: f32,
     limits: &SanityLimits,
     timing: CpuTiming,
 ) -> Result<SanityReport, SanityError> {
     let kind = variant.map_or(ProgramKind::Instrument, ProgramKind::of);
-    let (peak, loudest) = match (kind, variant) {
-        (ProgramKind::Effect, Some(v)) => probe_effect(v, sample_rate)?,
-        _ => probe_instrument(make, sample_rate, limits)?,
+    // An untimed chord only checks the 16 voices for NaN: it plays beside the probe on a
+    // second thread (nothing times it), and its verdict is taken in the same order as
+    // before. A timed chord plays alone, after the probe, so nothing disturbs its clock.
+    let (probed, mut chord) = match (kind, variant, timing) {
+        (ProgramKind::Effect, Some(v), _) => (
+            probe_effect(v, sample_rate).map(|(peak, loudest)| (peak, loudest, 0.0)),
+            None,
+        ),
+        (_, _, CpuTiming::Untimed) => {
+            let (probed, chord) = std::thread::scope(|scope| {
+                let chord = scope.spawn(|| cpu_instrument(make, sample_rate, limits, timing));
+                let probed = probe_instrument(make, sample_rate, limits, timing);
+                (probed, chord.join())
+            });
+            let chord = chord.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (probed, Some(chord))
+        }
+        _ => (probe_instrument(make, sample_rate, limits, timing), None),
     };
+    let (peak, loudest, tail_s) = probed?;
     check_panic(variant)?;
     let peak_dbfs = to_dbfs(peak);
     if peak_dbfs > limits.max_peak_dbfs {
@@ -318,7 +352,10 @@ fn check_instances(
     let (cpu_share, cpu_voices) = match (kind, variant) {
         (ProgramKind::Effect, Some(v)) => (Some(cpu_effect(v, sample_rate)?), 1),
         _ => (
-            cpu_instrument(make, sample_rate, limits, timing)?,
+            match chord.take() {
+                Some(played) => played?,
+                None => cpu_instrument(make, sample_rate, limits, timing)?,
+            },
             limits.voices,
         ),
     };
@@ -338,6 +375,7 @@ fn check_instances(
         cpu_share,
         cpu_voices,
         cpu_budget: limits.cpu_budget,
+        tail_s,
     })
 }
 
@@ -354,12 +392,14 @@ fn check_panic(variant: Option<&CompiledVariant>) -> Result<(), SanityError> {
     Ok(())
 }
 
-/// Plays the probe notes and returns the raw peak and the note it was on.
+/// Plays the probe notes and returns the raw peak, the note it was on and how long the
+/// voices were followed after the last note-off.
 fn probe_instrument(
-    make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
+    make: &(dyn Fn(usize) -> Result<OfflinePatch, String> + Sync),
     sample_rate: f32,
     limits: &SanityLimits,
-) -> Result<(f32, String), SanityError> {
+    timing: CpuTiming,
+) -> Result<(f32, String, f64), SanityError> {
     let mut instance = make(limits.voices).map_err(SanityError::Unplayable)?;
     instance.apply_macros(&NEUTRAL_MACROS);
     let frames = |seconds: f64| (seconds * sample_rate as f64).round() as usize;
@@ -417,9 +457,16 @@ fn probe_instrument(
     }
     // Render the voices on, without notes, until every one has ended by the engine's rule
     // (the effect's output, a reverb's tail, has no say in that, and costs most here).
+    let tail_start = position;
     let tail_end = position + frames(MAX_RELEASE_SECONDS);
     let sounding =
         |instance: &OfflinePatch| (0..instance.voice_count()).any(|v| instance.is_voice_active(v));
+    // Each voice's peak over the block being rendered, and the blocks' peaks before
+    // (dBFS; `None`: silent or ended), for a compiled-in built-in's verdict by its fall.
+    let block = frames(TAIL_BLOCK_SECONDS).max(CHUNK);
+    let mut block_peaks = vec![0.0f32; instance.voice_count()];
+    let mut history: Vec<Vec<Option<f32>>> = Vec::new();
+    let mut will_end = false;
     while sounding(&instance) && position < tail_end {
         if !instance.render_voices(CHUNK) {
             return Err(SanityError::NonFinite {
@@ -428,8 +475,29 @@ fn probe_instrument(
             });
         }
         position += CHUNK;
+        if timing == CpuTiming::Timed {
+            continue;
+        }
+        for (v, peak) in block_peaks.iter_mut().enumerate() {
+            *peak = peak.max(instance.voice_level(v));
+        }
+        if (position - tail_start) % block < CHUNK {
+            history.push(
+                block_peaks
+                    .iter()
+                    .enumerate()
+                    .map(|(v, &p)| (instance.is_voice_active(v) && p > 0.0).then(|| to_dbfs(p)))
+                    .collect(),
+            );
+            block_peaks.fill(0.0);
+            let left = (tail_end - position) as f64 / sample_rate as f64;
+            if ends_by_its_fall(&history, left) {
+                will_end = true;
+                break;
+            }
+        }
     }
-    if !silent && sounding(&instance) {
+    if !silent && !will_end && sounding(&instance) {
         let level = (0..instance.voice_count())
             .filter(|&v| instance.is_voice_active(v))
             .map(|v| instance.voice_level(v))
@@ -439,7 +507,39 @@ fn probe_instrument(
             level_dbfs: to_dbfs(level),
         });
     }
-    Ok((peak, loudest))
+    Ok((
+        peak,
+        loudest,
+        (position - tail_start) as f64 / sample_rate as f64,
+    ))
+}
+
+/// Whether every voice still sounding after note-off will end within `left` seconds, judged
+/// by its fall: `history` holds each block's peak per voice (dBFS, `None` once it is
+/// silent or ended), one entry per [`TAIL_BLOCK_SECONDS`]. Each sounding voice's peak must
+/// have fallen in each of the last [`FALLING_BLOCKS`] blocks, and at the rate of that fall
+/// (straight in dB, an exponential decay's shape; an envelope releasing to zero falls
+/// faster) reach −100 dBFS within `left`. Used for compiled-in built-ins only, whose
+/// envelopes release to exactly zero, so a fall once started goes on.
+pub fn ends_by_its_fall(history: &[Vec<Option<f32>>], left: f64) -> bool {
+    let Some(first) = history.len().checked_sub(FALLING_BLOCKS + 1) else {
+        return false;
+    };
+    let recent = &history[first..];
+    (0..recent[0].len()).all(|v| {
+        let levels: Vec<Option<f32>> = recent.iter().map(|block| block[v]).collect();
+        let Some(now) = levels[FALLING_BLOCKS] else {
+            return true; // silent or ended
+        };
+        let falling = levels
+            .windows(2)
+            .all(|pair| matches!(pair, [Some(before), Some(after)] if after < before));
+        let Some(then) = levels[0].filter(|_| falling) else {
+            return false;
+        };
+        let per_second = (then - now) as f64 / (FALLING_BLOCKS as f64 * TAIL_BLOCK_SECONDS);
+        now <= VOICE_SILENCE_DBFS || (now - VOICE_SILENCE_DBFS) as f64 / per_second <= left
+    })
 }
 
 /// Runs pink noise through an effect program and returns the raw peak.
@@ -473,7 +573,7 @@ fn probe_effect(variant: &CompiledVariant, sample_rate: f32) -> Result<(f32, Str
 /// one core it needs at 48 kHz; [`CpuTiming::Untimed`] plays only the warm-up (the chord
 /// must stay finite) and returns `None`.
 fn cpu_instrument(
-    make: &dyn Fn(usize) -> Result<OfflinePatch, String>,
+    make: &(dyn Fn(usize) -> Result<OfflinePatch, String> + Sync),
     sample_rate: f32,
     limits: &SanityLimits,
     timing: CpuTiming,
@@ -654,6 +754,65 @@ freq = hslider("freq", 440, 20, 20000, 1);
 gain = hslider("gain", 0.5, 0, 1, 0.01);
 process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
 "#;
+
+    /// Blocks of one falling voice (`per_block` dB each, from `start` dBFS) beside a voice
+    /// that never sounded.
+    fn falling(start: f32, per_block: f32, blocks: usize) -> Vec<Vec<Option<f32>>> {
+        (0..blocks)
+            .map(|i| vec![Some(start - per_block * i as f32), None])
+            .collect()
+    }
+
+    #[test]
+    fn a_tail_ends_by_its_fall_only_when_every_voice_keeps_falling_fast_enough() {
+        // 2 dB a block is 20 dB/s: from -30 dBFS, -100 dBFS in 3.5 s.
+        assert!(ends_by_its_fall(&falling(-30.0, 2.0, 6), 14.0));
+        // Too few blocks to judge.
+        assert!(!ends_by_its_fall(
+            &falling(-30.0, 2.0, FALLING_BLOCKS),
+            14.0
+        ));
+        // Too slow to end in the time left: 1 dB/s from -40 dBFS is a minute.
+        assert!(!ends_by_its_fall(&falling(-30.0, 0.1, 6), 14.0));
+        assert!(!ends_by_its_fall(&falling(-30.0, 2.0, 6), 2.0));
+        // Holding its level: a voice that ignores `gate`.
+        assert!(!ends_by_its_fall(&falling(-20.0, 0.0, 6), 14.0));
+        // Rising again in the last blocks (a tremolo): not yet.
+        let mut wobble = falling(-30.0, 2.0, 6);
+        wobble[4][0] = Some(-20.0);
+        assert!(!ends_by_its_fall(&wobble, 14.0));
+        // Every sounding voice must fall: one holding keeps the tail followed.
+        let mut beside = falling(-30.0, 2.0, 6);
+        beside.iter_mut().for_each(|block| block[1] = Some(-60.0));
+        assert!(!ends_by_its_fall(&beside, 14.0));
+        // A voice that has ended counts as ended.
+        let mut ended = falling(-30.0, 2.0, 6);
+        ended.last_mut().unwrap()[0] = None;
+        assert!(ends_by_its_fall(&ended, 0.0));
+    }
+
+    #[test]
+    fn a_built_in_with_a_long_release_is_followed_until_its_fall_shows_its_end() {
+        use crate::build::BuildSpec;
+        let (index, _) = mephisto_dsp::find_builtin("dark_drone").unwrap();
+        let spec = PatchSpec::from_builtin(index).unwrap();
+        let release = spec.params["release"] as f64;
+        assert!(release >= 2.0, "the test needs a long release: {release} s");
+        let report = check_spec(
+            &Program::Builtin(index),
+            &spec,
+            48_000.0,
+            &SanityLimits::default(),
+        )
+        .unwrap();
+        // The envelope reaches zero only `release` seconds after the last note-off; the
+        // gate stopped following once the fall had shown it will.
+        assert!(
+            report.tail_s >= (FALLING_BLOCKS + 1) as f64 * TAIL_BLOCK_SECONDS - 0.01
+                && report.tail_s < release - 0.5,
+            "{report:?}"
+        );
+    }
 
     #[test]
     fn a_built_in_program_is_gated_without_timing_its_cpu() {

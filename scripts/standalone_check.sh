@@ -47,17 +47,28 @@ run() {
         MEPHISTO_CACHE_DIR="$scratch/cache" "$@" \
         "$app" --backend dummy --sample-rate 48000 --period-size 512 >"$scratch/$name.log" 2>&1 &
     app_pid=$!
-    local up=""
-    for _ in $(seq 300); do
+    # A debug build starting on a loaded two-core machine has been seen to need more than
+    # 30 s for its first window (one CI run in seven, with nothing in its log), so the wait
+    # is 90 s; an app that exits is reported at once, with its exit status.
+    local up="" waited=0
+    for waited in $(seq 900); do
         if xwininfo -name Mephisto >/dev/null 2>&1; then up=1; break; fi
         kill -0 "$app_pid" 2>/dev/null || break
         sleep 0.1
     done
     if [ -z "$up" ]; then
         cat "$scratch/$name.log" >&2
-        echo "standalone_check: the window did not open ($name)" >&2
+        if kill -0 "$app_pid" 2>/dev/null; then
+            echo "standalone_check: the window did not open within 90 s ($name)" >&2
+        else
+            local status=0
+            wait "$app_pid" || status=$?
+            app_pid=""
+            echo "standalone_check: the app exited with status $status before its window opened ($name)" >&2
+        fi
         exit 1
     fi
+    echo "window up after about $((waited / 10)) s: $name"
     sleep 3
     kill -0 "$app_pid" 2>/dev/null || { cat "$scratch/$name.log" >&2; echo "standalone_check: the app exited ($name)" >&2; exit 1; }
     xwd -silent -name Mephisto | convert xwd:- "$scratch/$name.ppm"

@@ -571,15 +571,7 @@ impl Player<'_> {
             let here = here();
             return (other(), here);
         }
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(other);
-            let here = here();
-            let other = match helper.join() {
-                Ok(other) => other,
-                Err(panic) => std::panic::resume_unwind(panic),
-            };
-            (other, here)
-        })
+        mephisto_patch::side_by_side::side_by_side(other, here)
     }
 }
 

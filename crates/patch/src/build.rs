@@ -486,14 +486,13 @@ impl Builder<'_> {
         // Anything else is made after, as before (a compiled program's gate times its CPU;
         // a neural one starts a decoder thread).
         let (checked, early) = match program {
-            Program::Builtin(_) => std::thread::scope(|scope| {
-                let early = scope.spawn(|| live(&spec));
-                let checked = sanity::check_spec(&program, &spec, self.sample_rate, &self.limits);
-                let early = early
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Program::Builtin(_) => {
+                let (early, checked) = crate::side_by_side::side_by_side(
+                    || live(&spec),
+                    || sanity::check_spec(&program, &spec, self.sample_rate, &self.limits),
+                );
                 (checked, Some(early))
-            }),
+            }
             _ => (
                 sanity::check_spec(&program, &spec, self.sample_rate, &self.limits),
                 None,

@@ -23,6 +23,7 @@ pub mod probe;
 pub mod render;
 pub mod sanity;
 pub mod score;
+pub mod side_by_side;
 pub mod spec;
 pub mod transfer;
 

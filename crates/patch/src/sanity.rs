@@ -322,12 +322,10 @@ fn check_instances(
             None,
         ),
         (_, _, CpuTiming::Untimed) => {
-            let (probed, chord) = std::thread::scope(|scope| {
-                let chord = scope.spawn(|| cpu_instrument(make, sample_rate, limits, timing));
-                let probed = probe_instrument(make, sample_rate, limits, timing);
-                (probed, chord.join())
-            });
-            let chord = chord.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (chord, probed) = crate::side_by_side::side_by_side(
+                || cpu_instrument(make, sample_rate, limits, timing),
+                || probe_instrument(make, sample_rate, limits, timing),
+            );
             (probed, Some(chord))
         }
         _ => (probe_instrument(make, sample_rate, limits, timing), None),

@@ -63,6 +63,9 @@ pub const TAIL_BLOCK_SECONDS: f64 = 0.1;
 /// How many blocks in a row every sounding voice's peak must fall before its fall is
 /// trusted to go on.
 pub const FALLING_BLOCKS: usize = 3;
+/// A voice whose level wobbles as it falls (an LFO on its filter or amplitude) is judged on
+/// this many blocks: the trend of their peaks rather than each step.
+pub const TREND_BLOCKS: usize = 8;
 /// The level at which the engine stops computing a voice (its `SILENCE`), dBFS.
 const VOICE_SILENCE_DBFS: f32 = -100.0;
 
@@ -514,30 +517,80 @@ fn probe_instrument(
 
 /// Whether every voice still sounding after note-off will end within `left` seconds, judged
 /// by its fall: `history` holds each block's peak per voice (dBFS, `None` once it is
-/// silent or ended), one entry per [`TAIL_BLOCK_SECONDS`]. Each sounding voice's peak must
-/// have fallen in each of the last [`FALLING_BLOCKS`] blocks, and at the rate of that fall
-/// (straight in dB, an exponential decay's shape; an envelope releasing to zero falls
-/// faster) reach −100 dBFS within `left`. Used for compiled-in built-ins only, whose
-/// envelopes release to exactly zero, so a fall once started goes on.
+/// silent or ended), one entry per [`TAIL_BLOCK_SECONDS`]. Each sounding voice must fall
+/// steadily ([`falls_steadily`]) or on the whole ([`falls_on_the_whole`]), at a rate that
+/// reaches −100 dBFS within `left`. Used for compiled-in built-ins only, whose envelopes
+/// release to exactly zero, so a fall once started goes on; the rule only decides how long
+/// the gate follows a tail.
 pub fn ends_by_its_fall(history: &[Vec<Option<f32>>], left: f64) -> bool {
-    let Some(first) = history.len().checked_sub(FALLING_BLOCKS + 1) else {
+    let Some(last) = history.last() else {
         return false;
     };
-    let recent = &history[first..];
-    (0..recent[0].len()).all(|v| {
-        let levels: Vec<Option<f32>> = recent.iter().map(|block| block[v]).collect();
-        let Some(now) = levels[FALLING_BLOCKS] else {
-            return true; // silent or ended
-        };
-        let falling = levels
-            .windows(2)
-            .all(|pair| matches!(pair, [Some(before), Some(after)] if after < before));
-        let Some(then) = levels[0].filter(|_| falling) else {
-            return false;
-        };
-        let per_second = (then - now) as f64 / (FALLING_BLOCKS as f64 * TAIL_BLOCK_SECONDS);
-        now <= VOICE_SILENCE_DBFS || (now - VOICE_SILENCE_DBFS) as f64 / per_second <= left
+    (0..last.len()).all(|v| {
+        let levels: Vec<Option<f32>> = history.iter().map(|block| block[v]).collect();
+        last[v].is_none() || falls_steadily(&levels, left) || falls_on_the_whole(&levels, left)
     })
+}
+
+/// Whether the peak fell in each of the last [`FALLING_BLOCKS`] blocks, at a rate (straight
+/// in dB, an exponential decay's shape; an envelope releasing to zero falls faster) that
+/// reaches −100 dBFS within `left` seconds.
+fn falls_steadily(levels: &[Option<f32>], left: f64) -> bool {
+    let Some(first) = levels.len().checked_sub(FALLING_BLOCKS + 1) else {
+        return false;
+    };
+    let recent = &levels[first..];
+    let falling = recent
+        .windows(2)
+        .all(|pair| matches!(pair, [Some(before), Some(after)] if after < before));
+    match (recent[0], recent[FALLING_BLOCKS]) {
+        (Some(then), Some(now)) if falling => {
+            let per_second = (then - now) as f64 / (FALLING_BLOCKS as f64 * TAIL_BLOCK_SECONDS);
+            reaches_silence(now, per_second, left)
+        }
+        _ => false,
+    }
+}
+
+/// Whether, over the last [`TREND_BLOCKS`] blocks, the loudest peak of the later half is
+/// below the loudest of the earlier half (the envelope fell, whatever the wobble) and the
+/// least-squares trend of the peaks takes the later half's loudest to −100 dBFS within
+/// `left` seconds.
+fn falls_on_the_whole(levels: &[Option<f32>], left: f64) -> bool {
+    let Some(first) = levels.len().checked_sub(TREND_BLOCKS) else {
+        return false;
+    };
+    let Some(recent) = levels[first..]
+        .iter()
+        .copied()
+        .collect::<Option<Vec<f32>>>()
+    else {
+        return false;
+    };
+    let loudest = |half: &[f32]| half.iter().copied().fold(f32::MIN, f32::max);
+    let (earlier, later) = recent.split_at(TREND_BLOCKS / 2);
+    if loudest(later) >= loudest(earlier) {
+        return false;
+    }
+    let n = TREND_BLOCKS as f64;
+    let mean_t = (n - 1.0) / 2.0;
+    let mean_level = recent.iter().map(|&l| l as f64).sum::<f64>() / n;
+    let (covariance, variance) = recent
+        .iter()
+        .enumerate()
+        .fold((0.0, 0.0), |(c, v), (t, &l)| {
+            let dt = t as f64 - mean_t;
+            (c + dt * (l as f64 - mean_level), v + dt * dt)
+        });
+    let per_second = -(covariance / variance) / TAIL_BLOCK_SECONDS;
+    reaches_silence(loudest(later), per_second, left)
+}
+
+/// Whether a level `now` (dBFS) falling `per_second` dB a second reaches −100 dBFS within
+/// `left` seconds.
+fn reaches_silence(now: f32, per_second: f64, left: f64) -> bool {
+    now <= VOICE_SILENCE_DBFS
+        || (per_second > 0.0 && (now - VOICE_SILENCE_DBFS) as f64 / per_second <= left)
 }
 
 /// Runs pink noise through an effect program and returns the raw peak.
@@ -787,6 +840,25 @@ process = os.osc(freq) * gain * 0.5 * en.asr(0.005, 1, 0.1, button("gate"));
         let mut ended = falling(-30.0, 2.0, 6);
         ended.last_mut().unwrap()[0] = None;
         assert!(ends_by_its_fall(&ended, 0.0));
+        // Falling 1.5 dB a block on the whole under an LFO's ±6 dB wobble (never three
+        // falls in a row): its trend is judged once there are enough blocks.
+        let wobbling = |blocks: usize, per_block: f32| -> Vec<Vec<Option<f32>>> {
+            (0..blocks)
+                .map(|i| {
+                    let lfo = if i % 2 == 0 { 6.0 } else { -6.0 };
+                    vec![Some(-30.0 - per_block * i as f32 + lfo), None]
+                })
+                .collect()
+        };
+        assert!(!ends_by_its_fall(&wobbling(TREND_BLOCKS - 1, 1.5), 14.0));
+        assert!(ends_by_its_fall(&wobbling(TREND_BLOCKS, 1.5), 14.0));
+        // The same wobble around a held level, or falling too slowly, goes on being followed.
+        assert!(!ends_by_its_fall(&wobbling(TREND_BLOCKS + 1, 0.0), 14.0));
+        assert!(!ends_by_its_fall(&wobbling(TREND_BLOCKS + 1, 0.2), 14.0));
+        // A swell in the later half (a slow LFO's crest) is no fall.
+        let mut swell = wobbling(TREND_BLOCKS + 1, 1.5);
+        swell[TREND_BLOCKS][0] = Some(-10.0);
+        assert!(!ends_by_its_fall(&swell, 14.0));
     }
 
     #[test]

@@ -401,7 +401,11 @@ fn probe_instrument(
     limits: &SanityLimits,
     timing: CpuTiming,
 ) -> Result<(f32, String, f64), SanityError> {
-    let mut instance = make(limits.voices).map_err(SanityError::Unplayable)?;
+    // Each note on its own voice, in turn: [`Probe::sanity`]. The instance has only the
+    // voices the notes use (making 16 voices costs more than some probes).
+    let probe = Probe::sanity();
+    let mut instance =
+        make(limits.voices.min(probe.notes.len())).map_err(SanityError::Unplayable)?;
     instance.apply_macros(&NEUTRAL_MACROS);
     let frames = |seconds: f64| (seconds * sample_rate as f64).round() as usize;
     let mut position = 0;
@@ -409,8 +413,6 @@ fn probe_instrument(
     // Chunks rendered while a note was held, and those in which the output moved.
     let (mut held_chunks, mut moving_chunks) = (0usize, 0usize);
     let moving_floor = 10f32.powf(limits.silence_dbfs / 20.0);
-    // Each note on its own voice, in turn: [`Probe::sanity`].
-    let probe = Probe::sanity();
     let mut loudest = format!("note {}", note_name(probe.notes[0]));
     for (i, &note) in probe.notes.iter().enumerate() {
         let voice = i % instance.voice_count();

@@ -71,7 +71,7 @@ const RIDGE: f32 = 0.05;
 /// bins), so 1e-7 is noise 70 dB under the tone: at the −23 LUFS a design plays at, that is
 /// about a 16-bit recording's own noise floor, nothing a listener calls grit. Measured on
 /// the built-ins as designed: the clean tonal ones all sit under it (tine_keys 6.4e-9,
-/// glass_bell 9.5e-9, drawbar_organ 1.5e-8, deep_kick 7.4e-8, sub_bass 8.9e-8), the ones
+/// glass_bell 9.5e-9, drawbar_organ 1.5e-8, sub_bass 4.1e-8, deep_kick 7.4e-8), the ones
 /// with noise or drive by design above 1e-6 (warm_pad 2.2e-6 up to nylon_pluck 5.8e-3), and
 /// real grit reaches it by orders of magnitude ("distorted bass" 6e-6, ×150 the plain bass).
 /// Below it the ratios are a near-pure sine's last bits: a shut sub_bass measured 2.6e-8
@@ -744,5 +744,29 @@ mod tests {
         // Going down past the floor cannot be asked for.
         let grit = &TARGETS[2];
         assert_eq!(standing(grit, &p, -29.0, -29.5, -1.0), Standing::Met);
+    }
+
+    #[test]
+    fn grit_counts_from_the_clean_floor() {
+        let grit = &TARGETS[2];
+        let at = |flatness: f32| {
+            (grit.measure)(&Features {
+                flatness,
+                ..Features::SILENT
+            })
+        };
+        // A shut sub (a near-pure sine) against the plain bass: both clean, no grit lost,
+        // and a drive that only doubles that flatness wins no grit either.
+        assert_eq!(at(2.6e-8), at(3.8e-8));
+        let p = Probe::level();
+        let nudged = standing(grit, &p, at(3.8e-8), at(7.8e-8), 0.9);
+        assert!(nudged.missed(), "{nudged:?}");
+        // Real grit ("distorted bass", about 6e-6) counts in full from the floor.
+        assert_eq!(standing(grit, &p, at(3.8e-8), at(6e-6), 0.9), Standing::Met);
+        // Asking a clean note for cleaner is already met.
+        assert_eq!(
+            standing(grit, &p, at(3.8e-8), at(2.6e-8), -0.9),
+            Standing::Met
+        );
     }
 }

@@ -64,6 +64,22 @@ const MAX_LEVEL_LOSS_DB: f32 = 12.0;
 /// words put them unless moving them buys a target.
 const RIDGE: f32 = 0.05;
 
+/// The spectral flatness at and below which a note counts as clean: Grit's measure starts
+/// here, so a flatness change below it is neither grit won nor grit lost. For a tone over a
+/// broadband noise, flatness is about the noise's power against the tone's (the geometric
+/// mean is the noise's level in a bin, the arithmetic mean the tone's power spread over the
+/// bins), so 1e-7 is noise 70 dB under the tone: at the −23 LUFS a design plays at, that is
+/// about a 16-bit recording's own noise floor, nothing a listener calls grit. Measured on
+/// the built-ins as designed: the clean tonal ones all sit under it (tine_keys 6.4e-9,
+/// glass_bell 9.5e-9, drawbar_organ 1.5e-8, sub_bass 4.1e-8, deep_kick 7.4e-8), the ones
+/// with noise or drive by design above 1e-6 (warm_pad 2.2e-6 up to nylon_pluck 5.8e-3), and
+/// real grit reaches it by orders of magnitude ("distorted bass" 6e-6, ×150 the plain bass).
+/// Below it the ratios are a near-pure sine's last bits: a shut sub_bass measured 2.6e-8
+/// against the plain bass's 3.8e-8, which as a ratio (×0.7) counted as grit lost against a
+/// "dark distorted bass" and a drive nudged to 7.8e-8 (×2.06) as the grit asked for, so the
+/// check traded the dark away for an inaudible grit.
+const CLEAN_FLATNESS: f32 = 1e-7;
+
 /// Each control's normalised shift from the template's designed position, aligned with
 /// the controls.
 pub type Shifts = Vec<f32>;
@@ -160,16 +176,16 @@ const TARGETS: [Target; 5] = [
         overshoots: true,
         priority: 1.0,
     },
-    // Grit: flatness doubled per unit (a tonal note's flatness moves by factors); a pure
-    // tone's floor cannot be cleaned further.
+    // Grit: flatness doubled per unit (a tonal note's flatness moves by factors), counted
+    // from CLEAN_FLATNESS up; a note at that floor is clean and cannot be cleaned further.
     Target {
         axis: GRIT,
         up: "grittier",
         down: "cleaner",
-        measure: |f| f.flatness.max(1e-9).log2(),
+        measure: |f| f.flatness.max(CLEAN_FLATNESS).log2(),
         per_weight: 1.0,
         ceiling: |_| 0.0,
-        floor: |_| -28.0,
+        floor: |_| CLEAN_FLATNESS.log2(),
         format: ratio,
         overshoots: false,
         priority: 0.5,
@@ -728,5 +744,29 @@ mod tests {
         // Going down past the floor cannot be asked for.
         let grit = &TARGETS[2];
         assert_eq!(standing(grit, &p, -29.0, -29.5, -1.0), Standing::Met);
+    }
+
+    #[test]
+    fn grit_counts_from_the_clean_floor() {
+        let grit = &TARGETS[2];
+        let at = |flatness: f32| {
+            (grit.measure)(&Features {
+                flatness,
+                ..Features::SILENT
+            })
+        };
+        // A shut sub (a near-pure sine) against the plain bass: both clean, no grit lost,
+        // and a drive that only doubles that flatness wins no grit either.
+        assert_eq!(at(2.6e-8), at(3.8e-8));
+        let p = Probe::level();
+        let nudged = standing(grit, &p, at(3.8e-8), at(7.8e-8), 0.9);
+        assert!(nudged.missed(), "{nudged:?}");
+        // Real grit ("distorted bass", about 6e-6) counts in full from the floor.
+        assert_eq!(standing(grit, &p, at(3.8e-8), at(6e-6), 0.9), Standing::Met);
+        // Asking a clean note for cleaner is already met.
+        assert_eq!(
+            standing(grit, &p, at(3.8e-8), at(2.6e-8), -0.9),
+            Standing::Met
+        );
     }
 }

@@ -395,7 +395,11 @@ fn formerly_failing_designs_pass_all_six_macros() {
     // failed Motion (ρ 0.72: a 3 Hz wah hardly moved under the reverb's wash) until the
     // wah swept at 8 Hz; "super short pluck" failed Motion (ρ 0.64, then 0.72 with the
     // faster wah: the chorus wobbled the lower half) until the repair learnt to drop the
-    // link that helps least.
+    // link that helps least. "undistorted bass", "deep house bass" and "deep dark sub bass"
+    // failed Bright (ρ 0.83, 0.43–0.50, 0.73: the sub's triangle held the centroid of a
+    // shut bass near 250 Hz) until the triangle followed the cutoff; that change waited for
+    // the analysis check to count Grit from a clean flatness floor (crates/designer/src/
+    // check.rs, CLEAN_FLATNESS), or "dark distorted bass" kept an inaudible grit over the dark.
     for prompt in [
         "warm lush analog pad",
         "tuba",
@@ -406,6 +410,9 @@ fn formerly_failing_designs_pass_all_six_macros() {
         "techno kick",
         "pluck with tons of reverb",
         "super short pluck",
+        "undistorted bass",
+        "deep house bass",
+        "deep dark sub bass",
     ] {
         let spec = design(prompt).spec;
         let program = Program::Builtin(spec.builtin_index().expect("a built-in's program"));

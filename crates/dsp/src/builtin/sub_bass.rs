@@ -114,12 +114,14 @@ pub struct SubBassVoice {
     fRec29: [F32; 2],
     fRec20: [F32; 2],
     fRec21: [F32; 2],
+    fRec34: [F32; 2],
+    fVec3: [F32; 2],
     fRec33: [F32; 2],
     fHslider13: F32,
-    fRec34: [F32; 2],
-    fHslider14: F32,
     fRec35: [F32; 2],
-    fVec3: [F32; 2],
+    fHslider14: F32,
+    fRec36: [F32; 2],
+    fVec4: [F32; 2],
     fRec11: [F32; 2],
     fRec9: [F32; 3],
     fRec6: [F32; 2],
@@ -133,8 +135,8 @@ pub struct SubBassVoice {
     fConst23: F32,
     fHslider15: F32,
     fConst24: F32,
-    fRec36: [F32; 2],
-    iRec37: [i32; 2],
+    fRec37: [F32; 2],
+    iRec38: [i32; 2],
     fHslider16: F32,
 }
 
@@ -195,12 +197,14 @@ impl FaustDsp for SubBassVoice {
             fRec29: [0.0; 2],
             fRec20: [0.0; 2],
             fRec21: [0.0; 2],
+            fRec34: [0.0; 2],
+            fVec3: [0.0; 2],
             fRec33: [0.0; 2],
             fHslider13: 0.0,
-            fRec34: [0.0; 2],
-            fHslider14: 0.0,
             fRec35: [0.0; 2],
-            fVec3: [0.0; 2],
+            fHslider14: 0.0,
+            fRec36: [0.0; 2],
+            fVec4: [0.0; 2],
             fRec11: [0.0; 2],
             fRec9: [0.0; 3],
             fRec6: [0.0; 2],
@@ -214,8 +218,8 @@ impl FaustDsp for SubBassVoice {
             fConst23: 0.0,
             fHslider15: 0.0,
             fConst24: 0.0,
-            fRec36: [0.0; 2],
-            iRec37: [0; 2],
+            fRec37: [0.0; 2],
+            iRec38: [0; 2],
             fHslider16: 0.0,
         }
     }
@@ -273,6 +277,18 @@ impl FaustDsp for SubBassVoice {
             "Copyright (C) 2020 Oleg Nesterov <oleg@redhat.com>",
         );
         m.declare("filters.lib/svf:license", "MIT-style STK-4.3 license");
+        m.declare("filters.lib/tf1:author", "Julius O. Smith III");
+        m.declare(
+            "filters.lib/tf1:copyright",
+            "Copyright (C) 2003-2019 by Julius O. Smith III <jos@ccrma.stanford.edu>",
+        );
+        m.declare("filters.lib/tf1:license", "MIT-style STK-4.3 license");
+        m.declare("filters.lib/tf1s:author", "Julius O. Smith III");
+        m.declare(
+            "filters.lib/tf1s:copyright",
+            "Copyright (C) 2003-2019 by Julius O. Smith III <jos@ccrma.stanford.edu>",
+        );
+        m.declare("filters.lib/tf1s:license", "MIT-style STK-4.3 license");
         m.declare("filters.lib/tf2:author", "Julius O. Smith III");
         m.declare(
             "filters.lib/tf2:copyright",
@@ -416,40 +432,46 @@ impl FaustDsp for SubBassVoice {
             self.fRec21[(l23) as usize] = 0.0;
         }
         for l24 in 0..2 {
-            self.fRec33[(l24) as usize] = 0.0;
+            self.fRec34[(l24) as usize] = 0.0;
         }
         for l25 in 0..2 {
-            self.fRec34[(l25) as usize] = 0.0;
+            self.fVec3[(l25) as usize] = 0.0;
         }
         for l26 in 0..2 {
-            self.fRec35[(l26) as usize] = 0.0;
+            self.fRec33[(l26) as usize] = 0.0;
         }
         for l27 in 0..2 {
-            self.fVec3[(l27) as usize] = 0.0;
+            self.fRec35[(l27) as usize] = 0.0;
         }
         for l28 in 0..2 {
-            self.fRec11[(l28) as usize] = 0.0;
+            self.fRec36[(l28) as usize] = 0.0;
         }
-        for l29 in 0..3 {
-            self.fRec9[(l29) as usize] = 0.0;
+        for l29 in 0..2 {
+            self.fVec4[(l29) as usize] = 0.0;
         }
         for l30 in 0..2 {
-            self.fRec6[(l30) as usize] = 0.0;
+            self.fRec11[(l30) as usize] = 0.0;
         }
-        for l31 in 0..2 {
-            self.fRec7[(l31) as usize] = 0.0;
+        for l31 in 0..3 {
+            self.fRec9[(l31) as usize] = 0.0;
         }
         for l32 in 0..2 {
-            self.fRec1[(l32) as usize] = 0.0;
+            self.fRec6[(l32) as usize] = 0.0;
         }
         for l33 in 0..2 {
-            self.fRec2[(l33) as usize] = 0.0;
+            self.fRec7[(l33) as usize] = 0.0;
         }
         for l34 in 0..2 {
-            self.fRec36[(l34) as usize] = 0.0;
+            self.fRec1[(l34) as usize] = 0.0;
         }
         for l35 in 0..2 {
-            self.iRec37[(l35) as usize] = 0;
+            self.fRec2[(l35) as usize] = 0.0;
+        }
+        for l36 in 0..2 {
+            self.fRec37[(l36) as usize] = 0.0;
+        }
+        for l37 in 0..2 {
+            self.iRec38[(l37) as usize] = 0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
@@ -627,12 +649,13 @@ impl FaustDsp for SubBassVoice {
         let mut fSlow22: F32 = F32::max(1e-06, F32::min(0.5, fSlow17));
         let mut fSlow23: F32 = 1.0 - fSlow22;
         let mut fSlow24: F32 = 1.0 / fSlow22;
-        let mut fSlow25: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow13));
-        let mut fSlow26: F32 = self.fHslider13;
-        let mut fSlow27: F32 = self.fHslider14;
-        let mut fSlow28: F32 =
+        let mut fSlow25: F32 = 4.0 * fSlow14;
+        let mut fSlow26: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow13));
+        let mut fSlow27: F32 = self.fHslider13;
+        let mut fSlow28: F32 = self.fHslider14;
+        let mut fSlow29: F32 =
             1.0 - F32::exp(0.0 - self.fConst24 / F32::max(self.fHslider15, 0.0005));
-        let mut fSlow29: F32 = 0.75 * self.fHslider16;
+        let mut fSlow30: F32 = 0.75 * self.fHslider16;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = iSlow0;
@@ -696,137 +719,137 @@ impl FaustDsp for SubBassVoice {
                 F32::max(0.0, self.fRec26[1] + fSlow10 * (-0.01 - self.fRec26[1]))
             };
             self.iRec27[0] = iTemp15;
-            let mut fTemp16: F32 = F32::tan(
-                self.fConst10
-                    * F32::max(
-                        2e+01,
-                        F32::min(
-                            fSlow14
-                                * self.fRec16[0]
-                                * F32::powf(
-                                    2.0,
-                                    fSlow12 * self.fRec26[0]
-                                        + self.fRec25[0]
-                                            * unsafe {
-                                                ftbl0SubBassVoiceSIG0[(((65536.0
-                                                    * (self.fRec24[0]
-                                                        - (((self.fRec24[0] >= 1.0) as i32)
-                                                            as F32)))
-                                                    as i32)
-                                                    & 65535)
-                                                    as usize]
-                                            },
-                                ),
-                            self.fConst9,
-                        ),
-                    ),
+            let mut fTemp16: F32 = self.fRec16[0]
+                * F32::powf(
+                    2.0,
+                    fSlow12 * self.fRec26[0]
+                        + self.fRec25[0]
+                            * unsafe {
+                                ftbl0SubBassVoiceSIG0[(((65536.0
+                                    * (self.fRec24[0] - (((self.fRec24[0] >= 1.0) as i32) as F32)))
+                                    as i32)
+                                    & 65535)
+                                    as usize]
+                            },
+                );
+            let mut fTemp17: F32 = F32::tan(
+                self.fConst10 * F32::max(2e+01, F32::min(fSlow14 * fTemp16, self.fConst9)),
             );
-            let mut fTemp17: F32 = fTemp16 * (fTemp16 + 2.0 / fTemp14) + 1.0;
-            let mut fTemp18: F32 = fTemp16 * (fTemp16 + 1.8518518) + 1.0;
+            let mut fTemp18: F32 = fTemp17 * (fTemp17 + 2.0 / fTemp14) + 1.0;
+            let mut fTemp19: F32 = fTemp17 * (fTemp17 + 1.8518518) + 1.0;
             self.fRec31[0] =
                 fSlow16 + (self.fRec31[1] - ((((fSlow16 + self.fRec31[1]) >= 1.0) as i32) as F32));
-            let mut fTemp19: F32 = ((((self.fRec31[0] + 0.618034) >= 1.0) as i32) as F32);
-            let mut fTemp20: F32 = self.fRec31[0] + (0.618034 - fTemp19);
+            let mut fTemp20: F32 = ((((self.fRec31[0] + 0.618034) >= 1.0) as i32) as F32);
+            let mut fTemp21: F32 = self.fRec31[0] + (0.618034 - fTemp20);
             self.fRec32[0] =
                 fSlow18 + (self.fRec32[1] - ((((fSlow18 + self.fRec32[1]) >= 1.0) as i32) as F32));
-            let mut fTemp21: F32 = (((self.fRec32[0] >= 1.0) as i32) as F32);
-            let mut fTemp22: F32 = self.fRec32[0] - fTemp21;
-            let mut fTemp23: F32 = self.fRec31[0] + (-0.381966 - fTemp19);
-            let mut fTemp24: F32 = self.fRec32[0] + (-1.0 - fTemp21);
-            let mut fTemp25: F32 = 0.70710677
+            let mut fTemp22: F32 = (((self.fRec32[0] >= 1.0) as i32) as F32);
+            let mut fTemp23: F32 = self.fRec32[0] - fTemp22;
+            let mut fTemp24: F32 = self.fRec31[0] + (-0.381966 - fTemp20);
+            let mut fTemp25: F32 = self.fRec32[0] + (-1.0 - fTemp22);
+            let mut fTemp26: F32 = 0.70710677
                 * (0.0
-                    - (if (((fTemp22 < fSlow22) as i32) as i32 != 0) {
-                        fSlow24 * fTemp22 * (2.0 - fSlow24 * fTemp22) + -1.0
+                    - (if (((fTemp23 < fSlow22) as i32) as i32 != 0) {
+                        fSlow24 * fTemp23 * (2.0 - fSlow24 * fTemp23) + -1.0
                     } else {
-                        if (((fTemp22 > fSlow23) as i32) as i32 != 0) {
-                            fSlow24 * fTemp24 * (fSlow24 * fTemp24 + 2.0) + 1.0
+                        if (((fTemp23 > fSlow23) as i32) as i32 != 0) {
+                            fSlow24 * fTemp25 * (fSlow24 * fTemp25 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + if (((fTemp20 < fSlow19) as i32) as i32 != 0) {
-                        fSlow21 * fTemp20 * (2.0 - fSlow21 * fTemp20) + -1.0
+                    } + if (((fTemp21 < fSlow19) as i32) as i32 != 0) {
+                        fSlow21 * fTemp21 * (2.0 - fSlow21 * fTemp21) + -1.0
                     } else {
-                        if (((fTemp20 > fSlow20) as i32) as i32 != 0) {
-                            fSlow21 * fTemp23 * (fSlow21 * fTemp23 + 2.0) + 1.0
+                        if (((fTemp21 > fSlow20) as i32) as i32 != 0) {
+                            fSlow21 * fTemp24 * (fSlow21 * fTemp24 + 2.0) + 1.0
                         } else {
                             0.0
                         }
-                    } + 2.0 * (1.0 - (fTemp22 + fTemp20))));
-            let mut fTemp26: F32 = self.fRec28[1] + fTemp16 * (fTemp25 - self.fRec29[1]);
-            let mut fTemp27: F32 = fTemp26 / fTemp18;
-            self.fRec28[0] = 2.0 * fTemp27 - self.fRec28[1];
-            let mut fTemp28: F32 = self.fRec29[1] + fTemp16 * fTemp26 / fTemp18;
-            self.fRec29[0] = 2.0 * fTemp28 - self.fRec29[1];
-            let mut fRec30: F32 = fTemp28;
-            let mut fTemp29: F32 = self.fRec20[1] + fTemp16 * (fRec30 - self.fRec21[1]);
-            let mut fTemp30: F32 = fTemp29 / fTemp17;
-            self.fRec20[0] = 2.0 * fTemp30 - self.fRec20[1];
-            let mut fTemp31: F32 = self.fRec21[1] + fTemp16 * fTemp29 / fTemp17;
-            self.fRec21[0] = 2.0 * fTemp31 - self.fRec21[1];
-            let mut fRec22: F32 = fTemp31;
-            self.fRec33[0] =
-                fSlow25 + (self.fRec33[1] - ((((fSlow25 + self.fRec33[1]) >= 1.0) as i32) as F32));
-            self.fRec34[0] = fSlow26 * fTemp3 + self.fConst2 * fTemp2 * self.fRec34[1];
+                    } + 2.0 * (1.0 - (fTemp23 + fTemp21))));
+            let mut fTemp27: F32 = self.fRec28[1] + fTemp17 * (fTemp26 - self.fRec29[1]);
+            let mut fTemp28: F32 = fTemp27 / fTemp19;
+            self.fRec28[0] = 2.0 * fTemp28 - self.fRec28[1];
+            let mut fTemp29: F32 = self.fRec29[1] + fTemp17 * fTemp27 / fTemp19;
+            self.fRec29[0] = 2.0 * fTemp29 - self.fRec29[1];
+            let mut fRec30: F32 = fTemp29;
+            let mut fTemp30: F32 = self.fRec20[1] + fTemp17 * (fRec30 - self.fRec21[1]);
+            let mut fTemp31: F32 = fTemp30 / fTemp18;
+            self.fRec20[0] = 2.0 * fTemp31 - self.fRec20[1];
+            let mut fTemp32: F32 = self.fRec21[1] + fTemp17 * fTemp30 / fTemp18;
+            self.fRec21[0] = 2.0 * fTemp32 - self.fRec21[1];
+            let mut fRec22: F32 = fTemp32;
+            let mut fTemp33: F32 = 1.0
+                / F32::tan(
+                    self.fConst10
+                        * F32::max(
+                            2e+01,
+                            F32::min(F32::max(2e+02, fSlow25 * fTemp16), self.fConst9),
+                        ),
+                );
+            self.fRec34[0] =
+                fSlow26 + (self.fRec34[1] - ((((fSlow26 + self.fRec34[1]) >= 1.0) as i32) as F32));
+            let mut fTemp34: F32 =
+                4.0 * F32::abs(
+                    self.fRec34[0] + (-0.25 - ((((self.fRec34[0] + 0.25) >= 1.0) as i32) as F32)),
+                ) + -1.0;
+            self.fVec3[0] = fTemp34;
+            self.fRec33[0] = 0.0
+                - (self.fRec33[1] * (1.0 - fTemp33) - (fTemp34 + self.fVec3[1])) / (fTemp33 + 1.0);
             self.fRec35[0] = fSlow27 * fTemp3 + self.fConst2 * fTemp2 * self.fRec35[1];
-            let mut fTemp32: F32 = self.fRec35[0]
-                * ((1.0 - self.fRec34[0])
+            self.fRec36[0] = fSlow28 * fTemp3 + self.fConst2 * fTemp2 * self.fRec36[1];
+            let mut fTemp35: F32 = self.fRec36[0]
+                * ((1.0 - self.fRec35[0])
                     * unsafe {
                         ftbl0SubBassVoiceSIG0[(((65536.0
-                            * (self.fRec33[0] - (((self.fRec33[0] >= 1.0) as i32) as F32)))
+                            * (self.fRec34[0] - (((self.fRec34[0] >= 1.0) as i32) as F32)))
                             as i32)
                             & 65535) as usize]
                     }
-                    + self.fRec34[0]
-                        * (4.0
-                            * F32::abs(
-                                self.fRec33[0]
-                                    + (-0.25 - ((((self.fRec33[0] + 0.25) >= 1.0) as i32) as F32)),
-                            )
-                            + -1.0))
+                    + self.fRec35[0] * self.fRec33[0])
                 + 0.8
                     * (fRec22 * self.fRec19[0]
                         / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp14)) + 1.0))
                 + fSlow5 * fRec15;
-            let mut fTemp33: F32 = fTemp32 * F32::sqrt(0.25 * fTemp7 + 1.0)
-                / F32::sqrt(SubBassVoice_faustpower2_f(fTemp32) * fTemp7 + 1.0);
-            self.fVec3[0] = fTemp33;
-            self.fRec11[0] = 0.995 * self.fRec11[1] + fTemp33 - self.fVec3[1];
+            let mut fTemp36: F32 = fTemp35 * F32::sqrt(0.25 * fTemp7 + 1.0)
+                / F32::sqrt(SubBassVoice_faustpower2_f(fTemp35) * fTemp7 + 1.0);
+            self.fVec4[0] = fTemp36;
+            self.fRec11[0] = 0.995 * self.fRec11[1] + fTemp36 - self.fVec4[1];
             self.fRec9[0] = 1.3969839e-10 * fTemp6 * F32::abs(self.fRec11[0]) * fTemp5
                 - self.fConst8 * (self.fConst7 * self.fRec9[2] + self.fConst5 * self.fRec9[1]);
-            let mut fTemp34: F32 = self.fRec11[0]
+            let mut fTemp37: F32 = self.fRec11[0]
                 + self.fConst8 * (self.fRec9[2] + self.fRec9[0] + 2.0 * self.fRec9[1]);
-            let mut fTemp35: F32 = (self.fRec6[1] + self.fConst3 * (fTemp34 - self.fRec7[1]))
+            let mut fTemp38: F32 = (self.fRec6[1] + self.fConst3 * (fTemp37 - self.fRec7[1]))
                 / (self.fConst3 * (self.fConst3 + 1.6666666 / fTemp4) + 1.0);
-            self.fRec6[0] = 2.0 * fTemp35 - self.fRec6[1];
-            let mut fTemp36: F32 = self.fRec7[1] + self.fConst3 * fTemp35;
-            self.fRec7[0] = 2.0 * fTemp36 - self.fRec7[1];
-            let mut fRec8: F32 = fTemp35;
-            let mut fTemp37: F32 = fTemp34
+            self.fRec6[0] = 2.0 * fTemp38 - self.fRec6[1];
+            let mut fTemp39: F32 = self.fRec7[1] + self.fConst3 * fTemp38;
+            self.fRec7[0] = 2.0 * fTemp39 - self.fRec7[1];
+            let mut fRec8: F32 = fTemp38;
+            let mut fTemp40: F32 = fTemp37
                 + 1.6666666 * (fRec8 * (SubBassVoice_faustpower2_f(fTemp4) + -1.0) / fTemp4);
-            let mut fTemp38: F32 = self.fRec1[1] + self.fConst18 * (fTemp37 - self.fRec2[1]);
-            self.fRec1[0] = self.fConst20 * fTemp38 - self.fRec1[1];
-            let mut fTemp39: F32 = self.fRec2[1] + self.fConst21 * fTemp38;
-            self.fRec2[0] = 2.0 * fTemp39 - self.fRec2[1];
-            let mut fRec3: F32 = self.fConst22 * fTemp38;
-            let mut fRec4: F32 = fTemp39;
-            let mut iTemp40: i32 =
-                iSlow0 & (iTemp0 | (self.iRec37[1] & ((self.fRec36[1] < 1.0) as i32)));
-            self.fRec36[0] = if (iSlow0 as i32 != 0) {
-                if (iTemp40 as i32 != 0) {
-                    F32::min(1.0, self.fRec36[1] + fSlow28 * (1.3 - self.fRec36[1]))
+            let mut fTemp41: F32 = self.fRec1[1] + self.fConst18 * (fTemp40 - self.fRec2[1]);
+            self.fRec1[0] = self.fConst20 * fTemp41 - self.fRec1[1];
+            let mut fTemp42: F32 = self.fRec2[1] + self.fConst21 * fTemp41;
+            self.fRec2[0] = 2.0 * fTemp42 - self.fRec2[1];
+            let mut fRec3: F32 = self.fConst22 * fTemp41;
+            let mut fRec4: F32 = fTemp42;
+            let mut iTemp43: i32 =
+                iSlow0 & (iTemp0 | (self.iRec38[1] & ((self.fRec37[1] < 1.0) as i32)));
+            self.fRec37[0] = if (iSlow0 as i32 != 0) {
+                if (iTemp43 as i32 != 0) {
+                    F32::min(1.0, self.fRec37[1] + fSlow29 * (1.3 - self.fRec37[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec36[1] + self.fConst23 * (0.7999 - self.fRec36[1]),
+                        self.fRec37[1] + self.fConst23 * (0.7999 - self.fRec37[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec36[1] + fSlow10 * (-0.01 - self.fRec36[1]))
+                F32::max(0.0, self.fRec37[1] + fSlow10 * (-0.01 - self.fRec37[1]))
             };
-            self.iRec37[0] = iTemp40;
-            *output0 = fSlow29
-                * self.fRec36[0]
-                * (fTemp37 - (fRec4 + 1.4142271 * fRec3))
+            self.iRec38[0] = iTemp43;
+            *output0 = fSlow30
+                * self.fRec37[0]
+                * (fTemp40 - (fRec4 + 1.4142271 * fRec3))
                 * (fSlow1 * self.fRec0[0] + 1.0);
             self.iVec0[1] = self.iVec0[0];
             self.iVec1[1] = self.iVec1[0];
@@ -850,10 +873,12 @@ impl FaustDsp for SubBassVoice {
             self.fRec29[1] = self.fRec29[0];
             self.fRec20[1] = self.fRec20[0];
             self.fRec21[1] = self.fRec21[0];
-            self.fRec33[1] = self.fRec33[0];
             self.fRec34[1] = self.fRec34[0];
-            self.fRec35[1] = self.fRec35[0];
             self.fVec3[1] = self.fVec3[0];
+            self.fRec33[1] = self.fRec33[0];
+            self.fRec35[1] = self.fRec35[0];
+            self.fRec36[1] = self.fRec36[0];
+            self.fVec4[1] = self.fVec4[0];
             self.fRec11[1] = self.fRec11[0];
             self.fRec9[2] = self.fRec9[1];
             self.fRec9[1] = self.fRec9[0];
@@ -861,8 +886,8 @@ impl FaustDsp for SubBassVoice {
             self.fRec7[1] = self.fRec7[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];
-            self.fRec36[1] = self.fRec36[0];
-            self.iRec37[1] = self.iRec37[0];
+            self.fRec37[1] = self.fRec37[0];
+            self.iRec38[1] = self.iRec38[0];
         }
     }
 }

@@ -528,8 +528,12 @@ pub fn ends_by_its_fall(history: &[Vec<Option<f32>>], left: f64) -> bool {
     let Some(last) = history.last() else {
         return false;
     };
+    // Both rules look only at the last few blocks: the rest of a long tail is not copied.
+    let recent = &history[history
+        .len()
+        .saturating_sub(TREND_BLOCKS.max(FALLING_BLOCKS + 1))..];
     (0..last.len()).all(|v| {
-        let levels: Vec<Option<f32>> = history.iter().map(|block| block[v]).collect();
+        let levels: Vec<Option<f32>> = recent.iter().map(|block| block[v]).collect();
         last[v].is_none() || falls_steadily(&levels, left) || falls_on_the_whole(&levels, left)
     })
 }

@@ -39,7 +39,8 @@ pub struct JobStatus {
     pub title: String,
     pub stage: Stage,
     pub started: Instant,
-    /// How long the job took, once it is no longer busy.
+    /// How long the job took to sound (its patch went to the audio thread, perhaps while
+    /// the job goes on) or to end.
     pub took: Option<Duration>,
     /// What the producer should know besides the stage: unknown words, a fallback to the
     /// offline designer, repair rounds.
@@ -75,8 +76,12 @@ impl JobStatus {
 #[derive(Debug, Clone, PartialEq)]
 enum Origin {
     /// A new patch: recorded in the history. `previous` is the patch the request started
-    /// from (recorded first when the history does not end with it).
-    New { previous: Option<Box<PatchSpec>> },
+    /// from (recorded first when the history does not end with it); `draft` the first
+    /// sound this checked design replaces, whose history entry it takes over.
+    New {
+        previous: Option<Box<PatchSpec>>,
+        draft: Option<Box<PatchSpec>>,
+    },
     /// History entry `index`, revisited by undo, redo, A/B or a pick from the list.
     History { index: usize },
 }
@@ -204,7 +209,13 @@ impl Worker {
     /// Asks for `spec` to be compiled and played as a new patch (a restored project, an
     /// opened file, edited code); returns the job's number.
     pub fn play(&self, spec: PatchSpec) -> u64 {
-        self.play_as(spec, Origin::New { previous: None })
+        self.play_as(
+            spec,
+            Origin::New {
+                previous: None,
+                draft: None,
+            },
+        )
     }
 
     /// Plays the history entry before the current one; `None` when there is none.
@@ -437,7 +448,11 @@ impl WorkerThread {
             Stored::Value(Some(spec)) => {
                 if self.live_spec() != Some(&spec) {
                     let id = self.shared.queue(spec.name.clone());
-                    self.play(id, spec, Origin::New { previous: None });
+                    let origin = Origin::New {
+                        previous: None,
+                        draft: None,
+                    };
+                    self.play(id, spec, origin);
                 }
             }
             Stored::Value(None) => {
@@ -505,7 +520,7 @@ impl WorkerThread {
                     // Too hot to play as it was: it plays levelled, and is kept so.
                     spec.trim_db = Some(trim);
                 }
-                self.send(id, spec, origin, built);
+                self.send(id, spec, origin, built, None);
             }
             Err(error) => self.set_stage(id, Stage::Failed(Failure::from(&error))),
         }
@@ -518,42 +533,125 @@ impl WorkerThread {
         designer: Designer,
         jobs: &Receiver<Request>,
     ) {
+        let previous = request.current.clone().map(Box::new);
+        // Sound first: the offline designer's draft plays while the analysis check makes
+        // the design; the checked design then replaces it (a crossfade) unless the check
+        // left it as it was.
+        let mut playing: Option<(u64, PatchSpec)> = None;
+        match self.run_job(id, jobs, false, |job| {
+            designer::run_draft(&designer, &request, job)
+        }) {
+            Ok(Some(draft)) => {
+                let spec = draft.spec.clone();
+                let origin = Origin::New {
+                    previous: previous.clone(),
+                    draft: None,
+                };
+                match self.send(
+                    id,
+                    draft.spec,
+                    origin,
+                    draft.built,
+                    Some(Stage::AnalysisCheck),
+                ) {
+                    Some((variant_id, _)) => playing = Some((variant_id, spec)),
+                    None => return,
+                }
+            }
+            Ok(None) => {}
+            Err(DesignError::Superseded) => return self.set_stage(id, Stage::Superseded),
+            // The checked design reads the same words and builds the same template: it
+            // reports what went wrong.
+            Err(_) => {}
+        }
+        // While the draft plays, the status says so through the design's steps.
+        let outcome = self.run_job(id, jobs, playing.is_some(), |job| {
+            designer::run(&designer, &request, job)
+        });
+        match outcome {
+            Ok(designed) => {
+                self.add_notes(id, designed.notes.clone());
+                self.set_misses(id, designed.misses.clone());
+                let (spec, program) = (designed.spec.clone(), designed.built.program.clone());
+                let live = match playing {
+                    Some((draft_id, draft)) if designed.sounds_like(&draft) => {
+                        // What plays is the checked design: only its record changes.
+                        self.keep_spec(draft_id, &draft, spec.clone());
+                        let from_cache = designed
+                            .built
+                            .program
+                            .compiled()
+                            .is_none_or(CompiledVariant::from_cache);
+                        Some((draft_id, Stage::Live { from_cache }))
+                    }
+                    playing => {
+                        let origin = Origin::New {
+                            previous,
+                            draft: playing.map(|(_, draft)| Box::new(draft)),
+                        };
+                        self.send(
+                            id,
+                            designed.spec,
+                            origin,
+                            designed.built,
+                            Some(Stage::Calibrating),
+                        )
+                    }
+                };
+                if let Some((variant_id, live)) = live {
+                    self.calibrate_live(id, variant_id, spec, &program, live);
+                }
+            }
+            Err(DesignError::Superseded) => self.set_stage(id, Stage::Superseded),
+            Err(error) => {
+                let mut failure = Failure::from(&error);
+                if playing.is_some() {
+                    failure.message = format!(
+                        "{}; the first sound (the words' settings before the analysis check) keeps playing",
+                        failure.message
+                    );
+                }
+                self.set_stage(id, Stage::Failed(failure))
+            }
+        }
+    }
+
+    /// Runs a step of design job `id` with this worker's builder, reporting into the job's
+    /// status unless `quiet`.
+    fn run_job<T>(
+        &self,
+        id: u64,
+        jobs: &Receiver<Request>,
+        quiet: bool,
+        step: impl FnOnce(&mut Job) -> T,
+    ) -> T {
         let builder = self.builder();
         let mut control = JobStatusControl {
             thread: self,
             id,
             jobs,
+            quiet,
         };
         let mut job = Job {
             builder: &builder,
             control: &mut control,
         };
-        let outcome = designer::run(&designer, &request, &mut job);
-        drop(builder);
-        match outcome {
-            Ok(designed) => {
-                self.add_notes(id, designed.notes);
-                self.set_misses(id, designed.misses);
-                let origin = Origin::New {
-                    previous: request.current.map(Box::new),
-                };
-                let (spec, program) = (designed.spec.clone(), designed.built.program.clone());
-                if let Some(variant_id) = self.send(id, designed.spec, origin, designed.built) {
-                    self.calibrate_live(id, variant_id, spec, &program);
-                }
-            }
-            Err(DesignError::Superseded) => self.set_stage(id, Stage::Superseded),
-            Err(error) => self.set_stage(id, Stage::Failed(Failure::from(&error))),
-        }
+        step(&mut job)
     }
 
     /// Sound first, calibrate after: the designed patch (variant `variant_id`, sent as
     /// `spec`) already plays; its macros are calibrated here and the corrected map goes to
     /// the audio thread, which exchanges it for the playing one between two blocks and
     /// hands the old one back to be dropped here. The status shows "calibrating" until
-    /// then; the project and the history keep the calibrated spec.
-    fn calibrate_live(&mut self, id: u64, variant_id: u64, spec: PatchSpec, program: &Program) {
-        let live = self.shared.status.lock().stage.clone();
+    /// then, and `live` after; the project and the history keep the calibrated spec.
+    fn calibrate_live(
+        &mut self,
+        id: u64,
+        variant_id: u64,
+        spec: PatchSpec,
+        program: &Program,
+        live: Stage,
+    ) {
         self.set_stage(id, Stage::Calibrating);
         let calibrated = designer::calibrate(&spec, program);
         self.add_notes(id, vec![calibrated.note]);
@@ -578,23 +676,24 @@ impl WorkerThread {
                     vec![format!("the calibrated macros could not be applied ({e})")],
                 ),
             }
-            self.keep_calibrated(variant_id, &spec, calibrated.spec);
+            self.keep_spec(variant_id, &spec, calibrated.spec);
         }
         self.set_stage(id, live);
     }
 
-    /// Writes the calibrated spec where the designed one was kept: the variant's record,
-    /// and the history and project when it already went live.
-    fn keep_calibrated(&mut self, variant_id: u64, designed: &PatchSpec, calibrated: PatchSpec) {
+    /// Writes `new` where `old` was kept for variant `variant_id` (the checked design that
+    /// plays as its draft did, the calibrated spec): the variant's record, and the history
+    /// and project when it already went live.
+    fn keep_spec(&mut self, variant_id: u64, old: &PatchSpec, new: PatchSpec) {
         self.watch_live();
         if let Some(sent) = self.sent.iter_mut().find(|s| s.variant_id == variant_id) {
-            sent.spec = calibrated.clone();
+            sent.spec = new.clone();
         }
         if self.last_live == variant_id {
             if let Stored::Value(history) = &mut *self.shared.history.write() {
-                history.replace_current(designed, calibrated.clone());
+                history.replace_current(old, new.clone());
             }
-            *self.shared.saved.write() = Stored::Value(Some(calibrated));
+            *self.shared.saved.write() = Stored::Value(Some(new));
         }
     }
 
@@ -612,8 +711,17 @@ impl WorkerThread {
         }
     }
 
-    /// Hands a built patch to the audio thread; returns its variant id once sent.
-    fn send(&mut self, id: u64, spec: PatchSpec, origin: Origin, built: Built) -> Option<u64> {
+    /// Hands a built patch to the audio thread; returns its variant id once sent, with the
+    /// stage that says it plays. The job's status shows that stage, or `busy` while the job
+    /// goes on with the patch playing (it then counts as having sounded).
+    fn send(
+        &mut self,
+        id: u64,
+        spec: PatchSpec,
+        origin: Origin,
+        built: Built,
+        busy: Option<Stage>,
+    ) -> Option<(u64, Stage)> {
         let Built {
             mut instance,
             program,
@@ -652,8 +760,19 @@ impl WorkerThread {
             origin,
             compiled,
         });
-        self.set_stage(id, Stage::Live { from_cache });
-        Some(variant_id)
+        let live = Stage::Live { from_cache };
+        match busy {
+            Some(stage) => {
+                let mut status = self.shared.status.lock();
+                if status.job == id {
+                    let sounded = status.started.elapsed();
+                    status.took.get_or_insert(sounded);
+                    status.stage = stage;
+                }
+            }
+            None => self.set_stage(id, live.clone()),
+        }
+        Some((variant_id, live))
     }
 
     /// Drops instances the audio thread is done with (freeing their memory here).
@@ -709,13 +828,18 @@ impl WorkerThread {
             unreachable!("replaced above")
         };
         match &sent.origin {
-            Origin::New { previous } => {
-                if let Some(previous) = previous {
-                    if history.current() != Some(&**previous) {
-                        history.record((**previous).clone());
+            Origin::New { previous, draft } => {
+                let replaced = draft
+                    .as_deref()
+                    .is_some_and(|draft| history.replace_current(draft, sent.spec.clone()));
+                if !replaced {
+                    if let Some(previous) = previous {
+                        if history.current() != Some(&**previous) {
+                            history.record((**previous).clone());
+                        }
                     }
+                    history.record(sent.spec.clone());
                 }
-                history.record(sent.spec.clone());
             }
             Origin::History { index } => history.mark_live(*index),
         }
@@ -730,11 +854,15 @@ struct JobStatusControl<'a> {
     thread: &'a WorkerThread,
     id: u64,
     jobs: &'a Receiver<Request>,
+    /// The stage stays as it is (a draft plays and the status says so).
+    quiet: bool,
 }
 
 impl JobControl for JobStatusControl<'_> {
     fn stage(&mut self, stage: Stage) {
-        self.thread.set_stage(self.id, stage);
+        if !self.quiet {
+            self.thread.set_stage(self.id, stage);
+        }
     }
 
     fn superseded(&self) -> bool {

@@ -313,6 +313,56 @@ fn designs_go_live_and_the_history_undoes_redoes_and_compares_them() {
     );
 }
 
+/// Sound first, checked after: the offline designer's draft plays while the analysis check
+/// runs (the status says so), then the checked design replaces it under the held
+/// note and takes over its history entry.
+#[test]
+fn the_draft_plays_while_the_check_runs_and_the_checked_design_replaces_it() {
+    let mut rig = Rig::new("draft", |_| {});
+    rig.engine.handle(EngineEvent::NoteOn {
+        note: 40,
+        velocity: 0.8,
+    });
+    rig.seconds(0.1);
+    let start = PatchSpec::from_builtin(0).unwrap();
+    // The headline prompt: the check corrects what its words set (the drive brightens).
+    let prompt = "dark detuned bass that growls when I push the mod wheel";
+    let mut request = DesignRequest::new(prompt);
+    request.current = Some(start.clone());
+    rig.worker.design(request, Designer::Offline);
+    let name = "dark_detuned_bass_growls";
+    rig.until("the draft plays while the check runs", |rig| {
+        rig.engine.current().name == name && rig.worker.status().stage == Stage::AnalysisCheck
+    });
+    let draft = rig.engine.current().variant_id;
+    assert!(draft.is_some());
+    let stage = rig.until_settled().stage;
+    assert!(matches!(stage, Stage::Live { .. }), "{stage:?}");
+    rig.until("the checked design replaced the draft", |rig| {
+        rig.engine.current().variant_id != draft && !rig.engine.is_swapping()
+    });
+    assert_eq!(rig.engine.current().name, name);
+    assert!(rig.rms_of_last(0.05) > 0.001, "the held note carries over");
+    let saved = |rig: &Rig| rig.worker.shared().saved.read().value().cloned().flatten();
+    rig.until("the project saves the checked design", |rig| {
+        saved(rig).is_some_and(|s| s.name == name)
+    });
+    let saved = saved(&rig).unwrap();
+    let draft_spec =
+        mephisto_designer::offline::design_pass(prompt, mephisto_designer::offline::Pass::Draft)
+            .unwrap()
+            .spec;
+    assert_ne!(saved.params, draft_spec.params, "the draft was kept");
+    let history = rig.worker.shared().history.read().value().unwrap().clone();
+    let names: Vec<&str> = history.entries().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [start.name.as_str(), name],
+        "one entry for the design"
+    );
+    assert_eq!(history.current(), Some(&saved));
+}
+
 #[test]
 fn state_the_host_loads_after_activation_plays_and_keeps_its_history() {
     use mephisto::history::History;

@@ -154,13 +154,22 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
         builder: &builder,
         control: &mut stages,
     };
-    // Sound first: the plugin plays the patch from here while it calibrates.
+    // Sound first: the plugin plays the offline designer's draft from here while the
+    // analysis check makes the design, and the design while it calibrates.
     let cpu_before = process_cpu_ns();
+    let draft = designer::run_draft(&designer, &request, &mut job).map_err(|e| e.to_string())?;
+    let sounded = |cpu_before: Option<u64>| {
+        let cpu = process_cpu_ns()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        (started.elapsed(), cpu)
+    };
+    let first_sound = draft.is_some().then(|| sounded(cpu_before));
+    if first_sound.is_some() {
+        job.control.stage(Stage::AnalysisCheck);
+    }
     let mut designed = designer::run(&designer, &request, &mut job).map_err(|e| e.to_string())?;
-    let ready = started.elapsed();
-    let ready_cpu = process_cpu_ns()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
+    let designed_at = sounded(cpu_before);
     job.control.stage(Stage::Calibrating);
     let calibrated = designer::calibrate(&designed.spec, &designed.built.program);
     designed.spec = calibrated.spec;
@@ -174,11 +183,20 @@ pub fn design(args: DesignArgs) -> Result<(), String> {
     // On a busy machine the wall time counts other processes' turns; the CPU time of all
     // the process's threads is what the work costs (the analysis check plays tries on a
     // second thread, so on an idle machine with a core to spare the wait is shorter).
+    let (ready, ready_cpu) = first_sound.unwrap_or(designed_at);
     let cpu = ready_cpu
         .map(|ns| format!(" ({:.1} ms of CPU)", ns as f64 / 1e6))
         .unwrap_or_default();
+    let checked = first_sound
+        .map(|_| {
+            format!(
+                "; checked after {:.1} ms",
+                designed_at.0.as_secs_f64() * 1e3
+            )
+        })
+        .unwrap_or_default();
     println!(
-        "first sound: ready to play after {:.1} ms{cpu}; calibrated after {:.2} s",
+        "first sound: ready to play after {:.1} ms{cpu}{checked}; calibrated after {:.2} s",
         ready.as_secs_f64() * 1e3,
         started.elapsed().as_secs_f64()
     );
@@ -359,26 +377,29 @@ pub fn eval(suite_path: &Path, macros: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// A design job nobody watches: `mephisto eval --first-sound` times it, noting when the
-/// sanity gate starts (the design before it, the gate and the live instance after).
-struct Unwatched {
-    started: Instant,
-    checking_at: Option<Duration>,
-}
+/// A design job nobody watches (`mephisto eval --first-sound` times it).
+struct Unwatched;
 
 impl JobControl for Unwatched {
-    fn stage(&mut self, stage: Stage) {
-        if stage == Stage::Checking && self.checking_at.is_none() {
-            self.checking_at = Some(self.started.elapsed());
-        }
-    }
+    fn stage(&mut self, _stage: Stage) {}
+}
+
+/// One prompt's times, in ms: to first sound (wall, CPU of all threads, CPU of the job's
+/// own thread) and to the checked design (wall).
+struct FirstSound<'a> {
+    prompt: &'a str,
+    wall: f64,
+    cpu: f64,
+    thread: f64,
+    checked: f64,
 }
 
 /// `mephisto eval --first-sound`: every distinct prompt of the suite through the design job
-/// as `mephisto design` runs it up to first sound (design, level, sanity gate, the live
+/// as the plugin runs it: the draft to first sound (design, level, sanity gate, the live
 /// instance), timed by the wall clock and by the process's CPU time on all threads and on
-/// the job's own thread, with the wall time the design took before the sanity gate
-/// started; prints the slowest prompts and the median, 95th percentile and maximum of each.
+/// the job's own thread, then the checked design that replaces it (the analysis check, its
+/// sanity gate), timed by the wall clock from the same start; prints the slowest prompts
+/// and the median, 95th percentile and maximum of each.
 pub fn first_sound(suite_path: &Path) -> Result<(), String> {
     let suite = PromptSuite::from_file(suite_path)?;
     let mut prompts: Vec<&str> = suite.prompts.iter().map(|p| p.prompt.as_str()).collect();
@@ -391,9 +412,7 @@ pub fn first_sound(suite_path: &Path) -> Result<(), String> {
         sample_rate: EVAL_RATE as f32,
         offline: OfflineFlag::default(),
     };
-    // (wall ms, CPU ms of all threads, CPU ms of the job's own thread, wall ms until the
-    // sanity gate starts, prompt)
-    let mut times: Vec<(f64, f64, f64, f64, &str)> = Vec::with_capacity(prompts.len());
+    let mut times: Vec<FirstSound> = Vec::with_capacity(prompts.len());
     let ms = |after: Option<u64>, before: Option<u64>| {
         after
             .zip(before)
@@ -401,58 +420,62 @@ pub fn first_sound(suite_path: &Path) -> Result<(), String> {
     };
     for prompt in &prompts {
         let (cpu_before, thread_before) = (process_cpu_ns(), thread_cpu_ns());
-        let mut control = Unwatched {
-            started: Instant::now(),
-            checking_at: None,
-        };
+        let started = Instant::now();
+        let mut control = Unwatched;
         let mut job = Job {
             builder: &builder,
             control: &mut control,
         };
-        designer::run(&Designer::Offline, &DesignRequest::new(prompt), &mut job)
-            .map_err(|e| format!("\"{prompt}\": {e}"))?;
-        let wall = control.started.elapsed().as_secs_f64() * 1e3;
+        let request = DesignRequest::new(prompt);
+        let fail = |e: designer::DesignError| format!("\"{prompt}\": {e}");
+        designer::run_draft(&Designer::Offline, &request, &mut job).map_err(fail)?;
+        let wall = started.elapsed().as_secs_f64() * 1e3;
         let cpu = ms(process_cpu_ns(), cpu_before);
         let thread = ms(thread_cpu_ns(), thread_before);
-        let design = control
-            .checking_at
-            .map_or(f64::NAN, |at| at.as_secs_f64() * 1e3);
-        times.push((wall, cpu, thread, design, prompt));
+        designer::run(&Designer::Offline, &request, &mut job).map_err(fail)?;
+        let checked = started.elapsed().as_secs_f64() * 1e3;
+        times.push(FirstSound {
+            prompt,
+            wall,
+            cpu,
+            thread,
+            checked,
+        });
     }
-    times.sort_by(|a, b| b.1.total_cmp(&a.1));
+    times.sort_by(|a, b| b.wall.total_cmp(&a.wall));
     println!(
-        "| slowest prompts (CPU) | wall ms | CPU ms, all threads | CPU ms, the job's thread | \
-         of which the design, wall ms |"
+        "| slowest prompts (first sound, wall) | wall ms | CPU ms, all threads | CPU ms, the \
+         job's thread | checked design, wall ms |"
     );
     println!("| --- | --- | --- | --- | --- |");
-    for (wall, cpu, thread, design, prompt) in times.iter().take(10) {
-        println!("| {prompt} | {wall:.1} | {cpu:.1} | {thread:.1} | {design:.1} |");
+    for t in times.iter().take(10) {
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            t.prompt, t.wall, t.cpu, t.thread, t.checked
+        );
     }
-    let stats = |mut values: Vec<f64>| {
+    let stats = |of: fn(&FirstSound) -> f64| {
+        let mut values: Vec<f64> = times.iter().map(of).collect();
         values.sort_by(f64::total_cmp);
         let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-        (at(0.5), at(0.95), at(1.0))
-    };
-    let (wall, cpu, thread, design) = (
-        stats(times.iter().map(|t| t.0).collect()),
-        stats(times.iter().map(|t| t.1).collect()),
-        stats(times.iter().map(|t| t.2).collect()),
-        stats(times.iter().map(|t| t.3).collect()),
-    );
-    let figures = |(median, p95, max): (f64, f64, f64)| {
-        format!("median {median:.1} ms, 95th percentile {p95:.1} ms, max {max:.1} ms")
+        format!(
+            "median {:.1} ms, 95th percentile {:.1} ms, max {:.1} ms",
+            at(0.5),
+            at(0.95),
+            at(1.0)
+        )
     };
     println!();
     // The job's own thread waits (without CPU) for the tries its helper plays: its CPU
     // time is what the wall time would be with a free core for the helper.
     println!(
         "first sound over {} prompts: wall {}; CPU {} (all threads); CPU of the job's thread \
-         {}; the design before the sanity gate: wall {}",
+         {}; the checked design: wall {}",
         times.len(),
-        figures(wall),
-        figures(cpu),
-        figures(thread),
-        figures(design)
+        stats(|t| t.wall),
+        stats(|t| t.cpu),
+        stats(|t| t.thread),
+        stats(|t| t.checked)
     );
     Ok(())
 }

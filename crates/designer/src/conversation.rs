@@ -27,8 +27,8 @@ use crate::llm::{
 };
 use crate::prompt::{self, estimate_messages, estimate_tokens, Form, MAX_REPAIR_CHARS};
 use crate::{
-    calibration_note, run_offline, AnswerForm, DesignError, DesignRequest, Designed, DesignedBy,
-    Job, JobControl, ReplyProblem, Stage, MAX_REPAIR_ROUNDS,
+    calibration_note, offline::Pass, run_offline, AnswerForm, DesignError, DesignRequest, Designed,
+    DesignedBy, Job, JobControl, ReplyProblem, Stage, MAX_REPAIR_ROUNDS,
 };
 
 /// A graph answer's budget: a full graph (8 nodes, 4 modulators, 3 effects) is about 600
@@ -280,7 +280,13 @@ pub fn run(
                      answered instead — check the LLM settings to use the model"
                 );
                 // Sound first, as any offline design: calibrated once it plays.
-                return run_offline(request, job, DesignedBy::OfflineFallback, vec![note]);
+                return run_offline(
+                    request,
+                    job,
+                    DesignedBy::OfflineFallback,
+                    vec![note],
+                    Pass::Checked,
+                );
             }
             Err(LlmError::Cancelled) => return Err(DesignError::Superseded),
             Err(LlmError::ContextExceeded {

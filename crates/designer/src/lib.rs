@@ -23,6 +23,7 @@ use mephisto_patch::build::{BuildStep, Levelling};
 use mephisto_patch::spec::SpecError;
 use mephisto_patch::{BuildError, BuildSpec, Builder, Built, PatchSpec, Program, Setting};
 use mephisto_tuning::calibration::{calibrate_program, CalibrationReport};
+use offline::Pass;
 
 /// Rounds after the model's first answer, shared by repairs (an answer that does not build
 /// goes back with what was wrong) and revisions (a patch that builds but misses what the
@@ -96,6 +97,9 @@ pub enum Stage {
     Compiling,
     /// Running the sanity probe (levels, NaN, CPU) before the patch may play.
     Checking,
+    /// Sound first: the offline designer's draft plays while the analysis check corrects
+    /// it (the checked design replaces it when it sounds different).
+    AnalysisCheck,
     /// Sweeping each macro on the standard probe and repairing the ones that fail (designed
     /// patches only).
     Calibrating,
@@ -119,6 +123,7 @@ impl Stage {
                 | Stage::AskingModel { .. }
                 | Stage::Compiling
                 | Stage::Checking
+                | Stage::AnalysisCheck
                 | Stage::Calibrating
         )
     }
@@ -205,6 +210,7 @@ impl fmt::Display for Stage {
             }
             Stage::Compiling => f.write_str("compiling"),
             Stage::Checking => f.write_str("checking"),
+            Stage::AnalysisCheck => f.write_str("playing the draft, checking the sound"),
             Stage::Calibrating => f.write_str("calibrating the macros"),
             Stage::Live { .. } => f.write_str("live"),
             Stage::Failed(_) => f.write_str("failed"),
@@ -415,7 +421,8 @@ impl Job<'_> {
     }
 }
 
-/// Runs one design job to a built patch that may play as it is: sound first. Its macros
+/// Runs one design job to a built patch that may play as it is: for the offline designer,
+/// the checked design (the worker plays [`run_draft`]'s draft while this runs). Its macros
 /// are calibrated after, with [`calibrate`] (the worker does it while the patch plays;
 /// [`run_calibrated`] does both in turn).
 pub fn run(
@@ -425,7 +432,9 @@ pub fn run(
 ) -> Result<Designed, DesignError> {
     let mut designed = match designer {
         // Sound first: an offline design goes live before its macros are calibrated.
-        Designer::Offline => run_offline(request, job, DesignedBy::Offline, Vec::new())?,
+        Designer::Offline => {
+            run_offline(request, job, DesignedBy::Offline, Vec::new(), Pass::Checked)?
+        }
         // The model's side calibrates each patch it builds: the result is part of what it
         // is told.
         Designer::Llm(client) => conversation::run(client, request, job)?,
@@ -436,7 +445,34 @@ pub fn run(
     Ok(designed)
 }
 
+/// Sound first, checked after: the offline designer's draft of `request` (the words' own
+/// settings, levelled and through the sanity gate, before the analysis check corrects
+/// them), to play while [`run`] makes the checked design. `None` for the model's designs
+/// (what plays is what it wrote). The draft has the checked design's template, name and
+/// controllers; only its parameters and trim may differ ([`Designed::sounds_like`]).
+pub fn run_draft(
+    designer: &Designer,
+    request: &DesignRequest,
+    job: &mut Job,
+) -> Result<Option<Designed>, DesignError> {
+    match designer {
+        Designer::Offline => {
+            run_offline(request, job, DesignedBy::Offline, Vec::new(), Pass::Draft).map(Some)
+        }
+        Designer::Llm(_) => Ok(None),
+    }
+}
+
 impl Designed {
+    /// Whether this design plays as `other` does: the same spec but for its notes (a
+    /// checked design the analysis check left as the draft was).
+    pub fn sounds_like(&self, other: &PatchSpec) -> bool {
+        PatchSpec {
+            notes: other.notes.clone(),
+            ..self.spec.clone()
+        } == *other
+    }
+
     /// Whether the macros still need calibrating ([`calibrate`]): an offline design's do;
     /// a model's patch was calibrated in the conversation.
     pub fn needs_calibration(&self) -> bool {
@@ -523,12 +559,15 @@ pub(crate) fn run_offline(
     job: &mut Job,
     by: DesignedBy,
     mut notes: Vec<String>,
+    pass: Pass,
 ) -> Result<Designed, DesignError> {
     job.stage(Stage::Designing);
     let builder = job.builder;
     let design = match request.to_refine() {
-        Some(current) => offline::refine(current, &request.prompt, &|s| builder.probe(s)),
-        None => offline::design(&request.prompt),
+        Some(current) => {
+            offline::refine_pass(current, &request.prompt, &|s| builder.probe(s), pass)
+        }
+        None => offline::design_pass(&request.prompt, pass),
     }
     .map_err(|e| DesignError::Offline(e.to_string()))?;
     if !design.unknown.is_empty() {

@@ -58,20 +58,44 @@ pub struct OfflineDesign {
     pub misses: Vec<String>,
 }
 
+/// How far a design or refinement goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The words' own settings, levelled on one try of the level probe, without the
+    /// analysis check: what plays first while the checked design is made (sound first).
+    Draft,
+    /// The words' settings corrected by the analysis check, then levelled: the design.
+    Checked,
+}
+
 /// Designs a new patch from `prompt`. Always returns a playable patch: without any known
 /// word it is the default template as designed.
 pub fn design(prompt: &str) -> Result<OfflineDesign, String> {
-    design_with_lanes(prompt, check::lanes())
+    design_pass(prompt, Pass::Checked)
 }
 
-/// [`design`], with the analysis check playing up to `lanes` tries at once (the design is
-/// the same for any number).
-pub fn design_with_lanes(prompt: &str, lanes: usize) -> Result<OfflineDesign, String> {
+/// [`design`] or its draft: the same template, name and controllers, the words' settings
+/// before the analysis check corrects them.
+pub fn design_pass(prompt: &str, pass: Pass) -> Result<OfflineDesign, String> {
+    design_with_lanes(prompt, check::lanes(), pass)
+}
+
+/// [`design_pass`], with the analysis check playing up to `lanes` tries at once (the design
+/// is the same for any number).
+pub fn design_with_lanes(prompt: &str, lanes: usize, pass: Pass) -> Result<OfflineDesign, String> {
     let reading = lexicon::read(prompt);
     let archetype = reading
         .archetype()
         .unwrap_or_else(|| archetype_from_shape(&reading.axes));
-    design_reading(prompt, &reading, archetype, lanes)
+    design_reading(prompt, &reading, archetype, Shape { lanes, pass })
+}
+
+/// How the analysis check plays and whether it runs.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// How many of the check's tries play at once.
+    lanes: usize,
+    pass: Pass,
 }
 
 /// The built-in that plays an archetype when the prompt names no particular template;
@@ -93,6 +117,16 @@ pub fn refine(
     request: &str,
     build: &check::Build<'_>,
 ) -> Result<OfflineDesign, String> {
+    refine_pass(current, request, build, Pass::Checked)
+}
+
+/// [`refine`] or its draft (see [`Pass`]).
+pub fn refine_pass(
+    current: &PatchSpec,
+    request: &str,
+    build: &check::Build<'_>,
+    pass: Pass,
+) -> Result<OfflineDesign, String> {
     let asked = lexicon::read(request);
     let prompt = join_prompts(&current.prompt, request);
     if let Some(archetype) = asked.archetype().filter(|a| *a != current.archetype) {
@@ -104,7 +138,11 @@ pub fn refine(
         combined.unknown = asked.unknown;
         combined.template_votes = asked.template_votes;
         combined.reinterpreted = asked.reinterpreted;
-        return design_reading(&prompt, &combined, archetype, check::lanes());
+        let shape = Shape {
+            lanes: check::lanes(),
+            pass,
+        };
+        return design_reading(&prompt, &combined, archetype, shape);
     }
     let instantiate =
         |spec: &PatchSpec| match spec.instantiate_builtin(1, Probe::level().sample_rate as f32) {
@@ -130,7 +168,10 @@ pub fn refine(
         axes: &asked.axes,
         reach: REFINE_REACH,
         level,
-        lanes: check::lanes(),
+        shape: Shape {
+            lanes: check::lanes(),
+            pass,
+        },
     };
     let misses = shaping.apply(&mut spec, current, &mut notes, &instantiate)?;
     Ok(OfflineDesign {
@@ -145,7 +186,7 @@ fn design_reading(
     prompt: &str,
     reading: &Reading,
     archetype: &str,
-    lanes: usize,
+    shape: Shape,
 ) -> Result<OfflineDesign, String> {
     let index = template_for(archetype, reading);
     let template = &builtin_patches()[index];
@@ -177,7 +218,7 @@ fn design_reading(
         axes: &reading.axes,
         reach: DESIGN_REACH,
         level: reading.axis(Axis::Level),
-        lanes,
+        shape,
     };
     let misses = shaping.apply(&mut spec, &reference, &mut notes, &build)?;
     spec.notes = format!("{} {}", template.description, notes.join("; "));
@@ -197,15 +238,15 @@ struct Shaping<'a> {
     reach: f32,
     /// The Level axis's weight ("loud", "quiet").
     level: f32,
-    /// How many of the analysis check's tries play at once.
-    lanes: usize,
+    shape: Shape,
 }
 
 impl Shaping<'_> {
     /// Moves `spec`'s controls along the axes, runs the analysis check against
-    /// `reference` (the patch before the words: the template, or the patch refined), and
-    /// levels the result through the output trim. Adds what it did to `notes`; returns the
-    /// axes the check could not bring to what was asked, for the status.
+    /// `reference` (the patch before the words: the template, or the patch refined) unless
+    /// this is a draft, and levels the result through the output trim. Adds what it did to
+    /// `notes`; returns the axes the check could not bring to what was asked, for the
+    /// status.
     fn apply(
         &self,
         spec: &mut PatchSpec,
@@ -215,6 +256,12 @@ impl Shaping<'_> {
     ) -> Result<Vec<String>, String> {
         let mut shifts = shifts(self.controls, self.axes, self.reach);
         spec.params = check::params(self.controls, &shifts);
+        if self.shape.pass == Pass::Draft {
+            let loudness = level::measure(build(spec)?);
+            notes.push("draft: the words' settings before the analysis check".into());
+            notes.push(level_design(spec, self.level, loudness));
+            return Ok(Vec::new());
+        }
         let before = || {
             let played = level::play(build(reference)?);
             Ok(check::features(
@@ -230,7 +277,7 @@ impl Shaping<'_> {
             self.reach,
             &before,
             build,
-            self.lanes,
+            self.shape.lanes,
         )?;
         if !checked.note.is_empty() {
             notes.push(checked.note);

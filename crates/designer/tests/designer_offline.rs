@@ -125,7 +125,7 @@ fn the_check_chooses_the_same_try_on_one_thread_or_several() {
         "fat warm analog lead",
         "xylophone",
     ] {
-        let alone = offline::design_with_lanes(prompt, 1).unwrap();
+        let alone = offline::design_with_lanes(prompt, 1, offline::Pass::Checked).unwrap();
         assert!(
             alone.notes.iter().any(|n| n.starts_with("analysis check:")),
             "{prompt}: the check measured nothing: {:?}",
@@ -133,7 +133,7 @@ fn the_check_chooses_the_same_try_on_one_thread_or_several() {
         );
         for lanes in [2, 3] {
             assert_eq!(
-                offline::design_with_lanes(prompt, lanes).unwrap(),
+                offline::design_with_lanes(prompt, lanes, offline::Pass::Checked).unwrap(),
                 alone,
                 "{prompt} on {lanes} lanes"
             );
@@ -251,6 +251,76 @@ fn the_prompt_suite_scores_at_least_90_percent() {
         "{spread:?}"
     );
     assert!(spread.peak < -0.18, "{spread:?}");
+}
+
+/// Sound first: the draft that plays while the check runs is the design before the check,
+/// levelled on its own try, with the design's template, name and controllers; where the
+/// check has nothing to measure the two are the same sound.
+#[test]
+fn the_draft_is_the_design_before_the_check() {
+    use offline::Pass;
+    // The headline prompt: the check takes back the drive's brightening.
+    let prompt = "dark detuned bass that growls when I push the mod wheel";
+    let draft = offline::design_pass(prompt, Pass::Draft).unwrap();
+    let checked = offline::design_pass(prompt, Pass::Checked).unwrap();
+    assert_eq!(
+        PatchSpec {
+            params: checked.spec.params.clone(),
+            trim_db: checked.spec.trim_db,
+            notes: checked.spec.notes.clone(),
+            ..draft.spec.clone()
+        },
+        checked.spec,
+        "only the parameters, the trim and the notes may differ"
+    );
+    assert_ne!(
+        draft.spec.params, checked.spec.params,
+        "the check corrected nothing"
+    );
+    assert!(
+        draft.notes.iter().any(|n| n.starts_with("draft:")),
+        "{:?}",
+        draft.notes
+    );
+    assert!(
+        !draft.notes.iter().any(|n| n.starts_with("analysis check:")),
+        "{:?}",
+        draft.notes
+    );
+    assert!(
+        draft.misses.is_empty(),
+        "a draft is not checked: {:?}",
+        draft.misses
+    );
+    // Levelled on its own try: at the loudness target.
+    let target = mephisto_patch::level::LOUDNESS_TARGET_LUFS;
+    let played = |spec: &PatchSpec| {
+        let patch = spec
+            .instantiate_builtin(1, EVAL_RATE as f32)
+            .unwrap()
+            .unwrap();
+        mephisto_patch::level::measure(patch)
+    };
+    let loudness = played(&draft.spec);
+    assert!((loudness.lufs - target).abs() < 0.5, "{loudness:?}");
+    assert!(draft.spec.trim_db.is_some());
+    // The check darkens what the drive brightened, below plain "bass".
+    let centroid = |spec: &PatchSpec| measure(spec).centroid_hz;
+    let (draft_hz, checked_hz) = (centroid(&draft.spec), centroid(&checked.spec));
+    assert!(
+        checked_hz < draft_hz,
+        "{checked_hz} Hz, draft {draft_hz} Hz"
+    );
+    assert!(checked_hz < centroid(&design("bass").spec));
+    // No word the check measures: the draft is the design.
+    for prompt in ["bass", "marimba"] {
+        let (draft, checked) = (
+            offline::design_pass(prompt, Pass::Draft).unwrap(),
+            offline::design_pass(prompt, Pass::Checked).unwrap(),
+        );
+        assert_eq!(draft.spec.params, checked.spec.params, "{prompt}");
+        assert_eq!(draft.spec.trim_db, checked.spec.trim_db, "{prompt}");
+    }
 }
 
 /// Conflicts resolved on the sound: grit's drive brightens, and the check measures that and

@@ -122,6 +122,8 @@ pub fn status_line(status: Option<&JobStatus>) -> StatusLine {
         Stage::AskingModel { .. } => busy(&status.stage.to_string()),
         Stage::Compiling => busy("compiling"),
         Stage::Checking => busy("checking"),
+        // Sound first: the draft plays while the analysis check corrects it.
+        Stage::AnalysisCheck => busy("playing, checking the sound"),
         // Sound first: the designed patch already plays while its macros are calibrated.
         Stage::Calibrating => busy("playing, calibrating the macros"),
         Stage::Live { from_cache } => {

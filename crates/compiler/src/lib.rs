@@ -12,6 +12,7 @@ mod identity;
 mod lexer;
 pub mod limits;
 mod pipeline;
+mod prelude;
 #[cfg(target_os = "linux")]
 pub mod sandbox;
 #[cfg(not(target_os = "linux"))]

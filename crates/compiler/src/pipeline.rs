@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::cache::{Cache, Key, Lookup};
 use super::limits::{cut, ChildLimits, Footprint};
+use super::prelude::{self, Prelude, PRELUDE_RLIB};
 use super::sandbox::{Allowed, Confinement};
 use super::screen::{is_faust_library_file, screen, Screened, MEPHISTO_LIB};
 use super::target;
@@ -27,14 +28,13 @@ const MEPHISTO_LIB_SOURCE: &str = include_str!("../../../faust/mephisto.lib");
 /// `-flist` prints the files Faust read, which are checked against the allowed libraries.
 const FAUST_FLAGS: &[&str] = &["-lang", "rust", "-flist"];
 
-/// rustc flags: an optimised `cdylib` that catches panics (the wrapper relies on unwinding),
-/// without debug info (smaller, faster to link), with warnings in generated code silenced.
-/// `opt-level=2` without the local ThinLTO pass compiles faster than `opt-level=3` and plays
-/// as fast (the measured table is in docs/BENCHMARKS.md); [`target::NATIVE_FLAGS`] follow
-/// where the CPU can be identified.
-const RUSTC_FLAGS: &[&str] = &[
-    "--crate-type",
-    "cdylib",
+/// rustc's code generation flags, the same for the variants and the prelude they link:
+/// optimised code that catches panics (the wrapper relies on unwinding), without debug info
+/// (smaller, faster to link), with warnings in generated code silenced. `opt-level=2`
+/// without the local ThinLTO pass compiles faster than `opt-level=3` and plays as fast (the
+/// measured table is in docs/BENCHMARKS.md); [`target::NATIVE_FLAGS`] follow where the CPU
+/// can be identified.
+const RUSTC_CODEGEN_FLAGS: &[&str] = &[
     "--edition",
     "2021",
     "-C",
@@ -45,11 +45,28 @@ const RUSTC_FLAGS: &[&str] = &[
     "panic=unwind",
     "-C",
     "debuginfo=0",
-    "-C",
-    "strip=symbols",
     "--cap-lints",
     "allow",
 ];
+
+/// What makes a variant's crate a stripped `cdylib` linking the prelude.
+const RUSTC_VARIANT_FLAGS: &[&str] = &[
+    "--crate-type",
+    "cdylib",
+    "-C",
+    "strip=symbols",
+    "--extern",
+    "mephisto_prelude=libmephisto_prelude.rlib",
+];
+
+/// The code generation flags for this machine's CPU (`native`) or generic code.
+fn codegen_flags(native: bool) -> Vec<&'static str> {
+    let mut flags = RUSTC_CODEGEN_FLAGS.to_vec();
+    if native {
+        flags.extend(target::NATIVE_FLAGS);
+    }
+    flags
+}
 
 /// The file names inside a build folder; Faust's messages name `PATCH_FILE`.
 const PATCH_FILE: &str = "patch.dsp";
@@ -113,6 +130,8 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     write(MEPHISTO_LIB, MEPHISTO_LIB_SOURCE)?;
 
     let stage = Instant::now();
+    let prelude = Prelude::new(&cache, &rustc, RUSTC_CODEGEN_FLAGS, cpu.as_deref())?;
+    let built_prelude = prelude.built();
     let limit = compiler.options.faust_time_limit;
     let jail = Confinement::new(
         &Allowed::faust(&faust.path, &faust.libraries, dir),
@@ -125,7 +144,19 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
         jail: &jail,
         cancel: compiler.cancel.as_deref(),
     };
-    let (voice, effect) = std::thread::scope(|scope| {
+    let (voice, effect, prelude_library) = std::thread::scope(|scope| {
+        // The first compile with a toolchain also builds the prelude, beside Faust.
+        let prelude_build = built_prelude.is_none().then(|| {
+            scope.spawn(|| {
+                let started = Instant::now();
+                let flags = codegen_flags(cpu.is_some());
+                let limit = compiler.options.rustc_time_limit;
+                let cancel = compiler.cancel.as_deref();
+                prelude
+                    .build(&rustc, &flags, limit, cancel)
+                    .map(|library| (library, started.elapsed()))
+            })
+        });
         let effect = screened
             .defines_effect
             .then(|| scope.spawn(|| faust_run.run("Effect", Some("effect"))));
@@ -137,11 +168,30 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
                 ))
             })
         });
-        (voice, effect)
+        let prelude_library = match prelude_build {
+            None => Ok(built_prelude.clone().map(|library| (library, None))),
+            Some(handle) => handle
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(CompileError::Rustc(
+                        "the wrapper's prelude: its compile thread failed".into(),
+                    ))
+                })
+                .map(|(library, took)| Some((library, Some(took)))),
+        };
+        (voice, effect, prelude_library)
     });
     let voice = voice?;
     let effect = effect.transpose()?;
     times.faust = stage.elapsed();
+    let (prelude_library, prelude_took) = prelude_library?
+        .ok_or_else(|| CompileError::Cache("the wrapper's prelude is missing".into()))?;
+    if let Some(took) = prelude_took {
+        notes.push(format!(
+            "built the wrapper's prelude for this toolchain ({:.0} ms, once; beside Faust)",
+            took.as_secs_f64() * 1e3
+        ));
+    }
     // Before rustc builds anything: the memory the DSPs would take.
     Footprint::of_faust_output(&voice, effect.as_deref())
         .check()
@@ -149,6 +199,7 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
 
     let stage = Instant::now();
     write(WRAPPER_FILE, &wrapper_source(&voice, effect.as_deref()))?;
+    prelude::copy_into(&prelude_library, dir)?;
     let limit = compiler.options.rustc_time_limit;
     let jail = Confinement::new(&Allowed::rustc(&rustc.path, dir), ChildLimits::rustc(limit))?;
     run_rustc(
@@ -166,7 +217,7 @@ pub(super) fn compile(compiler: &Compiler, source: &str) -> Result<CompiledVaria
     times.rustc = stage.elapsed();
     // The entry keeps the program and the wrapper (which contains Faust's output) for
     // debugging; the rest is scratch.
-    for scratch in ["voice.rs", "effect.rs", MEPHISTO_LIB] {
+    for scratch in ["voice.rs", "effect.rs", MEPHISTO_LIB, PRELUDE_RLIB] {
         let _ = fs::remove_file(dir.join(scratch));
     }
 
@@ -186,10 +237,12 @@ fn cache_key(
     rustc: &Tool,
     cpu: Option<&str>,
 ) -> Key {
-    let [prelude, dsp_template] = template_text();
+    let [prelude, variant_head, dsp_template] = template_text();
     let abi = ABI_VERSION.to_le_bytes();
     let faust_flags = FAUST_FLAGS.join(" ");
-    let rustc_flags = RUSTC_FLAGS.join(" ");
+    let rustc_flags = [RUSTC_CODEGEN_FLAGS, RUSTC_VARIANT_FLAGS]
+        .concat()
+        .join(" ");
     let (native_flags, cpu) = match cpu {
         Some(cpu) => (target::NATIVE_FLAGS.join(" "), cpu),
         None => (String::new(), "generic"),
@@ -202,6 +255,7 @@ fn cache_key(
     Key::new(&[
         ("abi", &abi),
         ("wrapper prelude", prelude.as_bytes()),
+        ("wrapper head", variant_head.as_bytes()),
         ("wrapper dsp", dsp_template.as_bytes()),
         ("faust version", faust.version.as_bytes()),
         ("rustc version", rustc.version.as_bytes()),
@@ -387,10 +441,9 @@ fn run_rustc(
     options: &RunOptions,
 ) -> Result<(), CompileError> {
     let mut cmd = Command::new(&rustc.path);
-    cmd.current_dir(options.scratch).args(RUSTC_FLAGS);
-    if native {
-        cmd.args(target::NATIVE_FLAGS);
-    }
+    cmd.current_dir(options.scratch)
+        .args(RUSTC_VARIANT_FLAGS)
+        .args(codegen_flags(native));
     cmd.arg("-o").arg(library).arg(WRAPPER_FILE);
     let run = run_limited(cmd, options)?;
     if run.status.success() && library.is_file() {
@@ -433,6 +486,15 @@ fn rustc_message(stderr: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variants_link_the_prelude_by_the_name_it_is_built_and_copied_under() {
+        let link = format!("{}={PRELUDE_RLIB}", crate::wrapper::PRELUDE_CRATE);
+        assert!(
+            RUSTC_VARIANT_FLAGS.contains(&link.as_str()),
+            "{RUSTC_VARIANT_FLAGS:?}"
+        );
+    }
 
     #[test]
     fn faust_errors_name_the_program_line() {

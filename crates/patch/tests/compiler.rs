@@ -148,6 +148,15 @@ fn two_compilers_racing_on_one_key_both_succeed() {
         .collect();
     let (records, entries): (Vec<&String>, Vec<&String>) =
         names.iter().partition(|n| n.starts_with(".toolchain-"));
+    // The wrapper's prelude, which both built at once, also has one entry.
+    let preludes: Vec<String> = std::fs::read_dir(sandbox.dir.join("prelude"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(preludes.len(), 1, "{preludes:?}");
+    assert!(!preludes[0].starts_with('.'), "{preludes:?}");
+    let entries: Vec<&String> = entries.into_iter().filter(|n| *n != "prelude").collect();
     assert_eq!(entries.len(), 1, "{names:?}");
     assert!(!entries[0].starts_with('.'), "{names:?}");
     assert!(records.iter().all(|n| !n.contains("tmp")), "{names:?}");
@@ -323,13 +332,32 @@ fn compilers_that_run_too_long_are_stopped() {
         .to_string()
         .starts_with("the Faust compilation timed out after 0.001 s"));
 
+    // The first compile with a toolchain also builds the wrapper's prelude: that rustc run
+    // is stopped too.
     let compiler = Sandbox::new("rustc-timeout", |o| {
         o.rustc_time_limit = Duration::from_millis(1)
     });
     let err = compiler.compile(INSTRUMENT).unwrap_err();
-    assert!(err
-        .to_string()
-        .starts_with("the Rust compilation timed out after 0.001 s"));
+    assert!(
+        err.to_string()
+            .starts_with("the Rust compilation of the wrapper's prelude timed out after 0.001 s"),
+        "{err}"
+    );
+    // With the prelude built (same cache, another program), the variant's own rustc run.
+    let options = compiler.compiler.options().clone();
+    let patient = Compiler::new(CompilerOptions {
+        rustc_time_limit: CompilerOptions::default().rustc_time_limit,
+        ..options.clone()
+    });
+    patient
+        .compile(WITH_EFFECT)
+        .expect("the prelude and a variant build");
+    let err = Compiler::new(options).compile(INSTRUMENT).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the Rust compilation timed out after 0.001 s"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@
 mod harness;
 mod llm_server;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use harness::{Arena, Case, Expect, Outcome};
@@ -1087,6 +1087,30 @@ fn cache_damage(arena: &Arena, how: &str) {
         .map(|e| e.path())
         .find(|p| std::fs::read_to_string(p.join("patch.dsp")).is_ok_and(|s| s == CACHED))
         .expect("the entry of the cached program");
+    if let Some(how) = how.strip_prefix(PRELUDE_DAMAGE_PREFIX) {
+        // The variant must be compiled again, against the damaged prelude.
+        std::fs::remove_dir_all(&entry).unwrap();
+        let folder = arena.cache().join("prelude");
+        if how == "prelude folder replaced by a file" {
+            std::fs::remove_dir_all(&folder).unwrap();
+            std::fs::write(&folder, b"not a folder").unwrap();
+            return;
+        }
+        let prelude = std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .expect("the prelude's entry");
+        assert!(damage_entry(&prelude, how), "{how}");
+    } else if !damage_entry(&entry, how) {
+        damage_toolchain_records(arena, how);
+    }
+}
+
+/// Damages a cache entry (a variant's or the prelude's: a folder with `variant.so` and its
+/// manifest) as `how` says; false for another kind of damage.
+fn damage_entry(entry: &Path, how: &str) -> bool {
     let library = entry.join("variant.so");
     match how {
         "truncated" => {
@@ -1112,8 +1136,8 @@ fn cache_damage(arena: &Arena, how: &str) {
             std::fs::create_dir_all(library.join("inside")).unwrap();
         }
         "entry replaced by a file" => {
-            std::fs::remove_dir_all(&entry).unwrap();
-            std::fs::write(&entry, b"not a folder").unwrap();
+            std::fs::remove_dir_all(entry).unwrap();
+            std::fs::write(entry, b"not a folder").unwrap();
         }
         "manifest removed" => {
             let _ = std::fs::remove_file(entry.join("manifest"));
@@ -1133,11 +1157,12 @@ fn cache_damage(arena: &Arena, how: &str) {
             unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
         }
         "entry is a symlink to /" => {
-            std::fs::remove_dir_all(&entry).unwrap();
-            std::os::unix::fs::symlink("/", &entry).unwrap();
+            std::fs::remove_dir_all(entry).unwrap();
+            std::os::unix::fs::symlink("/", entry).unwrap();
         }
-        _ => damage_toolchain_records(arena, how),
+        _ => return false,
     }
+    true
 }
 
 /// Damages the compilers' identity records next to the cache entries (`.toolchain-*`). A
@@ -1212,6 +1237,21 @@ const TOOLCHAIN_RECORD_DAMAGE: [&str; 4] = [
     "toolchain records name another program",
 ];
 
+/// Marks a case that damages the wrapper's prelude (`prelude/` in the cache) rather than the
+/// variant's entry.
+const PRELUDE_DAMAGE_PREFIX: &str = "prelude: ";
+
+/// How the wrapper's prelude is damaged (after [`PRELUDE_DAMAGE_PREFIX`]); the compile must
+/// build it again.
+const PRELUDE_DAMAGE: [&str; 6] = [
+    "prelude: truncated",
+    "prelude: flipped bytes",
+    "prelude: manifest removed",
+    "prelude: library is a FIFO",
+    "prelude: entry is a symlink to /",
+    "prelude: prelude folder replaced by a file",
+];
+
 const CACHE_DAMAGE: [&str; 9] = [
     "truncated",
     "flipped bytes",
@@ -1262,6 +1302,14 @@ fn hostile_inputs_end_in_clear_errors_without_crashes_hangs_or_leaks() {
             how,
             &["compile", &cached],
             Expect::Ok("was moved aside and rebuilt"),
+        ));
+    }
+    for how in PRELUDE_DAMAGE {
+        cases.push(Case::new(
+            "damaged wrapper prelude",
+            how,
+            &["compile", &cached],
+            Expect::Ok("built the wrapper's prelude"),
         ));
     }
     for how in TOOLCHAIN_RECORD_DAMAGE {

@@ -86,6 +86,24 @@ enum Origin {
     History { index: usize },
 }
 
+impl Origin {
+    /// A new patch that starts from nothing the history should keep.
+    fn new_patch() -> Origin {
+        Origin::New {
+            previous: None,
+            draft: None,
+        }
+    }
+}
+
+/// How a patch that goes live reads: live, and whether its program came from the variant
+/// cache (a built-in's always does: nothing was compiled).
+fn live_stage(compiled: Option<&CompiledVariant>) -> Stage {
+    Stage::Live {
+        from_cache: compiled.is_none_or(CompiledVariant::from_cache),
+    }
+}
+
 enum Request {
     Play {
         id: u64,
@@ -209,13 +227,7 @@ impl Worker {
     /// Asks for `spec` to be compiled and played as a new patch (a restored project, an
     /// opened file, edited code); returns the job's number.
     pub fn play(&self, spec: PatchSpec) -> u64 {
-        self.play_as(
-            spec,
-            Origin::New {
-                previous: None,
-                draft: None,
-            },
-        )
+        self.play_as(spec, Origin::new_patch())
     }
 
     /// Plays the history entry before the current one; `None` when there is none.
@@ -448,11 +460,7 @@ impl WorkerThread {
             Stored::Value(Some(spec)) => {
                 if self.live_spec() != Some(&spec) {
                     let id = self.shared.queue(spec.name.clone());
-                    let origin = Origin::New {
-                        previous: None,
-                        draft: None,
-                    };
-                    self.play(id, spec, origin);
+                    self.play(id, spec, Origin::new_patch());
                 }
             }
             Stored::Value(None) => {
@@ -577,12 +585,7 @@ impl WorkerThread {
                     Some((draft_id, draft)) if designed.sounds_like(&draft) => {
                         // What plays is the checked design: only its record changes.
                         self.keep_spec(draft_id, &draft, spec.clone());
-                        let from_cache = designed
-                            .built
-                            .program
-                            .compiled()
-                            .is_none_or(CompiledVariant::from_cache);
-                        Some((draft_id, Stage::Live { from_cache }))
+                        Some((draft_id, live_stage(designed.built.program.compiled())))
                     }
                     playing => {
                         let origin = Origin::New {
@@ -747,20 +750,19 @@ impl WorkerThread {
             );
             return None;
         }
-        let from_cache = compiled.as_ref().is_none_or(CompiledVariant::from_cache);
         {
             let mut status = self.shared.status.lock();
             if status.job == id {
                 status.patch = Some(spec.name.clone());
             }
         }
+        let live = live_stage(compiled.as_ref());
         self.sent.push(Sent {
             variant_id,
             spec,
             origin,
             compiled,
         });
-        let live = Stage::Live { from_cache };
         match busy {
             Some(stage) => {
                 let mut status = self.shared.status.lock();

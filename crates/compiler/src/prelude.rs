@@ -28,6 +28,7 @@ const PRELUDE_FOLDER: &str = "prelude";
 pub struct Prelude {
     cache: Cache,
     key: Key,
+    source: String,
 }
 
 impl Prelude {
@@ -53,7 +54,7 @@ impl Prelude {
             ("rustc flags", flags.as_bytes()),
             ("target cpu", cpu.unwrap_or("generic").as_bytes()),
         ]);
-        Ok(Prelude { cache, key })
+        Ok(Prelude { cache, key, source })
     }
 
     /// The verified library, when it has been built; a damaged entry is removed (and built
@@ -81,7 +82,7 @@ impl Prelude {
         let staging = self.cache.stage(&self.key)?;
         let dir = staging.dir();
         let source = dir.join("prelude.rs");
-        fs::write(&source, prelude_source()).map_err(|e| {
+        fs::write(&source, &self.source).map_err(|e| {
             CompileError::Cache(format!(
                 "cannot write the wrapper's prelude in `{}`: {e}",
                 dir.display()

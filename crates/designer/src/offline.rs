@@ -129,6 +129,10 @@ pub fn refine_pass(
 ) -> Result<OfflineDesign, String> {
     let asked = lexicon::read(request);
     let prompt = join_prompts(&current.prompt, request);
+    let shape = Shape {
+        lanes: check::lanes(),
+        pass,
+    };
     if let Some(archetype) = asked.archetype().filter(|a| *a != current.archetype) {
         let mut combined = lexicon::read(&current.prompt);
         for (sum, add) in combined.axes.iter_mut().zip(asked.axes) {
@@ -138,10 +142,6 @@ pub fn refine_pass(
         combined.unknown = asked.unknown;
         combined.template_votes = asked.template_votes;
         combined.reinterpreted = asked.reinterpreted;
-        let shape = Shape {
-            lanes: check::lanes(),
-            pass,
-        };
         return design_reading(&prompt, &combined, archetype, shape);
     }
     let instantiate =
@@ -168,10 +168,7 @@ pub fn refine_pass(
         axes: &asked.axes,
         reach: REFINE_REACH,
         level,
-        shape: Shape {
-            lanes: check::lanes(),
-            pass,
-        },
+        shape,
     };
     let misses = shaping.apply(&mut spec, current, &mut notes, &instantiate)?;
     Ok(OfflineDesign {

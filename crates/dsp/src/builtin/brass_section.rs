@@ -94,7 +94,7 @@ pub struct BrassSectionVoice {
     fHslider9: F32,
     fHslider10: F32,
     fConst10: F32,
-    fRec19: [F32; 2],
+    iRec19: [i32; 2],
     fConst11: F32,
     fConst12: F32,
     fConst13: F32,
@@ -154,7 +154,7 @@ impl FaustDsp for BrassSectionVoice {
             fHslider9: 0.0,
             fHslider10: 0.0,
             fConst10: 0.0,
-            fRec19: [0.0; 2],
+            iRec19: [0; 2],
             fConst11: 0.0,
             fConst12: 0.0,
             fConst13: 0.0,
@@ -295,7 +295,7 @@ impl FaustDsp for BrassSectionVoice {
             self.fRec17[(l8) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.fRec19[(l11) as usize] = 0.0;
+            self.iRec19[(l11) as usize] = 0;
         }
         for l12 in 0..2 {
             self.fRec20[(l12) as usize] = 0.0;
@@ -478,7 +478,9 @@ impl FaustDsp for BrassSectionVoice {
         let mut fSlow9: F32 = self.fHslider8;
         let mut fSlow10: F32 = 0.5 * F32::powf(0.0038221916 * fSlow9, 0.6) * (fSlow8 + 1.0);
         let mut fSlow11: F32 = self.fHslider9;
-        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * self.fHslider10));
+        let mut iSlow12: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst10 * self.fHslider10)))
+            as i32);
         let mut fSlow13: F32 = 0.00083333335 * self.fHslider11;
         let mut fSlow14: F32 = self.fHslider12;
         let mut fSlow15: F32 = self.fConst10 * fSlow9 * F32::powf(2.0, 0.00083333335 * fSlow14);
@@ -540,8 +542,7 @@ impl FaustDsp for BrassSectionVoice {
             } else {
                 self.fConst9 * self.fRec17[1] * (((self.fRec17[1] > 1e-06) as i32) as F32)
             };
-            self.fRec19[0] =
-                fSlow12 + (self.fRec19[1] - ((((fSlow12 + self.fRec19[1]) >= 1.0) as i32) as F32));
+            self.iRec19[0] = (i32::wrapping_add(iSlow12, self.iRec19[1])) & 1073741823;
             let mut iTemp10: i32 =
                 iSlow2 & (iTemp4 | (self.iRec21[1] & ((self.fRec20[1] < 1.0) as i32)));
             self.fRec20[0] = if (iSlow2 as i32 != 0) {
@@ -566,11 +567,8 @@ impl FaustDsp for BrassSectionVoice {
                     fSlow13
                         * self.fRec20[0]
                         * unsafe {
-                            ftbl0BrassSectionVoiceSIG0[(((65536.0
-                                * (self.fRec19[0] - (((self.fRec19[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0BrassSectionVoiceSIG0
+                                [(((self.iRec19[0] & 1073741823) >> 14) & 65535) as usize]
                         },
                 ) * F32::powf(2.0, 0.00083333335 * (0.0 - fSlow11 * self.fRec17[0]));
             let mut fTemp12: F32 = fSlow15 * fTemp11;
@@ -650,7 +648,7 @@ impl FaustDsp for BrassSectionVoice {
             self.fRec11[1] = self.fRec11[0];
             self.fRec12[1] = self.fRec12[0];
             self.fRec17[1] = self.fRec17[0];
-            self.fRec19[1] = self.fRec19[0];
+            self.iRec19[1] = self.iRec19[0];
             self.fRec20[1] = self.fRec20[0];
             self.iRec21[1] = self.iRec21[0];
             self.fRec16[1] = self.fRec16[0];

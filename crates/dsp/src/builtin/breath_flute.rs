@@ -100,7 +100,7 @@ pub struct BreathFluteVoice {
     fConst14: F32,
     fHslider6: F32,
     fConst15: F32,
-    fRec24: [F32; 2],
+    iRec24: [i32; 2],
     fConst16: F32,
     fConst17: F32,
     fConst18: F32,
@@ -113,14 +113,14 @@ pub struct BreathFluteVoice {
     fRec27: [F32; 2],
     fConst19: F32,
     fConst20: F32,
-    fRec28: [F32; 2],
+    iRec28: [i32; 2],
     fHslider9: F32,
     fRec29: [F32; 2],
     fConst21: F32,
-    fRec30: [F32; 2],
+    iRec30: [i32; 2],
     fConst22: F32,
-    fRec31: [F32; 2],
-    fRec32: [F32; 2],
+    iRec31: [i32; 2],
+    iRec32: [i32; 2],
     fRec5: [F32; 2],
     fRec6: [F32; 2],
     fRec1: [F32; 2],
@@ -168,7 +168,7 @@ impl FaustDsp for BreathFluteVoice {
             fConst14: 0.0,
             fHslider6: 0.0,
             fConst15: 0.0,
-            fRec24: [0.0; 2],
+            iRec24: [0; 2],
             fConst16: 0.0,
             fConst17: 0.0,
             fConst18: 0.0,
@@ -181,14 +181,14 @@ impl FaustDsp for BreathFluteVoice {
             fRec27: [0.0; 2],
             fConst19: 0.0,
             fConst20: 0.0,
-            fRec28: [0.0; 2],
+            iRec28: [0; 2],
             fHslider9: 0.0,
             fRec29: [0.0; 2],
             fConst21: 0.0,
-            fRec30: [0.0; 2],
+            iRec30: [0; 2],
             fConst22: 0.0,
-            fRec31: [0.0; 2],
-            fRec32: [0.0; 2],
+            iRec31: [0; 2],
+            iRec32: [0; 2],
             fRec5: [0.0; 2],
             fRec6: [0.0; 2],
             fRec1: [0.0; 2],
@@ -305,7 +305,7 @@ impl FaustDsp for BreathFluteVoice {
             self.fRec17[(l11) as usize] = 0.0;
         }
         for l14 in 0..2 {
-            self.fRec24[(l14) as usize] = 0.0;
+            self.iRec24[(l14) as usize] = 0;
         }
         for l15 in 0..2 {
             self.fRec25[(l15) as usize] = 0.0;
@@ -323,19 +323,19 @@ impl FaustDsp for BreathFluteVoice {
             self.fRec27[(l19) as usize] = 0.0;
         }
         for l20 in 0..2 {
-            self.fRec28[(l20) as usize] = 0.0;
+            self.iRec28[(l20) as usize] = 0;
         }
         for l21 in 0..2 {
             self.fRec29[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
-            self.fRec30[(l22) as usize] = 0.0;
+            self.iRec30[(l22) as usize] = 0;
         }
         for l23 in 0..2 {
-            self.fRec31[(l23) as usize] = 0.0;
+            self.iRec31[(l23) as usize] = 0;
         }
         for l24 in 0..2 {
-            self.fRec32[(l24) as usize] = 0.0;
+            self.iRec32[(l24) as usize] = 0;
         }
         for l25 in 0..2 {
             self.fRec5[(l25) as usize] = 0.0;
@@ -484,7 +484,9 @@ impl FaustDsp for BreathFluteVoice {
         let mut fSlow11: F32 = 1.0 - F32::exp(0.0 - self.fConst7 / F32::max(self.fHslider4, 0.001));
         let mut fSlow12: F32 =
             1.0 - F32::exp(0.0 - self.fConst9 / F32::max(self.fHslider5, 0.0005));
-        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst15 * self.fHslider6));
+        let mut iSlow13: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst15 * self.fHslider6)))
+            as i32);
         let mut fSlow14: F32 = 0.00083333335 * self.fHslider7;
         let mut fSlow15: F32 = self.fHslider8;
         let mut fSlow16: F32 = self.fConst20 * fSlow3;
@@ -542,8 +544,7 @@ impl FaustDsp for BreathFluteVoice {
             self.fRec17[0] = 2.0 * fTemp12 - self.fRec17[1];
             let mut fRec18: F32 = self.fConst14 * fTemp11;
             let mut fRec19: F32 = fTemp12;
-            self.fRec24[0] =
-                fSlow13 + (self.fRec24[1] - ((((fSlow13 + self.fRec24[1]) >= 1.0) as i32) as F32));
+            self.iRec24[0] = (i32::wrapping_add(iSlow13, self.iRec24[1])) & 1073741823;
             let mut iTemp13: i32 =
                 iSlow2 & (iTemp6 | (self.iRec26[1] & ((self.fRec25[1] < 1.0) as i32)));
             self.fRec25[0] = if (iSlow2 as i32 != 0) {
@@ -567,10 +568,8 @@ impl FaustDsp for BreathFluteVoice {
                 fSlow14
                     * self.fRec25[0]
                     * unsafe {
-                        ftbl0BreathFluteVoiceSIG0[(((65536.0
-                            * (self.fRec24[0] - (((self.fRec24[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0BreathFluteVoiceSIG0
+                            [(((self.iRec24[0] & 1073741823) >> 14) & 65535) as usize]
                     },
             );
             let mut fTemp15: F32 =
@@ -583,40 +582,38 @@ impl FaustDsp for BreathFluteVoice {
             self.fRec21[0] = 2.0 * fTemp19 - self.fRec21[1];
             let mut fRec22: F32 = fTemp18;
             self.fRec27[0] = fSlow15 * fTemp1 + self.fConst1 * fTemp0 * self.fRec27[1];
-            let mut fTemp20: F32 =
-                self.fRec28[1] + F32::max(0.0, F32::min(0.49, fSlow16 * fTemp14));
-            self.fRec28[0] = fTemp20 - (((fTemp20 >= 1.0) as i32) as F32);
+            self.iRec28[0] = (i32::wrapping_add(
+                self.iRec28[1],
+                ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, fSlow16 * fTemp14))) as i32),
+            )) & 1073741823;
             self.fRec29[0] = fSlow17 * fTemp1 + self.fConst1 * fTemp0 * self.fRec29[1];
-            let mut fTemp21: F32 =
-                self.fRec30[1] + F32::max(0.0, F32::min(0.49, fSlow19 * fTemp14));
-            self.fRec30[0] = fTemp21 - (((fTemp21 >= 1.0) as i32) as F32);
-            let mut fTemp22: F32 =
-                self.fRec31[1] + F32::max(0.0, F32::min(0.49, fSlow21 * fTemp14));
-            self.fRec31[0] = fTemp22 - (((fTemp22 >= 1.0) as i32) as F32);
-            let mut fTemp23: F32 =
-                self.fRec32[1] + F32::max(0.0, F32::min(0.49, fSlow22 * fTemp14));
-            self.fRec32[0] = fTemp23 - (((fTemp23 >= 1.0) as i32) as F32);
-            let mut fTemp24: F32 = 0.6
+            self.iRec30[0] = (i32::wrapping_add(
+                self.iRec30[1],
+                ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, fSlow19 * fTemp14))) as i32),
+            )) & 1073741823;
+            self.iRec31[0] = (i32::wrapping_add(
+                self.iRec31[1],
+                ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, fSlow21 * fTemp14))) as i32),
+            )) & 1073741823;
+            self.iRec32[0] = (i32::wrapping_add(
+                self.iRec32[1],
+                ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, fSlow22 * fTemp14))) as i32),
+            )) & 1073741823;
+            let mut fTemp20: F32 = 0.6
                 * (unsafe {
-                    ftbl0BreathFluteVoiceSIG0[(((65536.0
-                        * (self.fRec32[0] - (((self.fRec32[0] >= 1.0) as i32) as F32)))
-                        as i32)
-                        & 65535) as usize]
+                    ftbl0BreathFluteVoiceSIG0
+                        [(((self.iRec32[0] & 1073741823) >> 14) & 65535) as usize]
                 } + unsafe {
-                    ftbl0BreathFluteVoiceSIG0[(((65536.0
-                        * (self.fRec31[0] - (((self.fRec31[0] >= 1.0) as i32) as F32)))
-                        as i32)
-                        & 65535) as usize]
+                    ftbl0BreathFluteVoiceSIG0
+                        [(((self.iRec31[0] & 1073741823) >> 14) & 65535) as usize]
                 } * (0.5 * self.fRec29[0] + 0.1)
                     * F32::max(
                         0.0,
                         F32::min(1.0, self.fConst19 * (self.fConst3 - fSlow20 * fTemp14)),
                     )
                     + unsafe {
-                        ftbl0BreathFluteVoiceSIG0[(((65536.0
-                            * (self.fRec30[0] - (((self.fRec30[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0BreathFluteVoiceSIG0
+                            [(((self.iRec30[0] & 1073741823) >> 14) & 65535) as usize]
                     } * (0.3 * BreathFluteVoice_faustpower2_f(self.fRec29[0]) + 0.03)
                         * F32::max(
                             0.0,
@@ -625,11 +622,8 @@ impl FaustDsp for BreathFluteVoice {
                     + 0.15
                         * BreathFluteVoice_faustpower3_f(self.fRec29[0])
                         * unsafe {
-                            ftbl0BreathFluteVoiceSIG0[(((65536.0
-                                * (self.fRec28[0] - (((self.fRec28[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0BreathFluteVoiceSIG0
+                                [(((self.iRec28[0] & 1073741823) >> 14) & 65535) as usize]
                         }
                         * F32::max(
                             0.0,
@@ -639,25 +633,25 @@ impl FaustDsp for BreathFluteVoice {
                     * (1.2 * fRec22 + 0.015 * (fTemp7 - (fRec19 + 1.4142271 * fRec18)))
                     * (0.7 * self.fRec14[0] + 0.3)
                 + fSlow10 * fRec12 * self.fRec9[0];
-            let mut fTemp25: F32 =
-                self.fRec5[1] + self.fConst4 * fTemp4 * (fTemp24 - self.fRec6[1]);
-            let mut fTemp26: F32 = fTemp25 / fTemp5;
-            self.fRec5[0] = 2.0 * fTemp26 - self.fRec5[1];
-            let mut fTemp27: F32 = self.fRec6[1] + self.fConst4 * (fTemp4 * fTemp25 / fTemp5);
-            self.fRec6[0] = 2.0 * fTemp27 - self.fRec6[1];
-            let mut fRec7: F32 = fTemp26;
-            let mut fRec8: F32 = fTemp27;
-            let mut fTemp28: F32 = fTemp3 * (fTemp3 * fTemp24 + 1.4142271 * fRec7 * (1.0 - fTemp3))
+            let mut fTemp21: F32 =
+                self.fRec5[1] + self.fConst4 * fTemp4 * (fTemp20 - self.fRec6[1]);
+            let mut fTemp22: F32 = fTemp21 / fTemp5;
+            self.fRec5[0] = 2.0 * fTemp22 - self.fRec5[1];
+            let mut fTemp23: F32 = self.fRec6[1] + self.fConst4 * (fTemp4 * fTemp21 / fTemp5);
+            self.fRec6[0] = 2.0 * fTemp23 - self.fRec6[1];
+            let mut fRec7: F32 = fTemp22;
+            let mut fRec8: F32 = fTemp23;
+            let mut fTemp24: F32 = fTemp3 * (fTemp3 * fTemp20 + 1.4142271 * fRec7 * (1.0 - fTemp3))
                 + fRec8 * (1.0 - BreathFluteVoice_faustpower2_f(fTemp3));
-            let mut fTemp29: F32 = (self.fRec1[1] + self.fConst2 * (fTemp28 - self.fRec2[1]))
+            let mut fTemp25: F32 = (self.fRec1[1] + self.fConst2 * (fTemp24 - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp29 - self.fRec1[1];
-            let mut fTemp30: F32 = self.fRec2[1] + self.fConst2 * fTemp29;
-            self.fRec2[0] = 2.0 * fTemp30 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp29;
+            self.fRec1[0] = 2.0 * fTemp25 - self.fRec1[1];
+            let mut fTemp26: F32 = self.fRec2[1] + self.fConst2 * fTemp25;
+            self.fRec2[0] = 2.0 * fTemp26 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp25;
             *output0 = fSlow23
                 * self.fRec14[0]
-                * (fTemp28
+                * (fTemp24
                     + 1.6666666
                         * (fRec3 * (BreathFluteVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
             self.iVec0[1] = self.iVec0[0];
@@ -672,17 +666,17 @@ impl FaustDsp for BreathFluteVoice {
             self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];
             self.fRec17[1] = self.fRec17[0];
-            self.fRec24[1] = self.fRec24[0];
+            self.iRec24[1] = self.iRec24[0];
             self.fRec25[1] = self.fRec25[0];
             self.iRec26[1] = self.iRec26[0];
             self.fRec20[1] = self.fRec20[0];
             self.fRec21[1] = self.fRec21[0];
             self.fRec27[1] = self.fRec27[0];
-            self.fRec28[1] = self.fRec28[0];
+            self.iRec28[1] = self.iRec28[0];
             self.fRec29[1] = self.fRec29[0];
-            self.fRec30[1] = self.fRec30[0];
-            self.fRec31[1] = self.fRec31[0];
-            self.fRec32[1] = self.fRec32[0];
+            self.iRec30[1] = self.iRec30[0];
+            self.iRec31[1] = self.iRec31[0];
+            self.iRec32[1] = self.iRec32[0];
             self.fRec5[1] = self.fRec5[0];
             self.fRec6[1] = self.fRec6[0];
             self.fRec1[1] = self.fRec1[0];

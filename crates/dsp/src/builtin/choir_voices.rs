@@ -92,8 +92,8 @@ pub struct ChoirVoicesVoice {
     fRec23: [F32; 2],
     fRec22: [F32; 2],
     fRec21: [F32; 2],
-    fConst12: F32,
-    fRec30: [F32; 2],
+    iConst12: i32,
+    iRec30: [i32; 2],
     fButton0: F32,
     iVec2: [i32; 2],
     fConst13: F32,
@@ -172,8 +172,8 @@ impl FaustDsp for ChoirVoicesVoice {
             fRec23: [0.0; 2],
             fRec22: [0.0; 2],
             fRec21: [0.0; 2],
-            fConst12: 0.0,
-            fRec30: [0.0; 2],
+            iConst12: 0,
+            iRec30: [0; 2],
             fButton0: 0.0,
             iVec2: [0; 2],
             fConst13: 0.0,
@@ -378,7 +378,7 @@ impl FaustDsp for ChoirVoicesVoice {
             self.fRec21[(l14) as usize] = 0.0;
         }
         for l17 in 0..2 {
-            self.fRec30[(l17) as usize] = 0.0;
+            self.iRec30[(l17) as usize] = 0;
         }
         for l18 in 0..2 {
             self.iVec2[(l18) as usize] = 0;
@@ -468,7 +468,7 @@ impl FaustDsp for ChoirVoicesVoice {
         let mut fConst9: F32 = 1.0 / F32::tan(2.1991148 / fConst0);
         self.fConst10 = 1.0 - fConst9;
         self.fConst11 = 1.0 / (fConst9 + 1.0);
-        self.fConst12 = F32::max(0.0, F32::min(0.49, 5.3 / fConst0));
+        self.iConst12 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 5.3 / fConst0))) as i32);
         self.fConst13 = 1.0 - F32::exp(0.0 - 92.302 / fConst0);
         self.fConst14 = 1.0 - F32::exp(0.0 - 6.9078 / fConst0);
         self.fConst15 = 1.0 - F32::exp(0.0 - 3.66575 / fConst0);
@@ -642,8 +642,7 @@ impl FaustDsp for ChoirVoicesVoice {
             self.fRec21[0] = 0.0
                 - self.fConst11
                     * (self.fConst10 * self.fRec21[1] - (self.fRec22[0] + self.fRec22[1]));
-            self.fRec30[0] = self.fConst12
-                + (self.fRec30[1] - ((((self.fConst12 + self.fRec30[1]) >= 1.0) as i32) as F32));
+            self.iRec30[0] = (i32::wrapping_add(self.iConst12, self.iRec30[1])) & 1073741823;
             self.iVec2[0] = iSlow5;
             let mut iTemp11: i32 = ((iSlow5 > self.iVec2[1]) as i32);
             let mut iTemp12: i32 =
@@ -670,11 +669,8 @@ impl FaustDsp for ChoirVoicesVoice {
                     * (fSlow6
                         * self.fRec31[0]
                         * unsafe {
-                            ftbl0ChoirVoicesVoiceSIG0[(((65536.0
-                                * (self.fRec30[0] - (((self.fRec30[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0ChoirVoicesVoiceSIG0
+                                [(((self.iRec30[0] & 1073741823) >> 14) & 65535) as usize]
                         }
                         + 6.8 * self.fRec21[0]),
             );
@@ -839,7 +835,7 @@ impl FaustDsp for ChoirVoicesVoice {
             self.fRec23[1] = self.fRec23[0];
             self.fRec22[1] = self.fRec22[0];
             self.fRec21[1] = self.fRec21[0];
-            self.fRec30[1] = self.fRec30[0];
+            self.iRec30[1] = self.iRec30[0];
             self.iVec2[1] = self.iVec2[0];
             self.fRec31[1] = self.fRec31[0];
             self.iRec32[1] = self.iRec32[0];

@@ -85,7 +85,7 @@ pub struct DarkDroneVoice {
     fRec11: [F32; 2],
     fRec10: [F32; 2],
     fConst5: F32,
-    fRec20: [F32; 2],
+    iRec20: [i32; 2],
     fHslider4: F32,
     fRec21: [F32; 2],
     fHslider5: F32,
@@ -98,7 +98,7 @@ pub struct DarkDroneVoice {
     fRec23: [F32; 2],
     fConst7: F32,
     fRec30: [F32; 2],
-    fRec31: [F32; 2],
+    iRec31: [i32; 2],
     fHslider8: F32,
     fRec32: [F32; 2],
     fConst8: F32,
@@ -153,7 +153,7 @@ impl FaustDsp for DarkDroneVoice {
             fRec11: [0.0; 2],
             fRec10: [0.0; 2],
             fConst5: 0.0,
-            fRec20: [0.0; 2],
+            iRec20: [0; 2],
             fHslider4: 0.0,
             fRec21: [0.0; 2],
             fHslider5: 0.0,
@@ -166,7 +166,7 @@ impl FaustDsp for DarkDroneVoice {
             fRec23: [0.0; 2],
             fConst7: 0.0,
             fRec30: [0.0; 2],
-            fRec31: [0.0; 2],
+            iRec31: [0; 2],
             fHslider8: 0.0,
             fRec32: [0.0; 2],
             fConst8: 0.0,
@@ -352,7 +352,7 @@ impl FaustDsp for DarkDroneVoice {
             self.fRec10[(l12) as usize] = 0.0;
         }
         for l15 in 0..2 {
-            self.fRec20[(l15) as usize] = 0.0;
+            self.iRec20[(l15) as usize] = 0;
         }
         for l16 in 0..2 {
             self.fRec21[(l16) as usize] = 0.0;
@@ -373,7 +373,7 @@ impl FaustDsp for DarkDroneVoice {
             self.fRec30[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
-            self.fRec31[(l22) as usize] = 0.0;
+            self.iRec31[(l22) as usize] = 0;
         }
         for l23 in 0..2 {
             self.fRec32[(l23) as usize] = 0.0;
@@ -545,7 +545,8 @@ impl FaustDsp for DarkDroneVoice {
         let mut fSlow8: F32 = 1.0 / F32::tan(self.fConst4 * fSlow4);
         let mut fSlow9: F32 = 1.0 - fSlow8;
         let mut fSlow10: F32 = 1.0 / (fSlow8 + 1.0);
-        let mut fSlow11: F32 = F32::max(0.0, F32::min(0.49, self.fConst5 * fSlow3));
+        let mut iSlow11: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst5 * fSlow3))) as i32);
         let mut fSlow12: F32 = self.fHslider4;
         let mut fSlow13: F32 = self.fHslider5;
         let mut fSlow14: F32 = self.fHslider6;
@@ -557,7 +558,9 @@ impl FaustDsp for DarkDroneVoice {
         let mut fSlow20: F32 = F32::max(0.0, F32::min(0.49, fSlow18));
         let mut fSlow21: F32 = 1.0 - fSlow19;
         let mut fSlow22: F32 = 1.0 / fSlow19;
-        let mut fSlow23: F32 = F32::max(0.0, F32::min(0.49, self.fConst5 * (0.7 * fSlow3 + 0.03)));
+        let mut iSlow23: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst5 * (0.7 * fSlow3 + 0.03))))
+            as i32);
         let mut fSlow24: F32 = self.fHslider8;
         let mut fSlow25: F32 = self.fConst8 * fSlow14;
         let mut fSlow26: F32 = self.fConst9 * fSlow14;
@@ -600,8 +603,7 @@ impl FaustDsp for DarkDroneVoice {
                 0.0 - fSlow10 * (fSlow9 * self.fRec11[1] - (self.fRec12[0] + self.fRec12[1]));
             self.fRec10[0] =
                 0.0 - fSlow10 * (fSlow9 * self.fRec10[1] - (self.fRec11[0] + self.fRec11[1]));
-            self.fRec20[0] =
-                fSlow11 + (self.fRec20[1] - ((((fSlow11 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            self.iRec20[0] = (i32::wrapping_add(iSlow11, self.iRec20[1])) & 1073741823;
             self.fRec21[0] = fSlow12 * fTemp1 + self.fConst1 * fTemp0 * self.fRec21[1];
             self.fRec22[0] = fSlow13 * fTemp1 + self.fConst1 * fTemp0 * self.fRec22[1];
             let mut fTemp6: F32 = self.fRec22[0]
@@ -609,11 +611,8 @@ impl FaustDsp for DarkDroneVoice {
                     2.0,
                     self.fRec21[0]
                         * (unsafe {
-                            ftbl0DarkDroneVoiceSIG0[(((65536.0
-                                * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0DarkDroneVoiceSIG0
+                                [(((self.iRec20[0] & 1073741823) >> 14) & 65535) as usize]
                         } + 0.68 * self.fRec10[0]),
                 );
             let mut fTemp7: F32 =
@@ -637,19 +636,15 @@ impl FaustDsp for DarkDroneVoice {
             let mut fTemp17: F32 = (((self.fRec30[0] >= 1.0) as i32) as F32);
             let mut fTemp18: F32 = self.fRec30[0] - fTemp17;
             let mut fTemp19: F32 = self.fRec30[0] + (-1.0 - fTemp17);
-            self.fRec31[0] =
-                fSlow23 + (self.fRec31[1] - ((((fSlow23 + self.fRec31[1]) >= 1.0) as i32) as F32));
+            self.iRec31[0] = (i32::wrapping_add(iSlow23, self.iRec31[1])) & 1073741823;
             let mut fTemp20: F32 = self.fRec30[0]
                 + F32::max(
                     0.05,
                     F32::min(
                         0.95,
                         0.15 * unsafe {
-                            ftbl0DarkDroneVoiceSIG0[(((65536.0
-                                * (self.fRec31[0] - (((self.fRec31[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0DarkDroneVoiceSIG0
+                                [(((self.iRec31[0] & 1073741823) >> 14) & 65535) as usize]
                         } + 0.3,
                     ),
                 );
@@ -769,14 +764,14 @@ impl FaustDsp for DarkDroneVoice {
             self.fRec12[1] = self.fRec12[0];
             self.fRec11[1] = self.fRec11[0];
             self.fRec10[1] = self.fRec10[0];
-            self.fRec20[1] = self.fRec20[0];
+            self.iRec20[1] = self.iRec20[0];
             self.fRec21[1] = self.fRec21[0];
             self.fRec22[1] = self.fRec22[0];
             self.fRec7[1] = self.fRec7[0];
             self.fRec8[1] = self.fRec8[0];
             self.fRec23[1] = self.fRec23[0];
             self.fRec30[1] = self.fRec30[0];
-            self.fRec31[1] = self.fRec31[0];
+            self.iRec31[1] = self.iRec31[0];
             self.fRec32[1] = self.fRec32[0];
             self.fRec33[1] = self.fRec33[0];
             self.fRec34[1] = self.fRec34[0];
@@ -858,10 +853,10 @@ pub struct DarkDroneEffect {
     fVec1: [F32; 32768],
     iConst10: i32,
     fVec2: [F32; 8192],
-    fConst11: F32,
-    fRec14: [F32; 2],
-    fConst12: F32,
-    fRec15: [F32; 2],
+    iConst11: i32,
+    iRec14: [i32; 2],
+    iConst12: i32,
+    iRec15: [i32; 2],
     fHslider2: F32,
     fRec16: [F32; 2],
     fConst13: F32,
@@ -966,10 +961,10 @@ impl FaustDsp for DarkDroneEffect {
             fVec1: [0.0; 32768],
             iConst10: 0,
             fVec2: [0.0; 8192],
-            fConst11: 0.0,
-            fRec14: [0.0; 2],
-            fConst12: 0.0,
-            fRec15: [0.0; 2],
+            iConst11: 0,
+            iRec14: [0; 2],
+            iConst12: 0,
+            iRec15: [0; 2],
             fHslider2: 0.0,
             fRec16: [0.0; 2],
             fConst13: 0.0,
@@ -1166,10 +1161,10 @@ impl FaustDsp for DarkDroneEffect {
             self.fVec2[(l5) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.fRec14[(l8) as usize] = 0.0;
+            self.iRec14[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
-            self.fRec15[(l9) as usize] = 0.0;
+            self.iRec15[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
             self.fRec16[(l10) as usize] = 0.0;
@@ -1329,8 +1324,8 @@ impl FaustDsp for DarkDroneEffect {
         self.fConst8 = 1.25 * self.fConst3;
         let mut fConst9: F32 = F32::floor(0.022904 * fConst0 + 0.5);
         self.iConst10 = ((F32::min(16384.0, F32::max(0.0, fConst2 - fConst9))) as i32);
-        self.fConst11 = F32::max(0.0, F32::min(0.49, 0.363 / fConst0));
-        self.fConst12 = F32::max(0.0, F32::min(0.49, 0.11 / fConst0));
+        self.iConst11 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 0.363 / fConst0))) as i32);
+        self.iConst12 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 0.11 / fConst0))) as i32);
         self.fConst13 = 0.001 * fConst0;
         self.iConst14 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
         self.iConst15 = ((F32::min(4096.0, F32::max(0.0, fConst9 + -1.0))) as i32);
@@ -1552,25 +1547,22 @@ impl FaustDsp for DarkDroneEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] = self.fConst11
-                + (self.fRec14[1] - ((((self.fConst11 + self.fRec14[1]) >= 1.0) as i32) as F32));
-            self.fRec15[0] = self.fConst12
-                + (self.fRec15[1] - ((((self.fConst12 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.iRec14[0] = (i32::wrapping_add(self.iConst11, self.iRec14[1])) & 1073741823;
+            self.iRec15[0] = (i32::wrapping_add(self.iConst12, self.iRec15[1])) & 1073741823;
             self.fRec16[0] = fSlow11 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
             let mut fTemp5: F32 = self.fConst13
                 * (5.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0DarkDroneEffectSIG0[(((65536.0
-                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0DarkDroneEffectSIG0
+                            [(((self.iRec15[0] & 1073741823) >> 14) & 65535) as usize]
                     } + 0.2
                         * unsafe {
-                            ftbl0DarkDroneEffectSIG0[(((65536.0
-                                * (self.fRec14[0]
-                                    + (0.25 - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
-                                as i32)
+                            ftbl0DarkDroneEffectSIG0[((((i32::wrapping_add(
+                                self.iRec14[0],
+                                268435456,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         }
@@ -1812,8 +1804,8 @@ impl FaustDsp for DarkDroneEffect {
             self.fRec12[1] = self.fRec12[0];
             self.fRec11[1] = self.fRec11[0];
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
+            self.iRec14[1] = self.iRec14[0];
+            self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec20[1] = self.fRec20[0];

@@ -84,37 +84,37 @@ pub struct DrawbarOrganVoice {
     fHslider2: F32,
     fEntry0: F32,
     fConst10: F32,
-    fRec10: [F32; 2],
+    iRec10: [i32; 2],
     fHslider3: F32,
     fConst11: F32,
     fRec11: [F32; 2],
     fConst12: F32,
     fHslider4: F32,
     fConst13: F32,
-    fRec12: [F32; 2],
+    iRec12: [i32; 2],
     fHslider5: F32,
     fConst14: F32,
-    fRec13: [F32; 2],
+    iRec13: [i32; 2],
     fHslider6: F32,
     fConst15: F32,
-    fRec14: [F32; 2],
+    iRec14: [i32; 2],
     fHslider7: F32,
     fConst16: F32,
-    fRec15: [F32; 2],
+    iRec15: [i32; 2],
     fHslider8: F32,
     fConst17: F32,
-    fRec16: [F32; 2],
+    iRec16: [i32; 2],
     fHslider9: F32,
     fConst18: F32,
-    fRec17: [F32; 2],
+    iRec17: [i32; 2],
     fHslider10: F32,
-    fRec18: [F32; 2],
+    iRec18: [i32; 2],
     fHslider11: F32,
     fConst19: F32,
-    fRec19: [F32; 2],
+    iRec19: [i32; 2],
     fHslider12: F32,
     fConst20: F32,
-    fRec20: [F32; 2],
+    iRec20: [i32; 2],
     fHslider13: F32,
     fHslider14: F32,
     fConst21: F32,
@@ -155,37 +155,37 @@ impl FaustDsp for DrawbarOrganVoice {
             fHslider2: 0.0,
             fEntry0: 0.0,
             fConst10: 0.0,
-            fRec10: [0.0; 2],
+            iRec10: [0; 2],
             fHslider3: 0.0,
             fConst11: 0.0,
             fRec11: [0.0; 2],
             fConst12: 0.0,
             fHslider4: 0.0,
             fConst13: 0.0,
-            fRec12: [0.0; 2],
+            iRec12: [0; 2],
             fHslider5: 0.0,
             fConst14: 0.0,
-            fRec13: [0.0; 2],
+            iRec13: [0; 2],
             fHslider6: 0.0,
             fConst15: 0.0,
-            fRec14: [0.0; 2],
+            iRec14: [0; 2],
             fHslider7: 0.0,
             fConst16: 0.0,
-            fRec15: [0.0; 2],
+            iRec15: [0; 2],
             fHslider8: 0.0,
             fConst17: 0.0,
-            fRec16: [0.0; 2],
+            iRec16: [0; 2],
             fHslider9: 0.0,
             fConst18: 0.0,
-            fRec17: [0.0; 2],
+            iRec17: [0; 2],
             fHslider10: 0.0,
-            fRec18: [0.0; 2],
+            iRec18: [0; 2],
             fHslider11: 0.0,
             fConst19: 0.0,
-            fRec19: [0.0; 2],
+            iRec19: [0; 2],
             fHslider12: 0.0,
             fConst20: 0.0,
-            fRec20: [0.0; 2],
+            iRec20: [0; 2],
             fHslider13: 0.0,
             fHslider14: 0.0,
             fConst21: 0.0,
@@ -300,37 +300,37 @@ impl FaustDsp for DrawbarOrganVoice {
             self.fRec5[(l6) as usize] = 0.0;
         }
         for l9 in 0..2 {
-            self.fRec10[(l9) as usize] = 0.0;
+            self.iRec10[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
             self.fRec11[(l10) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.fRec12[(l11) as usize] = 0.0;
+            self.iRec12[(l11) as usize] = 0;
         }
         for l12 in 0..2 {
-            self.fRec13[(l12) as usize] = 0.0;
+            self.iRec13[(l12) as usize] = 0;
         }
         for l13 in 0..2 {
-            self.fRec14[(l13) as usize] = 0.0;
+            self.iRec14[(l13) as usize] = 0;
         }
         for l14 in 0..2 {
-            self.fRec15[(l14) as usize] = 0.0;
+            self.iRec15[(l14) as usize] = 0;
         }
         for l15 in 0..2 {
-            self.fRec16[(l15) as usize] = 0.0;
+            self.iRec16[(l15) as usize] = 0;
         }
         for l16 in 0..2 {
-            self.fRec17[(l16) as usize] = 0.0;
+            self.iRec17[(l16) as usize] = 0;
         }
         for l17 in 0..2 {
-            self.fRec18[(l17) as usize] = 0.0;
+            self.iRec18[(l17) as usize] = 0;
         }
         for l18 in 0..2 {
-            self.fRec19[(l18) as usize] = 0.0;
+            self.iRec19[(l18) as usize] = 0;
         }
         for l19 in 0..2 {
-            self.fRec20[(l19) as usize] = 0.0;
+            self.iRec20[(l19) as usize] = 0;
         }
         for l20 in 0..2 {
             self.fRec21[(l20) as usize] = 0.0;
@@ -498,57 +498,67 @@ impl FaustDsp for DrawbarOrganVoice {
         let mut fSlow2: F32 = 0.6 * self.fHslider1;
         let mut fSlow3: F32 = self.fHslider2;
         let mut fSlow4: F32 = self.fEntry0 * fSlow3;
-        let mut fSlow5: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow4));
+        let mut iSlow5: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow4))) as i32);
         let mut fSlow6: F32 = F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider3, 0.0005));
         let mut fSlow7: F32 = 0.5
             * self.fHslider4
             * F32::max(0.0, F32::min(1.0, self.fConst12 * (self.fConst4 - fSlow4)));
-        let mut fSlow8: F32 = F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow3));
+        let mut iSlow8: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow3))) as i32);
         let mut fSlow9: F32 = self.fHslider5
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 8.0 * fSlow3)),
             );
-        let mut fSlow10: F32 = F32::max(0.0, F32::min(0.49, self.fConst14 * fSlow3));
+        let mut iSlow10: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst14 * fSlow3))) as i32);
         let mut fSlow11: F32 = self.fHslider6
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 6.0 * fSlow3)),
             );
-        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst15 * fSlow3));
+        let mut iSlow12: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst15 * fSlow3))) as i32);
         let mut fSlow13: F32 = self.fHslider7
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 5.0 * fSlow3)),
             );
-        let mut fSlow14: F32 = F32::max(0.0, F32::min(0.49, self.fConst16 * fSlow3));
+        let mut iSlow14: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst16 * fSlow3))) as i32);
         let mut fSlow15: F32 = self.fHslider8
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 4.0 * fSlow3)),
             );
-        let mut fSlow16: F32 = F32::max(0.0, F32::min(0.49, self.fConst17 * fSlow3));
+        let mut iSlow16: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst17 * fSlow3))) as i32);
         let mut fSlow17: F32 = self.fHslider9
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 3.0 * fSlow3)),
             );
-        let mut fSlow18: F32 = F32::max(0.0, F32::min(0.49, self.fConst18 * fSlow3));
+        let mut iSlow18: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst18 * fSlow3))) as i32);
         let mut fSlow19: F32 = self.fHslider10
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 2.0 * fSlow3)),
             );
-        let mut fSlow20: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow3));
+        let mut iSlow20: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow3))) as i32);
         let mut fSlow21: F32 =
             self.fHslider11 * F32::max(0.0, F32::min(1.0, self.fConst12 * (self.fConst4 - fSlow3)));
-        let mut fSlow22: F32 = F32::max(0.0, F32::min(0.49, self.fConst19 * fSlow3));
+        let mut iSlow22: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst19 * fSlow3))) as i32);
         let mut fSlow23: F32 = self.fHslider12
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst12 * (self.fConst4 - 1.5 * fSlow3)),
             );
-        let mut fSlow24: F32 = F32::max(0.0, F32::min(0.49, self.fConst20 * fSlow3));
+        let mut iSlow24: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst20 * fSlow3))) as i32);
         let mut fSlow25: F32 = self.fHslider13
             * F32::max(
                 0.0,
@@ -581,31 +591,21 @@ impl FaustDsp for DrawbarOrganVoice {
             let mut fTemp6: F32 = self.fRec5[1] + self.fConst8 * fTemp5;
             self.fRec5[0] = 2.0 * fTemp6 - self.fRec5[1];
             let mut fRec6: F32 = self.fConst9 * fTemp5;
-            self.fRec10[0] =
-                fSlow5 + (self.fRec10[1] - ((((fSlow5 + self.fRec10[1]) >= 1.0) as i32) as F32));
+            self.iRec10[0] = (i32::wrapping_add(iSlow5, self.iRec10[1])) & 1073741823;
             self.fRec11[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow6 * self.fRec11[1] * (((self.fRec11[1] > 1e-06) as i32) as F32)
             };
-            self.fRec12[0] =
-                fSlow8 + (self.fRec12[1] - ((((fSlow8 + self.fRec12[1]) >= 1.0) as i32) as F32));
-            self.fRec13[0] =
-                fSlow10 + (self.fRec13[1] - ((((fSlow10 + self.fRec13[1]) >= 1.0) as i32) as F32));
-            self.fRec14[0] =
-                fSlow12 + (self.fRec14[1] - ((((fSlow12 + self.fRec14[1]) >= 1.0) as i32) as F32));
-            self.fRec15[0] =
-                fSlow14 + (self.fRec15[1] - ((((fSlow14 + self.fRec15[1]) >= 1.0) as i32) as F32));
-            self.fRec16[0] =
-                fSlow16 + (self.fRec16[1] - ((((fSlow16 + self.fRec16[1]) >= 1.0) as i32) as F32));
-            self.fRec17[0] =
-                fSlow18 + (self.fRec17[1] - ((((fSlow18 + self.fRec17[1]) >= 1.0) as i32) as F32));
-            self.fRec18[0] =
-                fSlow20 + (self.fRec18[1] - ((((fSlow20 + self.fRec18[1]) >= 1.0) as i32) as F32));
-            self.fRec19[0] =
-                fSlow22 + (self.fRec19[1] - ((((fSlow22 + self.fRec19[1]) >= 1.0) as i32) as F32));
-            self.fRec20[0] =
-                fSlow24 + (self.fRec20[1] - ((((fSlow24 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            self.iRec12[0] = (i32::wrapping_add(iSlow8, self.iRec12[1])) & 1073741823;
+            self.iRec13[0] = (i32::wrapping_add(iSlow10, self.iRec13[1])) & 1073741823;
+            self.iRec14[0] = (i32::wrapping_add(iSlow12, self.iRec14[1])) & 1073741823;
+            self.iRec15[0] = (i32::wrapping_add(iSlow14, self.iRec15[1])) & 1073741823;
+            self.iRec16[0] = (i32::wrapping_add(iSlow16, self.iRec16[1])) & 1073741823;
+            self.iRec17[0] = (i32::wrapping_add(iSlow18, self.iRec17[1])) & 1073741823;
+            self.iRec18[0] = (i32::wrapping_add(iSlow20, self.iRec18[1])) & 1073741823;
+            self.iRec19[0] = (i32::wrapping_add(iSlow22, self.iRec19[1])) & 1073741823;
+            self.iRec20[0] = (i32::wrapping_add(iSlow24, self.iRec20[1])) & 1073741823;
             let mut iTemp7: i32 =
                 iSlow1 & (iTemp2 | (self.iRec22[1] & ((self.fRec21[1] < 1.0) as i32)));
             self.fRec21[0] = if (iSlow1 as i32 != 0) {
@@ -625,100 +625,94 @@ impl FaustDsp for DrawbarOrganVoice {
                 * (0.0275
                     * (fSlow25
                         * unsafe {
-                            ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0DrawbarOrganVoiceSIG0
+                                [(((self.iRec20[0] & 1073741823) >> 14) & 65535) as usize]
                         }
                         + fSlow23
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec19[0]
-                                        + (0.13
-                                            - ((((self.fRec19[0] + 0.13) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec19[0],
+                                    139586437,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             }
                         + fSlow21
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec18[0]
-                                        + (0.26
-                                            - ((((self.fRec18[0] + 0.26) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec18[0],
+                                    279172874,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             }
                         + fSlow19
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec17[0]
-                                        + (0.39
-                                            - ((((self.fRec17[0] + 0.39) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec17[0],
+                                    418759311,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             }
                         + fSlow17
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec16[0]
-                                        + (0.52
-                                            - ((((self.fRec16[0] + 0.52) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec16[0],
+                                    558345748,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             }
                         + fSlow15
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec15[0]
-                                        + (0.65
-                                            - ((((self.fRec15[0] + 0.65) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec15[0],
+                                    697932185,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             }
                         + fSlow13
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec14[0]
-                                        + (0.78
-                                            - ((((self.fRec14[0] + 0.78) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec14[0],
+                                    837518622,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             }
                         + fSlow11
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec13[0]
-                                        + (0.91
-                                            - ((((self.fRec13[0] + 0.91) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec13[0],
+                                    977105059,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             }
                         + fSlow9
                             * unsafe {
-                                ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                    * (self.fRec12[0]
-                                        + (0.04
-                                            - ((((self.fRec12[0] + 0.04) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganVoiceSIG0[((((i32::wrapping_add(
+                                    self.iRec12[0],
+                                    42949672,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             })
                     + fSlow7
                         * self.fRec11[0]
                         * unsafe {
-                            ftbl0DrawbarOrganVoiceSIG0[(((65536.0
-                                * (self.fRec10[0] - (((self.fRec10[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0DrawbarOrganVoiceSIG0
+                                [(((self.iRec10[0] & 1073741823) >> 14) & 65535) as usize]
                         })
                 + fSlow2 * fRec6;
             let mut fTemp9: F32 = (self.fRec1[1] + self.fConst2 * (fTemp8 - self.fRec2[1]))
@@ -738,17 +732,17 @@ impl FaustDsp for DrawbarOrganVoice {
             self.fRec8[1] = self.fRec8[0];
             self.fRec4[1] = self.fRec4[0];
             self.fRec5[1] = self.fRec5[0];
-            self.fRec10[1] = self.fRec10[0];
+            self.iRec10[1] = self.iRec10[0];
             self.fRec11[1] = self.fRec11[0];
-            self.fRec12[1] = self.fRec12[0];
-            self.fRec13[1] = self.fRec13[0];
-            self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
-            self.fRec16[1] = self.fRec16[0];
-            self.fRec17[1] = self.fRec17[0];
-            self.fRec18[1] = self.fRec18[0];
-            self.fRec19[1] = self.fRec19[0];
-            self.fRec20[1] = self.fRec20[0];
+            self.iRec12[1] = self.iRec12[0];
+            self.iRec13[1] = self.iRec13[0];
+            self.iRec14[1] = self.iRec14[0];
+            self.iRec15[1] = self.iRec15[0];
+            self.iRec16[1] = self.iRec16[0];
+            self.iRec17[1] = self.iRec17[0];
+            self.iRec18[1] = self.iRec18[0];
+            self.iRec19[1] = self.iRec19[0];
+            self.iRec20[1] = self.iRec20[0];
             self.fRec21[1] = self.fRec21[0];
             self.iRec22[1] = self.iRec22[0];
             self.fRec1[1] = self.fRec1[0];
@@ -820,7 +814,7 @@ pub struct DrawbarOrganEffect {
     iConst18: i32,
     fHslider1: F32,
     fConst19: F32,
-    fRec14: [F32; 2],
+    iRec14: [i32; 2],
     fHslider2: F32,
     fRec15: [F32; 2],
     fConst22: F32,
@@ -838,7 +832,7 @@ pub struct DrawbarOrganEffect {
     fVec5: [F32; 2048],
     fConst29: F32,
     fConst30: F32,
-    fRec20: [F32; 2],
+    iRec20: [i32; 2],
     fVec6: [F32; 2048],
     fVec7: [F32; 4096],
     iConst31: i32,
@@ -949,7 +943,7 @@ impl FaustDsp for DrawbarOrganEffect {
             iConst18: 0,
             fHslider1: 0.0,
             fConst19: 0.0,
-            fRec14: [0.0; 2],
+            iRec14: [0; 2],
             fHslider2: 0.0,
             fRec15: [0.0; 2],
             fConst22: 0.0,
@@ -967,7 +961,7 @@ impl FaustDsp for DrawbarOrganEffect {
             fVec5: [0.0; 2048],
             fConst29: 0.0,
             fConst30: 0.0,
-            fRec20: [0.0; 2],
+            iRec20: [0; 2],
             fVec6: [0.0; 2048],
             fVec7: [0.0; 4096],
             iConst31: 0,
@@ -1215,7 +1209,7 @@ impl FaustDsp for DrawbarOrganEffect {
             self.fVec1[(l4) as usize] = 0.0;
         }
         for l7 in 0..2 {
-            self.fRec14[(l7) as usize] = 0.0;
+            self.iRec14[(l7) as usize] = 0;
         }
         for l8 in 0..2 {
             self.fRec15[(l8) as usize] = 0.0;
@@ -1242,7 +1236,7 @@ impl FaustDsp for DrawbarOrganEffect {
             self.fVec5[(l15) as usize] = 0.0;
         }
         for l16 in 0..2 {
-            self.fRec20[(l16) as usize] = 0.0;
+            self.iRec20[(l16) as usize] = 0;
         }
         for l17 in 0..2048 {
             self.fVec6[(l17) as usize] = 0.0;
@@ -1624,10 +1618,12 @@ impl FaustDsp for DrawbarOrganEffect {
         };
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
-        let mut fSlow2: F32 = F32::max(0.0, F32::min(0.49, self.fConst19 * fSlow1));
+        let mut iSlow2: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst19 * fSlow1))) as i32);
         let mut fSlow3: F32 = self.fHslider2;
         let mut fSlow4: F32 = self.fHslider3;
-        let mut fSlow5: F32 = F32::max(0.0, F32::min(0.49, self.fConst30 * fSlow1));
+        let mut iSlow5: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst30 * fSlow1))) as i32);
         let zipped_iterators = inputs0.zip(inputs1).zip(outputs0).zip(outputs1);
         for (((input0, input1), output0), output1) in zipped_iterators {
             self.iVec0[0] = 1;
@@ -1640,8 +1636,7 @@ impl FaustDsp for DrawbarOrganEffect {
             self.fRec11[0] = self.fConst16 * (self.fRec5[1] + self.fConst15 * self.fRec12[0])
                 + self.fConst11 * self.fRec11[1];
             self.fVec1[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec11[0] + 1e-20;
-            self.fRec14[0] =
-                fSlow2 + (self.fRec14[1] - ((((fSlow2 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.iRec14[0] = (i32::wrapping_add(iSlow2, self.iRec14[1])) & 1073741823;
             self.fRec15[0] = fSlow3 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
             self.fRec18[0] = fSlow4 * fTemp1 + self.fConst1 * fTemp0 * self.fRec18[1];
             let mut fTemp2: F32 = DrawbarOrganEffect_faustpower2_f(
@@ -1668,26 +1663,24 @@ impl FaustDsp for DrawbarOrganEffect {
                 * (0.3
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                            * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0DrawbarOrganEffectSIG0
+                            [(((self.iRec14[0] & 1073741823) >> 14) & 65535) as usize]
                     } + 1.0)
                     + 0.2);
             let mut iTemp10: i32 = ((fTemp9) as i32);
             let mut fTemp11: F32 = F32::floor(fTemp9);
-            self.fRec20[0] =
-                fSlow5 + (self.fRec20[1] - ((((fSlow5 + self.fRec20[1]) >= 1.0) as i32) as F32));
+            self.iRec20[0] = (i32::wrapping_add(iSlow5, self.iRec20[1])) & 1073741823;
             let mut fTemp12: F32 = self.fRec16[2] + self.fRec16[0] + 2.0 * self.fRec16[1];
             self.fVec6[(self.IOTA0 & 2047) as usize] = fTemp12;
             let mut fTemp13: F32 = self.fConst29
                 * (0.7
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                            * (self.fRec20[0]
-                                + (0.1 - ((((self.fRec20[0] + 0.1) >= 1.0) as i32) as F32))))
-                            as i32)
+                        ftbl0DrawbarOrganEffectSIG0[((((i32::wrapping_add(
+                            self.iRec20[0],
+                            107374182,
+                        )) & 1073741823)
+                            >> 14)
                             & 65535) as usize]
                     } + 1.0)
                     + 0.2);
@@ -1707,10 +1700,11 @@ impl FaustDsp for DrawbarOrganEffect {
                     - 0.35
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                                * (self.fRec20[0]
-                                    + (0.35 - ((((self.fRec20[0] + 0.35) >= 1.0) as i32) as F32))))
-                                as i32)
+                            ftbl0DrawbarOrganEffectSIG0[((((i32::wrapping_add(
+                                self.iRec20[0],
+                                375809638,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         } + 1.0))
@@ -1728,11 +1722,11 @@ impl FaustDsp for DrawbarOrganEffect {
                         - 0.35
                             * self.fRec15[0]
                             * (unsafe {
-                                ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                                    * (self.fRec14[0]
-                                        + (0.25
-                                            - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganEffectSIG0[((((i32::wrapping_add(
+                                    self.iRec14[0],
+                                    268435456,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             } + 1.0));
@@ -1798,10 +1792,11 @@ impl FaustDsp for DrawbarOrganEffect {
                 * (0.3
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                            * (self.fRec14[0]
-                                + (0.5 - ((((self.fRec14[0] + 0.5) >= 1.0) as i32) as F32))))
-                            as i32)
+                        ftbl0DrawbarOrganEffectSIG0[((((i32::wrapping_add(
+                            self.iRec14[0],
+                            536870912,
+                        )) & 1073741823)
+                            >> 14)
                             & 65535) as usize]
                     } + 1.0)
                     + 0.2);
@@ -1811,10 +1806,11 @@ impl FaustDsp for DrawbarOrganEffect {
                 * (0.7
                     * self.fRec15[0]
                     * (unsafe {
-                        ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                            * (self.fRec20[0]
-                                + (0.6 - ((((self.fRec20[0] + 0.6) >= 1.0) as i32) as F32))))
-                            as i32)
+                        ftbl0DrawbarOrganEffectSIG0[((((i32::wrapping_add(
+                            self.iRec20[0],
+                            644245094,
+                        )) & 1073741823)
+                            >> 14)
                             & 65535) as usize]
                     } + 1.0)
                     + 0.2);
@@ -1834,10 +1830,11 @@ impl FaustDsp for DrawbarOrganEffect {
                     - 0.35
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                                * (self.fRec20[0]
-                                    + (0.85 - ((((self.fRec20[0] + 0.85) >= 1.0) as i32) as F32))))
-                                as i32)
+                            ftbl0DrawbarOrganEffectSIG0[((((i32::wrapping_add(
+                                self.iRec20[0],
+                                912680550,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         } + 1.0))
@@ -1855,11 +1852,11 @@ impl FaustDsp for DrawbarOrganEffect {
                         - 0.35
                             * self.fRec15[0]
                             * (unsafe {
-                                ftbl0DrawbarOrganEffectSIG0[(((65536.0
-                                    * (self.fRec14[0]
-                                        + (0.75
-                                            - ((((self.fRec14[0] + 0.75) >= 1.0) as i32) as F32))))
-                                    as i32)
+                                ftbl0DrawbarOrganEffectSIG0[((((i32::wrapping_add(
+                                    self.iRec14[0],
+                                    805306368,
+                                )) & 1073741823)
+                                    >> 14)
                                     & 65535)
                                     as usize]
                             } + 1.0));
@@ -2034,7 +2031,7 @@ impl FaustDsp for DrawbarOrganEffect {
             self.fRec12[1] = self.fRec12[0];
             self.fRec11[1] = self.fRec11[0];
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec14[1] = self.fRec14[0];
+            self.iRec14[1] = self.iRec14[0];
             self.fRec15[1] = self.fRec15[0];
             self.fRec18[1] = self.fRec18[0];
             self.fVec3[1] = self.fVec3[0];
@@ -2043,7 +2040,7 @@ impl FaustDsp for DrawbarOrganEffect {
             self.fRec19[1] = self.fRec19[0];
             self.fRec16[2] = self.fRec16[1];
             self.fRec16[1] = self.fRec16[0];
-            self.fRec20[1] = self.fRec20[0];
+            self.iRec20[1] = self.iRec20[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec24[1] = self.fRec24[0];
             self.fRec23[1] = self.fRec23[0];

@@ -81,11 +81,11 @@ pub struct GlassBellVoice {
     fHslider2: F32,
     fHslider3: F32,
     fConst6: F32,
-    fRec10: [F32; 2],
+    iRec10: [i32; 2],
     fConst7: F32,
-    fRec11: [F32; 2],
+    iRec11: [i32; 2],
     fConst8: F32,
-    fRec12: [F32; 2],
+    iRec12: [i32; 2],
     fHslider4: F32,
     fConst9: F32,
     fRec13: [F32; 2],
@@ -93,35 +93,35 @@ pub struct GlassBellVoice {
     fRec14: [F32; 2],
     fConst10: F32,
     fHslider6: F32,
-    fRec15: [F32; 2],
+    iRec15: [i32; 2],
     fConst11: F32,
-    fRec16: [F32; 2],
+    iRec16: [i32; 2],
     fRec17: [F32; 2],
-    fRec18: [F32; 2],
+    iRec18: [i32; 2],
     fConst12: F32,
-    fRec19: [F32; 2],
-    fRec20: [F32; 2],
+    iRec19: [i32; 2],
+    iRec20: [i32; 2],
     fConst13: F32,
-    fRec21: [F32; 2],
+    iRec21: [i32; 2],
     fRec22: [F32; 2],
-    fRec23: [F32; 2],
+    iRec23: [i32; 2],
     fConst14: F32,
-    fRec24: [F32; 2],
+    iRec24: [i32; 2],
     fRec25: [F32; 2],
-    fRec26: [F32; 2],
+    iRec26: [i32; 2],
     fConst15: F32,
-    fRec27: [F32; 2],
+    iRec27: [i32; 2],
     fRec28: [F32; 2],
-    fRec29: [F32; 2],
+    iRec29: [i32; 2],
     fConst16: F32,
-    fRec30: [F32; 2],
+    iRec30: [i32; 2],
     fRec31: [F32; 2],
-    fRec32: [F32; 2],
-    fRec33: [F32; 2],
+    iRec32: [i32; 2],
+    iRec33: [i32; 2],
     fRec34: [F32; 2],
     fConst17: F32,
-    fRec35: [F32; 2],
-    fRec36: [F32; 2],
+    iRec35: [i32; 2],
+    iRec36: [i32; 2],
     fRec37: [F32; 2],
     fHslider7: F32,
     fRec1: [F32; 2],
@@ -160,11 +160,11 @@ impl FaustDsp for GlassBellVoice {
             fHslider2: 0.0,
             fHslider3: 0.0,
             fConst6: 0.0,
-            fRec10: [0.0; 2],
+            iRec10: [0; 2],
             fConst7: 0.0,
-            fRec11: [0.0; 2],
+            iRec11: [0; 2],
             fConst8: 0.0,
-            fRec12: [0.0; 2],
+            iRec12: [0; 2],
             fHslider4: 0.0,
             fConst9: 0.0,
             fRec13: [0.0; 2],
@@ -172,35 +172,35 @@ impl FaustDsp for GlassBellVoice {
             fRec14: [0.0; 2],
             fConst10: 0.0,
             fHslider6: 0.0,
-            fRec15: [0.0; 2],
+            iRec15: [0; 2],
             fConst11: 0.0,
-            fRec16: [0.0; 2],
+            iRec16: [0; 2],
             fRec17: [0.0; 2],
-            fRec18: [0.0; 2],
+            iRec18: [0; 2],
             fConst12: 0.0,
-            fRec19: [0.0; 2],
-            fRec20: [0.0; 2],
+            iRec19: [0; 2],
+            iRec20: [0; 2],
             fConst13: 0.0,
-            fRec21: [0.0; 2],
+            iRec21: [0; 2],
             fRec22: [0.0; 2],
-            fRec23: [0.0; 2],
+            iRec23: [0; 2],
             fConst14: 0.0,
-            fRec24: [0.0; 2],
+            iRec24: [0; 2],
             fRec25: [0.0; 2],
-            fRec26: [0.0; 2],
+            iRec26: [0; 2],
             fConst15: 0.0,
-            fRec27: [0.0; 2],
+            iRec27: [0; 2],
             fRec28: [0.0; 2],
-            fRec29: [0.0; 2],
+            iRec29: [0; 2],
             fConst16: 0.0,
-            fRec30: [0.0; 2],
+            iRec30: [0; 2],
             fRec31: [0.0; 2],
-            fRec32: [0.0; 2],
-            fRec33: [0.0; 2],
+            iRec32: [0; 2],
+            iRec33: [0; 2],
             fRec34: [0.0; 2],
             fConst17: 0.0,
-            fRec35: [0.0; 2],
-            fRec36: [0.0; 2],
+            iRec35: [0; 2],
+            iRec36: [0; 2],
             fRec37: [0.0; 2],
             fHslider7: 0.0,
             fRec1: [0.0; 2],
@@ -309,13 +309,13 @@ impl FaustDsp for GlassBellVoice {
             self.fRec5[(l6) as usize] = 0.0;
         }
         for l9 in 0..2 {
-            self.fRec10[(l9) as usize] = 0.0;
+            self.iRec10[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
-            self.fRec11[(l10) as usize] = 0.0;
+            self.iRec11[(l10) as usize] = 0;
         }
         for l11 in 0..2 {
-            self.fRec12[(l11) as usize] = 0.0;
+            self.iRec12[(l11) as usize] = 0;
         }
         for l12 in 0..2 {
             self.fRec13[(l12) as usize] = 0.0;
@@ -324,70 +324,70 @@ impl FaustDsp for GlassBellVoice {
             self.fRec14[(l13) as usize] = 0.0;
         }
         for l14 in 0..2 {
-            self.fRec15[(l14) as usize] = 0.0;
+            self.iRec15[(l14) as usize] = 0;
         }
         for l15 in 0..2 {
-            self.fRec16[(l15) as usize] = 0.0;
+            self.iRec16[(l15) as usize] = 0;
         }
         for l16 in 0..2 {
             self.fRec17[(l16) as usize] = 0.0;
         }
         for l17 in 0..2 {
-            self.fRec18[(l17) as usize] = 0.0;
+            self.iRec18[(l17) as usize] = 0;
         }
         for l18 in 0..2 {
-            self.fRec19[(l18) as usize] = 0.0;
+            self.iRec19[(l18) as usize] = 0;
         }
         for l19 in 0..2 {
-            self.fRec20[(l19) as usize] = 0.0;
+            self.iRec20[(l19) as usize] = 0;
         }
         for l20 in 0..2 {
-            self.fRec21[(l20) as usize] = 0.0;
+            self.iRec21[(l20) as usize] = 0;
         }
         for l21 in 0..2 {
             self.fRec22[(l21) as usize] = 0.0;
         }
         for l22 in 0..2 {
-            self.fRec23[(l22) as usize] = 0.0;
+            self.iRec23[(l22) as usize] = 0;
         }
         for l23 in 0..2 {
-            self.fRec24[(l23) as usize] = 0.0;
+            self.iRec24[(l23) as usize] = 0;
         }
         for l24 in 0..2 {
             self.fRec25[(l24) as usize] = 0.0;
         }
         for l25 in 0..2 {
-            self.fRec26[(l25) as usize] = 0.0;
+            self.iRec26[(l25) as usize] = 0;
         }
         for l26 in 0..2 {
-            self.fRec27[(l26) as usize] = 0.0;
+            self.iRec27[(l26) as usize] = 0;
         }
         for l27 in 0..2 {
             self.fRec28[(l27) as usize] = 0.0;
         }
         for l28 in 0..2 {
-            self.fRec29[(l28) as usize] = 0.0;
+            self.iRec29[(l28) as usize] = 0;
         }
         for l29 in 0..2 {
-            self.fRec30[(l29) as usize] = 0.0;
+            self.iRec30[(l29) as usize] = 0;
         }
         for l30 in 0..2 {
             self.fRec31[(l30) as usize] = 0.0;
         }
         for l31 in 0..2 {
-            self.fRec32[(l31) as usize] = 0.0;
+            self.iRec32[(l31) as usize] = 0;
         }
         for l32 in 0..2 {
-            self.fRec33[(l32) as usize] = 0.0;
+            self.iRec33[(l32) as usize] = 0;
         }
         for l33 in 0..2 {
             self.fRec34[(l33) as usize] = 0.0;
         }
         for l34 in 0..2 {
-            self.fRec35[(l34) as usize] = 0.0;
+            self.iRec35[(l34) as usize] = 0;
         }
         for l35 in 0..2 {
-            self.fRec36[(l35) as usize] = 0.0;
+            self.iRec36[(l35) as usize] = 0;
         }
         for l36 in 0..2 {
             self.fRec37[(l36) as usize] = 0.0;
@@ -531,15 +531,18 @@ impl FaustDsp for GlassBellVoice {
         let mut fSlow8: F32 = 0.5 * self.fHslider2;
         let mut fSlow9: F32 = self.fHslider3;
         let mut fSlow10: F32 = 4.166 * fSlow2;
-        let mut fSlow11: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst6 * (fSlow10 + 3.46 * fSlow9)),
-        );
-        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst7 * fSlow2));
-        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow2));
+        let mut iSlow11: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst6 * (fSlow10 + 3.46 * fSlow9)),
+            )) as i32);
+        let mut iSlow12: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst7 * fSlow2))) as i32);
+        let mut iSlow13: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow2))) as i32);
         let mut fSlow14: F32 = self.fHslider4;
         let mut fSlow15: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.3 * fSlow14, 0.0005));
-        let mut fSlow16: F32 = 0.25 * self.fHslider5;
+        let mut fSlow16: F32 = 16384.0 * self.fHslider5;
         let mut fSlow17: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.17 * fSlow14, 0.0005));
         let mut fSlow18: F32 = self.fHslider6;
         let mut fSlow19: F32 = 0.12
@@ -549,11 +552,13 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow10))),
             );
         let mut fSlow20: F32 = 3.011 * fSlow2;
-        let mut fSlow21: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst6 * (fSlow20 + 3.09 * fSlow9)),
-        );
-        let mut fSlow22: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow2));
+        let mut iSlow21: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst6 * (fSlow20 + 3.09 * fSlow9)),
+            )) as i32);
+        let mut iSlow22: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow2))) as i32);
         let mut fSlow23: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.24 * fSlow14, 0.0005));
         let mut fSlow24: F32 = 0.2
             * F32::powf(3.011, fSlow18)
@@ -562,11 +567,13 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow20))),
             );
         let mut fSlow25: F32 = 2.662 * fSlow2;
-        let mut fSlow26: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst6 * (fSlow25 + 2.72 * fSlow9)),
-        );
-        let mut fSlow27: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow2));
+        let mut iSlow26: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst6 * (fSlow25 + 2.72 * fSlow9)),
+            )) as i32);
+        let mut iSlow27: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow2))) as i32);
         let mut fSlow28: F32 = 0.25
             * F32::powf(2.662, fSlow18)
             * F32::max(
@@ -574,11 +581,13 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow25))),
             );
         let mut fSlow29: F32 = 2.514 * fSlow2;
-        let mut fSlow30: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst6 * (fSlow29 + 2.35 * fSlow9)),
-        );
-        let mut fSlow31: F32 = F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow2));
+        let mut iSlow30: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst6 * (fSlow29 + 2.35 * fSlow9)),
+            )) as i32);
+        let mut iSlow31: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow2))) as i32);
         let mut fSlow32: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.33 * fSlow14, 0.0005));
         let mut fSlow33: F32 = 0.3
             * F32::powf(2.514, fSlow18)
@@ -587,11 +596,13 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow29))),
             );
         let mut fSlow34: F32 = 2.0 * fSlow2;
-        let mut fSlow35: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst6 * (fSlow34 + 1.98 * fSlow9)),
-        );
-        let mut fSlow36: F32 = F32::max(0.0, F32::min(0.49, self.fConst14 * fSlow2));
+        let mut iSlow35: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst6 * (fSlow34 + 1.98 * fSlow9)),
+            )) as i32);
+        let mut iSlow36: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst14 * fSlow2))) as i32);
         let mut fSlow37: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.42 * fSlow14, 0.0005));
         let mut fSlow38: F32 = 0.65
             * F32::powf(2.0, fSlow18)
@@ -600,11 +611,13 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow34))),
             );
         let mut fSlow39: F32 = 1.506 * fSlow2;
-        let mut fSlow40: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst6 * (fSlow39 + 1.61 * fSlow9)),
-        );
-        let mut fSlow41: F32 = F32::max(0.0, F32::min(0.49, self.fConst15 * fSlow2));
+        let mut iSlow40: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst6 * (fSlow39 + 1.61 * fSlow9)),
+            )) as i32);
+        let mut iSlow41: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst15 * fSlow2))) as i32);
         let mut fSlow42: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.5 * fSlow14, 0.0005));
         let mut fSlow43: F32 = 0.4
             * F32::powf(1.506, fSlow18)
@@ -613,11 +626,13 @@ impl FaustDsp for GlassBellVoice {
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow39))),
             );
         let mut fSlow44: F32 = 1.183 * fSlow2;
-        let mut fSlow45: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst6 * (fSlow44 + 1.24 * fSlow9)),
-        );
-        let mut fSlow46: F32 = F32::max(0.0, F32::min(0.49, self.fConst16 * fSlow2));
+        let mut iSlow45: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst6 * (fSlow44 + 1.24 * fSlow9)),
+            )) as i32);
+        let mut iSlow46: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst16 * fSlow2))) as i32);
         let mut fSlow47: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.6 * fSlow14, 0.0005));
         let mut fSlow48: F32 = 0.55
             * F32::powf(1.183, fSlow18)
@@ -625,16 +640,21 @@ impl FaustDsp for GlassBellVoice {
                 0.0,
                 F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow44))),
             );
-        let mut fSlow49: F32 =
-            F32::max(0.0, F32::min(0.49, self.fConst6 * (fSlow2 + 0.87 * fSlow9)));
-        let mut fSlow50: F32 = F32::max(0.0, F32::min(0.49, self.fConst6 * fSlow2));
+        let mut iSlow49: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst6 * (fSlow2 + 0.87 * fSlow9))))
+            as i32);
+        let mut iSlow50: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst6 * fSlow2))) as i32);
         let mut fSlow51: F32 = F32::exp(0.0 - self.fConst9 / F32::max(0.8 * fSlow14, 0.0005));
         let mut fSlow52: F32 = F32::max(
             0.0,
             F32::min(1.0, self.fConst10 * (self.fConst4 + (-6.0 - fSlow2))),
         );
-        let mut fSlow53: F32 = F32::max(0.0, F32::min(0.49, self.fConst17 * (fSlow2 + fSlow9)));
-        let mut fSlow54: F32 = F32::max(0.0, F32::min(0.49, self.fConst17 * fSlow2));
+        let mut iSlow53: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst17 * (fSlow2 + fSlow9))))
+            as i32);
+        let mut iSlow54: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst17 * fSlow2))) as i32);
         let mut fSlow55: F32 = F32::exp(0.0 - self.fConst9 / F32::max(fSlow14, 0.0005));
         let mut fSlow56: F32 = self.fHslider7
             * F32::max(
@@ -669,92 +689,71 @@ impl FaustDsp for GlassBellVoice {
             let mut fTemp6: F32 = self.fRec5[1] + fSlow6 * fTemp5;
             self.fRec5[0] = 2.0 * fTemp6 - self.fRec5[1];
             let mut fRec6: F32 = fSlow7 * fTemp5;
-            self.fRec10[0] =
-                fSlow11 + (self.fRec10[1] - ((((fSlow11 + self.fRec10[1]) >= 1.0) as i32) as F32));
-            self.fRec11[0] =
-                fSlow12 + (self.fRec11[1] - ((((fSlow12 + self.fRec11[1]) >= 1.0) as i32) as F32));
-            self.fRec12[0] =
-                fSlow13 + (self.fRec12[1] - ((((fSlow13 + self.fRec12[1]) >= 1.0) as i32) as F32));
+            self.iRec10[0] = (i32::wrapping_add(iSlow11, self.iRec10[1])) & 1073741823;
+            self.iRec11[0] = (i32::wrapping_add(iSlow12, self.iRec11[1])) & 1073741823;
+            self.iRec12[0] = (i32::wrapping_add(iSlow13, self.iRec12[1])) & 1073741823;
             self.fRec13[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow15 * self.fRec13[1] * (((self.fRec13[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp7: F32 = fSlow16
+            let mut iTemp7: i32 = ((fSlow16
                 * self.fRec13[0]
                 * unsafe {
-                    ftbl0GlassBellVoiceSIG0[(((65536.0
-                        * (self.fRec12[0] - (((self.fRec12[0] >= 1.0) as i32) as F32)))
-                        as i32)
-                        & 65535) as usize]
-                };
+                    ftbl0GlassBellVoiceSIG0
+                        [(((self.iRec12[0] & 1073741823) >> 14) & 65535) as usize]
+                }) as i32);
             self.fRec14[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow17 * self.fRec14[1] * (((self.fRec14[1] > 1e-06) as i32) as F32)
             };
-            self.fRec15[0] =
-                fSlow21 + (self.fRec15[1] - ((((fSlow21 + self.fRec15[1]) >= 1.0) as i32) as F32));
-            self.fRec16[0] =
-                fSlow22 + (self.fRec16[1] - ((((fSlow22 + self.fRec16[1]) >= 1.0) as i32) as F32));
+            self.iRec15[0] = (i32::wrapping_add(iSlow21, self.iRec15[1])) & 1073741823;
+            self.iRec16[0] = (i32::wrapping_add(iSlow22, self.iRec16[1])) & 1073741823;
             self.fRec17[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow23 * self.fRec17[1] * (((self.fRec17[1] > 1e-06) as i32) as F32)
             };
-            self.fRec18[0] =
-                fSlow26 + (self.fRec18[1] - ((((fSlow26 + self.fRec18[1]) >= 1.0) as i32) as F32));
-            self.fRec19[0] =
-                fSlow27 + (self.fRec19[1] - ((((fSlow27 + self.fRec19[1]) >= 1.0) as i32) as F32));
-            self.fRec20[0] =
-                fSlow30 + (self.fRec20[1] - ((((fSlow30 + self.fRec20[1]) >= 1.0) as i32) as F32));
-            self.fRec21[0] =
-                fSlow31 + (self.fRec21[1] - ((((fSlow31 + self.fRec21[1]) >= 1.0) as i32) as F32));
+            self.iRec18[0] = (i32::wrapping_add(iSlow26, self.iRec18[1])) & 1073741823;
+            self.iRec19[0] = (i32::wrapping_add(iSlow27, self.iRec19[1])) & 1073741823;
+            self.iRec20[0] = (i32::wrapping_add(iSlow30, self.iRec20[1])) & 1073741823;
+            self.iRec21[0] = (i32::wrapping_add(iSlow31, self.iRec21[1])) & 1073741823;
             self.fRec22[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow32 * self.fRec22[1] * (((self.fRec22[1] > 1e-06) as i32) as F32)
             };
-            self.fRec23[0] =
-                fSlow35 + (self.fRec23[1] - ((((fSlow35 + self.fRec23[1]) >= 1.0) as i32) as F32));
-            self.fRec24[0] =
-                fSlow36 + (self.fRec24[1] - ((((fSlow36 + self.fRec24[1]) >= 1.0) as i32) as F32));
+            self.iRec23[0] = (i32::wrapping_add(iSlow35, self.iRec23[1])) & 1073741823;
+            self.iRec24[0] = (i32::wrapping_add(iSlow36, self.iRec24[1])) & 1073741823;
             self.fRec25[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow37 * self.fRec25[1] * (((self.fRec25[1] > 1e-06) as i32) as F32)
             };
-            self.fRec26[0] =
-                fSlow40 + (self.fRec26[1] - ((((fSlow40 + self.fRec26[1]) >= 1.0) as i32) as F32));
-            self.fRec27[0] =
-                fSlow41 + (self.fRec27[1] - ((((fSlow41 + self.fRec27[1]) >= 1.0) as i32) as F32));
+            self.iRec26[0] = (i32::wrapping_add(iSlow40, self.iRec26[1])) & 1073741823;
+            self.iRec27[0] = (i32::wrapping_add(iSlow41, self.iRec27[1])) & 1073741823;
             self.fRec28[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow42 * self.fRec28[1] * (((self.fRec28[1] > 1e-06) as i32) as F32)
             };
-            self.fRec29[0] =
-                fSlow45 + (self.fRec29[1] - ((((fSlow45 + self.fRec29[1]) >= 1.0) as i32) as F32));
-            self.fRec30[0] =
-                fSlow46 + (self.fRec30[1] - ((((fSlow46 + self.fRec30[1]) >= 1.0) as i32) as F32));
+            self.iRec29[0] = (i32::wrapping_add(iSlow45, self.iRec29[1])) & 1073741823;
+            self.iRec30[0] = (i32::wrapping_add(iSlow46, self.iRec30[1])) & 1073741823;
             self.fRec31[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow47 * self.fRec31[1] * (((self.fRec31[1] > 1e-06) as i32) as F32)
             };
-            self.fRec32[0] =
-                fSlow49 + (self.fRec32[1] - ((((fSlow49 + self.fRec32[1]) >= 1.0) as i32) as F32));
-            self.fRec33[0] =
-                fSlow50 + (self.fRec33[1] - ((((fSlow50 + self.fRec33[1]) >= 1.0) as i32) as F32));
+            self.iRec32[0] = (i32::wrapping_add(iSlow49, self.iRec32[1])) & 1073741823;
+            self.iRec33[0] = (i32::wrapping_add(iSlow50, self.iRec33[1])) & 1073741823;
             self.fRec34[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
                 fSlow51 * self.fRec34[1] * (((self.fRec34[1] > 1e-06) as i32) as F32)
             };
-            self.fRec35[0] =
-                fSlow53 + (self.fRec35[1] - ((((fSlow53 + self.fRec35[1]) >= 1.0) as i32) as F32));
-            self.fRec36[0] =
-                fSlow54 + (self.fRec36[1] - ((((fSlow54 + self.fRec36[1]) >= 1.0) as i32) as F32));
+            self.iRec35[0] = (i32::wrapping_add(iSlow53, self.iRec35[1])) & 1073741823;
+            self.iRec36[0] = (i32::wrapping_add(iSlow54, self.iRec36[1])) & 1073741823;
             self.fRec37[0] = if (iTemp3 as i32 != 0) {
                 1.0
             } else {
@@ -765,156 +764,119 @@ impl FaustDsp for GlassBellVoice {
                     * (fSlow56
                         * self.fRec37[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec36[0] + fTemp7
-                                    - (((self.fRec36[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                (self.iRec36[0] & 1073741823) >> 14,
+                                iTemp7,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec35[0] - (((self.fRec35[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec35[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                         + fSlow52
                             * self.fRec34[0]
                             * (unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec33[0] + fTemp7
-                                        - (((self.fRec33[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
+                                ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                    iTemp7,
+                                    (self.iRec33[0] & 1073741823) >> 14,
+                                )) & 65535)
                                     as usize]
                             } + 0.8
                                 * unsafe {
-                                    ftbl0GlassBellVoiceSIG0[(((65536.0
-                                        * (self.fRec32[0]
-                                            - (((self.fRec32[0] >= 1.0) as i32) as F32)))
-                                        as i32)
-                                        & 65535)
-                                        as usize]
+                                    ftbl0GlassBellVoiceSIG0
+                                        [(((self.iRec32[0] & 1073741823) >> 14) & 65535) as usize]
                                 }))
                     + fSlow48
                         * self.fRec31[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec30[0] + fTemp7
-                                    - (((self.fRec30[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                iTemp7,
+                                (self.iRec30[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec29[0] - (((self.fRec29[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec29[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                     + fSlow43
                         * self.fRec28[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec27[0] + fTemp7
-                                    - (((self.fRec27[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                iTemp7,
+                                (self.iRec27[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec26[0] - (((self.fRec26[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec26[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                     + fSlow38
                         * self.fRec25[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec24[0] + fTemp7
-                                    - (((self.fRec24[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                iTemp7,
+                                (self.iRec24[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec23[0] - (((self.fRec23[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec23[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                     + fSlow33
                         * self.fRec22[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec21[0] + fTemp7
-                                    - (((self.fRec21[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                iTemp7,
+                                (self.iRec21[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec20[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                     + fSlow28
                         * self.fRec13[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec19[0] + fTemp7
-                                    - (((self.fRec19[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                iTemp7,
+                                (self.iRec19[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec18[0] - (((self.fRec18[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec18[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                     + fSlow24
                         * self.fRec17[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec16[0] + fTemp7
-                                    - (((self.fRec16[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                iTemp7,
+                                (self.iRec16[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec15[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                     + fSlow19
                         * self.fRec14[0]
                         * (unsafe {
-                            ftbl0GlassBellVoiceSIG0[(((65536.0
-                                * (self.fRec11[0] + fTemp7
-                                    - (((self.fRec11[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0GlassBellVoiceSIG0[((i32::wrapping_add(
+                                iTemp7,
+                                (self.iRec11[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         } + 0.8
                             * unsafe {
-                                ftbl0GlassBellVoiceSIG0[(((65536.0
-                                    * (self.fRec10[0] - (((self.fRec10[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0GlassBellVoiceSIG0
+                                    [(((self.iRec10[0] & 1073741823) >> 14) & 65535) as usize]
                             }))
                 + fSlow8 * fRec6;
             let mut fTemp9: F32 = (self.fRec1[1] + self.fConst2 * (fTemp8 - self.fRec2[1]))
@@ -949,33 +911,33 @@ impl FaustDsp for GlassBellVoice {
             self.fRec8[1] = self.fRec8[0];
             self.fRec4[1] = self.fRec4[0];
             self.fRec5[1] = self.fRec5[0];
-            self.fRec10[1] = self.fRec10[0];
-            self.fRec11[1] = self.fRec11[0];
-            self.fRec12[1] = self.fRec12[0];
+            self.iRec10[1] = self.iRec10[0];
+            self.iRec11[1] = self.iRec11[0];
+            self.iRec12[1] = self.iRec12[0];
             self.fRec13[1] = self.fRec13[0];
             self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
-            self.fRec16[1] = self.fRec16[0];
+            self.iRec15[1] = self.iRec15[0];
+            self.iRec16[1] = self.iRec16[0];
             self.fRec17[1] = self.fRec17[0];
-            self.fRec18[1] = self.fRec18[0];
-            self.fRec19[1] = self.fRec19[0];
-            self.fRec20[1] = self.fRec20[0];
-            self.fRec21[1] = self.fRec21[0];
+            self.iRec18[1] = self.iRec18[0];
+            self.iRec19[1] = self.iRec19[0];
+            self.iRec20[1] = self.iRec20[0];
+            self.iRec21[1] = self.iRec21[0];
             self.fRec22[1] = self.fRec22[0];
-            self.fRec23[1] = self.fRec23[0];
-            self.fRec24[1] = self.fRec24[0];
+            self.iRec23[1] = self.iRec23[0];
+            self.iRec24[1] = self.iRec24[0];
             self.fRec25[1] = self.fRec25[0];
-            self.fRec26[1] = self.fRec26[0];
-            self.fRec27[1] = self.fRec27[0];
+            self.iRec26[1] = self.iRec26[0];
+            self.iRec27[1] = self.iRec27[0];
             self.fRec28[1] = self.fRec28[0];
-            self.fRec29[1] = self.fRec29[0];
-            self.fRec30[1] = self.fRec30[0];
+            self.iRec29[1] = self.iRec29[0];
+            self.iRec30[1] = self.iRec30[0];
             self.fRec31[1] = self.fRec31[0];
-            self.fRec32[1] = self.fRec32[0];
-            self.fRec33[1] = self.fRec33[0];
+            self.iRec32[1] = self.iRec32[0];
+            self.iRec33[1] = self.iRec33[0];
             self.fRec34[1] = self.fRec34[0];
-            self.fRec35[1] = self.fRec35[0];
-            self.fRec36[1] = self.fRec36[0];
+            self.iRec35[1] = self.iRec35[0];
+            self.iRec36[1] = self.iRec36[0];
             self.fRec37[1] = self.fRec37[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];

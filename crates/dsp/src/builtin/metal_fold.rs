@@ -86,14 +86,14 @@ pub struct MetalFoldVoice {
     fHslider5: F32,
     fHslider6: F32,
     fConst8: F32,
-    fRec16: [F32; 2],
+    iRec16: [i32; 2],
     fHslider7: F32,
     fRec17: [F32; 2],
     fHslider8: F32,
     fRec18: [F32; 2],
     fHslider9: F32,
-    fRec19: [F32; 2],
-    fRec20: [F32; 2],
+    iRec19: [i32; 2],
+    iRec20: [i32; 2],
     fRec9: [F32; 2],
     fRec10: [F32; 2],
     fRec5: [F32; 2],
@@ -137,14 +137,14 @@ impl FaustDsp for MetalFoldVoice {
             fHslider5: 0.0,
             fHslider6: 0.0,
             fConst8: 0.0,
-            fRec16: [0.0; 2],
+            iRec16: [0; 2],
             fHslider7: 0.0,
             fRec17: [0.0; 2],
             fHslider8: 0.0,
             fRec18: [0.0; 2],
             fHslider9: 0.0,
-            fRec19: [0.0; 2],
-            fRec20: [0.0; 2],
+            iRec19: [0; 2],
+            iRec20: [0; 2],
             fRec9: [0.0; 2],
             fRec10: [0.0; 2],
             fRec5: [0.0; 2],
@@ -252,7 +252,7 @@ impl FaustDsp for MetalFoldVoice {
             self.iRec15[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
-            self.fRec16[(l9) as usize] = 0.0;
+            self.iRec16[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
             self.fRec17[(l10) as usize] = 0.0;
@@ -261,10 +261,10 @@ impl FaustDsp for MetalFoldVoice {
             self.fRec18[(l11) as usize] = 0.0;
         }
         for l12 in 0..2 {
-            self.fRec19[(l12) as usize] = 0.0;
+            self.iRec19[(l12) as usize] = 0;
         }
         for l13 in 0..2 {
-            self.fRec20[(l13) as usize] = 0.0;
+            self.iRec20[(l13) as usize] = 0;
         }
         for l14 in 0..2 {
             self.fRec9[(l14) as usize] = 0.0;
@@ -409,11 +409,13 @@ impl FaustDsp for MetalFoldVoice {
         let mut iSlow5: i32 = ((self.fButton0 > 0.0) as i32);
         let mut fSlow6: F32 = 1.0 - F32::exp(0.0 - self.fConst5 / F32::max(self.fHslider4, 0.001));
         let mut fSlow7: F32 = self.fHslider5;
-        let mut fSlow8: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * self.fHslider6));
+        let mut iSlow8: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst8 * self.fHslider6))) as i32);
         let mut fSlow9: F32 = self.fHslider7;
         let mut fSlow10: F32 = self.fHslider8;
         let mut fSlow11: F32 = self.fConst8 * self.fHslider9 * fSlow3;
-        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow3));
+        let mut iSlow12: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow3))) as i32);
         let mut fSlow13: F32 =
             F32::tan(self.fConst4 * F32::max(2e+01, F32::min(0.7 * fSlow3, self.fConst3)));
         let mut fSlow14: F32 = fSlow13 * (fSlow13 + 1.4142271) + 1.0;
@@ -454,42 +456,34 @@ impl FaustDsp for MetalFoldVoice {
                 F32::max(0.0, self.fRec14[1] + fSlow6 * (-0.01 - self.fRec14[1]))
             };
             self.iRec15[0] = iTemp7;
-            self.fRec16[0] =
-                fSlow8 + (self.fRec16[1] - ((((fSlow8 + self.fRec16[1]) >= 1.0) as i32) as F32));
+            self.iRec16[0] = (i32::wrapping_add(iSlow8, self.iRec16[1])) & 1073741823;
             self.fRec17[0] = fSlow9 * fTemp1 + self.fConst1 * fTemp0 * self.fRec17[1];
             let mut fTemp8: F32 = self.fRec17[0]
                 * unsafe {
-                    ftbl0MetalFoldVoiceSIG0[(((65536.0
-                        * (self.fRec16[0] - (((self.fRec16[0] >= 1.0) as i32) as F32)))
-                        as i32)
-                        & 65535) as usize]
+                    ftbl0MetalFoldVoiceSIG0
+                        [(((self.iRec16[0] & 1073741823) >> 14) & 65535) as usize]
                 };
             self.fRec18[0] = fSlow10 * fTemp1 + self.fConst1 * fTemp0 * self.fRec18[1];
-            let mut fTemp9: F32 = self.fRec19[1]
-                + F32::max(
-                    0.0,
-                    F32::min(0.49, fSlow11 * F32::powf(2.0, 0.041666668 * fTemp8)),
-                );
-            self.fRec19[0] = fTemp9 - (((fTemp9 >= 1.0) as i32) as F32);
-            self.fRec20[0] =
-                fSlow12 + (self.fRec20[1] - ((((fSlow12 + self.fRec20[1]) >= 1.0) as i32) as F32));
-            let mut fTemp10: F32 = unsafe {
+            self.iRec19[0] = (i32::wrapping_add(
+                self.iRec19[1],
+                ((1.0737418e+09
+                    * F32::max(
+                        0.0,
+                        F32::min(0.49, fSlow11 * F32::powf(2.0, 0.041666668 * fTemp8)),
+                    )) as i32),
+            )) & 1073741823;
+            self.iRec20[0] = (i32::wrapping_add(iSlow12, self.iRec20[1])) & 1073741823;
+            let mut fTemp9: F32 = unsafe {
                 ftbl0MetalFoldVoiceSIG0[(((16384.0
                     * (0.6
                         * unsafe {
-                            ftbl0MetalFoldVoiceSIG0[(((65536.0
-                                * (self.fRec20[0] - (((self.fRec20[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0MetalFoldVoiceSIG0
+                                [(((self.iRec20[0] & 1073741823) >> 14) & 65535) as usize]
                         }
                         + 0.4
                             * unsafe {
-                                ftbl0MetalFoldVoiceSIG0[(((65536.0
-                                    * (self.fRec19[0] - (((self.fRec19[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0MetalFoldVoiceSIG0
+                                    [(((self.iRec19[0] & 1073741823) >> 14) & 65535) as usize]
                             })
                     * (15.0
                         * F32::max(
@@ -502,30 +496,30 @@ impl FaustDsp for MetalFoldVoice {
                         + 1.0)) as i32)
                     & 65535) as usize]
             };
-            let mut fTemp11: F32 = self.fRec9[1] + fSlow13 * (fTemp10 - self.fRec10[1]);
-            self.fRec9[0] = fSlow15 * fTemp11 - self.fRec9[1];
-            let mut fTemp12: F32 = self.fRec10[1] + fSlow16 * fTemp11;
-            self.fRec10[0] = 2.0 * fTemp12 - self.fRec10[1];
-            let mut fRec11: F32 = fSlow17 * fTemp11;
-            let mut fRec12: F32 = fTemp12;
-            let mut fTemp13: F32 = fRec12 + 1.4142271 * fRec11;
-            let mut fTemp14: F32 = self.fRec5[1] + fTemp4 * (fTemp10 - (fTemp13 + self.fRec6[1]));
-            let mut fTemp15: F32 = fTemp14 / fTemp5;
-            self.fRec5[0] = 2.0 * fTemp15 - self.fRec5[1];
-            let mut fTemp16: F32 = self.fRec6[1] + fTemp4 * fTemp14 / fTemp5;
-            self.fRec6[0] = 2.0 * fTemp16 - self.fRec6[1];
-            let mut fRec7: F32 = fTemp16;
-            let mut fTemp17: F32 = fRec7 / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp3)) + 1.0);
-            let mut fTemp18: F32 = (self.fRec1[1] + self.fConst2 * (fTemp17 - self.fRec2[1]))
+            let mut fTemp10: F32 = self.fRec9[1] + fSlow13 * (fTemp9 - self.fRec10[1]);
+            self.fRec9[0] = fSlow15 * fTemp10 - self.fRec9[1];
+            let mut fTemp11: F32 = self.fRec10[1] + fSlow16 * fTemp10;
+            self.fRec10[0] = 2.0 * fTemp11 - self.fRec10[1];
+            let mut fRec11: F32 = fSlow17 * fTemp10;
+            let mut fRec12: F32 = fTemp11;
+            let mut fTemp12: F32 = fRec12 + 1.4142271 * fRec11;
+            let mut fTemp13: F32 = self.fRec5[1] + fTemp4 * (fTemp9 - (fTemp12 + self.fRec6[1]));
+            let mut fTemp14: F32 = fTemp13 / fTemp5;
+            self.fRec5[0] = 2.0 * fTemp14 - self.fRec5[1];
+            let mut fTemp15: F32 = self.fRec6[1] + fTemp4 * fTemp13 / fTemp5;
+            self.fRec6[0] = 2.0 * fTemp15 - self.fRec6[1];
+            let mut fRec7: F32 = fTemp15;
+            let mut fTemp16: F32 = fRec7 / F32::sqrt(0.25 * (0.0 - 0.5 * (1.0 - fTemp3)) + 1.0);
+            let mut fTemp17: F32 = (self.fRec1[1] + self.fConst2 * (fTemp16 - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp18 - self.fRec1[1];
-            let mut fTemp19: F32 = self.fRec2[1] + self.fConst2 * fTemp18;
-            self.fRec2[0] = 2.0 * fTemp19 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp18;
-            let mut iTemp20: i32 =
+            self.fRec1[0] = 2.0 * fTemp17 - self.fRec1[1];
+            let mut fTemp18: F32 = self.fRec2[1] + self.fConst2 * fTemp17;
+            self.fRec2[0] = 2.0 * fTemp18 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp17;
+            let mut iTemp19: i32 =
                 iSlow5 & (iTemp6 | (self.iRec22[1] & ((self.fRec21[1] < 1.0) as i32)));
             self.fRec21[0] = if (iSlow5 as i32 != 0) {
-                if (iTemp20 as i32 != 0) {
+                if (iTemp19 as i32 != 0) {
                     F32::min(1.0, self.fRec21[1] + fSlow18 * (1.3 - self.fRec21[1]))
                 } else {
                     F32::max(
@@ -536,10 +530,10 @@ impl FaustDsp for MetalFoldVoice {
             } else {
                 F32::max(0.0, self.fRec21[1] + fSlow6 * (-0.01 - self.fRec21[1]))
             };
-            self.iRec22[0] = iTemp20;
+            self.iRec22[0] = iTemp19;
             *output0 = fSlow19
                 * self.fRec21[0]
-                * (fTemp17
+                * (fTemp16
                     + 1.6666666 * (fRec3 * (MetalFoldVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
@@ -548,11 +542,11 @@ impl FaustDsp for MetalFoldVoice {
             self.iVec2[1] = self.iVec2[0];
             self.fRec14[1] = self.fRec14[0];
             self.iRec15[1] = self.iRec15[0];
-            self.fRec16[1] = self.fRec16[0];
+            self.iRec16[1] = self.iRec16[0];
             self.fRec17[1] = self.fRec17[0];
             self.fRec18[1] = self.fRec18[0];
-            self.fRec19[1] = self.fRec19[0];
-            self.fRec20[1] = self.fRec20[0];
+            self.iRec19[1] = self.iRec19[0];
+            self.iRec20[1] = self.iRec20[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec10[1] = self.fRec10[0];
             self.fRec5[1] = self.fRec5[0];

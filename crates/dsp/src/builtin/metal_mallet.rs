@@ -81,9 +81,9 @@ pub struct MetalMalletVoice {
     fHslider2: F32,
     fHslider3: F32,
     fConst6: F32,
-    fRec11: [F32; 2],
+    iRec11: [i32; 2],
     fConst7: F32,
-    fRec12: [F32; 2],
+    iRec12: [i32; 2],
     fHslider4: F32,
     fConst8: F32,
     fRec13: [F32; 2],
@@ -92,18 +92,18 @@ pub struct MetalMalletVoice {
     fConst9: F32,
     fHslider6: F32,
     fConst10: F32,
-    fRec15: [F32; 2],
+    iRec15: [i32; 2],
     fRec16: [F32; 2],
     fConst11: F32,
-    fRec17: [F32; 2],
+    iRec17: [i32; 2],
     fRec18: [F32; 2],
     fHslider7: F32,
     fConst12: F32,
-    fRec19: [F32; 2],
+    iRec19: [i32; 2],
     fHslider8: F32,
     fRec20: [F32; 2],
     fConst13: F32,
-    fRec21: [F32; 2],
+    iRec21: [i32; 2],
     fRec22: [F32; 2],
     fRec1: [F32; 2],
     fRec2: [F32; 2],
@@ -140,9 +140,9 @@ impl FaustDsp for MetalMalletVoice {
             fHslider2: 0.0,
             fHslider3: 0.0,
             fConst6: 0.0,
-            fRec11: [0.0; 2],
+            iRec11: [0; 2],
             fConst7: 0.0,
-            fRec12: [0.0; 2],
+            iRec12: [0; 2],
             fHslider4: 0.0,
             fConst8: 0.0,
             fRec13: [0.0; 2],
@@ -151,18 +151,18 @@ impl FaustDsp for MetalMalletVoice {
             fConst9: 0.0,
             fHslider6: 0.0,
             fConst10: 0.0,
-            fRec15: [0.0; 2],
+            iRec15: [0; 2],
             fRec16: [0.0; 2],
             fConst11: 0.0,
-            fRec17: [0.0; 2],
+            iRec17: [0; 2],
             fRec18: [0.0; 2],
             fHslider7: 0.0,
             fConst12: 0.0,
-            fRec19: [0.0; 2],
+            iRec19: [0; 2],
             fHslider8: 0.0,
             fRec20: [0.0; 2],
             fConst13: 0.0,
-            fRec21: [0.0; 2],
+            iRec21: [0; 2],
             fRec22: [0.0; 2],
             fRec1: [0.0; 2],
             fRec2: [0.0; 2],
@@ -269,10 +269,10 @@ impl FaustDsp for MetalMalletVoice {
             self.fRec5[(l6) as usize] = 0.0;
         }
         for l9 in 0..2 {
-            self.fRec11[(l9) as usize] = 0.0;
+            self.iRec11[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
-            self.fRec12[(l10) as usize] = 0.0;
+            self.iRec12[(l10) as usize] = 0;
         }
         for l11 in 0..2 {
             self.fRec13[(l11) as usize] = 0.0;
@@ -281,25 +281,25 @@ impl FaustDsp for MetalMalletVoice {
             self.fRec14[(l12) as usize] = 0.0;
         }
         for l13 in 0..2 {
-            self.fRec15[(l13) as usize] = 0.0;
+            self.iRec15[(l13) as usize] = 0;
         }
         for l14 in 0..2 {
             self.fRec16[(l14) as usize] = 0.0;
         }
         for l15 in 0..2 {
-            self.fRec17[(l15) as usize] = 0.0;
+            self.iRec17[(l15) as usize] = 0;
         }
         for l16 in 0..2 {
             self.fRec18[(l16) as usize] = 0.0;
         }
         for l17 in 0..2 {
-            self.fRec19[(l17) as usize] = 0.0;
+            self.iRec19[(l17) as usize] = 0;
         }
         for l18 in 0..2 {
             self.fRec20[(l18) as usize] = 0.0;
         }
         for l19 in 0..2 {
-            self.fRec21[(l19) as usize] = 0.0;
+            self.iRec21[(l19) as usize] = 0;
         }
         for l20 in 0..2 {
             self.fRec22[(l20) as usize] = 0.0;
@@ -439,13 +439,15 @@ impl FaustDsp for MetalMalletVoice {
         let mut fSlow7: F32 = 1.0 / fSlow4;
         let mut fSlow8: F32 = 0.6 * self.fHslider2;
         let mut fSlow9: F32 = self.fHslider3;
-        let mut fSlow10: F32 = F32::max(0.0, F32::min(0.49, self.fConst6 * fSlow9));
-        let mut fSlow11: F32 = F32::max(0.0, F32::min(0.49, self.fConst7 * fSlow9));
+        let mut iSlow10: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst6 * fSlow9))) as i32);
+        let mut iSlow11: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst7 * fSlow9))) as i32);
         let mut fSlow12: F32 = 4.0 * fSlow9;
         let mut fSlow13: F32 =
             F32::powf(F32::min(4.0, 1046.5 / F32::max(fSlow12, 2e+01)), 0.3) * self.fHslider4;
         let mut fSlow14: F32 = F32::exp(0.0 - self.fConst8 / F32::max(0.2 * fSlow13, 0.0005));
-        let mut fSlow15: F32 = 0.35 * self.fHslider5;
+        let mut fSlow15: F32 = 22937.6 * self.fHslider5;
         let mut fSlow16: F32 = F32::exp(0.0 - self.fConst8 / F32::max(0.12 * fSlow13, 0.0005));
         let mut fSlow17: F32 = self.fHslider6;
         let mut fSlow18: F32 = (0.2 * fSlow2 + 0.05)
@@ -454,7 +456,8 @@ impl FaustDsp for MetalMalletVoice {
                 0.0,
                 F32::min(1.0, self.fConst9 * (self.fConst4 - 35.72 * fSlow9)),
             );
-        let mut fSlow19: F32 = F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow9));
+        let mut iSlow19: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst10 * fSlow9))) as i32);
         let mut fSlow20: F32 = F32::exp(0.0 - self.fConst8 / F32::max(0.25 * fSlow13, 0.0005));
         let mut fSlow21: F32 = (0.3 * fSlow2 + 0.1)
             * F32::powf(5.4, fSlow17)
@@ -462,7 +465,8 @@ impl FaustDsp for MetalMalletVoice {
                 0.0,
                 F32::min(1.0, self.fConst9 * (self.fConst4 - 21.6 * fSlow9)),
             );
-        let mut fSlow22: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow9));
+        let mut iSlow22: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow9))) as i32);
         let mut fSlow23: F32 = F32::exp(0.0 - self.fConst8 / F32::max(0.5 * fSlow13, 0.0005));
         let mut fSlow24: F32 = (0.4 * fSlow2 + 0.3)
             * F32::powf(2.76, fSlow17)
@@ -470,9 +474,12 @@ impl FaustDsp for MetalMalletVoice {
                 0.0,
                 F32::min(1.0, self.fConst9 * (self.fConst4 - 11.04 * fSlow9)),
             );
-        let mut fSlow25: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * self.fHslider7));
+        let mut iSlow25: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst12 * self.fHslider7)))
+            as i32);
         let mut fSlow26: F32 = self.fHslider8;
-        let mut fSlow27: F32 = F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow9));
+        let mut iSlow27: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst13 * fSlow9))) as i32);
         let mut fSlow28: F32 = F32::exp(0.0 - self.fConst8 / F32::max(fSlow13, 0.0005));
         let mut fSlow29: F32 = F32::powf(1.0, fSlow17)
             * F32::max(0.0, F32::min(1.0, self.fConst9 * (self.fConst4 - fSlow12)));
@@ -502,47 +509,39 @@ impl FaustDsp for MetalMalletVoice {
             self.fRec5[0] = 2.0 * fTemp7 - self.fRec5[1];
             let mut fRec6: F32 = fSlow7 * fTemp6;
             let mut fRec7: F32 = fTemp7;
-            self.fRec11[0] =
-                fSlow10 + (self.fRec11[1] - ((((fSlow10 + self.fRec11[1]) >= 1.0) as i32) as F32));
-            self.fRec12[0] =
-                fSlow11 + (self.fRec12[1] - ((((fSlow11 + self.fRec12[1]) >= 1.0) as i32) as F32));
+            self.iRec11[0] = (i32::wrapping_add(iSlow10, self.iRec11[1])) & 1073741823;
+            self.iRec12[0] = (i32::wrapping_add(iSlow11, self.iRec12[1])) & 1073741823;
             self.fRec13[0] = if (iTemp4 as i32 != 0) {
                 1.0
             } else {
                 fSlow14 * self.fRec13[1] * (((self.fRec13[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp8: F32 = fSlow15
+            let mut iTemp8: i32 = ((fSlow15
                 * self.fRec13[0]
                 * unsafe {
-                    ftbl0MetalMalletVoiceSIG0[(((65536.0
-                        * (self.fRec12[0] - (((self.fRec12[0] >= 1.0) as i32) as F32)))
-                        as i32)
-                        & 65535) as usize]
-                };
+                    ftbl0MetalMalletVoiceSIG0
+                        [(((self.iRec12[0] & 1073741823) >> 14) & 65535) as usize]
+                }) as i32);
             self.fRec14[0] = if (iTemp4 as i32 != 0) {
                 1.0
             } else {
                 fSlow16 * self.fRec14[1] * (((self.fRec14[1] > 1e-06) as i32) as F32)
             };
-            self.fRec15[0] =
-                fSlow19 + (self.fRec15[1] - ((((fSlow19 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.iRec15[0] = (i32::wrapping_add(iSlow19, self.iRec15[1])) & 1073741823;
             self.fRec16[0] = if (iTemp4 as i32 != 0) {
                 1.0
             } else {
                 fSlow20 * self.fRec16[1] * (((self.fRec16[1] > 1e-06) as i32) as F32)
             };
-            self.fRec17[0] =
-                fSlow22 + (self.fRec17[1] - ((((fSlow22 + self.fRec17[1]) >= 1.0) as i32) as F32));
+            self.iRec17[0] = (i32::wrapping_add(iSlow22, self.iRec17[1])) & 1073741823;
             self.fRec18[0] = if (iTemp4 as i32 != 0) {
                 1.0
             } else {
                 fSlow23 * self.fRec18[1] * (((self.fRec18[1] > 1e-06) as i32) as F32)
             };
-            self.fRec19[0] =
-                fSlow25 + (self.fRec19[1] - ((((fSlow25 + self.fRec19[1]) >= 1.0) as i32) as F32));
+            self.iRec19[0] = (i32::wrapping_add(iSlow25, self.iRec19[1])) & 1073741823;
             self.fRec20[0] = fSlow26 * fTemp1 + self.fConst1 * fTemp0 * self.fRec20[1];
-            self.fRec21[0] =
-                fSlow27 + (self.fRec21[1] - ((((fSlow27 + self.fRec21[1]) >= 1.0) as i32) as F32));
+            self.iRec21[0] = (i32::wrapping_add(iSlow27, self.iRec21[1])) & 1073741823;
             self.fRec22[0] = if (iTemp4 as i32 != 0) {
                 1.0
             } else {
@@ -552,49 +551,43 @@ impl FaustDsp for MetalMalletVoice {
                 * (fSlow29
                     * self.fRec22[0]
                     * unsafe {
-                        ftbl0MetalMalletVoiceSIG0[(((65536.0
-                            * (self.fRec21[0] + fTemp8 - (((self.fRec21[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0MetalMalletVoiceSIG0[((i32::wrapping_add(
+                            (self.iRec21[0] & 1073741823) >> 14,
+                            iTemp8,
+                        )) & 65535) as usize]
                     }
                     * (1.0
                         - 0.5
                             * self.fRec20[0]
                             * (unsafe {
-                                ftbl0MetalMalletVoiceSIG0[(((65536.0
-                                    * (self.fRec19[0] - (((self.fRec19[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0MetalMalletVoiceSIG0
+                                    [(((self.iRec19[0] & 1073741823) >> 14) & 65535) as usize]
                             } + 1.0))
                     + fSlow24
                         * self.fRec18[0]
                         * unsafe {
-                            ftbl0MetalMalletVoiceSIG0[(((65536.0
-                                * (self.fRec17[0] + fTemp8
-                                    - (((self.fRec17[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0MetalMalletVoiceSIG0[((i32::wrapping_add(
+                                iTemp8,
+                                (self.iRec17[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         }
                     + fSlow21
                         * self.fRec16[0]
                         * unsafe {
-                            ftbl0MetalMalletVoiceSIG0[(((65536.0
-                                * (self.fRec15[0] + fTemp8
-                                    - (((self.fRec15[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0MetalMalletVoiceSIG0[((i32::wrapping_add(
+                                iTemp8,
+                                (self.iRec15[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         }
                     + fSlow18
                         * self.fRec14[0]
                         * unsafe {
-                            ftbl0MetalMalletVoiceSIG0[(((65536.0
-                                * (self.fRec11[0] + fTemp8
-                                    - (((self.fRec11[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
+                            ftbl0MetalMalletVoiceSIG0[((i32::wrapping_add(
+                                iTemp8,
+                                (self.iRec11[0] & 1073741823) >> 14,
+                            )) & 65535)
                                 as usize]
                         })
                 + fSlow8 * (fTemp5 - (fRec7 + 1.4142271 * fRec6));
@@ -631,17 +624,17 @@ impl FaustDsp for MetalMalletVoice {
             self.fRec9[1] = self.fRec9[0];
             self.fRec4[1] = self.fRec4[0];
             self.fRec5[1] = self.fRec5[0];
-            self.fRec11[1] = self.fRec11[0];
-            self.fRec12[1] = self.fRec12[0];
+            self.iRec11[1] = self.iRec11[0];
+            self.iRec12[1] = self.iRec12[0];
             self.fRec13[1] = self.fRec13[0];
             self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
+            self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];
-            self.fRec17[1] = self.fRec17[0];
+            self.iRec17[1] = self.iRec17[0];
             self.fRec18[1] = self.fRec18[0];
-            self.fRec19[1] = self.fRec19[0];
+            self.iRec19[1] = self.iRec19[0];
             self.fRec20[1] = self.fRec20[0];
-            self.fRec21[1] = self.fRec21[0];
+            self.iRec21[1] = self.iRec21[0];
             self.fRec22[1] = self.fRec22[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];

@@ -74,7 +74,7 @@ pub struct NoiseRiserVoice {
     fRec6: [F32; 2],
     fHslider3: F32,
     fConst3: F32,
-    fRec11: [F32; 2],
+    iRec11: [i32; 2],
     fHslider4: F32,
     fRec12: [F32; 2],
     fHslider5: F32,
@@ -126,7 +126,7 @@ impl FaustDsp for NoiseRiserVoice {
             fRec6: [0.0; 2],
             fHslider3: 0.0,
             fConst3: 0.0,
-            fRec11: [0.0; 2],
+            iRec11: [0; 2],
             fHslider4: 0.0,
             fRec12: [0.0; 2],
             fHslider5: 0.0,
@@ -265,7 +265,7 @@ impl FaustDsp for NoiseRiserVoice {
             self.fRec6[(l3) as usize] = 0.0;
         }
         for l6 in 0..2 {
-            self.fRec11[(l6) as usize] = 0.0;
+            self.iRec11[(l6) as usize] = 0;
         }
         for l7 in 0..2 {
             self.fRec12[(l7) as usize] = 0.0;
@@ -441,7 +441,8 @@ impl FaustDsp for NoiseRiserVoice {
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
         let mut fSlow2: F32 = self.fHslider2;
-        let mut fSlow3: F32 = F32::max(0.0, F32::min(0.49, self.fConst3 * self.fHslider3));
+        let mut iSlow3: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst3 * self.fHslider3))) as i32);
         let mut fSlow4: F32 = self.fHslider4;
         let mut fSlow5: F32 = self.fHslider5;
         let mut fSlow6: F32 = self.fHslider6 / fSlow5;
@@ -471,8 +472,7 @@ impl FaustDsp for NoiseRiserVoice {
             let mut fTemp7: F32 = F32::sqrt(fTemp6);
             let mut fTemp8: F32 = NoiseRiserVoice_faustpower2_f(fTemp7);
             let mut fTemp9: F32 = 1.0 / fTemp6;
-            self.fRec11[0] =
-                fSlow3 + (self.fRec11[1] - ((((fSlow3 + self.fRec11[1]) >= 1.0) as i32) as F32));
+            self.iRec11[0] = (i32::wrapping_add(iSlow3, self.iRec11[1])) & 1073741823;
             self.fRec12[0] = fSlow4 * fTemp1 + self.fConst1 * fTemp0 * self.fRec12[1];
             self.iVec2[0] = iSlow7;
             let mut iTemp10: i32 = ((iSlow7 > self.iVec2[1]) as i32);
@@ -496,11 +496,8 @@ impl FaustDsp for NoiseRiserVoice {
                         2.0,
                         self.fRec12[0]
                             * unsafe {
-                                ftbl0NoiseRiserVoiceSIG0[(((65536.0
-                                    * (self.fRec11[0] - (((self.fRec11[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0NoiseRiserVoiceSIG0
+                                    [(((self.iRec11[0] & 1073741823) >> 14) & 65535) as usize]
                             },
                     );
             let mut fTemp12: F32 =
@@ -572,7 +569,7 @@ impl FaustDsp for NoiseRiserVoice {
             self.fRec0[1] = self.fRec0[0];
             self.fRec5[1] = self.fRec5[0];
             self.fRec6[1] = self.fRec6[0];
-            self.fRec11[1] = self.fRec11[0];
+            self.iRec11[1] = self.iRec11[0];
             self.fRec12[1] = self.fRec12[0];
             self.iVec2[1] = self.iVec2[0];
             self.iRec13[1] = self.iRec13[0];

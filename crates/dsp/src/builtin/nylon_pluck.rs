@@ -65,8 +65,8 @@ pub struct NylonPluckVoice {
     iVec0: [i32; 2],
     fSampleRate: i32,
     fConst0: F32,
-    fConst1: F32,
-    fRec4: [F32; 2],
+    iConst1: i32,
+    iRec4: [i32; 2],
     fConst2: F32,
     fConst3: F32,
     fConst4: F32,
@@ -104,7 +104,7 @@ pub struct NylonPluckVoice {
     fConst15: F32,
     fHslider9: F32,
     fConst16: F32,
-    fRec28: [F32; 2],
+    iRec28: [i32; 2],
     fConst17: F32,
     fConst18: F32,
     fRec29: [F32; 2],
@@ -140,8 +140,8 @@ impl FaustDsp for NylonPluckVoice {
             iVec0: [0; 2],
             fSampleRate: 0,
             fConst0: 0.0,
-            fConst1: 0.0,
-            fRec4: [0.0; 2],
+            iConst1: 0,
+            iRec4: [0; 2],
             fConst2: 0.0,
             fConst3: 0.0,
             fConst4: 0.0,
@@ -179,7 +179,7 @@ impl FaustDsp for NylonPluckVoice {
             fConst15: 0.0,
             fHslider9: 0.0,
             fConst16: 0.0,
-            fRec28: [0.0; 2],
+            iRec28: [0; 2],
             fConst17: 0.0,
             fConst18: 0.0,
             fRec29: [0.0; 2],
@@ -341,7 +341,7 @@ impl FaustDsp for NylonPluckVoice {
             self.iVec0[(l0) as usize] = 0;
         }
         for l3 in 0..2 {
-            self.fRec4[(l3) as usize] = 0.0;
+            self.iRec4[(l3) as usize] = 0;
         }
         for l4 in 0..2 {
             self.fRec6[(l4) as usize] = 0.0;
@@ -378,7 +378,7 @@ impl FaustDsp for NylonPluckVoice {
         }
         self.IOTA0 = 0;
         for l15 in 0..2 {
-            self.fRec28[(l15) as usize] = 0.0;
+            self.iRec28[(l15) as usize] = 0;
         }
         for l16 in 0..2 {
             self.fRec29[(l16) as usize] = 0.0;
@@ -432,7 +432,7 @@ impl FaustDsp for NylonPluckVoice {
     fn instance_constants(&mut self, sample_rate: i32) {
         self.fSampleRate = sample_rate;
         self.fConst0 = F32::min(1.92e+05, F32::max(1.0, ((self.fSampleRate) as F32)));
-        self.fConst1 = F32::max(0.0, F32::min(0.49, 8.0 / self.fConst0));
+        self.iConst1 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 8.0 / self.fConst0))) as i32);
         self.fConst2 = 0.45 * self.fConst0;
         self.fConst3 = 3.1415927 / self.fConst0;
         self.fConst4 = F32::exp(0.0 - 1e+02 / self.fConst0);
@@ -613,7 +613,9 @@ impl FaustDsp for NylonPluckVoice {
         let mut fSlow21: F32 = F32::sin(fSlow20);
         let mut fSlow22: F32 = F32::cos(fSlow20);
         let mut fSlow23: F32 = 0.15915494 * F32::atan2(fSlow21 * fSlow19, 1.0 - fSlow22 * fSlow19);
-        let mut fSlow24: F32 = F32::max(0.0, F32::min(0.49, self.fConst16 * self.fHslider9));
+        let mut iSlow24: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst16 * self.fHslider9)))
+            as i32);
         let mut fSlow25: F32 = 0.00083333335 * self.fHslider10;
         let mut fSlow26: F32 = F32::exp(self.fConst16 * (0.0 - 6.2831855 * fSlow18));
         let mut fSlow27: F32 = 0.15915494 * F32::atan2(fSlow26 * fSlow21, 1.0 - fSlow26 * fSlow22);
@@ -624,8 +626,7 @@ impl FaustDsp for NylonPluckVoice {
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = 1;
-            self.fRec4[0] = self.fConst1
-                + (self.fRec4[1] - ((((self.fConst1 + self.fRec4[1]) >= 1.0) as i32) as F32));
+            self.iRec4[0] = (i32::wrapping_add(self.iConst1, self.iRec4[1])) & 1073741823;
             let mut fTemp0: F32 = F32::tan(
                 self.fConst3
                     * F32::max(
@@ -635,10 +636,8 @@ impl FaustDsp for NylonPluckVoice {
                                 * F32::powf(
                                     2.0,
                                     1.5 * (unsafe {
-                                        ftbl0NylonPluckVoiceSIG0[(((65536.0
-                                            * (self.fRec4[0]
-                                                - (((self.fRec4[0] >= 1.0) as i32) as F32)))
-                                            as i32)
+                                        ftbl0NylonPluckVoiceSIG0[(((self.iRec4[0] & 1073741823)
+                                            >> 14)
                                             & 65535)
                                             as usize]
                                     } + 1.0),
@@ -706,8 +705,7 @@ impl FaustDsp for NylonPluckVoice {
                 F32::max(0.0, self.fRec25[1] + fSlow17 * (-0.01 - self.fRec25[1]))
             };
             self.iRec26[0] = iTemp12;
-            self.fRec28[0] =
-                fSlow24 + (self.fRec28[1] - ((((fSlow24 + self.fRec28[1]) >= 1.0) as i32) as F32));
+            self.iRec28[0] = (i32::wrapping_add(iSlow24, self.iRec28[1])) & 1073741823;
             let mut iTemp13: i32 =
                 iSlow2 & (iTemp7 | (self.iRec30[1] & ((self.fRec29[1] < 1.0) as i32)));
             self.fRec29[0] = if (iSlow2 as i32 != 0) {
@@ -732,11 +730,8 @@ impl FaustDsp for NylonPluckVoice {
                     fSlow25
                         * self.fRec29[0]
                         * unsafe {
-                            ftbl0NylonPluckVoiceSIG0[(((65536.0
-                                * (self.fRec28[0] - (((self.fRec28[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0NylonPluckVoiceSIG0
+                                [(((self.iRec28[0] & 1073741823) >> 14) & 65535) as usize]
                         },
                 );
             let mut iTemp15: i32 =
@@ -835,7 +830,7 @@ impl FaustDsp for NylonPluckVoice {
             self.fRec32[0] = fSlow30 * fTemp3 + self.fConst4 * fTemp2 * self.fRec32[1];
             *output0 = fSlow31 * self.fRec25[0] * (self.fRec5[0] + 3.0 * self.fRec32[0] * fRec2);
             self.iVec0[1] = self.iVec0[0];
-            self.fRec4[1] = self.fRec4[0];
+            self.iRec4[1] = self.iRec4[0];
             self.fRec6[1] = self.fRec6[0];
             self.fRec11[1] = self.fRec11[0];
             self.iRec16[1] = self.iRec16[0];
@@ -849,7 +844,7 @@ impl FaustDsp for NylonPluckVoice {
             self.fRec25[1] = self.fRec25[0];
             self.iRec26[1] = self.iRec26[0];
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec28[1] = self.fRec28[0];
+            self.iRec28[1] = self.iRec28[0];
             self.fRec29[1] = self.fRec29[0];
             self.iRec30[1] = self.iRec30[0];
             self.fRec27[1] = self.fRec27[0];
@@ -932,10 +927,10 @@ pub struct NylonPluckEffect {
     fVec1: [F32; 32768],
     iConst10: i32,
     fVec2: [F32; 8192],
-    fConst11: F32,
-    fRec14: [F32; 2],
-    fConst12: F32,
-    fRec15: [F32; 2],
+    iConst11: i32,
+    iRec14: [i32; 2],
+    iConst12: i32,
+    iRec15: [i32; 2],
     fHslider2: F32,
     fRec16: [F32; 2],
     fConst13: F32,
@@ -1040,10 +1035,10 @@ impl FaustDsp for NylonPluckEffect {
             fVec1: [0.0; 32768],
             iConst10: 0,
             fVec2: [0.0; 8192],
-            fConst11: 0.0,
-            fRec14: [0.0; 2],
-            fConst12: 0.0,
-            fRec15: [0.0; 2],
+            iConst11: 0,
+            iRec14: [0; 2],
+            iConst12: 0,
+            iRec15: [0; 2],
             fHslider2: 0.0,
             fRec16: [0.0; 2],
             fConst13: 0.0,
@@ -1240,10 +1235,10 @@ impl FaustDsp for NylonPluckEffect {
             self.fVec2[(l5) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.fRec14[(l8) as usize] = 0.0;
+            self.iRec14[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
-            self.fRec15[(l9) as usize] = 0.0;
+            self.iRec15[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
             self.fRec16[(l10) as usize] = 0.0;
@@ -1403,8 +1398,8 @@ impl FaustDsp for NylonPluckEffect {
         self.fConst8 = 1.25 * self.fConst3;
         let mut fConst9: F32 = F32::floor(0.022904 * fConst0 + 0.5);
         self.iConst10 = ((F32::min(16384.0, F32::max(0.0, fConst2 - fConst9))) as i32);
-        self.fConst11 = F32::max(0.0, F32::min(0.49, 1.98 / fConst0));
-        self.fConst12 = F32::max(0.0, F32::min(0.49, 0.6 / fConst0));
+        self.iConst11 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 1.98 / fConst0))) as i32);
+        self.iConst12 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 0.6 / fConst0))) as i32);
         self.fConst13 = 0.001 * fConst0;
         self.iConst14 = ((F32::min(8192.0, F32::max(0.0, 0.015 * fConst0))) as i32);
         self.iConst15 = ((F32::min(4096.0, F32::max(0.0, fConst9 + -1.0))) as i32);
@@ -1632,25 +1627,22 @@ impl FaustDsp for NylonPluckEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] = self.fConst11
-                + (self.fRec14[1] - ((((self.fConst11 + self.fRec14[1]) >= 1.0) as i32) as F32));
-            self.fRec15[0] = self.fConst12
-                + (self.fRec15[1] - ((((self.fConst12 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.iRec14[0] = (i32::wrapping_add(self.iConst11, self.iRec14[1])) & 1073741823;
+            self.iRec15[0] = (i32::wrapping_add(self.iConst12, self.iRec15[1])) & 1073741823;
             self.fRec16[0] = fSlow11 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
             let mut fTemp5: F32 = self.fConst13
                 * (5.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0NylonPluckEffectSIG0[(((65536.0
-                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0NylonPluckEffectSIG0
+                            [(((self.iRec15[0] & 1073741823) >> 14) & 65535) as usize]
                     } + 0.2
                         * unsafe {
-                            ftbl0NylonPluckEffectSIG0[(((65536.0
-                                * (self.fRec14[0]
-                                    + (0.25 - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
-                                as i32)
+                            ftbl0NylonPluckEffectSIG0[((((i32::wrapping_add(
+                                self.iRec14[0],
+                                268435456,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         }
@@ -1892,8 +1884,8 @@ impl FaustDsp for NylonPluckEffect {
             self.fRec12[1] = self.fRec12[0];
             self.fRec11[1] = self.fRec11[0];
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
+            self.iRec14[1] = self.iRec14[0];
+            self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec20[1] = self.fRec20[0];

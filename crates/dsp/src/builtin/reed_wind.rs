@@ -90,7 +90,7 @@ pub struct ReedWindVoice {
     fRec19: [F32; 2],
     fHslider7: F32,
     fConst7: F32,
-    fRec21: [F32; 2],
+    iRec21: [i32; 2],
     fConst8: F32,
     fConst9: F32,
     fConst10: F32,
@@ -150,7 +150,7 @@ impl FaustDsp for ReedWindVoice {
             fRec19: [0.0; 2],
             fHslider7: 0.0,
             fConst7: 0.0,
-            fRec21: [0.0; 2],
+            iRec21: [0; 2],
             fConst8: 0.0,
             fConst9: 0.0,
             fConst10: 0.0,
@@ -299,7 +299,7 @@ impl FaustDsp for ReedWindVoice {
             self.fRec19[(l10) as usize] = 0.0;
         }
         for l13 in 0..2 {
-            self.fRec21[(l13) as usize] = 0.0;
+            self.iRec21[(l13) as usize] = 0;
         }
         for l14 in 0..2 {
             self.fRec22[(l14) as usize] = 0.0;
@@ -474,7 +474,8 @@ impl FaustDsp for ReedWindVoice {
         let mut fSlow11: F32 = fSlow8 / fSlow9;
         let mut fSlow12: F32 = 1.0 / fSlow9;
         let mut iSlow13: i32 = ((self.fButton0 > 0.0) as i32);
-        let mut fSlow14: F32 = F32::max(0.0, F32::min(0.49, self.fConst7 * self.fHslider7));
+        let mut iSlow14: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst7 * self.fHslider7))) as i32);
         let mut fSlow15: F32 = 0.00083333335 * self.fHslider8;
         let mut fSlow16: F32 = self.fConst7 * fSlow5;
         let mut fSlow17: F32 = self.fHslider9;
@@ -517,8 +518,7 @@ impl FaustDsp for ReedWindVoice {
             } else {
                 self.fConst6 * self.fRec19[1] * (((self.fRec19[1] > 1e-06) as i32) as F32)
             };
-            self.fRec21[0] =
-                fSlow14 + (self.fRec21[1] - ((((fSlow14 + self.fRec21[1]) >= 1.0) as i32) as F32));
+            self.iRec21[0] = (i32::wrapping_add(iSlow14, self.iRec21[1])) & 1073741823;
             let mut iTemp11: i32 =
                 iSlow13 & (iTemp10 | (self.iRec23[1] & ((self.fRec22[1] < 1.0) as i32)));
             self.fRec22[0] = if (iSlow13 as i32 != 0) {
@@ -543,11 +543,8 @@ impl FaustDsp for ReedWindVoice {
                     fSlow15
                         * self.fRec22[0]
                         * unsafe {
-                            ftbl0ReedWindVoiceSIG0[(((65536.0
-                                * (self.fRec21[0] - (((self.fRec21[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0ReedWindVoiceSIG0
+                                [(((self.iRec21[0] & 1073741823) >> 14) & 65535) as usize]
                         },
                 )
                 * F32::powf(2.0, 0.00083333335 * (0.0 - 25.0 * self.fRec19[0]));
@@ -640,7 +637,7 @@ impl FaustDsp for ReedWindVoice {
             self.fRec16[1] = self.fRec16[0];
             self.iVec1[1] = self.iVec1[0];
             self.fRec19[1] = self.fRec19[0];
-            self.fRec21[1] = self.fRec21[0];
+            self.iRec21[1] = self.iRec21[0];
             self.fRec22[1] = self.fRec22[0];
             self.iRec23[1] = self.iRec23[0];
             self.fRec24[1] = self.fRec24[0];

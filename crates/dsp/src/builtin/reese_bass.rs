@@ -72,13 +72,13 @@ pub struct ReeseBassVoice {
     fRec9: [F32; 2],
     fHslider2: F32,
     fConst3: F32,
-    fRec11: [F32; 2],
+    iRec11: [i32; 2],
     fHslider3: F32,
     fRec12: [F32; 2],
     fHslider4: F32,
     fRec13: [F32; 2],
     fHslider5: F32,
-    fRec17: [F32; 2],
+    iRec17: [i32; 2],
     fHslider6: F32,
     fRec18: [F32; 2],
     fHslider7: F32,
@@ -129,13 +129,13 @@ impl FaustDsp for ReeseBassVoice {
             fRec9: [0.0; 2],
             fHslider2: 0.0,
             fConst3: 0.0,
-            fRec11: [0.0; 2],
+            iRec11: [0; 2],
             fHslider3: 0.0,
             fRec12: [0.0; 2],
             fHslider4: 0.0,
             fRec13: [0.0; 2],
             fHslider5: 0.0,
-            fRec17: [0.0; 2],
+            iRec17: [0; 2],
             fHslider6: 0.0,
             fRec18: [0.0; 2],
             fHslider7: 0.0,
@@ -270,7 +270,7 @@ impl FaustDsp for ReeseBassVoice {
             self.fRec9[(l2) as usize] = 0.0;
         }
         for l5 in 0..2 {
-            self.fRec11[(l5) as usize] = 0.0;
+            self.iRec11[(l5) as usize] = 0;
         }
         for l6 in 0..2 {
             self.fRec12[(l6) as usize] = 0.0;
@@ -279,7 +279,7 @@ impl FaustDsp for ReeseBassVoice {
             self.fRec13[(l7) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.fRec17[(l8) as usize] = 0.0;
+            self.iRec17[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
             self.fRec18[(l9) as usize] = 0.0;
@@ -452,10 +452,12 @@ impl FaustDsp for ReeseBassVoice {
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
         let mut fSlow2: F32 = self.fHslider2;
-        let mut fSlow3: F32 = F32::max(0.0, F32::min(0.49, self.fConst3 * fSlow2));
+        let mut iSlow3: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst3 * fSlow2))) as i32);
         let mut fSlow4: F32 = self.fHslider3;
         let mut fSlow5: F32 = self.fHslider4;
-        let mut fSlow6: F32 = F32::max(0.0, F32::min(0.49, self.fConst3 * self.fHslider5));
+        let mut iSlow6: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst3 * self.fHslider5))) as i32);
         let mut fSlow7: F32 = self.fHslider6;
         let mut fSlow8: F32 = self.fHslider7;
         let mut fSlow9: F32 = F32::powf(0.0038221916 * fSlow2, 0.4);
@@ -488,13 +490,11 @@ impl FaustDsp for ReeseBassVoice {
             let mut fTemp3: F32 = ReeseBassVoice_faustpower2_f(
                 24.0 * ReeseBassVoice_faustpower2_f(self.fRec9[0]) + 1.0,
             );
-            self.fRec11[0] =
-                fSlow3 + (self.fRec11[1] - ((((fSlow3 + self.fRec11[1]) >= 1.0) as i32) as F32));
+            self.iRec11[0] = (i32::wrapping_add(iSlow3, self.iRec11[1])) & 1073741823;
             self.fRec12[0] = fSlow4 * fTemp1 + self.fConst1 * fTemp0 * self.fRec12[1];
             self.fRec13[0] = fSlow5 * fTemp1 + self.fConst1 * fTemp0 * self.fRec13[1];
             let mut fTemp4: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec13[0])));
-            self.fRec17[0] =
-                fSlow6 + (self.fRec17[1] - ((((fSlow6 + self.fRec17[1]) >= 1.0) as i32) as F32));
+            self.iRec17[0] = (i32::wrapping_add(iSlow6, self.iRec17[1])) & 1073741823;
             self.fRec18[0] = fSlow7 * fTemp1 + self.fConst1 * fTemp0 * self.fRec18[1];
             self.fRec19[0] = fSlow8 * fTemp1 + self.fConst1 * fTemp0 * self.fRec19[1];
             let mut fTemp5: F32 = F32::tan(
@@ -508,10 +508,9 @@ impl FaustDsp for ReeseBassVoice {
                                     2.0,
                                     self.fRec18[0]
                                         * unsafe {
-                                            ftbl0ReeseBassVoiceSIG0[(((65536.0
-                                                * (self.fRec17[0]
-                                                    - (((self.fRec17[0] >= 1.0) as i32) as F32)))
-                                                as i32)
+                                            ftbl0ReeseBassVoiceSIG0[(((self.iRec17[0]
+                                                & 1073741823)
+                                                >> 14)
                                                 & 65535)
                                                 as usize]
                                         },
@@ -567,10 +566,8 @@ impl FaustDsp for ReeseBassVoice {
                 + 0.7
                     * self.fRec12[0]
                     * unsafe {
-                        ftbl0ReeseBassVoiceSIG0[(((65536.0
-                            * (self.fRec11[0] - (((self.fRec11[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0ReeseBassVoiceSIG0
+                            [(((self.iRec11[0] & 1073741823) >> 14) & 65535) as usize]
                     };
             let mut fTemp22: F32 = fTemp21 * F32::sqrt(0.25 * fTemp3 + 1.0)
                 / F32::sqrt(ReeseBassVoice_faustpower2_f(fTemp21) * fTemp3 + 1.0);
@@ -611,10 +608,10 @@ impl FaustDsp for ReeseBassVoice {
             self.iVec0[1] = self.iVec0[0];
             self.fRec4[1] = self.fRec4[0];
             self.fRec9[1] = self.fRec9[0];
-            self.fRec11[1] = self.fRec11[0];
+            self.iRec11[1] = self.iRec11[0];
             self.fRec12[1] = self.fRec12[0];
             self.fRec13[1] = self.fRec13[0];
-            self.fRec17[1] = self.fRec17[0];
+            self.iRec17[1] = self.iRec17[0];
             self.fRec18[1] = self.fRec18[0];
             self.fRec19[1] = self.fRec19[0];
             self.fRec23[1] = self.fRec23[0];

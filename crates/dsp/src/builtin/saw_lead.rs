@@ -90,7 +90,7 @@ pub struct SawLeadVoice {
     fConst7: F32,
     fHslider9: F32,
     fConst8: F32,
-    fRec17: [F32; 2],
+    iRec17: [i32; 2],
     fConst9: F32,
     fConst10: F32,
     fHslider10: F32,
@@ -152,7 +152,7 @@ impl FaustDsp for SawLeadVoice {
             fConst7: 0.0,
             fHslider9: 0.0,
             fConst8: 0.0,
-            fRec17: [0.0; 2],
+            iRec17: [0; 2],
             fConst9: 0.0,
             fConst10: 0.0,
             fHslider10: 0.0,
@@ -298,7 +298,7 @@ impl FaustDsp for SawLeadVoice {
             self.fRec12[(l7) as usize] = 0.0;
         }
         for l10 in 0..2 {
-            self.fRec17[(l10) as usize] = 0.0;
+            self.iRec17[(l10) as usize] = 0;
         }
         for l11 in 0..2 {
             self.fRec18[(l11) as usize] = 0.0;
@@ -490,7 +490,8 @@ impl FaustDsp for SawLeadVoice {
         let mut fSlow8: F32 = self.fHslider7;
         let mut fSlow9: F32 = self.fHslider8;
         let mut fSlow10: F32 = F32::sqrt(0.0038221916 * fSlow9);
-        let mut fSlow11: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * self.fHslider9));
+        let mut iSlow11: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst8 * self.fHslider9))) as i32);
         let mut fSlow12: F32 =
             1.0 - F32::exp(0.0 - self.fConst5 / F32::max(self.fHslider10 + 0.001, 0.0005));
         let mut fSlow13: F32 = 0.00083333335 * self.fHslider11;
@@ -542,8 +543,7 @@ impl FaustDsp for SawLeadVoice {
             );
             let mut fTemp9: F32 = fTemp8 * (fTemp8 + 2.0 / fTemp3) + 1.0;
             let mut fTemp10: F32 = fTemp8 * (fTemp8 + 1.8518518) + 1.0;
-            self.fRec17[0] =
-                fSlow11 + (self.fRec17[1] - ((((fSlow11 + self.fRec17[1]) >= 1.0) as i32) as F32));
+            self.iRec17[0] = (i32::wrapping_add(iSlow11, self.iRec17[1])) & 1073741823;
             let mut iTemp11: i32 =
                 iSlow3 & (iTemp6 | (self.iRec19[1] & ((self.fRec18[1] < 1.0) as i32)));
             self.fRec18[0] = if (iSlow3 as i32 != 0) {
@@ -567,10 +567,8 @@ impl FaustDsp for SawLeadVoice {
                 fSlow13
                     * self.fRec18[0]
                     * unsafe {
-                        ftbl0SawLeadVoiceSIG0[(((65536.0
-                            * (self.fRec17[0] - (((self.fRec17[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0SawLeadVoiceSIG0
+                            [(((self.iRec17[0] & 1073741823) >> 14) & 65535) as usize]
                     },
             );
             let mut fTemp13: F32 = fSlow14 * fTemp12;
@@ -707,7 +705,7 @@ impl FaustDsp for SawLeadVoice {
             self.fRec10[1] = self.fRec10[0];
             self.iRec11[1] = self.iRec11[0];
             self.fRec12[1] = self.fRec12[0];
-            self.fRec17[1] = self.fRec17[0];
+            self.iRec17[1] = self.iRec17[0];
             self.fRec18[1] = self.fRec18[0];
             self.iRec19[1] = self.iRec19[0];
             self.fRec20[1] = self.fRec20[0];

@@ -82,8 +82,8 @@ pub struct StringEnsembleVoice {
     iRec19: [i32; 2],
     fRec16: [F32; 2],
     fRec17: [F32; 2],
-    fConst5: F32,
-    fRec21: [F32; 2],
+    iConst5: i32,
+    iRec21: [i32; 2],
     fButton0: F32,
     iVec2: [i32; 2],
     fConst6: F32,
@@ -143,8 +143,8 @@ impl FaustDsp for StringEnsembleVoice {
             iRec19: [0; 2],
             fRec16: [0.0; 2],
             fRec17: [0.0; 2],
-            fConst5: 0.0,
-            fRec21: [0.0; 2],
+            iConst5: 0,
+            iRec21: [0; 2],
             fButton0: 0.0,
             iVec2: [0; 2],
             fConst6: 0.0,
@@ -298,7 +298,7 @@ impl FaustDsp for StringEnsembleVoice {
             self.fRec17[(l8) as usize] = 0.0;
         }
         for l11 in 0..2 {
-            self.fRec21[(l11) as usize] = 0.0;
+            self.iRec21[(l11) as usize] = 0;
         }
         for l12 in 0..2 {
             self.iVec2[(l12) as usize] = 0;
@@ -359,7 +359,7 @@ impl FaustDsp for StringEnsembleVoice {
         self.fConst2 = F32::tan(785.3982 / fConst0);
         self.fConst3 = 0.45 * fConst0;
         self.fConst4 = 3.1415927 / fConst0;
-        self.fConst5 = F32::max(0.0, F32::min(0.49, 5.2 / fConst0));
+        self.iConst5 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 5.2 / fConst0))) as i32);
         self.fConst6 = 1.0 - F32::exp(0.0 - 92.302 / fConst0);
         self.fConst7 = 1.0 - F32::exp(0.0 - 6.9078 / fConst0);
         self.fConst8 = 1.0 - F32::exp(0.0 - 3.66575 / fConst0);
@@ -523,8 +523,7 @@ impl FaustDsp for StringEnsembleVoice {
             let mut fTemp10: F32 = self.fRec17[1] + fSlow10 * fTemp9;
             self.fRec17[0] = 2.0 * fTemp10 - self.fRec17[1];
             let mut fRec18: F32 = fSlow11 * fTemp9;
-            self.fRec21[0] = self.fConst5
-                + (self.fRec21[1] - ((((self.fConst5 + self.fRec21[1]) >= 1.0) as i32) as F32));
+            self.iRec21[0] = (i32::wrapping_add(self.iConst5, self.iRec21[1])) & 1073741823;
             self.iVec2[0] = iSlow12;
             let mut iTemp11: i32 = ((iSlow12 > self.iVec2[1]) as i32);
             let mut iTemp12: i32 =
@@ -550,10 +549,8 @@ impl FaustDsp for StringEnsembleVoice {
                 fSlow13
                     * self.fRec22[0]
                     * unsafe {
-                        ftbl0StringEnsembleVoiceSIG0[(((65536.0
-                            * (self.fRec21[0] - (((self.fRec21[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0StringEnsembleVoiceSIG0
+                            [(((self.iRec21[0] & 1073741823) >> 14) & 65535) as usize]
                     },
             );
             let mut fTemp14: F32 = fSlow14 * fTemp13;
@@ -676,7 +673,7 @@ impl FaustDsp for StringEnsembleVoice {
             self.iRec19[1] = self.iRec19[0];
             self.fRec16[1] = self.fRec16[0];
             self.fRec17[1] = self.fRec17[0];
-            self.fRec21[1] = self.fRec21[0];
+            self.iRec21[1] = self.iRec21[0];
             self.iVec2[1] = self.iVec2[0];
             self.fRec22[1] = self.fRec22[0];
             self.iRec23[1] = self.iRec23[0];
@@ -763,9 +760,9 @@ pub struct StringEnsembleEffect {
     fVec2: [F32; 8192],
     fHslider2: F32,
     fConst11: F32,
-    fRec14: [F32; 2],
+    iRec14: [i32; 2],
     fConst12: F32,
-    fRec15: [F32; 2],
+    iRec15: [i32; 2],
     fHslider3: F32,
     fRec16: [F32; 2],
     fConst13: F32,
@@ -872,9 +869,9 @@ impl FaustDsp for StringEnsembleEffect {
             fVec2: [0.0; 8192],
             fHslider2: 0.0,
             fConst11: 0.0,
-            fRec14: [0.0; 2],
+            iRec14: [0; 2],
             fConst12: 0.0,
-            fRec15: [0.0; 2],
+            iRec15: [0; 2],
             fHslider3: 0.0,
             fRec16: [0.0; 2],
             fConst13: 0.0,
@@ -1072,10 +1069,10 @@ impl FaustDsp for StringEnsembleEffect {
             self.fVec2[(l5) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.fRec14[(l8) as usize] = 0.0;
+            self.iRec14[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
-            self.fRec15[(l9) as usize] = 0.0;
+            self.iRec15[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
             self.fRec16[(l10) as usize] = 0.0;
@@ -1366,8 +1363,10 @@ impl FaustDsp for StringEnsembleEffect {
         let mut fSlow9: F32 = F32::exp(self.fConst8 / fSlow1) / fSlow2 + -1.0;
         let mut fSlow10: F32 = fSlow2 * (fSlow6 + (1.0 - fSlow7));
         let mut fSlow11: F32 = self.fHslider2;
-        let mut fSlow12: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow11));
-        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow11));
+        let mut iSlow12: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow11))) as i32);
+        let mut iSlow13: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow11))) as i32);
         let mut fSlow14: F32 = self.fHslider3;
         let mut fSlow15: F32 = F32::exp(self.fConst17 / fSlow1);
         let mut fSlow16: F32 = StringEnsembleEffect_faustpower2_f(fSlow15);
@@ -1482,28 +1481,26 @@ impl FaustDsp for StringEnsembleEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] =
-                fSlow12 + (self.fRec14[1] - ((((fSlow12 + self.fRec14[1]) >= 1.0) as i32) as F32));
-            self.fRec15[0] =
-                fSlow13 + (self.fRec15[1] - ((((fSlow13 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.iRec14[0] = (i32::wrapping_add(iSlow12, self.iRec14[1])) & 1073741823;
+            self.iRec15[0] = (i32::wrapping_add(iSlow13, self.iRec15[1])) & 1073741823;
             self.fRec16[0] = fSlow14 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
             let mut fTemp5: F32 = self.fConst13
                 * (4.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0StringEnsembleEffectSIG0[(((65536.0
-                            * (self.fRec15[0]
-                                + (0.6666667
-                                    - ((((self.fRec15[0] + 0.6666667) >= 1.0) as i32) as F32))))
-                            as i32)
+                        ftbl0StringEnsembleEffectSIG0[((((i32::wrapping_add(
+                            self.iRec15[0],
+                            715827882,
+                        )) & 1073741823)
+                            >> 14)
                             & 65535) as usize]
                     } + 0.25
                         * unsafe {
-                            ftbl0StringEnsembleEffectSIG0[(((65536.0
-                                * (self.fRec14[0]
-                                    + (0.6666667
-                                        - ((((self.fRec14[0] + 0.6666667) >= 1.0) as i32) as F32))))
-                                as i32)
+                            ftbl0StringEnsembleEffectSIG0[((((i32::wrapping_add(
+                                self.iRec14[0],
+                                715827882,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         }
@@ -1515,20 +1512,19 @@ impl FaustDsp for StringEnsembleEffect {
                 * (4.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0StringEnsembleEffectSIG0[(((65536.0
-                            * (self.fRec15[0]
-                                + (0.33333334
-                                    - ((((self.fRec15[0] + 0.33333334) >= 1.0) as i32) as F32))))
-                            as i32)
+                        ftbl0StringEnsembleEffectSIG0[((((i32::wrapping_add(
+                            self.iRec15[0],
+                            357913941,
+                        )) & 1073741823)
+                            >> 14)
                             & 65535) as usize]
                     } + 0.25
                         * unsafe {
-                            ftbl0StringEnsembleEffectSIG0[(((65536.0
-                                * (self.fRec14[0]
-                                    + (0.33333334
-                                        - ((((self.fRec14[0] + 0.33333334) >= 1.0) as i32)
-                                            as F32))))
-                                as i32)
+                            ftbl0StringEnsembleEffectSIG0[((((i32::wrapping_add(
+                                self.iRec14[0],
+                                357913941,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         }
@@ -1540,17 +1536,12 @@ impl FaustDsp for StringEnsembleEffect {
                 * (4.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0StringEnsembleEffectSIG0[(((65536.0
-                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0StringEnsembleEffectSIG0
+                            [(((self.iRec15[0] & 1073741823) >> 14) & 65535) as usize]
                     } + 0.25
                         * unsafe {
-                            ftbl0StringEnsembleEffectSIG0[(((65536.0
-                                * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0StringEnsembleEffectSIG0
+                                [(((self.iRec14[0] & 1073741823) >> 14) & 65535) as usize]
                         }
                         + 1.0)
                     + 9.0);
@@ -1811,8 +1802,8 @@ impl FaustDsp for StringEnsembleEffect {
             self.fRec12[1] = self.fRec12[0];
             self.fRec11[1] = self.fRec11[0];
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
+            self.iRec14[1] = self.iRec14[0];
+            self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec20[1] = self.fRec20[0];

@@ -94,7 +94,7 @@ pub struct SubBassVoice {
     fRec19: [F32; 2],
     fHslider7: F32,
     fConst12: F32,
-    fRec24: [F32; 2],
+    iRec24: [i32; 2],
     fHslider8: F32,
     fRec25: [F32; 2],
     fHslider9: F32,
@@ -119,8 +119,9 @@ pub struct SubBassVoice {
     fRec33: [F32; 2],
     fHslider13: F32,
     fRec35: [F32; 2],
+    iRec36: [i32; 2],
     fHslider14: F32,
-    fRec36: [F32; 2],
+    fRec37: [F32; 2],
     fVec4: [F32; 2],
     fRec11: [F32; 2],
     fRec9: [F32; 3],
@@ -135,8 +136,8 @@ pub struct SubBassVoice {
     fConst23: F32,
     fHslider15: F32,
     fConst24: F32,
-    fRec37: [F32; 2],
-    iRec38: [i32; 2],
+    fRec38: [F32; 2],
+    iRec39: [i32; 2],
     fHslider16: F32,
 }
 
@@ -177,7 +178,7 @@ impl FaustDsp for SubBassVoice {
             fRec19: [0.0; 2],
             fHslider7: 0.0,
             fConst12: 0.0,
-            fRec24: [0.0; 2],
+            iRec24: [0; 2],
             fHslider8: 0.0,
             fRec25: [0.0; 2],
             fHslider9: 0.0,
@@ -202,8 +203,9 @@ impl FaustDsp for SubBassVoice {
             fRec33: [0.0; 2],
             fHslider13: 0.0,
             fRec35: [0.0; 2],
+            iRec36: [0; 2],
             fHslider14: 0.0,
-            fRec36: [0.0; 2],
+            fRec37: [0.0; 2],
             fVec4: [0.0; 2],
             fRec11: [0.0; 2],
             fRec9: [0.0; 3],
@@ -218,8 +220,8 @@ impl FaustDsp for SubBassVoice {
             fConst23: 0.0,
             fHslider15: 0.0,
             fConst24: 0.0,
-            fRec37: [0.0; 2],
-            iRec38: [0; 2],
+            fRec38: [0.0; 2],
+            iRec39: [0; 2],
             fHslider16: 0.0,
         }
     }
@@ -402,7 +404,7 @@ impl FaustDsp for SubBassVoice {
             self.fRec19[(l11) as usize] = 0.0;
         }
         for l14 in 0..2 {
-            self.fRec24[(l14) as usize] = 0.0;
+            self.iRec24[(l14) as usize] = 0;
         }
         for l15 in 0..2 {
             self.fRec25[(l15) as usize] = 0.0;
@@ -444,34 +446,37 @@ impl FaustDsp for SubBassVoice {
             self.fRec35[(l27) as usize] = 0.0;
         }
         for l28 in 0..2 {
-            self.fRec36[(l28) as usize] = 0.0;
+            self.iRec36[(l28) as usize] = 0;
         }
         for l29 in 0..2 {
-            self.fVec4[(l29) as usize] = 0.0;
+            self.fRec37[(l29) as usize] = 0.0;
         }
         for l30 in 0..2 {
-            self.fRec11[(l30) as usize] = 0.0;
+            self.fVec4[(l30) as usize] = 0.0;
         }
-        for l31 in 0..3 {
-            self.fRec9[(l31) as usize] = 0.0;
+        for l31 in 0..2 {
+            self.fRec11[(l31) as usize] = 0.0;
         }
-        for l32 in 0..2 {
-            self.fRec6[(l32) as usize] = 0.0;
+        for l32 in 0..3 {
+            self.fRec9[(l32) as usize] = 0.0;
         }
         for l33 in 0..2 {
-            self.fRec7[(l33) as usize] = 0.0;
+            self.fRec6[(l33) as usize] = 0.0;
         }
         for l34 in 0..2 {
-            self.fRec1[(l34) as usize] = 0.0;
+            self.fRec7[(l34) as usize] = 0.0;
         }
         for l35 in 0..2 {
-            self.fRec2[(l35) as usize] = 0.0;
+            self.fRec1[(l35) as usize] = 0.0;
         }
         for l36 in 0..2 {
-            self.fRec37[(l36) as usize] = 0.0;
+            self.fRec2[(l36) as usize] = 0.0;
         }
         for l37 in 0..2 {
-            self.iRec38[(l37) as usize] = 0;
+            self.fRec38[(l37) as usize] = 0.0;
+        }
+        for l38 in 0..2 {
+            self.iRec39[(l38) as usize] = 0;
         }
     }
     fn instance_constants(&mut self, sample_rate: i32) {
@@ -630,7 +635,9 @@ impl FaustDsp for SubBassVoice {
         let mut fSlow5: F32 = 1.5 * self.fHslider4;
         let mut fSlow6: F32 = self.fHslider5;
         let mut fSlow7: F32 = self.fHslider6;
-        let mut fSlow8: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * self.fHslider7));
+        let mut iSlow8: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst12 * self.fHslider7)))
+            as i32);
         let mut fSlow9: F32 = self.fHslider8;
         let mut fSlow10: F32 =
             1.0 - F32::exp(0.0 - self.fConst13 / F32::max(self.fHslider9, 0.001));
@@ -652,10 +659,11 @@ impl FaustDsp for SubBassVoice {
         let mut fSlow25: F32 = 4.0 * fSlow14;
         let mut fSlow26: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow13));
         let mut fSlow27: F32 = self.fHslider13;
-        let mut fSlow28: F32 = self.fHslider14;
-        let mut fSlow29: F32 =
+        let mut iSlow28: i32 = ((1.0737418e+09 * fSlow26) as i32);
+        let mut fSlow29: F32 = self.fHslider14;
+        let mut fSlow30: F32 =
             1.0 - F32::exp(0.0 - self.fConst24 / F32::max(self.fHslider15, 0.0005));
-        let mut fSlow30: F32 = 0.75 * self.fHslider16;
+        let mut fSlow31: F32 = 0.75 * self.fHslider16;
         let zipped_iterators = outputs0;
         for output0 in zipped_iterators {
             self.iVec0[0] = iSlow0;
@@ -704,8 +712,7 @@ impl FaustDsp for SubBassVoice {
             self.fRec18[0] = fSlow6 * fTemp3 + self.fConst2 * fTemp2 * self.fRec18[1];
             let mut fTemp14: F32 = F32::powf(4e+01, F32::max(0.0, F32::min(1.0, self.fRec18[0])));
             self.fRec19[0] = fSlow7 * fTemp3 + self.fConst2 * fTemp2 * self.fRec19[1];
-            self.fRec24[0] =
-                fSlow8 + (self.fRec24[1] - ((((fSlow8 + self.fRec24[1]) >= 1.0) as i32) as F32));
+            self.iRec24[0] = (i32::wrapping_add(iSlow8, self.iRec24[1])) & 1073741823;
             self.fRec25[0] = fSlow9 * fTemp3 + self.fConst2 * fTemp2 * self.fRec25[1];
             let mut iTemp15: i32 =
                 iSlow0 & (iTemp0 | (self.iRec27[1] & ((self.fRec26[1] < 1.0) as i32)));
@@ -725,11 +732,8 @@ impl FaustDsp for SubBassVoice {
                     fSlow12 * self.fRec26[0]
                         + self.fRec25[0]
                             * unsafe {
-                                ftbl0SubBassVoiceSIG0[(((65536.0
-                                    * (self.fRec24[0] - (((self.fRec24[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0SubBassVoiceSIG0
+                                    [(((self.iRec24[0] & 1073741823) >> 14) & 65535) as usize]
                             },
                 );
             let mut fTemp17: F32 = F32::tan(
@@ -796,14 +800,13 @@ impl FaustDsp for SubBassVoice {
             self.fRec33[0] = 0.0
                 - (self.fRec33[1] * (1.0 - fTemp33) - (fTemp34 + self.fVec3[1])) / (fTemp33 + 1.0);
             self.fRec35[0] = fSlow27 * fTemp3 + self.fConst2 * fTemp2 * self.fRec35[1];
-            self.fRec36[0] = fSlow28 * fTemp3 + self.fConst2 * fTemp2 * self.fRec36[1];
-            let mut fTemp35: F32 = self.fRec36[0]
+            self.iRec36[0] = (i32::wrapping_add(iSlow28, self.iRec36[1])) & 1073741823;
+            self.fRec37[0] = fSlow29 * fTemp3 + self.fConst2 * fTemp2 * self.fRec37[1];
+            let mut fTemp35: F32 = self.fRec37[0]
                 * ((1.0 - self.fRec35[0])
                     * unsafe {
-                        ftbl0SubBassVoiceSIG0[(((65536.0
-                            * (self.fRec34[0] - (((self.fRec34[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0SubBassVoiceSIG0
+                            [(((self.iRec36[0] & 1073741823) >> 14) & 65535) as usize]
                     }
                     + self.fRec35[0] * self.fRec33[0])
                 + 0.8
@@ -833,22 +836,22 @@ impl FaustDsp for SubBassVoice {
             let mut fRec3: F32 = self.fConst22 * fTemp41;
             let mut fRec4: F32 = fTemp42;
             let mut iTemp43: i32 =
-                iSlow0 & (iTemp0 | (self.iRec38[1] & ((self.fRec37[1] < 1.0) as i32)));
-            self.fRec37[0] = if (iSlow0 as i32 != 0) {
+                iSlow0 & (iTemp0 | (self.iRec39[1] & ((self.fRec38[1] < 1.0) as i32)));
+            self.fRec38[0] = if (iSlow0 as i32 != 0) {
                 if (iTemp43 as i32 != 0) {
-                    F32::min(1.0, self.fRec37[1] + fSlow29 * (1.3 - self.fRec37[1]))
+                    F32::min(1.0, self.fRec38[1] + fSlow30 * (1.3 - self.fRec38[1]))
                 } else {
                     F32::max(
                         0.0,
-                        self.fRec37[1] + self.fConst23 * (0.7999 - self.fRec37[1]),
+                        self.fRec38[1] + self.fConst23 * (0.7999 - self.fRec38[1]),
                     )
                 }
             } else {
-                F32::max(0.0, self.fRec37[1] + fSlow10 * (-0.01 - self.fRec37[1]))
+                F32::max(0.0, self.fRec38[1] + fSlow10 * (-0.01 - self.fRec38[1]))
             };
-            self.iRec38[0] = iTemp43;
-            *output0 = fSlow30
-                * self.fRec37[0]
+            self.iRec39[0] = iTemp43;
+            *output0 = fSlow31
+                * self.fRec38[0]
                 * (fTemp40 - (fRec4 + 1.4142271 * fRec3))
                 * (fSlow1 * self.fRec0[0] + 1.0);
             self.iVec0[1] = self.iVec0[0];
@@ -863,7 +866,7 @@ impl FaustDsp for SubBassVoice {
             self.fRec14[1] = self.fRec14[0];
             self.fRec18[1] = self.fRec18[0];
             self.fRec19[1] = self.fRec19[0];
-            self.fRec24[1] = self.fRec24[0];
+            self.iRec24[1] = self.iRec24[0];
             self.fRec25[1] = self.fRec25[0];
             self.fRec26[1] = self.fRec26[0];
             self.iRec27[1] = self.iRec27[0];
@@ -877,7 +880,8 @@ impl FaustDsp for SubBassVoice {
             self.fVec3[1] = self.fVec3[0];
             self.fRec33[1] = self.fRec33[0];
             self.fRec35[1] = self.fRec35[0];
-            self.fRec36[1] = self.fRec36[0];
+            self.iRec36[1] = self.iRec36[0];
+            self.fRec37[1] = self.fRec37[0];
             self.fVec4[1] = self.fVec4[0];
             self.fRec11[1] = self.fRec11[0];
             self.fRec9[2] = self.fRec9[1];
@@ -886,8 +890,8 @@ impl FaustDsp for SubBassVoice {
             self.fRec7[1] = self.fRec7[0];
             self.fRec1[1] = self.fRec1[0];
             self.fRec2[1] = self.fRec2[0];
-            self.fRec37[1] = self.fRec37[0];
-            self.iRec38[1] = self.iRec38[0];
+            self.fRec38[1] = self.fRec38[0];
+            self.iRec39[1] = self.iRec39[0];
         }
     }
 }

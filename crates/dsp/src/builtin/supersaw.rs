@@ -77,8 +77,8 @@ pub struct SupersawVoice {
     fConst4: F32,
     fHslider4: F32,
     fRec14: [F32; 2],
-    fConst5: F32,
-    fRec16: [F32; 2],
+    iConst5: i32,
+    iRec16: [i32; 2],
     fButton0: F32,
     iVec2: [i32; 2],
     fConst6: F32,
@@ -135,8 +135,8 @@ impl FaustDsp for SupersawVoice {
             fConst4: 0.0,
             fHslider4: 0.0,
             fRec14: [0.0; 2],
-            fConst5: 0.0,
-            fRec16: [0.0; 2],
+            iConst5: 0,
+            iRec16: [0; 2],
             fButton0: 0.0,
             iVec2: [0; 2],
             fConst6: 0.0,
@@ -277,7 +277,7 @@ impl FaustDsp for SupersawVoice {
             self.fRec14[(l4) as usize] = 0.0;
         }
         for l7 in 0..2 {
-            self.fRec16[(l7) as usize] = 0.0;
+            self.iRec16[(l7) as usize] = 0;
         }
         for l8 in 0..2 {
             self.iVec2[(l8) as usize] = 0;
@@ -350,7 +350,7 @@ impl FaustDsp for SupersawVoice {
         self.fConst2 = F32::tan(785.3982 / fConst0);
         self.fConst3 = 0.45 * fConst0;
         self.fConst4 = 3.1415927 / fConst0;
-        self.fConst5 = F32::max(0.0, F32::min(0.49, 5.5 / fConst0));
+        self.iConst5 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 5.5 / fConst0))) as i32);
         self.fConst6 = 1.0 - F32::exp(0.0 - 92.302 / fConst0);
         self.fConst7 = 1.0 - F32::exp(0.0 - 6.9078 / fConst0);
         self.fConst8 = 1.0 - F32::exp(0.0 - 4.8876667 / fConst0);
@@ -498,8 +498,7 @@ impl FaustDsp for SupersawVoice {
             let mut fTemp6: F32 =
                 F32::tan(self.fConst4 * F32::max(2e+01, F32::min(self.fRec14[0], self.fConst3)));
             let mut fTemp7: F32 = fTemp6 * (fTemp6 + 1.4142271) + 1.0;
-            self.fRec16[0] = self.fConst5
-                + (self.fRec16[1] - ((((self.fConst5 + self.fRec16[1]) >= 1.0) as i32) as F32));
+            self.iRec16[0] = (i32::wrapping_add(self.iConst5, self.iRec16[1])) & 1073741823;
             self.iVec2[0] = iSlow6;
             let mut iTemp8: i32 = ((iSlow6 > self.iVec2[1]) as i32);
             let mut iTemp9: i32 =
@@ -525,10 +524,8 @@ impl FaustDsp for SupersawVoice {
                 fSlow7
                     * self.fRec17[0]
                     * unsafe {
-                        ftbl0SupersawVoiceSIG0[(((65536.0
-                            * (self.fRec16[0] - (((self.fRec16[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0SupersawVoiceSIG0
+                            [(((self.iRec16[0] & 1073741823) >> 14) & 65535) as usize]
                     },
             );
             let mut fTemp11: F32 = fSlow8 * fTemp10;
@@ -696,7 +693,7 @@ impl FaustDsp for SupersawVoice {
             self.fRec5[1] = self.fRec5[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec14[1] = self.fRec14[0];
-            self.fRec16[1] = self.fRec16[0];
+            self.iRec16[1] = self.iRec16[0];
             self.iVec2[1] = self.iVec2[0];
             self.fRec17[1] = self.fRec17[0];
             self.iRec18[1] = self.iRec18[0];

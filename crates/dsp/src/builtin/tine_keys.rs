@@ -70,22 +70,22 @@ pub struct TineKeysVoice {
     fConst2: F32,
     fHslider1: F32,
     fRec5: [F32; 2],
-    fConst3: F32,
-    fRec8: [F32; 2],
+    iConst3: i32,
+    iRec8: [i32; 2],
     fHslider2: F32,
     fHslider3: F32,
     fConst4: F32,
-    fRec7: [F32; 2],
-    fConst5: F32,
-    fRec9: [F32; 2],
+    iRec7: [i32; 2],
     fButton0: F32,
     iVec2: [i32; 2],
+    fConst5: F32,
+    fRec9: [F32; 2],
     fConst6: F32,
-    fRec10: [F32; 2],
     fConst7: F32,
-    fConst8: F32,
     fHslider4: F32,
     fHslider5: F32,
+    fConst8: F32,
+    iRec10: [i32; 2],
     fConst9: F32,
     fRec11: [F32; 2],
     fHslider6: F32,
@@ -117,22 +117,22 @@ impl FaustDsp for TineKeysVoice {
             fConst2: 0.0,
             fHslider1: 0.0,
             fRec5: [0.0; 2],
-            fConst3: 0.0,
-            fRec8: [0.0; 2],
+            iConst3: 0,
+            iRec8: [0; 2],
             fHslider2: 0.0,
             fHslider3: 0.0,
             fConst4: 0.0,
-            fRec7: [0.0; 2],
-            fConst5: 0.0,
-            fRec9: [0.0; 2],
+            iRec7: [0; 2],
             fButton0: 0.0,
             iVec2: [0; 2],
+            fConst5: 0.0,
+            fRec9: [0.0; 2],
             fConst6: 0.0,
-            fRec10: [0.0; 2],
             fConst7: 0.0,
-            fConst8: 0.0,
             fHslider4: 0.0,
             fHslider5: 0.0,
+            fConst8: 0.0,
+            iRec10: [0; 2],
             fConst9: 0.0,
             fRec11: [0.0; 2],
             fHslider6: 0.0,
@@ -248,19 +248,19 @@ impl FaustDsp for TineKeysVoice {
             self.fRec5[(l2) as usize] = 0.0;
         }
         for l5 in 0..2 {
-            self.fRec8[(l5) as usize] = 0.0;
+            self.iRec8[(l5) as usize] = 0;
         }
         for l6 in 0..2 {
-            self.fRec7[(l6) as usize] = 0.0;
+            self.iRec7[(l6) as usize] = 0;
         }
         for l7 in 0..2 {
-            self.fRec9[(l7) as usize] = 0.0;
+            self.iVec2[(l7) as usize] = 0;
         }
         for l8 in 0..2 {
-            self.iVec2[(l8) as usize] = 0;
+            self.fRec9[(l8) as usize] = 0.0;
         }
         for l9 in 0..2 {
-            self.fRec10[(l9) as usize] = 0.0;
+            self.iRec10[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
             self.fRec11[(l10) as usize] = 0.0;
@@ -292,12 +292,12 @@ impl FaustDsp for TineKeysVoice {
         let mut fConst0: F32 = F32::min(1.92e+05, F32::max(1.0, ((self.fSampleRate) as F32)));
         self.fConst1 = F32::exp(0.0 - 1e+02 / fConst0);
         self.fConst2 = F32::tan(785.3982 / fConst0);
-        self.fConst3 = F32::max(0.0, F32::min(0.49, 6.0 / fConst0));
-        self.fConst4 = 1.0 / fConst0;
-        self.fConst5 = 14.0 / fConst0;
-        self.fConst6 = F32::exp(0.0 - 27.6312 / fConst0);
-        self.fConst7 = 0.45 * fConst0;
-        self.fConst8 = 2e+01 / fConst0;
+        self.iConst3 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 6.0 / fConst0))) as i32);
+        self.fConst4 = 14.0 / fConst0;
+        self.fConst5 = F32::exp(0.0 - 27.6312 / fConst0);
+        self.fConst6 = 0.45 * fConst0;
+        self.fConst7 = 2e+01 / fConst0;
+        self.fConst8 = 1.0 / fConst0;
         self.fConst9 = F32::exp(0.0 - 5.7565 / fConst0);
         self.fConst10 = 6.9078 / fConst0;
         self.fConst11 = 4.6151 / fConst0;
@@ -397,20 +397,20 @@ impl FaustDsp for TineKeysVoice {
         let mut fSlow2: F32 = 0.00083333335 * self.fHslider2;
         let mut fSlow3: F32 = self.fHslider3;
         let mut fSlow4: F32 = self.fConst4 * fSlow3;
-        let mut fSlow5: F32 = self.fConst5 * fSlow3;
-        let mut iSlow6: i32 = ((self.fButton0 > 0.0) as i32);
-        let mut fSlow7: F32 = self.fHslider4;
-        let mut fSlow8: F32 = 0.1908
+        let mut iSlow5: i32 = ((self.fButton0 > 0.0) as i32);
+        let mut fSlow6: F32 = self.fHslider4;
+        let mut fSlow7: F32 = 12504.269
             * self.fHslider5
-            * (0.7 * fSlow7 + 0.3)
+            * (0.7 * fSlow6 + 0.3)
             * F32::max(
                 0.0,
-                F32::min(1.0, self.fConst8 * (self.fConst7 - 14.0 * fSlow3)),
+                F32::min(1.0, self.fConst7 * (self.fConst6 - 14.0 * fSlow3)),
             );
+        let mut fSlow8: F32 = self.fConst8 * fSlow3;
         let mut fSlow9: F32 = F32::powf(261.63 / F32::max(fSlow3, 2e+01), 0.35) * self.fHslider6;
         let mut fSlow10: F32 = F32::exp(0.0 - self.fConst10 / F32::max(0.5 * fSlow9, 0.0005));
-        let mut fSlow11: F32 = 0.6 * fSlow7;
-        let mut fSlow12: F32 = 0.477 * self.fHslider7 * (fSlow11 + 0.4);
+        let mut fSlow11: F32 = 0.6 * fSlow6;
+        let mut fSlow12: F32 = 31260.672 * self.fHslider7 * (fSlow11 + 0.4);
         let mut fSlow13: F32 =
             1.0 - F32::exp(0.0 - self.fConst11 / F32::max(self.fHslider8, 0.001));
         let mut fSlow14: F32 = 1.0 - F32::exp(0.0 - self.fConst10 / F32::max(fSlow9, 0.001));
@@ -427,87 +427,78 @@ impl FaustDsp for TineKeysVoice {
             let mut fTemp3: F32 = TineKeysVoice_faustpower2_f(
                 24.0 * TineKeysVoice_faustpower2_f(self.fRec5[0]) + 1.0,
             );
-            self.fRec8[0] = self.fConst3
-                + (self.fRec8[1] - ((((self.fConst3 + self.fRec8[1]) >= 1.0) as i32) as F32));
+            self.iRec8[0] = (i32::wrapping_add(self.iConst3, self.iRec8[1])) & 1073741823;
             let mut fTemp4: F32 = F32::powf(
                 2.0,
                 fSlow2
                     * unsafe {
-                        ftbl0TineKeysVoiceSIG0[(((65536.0
-                            * (self.fRec8[0] - (((self.fRec8[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0TineKeysVoiceSIG0
+                            [(((self.iRec8[0] & 1073741823) >> 14) & 65535) as usize]
                     },
             );
-            let mut fTemp5: F32 = self.fRec7[1] + F32::max(0.0, F32::min(0.49, fSlow4 * fTemp4));
-            self.fRec7[0] = fTemp5 - (((fTemp5 >= 1.0) as i32) as F32);
-            let mut fTemp6: F32 = (((self.fRec7[0] >= 1.0) as i32) as F32);
-            let mut fTemp7: F32 = self.fRec9[1] + F32::max(0.0, F32::min(0.49, fSlow5 * fTemp4));
-            self.fRec9[0] = fTemp7 - (((fTemp7 >= 1.0) as i32) as F32);
-            self.iVec2[0] = iSlow6;
-            let mut iTemp8: i32 = ((iSlow6 > self.iVec2[1]) as i32);
-            let mut iTemp9: i32 = ((iTemp8 > 0) as i32);
-            self.fRec10[0] = if (iTemp9 as i32 != 0) {
+            self.iRec7[0] = (i32::wrapping_add(
+                self.iRec7[1],
+                ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, fSlow4 * fTemp4))) as i32),
+            )) & 1073741823;
+            self.iVec2[0] = iSlow5;
+            let mut iTemp5: i32 = ((iSlow5 > self.iVec2[1]) as i32);
+            let mut iTemp6: i32 = ((iTemp5 > 0) as i32);
+            self.fRec9[0] = if (iTemp6 as i32 != 0) {
                 1.0
             } else {
-                self.fConst6 * self.fRec10[1] * (((self.fRec10[1] > 1e-06) as i32) as F32)
+                self.fConst5 * self.fRec9[1] * (((self.fRec9[1] > 1e-06) as i32) as F32)
             };
-            self.fRec11[0] = if (iTemp9 as i32 != 0) {
+            self.iRec10[0] = (i32::wrapping_add(
+                self.iRec10[1],
+                ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, fSlow8 * fTemp4))) as i32),
+            )) & 1073741823;
+            let mut iTemp7: i32 = (self.iRec10[0] & 1073741823) >> 14;
+            self.fRec11[0] = if (iTemp6 as i32 != 0) {
                 1.0
             } else {
                 self.fConst9 * self.fRec11[1] * (((self.fRec11[1] > 1e-06) as i32) as F32)
             };
-            self.fRec12[0] = if (iTemp9 as i32 != 0) {
+            self.fRec12[0] = if (iTemp6 as i32 != 0) {
                 1.0
             } else {
                 fSlow10 * self.fRec12[1] * (((self.fRec12[1] > 1e-06) as i32) as F32)
             };
-            let mut fTemp10: F32 =
+            let mut fTemp8: F32 =
                 0.8 * unsafe {
-                    ftbl0TineKeysVoiceSIG0[(((65536.0
-                        * (self.fRec7[0]
-                            + fSlow12
-                                * self.fRec12[0]
-                                * unsafe {
-                                    ftbl0TineKeysVoiceSIG0[(((65536.0 * (self.fRec7[0] - fTemp6))
-                                        as i32)
-                                        & 65535)
-                                        as usize]
-                                }
-                            - fTemp6)) as i32)
-                        & 65535) as usize]
+                    ftbl0TineKeysVoiceSIG0[((i32::wrapping_add(
+                        iTemp7,
+                        ((fSlow12
+                            * self.fRec12[0]
+                            * unsafe { ftbl0TineKeysVoiceSIG0[(iTemp7 & 65535) as usize] })
+                            as i32),
+                    )) & 65535) as usize]
                 } + 0.35
                     * self.fRec11[0]
                     * unsafe {
-                        ftbl0TineKeysVoiceSIG0[(((65536.0
-                            * (self.fRec7[0]
-                                + fSlow8
-                                    * self.fRec10[0]
-                                    * unsafe {
-                                        ftbl0TineKeysVoiceSIG0[(((65536.0
-                                            * (self.fRec9[0]
-                                                - (((self.fRec9[0] >= 1.0) as i32) as F32)))
-                                            as i32)
-                                            & 65535)
-                                            as usize]
-                                    }
-                                - fTemp6)) as i32)
-                            & 65535) as usize]
+                        ftbl0TineKeysVoiceSIG0[((i32::wrapping_add(
+                            iTemp7,
+                            ((fSlow7
+                                * self.fRec9[0]
+                                * unsafe {
+                                    ftbl0TineKeysVoiceSIG0
+                                        [(((self.iRec7[0] & 1073741823) >> 14) & 65535) as usize]
+                                }) as i32),
+                        )) & 65535) as usize]
                     };
-            let mut fTemp11: F32 = fTemp10 * F32::sqrt(0.25 * fTemp3 + 1.0)
-                / F32::sqrt(TineKeysVoice_faustpower2_f(fTemp10) * fTemp3 + 1.0);
-            self.fVec3[0] = fTemp11;
-            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp11 - self.fVec3[1];
-            let mut fTemp12: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
+            let mut fTemp9: F32 = fTemp8 * F32::sqrt(0.25 * fTemp3 + 1.0)
+                / F32::sqrt(TineKeysVoice_faustpower2_f(fTemp8) * fTemp3 + 1.0);
+            self.fVec3[0] = fTemp9;
+            self.fRec4[0] = 0.995 * self.fRec4[1] + fTemp9 - self.fVec3[1];
+            let mut fTemp10: F32 = (self.fRec1[1] + self.fConst2 * (self.fRec4[0] - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
-            self.fRec1[0] = 2.0 * fTemp12 - self.fRec1[1];
-            let mut fTemp13: F32 = self.fRec2[1] + self.fConst2 * fTemp12;
-            self.fRec2[0] = 2.0 * fTemp13 - self.fRec2[1];
-            let mut fRec3: F32 = fTemp12;
-            let mut iTemp14: i32 =
-                iSlow6 & (iTemp8 | (self.iRec14[1] & ((self.fRec13[1] < 1.0) as i32)));
-            self.fRec13[0] = if (iSlow6 as i32 != 0) {
-                if (iTemp14 as i32 != 0) {
+            self.fRec1[0] = 2.0 * fTemp10 - self.fRec1[1];
+            let mut fTemp11: F32 = self.fRec2[1] + self.fConst2 * fTemp10;
+            self.fRec2[0] = 2.0 * fTemp11 - self.fRec2[1];
+            let mut fRec3: F32 = fTemp10;
+            let mut iTemp12: i32 =
+                iSlow5 & (iTemp5 | (self.iRec14[1] & ((self.fRec13[1] < 1.0) as i32)));
+            self.fRec13[0] = if (iSlow5 as i32 != 0) {
+                if (iTemp12 as i32 != 0) {
                     F32::min(1.0, self.fRec13[1] + fSlow15 * (1.3 - self.fRec13[1]))
                 } else {
                     F32::max(0.0, self.fRec13[1] + fSlow14 * (-0.0001 - self.fRec13[1]))
@@ -515,7 +506,7 @@ impl FaustDsp for TineKeysVoice {
             } else {
                 F32::max(0.0, self.fRec13[1] + fSlow13 * (-0.01 - self.fRec13[1]))
             };
-            self.iRec14[0] = iTemp14;
+            self.iRec14[0] = iTemp12;
             *output0 = fSlow11
                 * self.fRec13[0]
                 * (self.fRec4[0]
@@ -523,11 +514,11 @@ impl FaustDsp for TineKeysVoice {
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
             self.fRec5[1] = self.fRec5[0];
-            self.fRec8[1] = self.fRec8[0];
-            self.fRec7[1] = self.fRec7[0];
-            self.fRec9[1] = self.fRec9[0];
+            self.iRec8[1] = self.iRec8[0];
+            self.iRec7[1] = self.iRec7[0];
             self.iVec2[1] = self.iVec2[0];
-            self.fRec10[1] = self.fRec10[0];
+            self.fRec9[1] = self.fRec9[0];
+            self.iRec10[1] = self.iRec10[0];
             self.fRec11[1] = self.fRec11[0];
             self.fRec12[1] = self.fRec12[0];
             self.fVec3[1] = self.fVec3[0];
@@ -603,7 +594,7 @@ pub struct TineKeysEffect {
     iConst18: i32,
     fHslider1: F32,
     fConst19: F32,
-    fRec14: [F32; 2],
+    iRec14: [i32; 2],
     fHslider2: F32,
     fRec15: [F32; 2],
     fVec3: [F32; 4096],
@@ -714,7 +705,7 @@ impl FaustDsp for TineKeysEffect {
             iConst18: 0,
             fHslider1: 0.0,
             fConst19: 0.0,
-            fRec14: [0.0; 2],
+            iRec14: [0; 2],
             fHslider2: 0.0,
             fRec15: [0.0; 2],
             fVec3: [0.0; 4096],
@@ -914,7 +905,7 @@ impl FaustDsp for TineKeysEffect {
             self.fVec1[(l4) as usize] = 0.0;
         }
         for l7 in 0..2 {
-            self.fRec14[(l7) as usize] = 0.0;
+            self.iRec14[(l7) as usize] = 0;
         }
         for l8 in 0..2 {
             self.fRec15[(l8) as usize] = 0.0;
@@ -1270,7 +1261,9 @@ impl FaustDsp for TineKeysEffect {
             panic!("wrong number of outputs");
         };
         let mut fSlow0: F32 = self.fHslider0;
-        let mut fSlow1: F32 = F32::max(0.0, F32::min(0.49, self.fConst19 * self.fHslider1));
+        let mut iSlow1: i32 = ((1.0737418e+09
+            * F32::max(0.0, F32::min(0.49, self.fConst19 * self.fHslider1)))
+            as i32);
         let mut fSlow2: F32 = self.fHslider2;
         let zipped_iterators = inputs0.zip(inputs1).zip(outputs0).zip(outputs1);
         for (((input0, input1), output0), output1) in zipped_iterators {
@@ -1284,19 +1277,15 @@ impl FaustDsp for TineKeysEffect {
             self.fRec11[0] = self.fConst16 * (self.fRec5[1] + self.fConst15 * self.fRec12[0])
                 + self.fConst11 * self.fRec11[1];
             self.fVec1[(self.IOTA0 & 32767) as usize] = 0.35355338 * self.fRec11[0] + 1e-20;
-            self.fRec14[0] =
-                fSlow1 + (self.fRec14[1] - ((((fSlow1 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.iRec14[0] = (i32::wrapping_add(iSlow1, self.iRec14[1])) & 1073741823;
             self.fRec15[0] = fSlow2 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
             let mut fTemp2: F32 = *input0
                 * (1.0
                     - 0.5
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0TineKeysEffectSIG0[(((65536.0
-                                * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
-                                as i32)
-                                & 65535)
-                                as usize]
+                            ftbl0TineKeysEffectSIG0
+                                [(((self.iRec14[0] & 1073741823) >> 14) & 65535) as usize]
                         } + 1.0));
             self.fVec3[(self.IOTA0 & 4095) as usize] = fTemp2;
             let mut fTemp3: F32 =
@@ -1361,10 +1350,11 @@ impl FaustDsp for TineKeysEffect {
                     - 0.5
                         * self.fRec15[0]
                         * (unsafe {
-                            ftbl0TineKeysEffectSIG0[(((65536.0
-                                * (self.fRec14[0]
-                                    + (0.5 - ((((self.fRec14[0] + 0.5) >= 1.0) as i32) as F32))))
-                                as i32)
+                            ftbl0TineKeysEffectSIG0[((((i32::wrapping_add(
+                                self.iRec14[0],
+                                536870912,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         } + 1.0));
@@ -1537,7 +1527,7 @@ impl FaustDsp for TineKeysEffect {
             self.fRec12[1] = self.fRec12[0];
             self.fRec11[1] = self.fRec11[0];
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec14[1] = self.fRec14[0];
+            self.iRec14[1] = self.iRec14[0];
             self.fRec15[1] = self.fRec15[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec19[1] = self.fRec19[0];

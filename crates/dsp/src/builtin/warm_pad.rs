@@ -88,14 +88,14 @@ pub struct WarmPadVoice {
     fConst6: F32,
     fConst7: F32,
     fConst8: F32,
-    fRec14: [F32; 2],
+    iRec14: [i32; 2],
     fHslider8: F32,
     fRec15: [F32; 2],
     fHslider9: F32,
     fConst9: F32,
     fRec16: [F32; 2],
-    fConst10: F32,
-    fRec17: [F32; 2],
+    iConst10: i32,
+    iRec17: [i32; 2],
     fHslider10: F32,
     fRec18: [F32; 2],
     fRec19: [F32; 2],
@@ -144,14 +144,14 @@ impl FaustDsp for WarmPadVoice {
             fConst6: 0.0,
             fConst7: 0.0,
             fConst8: 0.0,
-            fRec14: [0.0; 2],
+            iRec14: [0; 2],
             fHslider8: 0.0,
             fRec15: [0.0; 2],
             fHslider9: 0.0,
             fConst9: 0.0,
             fRec16: [0.0; 2],
-            fConst10: 0.0,
-            fRec17: [0.0; 2],
+            iConst10: 0,
+            iRec17: [0; 2],
             fHslider10: 0.0,
             fRec18: [0.0; 2],
             fRec19: [0.0; 2],
@@ -283,7 +283,7 @@ impl FaustDsp for WarmPadVoice {
             self.fRec12[(l7) as usize] = 0.0;
         }
         for l10 in 0..2 {
-            self.fRec14[(l10) as usize] = 0.0;
+            self.iRec14[(l10) as usize] = 0;
         }
         for l11 in 0..2 {
             self.fRec15[(l11) as usize] = 0.0;
@@ -292,7 +292,7 @@ impl FaustDsp for WarmPadVoice {
             self.fRec16[(l12) as usize] = 0.0;
         }
         for l13 in 0..2 {
-            self.fRec17[(l13) as usize] = 0.0;
+            self.iRec17[(l13) as usize] = 0;
         }
         for l14 in 0..2 {
             self.fRec18[(l14) as usize] = 0.0;
@@ -343,7 +343,7 @@ impl FaustDsp for WarmPadVoice {
         self.fConst7 = 3.1415927 / fConst0;
         self.fConst8 = 0.5 / fConst0;
         self.fConst9 = 1.0 / fConst0;
-        self.fConst10 = F32::max(0.0, F32::min(0.49, 0.23 / fConst0));
+        self.iConst10 = ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, 0.23 / fConst0))) as i32);
         self.fConst11 = 1.0 - F32::exp(0.0 - 3.4539 / fConst0);
     }
     fn instance_init(&mut self, sample_rate: i32) {
@@ -453,7 +453,8 @@ impl FaustDsp for WarmPadVoice {
         let mut fSlow8: F32 = self.fHslider6;
         let mut fSlow9: F32 = self.fHslider7;
         let mut fSlow10: F32 = F32::powf(0.0038221916 * fSlow9, 0.4);
-        let mut fSlow11: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow9));
+        let mut iSlow11: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow9))) as i32);
         let mut fSlow12: F32 = self.fHslider8;
         let mut fSlow13: F32 = self.fHslider9;
         let mut fSlow14: F32 =
@@ -529,8 +530,7 @@ impl FaustDsp for WarmPadVoice {
                     ),
             );
             let mut fTemp9: F32 = fTemp8 * (fTemp8 + 2.0 / fTemp3) + 1.0;
-            self.fRec14[0] =
-                fSlow11 + (self.fRec14[1] - ((((fSlow11 + self.fRec14[1]) >= 1.0) as i32) as F32));
+            self.iRec14[0] = (i32::wrapping_add(iSlow11, self.iRec14[1])) & 1073741823;
             self.fRec15[0] = fSlow12 * fTemp1 + self.fConst1 * fTemp0 * self.fRec15[1];
             self.fRec16[0] =
                 fSlow16 + (self.fRec16[1] - ((((fSlow16 + self.fRec16[1]) >= 1.0) as i32) as F32));
@@ -538,8 +538,7 @@ impl FaustDsp for WarmPadVoice {
             let mut fTemp11: F32 = 0.37 - fTemp10;
             let mut fTemp12: F32 = self.fRec16[0] + fTemp11;
             let mut fTemp13: F32 = self.fRec16[0] + (-0.63 - fTemp10);
-            self.fRec17[0] = self.fConst10
-                + (self.fRec17[1] - ((((self.fConst10 + self.fRec17[1]) >= 1.0) as i32) as F32));
+            self.iRec17[0] = (i32::wrapping_add(self.iConst10, self.iRec17[1])) & 1073741823;
             let mut fTemp14: F32 = self.fRec16[0]
                 + F32::max(
                     0.05,
@@ -548,12 +547,8 @@ impl FaustDsp for WarmPadVoice {
                         fSlow19
                             + 0.1
                                 * unsafe {
-                                    ftbl0WarmPadVoiceSIG0[(((65536.0
-                                        * (self.fRec17[0]
-                                            - (((self.fRec17[0] >= 1.0) as i32) as F32)))
-                                        as i32)
-                                        & 65535)
-                                        as usize]
+                                    ftbl0WarmPadVoiceSIG0
+                                        [(((self.iRec17[0] & 1073741823) >> 14) & 65535) as usize]
                                 },
                     ),
                 );
@@ -637,10 +632,8 @@ impl FaustDsp for WarmPadVoice {
                 + 0.6
                     * self.fRec15[0]
                     * unsafe {
-                        ftbl0WarmPadVoiceSIG0[(((65536.0
-                            * (self.fRec14[0] - (((self.fRec14[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0WarmPadVoiceSIG0
+                            [(((self.iRec14[0] & 1073741823) >> 14) & 65535) as usize]
                     };
             let mut fTemp31: F32 = self.fRec7[1] + fTemp8 * (fTemp30 - self.fRec8[1]);
             let mut fTemp32: F32 = fTemp31 / fTemp9;
@@ -690,10 +683,10 @@ impl FaustDsp for WarmPadVoice {
             self.fRec10[1] = self.fRec10[0];
             self.iRec11[1] = self.iRec11[0];
             self.fRec12[1] = self.fRec12[0];
-            self.fRec14[1] = self.fRec14[0];
+            self.iRec14[1] = self.iRec14[0];
             self.fRec15[1] = self.fRec15[0];
             self.fRec16[1] = self.fRec16[0];
-            self.fRec17[1] = self.fRec17[0];
+            self.iRec17[1] = self.iRec17[0];
             self.fRec18[1] = self.fRec18[0];
             self.fRec19[1] = self.fRec19[0];
             self.fRec20[1] = self.fRec20[0];
@@ -776,9 +769,9 @@ pub struct WarmPadEffect {
     fVec2: [F32; 8192],
     fHslider3: F32,
     fConst11: F32,
-    fRec14: [F32; 2],
+    iRec14: [i32; 2],
     fConst12: F32,
-    fRec15: [F32; 2],
+    iRec15: [i32; 2],
     fHslider4: F32,
     fRec16: [F32; 2],
     fConst13: F32,
@@ -886,9 +879,9 @@ impl FaustDsp for WarmPadEffect {
             fVec2: [0.0; 8192],
             fHslider3: 0.0,
             fConst11: 0.0,
-            fRec14: [0.0; 2],
+            iRec14: [0; 2],
             fConst12: 0.0,
-            fRec15: [0.0; 2],
+            iRec15: [0; 2],
             fHslider4: 0.0,
             fRec16: [0.0; 2],
             fConst13: 0.0,
@@ -1087,10 +1080,10 @@ impl FaustDsp for WarmPadEffect {
             self.fVec2[(l5) as usize] = 0.0;
         }
         for l8 in 0..2 {
-            self.fRec14[(l8) as usize] = 0.0;
+            self.iRec14[(l8) as usize] = 0;
         }
         for l9 in 0..2 {
-            self.fRec15[(l9) as usize] = 0.0;
+            self.iRec15[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
             self.fRec16[(l10) as usize] = 0.0;
@@ -1386,8 +1379,10 @@ impl FaustDsp for WarmPadEffect {
         let mut fSlow10: F32 = F32::exp(self.fConst8 / fSlow1) / fSlow2 + -1.0;
         let mut fSlow11: F32 = fSlow2 * (fSlow7 + (1.0 - fSlow8));
         let mut fSlow12: F32 = self.fHslider3;
-        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow12));
-        let mut fSlow14: F32 = F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow12));
+        let mut iSlow13: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst11 * fSlow12))) as i32);
+        let mut iSlow14: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst12 * fSlow12))) as i32);
         let mut fSlow15: F32 = self.fHslider4;
         let mut fSlow16: F32 = F32::exp(self.fConst17 / fSlow1);
         let mut fSlow17: F32 = WarmPadEffect_faustpower2_f(fSlow16);
@@ -1488,25 +1483,22 @@ impl FaustDsp for WarmPadEffect {
             let mut fTemp3: F32 = *input0;
             let mut fTemp4: F32 = fTemp3 + fTemp2;
             self.fVec2[(self.IOTA0 & 8191) as usize] = fTemp4;
-            self.fRec14[0] =
-                fSlow13 + (self.fRec14[1] - ((((fSlow13 + self.fRec14[1]) >= 1.0) as i32) as F32));
-            self.fRec15[0] =
-                fSlow14 + (self.fRec15[1] - ((((fSlow14 + self.fRec15[1]) >= 1.0) as i32) as F32));
+            self.iRec14[0] = (i32::wrapping_add(iSlow13, self.iRec14[1])) & 1073741823;
+            self.iRec15[0] = (i32::wrapping_add(iSlow14, self.iRec15[1])) & 1073741823;
             self.fRec16[0] = fSlow15 * fTemp1 + self.fConst1 * fTemp0 * self.fRec16[1];
             let mut fTemp5: F32 = self.fConst13
                 * (5.0
                     * self.fRec16[0]
                     * (unsafe {
-                        ftbl0WarmPadEffectSIG0[(((65536.0
-                            * (self.fRec15[0] - (((self.fRec15[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0WarmPadEffectSIG0
+                            [(((self.iRec15[0] & 1073741823) >> 14) & 65535) as usize]
                     } + 0.2
                         * unsafe {
-                            ftbl0WarmPadEffectSIG0[(((65536.0
-                                * (self.fRec14[0]
-                                    + (0.25 - ((((self.fRec14[0] + 0.25) >= 1.0) as i32) as F32))))
-                                as i32)
+                            ftbl0WarmPadEffectSIG0[((((i32::wrapping_add(
+                                self.iRec14[0],
+                                268435456,
+                            )) & 1073741823)
+                                >> 14)
                                 & 65535)
                                 as usize]
                         }
@@ -1748,8 +1740,8 @@ impl FaustDsp for WarmPadEffect {
             self.fRec12[1] = self.fRec12[0];
             self.fRec11[1] = self.fRec11[0];
             self.IOTA0 = i32::wrapping_add(self.IOTA0, 1);
-            self.fRec14[1] = self.fRec14[0];
-            self.fRec15[1] = self.fRec15[0];
+            self.iRec14[1] = self.iRec14[0];
+            self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];
             self.fRec9[1] = self.fRec9[0];
             self.fRec20[1] = self.fRec20[0];

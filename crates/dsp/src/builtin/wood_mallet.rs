@@ -70,7 +70,7 @@ pub struct WoodMalletVoice {
     fConst2: F32,
     fHslider1: F32,
     fConst3: F32,
-    fRec5: [F32; 2],
+    iRec5: [i32; 2],
     fButton0: F32,
     iVec2: [i32; 2],
     fHslider2: F32,
@@ -80,12 +80,12 @@ pub struct WoodMalletVoice {
     fConst6: F32,
     fHslider3: F32,
     fConst7: F32,
-    fRec7: [F32; 2],
+    iRec7: [i32; 2],
     fRec8: [F32; 2],
     fHslider4: F32,
     fConst8: F32,
-    fRec9: [F32; 2],
-    fRec10: [F32; 2],
+    iRec9: [i32; 2],
+    iRec10: [i32; 2],
     fHslider5: F32,
     fRec11: [F32; 2],
     iRec15: [i32; 2],
@@ -127,7 +127,7 @@ impl FaustDsp for WoodMalletVoice {
             fConst2: 0.0,
             fHslider1: 0.0,
             fConst3: 0.0,
-            fRec5: [0.0; 2],
+            iRec5: [0; 2],
             fButton0: 0.0,
             iVec2: [0; 2],
             fHslider2: 0.0,
@@ -137,12 +137,12 @@ impl FaustDsp for WoodMalletVoice {
             fConst6: 0.0,
             fHslider3: 0.0,
             fConst7: 0.0,
-            fRec7: [0.0; 2],
+            iRec7: [0; 2],
             fRec8: [0.0; 2],
             fHslider4: 0.0,
             fConst8: 0.0,
-            fRec9: [0.0; 2],
-            fRec10: [0.0; 2],
+            iRec9: [0; 2],
+            iRec10: [0; 2],
             fHslider5: 0.0,
             fRec11: [0.0; 2],
             iRec15: [0; 2],
@@ -246,7 +246,7 @@ impl FaustDsp for WoodMalletVoice {
             self.fRec0[(l1) as usize] = 0.0;
         }
         for l4 in 0..2 {
-            self.fRec5[(l4) as usize] = 0.0;
+            self.iRec5[(l4) as usize] = 0;
         }
         for l5 in 0..2 {
             self.iVec2[(l5) as usize] = 0;
@@ -255,16 +255,16 @@ impl FaustDsp for WoodMalletVoice {
             self.fRec6[(l6) as usize] = 0.0;
         }
         for l7 in 0..2 {
-            self.fRec7[(l7) as usize] = 0.0;
+            self.iRec7[(l7) as usize] = 0;
         }
         for l8 in 0..2 {
             self.fRec8[(l8) as usize] = 0.0;
         }
         for l9 in 0..2 {
-            self.fRec9[(l9) as usize] = 0.0;
+            self.iRec9[(l9) as usize] = 0;
         }
         for l10 in 0..2 {
-            self.fRec10[(l10) as usize] = 0.0;
+            self.iRec10[(l10) as usize] = 0;
         }
         for l11 in 0..2 {
             self.fRec11[(l11) as usize] = 0.0;
@@ -414,7 +414,8 @@ impl FaustDsp for WoodMalletVoice {
         };
         let mut fSlow0: F32 = self.fHslider0;
         let mut fSlow1: F32 = self.fHslider1;
-        let mut fSlow2: F32 = F32::max(0.0, F32::min(0.49, self.fConst3 * fSlow1));
+        let mut iSlow2: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst3 * fSlow1))) as i32);
         let mut iSlow3: i32 = ((self.fButton0 > 0.0) as i32);
         let mut fSlow4: F32 =
             F32::powf(F32::min(4.0, 261.63 / F32::max(fSlow1, 2e+01)), 0.3) * self.fHslider2;
@@ -426,18 +427,21 @@ impl FaustDsp for WoodMalletVoice {
                 0.0,
                 F32::min(1.0, self.fConst6 * (self.fConst5 - 9.9 * fSlow1)),
             );
-        let mut fSlow9: F32 = F32::max(0.0, F32::min(0.49, self.fConst7 * fSlow1));
+        let mut iSlow9: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst7 * fSlow1))) as i32);
         let mut fSlow10: F32 = F32::exp(0.0 - self.fConst4 / F32::max(0.35 * fSlow4, 0.0005));
         let mut fSlow11: F32 = (1.4 * fSlow6 + 0.1)
             * F32::max(
                 0.0,
                 F32::min(1.0, self.fConst6 * (self.fConst5 - 3.99 * fSlow1)),
             );
-        let mut fSlow12: F32 = F32::max(
-            0.0,
-            F32::min(0.49, self.fConst8 * (fSlow1 + self.fHslider4)),
-        );
-        let mut fSlow13: F32 = F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow1));
+        let mut iSlow12: i32 = ((1.0737418e+09
+            * F32::max(
+                0.0,
+                F32::min(0.49, self.fConst8 * (fSlow1 + self.fHslider4)),
+            )) as i32);
+        let mut iSlow13: i32 =
+            ((1.0737418e+09 * F32::max(0.0, F32::min(0.49, self.fConst8 * fSlow1))) as i32);
         let mut fSlow14: F32 =
             F32::exp(0.0 - self.fConst4 / F32::max(fSlow4 * (self.fHslider5 + 1.0), 0.0005));
         let mut fSlow15: F32 = self.fHslider6;
@@ -458,8 +462,7 @@ impl FaustDsp for WoodMalletVoice {
             let mut fTemp1: F32 = 1.0 - self.fConst1 * fTemp0;
             self.fRec0[0] = fSlow0 * fTemp1 + self.fConst1 * fTemp0 * self.fRec0[1];
             let mut fTemp2: F32 = F32::powf(1e+01, 0.025 * self.fRec0[0]);
-            self.fRec5[0] =
-                fSlow2 + (self.fRec5[1] - ((((fSlow2 + self.fRec5[1]) >= 1.0) as i32) as F32));
+            self.iRec5[0] = (i32::wrapping_add(iSlow2, self.iRec5[1])) & 1073741823;
             self.iVec2[0] = iSlow3;
             let mut iTemp3: i32 = ((iSlow3 > self.iVec2[1]) as i32);
             let mut iTemp4: i32 = ((iTemp3 > 0) as i32);
@@ -468,17 +471,14 @@ impl FaustDsp for WoodMalletVoice {
             } else {
                 fSlow5 * self.fRec6[1] * (((self.fRec6[1] > 1e-06) as i32) as F32)
             };
-            self.fRec7[0] =
-                fSlow9 + (self.fRec7[1] - ((((fSlow9 + self.fRec7[1]) >= 1.0) as i32) as F32));
+            self.iRec7[0] = (i32::wrapping_add(iSlow9, self.iRec7[1])) & 1073741823;
             self.fRec8[0] = if (iTemp4 as i32 != 0) {
                 1.0
             } else {
                 fSlow10 * self.fRec8[1] * (((self.fRec8[1] > 1e-06) as i32) as F32)
             };
-            self.fRec9[0] =
-                fSlow12 + (self.fRec9[1] - ((((fSlow12 + self.fRec9[1]) >= 1.0) as i32) as F32));
-            self.fRec10[0] =
-                fSlow13 + (self.fRec10[1] - ((((fSlow13 + self.fRec10[1]) >= 1.0) as i32) as F32));
+            self.iRec9[0] = (i32::wrapping_add(iSlow12, self.iRec9[1])) & 1073741823;
+            self.iRec10[0] = (i32::wrapping_add(iSlow13, self.iRec10[1])) & 1073741823;
             self.fRec11[0] = if (iTemp4 as i32 != 0) {
                 1.0
             } else {
@@ -486,16 +486,12 @@ impl FaustDsp for WoodMalletVoice {
             };
             let mut fTemp5: F32 = self.fRec11[0]
                 * (unsafe {
-                    ftbl0WoodMalletVoiceSIG0[(((65536.0
-                        * (self.fRec10[0] - (((self.fRec10[0] >= 1.0) as i32) as F32)))
-                        as i32)
-                        & 65535) as usize]
+                    ftbl0WoodMalletVoiceSIG0
+                        [(((self.iRec10[0] & 1073741823) >> 14) & 65535) as usize]
                 } + 0.6
                     * unsafe {
-                        ftbl0WoodMalletVoiceSIG0[(((65536.0
-                            * (self.fRec9[0] - (((self.fRec9[0] >= 1.0) as i32) as F32)))
-                            as i32)
-                            & 65535) as usize]
+                        ftbl0WoodMalletVoiceSIG0
+                            [(((self.iRec9[0] & 1073741823) >> 14) & 65535) as usize]
                     });
             self.iRec15[0] =
                 i32::wrapping_add(i32::wrapping_mul(1103515245, self.iRec15[1]), 12345);
@@ -525,20 +521,14 @@ impl FaustDsp for WoodMalletVoice {
                         + fSlow11
                             * self.fRec8[0]
                             * unsafe {
-                                ftbl0WoodMalletVoiceSIG0[(((65536.0
-                                    * (self.fRec7[0] - (((self.fRec7[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0WoodMalletVoiceSIG0
+                                    [(((self.iRec7[0] & 1073741823) >> 14) & 65535) as usize]
                             }
                         + fSlow8
                             * self.fRec6[0]
                             * unsafe {
-                                ftbl0WoodMalletVoiceSIG0[(((65536.0
-                                    * (self.fRec5[0] - (((self.fRec5[0] >= 1.0) as i32) as F32)))
-                                    as i32)
-                                    & 65535)
-                                    as usize]
+                                ftbl0WoodMalletVoiceSIG0
+                                    [(((self.iRec5[0] & 1073741823) >> 14) & 65535) as usize]
                             });
             let mut fTemp14: F32 = (self.fRec1[1] + self.fConst2 * (fTemp13 - self.fRec2[1]))
                 / (self.fConst2 * (self.fConst2 + 1.6666666 / fTemp2) + 1.0);
@@ -568,13 +558,13 @@ impl FaustDsp for WoodMalletVoice {
                         * (fRec3 * (WoodMalletVoice_faustpower2_f(fTemp2) + -1.0) / fTemp2));
             self.iVec0[1] = self.iVec0[0];
             self.fRec0[1] = self.fRec0[0];
-            self.fRec5[1] = self.fRec5[0];
+            self.iRec5[1] = self.iRec5[0];
             self.iVec2[1] = self.iVec2[0];
             self.fRec6[1] = self.fRec6[0];
-            self.fRec7[1] = self.fRec7[0];
+            self.iRec7[1] = self.iRec7[0];
             self.fRec8[1] = self.fRec8[0];
-            self.fRec9[1] = self.fRec9[0];
-            self.fRec10[1] = self.fRec10[0];
+            self.iRec9[1] = self.iRec9[0];
+            self.iRec10[1] = self.iRec10[0];
             self.fRec11[1] = self.fRec11[0];
             self.iRec15[1] = self.iRec15[0];
             self.fRec16[1] = self.fRec16[0];

@@ -421,3 +421,54 @@ fn playing_a_compiled_variant_allocates_nothing() {
     });
     assert!(peak > 0.01);
 }
+
+/// `mephisto.lib`'s table sines (an integer phase, one cycle = 2^30) hold their frequency
+/// and start phase over seconds: sample `k` is sin(2π((k + 1)·f/SR + p0)) to within a table
+/// step plus what the increment's rounding can add up to (f/SR is computed in `f32`, then
+/// scaled and truncated: under (f/SR)·2^-23 + 2^-30 cycles a sample), for a start phase, a
+/// phase modulation either way, a wrapped start phase, a low and a high frequency. A float
+/// phase ramp also rounds each sum, which drifts past this bound within the two seconds.
+#[test]
+fn table_sines_keep_frequency_and_phase() {
+    use std::f64::consts::TAU;
+    const SR: f64 = 48_000.0;
+    let sandbox = Sandbox::new("table-sines", |_| {});
+    let programs: [(&str, [(f64, f64); 2]); 2] = [
+        (
+            "process = mp.sinep(1000, 0.25), mp.fmop(1000, -0.25);",
+            [(1000.0, 0.25), (1000.0, -0.25)],
+        ),
+        (
+            "process = mp.sinep(30, 1.9), mp.sine(21000.5);",
+            [(30.0, 0.9), (21000.5, 0.0)],
+        ),
+    ];
+    for (process, expected) in programs {
+        let source = format!("mp = library(\"mephisto.lib\");\n{process}\n");
+        let variant = sandbox.compile(&source).expect("the program compiles");
+        let mut dsp = variant.new_voice();
+        dsp.init(SR as i32);
+        let (mut left, mut right) = ([0.0f32; 480], [0.0f32; 480]);
+        let mut worst = [0.0f64; 2]; // the largest error as a share of its bound
+        for block in 0..200 {
+            dsp.compute(480, &[], &mut [&mut left, &mut right]);
+            for (channel, out) in [&left, &right].into_iter().enumerate() {
+                let (f, p0) = expected[channel];
+                for (i, &sample) in out.iter().enumerate() {
+                    let k = (block * 480 + i) as f64;
+                    let phase = ((k + 1.0) * f / SR + p0).rem_euclid(1.0);
+                    let error = (sample as f64 - (TAU * phase).sin()).abs();
+                    let drift = (k + 1.0) * (f / SR * 2f64.powi(-23) + 2f64.powi(-30));
+                    let bound = TAU * (1.0 / 65536.0 + drift + 2f64.powi(-22));
+                    worst[channel] = worst[channel].max(error / bound);
+                }
+            }
+        }
+        for (channel, error) in worst.into_iter().enumerate() {
+            assert!(
+                error <= 1.0,
+                "`{process}` output {channel}: off by {error:.2} times the bound within 2 s"
+            );
+        }
+    }
+}

@@ -2,8 +2,10 @@
 //! (or the patches named), note 220 Hz at gain 0.5 held, computed in 64-frame blocks at
 //! 48 kHz; the Rust half of `scripts/bench_compare.sh`, whose C++ half
 //! (`scripts/bench_compare/voice_speed.cpp`) does exactly the same with Faust's C++ output.
+//! `LABEL=VALUE` arguments set other controls first (a patch without that control is an
+//! error).
 //!
-//! cargo run --release -p mephisto-dsp --example voice_speed -- SECONDS [PATCH…]
+//! cargo run --release -p mephisto-dsp --example voice_speed -- SECONDS [PATCH…] [LABEL=VALUE…]
 //! prints `PATCH ns_per_sample` lines.
 
 use std::time::Instant;
@@ -17,7 +19,14 @@ fn main() {
         .next()
         .and_then(|s| s.parse().ok())
         .expect("usage: voice_speed SECONDS [PATCH…]");
-    let only: Vec<String> = args.collect();
+    let (settings, only): (Vec<String>, Vec<String>) = args.partition(|a| a.contains('='));
+    let settings: Vec<(&str, f32)> = settings
+        .iter()
+        .map(|s| {
+            let (label, value) = s.split_once('=').expect("LABEL=VALUE");
+            (label, value.parse().expect("a number after `=`"))
+        })
+        .collect();
     for patch in BUILTIN_PATCHES.iter() {
         if !only.is_empty() && !only.iter().any(|n| n == patch.name) {
             continue;
@@ -29,6 +38,12 @@ fn main() {
             if let Some(control) = controls.find(label) {
                 voice.set_param(control.param(), value);
             }
+        }
+        for &(label, value) in &settings {
+            let control = controls
+                .find(label)
+                .unwrap_or_else(|| panic!("{} has no control `{label}`", patch.name));
+            voice.set_param(control.param(), value);
         }
         let outputs = voice.get_num_outputs() as usize;
         let mut left = [0.0f32; 64];

@@ -9,7 +9,8 @@
 #   2. Each built-in voice as the plugin plays it (crates/dsp/examples/voice_speed.rs, release)
 #      against the same source through Faust's C++ backend at `g++ -O3`
 #      (scripts/bench_compare/voice_speed.cpp), interleaved, one voice, note held, RUNS runs
-#      of SECONDS each; the ratio is of the fastest runs.
+#      of SECONDS of audio each (30 s of audio is 45-225 ms of wall time; runs of 1 s of
+#      audio, a few ms, are mostly noise); the ratio is of the fastest runs.
 #
 # The cold compiles start from an empty variant cache holding only the compilers' identity
 # records and the wrapper's prelude (the state of a machine that has compiled before, for a
@@ -17,7 +18,7 @@
 # (`toolchain` stage, ≈ 0.1 s) and builds the prelude beside Faust (≈ 0.2 s, once).
 # `BENCH_PARTS=compile` or `BENCH_PARTS=voices` runs one half.
 #
-#   usage: scripts/bench_compare.sh [--write] [RUNS (default 7)] [SECONDS per voice run (default 10)]
+#   usage: scripts/bench_compare.sh [--write] [RUNS (default 7)] [SECONDS of audio per voice run (default 10)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 write=0
